@@ -1,0 +1,91 @@
+# liveprof — one non-recursive Makefile. Objects go to build/ (or build/<sanitizer>/).
+# Targets: all run test bench bench-quick fuzz format clean deps. SANITIZER=address|thread.
+
+CC       ?= gcc
+ifeq ($(origin CC),default)
+CC       := gcc
+endif
+SANITIZER ?=
+O        := build$(if $(SANITIZER),/$(SANITIZER))
+WARN     := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
+CFLAGS   ?= -O2 -g
+ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Ilib -MMD -MP
+LDLIBS   := -lpcre2-8 -lm -lpthread
+ifeq ($(SANITIZER),address)
+ALLCFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+ifeq ($(SANITIZER),thread)
+ALLCFLAGS += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=thread
+endif
+
+LIB_SRC  := $(sort $(wildcard lib/*.c))
+CLI_SRC  := $(sort $(wildcard cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/*.c))
+BENCH_SRC:= $(sort $(wildcard bench/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(O)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(O)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(O)/%.o)
+LIBA     := $(O)/libliveprof.a
+
+.PHONY: all run test test-unit test-asan bench bench-quick fuzz format clean deps ref
+BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(O)/bench-%)
+all: deps-ok $(O)/liveprof $(O)/tests $(BENCH_BIN)
+
+deps deps-ok:
+	@sh scripts/deps.sh
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -c $< -o $@
+
+$(LIBA): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(O)/liveprof: $(CLI_OBJ) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBA) $(LDLIBS)
+
+# The test list is every TEST(name) in tests/*.c, gathered into one generated header.
+$(O)/tests/list.h: $(TEST_SRC)
+	@mkdir -p $(dir $@)
+	@grep -ho '^TEST([a-z0-9_]*)' $(TEST_SRC) | sed 's/.*/X(&)/' > $@.tmp
+	@cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
+$(O)/tests/runner.o: $(O)/tests/list.h
+$(O)/tests/runner.o: ALLCFLAGS += -I$(O)/tests
+
+$(O)/tests: $(TEST_OBJ) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIBA) $(LDLIBS)
+
+# Each bench/NAME.c is one program, build/bench-NAME.
+$(O)/bench-%: $(O)/bench/%.o $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
+# Reference dumper (ghc-events), used by tests for constructors the shared logs lack and by bench.
+build/ref/evdump: ../shared/data/ref/src/EvDump.hs
+	@mkdir -p build/ref
+	ghc -O2 -rtsopts -outputdir build/ref -o $@ $< > build/ref/ghc.log 2>&1 || (cat build/ref/ghc.log; false)
+ref: build/ref/evdump
+
+run: all
+	./build/liveprof serve --http 127.0.0.1:8080 --ws 127.0.0.1:8081 --data ./liveprof-data
+
+# make test: unit + differential tests, then the same tests under ASan+UBSan.
+test: all ref
+	./build/tests
+	$(MAKE) --no-print-directory SANITIZER=address build/address/tests build/address/liveprof
+	LIVEPROF_BIN=build/address/liveprof ASAN_OPTIONS=detect_leaks=1 ./build/address/tests --skip-slow
+
+bench: all ref
+	sh bench/run.sh full
+bench-quick: all ref
+	sh bench/run.sh quick
+
+format:
+	clang-format -i $(LIB_SRC) $(wildcard lib/*.h) $(CLI_SRC) $(TEST_SRC) $(wildcard tests/*.h) $(BENCH_SRC)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -226,6 +226,8 @@ const char *evlog_error_text(const evlog_t *d);
 uint64_t evlog_error_offset(const evlog_t *d);
 /* Events emitted so far, block markers excluded. */
 uint64_t evlog_events(const evlog_t *d);
+/* Headers read so far (a second one means logging restarted). */
+int evlog_headers(const evlog_t *d);
 /* The type table of the latest header, or NULL before one was read. Borrowed. */
 const evlog_types_t *evlog_types(const evlog_t *d);
 

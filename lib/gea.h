@@ -1,0 +1,119 @@
+/* The ghc-events-analyze analysis, incremental: feed events in global time order, read the
+ * windows' ids, totals, per-bucket values and thread lifetimes at any time. Semantics follow
+ * ../shared/spec/ghc-events-analyze.md (pairing by global counting, GC correction, windows). */
+#ifndef LP_GEA_H
+#define LP_GEA_H
+
+#include "evlog.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Id kinds, in the old tool's id order: GC < user < thread. */
+typedef enum gea_kind { GEA_GC = 0, GEA_USER = 1, GEA_THREAD = 2 } gea_kind_t;
+
+/* A node of a thread's label list (newest first; persistent, shared between windows). */
+typedef struct gea_label {
+    const struct gea_label *next;
+    const char *text;
+    uint32_t len;
+} gea_label_t;
+
+/* One event id of one window with everything recorded for it. */
+typedef struct gea_id {
+    gea_kind_t kind;
+    uint32_t tid;         /* GEA_THREAD */
+    int64_t sub;          /* GEA_USER subscript */
+    const char *label;    /* GEA_USER label (arena, NUL-terminated) */
+    uint32_t label_len;
+    uint64_t total;       /* sum of interval lengths, ns */
+    uint64_t first_start; /* smallest interval start */
+    uint64_t intervals;   /* number of recorded intervals */
+    uint64_t open_start;  /* while open_count > 0 */
+    uint32_t open_count;
+    int32_t open_slot;    /* index in the window's open-user list, or -1 */
+    /* Bucket values for [blo, blo + bn); bset marks buckets an interval touched. */
+    int64_t blo;
+    uint32_t bn, bcap;
+    double *bval;
+    uint8_t *bset;
+} gea_id_t;
+
+/* What the window knows of a thread: lifetime and labels. */
+typedef struct gea_thread {
+    uint32_t tid;
+    uint64_t created, finished;
+    const gea_label_t *labels;
+} gea_thread_t;
+
+/* Bucketing of one window: startup and bucket size in ns (0 = no per-bucket values). */
+typedef struct gea_buckets {
+    uint64_t startup;
+    uint64_t bs;
+} gea_buckets_t;
+
+/* One analysis (the whole log, or one window). Fields are read-only for consumers. */
+typedef struct gea_window {
+    bool has_startup, any_event, in_window;
+    uint64_t startup;  /* first CapCreate/Startup, or the window's START */
+    uint64_t end;      /* last event time */
+    uint64_t first_ts; /* first event time (startup when none was set) */
+    gea_buckets_t buckets;
+    gea_id_t *ids; /* in creation order */
+    size_t nids, ids_cap;
+    uint32_t *slots; /* hash index of ids (id index + 1; 0 = empty) */
+    size_t slots_cap;
+    gea_thread_t *threads;
+    size_t nthreads, threads_cap;
+    void *thread_map; /* tid -> threads[] index (u32map_t) */
+    uint32_t *open_users; /* ids of open user ids */
+    size_t nopen, open_cap;
+} gea_window_t;
+
+/* Options: the old tool's --start/--stop prefixes and --window. */
+typedef struct gea_opts {
+    const char *start_prefix; /* default "START " */
+    const char *stop_prefix;  /* default "STOP " */
+    const char *window;       /* NULL: no windows */
+    /* Per-window bucketing for a second pass, indexed by window creation order (may be NULL). */
+    const gea_buckets_t *buckets;
+    size_t nbuckets;
+} gea_opts_t;
+
+typedef struct gea gea_t;
+
+/* Creates an analysis. Strings in `o` are copied. Out of memory is fatal. Any thread; one
+ * thread at a time uses the analysis. */
+gea_t *gea_create(const gea_opts_t *o);
+/* Frees the analysis and every window. NULL is a no-op. */
+void gea_destroy(gea_t *g);
+/* Feeds one event (borrowed), in the global order of spec §1. Block markers are ignored. */
+void gea_event(gea_t *g, const evlog_event_t *ev);
+/* The analyses to report, per spec §4: every closed window, or the single analysis when no
+ * window closed. Pointers stay valid until the next gea_event or gea_destroy. */
+size_t gea_outputs(const gea_t *g);
+gea_window_t *gea_output(const gea_t *g, size_t i);
+/* All analyses created so far (windows and the trailing one), in creation order. */
+size_t gea_windows(const gea_t *g);
+gea_window_t *gea_window(const gea_t *g, size_t i);
+
+/* The window's effective startup (startup, or the first event time when none was set). */
+uint64_t gea_window_startup(const gea_window_t *w);
+/* Bucket size for `n` buckets: (end - startup) div n, clamped to >= 1 (see spec §6).
+ * `*clamped` (may be NULL) tells whether it was clamped. */
+uint64_t gea_window_bucket_size(const gea_window_t *w, uint32_t n, bool *clamped);
+/* Bucket of time t (times before startup fall in bucket 0). */
+int64_t gea_window_bucket(const gea_window_t *w, uint64_t t);
+/* The thread record of `tid` in this window, or NULL. */
+const gea_thread_t *gea_window_thread(const gea_window_t *w, uint32_t tid);
+/* Writes the thread's row header ("worker-1:6": labels newest first, consecutive duplicates
+ * collapsed, joined by ':') into buf (NUL-terminated, truncated to cap). Returns its length
+ * untruncated. A thread without a record is its decimal tid. */
+size_t gea_thread_header(const gea_window_t *w, uint32_t tid, char *buf, size_t cap);
+/* Compares two ids in the old tool's "by name" order. */
+int gea_id_cmp(const gea_id_t *a, const gea_id_t *b);
+/* Parses a user label the old tool's way ("3 job" -> ("job", 3)): points label and len into s. */
+void gea_parse_label(const char *s, size_t n, const char **label, size_t *len, int64_t *sub);
+
+#endif

@@ -1,0 +1,254 @@
+/* File ordering: pass 1 feeds the whole log through the streaming decoder and records runs
+ * (contiguous events of one capability, cut at block markers and every 64 Ki events) with their
+ * smallest timestamp; pass 2 merges the runs by (timestamp, file offset), which is exactly the
+ * stable sort by timestamp of the file order, re-decoding each event at its offset. */
+#include "order.h"
+
+#include "xmalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define RUN_MAX_EVENTS 65536
+
+typedef struct entry {
+    uint64_t ts, off;
+} entry_t;
+
+typedef struct run {
+    uint64_t start, end; /* file offsets [start, end) */
+    uint64_t min_ts;
+    uint32_t count;
+    int32_t cap;
+    uint32_t gen; /* which header's type table decodes it */
+    entry_t *ents; /* while loaded */
+    uint32_t pos;
+} run_t;
+
+typedef struct indexer {
+    evlog_t *d;
+    run_t *runs;
+    size_t nruns, runs_cap;
+    evlog_types_t **tables;
+    size_t ntables, tables_cap;
+    int last_headers;
+    evlog_sink_t user; /* the caller's sink, for warnings */
+} indexer_t;
+
+static int index_event(void *ctx, const evlog_event_t *ev)
+{
+    indexer_t *x = ctx;
+    if (ev->type == EVLOG_BLOCK_MARKER) return 0;
+    if (evlog_headers(x->d) != x->last_headers) {
+        x->last_headers = evlog_headers(x->d);
+        xgrow((void **)&x->tables, &x->tables_cap, x->ntables + 1, sizeof *x->tables);
+        evlog_types_t *t = xmalloc(sizeof *t);
+        memcpy(t, evlog_types(x->d), sizeof *t);
+        x->tables[x->ntables++] = t;
+    }
+    uint32_t gen = (uint32_t)x->ntables - 1;
+    uint64_t total = (x->tables[gen]->size[ev->type] == EVLOG_VAR_SIZE ? 12 : 10) + ev->size;
+    run_t *r = x->nruns ? &x->runs[x->nruns - 1] : NULL;
+    if (!r || r->end != ev->offset || r->cap != ev->cap || r->gen != gen ||
+        r->count >= RUN_MAX_EVENTS) {
+        xgrow((void **)&x->runs, &x->runs_cap, x->nruns + 1, sizeof *x->runs);
+        r = &x->runs[x->nruns++];
+        memset(r, 0, sizeof *r);
+        r->start = ev->offset;
+        r->min_ts = ev->ts;
+        r->cap = ev->cap;
+        r->gen = gen;
+    }
+    r->end = ev->offset + total;
+    if (ev->ts < r->min_ts) r->min_ts = ev->ts;
+    r->count++;
+    return 0;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+    const entry_t *x = a, *y = b;
+    if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Sorts nearly-sorted entries: insertion sort while cheap, qsort when the input is not. */
+static void sort_entries(entry_t *e, size_t n)
+{
+    size_t work = 0, limit = 8 * n + 64;
+    for (size_t i = 1; i < n; i++) {
+        if (e[i].ts >= e[i - 1].ts) continue;
+        entry_t v = e[i];
+        size_t j = i;
+        while (j > 0 && e[j - 1].ts > v.ts) {
+            e[j] = e[j - 1];
+            j--;
+            if (++work > limit) {
+                e[j] = v;
+                qsort(e, n, sizeof *e, entry_cmp);
+                return;
+            }
+        }
+        e[j] = v;
+    }
+}
+
+static void load_run(const indexer_t *x, const uint8_t *buf, run_t *r)
+{
+    r->ents = xmalloc(r->count * sizeof *r->ents);
+    const evlog_types_t *tt = x->tables[r->gen];
+    uint64_t off = r->start;
+    for (uint32_t i = 0; i < r->count; i++) {
+        const uint8_t *p = buf + off;
+        uint16_t type = evlog_u16(p);
+        uint64_t total = tt->size[type] == EVLOG_VAR_SIZE ? 12u + evlog_u16(p + 10)
+                                                          : 10u + (uint32_t)tt->size[type];
+        r->ents[i].ts = evlog_u64(p + 2);
+        r->ents[i].off = off;
+        off += total;
+    }
+    sort_entries(r->ents, r->count);
+    r->pos = 0;
+}
+
+/* ---- a binary min-heap of loaded runs keyed by their head entry ---------------------------- */
+
+static bool run_less(const run_t *a, const run_t *b)
+{
+    const entry_t *x = &a->ents[a->pos], *y = &b->ents[b->pos];
+    return x->ts < y->ts || (x->ts == y->ts && x->off < y->off);
+}
+
+static void heap_push(run_t **h, size_t *n, run_t *r)
+{
+    size_t i = (*n)++;
+    h[i] = r;
+    while (i > 0 && run_less(h[i], h[(i - 1) / 2])) {
+        run_t *t = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+static run_t *heap_pop(run_t **h, size_t *n)
+{
+    run_t *top = h[0];
+    h[0] = h[--*n];
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < *n && run_less(h[l], h[m])) m = l;
+        if (l + 1 < *n && run_less(h[l + 1], h[m])) m = l + 1;
+        if (m == i) break;
+        run_t *t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+    return top;
+}
+
+static int pending_cmp(const void *a, const void *b)
+{
+    const run_t *x = *(run_t *const *)a, *y = *(run_t *const *)b;
+    if (x->min_ts != y->min_ts) return x->min_ts < y->min_ts ? -1 : 1;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* True when entry e sorts before the key (ts, off). */
+static bool before(const entry_t *e, uint64_t ts, uint64_t off)
+{
+    return e->ts < ts || (e->ts == ts && e->off < off);
+}
+
+static int merge(const indexer_t *x, const uint8_t *buf, order_event_fn fn, void *ctx,
+                 order_stats_t *st)
+{
+    size_t n = x->nruns, next = 0, nheap = 0;
+    run_t **pending = xmalloc((n ? n : 1) * sizeof *pending);
+    run_t **heap = xmalloc((n ? n : 1) * sizeof *heap);
+    for (size_t i = 0; i < n; i++) pending[i] = &x->runs[i];
+    qsort(pending, n, sizeof *pending, pending_cmp);
+    uint64_t loaded = 0;
+    int rc = 0;
+    evlog_event_t ev;
+    while (rc >= 0 && (next < n || nheap > 0)) {
+        /* Load every pending run whose earliest key precedes the heap's head. */
+        while (next < n && (nheap == 0 || before(&(entry_t){pending[next]->min_ts, pending[next]->start},
+                                                   heap[0]->ents[heap[0]->pos].ts,
+                                                   heap[0]->ents[heap[0]->pos].off))) {
+            run_t *r = pending[next++];
+            load_run(x, buf, r);
+            loaded += r->count;
+            if (loaded > st->peak_loaded) st->peak_loaded = loaded;
+            heap_push(heap, &nheap, r);
+        }
+        run_t *r = heap_pop(heap, &nheap);
+        /* Emit from r while it stays ahead of both the heap and the next pending run. */
+        uint64_t bts = UINT64_MAX, boff = UINT64_MAX;
+        if (nheap) {
+            bts = heap[0]->ents[heap[0]->pos].ts;
+            boff = heap[0]->ents[heap[0]->pos].off;
+        }
+        if (next < n && before(&(entry_t){pending[next]->min_ts, pending[next]->start}, bts, boff)) {
+            bts = pending[next]->min_ts;
+            boff = pending[next]->start;
+        }
+        const evlog_types_t *tt = x->tables[r->gen];
+        do {
+            const entry_t *e = &r->ents[r->pos++];
+            int k = evlog_decode_one(tt, buf + e->off, (size_t)(r->end - e->off), e->off, &ev);
+            if (k > 0) {
+                ev.cap = r->cap;
+                st->events++;
+                rc = fn(ctx, &ev);
+            }
+        } while (rc >= 0 && r->pos < r->count && before(&r->ents[r->pos], bts, boff));
+        if (r->pos < r->count) {
+            heap_push(heap, &nheap, r);
+        } else {
+            loaded -= r->count;
+            free(r->ents);
+            r->ents = NULL;
+        }
+    }
+    for (size_t i = 0; i < nheap; i++) {
+        free(heap[i]->ents);
+        heap[i]->ents = NULL;
+    }
+    free(pending);
+    free(heap);
+    return rc;
+}
+
+static void forward_warning(void *ctx, evlog_warning_t w, uint64_t off, uint64_t count)
+{
+    const indexer_t *x = ctx;
+    if (x->user.on_warning) x->user.on_warning(x->user.ctx, w, off, count);
+}
+
+int order_file(evlog_t *d, const uint8_t *buf, size_t len, order_event_fn fn, void *ctx,
+               order_stats_t *stats)
+{
+    order_stats_t local;
+    order_stats_t *st = stats ? stats : &local;
+    memset(st, 0, sizeof *st);
+    indexer_t x;
+    memset(&x, 0, sizeof x);
+    x.d = d;
+    x.user = d->sink;
+    d->sink.on_event = index_event;
+    d->sink.on_type = NULL;
+    d->sink.on_warning = forward_warning;
+    d->sink.ctx = &x;
+    int derr = evlog_feed(d, buf, len);
+    if (derr == 0) derr = evlog_finish(d);
+    st->runs = x.nruns;
+    int rc = merge(&x, buf, fn, ctx, st);
+    for (size_t i = 0; i < x.nruns; i++) free(x.runs[i].ents);
+    free(x.runs);
+    for (size_t i = 0; i < x.ntables; i++) free(x.tables[i]);
+    free(x.tables);
+    d->sink = x.user;
+    return rc < 0 ? rc : derr;
+}

@@ -1,0 +1,16 @@
+/* The one allocation family for code where running out of memory is fatal (the server, the
+ * analysis): each either returns memory or prints a message and exits. */
+#ifndef LP_XMALLOC_H
+#define LP_XMALLOC_H
+
+#include <stddef.h>
+
+/* Like malloc/calloc/realloc/strndup, but never return NULL. Any thread. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t count, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrndup(const char *s, size_t n);
+/* Grows *p (an array of `elem`-byte items with capacity *cap) to hold at least `need`. */
+void xgrow(void **p, size_t *cap, size_t need, size_t elem);
+
+#endif

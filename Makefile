@@ -24,9 +24,9 @@ LIB_SRC  := $(sort $(wildcard lib/*.c))
 CLI_SRC  := $(sort $(wildcard cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 BENCH_SRC:= $(sort $(wildcard bench/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(O)/%.o)
-CLI_OBJ  := $(CLI_SRC:%.c=$(O)/%.o)
-TEST_OBJ := $(TEST_SRC:%.c=$(O)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(O)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(O)/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(O)/obj/%.o)
 LIBA     := $(O)/libliveprof.a
 
 .PHONY: all run test test-unit test-asan bench bench-quick fuzz format clean deps ref
@@ -36,7 +36,7 @@ all: deps-ok $(O)/liveprof $(O)/tests $(BENCH_BIN)
 deps deps-ok:
 	@sh scripts/deps.sh
 
-$(O)/%.o: %.c
+$(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -c $< -o $@
 
@@ -48,18 +48,18 @@ $(O)/liveprof: $(CLI_OBJ) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBA) $(LDLIBS)
 
 # The test list is every TEST(name) in tests/*.c, gathered into one generated header.
-$(O)/tests/list.h: $(TEST_SRC)
+$(O)/obj/tests/list.h: $(TEST_SRC)
 	@mkdir -p $(dir $@)
 	@grep -ho '^TEST([a-z0-9_]*)' $(TEST_SRC) | sed 's/.*/X(&)/' > $@.tmp
 	@cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
-$(O)/tests/runner.o: $(O)/tests/list.h
-$(O)/tests/runner.o: ALLCFLAGS += -I$(O)/tests
+$(O)/obj/tests/runner.o: $(O)/obj/tests/list.h
+$(O)/obj/tests/runner.o: ALLCFLAGS += -I$(O)/obj/tests
 
 $(O)/tests: $(TEST_OBJ) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIBA) $(LDLIBS)
 
 # Each bench/NAME.c is one program, build/bench-NAME.
-$(O)/bench-%: $(O)/bench/%.o $(LIBA)
+$(O)/bench-%: $(O)/obj/bench/%.o $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
 
 # Reference dumper (ghc-events), used by tests for constructors the shared logs lack and by bench.

@@ -6,4 +6,10 @@
 int cli_dump(int argc, char **argv);
 int cli_analyze(int argc, char **argv);
 
+#include "evlog.h"
+
+/* Prints a decoder warning to stderr in the wording of the dump contract ("warning: skipped N
+ * bytes before the header"); block-size mismatches stay quiet, as in ghc-events. Main thread. */
+void cli_print_warning(evlog_warning_t w, uint64_t offset, uint64_t count);
+
 #endif

@@ -67,7 +67,8 @@ void gea_parse_label(const char *s, size_t n, const char **label, size_t *len, i
 static uint64_t id_hash(gea_kind_t kind, uint32_t tid, const char *label, size_t len, int64_t sub)
 {
     uint64_t h = 1469598103934665603ull ^ (uint64_t)kind;
-    if (kind == GEA_THREAD) return (h ^ tid) * 0x9E3779B97F4A7C15ull;
+    if (kind == GEA_THREAD) /* neighbouring tids in neighbouring slots (cache locality) */
+        return (uint64_t)(tid ^ (tid >> 16) ^ (tid >> 24)) << 7;
     for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)label[i]) * 1099511628211ull;
     return (h ^ (uint64_t)sub) * 0x9E3779B97F4A7C15ull;
 }

@@ -1,0 +1,193 @@
+/* Differential tests of `liveprof analyze` against ghc-events-analyze's own totals files for
+ * every shared log and variant, and the old tool's crash cases. */
+#include "test.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Runs analyze on a shared log with `opts` into the test's temp dir; returns the exit status. */
+static int run_analyze(const char *log_file, const char *opts)
+{
+    char cmd[2048];
+    const char *in = tu_data(log_file);
+    char local[1024];
+    size_t n = strlen(log_file);
+    if (n > 3 && !strcmp(log_file + n - 3, ".xz")) {
+        /* decompress next to the outputs, keeping the log's own name */
+        const char *base = strrchr(log_file, '/');
+        snprintf(local, sizeof local, "%s/%.*s", tu_tmpdir(), (int)(strlen(base + 1) - 3),
+                 base + 1);
+        snprintf(cmd, sizeof cmd, "xz -dc '%s' > '%s'", in, local);
+        if (system(cmd) != 0) return -1;
+        in = local;
+    }
+    snprintf(cmd, sizeof cmd, "%s analyze '%s' %s -o '%s' > '%s/stdout.txt' 2> '%s/stderr.txt'",
+             tu_liveprof(), in, opts, tu_tmpdir(), tu_tmpdir(), tu_tmpdir());
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* Compares an output file with an expected one (".xz" tolerated), byte for byte. */
+static void check_same(const char *ours, const char *expected_rel)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", tu_tmpdir(), ours);
+    size_t a_len = 0, b_len = 0;
+    uint8_t *a = tu_read_file(path, &a_len);
+    uint8_t *b = tu_read_file(tu_data(expected_rel), &b_len);
+    CHECKF(a != NULL, "missing output %s", ours);
+    CHECKF(b != NULL, "missing expected %s", expected_rel);
+    if (a && b) {
+        size_t i = 0;
+        while (i < a_len && i < b_len && a[i] == b[i])
+            i++;
+        CHECKF(a_len == b_len && i == a_len, "%s differs from %s at byte %zu (sizes %zu, %zu)",
+               ours, expected_rel, i, a_len, b_len);
+    }
+    free(a);
+    free(b);
+}
+
+/* One log, one variant: the options from the variant's cmd.txt and its totals files. */
+static void totals_case(const char *log, const char *variant, const char *opts, int windows)
+{
+    char file[256], exp[512], ours[256];
+    snprintf(file, sizeof file, "eventlogs/%s.eventlog", log);
+    int st = run_analyze(file, opts);
+    CHECKF(st == 0, "analyze exited %d", st);
+    if (windows == 0) {
+        snprintf(ours, sizeof ours, "%s.totals.txt", log);
+        snprintf(exp, sizeof exp, "expected/%s/%s/%s.totals.txt", log, variant, log);
+        check_same(ours, exp);
+    }
+    for (int i = 0; i < windows; i++) {
+        snprintf(ours, sizeof ours, "%s.%d.totals.txt", log, i);
+        snprintf(exp, sizeof exp, "expected/%s/%s/%s.%d.totals.txt", log, variant, log, i);
+        check_same(ours, exp);
+    }
+}
+
+#define DEFAULT_CASE(name, log)                                                                    \
+    TEST(analyze_totals_##name##_default)                                                          \
+    {                                                                                              \
+        totals_case(log, "default", "", 0);                                                        \
+    }                                                                                              \
+    TEST(analyze_totals_##name##_b100)                                                             \
+    {                                                                                              \
+        totals_case(log, "b100", "-b 100", 0);                                                     \
+    }
+
+DEFAULT_CASE(concurrent, "concurrent")
+DEFAULT_CASE(fib_labels, "fib-labels")
+DEFAULT_CASE(fib_labels_user_only, "fib-labels-user-only")
+DEFAULT_CASE(heap, "heap")
+DEFAULT_CASE(heap_nonmoving, "heap-nonmoving")
+DEFAULT_CASE(leech_attach_file, "leech-attach-file")
+DEFAULT_CASE(leech_main, "leech-main")
+DEFAULT_CASE(scale_1m, "scale-1m")
+DEFAULT_CASE(small, "small")
+DEFAULT_CASE(sparks, "sparks")
+
+TEST(analyze_totals_fib_labels_window_main_fib)
+{
+    totals_case("fib-labels", "window-main-fib", "--window main-fib", 1);
+}
+
+TEST(analyze_totals_fib_labels_user_only_window_round_w1)
+{
+    totals_case("fib-labels-user-only", "window-round-w1", "--window round-w1", 2);
+}
+
+TEST(analyze_totals_small_window_round)
+{
+    totals_case("small", "window-round", "--window round", 3);
+}
+
+TEST(analyze_totals_leech_main_window_job1)
+{
+    totals_case("leech-main", "window-job1", "--window job1", 3);
+}
+
+TEST(analyze_totals_small_script_custom)
+{
+    char opts[1024];
+    const char *script = tu_data("expected/small/script-custom/custom.script");
+    snprintf(opts, sizeof opts,
+             "--totals --timed-txt --script-totals '%s' --script-timed '%s' -b 20", script, script);
+    totals_case("small", "script-custom", opts, 0);
+    /* The old tool names the script it used. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/stdout.txt", tu_tmpdir());
+    size_t n;
+    char *out = (char *)tu_read_file(path, &n);
+    REQUIRE(out);
+    CHECKF(strstr(out, "Generated small.totals.txt using ") != NULL, "stdout: %s", out);
+    free(out);
+}
+
+static void scale_20m(const char *variant, const char *opts)
+{
+    if (test_skip_slow()) return;
+    int st = run_analyze("eventlogs/scale-20m.eventlog.xz", opts);
+    CHECKF(st == 0, "analyze exited %d", st);
+    char exp[256];
+    snprintf(exp, sizeof exp, "expected/scale-20m/%s/scale-20m.totals.txt", variant);
+    check_same("scale-20m.totals.txt", exp);
+}
+
+TEST(analyze_totals_scale_20m_totals)
+{
+    scale_20m("totals", "--totals");
+}
+
+TEST(analyze_totals_scale_20m_b100)
+{
+    scale_20m("b100", "--totals -b 100");
+}
+
+/* The leech captures: the old tool fails on the raw file ("Header begin marker not found") and
+ * crashes on the trimmed one ("_startup not set") after writing its totals. We must finish,
+ * with the trimmed log's totals, and warn about the skipped bytes. */
+static void leech_raw(const char *log, const char *opts)
+{
+    char file[256], ours[256], exp[512], path[512];
+    snprintf(file, sizeof file, "eventlogs/%s.raw.eventlog", log);
+    int st = run_analyze(file, opts);
+    CHECKF(st == 0, "analyze exited %d", st);
+    snprintf(ours, sizeof ours, "%s.raw.totals.txt", log);
+    snprintf(exp, sizeof exp, "expected/%s.raw/fixed-default/%s.fixed.totals.txt", log, log);
+    check_same(ours, exp);
+    const char *kinds[] = {"timed.svg", "timed.txt"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s.raw.%s", tu_tmpdir(), log, kinds[i]);
+        CHECKF(access(path, R_OK) == 0, "missing %s", path);
+    }
+    snprintf(path, sizeof path, "%s/stderr.txt", tu_tmpdir());
+    size_t n;
+    char *err = (char *)tu_read_file(path, &n);
+    REQUIRE(err);
+    CHECKF(strstr(err, "warning: skipped ") != NULL, "stderr: %s", err);
+    free(err);
+}
+
+TEST(analyze_leech_restart_0_raw)
+{
+    leech_raw("leech-restart-0", "");
+}
+
+TEST(analyze_leech_restart_1_raw)
+{
+    leech_raw("leech-restart-1", "");
+}
+
+TEST(analyze_leech_deferred_0_raw)
+{
+    leech_raw("leech-deferred-0", "");
+}
+
+TEST(analyze_leech_raw_b100)
+{
+    leech_raw("leech-restart-0", "-b 100");
+}

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -168,74 +167,29 @@ static int parse_args(int argc, char **argv, analyze_opts_t *o)
     return -1;
 }
 
-/* ---- input -------------------------------------------------------------------------------- */
-
-typedef struct input {
-    uint8_t *buf;
-    size_t len;
-    bool mapped;
-} input_t;
-
-static int input_open(input_t *in, const char *path)
-{
-    memset(in, 0, sizeof *in);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return -errno;
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p != MAP_FAILED) {
-            madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
-            in->buf = p;
-            in->len = (size_t)st.st_size;
-            in->mapped = true;
-            close(fd);
-            return 0;
-        }
-    }
-    size_t cap = 1 << 20;
-    in->buf = xmalloc(cap);
-    for (;;) {
-        if (in->len == cap) in->buf = xrealloc(in->buf, cap *= 2);
-        ssize_t r = read(fd, in->buf + in->len, cap - in->len);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            int e = errno;
-            close(fd);
-            free(in->buf);
-            return -e;
-        }
-        if (r == 0) break;
-        in->len += (size_t)r;
-    }
-    close(fd);
-    return 0;
-}
-
-static void input_close(input_t *in)
-{
-    if (in->mapped)
-        munmap(in->buf, in->len);
-    else
-        free(in->buf);
-}
-
 /* ---- passes ------------------------------------------------------------------------------- */
 
 typedef struct pass {
     gea_t *g;
-    uint64_t done, total;
     bool progress;
-    int pass;
 } pass_t;
 
 static int on_event(void *ctx, const evlog_event_t *ev)
 {
-    pass_t *p = ctx;
-    gea_event(p->g, ev);
-    if (p->progress && (++p->done & 0xFFFFF) == 0 && p->total)
-        fprintf(stderr, "\ranalyze: pass %d: %3d%%", p->pass, (int)(p->done * 100 / p->total));
+    gea_event(((pass_t *)ctx)->g, ev);
     return 0;
+}
+
+/* A progress line on a terminal for big inputs: "analyze: indexing 42%". */
+static void on_progress(void *ctx, int pass, uint64_t done, uint64_t total)
+{
+    static int last = -1;
+    (void)ctx;
+    int pct = total ? (int)(done * 100 / total) : 100;
+    if (pct == last) return;
+    last = pct;
+    fprintf(stderr, "\ranalyze: %s %3d%%%s", pass == 1 ? "indexing" : "analysing", pct,
+            pct == 100 ? "\n" : "");
 }
 
 static void on_warning(void *ctx, evlog_warning_t w, uint64_t off, uint64_t count)
@@ -244,19 +198,22 @@ static void on_warning(void *ctx, evlog_warning_t w, uint64_t off, uint64_t coun
     cli_print_warning(w, off, count);
 }
 
-/* Runs one pass over the log; prints the decoder's error once (pass 1). Returns the decoder's
- * status (0 or negative). */
-static int run_pass(const input_t *in, pass_t *p, bool report)
+/* Runs one pass over the log; with `report`, prints decoder warnings and errors. Returns the
+ * decoder's status (0 or negative). */
+static int run_pass(const order_source_t *src, pass_t *p, bool report)
 {
     evlog_t d;
     evlog_sink_t sink = {0};
     if (report) sink.on_warning = on_warning;
     if (evlog_init(&d, &sink) < 0) return LP_ENOMEM;
-    int rc = order_file(&d, in->buf, in->len, on_event, p, NULL);
-    if (rc < 0 && report)
+    order_stats_t st = {0};
+    if (p->progress) st.progress = on_progress;
+    int rc = order_log(&d, src, on_event, p, &st);
+    if (rc == LP_EIO && report)
+        fprintf(stderr, "error: cannot read the log: %s\n", strerror(errno));
+    else if (rc < 0 && report)
         fprintf(stderr, "error: %s at byte %llu\n", evlog_error_text(&d),
                 (unsigned long long)evlog_error_offset(&d));
-    if (p->progress && p->total) fprintf(stderr, "\ranalyze: pass %d: 100%%\n", p->pass);
     evlog_dispose(&d);
     return rc;
 }
@@ -351,8 +308,8 @@ static script_t *load_script(const char *path, bool totals)
 int cli_analyze(int argc, char **argv)
 {
     analyze_opts_t o;
-    int st = parse_args(argc, argv, &o);
-    if (st >= 0) return st;
+    int status = parse_args(argc, argv, &o);
+    if (status >= 0) return status;
     script_t *s_totals = load_script(o.script_totals, true);
     script_t *s_timed = load_script(o.script_timed, false);
     if (!s_totals || !s_timed) {
@@ -366,18 +323,22 @@ int cli_analyze(int argc, char **argv)
         script_destroy(s_timed);
         return 1;
     }
-    input_t in;
-    int rc = input_open(&in, o.input);
-    if (rc < 0) {
-        fprintf(stderr, "error: cannot open %s: %s\n", o.input, strerror(-rc));
+    order_source_t src = {.fd = open(o.input, O_RDONLY)};
+    struct stat sb;
+    errno = 0;
+    if (src.fd < 0 || fstat(src.fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        fprintf(stderr, "error: cannot open %s: %s\n", o.input,
+                src.fd < 0 || errno ? strerror(errno) : "not a regular file");
+        if (src.fd >= 0) close(src.fd);
         script_destroy(s_totals);
         script_destroy(s_timed);
         return 1;
     }
+    src.len = (uint64_t)sb.st_size;
     gea_opts_t go = {.start_prefix = o.start, .stop_prefix = o.stop, .window = o.window};
-    bool tty = isatty(2) && in.len > (100u << 20);
-    pass_t p1 = {.g = gea_create(&go), .progress = tty, .pass = 1};
-    int derr = run_pass(&in, &p1, true);
+    bool tty = isatty(2) && src.len > (100u << 20);
+    pass_t p1 = {.g = gea_create(&go), .progress = tty};
+    int derr = run_pass(&src, &p1, true);
     gea_t *g = p1.g;
     bool need_timed = o.json || o.timed || o.timed_txt;
     if (need_timed) {
@@ -396,8 +357,8 @@ int cli_analyze(int argc, char **argv)
         }
         go.buckets = bk;
         go.nbuckets = nw;
-        pass_t p2 = {.g = gea_create(&go), .progress = tty, .pass = 2, .total = p1.done};
-        run_pass(&in, &p2, false);
+        pass_t p2 = {.g = gea_create(&go), .progress = tty};
+        run_pass(&src, &p2, false);
         free(bk);
         g = p2.g;
         gea_destroy(p1.g);
@@ -437,7 +398,7 @@ int cli_analyze(int argc, char **argv)
     }
     if (fflush(stdout) != 0) werr = LP_EIO;
     gea_destroy(g);
-    input_close(&in);
+    close(src.fd);
     script_destroy(s_totals);
     script_destroy(s_timed);
     return (derr < 0 || werr) ? 1 : 0;

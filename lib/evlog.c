@@ -43,6 +43,11 @@ int evlog_init(evlog_t *d, const evlog_sink_t *sink)
     return 0;
 }
 
+void evlog_set_raw(evlog_t *d, bool raw)
+{
+    d->raw = raw;
+}
+
 void evlog_dispose(evlog_t *d)
 {
     free(d->types);
@@ -465,8 +470,18 @@ static int process(evlog_t *d, const uint8_t *p, size_t total, uint64_t off)
         return 0;
     }
     evlog_event_t ev;
-    int rc = evlog_decode_one(d->types, p, total, off, &ev);
-    if (rc < 0) return fail(d, rc, off, "malformed event of type %llu", evlog_u16(p));
+    int rc;
+    if (d->raw && evlog_u16(p) != EVLOG_BLOCK_MARKER) {
+        bool var = d->types->size[evlog_u16(p)] == EVLOG_VAR_SIZE;
+        ev.type = evlog_u16(p);
+        ev.ts = evlog_u64(p + 2);
+        ev.offset = off;
+        ev.known = false;
+        ev.size = (uint32_t)total - (var ? 12u : 10u);
+        ev.payload = p + (var ? 12 : 10);
+    } else if ((rc = evlog_decode_one(d->types, p, total, off, &ev)) < 0) {
+        return fail(d, rc, off, "malformed event of type %llu", evlog_u16(p));
+    }
     if (ev.type == EVLOG_BLOCK_MARKER && ev.known) {
         if (d->block_left > 0 && !d->block_warned) warn(d, EVLOG_WARN_BLOCK_SIZE, d->block_off, 0);
         d->block_left = (int64_t)ev.f.block.size - BLOCK_EVENT_SIZE;

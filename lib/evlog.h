@@ -202,6 +202,7 @@ typedef struct evlog {
     int64_t block_left;    /* bytes of the current block not yet consumed (ghc-events' rule) */
     uint64_t block_off;
     bool block_warned;
+    bool raw;              /* skip payload field decoding (evlog_set_raw) */
     uint64_t events;       /* events emitted, block markers excluded */
     uint64_t blocks;
     int err;
@@ -212,6 +213,9 @@ typedef struct evlog {
 /* Sets up a decoder that reports to `sink` (copied). Allocates its buffers once.
  * Returns 0 or LP_ENOMEM. Any thread; the decoder is then used by one thread at a time. */
 int evlog_init(evlog_t *d, const evlog_sink_t *sink);
+/* With `raw`, events carry only type, ts, cap, offset, size and payload (known = false), except
+ * block markers, which are always decoded: for indexing passes that need no fields. */
+void evlog_set_raw(evlog_t *d, bool raw);
 /* Frees the decoder's buffers. Safe on a zeroed or disposed decoder. */
 void evlog_dispose(evlog_t *d);
 /* Decodes `len` bytes (borrowed for the call). Returns 0, or a negative code that is sticky:

@@ -232,7 +232,7 @@ int evwrite_declare(evwrite_t *w, const evwrite_type_t *types, size_t n)
 
 int evwrite_raw(evwrite_t *w, const void *p, size_t n)
 {
-    if (reserve(w, n)) return w->err;
+    if (w->err || reserve(w, n)) return w->err;
     if (n) memcpy(w->buf + w->len, p, n);
     w->len += n;
     return maybe_flush(w);
@@ -315,8 +315,9 @@ int evwrite_block_begin(evwrite_t *w, uint16_t cap, uint64_t ts)
     w->in_block = true;
     w->block_pos = w->len;
     w->block_fix = w->len + (s == EVLOG_VAR_SIZE ? 12 : 10);
+    uint64_t events = w->events; /* a marker is not an event */
     int rc = put(w, EVLOG_BLOCK_MARKER, ts, p, sizeof p);
-    w->events--;
+    w->events = events;
     return rc;
 }
 

@@ -23,7 +23,8 @@ typedef struct evwrite_type {
     uint32_t extra_len;
 } evwrite_type_t;
 
-/* Encoder state, on caller storage. Fields are private; use the functions. */
+/* Encoder state, on caller storage. Fields are private; use the functions below, which any
+ * thread may call on an encoder it owns (one thread at a time per encoder). */
 typedef struct evwrite {
     uint8_t *buf; /* pending bytes (memory mode: the whole output) */
     size_t len, cap;
@@ -95,7 +96,8 @@ int evwrite_error(const evwrite_t *w);
 /* Memory mode: the bytes written so far (borrowed; valid until the next write). */
 const uint8_t *evwrite_data(const evwrite_t *w, size_t *len);
 /* Memory mode: hands over the malloc'd output (the caller frees it) and empties the
- * encoder. Returns NULL with *len = 0 when nothing was written. */
+ * encoder (counts restart, an open block is abandoned). Returns NULL with *len = 0 when
+ * nothing was written. */
 uint8_t *evwrite_take(evwrite_t *w, size_t *len);
 
 /* Appends raw bytes (junk, corrupt or hand-made events); no event is counted. */

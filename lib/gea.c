@@ -5,7 +5,6 @@
 #include "gea.h"
 
 #include "arena.h"
-#include "u32map.h"
 #include "xmalloc.h"
 
 #include <stdio.h>
@@ -30,7 +29,7 @@ struct gea {
     gea_window_t **wins;
     size_t nwins, wins_cap;
     /* Threads known across windows (the old tool's runningThreads, plus "seen" for attach). */
-    u32map_t thread_map;
+    tidmap_t thread_map;
     uint32_t *run_tids; /* running threads, for window start/stop */
     size_t nrun, run_cap;
     running_t *threads;
@@ -64,22 +63,12 @@ void gea_parse_label(const char *s, size_t n, const char **label, size_t *len, i
     *sub = neg ? -(int64_t)v : (int64_t)v;
 }
 
-static uint64_t id_hash(gea_kind_t kind, uint32_t tid, const char *label, size_t len, int64_t sub)
+static uint64_t user_hash(const char *label, size_t len, int64_t sub)
 {
-    uint64_t h = 1469598103934665603ull ^ (uint64_t)kind;
-    if (kind == GEA_THREAD) /* neighbouring tids in neighbouring slots (cache locality) */
-        return (uint64_t)(tid ^ (tid >> 16) ^ (tid >> 24)) << 7;
+    uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)label[i]) * 1099511628211ull;
-    return (h ^ (uint64_t)sub) * 0x9E3779B97F4A7C15ull;
-}
-
-static bool id_eq(const gea_id_t *id, gea_kind_t kind, uint32_t tid, const char *label, size_t len,
-                  int64_t sub)
-{
-    if (id->kind != kind) return false;
-    if (kind == GEA_THREAD) return id->tid == tid;
-    if (kind == GEA_GC) return true;
-    return id->sub == sub && id->label_len == len && memcmp(id->label, label, len) == 0;
+    h = (h ^ (uint64_t)sub) * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 29);
 }
 
 static void reindex(gea_window_t *w)
@@ -90,26 +79,36 @@ static void reindex(gea_window_t *w)
     w->slots_cap = cap;
     for (size_t i = 0; i < w->nids; i++) {
         gea_id_t *id = &w->ids[i];
-        uint64_t h = id_hash(id->kind, id->tid, id->label, id->label_len, id->sub);
-        size_t s = (size_t)(h >> 7) & (cap - 1);
+        if (id->kind != GEA_USER) continue;
+        size_t s = (size_t)user_hash(id->label, id->label_len, id->sub) & (cap - 1);
         while (w->slots[s]) s = (s + 1) & (cap - 1);
         w->slots[s] = (uint32_t)i + 1;
     }
 }
 
-/* Finds an id; creates it when `create`. Returns its index or -1. */
+/* Finds an id (GC: one; threads: by tid; users: hashed); creates it when `create`. Returns its
+ * index or -1. */
 static long find_id(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid, const char *label,
                     size_t len, int64_t sub, bool create)
 {
-    uint64_t h = id_hash(kind, tid, label, len, sub);
-    if (w->slots_cap) {
-        for (size_t s = (size_t)(h >> 7) & (w->slots_cap - 1);; s = (s + 1) & (w->slots_cap - 1)) {
+    uint64_t h = 0;
+    if (kind == GEA_GC) {
+        if (w->gc_id >= 0 || !create) return w->gc_id;
+    } else if (kind == GEA_THREAD) {
+        uint32_t v = tidmap_get(&w->thread_ids, tid);
+        if (v != U32MAP_NONE || !create) return v == U32MAP_NONE ? -1 : (long)v;
+    } else {
+        h = user_hash(label, len, sub);
+        for (size_t s = w->slots_cap ? (size_t)h & (w->slots_cap - 1) : 0; w->slots_cap;
+             s = (s + 1) & (w->slots_cap - 1)) {
             uint32_t v = w->slots[s];
             if (!v) break;
-            if (id_eq(&w->ids[v - 1], kind, tid, label, len, sub)) return (long)v - 1;
+            const gea_id_t *id = &w->ids[v - 1];
+            if (id->sub == sub && id->label_len == len && !memcmp(id->label, label, len))
+                return (long)v - 1;
         }
+        if (!create) return -1;
     }
-    if (!create) return -1;
     xgrow((void **)&w->ids, &w->ids_cap, w->nids + 1, sizeof *w->ids);
     gea_id_t *id = &w->ids[w->nids];
     memset(id, 0, sizeof *id);
@@ -122,15 +121,19 @@ static long find_id(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid, co
     }
     id->first_start = UINT64_MAX;
     id->open_slot = -1;
-    w->nids++;
-    if (w->nids * 2 > w->slots_cap) {
+    long idx = (long)w->nids++;
+    if (kind == GEA_GC) {
+        w->gc_id = idx;
+    } else if (kind == GEA_THREAD) {
+        tidmap_put(&w->thread_ids, tid, (uint32_t)idx);
+    } else if (++w->nusers * 2 > w->slots_cap) {
         reindex(w);
     } else {
-        size_t s = (size_t)(h >> 7) & (w->slots_cap - 1);
+        size_t s = (size_t)h & (w->slots_cap - 1);
         while (w->slots[s]) s = (s + 1) & (w->slots_cap - 1);
-        w->slots[s] = (uint32_t)w->nids;
+        w->slots[s] = (uint32_t)idx + 1;
     }
-    return (long)w->nids - 1;
+    return idx;
 }
 
 int gea_id_cmp(const gea_id_t *a, const gea_id_t *b)
@@ -151,9 +154,9 @@ static gea_window_t *new_window(gea_t *g)
 {
     gea_window_t *w = xcalloc(1, sizeof *w);
     w->in_window = !g->has_window;
-    u32map_t *m = xmalloc(sizeof *m);
-    u32map_init(m);
-    w->thread_map = m;
+    w->gc_id = -1;
+    tidmap_init(&w->thread_ids);
+    tidmap_init(&w->thread_map);
     if (g->nwins < g->nbuckets) w->buckets = g->buckets[g->nwins];
     xgrow((void **)&g->wins, &g->wins_cap, g->nwins + 1, sizeof *g->wins);
     g->wins[g->nwins++] = w;
@@ -170,8 +173,8 @@ static void free_window(gea_window_t *w)
     free(w->slots);
     free(w->threads);
     free(w->open_users);
-    u32map_dispose(w->thread_map);
-    free(w->thread_map);
+    tidmap_dispose(&w->thread_ids);
+    tidmap_dispose(&w->thread_map);
     free(w);
 }
 
@@ -185,7 +188,7 @@ gea_t *gea_create(const gea_opts_t *o)
     g->start_prefix = xstrndup(sp, g->start_len);
     g->stop_prefix = xstrndup(tp, g->stop_len);
     arena_init(&g->arena);
-    u32map_init(&g->thread_map);
+    tidmap_init(&g->thread_map);
     if (o && o->window) {
         g->has_window = true;
         g->win_name = xstrndup(o->window, strlen(o->window));
@@ -211,7 +214,7 @@ void gea_destroy(gea_t *g)
     free(g->buckets);
     free(g->run_tids);
     free(g->threads);
-    u32map_dispose(&g->thread_map);
+    tidmap_dispose(&g->thread_map);
     arena_dispose(&g->arena);
     free(g);
 }
@@ -366,11 +369,11 @@ static void event_stop(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid,
 
 static gea_thread_t *window_thread(gea_window_t *w, uint32_t tid, bool create)
 {
-    uint32_t v = u32map_get(w->thread_map, tid);
+    uint32_t v = tidmap_get(&w->thread_map, tid);
     if (v != U32MAP_NONE) return &w->threads[v];
     if (!create) return NULL;
     xgrow((void **)&w->threads, &w->threads_cap, w->nthreads + 1, sizeof *w->threads);
-    u32map_put(w->thread_map, tid, (uint32_t)w->nthreads);
+    tidmap_put(&w->thread_map, tid, (uint32_t)w->nthreads);
     gea_thread_t *th = &w->threads[w->nthreads++];
     memset(th, 0, sizeof *th);
     th->tid = tid;
@@ -393,11 +396,11 @@ static const gea_label_t *cons_label(gea_t *g, const char *s, size_t n, const ge
 
 static running_t *global_thread(gea_t *g, uint32_t tid, bool create)
 {
-    uint32_t v = u32map_get(&g->thread_map, tid);
+    uint32_t v = tidmap_get(&g->thread_map, tid);
     if (v != U32MAP_NONE) return &g->threads[v];
     if (!create) return NULL;
     xgrow((void **)&g->threads, &g->threads_cap, g->nthreads + 1, sizeof *g->threads);
-    u32map_put(&g->thread_map, tid, (uint32_t)g->nthreads);
+    tidmap_put(&g->thread_map, tid, (uint32_t)g->nthreads);
     running_t *r = &g->threads[g->nthreads++];
     r->labels = NULL;
     r->running = false;

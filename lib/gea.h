@@ -5,6 +5,7 @@
 #define LP_GEA_H
 
 #include "evlog.h"
+#include "tidmap.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -62,11 +63,13 @@ typedef struct gea_window {
     gea_buckets_t buckets;
     gea_id_t *ids; /* in creation order */
     size_t nids, ids_cap;
-    uint32_t *slots; /* hash index of ids (id index + 1; 0 = empty) */
-    size_t slots_cap;
+    uint32_t *slots; /* hash index of the user ids (id index + 1; 0 = empty) */
+    size_t slots_cap, nusers;
+    long gc_id;          /* index of the GC id, or -1 */
+    tidmap_t thread_ids; /* tid -> index of its thread id */
     gea_thread_t *threads;
     size_t nthreads, threads_cap;
-    void *thread_map; /* tid -> threads[] index (u32map_t) */
+    tidmap_t thread_map; /* tid -> threads[] index */
     uint32_t *open_users; /* ids of open user ids */
     size_t nopen, open_cap;
 } gea_window_t;

@@ -1,18 +1,26 @@
-/* File ordering: pass 1 feeds the whole log through the streaming decoder and records runs
- * (contiguous events of one capability, cut at block markers and every 64 Ki events) with their
- * smallest timestamp; pass 2 merges the runs by (timestamp, file offset), which is exactly the
- * stable sort by timestamp of the file order, re-decoding each event at its offset. */
+/* File ordering: pass 1 feeds the log through the streaming decoder (no field decoding) and
+ * records runs (contiguous events of one capability, cut at block markers and every 64 Ki
+ * events) with their smallest timestamp; pass 2 merges the runs by (timestamp, file offset),
+ * which is exactly the stable sort by timestamp of the file order. A run's bytes are read (or,
+ * in memory, pointed at) only while the merge needs them. */
 #include "order.h"
 
+#include "err.h"
 #include "xmalloc.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define RUN_MAX_EVENTS 65536
+#define RUN_MAX_BYTES (64u << 20)
+#define CHUNK (4u << 20)
 
 typedef struct entry {
-    uint64_t ts, off;
+    uint64_t ts;
+    uint32_t off; /* from the run's first byte */
+    uint32_t pad;
 } entry_t;
 
 typedef struct run {
@@ -20,8 +28,10 @@ typedef struct run {
     uint64_t min_ts;
     uint32_t count;
     int32_t cap;
-    uint32_t gen; /* which header's type table decodes it */
-    entry_t *ents; /* while loaded */
+    uint32_t gen;         /* which header's type table decodes it */
+    const uint8_t *bytes; /* while loaded */
+    uint8_t *owned;       /* bytes read from the file */
+    entry_t *ents;        /* while loaded */
     uint32_t pos;
 } run_t;
 
@@ -50,7 +60,7 @@ static int index_event(void *ctx, const evlog_event_t *ev)
     uint64_t total = (x->tables[gen]->size[ev->type] == EVLOG_VAR_SIZE ? 12 : 10) + ev->size;
     run_t *r = x->nruns ? &x->runs[x->nruns - 1] : NULL;
     if (!r || r->end != ev->offset || r->cap != ev->cap || r->gen != gen ||
-        r->count >= RUN_MAX_EVENTS) {
+        r->count >= RUN_MAX_EVENTS || r->end - r->start >= RUN_MAX_BYTES) {
         xgrow((void **)&x->runs, &x->runs_cap, x->nruns + 1, sizeof *x->runs);
         r = &x->runs[x->nruns++];
         memset(r, 0, sizeof *r);
@@ -63,6 +73,55 @@ static int index_event(void *ctx, const evlog_event_t *ev)
     if (ev->ts < r->min_ts) r->min_ts = ev->ts;
     r->count++;
     return 0;
+}
+
+static void forward_warning(void *ctx, evlog_warning_t w, uint64_t off, uint64_t count)
+{
+    const indexer_t *x = ctx;
+    if (x->user.on_warning) x->user.on_warning(x->user.ctx, w, off, count);
+}
+
+/* Reads n bytes at off; returns 0 or LP_EIO. */
+static int read_at(int fd, uint8_t *p, size_t n, uint64_t off)
+{
+    while (n) {
+        ssize_t r = pread(fd, p, n, (off_t)off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return LP_EIO;
+        p += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+/* Pass 1: decodes the whole source into runs. Returns the decoder's status or LP_EIO. */
+static int index_source(indexer_t *x, const order_source_t *src, order_stats_t *st)
+{
+    evlog_t *d = x->d;
+    x->user = d->sink;
+    d->sink.on_event = index_event;
+    d->sink.on_type = NULL;
+    d->sink.on_warning = forward_warning;
+    d->sink.ctx = x;
+    evlog_set_raw(d, true);
+    uint8_t *buf = src->buf ? NULL : xmalloc(CHUNK);
+    int rc = 0;
+    for (uint64_t off = 0; off < src->len && rc == 0; off += CHUNK) {
+        size_t n = src->len - off < CHUNK ? (size_t)(src->len - off) : CHUNK;
+        const uint8_t *p = src->buf ? src->buf + off : buf;
+        if (!src->buf && read_at(src->fd, buf, n, off) < 0) {
+            rc = LP_EIO;
+            break;
+        }
+        rc = evlog_feed(d, p, n);
+        if (st->progress) st->progress(st->progress_ctx, 1, off + n, src->len);
+    }
+    if (rc == 0) rc = evlog_finish(d);
+    free(buf);
+    evlog_set_raw(d, false);
+    d->sink = x->user;
+    return rc;
 }
 
 static int entry_cmp(const void *a, const void *b)
@@ -93,15 +152,28 @@ static void sort_entries(entry_t *e, size_t n)
     }
 }
 
-static void load_run(const indexer_t *x, const uint8_t *buf, run_t *r)
+/* Brings a run into memory and sorts its entries. Returns 0 or LP_EIO. */
+static int load_run(const indexer_t *x, const order_source_t *src, run_t *r)
 {
+    size_t n = (size_t)(r->end - r->start);
+    if (src->buf) {
+        r->bytes = src->buf + r->start;
+    } else {
+        r->owned = xmalloc(n ? n : 1);
+        if (read_at(src->fd, r->owned, n, r->start) < 0) {
+            free(r->owned);
+            r->owned = NULL;
+            return LP_EIO;
+        }
+        r->bytes = r->owned;
+    }
     r->ents = xmalloc(r->count * sizeof *r->ents);
     const evlog_types_t *tt = x->tables[r->gen];
-    uint64_t off = r->start;
+    uint32_t off = 0;
     for (uint32_t i = 0; i < r->count; i++) {
-        const uint8_t *p = buf + off;
+        const uint8_t *p = r->bytes + off;
         uint16_t type = evlog_u16(p);
-        uint64_t total = tt->size[type] == EVLOG_VAR_SIZE ? 12u + evlog_u16(p + 10)
+        uint32_t total = tt->size[type] == EVLOG_VAR_SIZE ? 12u + evlog_u16(p + 10)
                                                           : 10u + (uint32_t)tt->size[type];
         r->ents[i].ts = evlog_u64(p + 2);
         r->ents[i].off = off;
@@ -109,14 +181,29 @@ static void load_run(const indexer_t *x, const uint8_t *buf, run_t *r)
     }
     sort_entries(r->ents, r->count);
     r->pos = 0;
+    return 0;
 }
 
-/* ---- a binary min-heap of loaded runs keyed by their head entry ---------------------------- */
+static uint64_t run_cost(const run_t *r)
+{
+    return (r->end - r->start) + (uint64_t)r->count * sizeof(entry_t);
+}
+
+static void unload_run(run_t *r)
+{
+    free(r->ents);
+    free(r->owned);
+    r->ents = NULL;
+    r->owned = NULL;
+    r->bytes = NULL;
+}
+
+/* ---- a binary min-heap of loaded runs keyed by (ts, file offset) of their head entry ------- */
 
 static bool run_less(const run_t *a, const run_t *b)
 {
     const entry_t *x = &a->ents[a->pos], *y = &b->ents[b->pos];
-    return x->ts < y->ts || (x->ts == y->ts && x->off < y->off);
+    return x->ts < y->ts || (x->ts == y->ts && a->start + x->off < b->start + y->off);
 }
 
 static void heap_push(run_t **h, size_t *n, run_t *r)
@@ -155,13 +242,20 @@ static int pending_cmp(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* True when entry e sorts before the key (ts, off). */
-static bool before(const entry_t *e, uint64_t ts, uint64_t off)
+/* The key (ts, file offset) of a run's next event. */
+static void head_key(const run_t *r, uint64_t *ts, uint64_t *off)
 {
-    return e->ts < ts || (e->ts == ts && e->off < off);
+    *ts = r->ents[r->pos].ts;
+    *off = r->start + r->ents[r->pos].off;
 }
 
-static int merge(const indexer_t *x, const uint8_t *buf, order_event_fn fn, void *ctx,
+static bool key_less(uint64_t ts, uint64_t off, uint64_t ts2, uint64_t off2)
+{
+    return ts < ts2 || (ts == ts2 && off < off2);
+}
+
+/* Pass 2. */
+static int merge(const indexer_t *x, const order_source_t *src, order_event_fn fn, void *ctx,
                  order_stats_t *st)
 {
     size_t n = x->nruns, next = 0, nheap = 0;
@@ -169,86 +263,77 @@ static int merge(const indexer_t *x, const uint8_t *buf, order_event_fn fn, void
     run_t **heap = xmalloc((n ? n : 1) * sizeof *heap);
     for (size_t i = 0; i < n; i++) pending[i] = &x->runs[i];
     qsort(pending, n, sizeof *pending, pending_cmp);
-    uint64_t loaded = 0;
+    uint64_t loaded = 0, total_events = 0;
+    for (size_t i = 0; i < n; i++) total_events += x->runs[i].count;
     int rc = 0;
     evlog_event_t ev;
     while (rc >= 0 && (next < n || nheap > 0)) {
         /* Load every pending run whose earliest key precedes the heap's head. */
-        while (next < n && (nheap == 0 || before(&(entry_t){pending[next]->min_ts, pending[next]->start},
-                                                   heap[0]->ents[heap[0]->pos].ts,
-                                                   heap[0]->ents[heap[0]->pos].off))) {
+        while (next < n) {
+            uint64_t ts, off;
+            if (nheap) head_key(heap[0], &ts, &off);
+            if (nheap && !key_less(pending[next]->min_ts, pending[next]->start, ts, off)) break;
             run_t *r = pending[next++];
-            load_run(x, buf, r);
-            loaded += r->count;
+            if (load_run(x, src, r) < 0) {
+                rc = LP_EIO;
+                break;
+            }
+            loaded += run_cost(r);
             if (loaded > st->peak_loaded) st->peak_loaded = loaded;
             heap_push(heap, &nheap, r);
         }
+        if (rc < 0) break;
         run_t *r = heap_pop(heap, &nheap);
         /* Emit from r while it stays ahead of both the heap and the next pending run. */
         uint64_t bts = UINT64_MAX, boff = UINT64_MAX;
-        if (nheap) {
-            bts = heap[0]->ents[heap[0]->pos].ts;
-            boff = heap[0]->ents[heap[0]->pos].off;
-        }
-        if (next < n && before(&(entry_t){pending[next]->min_ts, pending[next]->start}, bts, boff)) {
+        if (nheap) head_key(heap[0], &bts, &boff);
+        if (next < n && key_less(pending[next]->min_ts, pending[next]->start, bts, boff)) {
             bts = pending[next]->min_ts;
             boff = pending[next]->start;
         }
         const evlog_types_t *tt = x->tables[r->gen];
+        uint64_t ts, off;
         do {
             const entry_t *e = &r->ents[r->pos++];
-            int k = evlog_decode_one(tt, buf + e->off, (size_t)(r->end - e->off), e->off, &ev);
+            int k = evlog_decode_one(tt, r->bytes + e->off, (size_t)(r->end - r->start) - e->off,
+                                     r->start + e->off, &ev);
             if (k > 0) {
                 ev.cap = r->cap;
                 st->events++;
                 rc = fn(ctx, &ev);
             }
-        } while (rc >= 0 && r->pos < r->count && before(&r->ents[r->pos], bts, boff));
+            if (r->pos == r->count) break;
+            head_key(r, &ts, &off);
+        } while (rc >= 0 && key_less(ts, off, bts, boff));
         if (r->pos < r->count) {
             heap_push(heap, &nheap, r);
         } else {
-            loaded -= r->count;
-            free(r->ents);
-            r->ents = NULL;
+            loaded -= run_cost(r);
+            unload_run(r);
+            if (st->progress) st->progress(st->progress_ctx, 2, st->events, total_events);
         }
     }
-    for (size_t i = 0; i < nheap; i++) {
-        free(heap[i]->ents);
-        heap[i]->ents = NULL;
-    }
+    for (size_t i = 0; i < nheap; i++) unload_run(heap[i]);
     free(pending);
     free(heap);
     return rc;
 }
 
-static void forward_warning(void *ctx, evlog_warning_t w, uint64_t off, uint64_t count)
+int order_log(evlog_t *d, const order_source_t *src, order_event_fn fn, void *ctx,
+              order_stats_t *stats)
 {
-    const indexer_t *x = ctx;
-    if (x->user.on_warning) x->user.on_warning(x->user.ctx, w, off, count);
-}
-
-int order_file(evlog_t *d, const uint8_t *buf, size_t len, order_event_fn fn, void *ctx,
-               order_stats_t *stats)
-{
-    order_stats_t local;
+    order_stats_t local = {0};
     order_stats_t *st = stats ? stats : &local;
-    memset(st, 0, sizeof *st);
+    st->events = st->runs = st->peak_loaded = 0;
     indexer_t x;
     memset(&x, 0, sizeof x);
     x.d = d;
-    x.user = d->sink;
-    d->sink.on_event = index_event;
-    d->sink.on_type = NULL;
-    d->sink.on_warning = forward_warning;
-    d->sink.ctx = &x;
-    int derr = evlog_feed(d, buf, len);
-    if (derr == 0) derr = evlog_finish(d);
+    int derr = index_source(&x, src, st);
     st->runs = x.nruns;
-    int rc = merge(&x, buf, fn, ctx, st);
-    for (size_t i = 0; i < x.nruns; i++) free(x.runs[i].ents);
+    int rc = derr == LP_EIO ? LP_EIO : merge(&x, src, fn, ctx, st);
+    for (size_t i = 0; i < x.nruns; i++) unload_run(&x.runs[i]);
     free(x.runs);
     for (size_t i = 0; i < x.ntables; i++) free(x.tables[i]);
     free(x.tables);
-    d->sink = x.user;
     return rc < 0 ? rc : derr;
 }

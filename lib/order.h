@@ -12,19 +12,31 @@
 
 /* Receives each event (borrowed for the call) in global order; a negative return stops. */
 typedef int (*order_event_fn)(void *ctx, const evlog_event_t *ev);
+/* Hears progress: pass 1 (indexing) and 2 (merging), bytes or events done of total. */
+typedef void (*order_progress_fn)(void *ctx, int pass, uint64_t done, uint64_t total);
+
+/* Where the log is: a buffer in memory (buf != NULL), else file descriptor fd read with
+ * pread (regular files; len bytes from offset 0). */
+typedef struct order_source {
+    const uint8_t *buf;
+    int fd;
+    uint64_t len;
+} order_source_t;
 
 typedef struct order_stats {
     uint64_t events;      /* events emitted (block markers excluded) */
     uint64_t runs;        /* runs indexed */
-    uint64_t peak_loaded; /* most (ts, offset) entries held at once */
+    uint64_t peak_loaded; /* most bytes of runs and sort entries held at once */
+    order_progress_fn progress; /* set by the caller (may be NULL) */
+    void *progress_ctx;
 } order_stats_t;
 
-/* Emits every event of the log in buf[0..len) (borrowed; a mapped file is ideal) in global
- * order. `d` must be a fresh decoder from evlog_init, whose sink's on_warning (if any) hears
- * the decoder's warnings; the caller disposes it and reads its error text and offset. Returns 0,
- * the decoder's error (then every event before the bad byte was still emitted, in order), or a
- * callback's negative code. Out of memory is fatal. Calling thread only. */
-int order_file(evlog_t *d, const uint8_t *buf, size_t len, order_event_fn fn, void *ctx,
-               order_stats_t *stats);
+/* Emits every event of the log `src` describes in global order. `d` must be a fresh decoder
+ * from evlog_init, whose sink's on_warning (if any) hears the decoder's warnings; the caller
+ * disposes it and reads its error text and offset. Returns 0, the decoder's error (then every
+ * event before the bad byte was still emitted, in order), LP_EIO, or a callback's negative code.
+ * `stats` may be NULL. Out of memory is fatal. Calling thread only. */
+int order_log(evlog_t *d, const order_source_t *src, order_event_fn fn, void *ctx,
+              order_stats_t *stats);
 
 #endif

@@ -39,11 +39,16 @@ static void put_double(outbuf_t *o, double v)
 static const char *kind_name(report_kind_t k)
 {
     switch (k) {
-    case REPORT_SECTION: return "section";
-    case REPORT_GC: return "gc";
-    case REPORT_USER: return "user";
-    case REPORT_THREAD: return "thread";
-    case REPORT_SUM: return "sum";
+    case REPORT_SECTION:
+        return "section";
+    case REPORT_GC:
+        return "gc";
+    case REPORT_USER:
+        return "user";
+    case REPORT_THREAD:
+        return "thread";
+    case REPORT_SUM:
+        return "sum";
     }
     return "unknown";
 }

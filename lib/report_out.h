@@ -26,10 +26,10 @@ report_svg_opts_t report_svg_opts_default(void);
 
 /* Writes the timed diagram of `r` (borrowed, built with per-bucket values) to `f` as a complete
  * SVG document: a timeline, then one `<g class="row" data-row="I">` per labelled row (header
- * `<text>`, `<rect class="bg">` lifetime cells, `<rect class="v">` value cells with tooltips, a set bucket
- * with q == 0 drawn transparent black as the old tool writes it) and
- * one `<g class="section">` per section title, in report order. `o` NULL means the defaults.
- * Returns 0, LP_EIO if writing failed or LP_ENOMEM. Any thread; one writer per FILE*. */
+ * `<text>`, `<rect class="bg">` lifetime cells, `<rect class="v">` value cells with tooltips, a set
+ * bucket with q == 0 drawn transparent black as the old tool writes it) and one `<g
+ * class="section">` per section title, in report order. `o` NULL means the defaults. Returns 0,
+ * LP_EIO if writing failed or LP_ENOMEM. Any thread; one writer per FILE*. */
 int report_write_svg(const report_t *r, const report_svg_opts_t *o, FILE *f);
 
 /* Writes our timed.txt for `r` (borrowed) to `f`: each row is its header padded right to the

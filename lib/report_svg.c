@@ -9,11 +9,9 @@
 #include "outbuf.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
-#define TIMELINE_H 24.0 /* height of the timeline row */
-#define TICK_Y 12.5     /* its baseline; ticks hang below it */
+#define TIMELINE_H 24.0 /* height of the timeline row (baseline at 12.5, ticks below it) */
 #define TICK_FONT 8.0   /* font size of the timeline labels */
 #define PAD 4.0         /* space left and right of a row header */
 #define CHAR_EM 0.6     /* advance of a monospace character, in em */
@@ -97,14 +95,30 @@ static void put_xml(outbuf_t *o, const char *p, size_t n)
         const char *rep = NULL;
         size_t k = 1;
         switch (b) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        case '\t': rep = "&#9;"; break;
-        case '\n': rep = "&#10;"; break;
-        case '\r': rep = "&#13;"; break;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&#39;";
+            break;
+        case '\t':
+            rep = "&#9;";
+            break;
+        case '\n':
+            rep = "&#10;";
+            break;
+        case '\r':
+            rep = "&#13;";
+            break;
         default:
             if (b >= 0x80) {
                 uint32_t cp;
@@ -209,9 +223,9 @@ static void layout(svg_t *s)
     outbuf_t *o = &s->esc; /* free until the first row */
     o->len = 0;
     outbuf_puts(o, " width=\"");
-    put_num(o, bw, 3);
+    put_num(o, bw, 6);
     outbuf_puts(o, "\" height=\"");
-    put_num(o, bh, 3);
+    put_num(o, bh, 6);
     outbuf_puts(o, "\"");
     size_t n = o->len < sizeof s->wh ? o->len : 0;
     memcpy(s->wh, o->buf, n);

@@ -5,11 +5,10 @@
 
 #include <stdlib.h>
 
-/* Keys are mostly small and clustered (thread ids): a light mix keeps neighbouring keys in
- * neighbouring slots, which is what makes lookups cache-friendly. */
 static size_t slot_of(uint32_t key, size_t cap)
 {
-    return (size_t)(key ^ (key >> 16) ^ (key >> 24)) & (cap - 1);
+    uint32_t h = key * 0x9E3779B1u;
+    return (size_t)(h ^ (h >> 15)) & (cap - 1);
 }
 
 void u32map_init(u32map_t *m)

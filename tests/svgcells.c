@@ -79,9 +79,11 @@ char *svgcells_unescape(const char *t, size_t n)
             unsigned long c = 0;
             size_t digits = 0;
             while (j < n && digits < 8 &&
-                   (hex ? strchr("0123456789abcdefABCDEF", t[j]) != NULL : t[j] >= '0' && t[j] <= '9') &&
+                   (hex ? strchr("0123456789abcdefABCDEF", t[j]) != NULL
+                        : t[j] >= '0' && t[j] <= '9') &&
                    t[j]) {
-                c = c * (hex ? 16 : 10) + (unsigned long)(t[j] <= '9' ? t[j] - '0' : (t[j] | 0x20) - 'a' + 10);
+                c = c * (hex ? 16 : 10) +
+                    (unsigned long)(t[j] <= '9' ? t[j] - '0' : (t[j] | 0x20) - 'a' + 10);
                 j++;
                 digits++;
             }
@@ -127,8 +129,7 @@ static size_t parse_attrs(const char *p, attr_t *a, const char **end)
             *end = NULL;
             return n;
         }
-        if (n < MAX_ATTRS)
-            a[n++] = (attr_t){name, val, (size_t)(p - name), (size_t)(close - val)};
+        if (n < MAX_ATTRS) a[n++] = (attr_t){name, val, (size_t)(p - name), (size_t)(close - val)};
         p = close + 1;
     }
 }
@@ -416,8 +417,8 @@ size_t svgcells_compare_tsv(svgcells_t *got, const char *tsv, char *msg, size_t 
             continue;
         }
         if (c > 0) {
-            note(msg, cap, &diffs, "missing cell: row %ld (%s) %s bucket %lld opacity %f\n",
-                 w->row, w->label, kind_str(w->kind), (long long)w->bucket, w->opacity);
+            note(msg, cap, &diffs, "missing cell: row %ld (%s) %s bucket %lld opacity %f\n", w->row,
+                 w->label, kind_str(w->kind), (long long)w->bucket, w->opacity);
             j++;
             continue;
         }

@@ -69,26 +69,106 @@ static void totals_case(const char *log, const char *variant, const char *opts, 
     }
 }
 
-#define DEFAULT_CASE(name, log)                                                                    \
-    TEST(analyze_totals_##name##_default)                                                          \
-    {                                                                                              \
-        totals_case(log, "default", "", 0);                                                        \
-    }                                                                                              \
-    TEST(analyze_totals_##name##_b100)                                                             \
-    {                                                                                              \
-        totals_case(log, "b100", "-b 100", 0);                                                     \
-    }
+/* One test per log and variant (the test list is gathered from TEST lines, so no macros). */
+TEST(analyze_totals_concurrent_default)
+{
+    totals_case("concurrent", "default", "", 0);
+}
 
-DEFAULT_CASE(concurrent, "concurrent")
-DEFAULT_CASE(fib_labels, "fib-labels")
-DEFAULT_CASE(fib_labels_user_only, "fib-labels-user-only")
-DEFAULT_CASE(heap, "heap")
-DEFAULT_CASE(heap_nonmoving, "heap-nonmoving")
-DEFAULT_CASE(leech_attach_file, "leech-attach-file")
-DEFAULT_CASE(leech_main, "leech-main")
-DEFAULT_CASE(scale_1m, "scale-1m")
-DEFAULT_CASE(small, "small")
-DEFAULT_CASE(sparks, "sparks")
+TEST(analyze_totals_concurrent_b100)
+{
+    totals_case("concurrent", "b100", "-b 100", 0);
+}
+
+TEST(analyze_totals_fib_labels_default)
+{
+    totals_case("fib-labels", "default", "", 0);
+}
+
+TEST(analyze_totals_fib_labels_b100)
+{
+    totals_case("fib-labels", "b100", "-b 100", 0);
+}
+
+TEST(analyze_totals_fib_labels_user_only_default)
+{
+    totals_case("fib-labels-user-only", "default", "", 0);
+}
+
+TEST(analyze_totals_fib_labels_user_only_b100)
+{
+    totals_case("fib-labels-user-only", "b100", "-b 100", 0);
+}
+
+TEST(analyze_totals_heap_default)
+{
+    totals_case("heap", "default", "", 0);
+}
+
+TEST(analyze_totals_heap_b100)
+{
+    totals_case("heap", "b100", "-b 100", 0);
+}
+
+TEST(analyze_totals_heap_nonmoving_default)
+{
+    totals_case("heap-nonmoving", "default", "", 0);
+}
+
+TEST(analyze_totals_heap_nonmoving_b100)
+{
+    totals_case("heap-nonmoving", "b100", "-b 100", 0);
+}
+
+TEST(analyze_totals_leech_attach_file_default)
+{
+    totals_case("leech-attach-file", "default", "", 0);
+}
+
+TEST(analyze_totals_leech_attach_file_b100)
+{
+    totals_case("leech-attach-file", "b100", "-b 100", 0);
+}
+
+TEST(analyze_totals_leech_main_default)
+{
+    totals_case("leech-main", "default", "", 0);
+}
+
+TEST(analyze_totals_leech_main_b100)
+{
+    totals_case("leech-main", "b100", "-b 100", 0);
+}
+
+TEST(analyze_totals_scale_1m_default)
+{
+    totals_case("scale-1m", "default", "", 0);
+}
+
+TEST(analyze_totals_scale_1m_b100)
+{
+    totals_case("scale-1m", "b100", "-b 100", 0);
+}
+
+TEST(analyze_totals_small_default)
+{
+    totals_case("small", "default", "", 0);
+}
+
+TEST(analyze_totals_small_b100)
+{
+    totals_case("small", "b100", "-b 100", 0);
+}
+
+TEST(analyze_totals_sparks_default)
+{
+    totals_case("sparks", "default", "", 0);
+}
+
+TEST(analyze_totals_sparks_b100)
+{
+    totals_case("sparks", "b100", "-b 100", 0);
+}
 
 TEST(analyze_totals_fib_labels_window_main_fib)
 {

@@ -1,6 +1,7 @@
-/* Differential tests of the timed SVG: for every shared variant folder with a cells.tsv, run
+/* Differential tests of the timed outputs: for every shared variant folder with a cells.tsv, run
  * `liveprof analyze` with the options of its cmd.txt and compare the cells we draw with the ones
- * ghc-events-analyze drew (spec §8), plus the number of labelled rows. */
+ * ghc-events-analyze drew (spec §8), and our timed.txt, garbled the way the old tool's transpose
+ * bug garbles it, with the old timed.txt. */
 #include "test.h"
 
 #include "svgcells.h"
@@ -123,6 +124,183 @@ static void compare_svg(const char *log, const char *variant, const char *base)
     free(tsv);
 }
 
+/* Splits text into lines (in place); returns the count, *lines pointing into text. */
+static size_t split_lines(char *text, size_t len, char ***lines)
+{
+    size_t n = 0, cap = 1024;
+    *lines = malloc(cap * sizeof **lines);
+    REQUIRE(*lines);
+    for (char *p = text; p < text + len;) {
+        char *nl = memchr(p, '\n', (size_t)(text + len - p));
+        if (nl) *nl = 0;
+        if (n == cap) {
+            *lines = realloc(*lines, (cap *= 2) * sizeof **lines);
+            REQUIRE(*lines);
+        }
+        (*lines)[n++] = p;
+        p = nl ? nl + 1 : text + len;
+    }
+    return n;
+}
+
+/* True for a cell of the timed table: digits, '.', two digits. */
+static bool is_number(const char *t, size_t n)
+{
+    return n >= 4 && t[n - 3] == '.' && strspn(t, "0123456789") == n - 3 &&
+           strspn(t + n - 2, "0123456789") == 2;
+}
+
+/* Number cells at the end of a table line; *widest gets the longest one's length. */
+static size_t line_cells(const char *line, size_t *widest)
+{
+    size_t cells = 0, end = strlen(line);
+    for (;;) {
+        size_t start = end;
+        while (start > 0 && line[start - 1] != ' ')
+            start--;
+        if (start == end || !is_number(line + start, end - start)) return cells;
+        if (end - start > *widest) *widest = end - start;
+        cells++;
+        while (start > 0 && line[start - 1] == ' ')
+            start--;
+        end = start;
+    }
+}
+
+/* Appends n bytes to a growing buffer. */
+static void append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        while (*len + n + 1 > *cap)
+            *cap = *cap ? *cap * 2 : 4096;
+        *buf = realloc(*buf, *cap);
+        REQUIRE(*buf);
+    }
+    memcpy(*buf + *len, p, n);
+    *len += n;
+    (*buf)[*len] = 0;
+}
+
+/* Our timed table (lines[], cells per line or SIZE_MAX for section lines, header column hw,
+ * number width nw) as the old tool would print it: renderTable transposes the ragged table rows
+ * (sections set aside), pads each column of the transpose to its widest cell (headers left,
+ * numbers right) and transposes back, so output row i holds, for each column j, the i-th of the
+ * rows that have a column j. Returns the lines joined by '\n' (caller frees). */
+static char *garble(char **lines, const size_t *cells, size_t n, size_t hw, size_t nw)
+{
+    size_t maxc = 0;
+    for (size_t i = 0; i < n; i++)
+        if (cells[i] != (size_t)-1 && cells[i] > maxc) maxc = cells[i];
+    /* rows[c] = the table rows (line numbers) with at least c cells, in order; width[c] */
+    size_t **rows = calloc(maxc + 1, sizeof *rows), *count = calloc(maxc + 1, sizeof *count);
+    size_t *width = calloc(maxc + 1, sizeof *width);
+    REQUIRE(rows && count && width);
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; cells[i] != (size_t)-1 && c <= cells[i]; c++)
+            count[c]++;
+    for (size_t c = 0; c <= maxc; c++) {
+        rows[c] = malloc((count[c] + 1) * sizeof **rows);
+        REQUIRE(rows[c]);
+        count[c] = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (cells[i] == (size_t)-1) continue;
+        size_t h = hw;
+        while (h > 0 && lines[i][h - 1] == ' ')
+            h--;
+        if (h > width[0]) width[0] = h;
+        for (size_t c = 0; c <= cells[i]; c++) {
+            rows[c][count[c]++] = i;
+            if (c == 0) continue;
+            const char *t = lines[i] + hw + 1 + (c - 1) * (nw + 1);
+            size_t k = nw - strspn(t, " ");
+            if (k > width[c]) width[c] = k;
+        }
+    }
+    char *out = NULL;
+    size_t len = 0, cap = 0, row = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (cells[i] == (size_t)-1) {
+            append(&out, &len, &cap, lines[i], strlen(lines[i]));
+        } else {
+            for (size_t c = 0; c <= maxc && count[c] > row; c++) {
+                const char *src = lines[rows[c][row]];
+                const char *t = c == 0 ? src : src + hw + 1 + (c - 1) * (nw + 1);
+                size_t k = c == 0 ? hw : nw;
+                while (c == 0 && k > 0 && t[k - 1] == ' ')
+                    k--;
+                size_t skip = c == 0 ? 0 : strspn(t, " ");
+                if (c) append(&out, &len, &cap, " ", 1);
+                for (size_t p = k - skip; c && p < width[c]; p++)
+                    append(&out, &len, &cap, " ", 1);
+                append(&out, &len, &cap, t + skip, k - skip);
+                for (size_t p = k; !c && p < width[0]; p++)
+                    append(&out, &len, &cap, " ", 1);
+            }
+            row++;
+        }
+        append(&out, &len, &cap, "\n", 1);
+    }
+    for (size_t c = 0; c <= maxc; c++)
+        free(rows[c]);
+    free(rows);
+    free(count);
+    free(width);
+    return out;
+}
+
+/* Compares our <base>.timed.txt, garbled the old tool's way, with the old tool's file: same
+ * values, same layout, line for line. */
+static void compare_timed_txt(const char *log, const char *variant, const char *base)
+{
+    char path[1024], rel[512];
+    snprintf(path, sizeof path, "%s/%s.timed.txt", tu_tmpdir(), base);
+    snprintf(rel, sizeof rel, "expected/%s/%s/%s.timed.txt", log, variant, base);
+    size_t on, en;
+    char *ours = (char *)tu_read_file(path, &on), *old = (char *)tu_read_file(tu_data(rel), &en);
+    CHECKF(ours != NULL, "missing output %s.timed.txt", base);
+    CHECKF(old != NULL, "missing %s", rel);
+    if (ours && old) {
+        char **ol, **el;
+        size_t no = split_lines(ours, on, &ol);
+        size_t nw = 0, hw = (size_t)-1, *cells = calloc(no + 1, sizeof *cells);
+        REQUIRE(cells);
+        for (size_t i = 0; i < no; i++) {
+            bool table = ol[i][0] && (i == 0 || ol[i - 1][0]);
+            cells[i] = table ? line_cells(ol[i], &nw) : (size_t)-1;
+        }
+        for (size_t i = 0; i < no; i++) {
+            if (cells[i] == (size_t)-1) continue;
+            size_t h = strlen(ol[i]) - cells[i] * (nw + 1);
+            CHECKF(hw == (size_t)-1 || h == hw, "%s.timed.txt line %zu: header column %zu, not %zu",
+                   base, i + 1, h, hw);
+            hw = h;
+        }
+        char *want = garble(ol, cells, no, hw == (size_t)-1 ? 0 : hw, nw);
+        size_t ne = split_lines(want, strlen(want), &el);
+        char **xl;
+        size_t nx = split_lines(old, en, &xl);
+        CHECKF(nx == ne, "%s.timed.txt: %zu lines, the old tool wrote %zu", base, ne, nx);
+        size_t bad = 0;
+        for (size_t i = 0; i < ne && i < nx; i++) {
+            if (!strcmp(el[i], xl[i]) || ++bad > 3) continue;
+            size_t at = 0;
+            while (el[i][at] && el[i][at] == xl[i][at])
+                at++;
+            size_t from = at > 40 ? at - 40 : 0;
+            CHECKF(false, "%s.timed.txt line %zu, column %zu:\n  ours: ...%.80s\n  old:  ...%.80s",
+                   base, i + 1, at + 1, el[i] + from, xl[i] + from);
+        }
+        free(cells);
+        free(want);
+        free(ol);
+        free(el);
+        free(xl);
+    }
+    free(ours);
+    free(old);
+}
+
 /* True when the expected cells of output `base` exist (plain or .xz). */
 static bool has_cells(const char *log, const char *variant, const char *base)
 {
@@ -143,6 +321,7 @@ static void cells_case(const char *log, const char *variant)
     CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s failed (%d)", cmd, st);
     if (!strstr(opts, "'--window'")) {
         compare_svg(log, variant, log);
+        compare_timed_txt(log, variant, log);
         return;
     }
     char base[256], path[1024];
@@ -151,6 +330,7 @@ static void cells_case(const char *log, const char *variant)
         snprintf(base, sizeof base, "%s.%d", log, i);
         if (!has_cells(log, variant, base)) break;
         compare_svg(log, variant, base);
+        compare_timed_txt(log, variant, base);
     }
     CHECKF(i > 0, "no expected windows for %s/%s", log, variant);
     snprintf(path, sizeof path, "%s/%s.%d.timed.svg", tu_tmpdir(), log, i);
@@ -281,6 +461,19 @@ TEST(analyze_cells_scale_20m_b100)
 {
     if (test_skip_slow()) return;
     cells_case("scale-20m", "b100");
+}
+
+/* The custom-script run writes timed.txt only (-b 20, two sections, a renamed GC row, sums). */
+TEST(analyze_timed_txt_small_script_custom)
+{
+    char opts[1024], cmd[4096];
+    const char *script = tu_data("expected/small/script-custom/custom.script");
+    snprintf(opts, sizeof opts, "--timed-txt --script-timed '%s' -b 20", script);
+    snprintf(cmd, sizeof cmd, "%s analyze '%s' %s -o '%s' > /dev/null", tu_liveprof(),
+             tu_data("eventlogs/small.eventlog"), opts, tu_tmpdir());
+    int st = system(cmd);
+    CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s failed (%d)", cmd, st);
+    compare_timed_txt("small", "script-custom", "small");
 }
 
 /* Every variant folder with a cells.tsv is one of the cases above. */

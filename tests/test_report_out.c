@@ -13,8 +13,7 @@
 
 /* Adds a row; vals/sets describe buckets [blo, blo + bn). */
 static void add_row(report_t *r, report_kind_t kind, const char *title, uint64_t total,
-                    uint32_t rgb, int64_t blo, uint32_t bn, const double *vals,
-                    const uint8_t *sets)
+                    uint32_t rgb, int64_t blo, uint32_t bn, const double *vals, const uint8_t *sets)
 {
     r->rows = realloc(r->rows, (r->nrows + 1) * sizeof *r->rows);
     REQUIRE(r->rows);
@@ -46,11 +45,10 @@ static void small_report(report_t *r)
     add_row(r, REPORT_GC, "GC", 250, 0xff0000, 2, 3, (double[]){0.5, 1.0, 0.0},
             (uint8_t[]){1, 1, 1});
     add_row(r, REPORT_SECTION, "USER EVENTS", 0, 0, 0, 0, NULL, NULL);
-    add_row(r, REPORT_USER, "a<b & \"c\"", 1234, 0x8a2be2, 0, 4,
-            (double[]){0.015, 0.0, 1.5, 0.005}, (uint8_t[]){1, 0, 1, 1});
+    add_row(r, REPORT_USER, "a<b & \"c\"", 1234, 0x8a2be2, 0, 4, (double[]){0.015, 0.0, 1.5, 0.005},
+            (uint8_t[]){1, 0, 1, 1});
     r->rows[r->nrows - 1].sub = 3;
-    add_row(r, REPORT_SUM, "TOTAL", 99, 0x8a2be2, 1, 2, (double[]){12.5, 0.125},
-            (uint8_t[]){1, 1});
+    add_row(r, REPORT_SUM, "TOTAL", 99, 0x8a2be2, 1, 2, (double[]){12.5, 0.125}, (uint8_t[]){1, 1});
     add_row(r, REPORT_SECTION, "THREAD EVENTS", 0, 0, 0, 0, NULL, NULL);
     add_row(r, REPORT_THREAD, "worker-1:6", 80, 0x0000ff, 5, 2, (double[]){0.8312, 0.0004},
             (uint8_t[]){1, 1});
@@ -209,10 +207,11 @@ TEST(report_svg_compare_detects_differences)
     svgcells_t got;
     REQUIRE(svgcells_parse(svg, &got, err, sizeof err) == 0);
     /* an opacity off by 2e-6, a missing line, a wrong colour, a wrong label */
-    const char *edits[][2] = {{"0.475000", "0.475002"},
-                              {"0\tGC\t3\tvalue\trgb(255,0,0)\t1.000000\n", ""},
-                              {"2\tTOTAL\t2\tvalue\trgb(138,43,226)", "2\tTOTAL\t2\tvalue\trgb(0,0,255)"},
-                              {"4\t24\t9", "4\t25\t9"}};
+    const char *edits[][2] = {
+        {"0.475000", "0.475002"},
+        {"0\tGC\t3\tvalue\trgb(255,0,0)\t1.000000\n", ""},
+        {"2\tTOTAL\t2\tvalue\trgb(138,43,226)", "2\tTOTAL\t2\tvalue\trgb(0,0,255)"},
+        {"4\t24\t9", "4\t25\t9"}};
     for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
         char tsv[sizeof small_cells + 16];
         const char *at = strstr(small_cells, edits[e][0]);
@@ -429,8 +428,7 @@ TEST(report_json_escapes_names_and_keeps_precision)
     CHECKF(strstr(js, "\"name\":\"t\\u0001\\n\xef\xbf\xbd\xc3\xa9\\\\\",\"subscript\":-2,") != NULL,
            "got %s", js);
     /* 0.1 + 0.2 needs 17 digits to read back */
-    CHECKF(strstr(js, "\"cells\":[[0,0.30000000000000004],[1,1e-300]]") != NULL,
-           "got %s", js);
+    CHECKF(strstr(js, "\"cells\":[[0,0.30000000000000004],[1,1e-300]]") != NULL, "got %s", js);
     free(js);
     report_dispose(&r);
 }

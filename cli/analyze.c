@@ -171,8 +171,17 @@ static int parse_args(int argc, char **argv, analyze_opts_t *o)
 
 typedef struct pass {
     gea_t *g;
+    const gea_opts_t *opts;
     bool progress;
 } pass_t;
+
+/* The orderer found that the log's blocks were not in time order after all and starts over. */
+static void on_reset(void *ctx)
+{
+    pass_t *p = ctx;
+    gea_destroy(p->g);
+    p->g = gea_create(p->opts);
+}
 
 static int on_event(void *ctx, const evlog_event_t *ev)
 {
@@ -206,9 +215,10 @@ static int run_pass(const order_source_t *src, pass_t *p, bool report)
     evlog_sink_t sink = {0};
     if (report) sink.on_warning = on_warning;
     if (evlog_init(&d, &sink) < 0) return LP_ENOMEM;
-    order_stats_t st = {0};
+    order_stats_t st = {.reset = on_reset, .progress_ctx = p};
     if (p->progress) st.progress = on_progress;
     int rc = order_log(&d, src, on_event, p, &st);
+
     if (rc == LP_EIO && report)
         fprintf(stderr, "error: cannot read the log: %s\n", strerror(errno));
     else if (rc < 0 && report)
@@ -337,7 +347,7 @@ int cli_analyze(int argc, char **argv)
     src.len = (uint64_t)sb.st_size;
     gea_opts_t go = {.start_prefix = o.start, .stop_prefix = o.stop, .window = o.window};
     bool tty = isatty(2) && src.len > (100u << 20);
-    pass_t p1 = {.g = gea_create(&go), .progress = tty};
+    pass_t p1 = {.g = gea_create(&go), .opts = &go, .progress = tty};
     int derr = run_pass(&src, &p1, true);
     gea_t *g = p1.g;
     bool need_timed = o.json || o.timed || o.timed_txt;
@@ -357,7 +367,7 @@ int cli_analyze(int argc, char **argv)
         }
         go.buckets = bk;
         go.nbuckets = nw;
-        pass_t p2 = {.g = gea_create(&go), .progress = tty};
+        pass_t p2 = {.g = gea_create(&go), .opts = &go, .progress = tty};
         run_pass(&src, &p2, false);
         free(bk);
         g = p2.g;

@@ -31,6 +31,7 @@ typedef struct run {
     uint32_t gen;         /* which header's type table decodes it */
     const uint8_t *bytes; /* while loaded */
     uint8_t *owned;       /* bytes read from the file */
+    size_t owned_cap, ents_cap;
     entry_t *ents;        /* while loaded */
     uint32_t pos;
 } run_t;
@@ -43,7 +44,38 @@ typedef struct indexer {
     size_t ntables, tables_cap;
     int last_headers;
     evlog_sink_t user; /* the caller's sink, for warnings */
+    /* Buffers of unloaded runs, kept for the next ones: fresh big allocations cost page faults. */
+    struct pooled {
+        void *p;
+        size_t cap;
+    } pool[16];
+    size_t npool;
 } indexer_t;
+
+/* A buffer of at least `need` bytes from the pool (or new); *cap gets its size. */
+static void *pool_get(indexer_t *x, size_t need, size_t *cap)
+{
+    for (size_t i = 0; i < x->npool; i++)
+        if (x->pool[i].cap >= need) {
+            void *p = x->pool[i].p;
+            *cap = x->pool[i].cap;
+            x->pool[i] = x->pool[--x->npool];
+            return p;
+        }
+    *cap = need ? need : 1;
+    return xmalloc(*cap);
+}
+
+static void pool_put(indexer_t *x, void *p, size_t cap)
+{
+    if (!p) return;
+    if (x->npool < sizeof x->pool / sizeof x->pool[0]) {
+        x->pool[x->npool].p = p;
+        x->pool[x->npool++].cap = cap;
+    } else {
+        free(p);
+    }
+}
 
 static int index_event(void *ctx, const evlog_event_t *ev)
 {
@@ -152,33 +184,56 @@ static void sort_entries(entry_t *e, size_t n)
     }
 }
 
-/* Brings a run into memory and sorts its entries. Returns 0 or LP_EIO. */
-static int load_run(const indexer_t *x, const order_source_t *src, run_t *r)
+/* Brings a run into memory and sorts its entries: the bytes are read in pieces and walked right
+ * after each piece, while they are still in cache. A run indexed from its block marker alone
+ * (count 0) is checked against the type table on the way. Returns 0, LP_EIO, or LP_EBAD_EVENT
+ * when such a run's events do not fill it exactly. */
+static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
 {
-    size_t n = (size_t)(r->end - r->start);
+    size_t n = (size_t)(r->end - r->start), have = n;
     if (src->buf) {
         r->bytes = src->buf + r->start;
     } else {
-        r->owned = xmalloc(n ? n : 1);
-        if (read_at(src->fd, r->owned, n, r->start) < 0) {
-            free(r->owned);
-            r->owned = NULL;
-            return LP_EIO;
-        }
+        r->owned = pool_get(x, n, &r->owned_cap);
         r->bytes = r->owned;
+        have = 0;
     }
-    r->ents = xmalloc(r->count * sizeof *r->ents);
     const evlog_types_t *tt = x->tables[r->gen];
-    uint32_t off = 0;
-    for (uint32_t i = 0; i < r->count; i++) {
-        const uint8_t *p = r->bytes + off;
-        uint16_t type = evlog_u16(p);
-        uint32_t total = tt->size[type] == EVLOG_VAR_SIZE ? 12u + evlog_u16(p + 10)
-                                                          : 10u + (uint32_t)tt->size[type];
-        r->ents[i].ts = evlog_u64(p + 2);
-        r->ents[i].off = off;
-        off += total;
+    bool check = r->count == 0;
+    r->ents = pool_get(x, (check ? n / 16 + 16 : r->count) * sizeof *r->ents, &r->ents_cap);
+    size_t cap = r->ents_cap / sizeof *r->ents;
+    uint32_t i = 0;
+    size_t off = 0;
+    for (;;) {
+        if (have < n) { /* read the next piece */
+            size_t k = n - have < (256u << 10) ? n - have : (256u << 10);
+            if (read_at(src->fd, r->owned + have, k, r->start + have) < 0) return LP_EIO;
+            have += k;
+        }
+        /* walk every event whose header is in */
+        while (off < n && (have == n || have >= off + 12)) {
+            const uint8_t *p = r->bytes + off;
+            if (!check && i == r->count) break;
+            if (check && (n - off < 10 || tt->size[evlog_u16(p)] == EVLOG_UNDECLARED ||
+                          evlog_u16(p) == EVLOG_BLOCK_MARKER ||
+                          (tt->size[evlog_u16(p)] == EVLOG_VAR_SIZE && n - off < 12)))
+                return LP_EBAD_EVENT;
+            int32_t size = tt->size[evlog_u16(p)];
+            if (i == cap) {
+                size_t bytes = r->ents_cap;
+                xgrow((void **)&r->ents, &bytes, bytes + 1, 1);
+                r->ents_cap = bytes;
+                cap = bytes / sizeof *r->ents;
+            }
+            r->ents[i].ts = evlog_u64(p + 2);
+            r->ents[i].off = (uint32_t)off;
+            i++;
+            off += size == EVLOG_VAR_SIZE ? 12u + evlog_u16(p + 10) : 10u + (uint32_t)size;
+        }
+        if (have == n) break;
     }
+    if (check && (off != n || i == 0)) return LP_EBAD_EVENT;
+    r->count = i;
     sort_entries(r->ents, r->count);
     r->pos = 0;
     return 0;
@@ -189,10 +244,10 @@ static uint64_t run_cost(const run_t *r)
     return (r->end - r->start) + (uint64_t)r->count * sizeof(entry_t);
 }
 
-static void unload_run(run_t *r)
+static void unload_run(indexer_t *x, run_t *r)
 {
-    free(r->ents);
-    free(r->owned);
+    pool_put(x, r->ents, r->ents_cap);
+    pool_put(x, r->owned, r->owned_cap);
     r->ents = NULL;
     r->owned = NULL;
     r->bytes = NULL;
@@ -255,9 +310,14 @@ static bool key_less(uint64_t ts, uint64_t off, uint64_t ts2, uint64_t off2)
 }
 
 /* Pass 2. */
-static int merge(const indexer_t *x, const order_source_t *src, order_event_fn fn, void *ctx,
-                 order_stats_t *st)
+#define ORDER_VIOLATION 1 /* merge's return when a marker-indexed run broke the order */
+
+/* Pass 2. With `verify` (runs indexed from block markers), checks that the output is in order
+ * and returns ORDER_VIOLATION as soon as it is not, or when a run turns out malformed. */
+static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, void *ctx,
+                 order_stats_t *st, bool verify)
 {
+    uint64_t last_ts = 0, last_off = 0;
     size_t n = x->nruns, next = 0, nheap = 0;
     run_t **pending = xmalloc((n ? n : 1) * sizeof *pending);
     run_t **heap = xmalloc((n ? n : 1) * sizeof *heap);
@@ -267,22 +327,23 @@ static int merge(const indexer_t *x, const order_source_t *src, order_event_fn f
     for (size_t i = 0; i < n; i++) total_events += x->runs[i].count;
     int rc = 0;
     evlog_event_t ev;
-    while (rc >= 0 && (next < n || nheap > 0)) {
+    while (rc == 0 && (next < n || nheap > 0)) {
         /* Load every pending run whose earliest key precedes the heap's head. */
         while (next < n) {
             uint64_t ts, off;
             if (nheap) head_key(heap[0], &ts, &off);
             if (nheap && !key_less(pending[next]->min_ts, pending[next]->start, ts, off)) break;
             run_t *r = pending[next++];
-            if (load_run(x, src, r) < 0) {
-                rc = LP_EIO;
+            int lr = load_run(x, src, r);
+            if (lr < 0) {
+                rc = lr == LP_EIO ? LP_EIO : ORDER_VIOLATION;
                 break;
             }
             loaded += run_cost(r);
             if (loaded > st->peak_loaded) st->peak_loaded = loaded;
             heap_push(heap, &nheap, r);
         }
-        if (rc < 0) break;
+        if (rc != 0) break;
         run_t *r = heap_pop(heap, &nheap);
         /* Emit from r while it stays ahead of both the heap and the next pending run. */
         uint64_t bts = UINT64_MAX, boff = UINT64_MAX;
@@ -297,6 +358,14 @@ static int merge(const indexer_t *x, const order_source_t *src, order_event_fn f
             const entry_t *e = &r->ents[r->pos++];
             int k = evlog_decode_one(tt, r->bytes + e->off, (size_t)(r->end - r->start) - e->off,
                                      r->start + e->off, &ev);
+            if (verify) {
+                if (k <= 0 || key_less(e->ts, r->start + e->off, last_ts, last_off)) {
+                    rc = ORDER_VIOLATION;
+                    break;
+                }
+                last_ts = e->ts;
+                last_off = r->start + e->off;
+            }
             if (k > 0) {
                 ev.cap = r->cap;
                 st->events++;
@@ -304,19 +373,92 @@ static int merge(const indexer_t *x, const order_source_t *src, order_event_fn f
             }
             if (r->pos == r->count) break;
             head_key(r, &ts, &off);
-        } while (rc >= 0 && key_less(ts, off, bts, boff));
+        } while (rc == 0 && key_less(ts, off, bts, boff));
+        if (rc > 0) break;
         if (r->pos < r->count) {
             heap_push(heap, &nheap, r);
         } else {
             loaded -= run_cost(r);
-            unload_run(r);
+            unload_run(x, r);
             if (st->progress) st->progress(st->progress_ctx, 2, st->events, total_events);
         }
     }
-    for (size_t i = 0; i < nheap; i++) unload_run(heap[i]);
+    for (size_t i = 0; i < nheap; i++) unload_run(x, heap[i]);
     free(pending);
     free(heap);
     return rc;
+}
+
+/* Reads the header through the decoder (so junk before it is reported) and returns the offset
+ * of the first event, or 0 when the header is not complete within the first chunk. */
+static int first_event_stop(void *ctx, const evlog_event_t *ev)
+{
+    *(uint64_t *)ctx = ev->offset;
+    return LP_ERANGE; /* stop: the header is done */
+}
+
+/* Fast pass 1: when the log is a clean chain of blocks (a header, block markers whose sizes
+ * chain exactly to the end marker, nothing after it), its runs are the blocks, each claimed to
+ * start at its marker's time; merge() verifies the claim. Returns true when it indexed. */
+static bool index_blocks(indexer_t *x, const order_source_t *src)
+{
+    evlog_t *d = x->d;
+    evlog_sink_t user = d->sink;
+    uint64_t first = 0;
+    d->sink.on_event = first_event_stop;
+    d->sink.on_type = NULL;
+    d->sink.ctx = &first;
+    uint8_t head[1 << 16];
+    size_t n = src->len < sizeof head ? (size_t)src->len : sizeof head;
+    const uint8_t *p = src->buf;
+    if (!p) {
+        if (read_at(src->fd, head, n, 0) < 0) n = 0;
+        p = head;
+    }
+    if (n < 4 || memcmp(p, "hdrb", 4) != 0) return false; /* junk first: the exact path warns */
+    int rc = evlog_feed(d, p, n);
+    d->sink = user;
+    if (rc != LP_ERANGE || evlog_headers(d) != 1) return false;
+    xgrow((void **)&x->tables, &x->tables_cap, 1, sizeof *x->tables);
+    x->tables[0] = xmalloc(sizeof **x->tables);
+    memcpy(x->tables[0], evlog_types(d), sizeof **x->tables);
+    x->ntables = 1;
+    if (x->tables[0]->size[EVLOG_BLOCK_MARKER] != 14) return false;
+    for (uint64_t off = first;;) {
+        uint8_t m[24];
+        if (src->len - off < 2) return false;
+        size_t k = src->len - off < 24 ? (size_t)(src->len - off) : 24;
+        if (src->buf)
+            memcpy(m, src->buf + off, k);
+        else if (read_at(src->fd, m, k, off) < 0)
+            return false;
+        if (evlog_u16(m) == 0xFFFF) return off + 2 == src->len;
+        if (k < 24 || evlog_u16(m) != EVLOG_BLOCK_MARKER) return false;
+        uint32_t size = evlog_u32(m + 10);
+        if (size < 24 || size > src->len - off) return false;
+        if (size > 24) {
+            xgrow((void **)&x->runs, &x->runs_cap, x->nruns + 1, sizeof *x->runs);
+            run_t *r = &x->runs[x->nruns++];
+            memset(r, 0, sizeof *r);
+            r->start = off + 24;
+            r->end = off + size;
+            r->min_ts = evlog_u64(m + 2);
+            r->cap = evlog_u16(m + 22) == 0xFFFF ? EVLOG_NO_CAP : evlog_u16(m + 22);
+        }
+        off += size;
+    }
+}
+
+static void indexer_reset(indexer_t *x)
+{
+    for (size_t i = 0; i < x->nruns; i++) unload_run(x, &x->runs[i]);
+    free(x->runs);
+    for (size_t i = 0; i < x->ntables; i++) free(x->tables[i]);
+    free(x->tables);
+    for (size_t i = 0; i < x->npool; i++) free(x->pool[i].p);
+    evlog_t *d = x->d;
+    memset(x, 0, sizeof *x);
+    x->d = d;
 }
 
 int order_log(evlog_t *d, const order_source_t *src, order_event_fn fn, void *ctx,
@@ -328,12 +470,30 @@ int order_log(evlog_t *d, const order_source_t *src, order_event_fn fn, void *ct
     indexer_t x;
     memset(&x, 0, sizeof x);
     x.d = d;
-    int derr = index_source(&x, src, st);
-    st->runs = x.nruns;
-    int rc = derr == LP_EIO ? LP_EIO : merge(&x, src, fn, ctx, st);
-    for (size_t i = 0; i < x.nruns; i++) unload_run(&x.runs[i]);
-    free(x.runs);
-    for (size_t i = 0; i < x.ntables; i++) free(x.tables[i]);
-    free(x.tables);
+    int rc = 1, derr = 0;
+    if (st->reset) {
+        /* A scratch decoder reads the header, so `d` stays fresh for the exact path. */
+        evlog_t scratch;
+        if (evlog_init(&scratch, NULL) == 0) {
+            x.d = &scratch;
+            if (index_blocks(&x, src)) {
+                st->runs = x.nruns;
+                st->fast = true;
+                rc = merge(&x, src, fn, ctx, st, true);
+            }
+            evlog_dispose(&scratch);
+        }
+        indexer_reset(&x);
+        x.d = d;
+        if (rc == ORDER_VIOLATION && st->events) st->reset(st->progress_ctx);
+    }
+    if (rc == 1) { /* the exact path: index every event */
+        st->fast = false;
+        st->events = st->peak_loaded = 0;
+        derr = index_source(&x, src, st);
+        st->runs = x.nruns;
+        rc = derr == LP_EIO ? LP_EIO : merge(&x, src, fn, ctx, st, false);
+        indexer_reset(&x);
+    }
     return rc < 0 ? rc : derr;
 }

@@ -1,0 +1,212 @@
+/* Tests of the file ordering: its output must be exactly the stable sort by timestamp of the
+ * file order, from memory and from a file, on the fast (block marker) path, after a fallback,
+ * and on the exact path. */
+#include "test.h"
+
+#include "err.h"
+#include "evwrite.h"
+#include "order.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct key {
+    uint64_t ts, off;
+} key_t_;
+
+typedef struct collect {
+    key_t_ *k;
+    size_t n, cap;
+    int resets;
+} collect_t;
+
+static int collect_event(void *ctx, const evlog_event_t *ev)
+{
+    collect_t *c = ctx;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 1024;
+        c->k = realloc(c->k, c->cap * sizeof *c->k);
+    }
+    c->k[c->n].ts = ev->ts;
+    c->k[c->n++].off = ev->offset;
+    return 0;
+}
+
+static void collect_reset(void *ctx)
+{
+    collect_t *c = ctx;
+    c->n = 0;
+    c->resets++;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    const key_t_ *x = a, *y = b;
+    if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* The reference: every event in file order, then a stable sort by timestamp. */
+static collect_t reference(const uint8_t *buf, size_t len)
+{
+    collect_t c = {0};
+    evlog_t d;
+    evlog_sink_t sink = {.ctx = &c};
+    sink.on_event = collect_event;
+    evlog_init(&d, &sink);
+    evlog_feed(&d, buf, len);
+    evlog_finish(&d);
+    evlog_dispose(&d);
+    /* drop block markers: the ordering does not emit them */
+    size_t j = 0;
+    for (size_t i = 0; i < c.n; i++) {
+        uint16_t type = evlog_u16(buf + c.k[i].off);
+        if (type != EVLOG_BLOCK_MARKER) c.k[j++] = c.k[i];
+    }
+    c.n = j;
+    qsort(c.k, c.n, sizeof *c.k, key_cmp); /* (ts, offset) keys: any sort is stable here */
+    return c;
+}
+
+static void check_order(const uint8_t *buf, size_t len, bool from_file, bool can_reset,
+                        bool expect_fast)
+{
+    collect_t want = reference(buf, len), got = {0};
+    order_source_t src = {.buf = from_file ? NULL : buf, .len = len, .fd = -1};
+    char path[512];
+    if (from_file) {
+        snprintf(path, sizeof path, "%s/log.eventlog", tu_tmpdir());
+        FILE *f = fopen(path, "wb");
+        REQUIRE(f && fwrite(buf, 1, len, f) == len);
+        fclose(f);
+        src.fd = open(path, O_RDONLY);
+        REQUIRE(src.fd >= 0);
+    }
+    evlog_t d;
+    evlog_init(&d, NULL);
+    order_stats_t st = {.progress_ctx = &got};
+    if (can_reset) st.reset = collect_reset;
+    int rc = order_log(&d, &src, collect_event, &got, &st);
+    CHECKF(rc == 0, "order_log: %d", rc);
+    CHECKF(st.fast == expect_fast, "fast path %d, expected %d", st.fast, expect_fast);
+    CHECK_EQ_U64(got.n, want.n);
+    for (size_t i = 0; i < got.n && i < want.n; i++)
+        if (got.k[i].off != want.k[i].off) {
+            CHECKF(false, "event %zu: offset %llu, expected %llu", i,
+                   (unsigned long long)got.k[i].off, (unsigned long long)want.k[i].off);
+            break;
+        }
+    evlog_dispose(&d);
+    if (from_file) close(src.fd);
+    free(want.k);
+    free(got.k);
+}
+
+/* Three capabilities writing interleaved blocks, timestamps jittered inside each block (as
+ * EndGC is), and the global block last; `early` puts one event before its block's marker. */
+static uint8_t *make_log_n(size_t *len, bool early, int per_block)
+{
+    evwrite_t w;
+    evwrite_init(&w);
+    evwrite_header(&w, NULL, 0);
+    uint64_t t[3] = {1000, 1000, 1000};
+    uint32_t seed = 7;
+    for (int round = 0; round < 40; round++)
+        for (uint16_t cap = 0; cap < 3; cap++) {
+            evwrite_block_begin(&w, cap, t[cap]);
+            for (int i = 0; i < per_block; i++) {
+                seed = seed * 1103515245u + 12345u;
+                uint64_t ts = t[cap] + (seed >> 16) % 7; /* small jitter: not sorted */
+                if (early && round == 20 && cap == 1 && i == 0) ts = t[cap] - 500;
+                if (i % 3 == 0) { /* variable sizes, so events straddle read pieces */
+                    char msg[200];
+                    memset(msg, 'x', sizeof msg);
+                    evwrite_msg(&w, EVLOG_USER_MSG, ts, msg, (seed >> 8) % sizeof msg);
+                } else {
+                    evwrite_thread(&w, EVLOG_RUN_THREAD, ts, cap + 1);
+                }
+                t[cap] += 3 + (seed >> 20) % 5;
+            }
+            evwrite_block_end(&w, t[cap]);
+        }
+    evwrite_block_begin(&w, 0xFFFF, 900);
+    evwrite_cap(&w, EVLOG_CAP_CREATE, 950, 0);
+    evwrite_cap(&w, EVLOG_CAP_DELETE, t[0], 0);
+    evwrite_block_end(&w, t[0]);
+    evwrite_end(&w);
+    uint8_t *buf = evwrite_take(&w, len);
+    evwrite_dispose(&w);
+    return buf;
+}
+
+static uint8_t *make_log(size_t *len, bool early)
+{
+    return make_log_n(len, early, 50);
+}
+
+TEST(order_fast_path_memory_and_file)
+{
+    size_t len;
+    uint8_t *buf = make_log(&len, false);
+    check_order(buf, len, false, true, true);
+    check_order(buf, len, true, true, true);
+    free(buf);
+}
+
+TEST(order_big_blocks)
+{
+    size_t len;
+    uint8_t *buf = make_log_n(&len, false, 12000); /* blocks of about 600 KiB */
+    check_order(buf, len, true, true, true);
+    free(buf);
+    buf = make_log_n(&len, true, 12000);
+    check_order(buf, len, true, true, false);
+    check_order(buf, len, true, false, false);
+    free(buf);
+}
+
+TEST(order_fast_path_falls_back)
+{
+    size_t len;
+    uint8_t *buf = make_log(&len, true); /* a block starts later than one of its events */
+    check_order(buf, len, true, true, false);
+    check_order(buf, len, false, true, false);
+    free(buf);
+}
+
+TEST(order_exact_path)
+{
+    size_t len;
+    uint8_t *buf = make_log(&len, true);
+    check_order(buf, len, true, false, false); /* no reset: never the fast path */
+    /* junk before the header and a log that stops without its end marker: exact path too */
+    uint8_t *junk = malloc(len + 5);
+    memcpy(junk, "junk!", 5);
+    memcpy(junk + 5, buf, len - 2);
+    check_order(junk, len + 3, true, true, false);
+    free(junk);
+    free(buf);
+}
+
+TEST(order_truncated_keeps_prefix)
+{
+    size_t len;
+    uint8_t *buf = make_log(&len, false);
+    size_t cut = len / 2 + 3; /* inside an event */
+    collect_t got = {0};
+    order_source_t src = {.buf = buf, .len = cut, .fd = -1};
+    evlog_t d;
+    evlog_init(&d, NULL);
+    order_stats_t st = {.reset = collect_reset, .progress_ctx = &got};
+    int rc = order_log(&d, &src, collect_event, &got, &st);
+    CHECKF(rc == LP_ETRUNCATED, "rc %d", rc);
+    collect_t want = reference(buf, evlog_error_offset(&d));
+    CHECK_EQ_U64(got.n, want.n);
+    for (size_t i = 1; i < got.n; i++) CHECK(key_cmp(&got.k[i - 1], &got.k[i]) < 0);
+    evlog_dispose(&d);
+    free(got.k);
+    free(want.k);
+    free(buf);
+}

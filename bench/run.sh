@@ -23,7 +23,8 @@ RESULTS=bench/results/$(date +%Y-%m-%d)
 REPORT=$RESULTS/report.md
 EVDUMP=$B/ref/evdump
 EVDUMP_MAX=200000000 # bytes; the reference dumper runs at about 10 MB/s
-STAGES="decode dump evdump"
+STAGES="decode dump analyze_totals analyze_full evdump"
+FULL_MAX=200000000 # bytes; full outputs of bigger logs are mostly writing text
 FAILED=0
 mkdir -p "$WORK" "$RESULTS"
 
@@ -147,6 +148,41 @@ stage_dump() {
         "$(kb_to_mb "$RSS")" "median of 3, ${T}s"
 }
 
+# `liveprof analyze --totals` (ordering + the whole analysis + totals.txt). Sets TOTALS_MBS.
+stage_analyze_totals() {
+    TOTALS_MBS=""
+    rm -rf "$WORK/analyze"
+    timed 3 "$B/liveprof" analyze "$2" --totals -o "$WORK/analyze"
+    if [ "$RC" != 0 ]; then
+        row "$1" "liveprof analyze --totals" - - - "FAILED (exit $RC): $(head -c 200 "$WORK/stderr.txt")"
+        FAILED=1
+        return
+    fi
+    TOTALS_MBS=$(per_sec "$(size_of "$2")" "$T")
+    row "$1" "liveprof analyze --totals" "$TOTALS_MBS" "$(per_sec "$EVENTS" "$T")" \
+        "$(kb_to_mb "$RSS")" "median of 3, ${T}s"
+}
+
+# `liveprof analyze` with the old tool's default outputs (totals, 1000-bucket SVG and text).
+stage_analyze_full() {
+    what="liveprof analyze (all outputs)"
+    if [ "$(size_of "$2")" -gt "$FULL_MAX" ]; then
+        row "$1" "$what" - - - "skipped over 200 MB: the text and SVG grow with rows x buckets"
+        return
+    fi
+    rm -rf "$WORK/analyze"
+    timed 3 "$B/liveprof" analyze "$2" -o "$WORK/analyze"
+    if [ "$RC" != 0 ]; then
+        row "$1" "$what" - - - "FAILED (exit $RC): $(head -c 200 "$WORK/stderr.txt")"
+        FAILED=1
+        return
+    fi
+    outs=$(du -sm "$WORK/analyze" | cut -f1)
+    row "$1" "$what" "$(per_sec "$(size_of "$2")" "$T")" "$(per_sec "$EVENTS" "$T")" \
+        "$(kb_to_mb "$RSS")" "median of 3, ${T}s, ${outs} MB written"
+    rm -rf "$WORK/analyze"
+}
+
 # The reference dumper (ghc-events), on files up to EVDUMP_MAX bytes.
 stage_evdump() {
     what="evdump dump (ghc-events)"
@@ -172,8 +208,10 @@ stage_evdump() {
     if [ -n "$DUMP_MBS" ]; then ratio=$(awk -v a="$DUMP_MBS" -v b="$mbs" 'BEGIN { printf "%.1fx", a / b }'); fi
     note="median of 3"
     if [ "$runs" = 1 ]; then note="1 run"; fi
+    aratio=-
+    if [ -n "$TOTALS_MBS" ]; then aratio=$(awk -v a="$TOTALS_MBS" -v b="$mbs" 'BEGIN { printf "%.1fx", a / b }'); fi
     row "$1" "$what" "$mbs" "$(per_sec "$EVENTS" "$T")" "$(kb_to_mb "$RSS")" \
-        "$note, ${T}s; liveprof dump / evdump = $ratio"
+        "$note, ${T}s; dump / evdump = $ratio; analyze --totals / evdump = $aratio"
 }
 
 # run_stages LABEL FILE

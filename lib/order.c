@@ -16,6 +16,7 @@
 #define RUN_MAX_EVENTS 65536
 #define RUN_MAX_BYTES (64u << 20)
 #define CHUNK (4u << 20)
+#define WINDOW 16
 
 typedef struct entry {
     uint64_t ts;
@@ -32,8 +33,15 @@ typedef struct run {
     const uint8_t *bytes; /* while loaded */
     uint8_t *owned;       /* bytes read from the file */
     size_t owned_cap, ents_cap;
-    entry_t *ents;        /* while loaded */
+    entry_t *ents;        /* while loaded (exact path) */
     uint32_t pos;
+    /* Fast path: the run is decoded in file order through a small sorted window (a ring), as
+     * GHC's blocks are sorted but for a few events (EndGC) a step or two out of place. An event
+     * further out of place makes the merge's order check fail, and the exact path takes over. */
+    bool windowed, bad;
+    uint32_t scan; /* offset of the next event not yet in the window */
+    uint32_t wstart, wlen;
+    entry_t win[WINDOW];
 } run_t;
 
 typedef struct indexer {
@@ -184,10 +192,61 @@ static void sort_entries(entry_t *e, size_t n)
     }
 }
 
-/* Brings a run into memory and sorts its entries: the bytes are read in pieces and walked right
- * after each piece, while they are still in cache. A run indexed from its block marker alone
- * (count 0) is checked against the type table on the way. Returns 0, LP_EIO, or LP_EBAD_EVENT
- * when such a run's events do not fill it exactly. */
+/* Adds events to a windowed run's ring until it holds WINDOW or the run is scanned; a
+ * malformed event marks the run bad. */
+static void window_fill(const indexer_t *x, run_t *r)
+{
+    const evlog_types_t *tt = x->tables[r->gen];
+    size_t n = (size_t)(r->end - r->start);
+    while (r->wlen < WINDOW && r->scan < n) {
+        const uint8_t *p = r->bytes + r->scan;
+        size_t left = n - r->scan;
+        int32_t size = left >= 10 ? tt->size[evlog_u16(p)] : EVLOG_UNDECLARED;
+        if (size == EVLOG_UNDECLARED || evlog_u16(p) == EVLOG_BLOCK_MARKER ||
+            (size == EVLOG_VAR_SIZE && left < 12)) {
+            r->bad = true;
+            return;
+        }
+        size_t total = size == EVLOG_VAR_SIZE ? 12u + evlog_u16(p + 10) : 10u + (uint32_t)size;
+        if (total > left) {
+            r->bad = true;
+            return;
+        }
+        entry_t e = {.ts = evlog_u64(p + 2), .off = r->scan};
+        uint32_t i = r->wlen++;
+        while (i > 0 && r->win[(r->wstart + i - 1) % WINDOW].ts > e.ts) {
+            r->win[(r->wstart + i) % WINDOW] = r->win[(r->wstart + i - 1) % WINDOW];
+            i--;
+        }
+        r->win[(r->wstart + i) % WINDOW] = e;
+        r->scan += (uint32_t)total;
+    }
+}
+
+static bool run_done(const run_t *r)
+{
+    return r->windowed ? r->wlen == 0 : r->pos == r->count;
+}
+
+static const entry_t *run_peek(const run_t *r)
+{
+    return r->windowed ? &r->win[r->wstart] : &r->ents[r->pos];
+}
+
+static void run_advance(const indexer_t *x, run_t *r)
+{
+    if (!r->windowed) {
+        r->pos++;
+        return;
+    }
+    r->wstart = (r->wstart + 1) % WINDOW;
+    r->wlen--;
+    window_fill(x, r);
+}
+
+/* Brings a run into memory. An exact-path run's entries are made (the bytes read in pieces and
+ * walked right after each piece, while still in cache) and sorted; a fast-path run (count 0)
+ * only gets its window. Returns 0, LP_EIO, or LP_EBAD_EVENT for a malformed fast-path run. */
 static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
 {
     size_t n = (size_t)(r->end - r->start), have = n;
@@ -198,10 +257,15 @@ static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
         r->bytes = r->owned;
         have = 0;
     }
+    if (r->count == 0) {
+        if (have < n && read_at(src->fd, r->owned, n, r->start) < 0) return LP_EIO;
+        r->windowed = true;
+        r->scan = r->wstart = r->wlen = 0;
+        window_fill(x, r);
+        return r->bad || r->wlen == 0 ? LP_EBAD_EVENT : 0;
+    }
     const evlog_types_t *tt = x->tables[r->gen];
-    bool check = r->count == 0;
-    r->ents = pool_get(x, (check ? n / 16 + 16 : r->count) * sizeof *r->ents, &r->ents_cap);
-    size_t cap = r->ents_cap / sizeof *r->ents;
+    r->ents = pool_get(x, r->count * sizeof *r->ents, &r->ents_cap);
     uint32_t i = 0;
     size_t off = 0;
     for (;;) {
@@ -211,20 +275,9 @@ static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
             have += k;
         }
         /* walk every event whose header is in */
-        while (off < n && (have == n || have >= off + 12)) {
+        while (i < r->count && (have == n || have >= off + 12)) {
             const uint8_t *p = r->bytes + off;
-            if (!check && i == r->count) break;
-            if (check && (n - off < 10 || tt->size[evlog_u16(p)] == EVLOG_UNDECLARED ||
-                          evlog_u16(p) == EVLOG_BLOCK_MARKER ||
-                          (tt->size[evlog_u16(p)] == EVLOG_VAR_SIZE && n - off < 12)))
-                return LP_EBAD_EVENT;
             int32_t size = tt->size[evlog_u16(p)];
-            if (i == cap) {
-                size_t bytes = r->ents_cap;
-                xgrow((void **)&r->ents, &bytes, bytes + 1, 1);
-                r->ents_cap = bytes;
-                cap = bytes / sizeof *r->ents;
-            }
             r->ents[i].ts = evlog_u64(p + 2);
             r->ents[i].off = (uint32_t)off;
             i++;
@@ -232,8 +285,6 @@ static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
         }
         if (have == n) break;
     }
-    if (check && (off != n || i == 0)) return LP_EBAD_EVENT;
-    r->count = i;
     sort_entries(r->ents, r->count);
     r->pos = 0;
     return 0;
@@ -241,7 +292,7 @@ static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
 
 static uint64_t run_cost(const run_t *r)
 {
-    return (r->end - r->start) + (uint64_t)r->count * sizeof(entry_t);
+    return (r->end - r->start) + (r->windowed ? 0 : (uint64_t)r->count * sizeof(entry_t));
 }
 
 static void unload_run(indexer_t *x, run_t *r)
@@ -255,38 +306,65 @@ static void unload_run(indexer_t *x, run_t *r)
 
 /* ---- a binary min-heap of loaded runs keyed by (ts, file offset) of their head entry ------- */
 
-static bool run_less(const run_t *a, const run_t *b)
+typedef struct head {
+    uint64_t ts, off; /* the run's next event, cached so comparisons touch only the heap */
+    run_t *r;
+} head_t;
+
+static bool head_less(const head_t *a, const head_t *b)
 {
-    const entry_t *x = &a->ents[a->pos], *y = &b->ents[b->pos];
-    return x->ts < y->ts || (x->ts == y->ts && a->start + x->off < b->start + y->off);
+    return a->ts < b->ts || (a->ts == b->ts && a->off < b->off);
 }
 
-static void heap_push(run_t **h, size_t *n, run_t *r)
+static void head_of(head_t *h, run_t *r)
+{
+    const entry_t *e = run_peek(r);
+    h->r = r;
+    h->ts = e->ts;
+    h->off = r->start + e->off;
+}
+
+static void heap_push(head_t *h, size_t *n, run_t *r)
 {
     size_t i = (*n)++;
-    h[i] = r;
-    while (i > 0 && run_less(h[i], h[(i - 1) / 2])) {
-        run_t *t = h[i];
+    head_t v;
+    head_of(&v, r);
+    while (i > 0 && head_less(&v, &h[(i - 1) / 2])) {
         h[i] = h[(i - 1) / 2];
-        h[(i - 1) / 2] = t;
         i = (i - 1) / 2;
     }
+    h[i] = v;
 }
 
-static run_t *heap_pop(run_t **h, size_t *n)
+/* Moves v down from the root of a heap of n heads (the root slot is free). */
+static void heap_sift_root(head_t *h, size_t n, head_t v)
 {
-    run_t *top = h[0];
-    h[0] = h[--*n];
-    for (size_t i = 0;;) {
-        size_t l = 2 * i + 1, m = i;
-        if (l < *n && run_less(h[l], h[m])) m = l;
-        if (l + 1 < *n && run_less(h[l + 1], h[m])) m = l + 1;
-        if (m == i) break;
-        run_t *t = h[i];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, m = l;
+        if (l >= n) break;
+        if (l + 1 < n && head_less(&h[l + 1], &h[l])) m = l + 1;
+        if (!head_less(&h[m], &v)) break;
         h[i] = h[m];
-        h[m] = t;
         i = m;
     }
+    h[i] = v;
+}
+
+static run_t *heap_pop(head_t *h, size_t *n)
+{
+    run_t *top = h[0].r;
+    head_t v = h[--*n];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, m = l;
+        if (l >= *n) break;
+        if (l + 1 < *n && head_less(&h[l + 1], &h[l])) m = l + 1;
+        if (!head_less(&h[m], &v)) break;
+        h[i] = h[m];
+        i = m;
+    }
+    if (*n) h[i] = v;
     return top;
 }
 
@@ -295,13 +373,6 @@ static int pending_cmp(const void *a, const void *b)
     const run_t *x = *(run_t *const *)a, *y = *(run_t *const *)b;
     if (x->min_ts != y->min_ts) return x->min_ts < y->min_ts ? -1 : 1;
     return x->start < y->start ? -1 : x->start > y->start;
-}
-
-/* The key (ts, file offset) of a run's next event. */
-static void head_key(const run_t *r, uint64_t *ts, uint64_t *off)
-{
-    *ts = r->ents[r->pos].ts;
-    *off = r->start + r->ents[r->pos].off;
 }
 
 static bool key_less(uint64_t ts, uint64_t off, uint64_t ts2, uint64_t off2)
@@ -320,19 +391,19 @@ static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, voi
     uint64_t last_ts = 0, last_off = 0;
     size_t n = x->nruns, next = 0, nheap = 0;
     run_t **pending = xmalloc((n ? n : 1) * sizeof *pending);
-    run_t **heap = xmalloc((n ? n : 1) * sizeof *heap);
+    head_t *heap = xmalloc((n ? n : 1) * sizeof *heap);
     for (size_t i = 0; i < n; i++) pending[i] = &x->runs[i];
     qsort(pending, n, sizeof *pending, pending_cmp);
-    uint64_t loaded = 0, total_events = 0;
-    for (size_t i = 0; i < n; i++) total_events += x->runs[i].count;
+    uint64_t loaded = 0, total_bytes = 0, done_bytes = 0;
+    for (size_t i = 0; i < n; i++) total_bytes += x->runs[i].end - x->runs[i].start;
     int rc = 0;
     evlog_event_t ev;
     while (rc == 0 && (next < n || nheap > 0)) {
         /* Load every pending run whose earliest key precedes the heap's head. */
         while (next < n) {
-            uint64_t ts, off;
-            if (nheap) head_key(heap[0], &ts, &off);
-            if (nheap && !key_less(pending[next]->min_ts, pending[next]->start, ts, off)) break;
+            if (nheap && !key_less(pending[next]->min_ts, pending[next]->start, heap[0].ts,
+                                   heap[0].off))
+                break;
             run_t *r = pending[next++];
             int lr = load_run(x, src, r);
             if (lr < 0) {
@@ -344,46 +415,59 @@ static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, voi
             heap_push(heap, &nheap, r);
         }
         if (rc != 0) break;
-        run_t *r = heap_pop(heap, &nheap);
-        /* Emit from r while it stays ahead of both the heap and the next pending run. */
+        /* Emit from the heap's top run while it stays ahead of the next best run (a child of
+         * the root) and of the next pending run; then sift it down in place. */
+        run_t *r = heap[0].r;
         uint64_t bts = UINT64_MAX, boff = UINT64_MAX;
-        if (nheap) head_key(heap[0], &bts, &boff);
+        for (size_t c = 1; c <= 2 && c < nheap; c++)
+            if (key_less(heap[c].ts, heap[c].off, bts, boff)) {
+                bts = heap[c].ts;
+                boff = heap[c].off;
+            }
         if (next < n && key_less(pending[next]->min_ts, pending[next]->start, bts, boff)) {
             bts = pending[next]->min_ts;
             boff = pending[next]->start;
         }
         const evlog_types_t *tt = x->tables[r->gen];
-        uint64_t ts, off;
+        const entry_t *e;
         do {
-            const entry_t *e = &r->ents[r->pos++];
-            int k = evlog_decode_one(tt, r->bytes + e->off, (size_t)(r->end - r->start) - e->off,
-                                     r->start + e->off, &ev);
+            e = run_peek(r);
+            uint64_t ets = e->ts;
+            uint32_t eoff = e->off;
+            int k = evlog_decode_one(tt, r->bytes + eoff, (size_t)(r->end - r->start) - eoff,
+                                     r->start + eoff, &ev);
             if (verify) {
-                if (k <= 0 || key_less(e->ts, r->start + e->off, last_ts, last_off)) {
+                if (k <= 0 || key_less(ets, r->start + eoff, last_ts, last_off)) {
                     rc = ORDER_VIOLATION;
                     break;
                 }
-                last_ts = e->ts;
-                last_off = r->start + e->off;
+                last_ts = ets;
+                last_off = r->start + eoff;
             }
             if (k > 0) {
                 ev.cap = r->cap;
                 st->events++;
                 rc = fn(ctx, &ev);
             }
-            if (r->pos == r->count) break;
-            head_key(r, &ts, &off);
-        } while (rc == 0 && key_less(ts, off, bts, boff));
+            run_advance(x, r);
+            if (r->bad) rc = ORDER_VIOLATION;
+            if (run_done(r)) break;
+            e = run_peek(r);
+        } while (rc == 0 && key_less(e->ts, r->start + e->off, bts, boff));
         if (rc > 0) break;
-        if (r->pos < r->count) {
-            heap_push(heap, &nheap, r);
+        if (!run_done(r)) {
+            head_t v;
+            head_of(&v, r);
+            heap_sift_root(heap, nheap, v);
         } else {
+            heap_pop(heap, &nheap);
             loaded -= run_cost(r);
+            done_bytes += r->end - r->start;
             unload_run(x, r);
-            if (st->progress) st->progress(st->progress_ctx, 2, st->events, total_events);
+            if (st->progress) st->progress(st->progress_ctx, 2, done_bytes, total_bytes);
         }
     }
-    for (size_t i = 0; i < nheap; i++) unload_run(x, heap[i]);
+    for (size_t i = 0; i < nheap; i++) unload_run(x, heap[i].r);
     free(pending);
     free(heap);
     return rc;

@@ -9,8 +9,8 @@ SANITIZER ?=
 O        := build$(if $(SANITIZER),/$(SANITIZER))
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
-ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -Ilib -MMD -MP
-LDLIBS   := -lpcre2-8 -lm -lpthread
+ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -Ilib -Iserver -MMD -MP
+LDLIBS   := -lh2o-evloop -lssl -lcrypto -ljansson -lsqlite3 -lsodium -lpcre2-8 -lm -lpthread
 ifeq ($(SANITIZER),address)
 ALLCFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
@@ -22,14 +22,16 @@ endif
 
 LIB_SRC  := $(sort $(wildcard lib/*.c))
 CLI_SRC  := $(sort $(wildcard cli/*.c))
+SRV_SRC  := $(sort $(wildcard server/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 BENCH_SRC:= $(sort $(wildcard bench/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(O)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(O)/obj/%.o)
+SRV_OBJ  := $(SRV_SRC:%.c=$(O)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(O)/obj/%.o)
 LIBA     := $(O)/libliveprof.a
 
-.PHONY: all run test test-unit test-asan bench bench-quick fuzz format clean deps ref
+.PHONY: all run test test-unit test-asan test-tsan bench bench-quick fuzz format clean deps ref
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(O)/bench-%)
 all: deps-ok $(O)/liveprof $(O)/tests $(BENCH_BIN)
 
@@ -44,8 +46,13 @@ $(LIBA): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(O)/liveprof: $(CLI_OBJ) $(LIBA)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBA) $(LDLIBS)
+SRVA     := $(O)/libliveprof-server.a
+$(SRVA): $(SRV_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(O)/liveprof: $(CLI_OBJ) $(SRVA) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(SRVA) $(LIBA) $(LDLIBS)
 
 # The test list is every TEST(name) in tests/*.c, gathered into one generated header.
 $(O)/obj/tests/list.h: $(TEST_SRC)
@@ -55,8 +62,8 @@ $(O)/obj/tests/list.h: $(TEST_SRC)
 $(O)/obj/tests/runner.o: $(O)/obj/tests/list.h
 $(O)/obj/tests/runner.o: ALLCFLAGS += -I$(O)/obj/tests
 
-$(O)/tests: $(TEST_OBJ) $(LIBA)
-	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIBA) $(LDLIBS)
+$(O)/tests: $(TEST_OBJ) $(SRVA) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(SRVA) $(LIBA) $(LDLIBS)
 
 # Each bench/NAME.c is one program, build/bench-NAME.
 $(O)/bench-%: $(O)/obj/bench/%.o $(LIBA)
@@ -71,11 +78,18 @@ ref: build/ref/evdump
 run: all
 	./build/liveprof serve --http 127.0.0.1:8080 --ws 127.0.0.1:8081 --data ./liveprof-data
 
-# make test: unit + differential tests, then the same tests under ASan+UBSan.
+# make test: unit + differential tests, then the same tests under ASan+UBSan, then the
+# concurrent tests under TSan.
 test: all ref
 	./build/tests
 	$(MAKE) --no-print-directory SANITIZER=address build/address/tests build/address/liveprof
 	LIVEPROF_BIN=build/address/liveprof ASAN_OPTIONS=detect_leaks=1 ./build/address/tests --skip-slow
+	$(MAKE) --no-print-directory test-tsan
+
+# The concurrent tests (every name containing _concurrent_) under ThreadSanitizer.
+test-tsan: deps-ok
+	$(MAKE) --no-print-directory SANITIZER=thread build/thread/tests
+	TSAN_OPTIONS=halt_on_error=1 ./build/thread/tests --match _concurrent_
 
 bench: all ref
 	sh bench/run.sh full
@@ -83,9 +97,10 @@ bench-quick: all ref
 	sh bench/run.sh quick
 
 format:
-	clang-format -i $(LIB_SRC) $(wildcard lib/*.h) $(CLI_SRC) $(TEST_SRC) $(wildcard tests/*.h) $(BENCH_SRC)
+	clang-format -i $(LIB_SRC) $(wildcard lib/*.h) $(CLI_SRC) $(SRV_SRC) $(wildcard server/*.h) $(TEST_SRC) $(wildcard tests/*.h) $(BENCH_SRC)
 
 clean:
 	rm -rf build
 
+.SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)

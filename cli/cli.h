@@ -5,6 +5,8 @@
 /* Each returns the process exit status. argv[0] is the subcommand name. Main thread. */
 int cli_dump(int argc, char **argv);
 int cli_analyze(int argc, char **argv);
+int cli_upload(int argc, char **argv);
+int cli_serve(int argc, char **argv);
 
 #include "evlog.h"
 

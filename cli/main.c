@@ -11,6 +11,8 @@ static const struct {
 } cmds[] = {
     {"dump", cli_dump, "print every event as ghc-events does (dump FILE|- [--format hs|json])"},
     {"analyze", cli_analyze, "ghc-events-analyze compatible reports (analyze FILE [options])"},
+    {"upload", cli_upload, "send an eventlog to a server (upload FILE --server URL [options])"},
+    {"serve", cli_serve, "run the server: REST API, web front end, sessions"},
 };
 
 static void usage(FILE *f)

@@ -17,7 +17,11 @@
     X(SCRIPT, "report script error")                                                               \
     X(REGEX, "invalid regular expression")                                                         \
     X(RANGE, "value out of range")                                                                 \
-    X(NOT_FOUND, "not found")
+    X(NOT_FOUND, "not found")                                                                      \
+    X(NET, "network error")                                                                        \
+    X(TIMEOUT, "timed out")                                                                        \
+    X(PROTO, "protocol error")                                                                     \
+    X(CONFLICT, "conflicts with existing data")
 
 enum {
     LP_OK = 0,

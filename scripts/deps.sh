@@ -3,7 +3,8 @@
 # missing. Idempotent and quiet when everything is there; run by the make targets.
 set -eu
 
-PKGS="gcc make xz-utils python3 libpcre2-dev ghc libghc-ghc-events-dev time"
+PKGS="gcc make xz-utils python3 curl libpcre2-dev libh2o-evloop-dev libjansson-dev libsqlite3-dev
+libsodium-dev libssl-dev ghc libghc-ghc-events-dev time"
 
 missing=""
 for p in $PKGS; do

@@ -106,11 +106,19 @@ int main(int argc, char **argv)
             timeout = atoi(argv[++a]);
         } else if (!strcmp(argv[a], "--skip-slow")) {
             skip_slow = true;
+        } else if (!strcmp(argv[a], "--match") && a + 1 < argc) {
+            const char *sub = argv[++a];
+            bool any = false;
+            for (int i = 0; i < n; i++)
+                if (strstr(tests[i].name, sub)) want[i] = any = true;
+            if (!any) fprintf(stderr, "no test name contains %s\n", sub);
+            selected++;
         } else if (!strcmp(argv[a], "--list")) {
             for (int i = 0; i < n; i++) printf("%s\n", tests[i].name);
             return 0;
         } else if (!strcmp(argv[a], "--help")) {
-            printf("usage: tests [--timeout SECONDS] [--skip-slow] [--list] [NAME|PREFIX* ...]\n");
+            printf("usage: tests [--timeout SECONDS] [--skip-slow] [--list] [--match SUBSTRING] "
+                   "[NAME|PREFIX* ...]\n");
             return 0;
         } else {
             size_t l = strlen(argv[a]);

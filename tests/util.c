@@ -57,8 +57,8 @@ uint8_t *tu_read_file(const char *path, size_t *len)
 
 const char *tu_data(const char *rel)
 {
-    static char slots[8][1024];
-    static int next;
+    static _Thread_local char slots[8][1024]; /* per thread: tests upload from many threads */
+    static _Thread_local int next;
     char *s = slots[next++ % 8];
     const char *root = getenv("LIVEPROF_SHARED");
     snprintf(s, 1024, "%s/data/%s", root ? root : "../shared", rel);

@@ -1,0 +1,94 @@
+/* `liveprof serve`: parses the flags and runs the server. */
+#include "cli.h"
+
+#include "server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: liveprof serve [--http ADDR:PORT] [--ws ADDR:PORT] [--data DIR]\n"
+               "                      [--max-body BYTES] [--workers N] [--web DIR]\n"
+               "\n"
+               "Serves the REST API, the web front end and the sessions' data.\n"
+               "  --http ADDR:PORT   HTTP address (default 127.0.0.1:8080; port 0 picks one)\n"
+               "  --ws ADDR:PORT     WebSocket address (default 127.0.0.1:8081)\n"
+               "  --data DIR         data directory (default ./liveprof-data)\n"
+               "  --max-body BYTES   largest request body (default 1 GiB; K/M/G suffixes)\n"
+               "  --workers N        session worker threads (default: one per core)\n"
+               "  --web DIR          static files served at / (default: ./web when present)\n"
+               "On first start the user 'admin' is created and its API token written to\n"
+               "DIR/admin.token. SIGTERM or SIGINT stops the server cleanly.\n");
+}
+
+static int parse_addr(const char *s, char *host, size_t cap, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || (size_t)(colon - s) >= cap) return -1;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || p < 0 || p > 65535 || end == colon + 1) return -1;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = 0;
+    *port = (int)p;
+    return 0;
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || s[0] == '-') return -1;
+    if (*end == 'K' || *end == 'k') v <<= 10, end++;
+    else if (*end == 'M' || *end == 'm') v <<= 20, end++;
+    else if (*end == 'G' || *end == 'g') v <<= 30, end++;
+    if (*end || v == 0) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_serve(int argc, char **argv)
+{
+    server_opts_t o;
+    server_opts_default(&o);
+    struct stat sb;
+    if (stat("web", &sb) == 0 && S_ISDIR(sb.st_mode)) snprintf(o.web_dir, sizeof o.web_dir, "web");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!v) {
+            fprintf(stderr, "serve: %s needs a value\n", a);
+            return 2;
+        }
+        i++;
+        int bad = 0;
+        if (!strcmp(a, "--http"))
+            bad = parse_addr(v, o.http_host, sizeof o.http_host, &o.http_port);
+        else if (!strcmp(a, "--ws"))
+            bad = parse_addr(v, o.ws_host, sizeof o.ws_host, &o.ws_port);
+        else if (!strcmp(a, "--data"))
+            snprintf(o.data_dir, sizeof o.data_dir, "%s", v);
+        else if (!strcmp(a, "--web"))
+            snprintf(o.web_dir, sizeof o.web_dir, "%s", v);
+        else if (!strcmp(a, "--max-body"))
+            bad = parse_size(v, &o.max_body);
+        else if (!strcmp(a, "--workers"))
+            bad = (o.workers = atoi(v)) <= 0 ? -1 : 0;
+        else {
+            fprintf(stderr, "serve: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+        if (bad) {
+            fprintf(stderr, "serve: bad value for %s: '%s'\n", a, v);
+            return 2;
+        }
+    }
+    return server_run(&o);
+}

@@ -1,0 +1,591 @@
+/* SVG diagrams drawn from aggregate queries: a shared frame (document head, time axis, "now"
+ * marker, value axis, legend) and one drawing per kind. Every drawn bin is one element whose id
+ * names its series, row and absolute bin, so a client can patch single elements later. */
+#include "aggr_svg.h"
+
+#include "err.h"
+#include "hsshow.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOP 30.0      /* height of the time axis band */
+#define LABEL_W 220.0 /* grid: row header column */
+#define AXIS_W 84.0   /* charts: value axis column */
+#define ROW_H 14.0
+#define CHART_H 200.0
+#define LANE_H 24.0
+
+/* The user-row colours of the old tool (its 13-colour cycle), reused for chart bands. */
+static const char *const palette[13] = {
+    "rgb(138,43,226)", "rgb(165,42,42)", "rgb(95,158,160)", "rgb(255,127,80)",
+    "rgb(100,149,237)", "rgb(220,20,60)", "rgb(0,255,255)", "rgb(0,139,139)",
+    "rgb(184,134,11)", "rgb(0,100,0)",   "rgb(255,140,0)",  "rgb(218,165,32)",
+    "rgb(0,128,0)"};
+
+typedef struct cv {
+    FILE *f;
+    double w, h, x0, pw;
+    uint64_t t0, t1, now, prov;
+} cv_t;
+
+/* ---- text --------------------------------------------------------------------------------- */
+
+/* Writes s as XML character data: markup characters as entities, other control characters,
+ * invalid UTF-8 and U+FFFE/U+FFFF as U+FFFD. */
+static void put_esc(FILE *f, const char *s)
+{
+    const uint8_t *u = (const uint8_t *)s;
+    size_t n = strlen(s), i = 0;
+    while (i < n) {
+        uint8_t b = u[i];
+        if (b >= 0x20 && b < 0x80) {
+            const char *rep = b == '&'    ? "&amp;"
+                              : b == '<'  ? "&lt;"
+                              : b == '>'  ? "&gt;"
+                              : b == '"'  ? "&quot;"
+                              : b == '\'' ? "&#39;"
+                                          : NULL;
+            if (rep)
+                fputs(rep, f);
+            else
+                fputc(b, f);
+            i++;
+            continue;
+        }
+        uint32_t cp = 0;
+        size_t k = b >= 0x80 ? hsshow_utf8_next(u + i, n - i, &cp) : 0;
+        if (k && cp != 0xfffe && cp != 0xffff) {
+            fwrite(u + i, 1, k, f);
+            i += k;
+        } else {
+            fputs("\xef\xbf\xbd", f);
+            i += k ? k : 1;
+        }
+    }
+}
+
+/* Writes a time in ns exactly, in the largest unit it reaches: "1.5 s", "250 ms", "12 µs". */
+static void put_time(FILE *f, uint64_t ns)
+{
+    static const uint64_t units[4] = {1000000000, 1000000, 1000, 1};
+    static const char *const names[4] = {"s", "ms", "\xc2\xb5s", "ns"};
+    static const int digits[4] = {9, 6, 3, 0};
+    int u = ns >= units[0] ? 0 : ns >= units[1] ? 1 : ns >= units[2] ? 2 : 3;
+    uint64_t q = ns / units[u], r = ns % units[u];
+    fprintf(f, "%llu", (unsigned long long)q);
+    if (r) {
+        char frac[16];
+        snprintf(frac, sizeof frac, "%0*llu", digits[u], (unsigned long long)r);
+        size_t k = strlen(frac);
+        while (k > 0 && frac[k - 1] == '0') frac[--k] = 0;
+        fprintf(f, ".%s", frac);
+    }
+    fprintf(f, " %s", names[u]);
+}
+
+static void put_bytes(FILE *f, double b)
+{
+    static const char *const units[5] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    double v = b;
+    while (fabs(v) >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        fprintf(f, "%.0f B", b);
+    else
+        fprintf(f, "%.1f %s", v, units[u]);
+}
+
+/* The smallest 1, 2 or 5 times a power of ten that is >= v (v > 0). */
+static double nice(double v)
+{
+    double p = pow(10, floor(log10(v)));
+    return v <= p ? p : v <= 2 * p ? 2 * p : v <= 5 * p ? 5 * p : 10 * p;
+}
+
+/* ---- frame -------------------------------------------------------------------------------- */
+
+static double xt(const cv_t *c, uint64_t t)
+{
+    if (t < c->t0) t = c->t0;
+    if (t > c->t1) t = c->t1;
+    return c->x0 + (double)(t - c->t0) / (double)(c->t1 - c->t0) * c->pw;
+}
+
+static void head(cv_t *c, const char *kind, const aggr_result_t *r)
+{
+    FILE *f = c->f;
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
+               "version=\"1.1\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+               "font-family=\"monospace\" font-size=\"10\" data-kind=\"%s\" data-from-ns=\"%llu\" "
+               "data-to-ns=\"%llu\" data-bin-ns=\"%llu\" data-now-ns=\"%llu\" "
+               "data-provisional-from-ns=\"%llu\">\n",
+            c->w, c->h, c->w, c->h, kind, (unsigned long long)c->t0, (unsigned long long)c->t1,
+            (unsigned long long)r->bin_ns, (unsigned long long)c->now,
+            (unsigned long long)c->prov);
+    fprintf(f, "<title>%s, ", kind);
+    put_time(f, c->t0);
+    fputs(" to ", f);
+    put_time(f, c->t1);
+    fputs(" after RTS start</title>\n<rect id=\"bg\" width=\"100%\" height=\"100%\" "
+          "fill=\"white\"/>\n",
+          f);
+}
+
+/* The time axis along the top, ticks about every 100 px at round times since RTS start. */
+static void time_axis(const cv_t *c)
+{
+    FILE *f = c->f;
+    double span = (double)(c->t1 - c->t0);
+    double step = nice(span * 100 / (c->pw > 1 ? c->pw : 1));
+    if (step < 1) step = 1;
+    fprintf(f, "<g id=\"time-axis\" stroke=\"#000\" stroke-width=\"0.5\"><path d=\"M%.2f,22H%.2f\"/>",
+            c->x0, c->x0 + c->pw);
+    double first = ceil((double)c->t0 / step) * step;
+    for (double t = first; t <= (double)c->t1 && step > 0; t += step) {
+        double x = xt(c, (uint64_t)t);
+        fprintf(f, "<path d=\"M%.2f,22v5\"/><text x=\"%.2f\" y=\"16\" stroke=\"none\" "
+                   "text-anchor=\"middle\">",
+                x, x);
+        put_time(f, (uint64_t)t);
+        fputs("</text>", f);
+    }
+    fputs("</g>\n", f);
+}
+
+/* A dashed line at "now" when it falls inside the drawn range. */
+static void now_line(const cv_t *c, double y0, double y1)
+{
+    if (c->now < c->t0 || c->now >= c->t1) return;
+    double x = xt(c, c->now);
+    fprintf(c->f, "<path id=\"now\" d=\"M%.2f,%.2fV%.2f\" stroke=\"rgb(255,0,0)\" "
+                  "stroke-width=\"0.8\" stroke-dasharray=\"3,2\"><title>now: ",
+            x, y0, y1);
+    put_time(c->f, c->now);
+    fputs("</title></path>\n", c->f);
+}
+
+enum { Y_FRACTION, Y_BYTES, Y_COUNT };
+
+/* Writes a value of the given axis type. */
+static void put_value(FILE *f, double v, int type)
+{
+    if (type == Y_FRACTION)
+        fprintf(f, "%.4g%%", v * 100);
+    else if (type == Y_BYTES)
+        put_bytes(f, v);
+    else
+        fprintf(f, "%.0f", v);
+}
+
+/* A value axis of [0, max] over the chart band [y0, y0 + h]; returns the axis maximum. */
+static double value_axis(const cv_t *c, double y0, double h, double max, int type)
+{
+    double top = 1;
+    if (type == Y_BYTES && max > 0) { /* round in the binary unit the labels use */
+        double u = 1;
+        while (max / u >= 1024) u *= 1024;
+        top = nice(max / u) * u;
+    } else if (max > 0 && !(type == Y_FRACTION && max <= 1)) {
+        top = nice(max);
+    }
+    fprintf(c->f, "<g id=\"value-axis\" stroke=\"#000\" stroke-width=\"0.5\"><path d=\"M%.2f,%.2fV%.2f"
+                  "\"/>",
+            c->x0, y0, y0 + h);
+    for (int i = 0; i <= 4; i++) {
+        double y = y0 + h - h * i / 4;
+        fprintf(c->f, "<path d=\"M%.2f,%.2fh-4\"/><path d=\"M%.2f,%.2fH%.2f\" stroke=\"#ddd\"/>"
+                      "<text x=\"%.2f\" y=\"%.2f\" stroke=\"none\" text-anchor=\"end\">",
+                c->x0, y, c->x0, y, c->x0 + c->pw, c->x0 - 6, y + 3);
+        put_value(c->f, top * i / 4, type);
+        fputs("</text>", c->f);
+    }
+    fputs("</g>\n", c->f);
+    return top;
+}
+
+/* Legend entry i (four per line, names cut to fit, the whole name in the tooltip). */
+static void legend(const cv_t *c, double y, const char *name, const char *colour, int i)
+{
+    double x = c->x0 + (i % 4) * 180, yy = y + (i / 4) * 14;
+    fputs("<g class=\"legend\"><title>", c->f);
+    put_esc(c->f, name);
+    fprintf(c->f, "</title><rect x=\"%.2f\" y=\"%.2f\" width=\"10\" height=\"10\" fill=\"%s\"/>"
+                  "<text x=\"%.2f\" y=\"%.2f\">",
+            x, yy, colour, x + 14, yy + 9);
+    char cut[112];
+    size_t n = strlen(name), k = 0;
+    for (size_t chars = 0; k < n && k < sizeof cut - 4; k++) { /* 26 code points at most */
+        if (((unsigned char)name[k] & 0xC0) != 0x80 && ++chars > 26) break;
+        cut[k] = name[k];
+    }
+    if (k < n) {
+        memcpy(cut + k, "\xe2\x80\xa6", 3); /* an ellipsis */
+        k += 3;
+    }
+    cut[k] = 0;
+    put_esc(c->f, cut);
+    fputs("</text></g>\n", c->f);
+}
+
+/* Opening of a bin element: `<rect id="<row id>-b<n>"` with class p when provisional. */
+static void bin_open(const cv_t *c, const aggr_result_t *r, const char *id, uint32_t i)
+{
+    uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
+    fprintf(c->f, "<rect id=\"%s-b%llu\"%s", id, (unsigned long long)(b0 / r->bin_ns),
+            b0 + r->bin_ns > r->provisional_from_ns ? " class=\"p\"" : "");
+}
+
+/* Tooltip head for bin i: "[t0, t1)". */
+static void bin_title(const cv_t *c, const aggr_result_t *r, uint32_t i)
+{
+    uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
+    fputs("[", c->f);
+    put_time(c->f, b0);
+    fputs(", ", c->f);
+    put_time(c->f, b0 + r->bin_ns);
+    fputs(")", c->f);
+    if (b0 + r->bin_ns > r->provisional_from_ns) fputs(" (provisional)", c->f);
+}
+
+/* ---- grid --------------------------------------------------------------------------------- */
+
+static void grid_row(const cv_t *c, const aggr_result_t *r, const aggr_row_t *row, double y,
+                     const char *colour, bool ghost)
+{
+    FILE *f = c->f;
+    fprintf(f, "<g id=\"%s\" class=\"row\"><rect width=\"%.0f\" height=\"%.0f\" y=\"%.2f\" "
+               "fill=\"%s\"/><text x=\"4\" y=\"%.2f\">",
+            row->id, c->w, ROW_H, y, ghost ? "rgb(248,248,255)" : "rgb(255,255,255)", y + 10.5);
+    put_esc(f, row->name);
+    fputs("<title>", f);
+    put_esc(f, row->name);
+    fprintf(f, ": %.0f ns in range</title></text>", row->total);
+    if (row->life_to > row->life_from && row->life_to > c->t0 && row->life_from < c->t1) {
+        double x0 = xt(c, row->life_from), x1 = xt(c, row->life_to);
+        fprintf(f, "<rect class=\"life\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.0f\" "
+                   "fill=\"rgb(0,0,0)\" fill-opacity=\"0.1\"/>",
+                x0, y, x1 - x0, ROW_H);
+    }
+    for (uint32_t i = 0; i < r->bins; i++) {
+        double q = row->values[i];
+        if (q == 0) continue;
+        uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
+        double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns);
+        bin_open(c, r, row->id, i);
+        fprintf(f, " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.0f\" fill=\"%s\" "
+                   "fill-opacity=\"%.6f\" stroke=\"#000\" stroke-width=\"0.1\"><title>",
+                x0, y, x1 - x0, ROW_H, colour, 0.3 + 0.7 * q);
+        put_esc(f, row->name);
+        fputc(' ', f);
+        bin_title(c, r, i);
+        fprintf(f, ": %.6f (", q);
+        put_time(f, (uint64_t)llround(q * (double)r->bin_ns));
+        fputs(")</title></rect>", f);
+    }
+    fputs("</g>\n", f);
+}
+
+static void section(const cv_t *c, const char *title, double y)
+{
+    fprintf(c->f, "<text class=\"section\" x=\"4\" y=\"%.2f\" font-size=\"14\" "
+                  "font-weight=\"bold\">%s</text>\n",
+            y + 19, title);
+}
+
+static int draw_grid(cv_t *c, const aggr_result_t *res)
+{
+    const aggr_result_t *gc = &res[0], *lab = &res[1], *thr = &res[2];
+    c->h = TOP + ROW_H * (double)(1 + lab->nrows + thr->nrows) + 4 * ROW_H + 4;
+    head(c, "grid", gc);
+    time_axis(c);
+    double y = TOP;
+    size_t fragment = 0;
+    if (gc->nrows) grid_row(c, gc, &gc->rows[0], y, "rgb(255,0,0)", false);
+    y += ROW_H;
+    fragment++;
+    section(c, "USER EVENTS", y);
+    y += 2 * ROW_H;
+    fragment++;
+    for (size_t i = 0; i < lab->nrows; i++, fragment++, y += ROW_H)
+        grid_row(c, lab, &lab->rows[i], y, palette[fragment % 13], (fragment + 1) % 2);
+    section(c, "THREAD EVENTS", y);
+    y += 2 * ROW_H;
+    fragment++;
+    for (size_t i = 0; i < thr->nrows; i++, fragment++, y += ROW_H)
+        grid_row(c, thr, &thr->rows[i], y, "rgb(0,0,255)", (fragment + 1) % 2);
+    now_line(c, TOP - 8, y);
+    return 0;
+}
+
+/* ---- capabilities ------------------------------------------------------------------------- */
+
+static int draw_caps(cv_t *c, const aggr_result_t *r)
+{
+    static const char *const colour[3] = {"rgb(0,160,0)", "rgb(255,140,0)", "rgb(215,215,215)"};
+    size_t ncaps = r->nrows / 3;
+    c->h = TOP + (double)ncaps * (LANE_H + 6) + 40;
+    head(c, "caps", r);
+    time_axis(c);
+    FILE *f = c->f;
+    for (size_t k = 0; k < ncaps; k++) {
+        const aggr_row_t *rows = &r->rows[3 * k];
+        double y = TOP + (double)k * (LANE_H + 6);
+        fprintf(f, "<g id=\"caps-%u\" class=\"lane\"><text x=\"4\" y=\"%.2f\">", rows[0].key,
+                y + 16);
+        put_esc(f, rows[0].name);
+        fputs("</text>", f);
+        for (uint32_t i = 0; i < r->bins; i++) {
+            uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
+            double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns), base = y + LANE_H;
+            for (int s = 0; s < 3; s++) {
+                double q = rows[s].values[i];
+                if (q <= 0) continue;
+                double hgt = (q > 1 ? 1 : q) * LANE_H;
+                base -= hgt;
+                bin_open(c, r, rows[s].id, i);
+                fprintf(f, " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\">"
+                           "<title>",
+                        x0, base, x1 - x0, hgt, colour[s]);
+                put_esc(f, rows[s].name);
+                fprintf(f, " %s ", rows[s].kind);
+                bin_title(c, r, i);
+                fprintf(f, ": %.6f (", q);
+                put_time(f, (uint64_t)llround(q * (double)r->bin_ns));
+                fputs(")</title></rect>", f);
+            }
+        }
+        fputs("</g>\n", f);
+    }
+    double ly = TOP + (double)ncaps * (LANE_H + 6) + 8;
+    for (int s = 0; s < 3; s++) legend(c, ly, s == 0 ? "running" : s == 1 ? "gc" : "idle",
+                                       colour[s], s);
+    now_line(c, TOP - 8, ly - 6);
+    return 0;
+}
+
+/* ---- charts ------------------------------------------------------------------------------- */
+
+/* A transparent column per bin carrying the tooltip of every row's value there. */
+static void hover(const cv_t *c, const aggr_result_t *r, const char *series, double y0, double h,
+                  int type)
+{
+    FILE *f = c->f;
+    for (uint32_t i = 0; i < r->bins; i++) {
+        uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
+        double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns);
+        bin_open(c, r, series, i);
+        fprintf(f, " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"none\" "
+                   "pointer-events=\"all\"><title>",
+                x0, y0, x1 - x0, h);
+        bin_title(c, r, i);
+        for (size_t k = 0; k < r->nrows; k++) {
+            const aggr_row_t *row = &r->rows[k];
+            fputs("&#10;", f);
+            put_esc(f, row->name);
+            if (strcmp(row->kind, "last") && strcmp(row->kind, "counter") &&
+                strcmp(row->kind, "residency"))
+                fprintf(f, " (%s)", row->kind);
+            fprintf(f, ": %.17g", row->values[i]);
+            if (type == Y_BYTES) {
+                fputs(" B = ", f);
+                put_bytes(f, row->values[i]);
+            }
+        }
+        fputs("</title></rect>\n", f);
+    }
+}
+
+/* A polyline through the bins' values (x at each bin's end, where its latest value holds). */
+static void line(const cv_t *c, const aggr_result_t *r, const aggr_row_t *row, double y0,
+                 double h, double top, const char *colour)
+{
+    fprintf(c->f, "<path id=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.2\" d=\"", row->id,
+            colour);
+    for (uint32_t i = 0; i < r->bins; i++) {
+        uint64_t b1 = r->from_ns + (uint64_t)(i + 1) * r->bin_ns;
+        double v = row->values[i] / top;
+        fprintf(c->f, "%c%.2f,%.2f", i ? 'L' : 'M', xt(c, b1), y0 + h - (v > 1 ? 1 : v) * h);
+    }
+    fputs("\"/>\n", c->f);
+}
+
+static int draw_gc(cv_t *c, const aggr_result_t *r)
+{
+    c->h = TOP + CHART_H + 40;
+    head(c, "gc", r);
+    time_axis(c);
+    double y0 = TOP + 4, max = 0;
+    if (r->nrows < 2) return 0; /* no data: the frame only */
+    const aggr_row_t *pause = &r->rows[0], *count = &r->rows[1]; /* aggr_query's order */
+    for (uint32_t i = 0; i < r->bins; i++)
+        if (pause->values[i] > max) max = pause->values[i];
+    double top = value_axis(c, y0, CHART_H, max, Y_FRACTION);
+    FILE *f = c->f;
+    fputs("<g id=\"gc-pause\" fill=\"rgb(255,0,0)\">", f);
+    for (uint32_t i = 0; i < r->bins; i++) {
+        double q = pause->values[i];
+        if (q <= 0 && count->values[i] <= 0) continue;
+        uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
+        double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns), hgt = (q / top > 1 ? 1 : q / top);
+        hgt *= CHART_H;
+        bin_open(c, r, pause->id, i);
+        fprintf(f, " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\"><title>GC ", x0,
+                y0 + CHART_H - hgt, x1 - x0, hgt);
+        bin_title(c, r, i);
+        fprintf(f, ": pause %.6f (", q);
+        put_time(f, (uint64_t)llround(q * (double)r->bin_ns));
+        fprintf(f, "), %.0f GCs started</title></rect>", count->values[i]);
+    }
+    fputs("</g>\n", f);
+    legend(c, y0 + CHART_H + 12, "GC pause (fraction of each bin)", "rgb(255,0,0)", 0);
+    now_line(c, TOP - 8, y0 + CHART_H);
+    return 0;
+}
+
+/* heap and sparks: a line per "last"/"counter" row, min..max bands for heap rows. */
+static int draw_lines(cv_t *c, const aggr_result_t *r, const char *kind, int type)
+{
+    size_t nlines = 0;
+    for (size_t k = 0; k < r->nrows; k++) nlines += strcmp(r->rows[k].kind, "min") &&
+                                                    strcmp(r->rows[k].kind, "max");
+    c->h = TOP + CHART_H + 24 + 14 * (double)((nlines + 3) / 4);
+    head(c, kind, r);
+    time_axis(c);
+    double y0 = TOP + 4, max = 0;
+    for (size_t k = 0; k < r->nrows; k++)
+        for (uint32_t i = 0; i < r->bins; i++)
+            if (r->rows[k].values[i] > max) max = r->rows[k].values[i];
+    double top = value_axis(c, y0, CHART_H, max, type);
+    FILE *f = c->f;
+    size_t li = 0;
+    for (size_t k = 0; k < r->nrows; k++) {
+        const aggr_row_t *row = &r->rows[k];
+        if (!strcmp(row->kind, "min") || !strcmp(row->kind, "max")) continue;
+        const char *colour = palette[(li * 4 + 2) % 13];
+        if (k + 2 < r->nrows && !strcmp(r->rows[k + 1].kind, "min")) {
+            const aggr_row_t *mn = &r->rows[k + 1], *mx = &r->rows[k + 2];
+            fprintf(f, "<path id=\"%s-band\" fill=\"%s\" fill-opacity=\"0.15\" stroke=\"none\" d=\"",
+                    row->id, colour);
+            for (uint32_t i = 0; i < r->bins; i++) {
+                double v = mx->values[i] / top;
+                fprintf(f, "%c%.2f,%.2f", i ? 'L' : 'M', xt(c, r->from_ns + (i + 1) * r->bin_ns),
+                        y0 + CHART_H - (v > 1 ? 1 : v) * CHART_H);
+            }
+            for (uint32_t i = r->bins; i-- > 0;) {
+                double v = mn->values[i] / top;
+                fprintf(f, "L%.2f,%.2f", xt(c, r->from_ns + (i + 1) * r->bin_ns),
+                        y0 + CHART_H - (v > 1 ? 1 : v) * CHART_H);
+            }
+            fputs("Z\"/>\n", f);
+        }
+        line(c, r, row, y0, CHART_H, top, colour);
+        legend(c, y0 + CHART_H + 12, row->name, colour, (int)li++);
+    }
+    hover(c, r, kind, y0, CHART_H, type);
+    now_line(c, TOP - 8, y0 + CHART_H);
+    return 0;
+}
+
+static int draw_heapprof(cv_t *c, const aggr_result_t *r)
+{
+    c->h = TOP + CHART_H + 24 + 14 * (double)((r->nrows + 3) / 4);
+    head(c, "heapprof", r);
+    time_axis(c);
+    double y0 = TOP + 4, max = 0;
+    for (uint32_t i = 0; i < r->bins; i++) {
+        double s = 0;
+        for (size_t k = 0; k < r->nrows; k++) s += r->rows[k].values[i];
+        if (s > max) max = s;
+    }
+    double top = value_axis(c, y0, CHART_H, max, Y_BYTES);
+    FILE *f = c->f;
+    double *below = calloc(r->bins + 1, sizeof *below);
+    if (!below) return LP_ENOMEM;
+    for (size_t k = 0; k < r->nrows; k++) {
+        const aggr_row_t *row = &r->rows[k];
+        const char *colour = !strcmp(row->kind, "other") ? "rgb(160,160,160)" : palette[k % 13];
+        fprintf(f, "<path id=\"%s\" fill=\"%s\" fill-opacity=\"0.85\" stroke=\"none\" d=\"",
+                row->id, colour);
+        for (uint32_t i = 0; i < r->bins; i++) {
+            double v = (below[i] + row->values[i]) / top;
+            fprintf(f, "%c%.2f,%.2f", i ? 'L' : 'M', xt(c, r->from_ns + (i + 1) * r->bin_ns),
+                    y0 + CHART_H - (v > 1 ? 1 : v) * CHART_H);
+        }
+        for (uint32_t i = r->bins; i-- > 0;) {
+            double v = below[i] / top;
+            fprintf(f, "L%.2f,%.2f", xt(c, r->from_ns + (i + 1) * r->bin_ns),
+                    y0 + CHART_H - (v > 1 ? 1 : v) * CHART_H);
+            below[i] += row->values[i];
+        }
+        fputs("Z\"><title>", f);
+        put_esc(f, row->name);
+        fputs("</title></path>\n", f);
+        legend(c, y0 + CHART_H + 12, row->name, colour, (int)k);
+    }
+    free(below);
+    hover(c, r, "heapprof", y0, CHART_H, Y_BYTES);
+    now_line(c, TOP - 8, y0 + CHART_H);
+    return 0;
+}
+
+/* ---- entry point -------------------------------------------------------------------------- */
+
+int aggr_svg(const aggr_t *a, const char *kind, uint64_t from, uint64_t to, uint32_t width,
+             FILE *f)
+{
+    if (!a || !kind || !f) return LP_EARG;
+    static const char *const kinds[6] = {"grid", "caps", "gc", "heap", "heapprof", "sparks"};
+    int k = -1;
+    for (int i = 0; i < 6; i++)
+        if (!strcmp(kind, kinds[i])) k = i;
+    if (k < 0) return LP_EARG;
+    if (!width) width = AGGR_SVG_DEFAULT_WIDTH;
+    if (width < 200 || width > 100000) return LP_ERANGE;
+    cv_t c = {.f = f, .w = width, .x0 = k == 0 ? LABEL_W : AXIS_W};
+    c.pw = c.w - c.x0 - 12;
+    uint32_t bins = (uint32_t)(c.pw / (k == 0 ? 10 : 3));
+    aggr_result_t res[3];
+    memset(res, 0, sizeof res);
+    static const char *const grid_series[3] = {"gc", "labels", "threads"};
+    int nq = k == 0 ? 3 : 1, rc = 0;
+    for (int i = 0; i < nq && !rc; i++) {
+        aggr_query_t q = {.series = k == 0 ? grid_series[i] : k == 1 ? "caps" : kind,
+                          .from = from, .to = to, .bins = bins, .tier = -1,
+                          .max_rows = k == 0 && i == 2 ? 256 : 0};
+        rc = aggr_query_ex(a, &q, &res[i]);
+    }
+    if (!rc) {
+        uint64_t t0 = UINT64_MAX, t1 = 0, prov = UINT64_MAX;
+        for (int i = 0; i < nq; i++) {
+            if (!res[i].bins) continue;
+            if (res[i].from_ns < t0) t0 = res[i].from_ns;
+            if (res[i].to_ns > t1) t1 = res[i].to_ns;
+            if (res[i].provisional_from_ns < prov) prov = res[i].provisional_from_ns;
+        }
+        if (t1 <= t0) { /* no data: an empty frame over [from, to) or [0, 1 ms) */
+            t0 = from;
+            t1 = to > from ? to : from + 1000000;
+        }
+        c.t0 = t0;
+        c.t1 = t1;
+        c.now = res[0].now_ns;
+        c.prov = prov == UINT64_MAX ? c.now : prov;
+        switch (k) {
+        case 0: rc = draw_grid(&c, res); break;
+        case 1: rc = draw_caps(&c, &res[0]); break;
+        case 2: rc = draw_gc(&c, &res[0]); break;
+        case 3: rc = draw_lines(&c, &res[0], "heap", Y_BYTES); break;
+        case 4: rc = draw_heapprof(&c, &res[0]); break;
+        default: rc = draw_lines(&c, &res[0], "sparks", Y_COUNT); break;
+        }
+        if (!rc) fputs("</svg>\n", f);
+    }
+    for (int i = 0; i < nq; i++) aggr_result_dispose(&res[i]);
+    if (!rc && (ferror(f) || fflush(f) != 0)) rc = LP_EIO;
+    return rc;
+}

@@ -1,0 +1,106 @@
+/* Multi-resolution binned storage of one series on absolute time (ns since RTS start): several
+ * levels of bins, each 16 times coarser than the one before; every level but the last is a ring
+ * holding the most recent bins, the last covers all time from 0 and doubles its bin width when
+ * time outgrows it. Each bin holds a sparse list of (row, cell) entries, so memory grows with the
+ * rows active per bin, never with events. Bins of all levels are aligned on multiples of their
+ * width from time 0, so a coarse bin is exactly the fold of the finer bins it covers. */
+#ifndef LP_TIERS_H
+#define LP_TIERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TIERS_FACTOR 16 /* width ratio between consecutive levels */
+#define TIERS_MAX_LEVELS 12
+
+typedef struct tiers_opts {
+    uint64_t fine_ns; /* width of a level-0 bin (>= 1) */
+    uint32_t bins;    /* bins per level (even, >= 16) */
+    uint32_t levels;  /* 1..TIERS_MAX_LEVELS */
+} tiers_opts_t;
+
+/* One row's data in one bin. Spans: sum = ns covered, count = pieces. Counts: sum of the added
+ * values. Gauges: sum and count of the samples (mean = sum / count). */
+typedef struct tiers_cell {
+    uint32_t row, count;
+    double sum;
+} tiers_cell_t;
+
+/* Gauge extras of a cell: extremes and the latest sample (by time) of the bin. */
+typedef struct tiers_gauge {
+    double min, max, last;
+    uint64_t last_ts;
+} tiers_gauge_t;
+
+/* One bin: its index on its level (-1 when unused) and its entries. */
+typedef struct tiers_slot {
+    int64_t bin;
+    uint32_t n, cap;
+    tiers_cell_t *c;
+    tiers_gauge_t *g; /* parallel to c, gauge series only */
+} tiers_slot_t;
+
+typedef struct tiers_level {
+    uint64_t width;      /* ns per bin */
+    int64_t lo, hi;      /* retained bins [lo, hi]; none while hi < lo */
+    tiers_slot_t *slots; /* `bins` slots, allocated on first use */
+    size_t mem;          /* bytes held by this level */
+} tiers_level_t;
+
+/* Storage of one series, on caller storage. Fields are read-only for callers. */
+typedef struct tiers {
+    tiers_opts_t o;
+    bool gauge;
+    tiers_level_t lv[TIERS_MAX_LEVELS];
+    uint32_t nrows, rows_cap;
+    int64_t *chi;   /* per row and level: highest bin the row has an entry in */
+    uint32_t *cpos; /* ... and that entry's index (UINT32_MAX: unknown) */
+    uint32_t *scratch;
+    size_t *mem_total; /* a counter shared with other series (may be NULL) */
+    size_t mem;
+} tiers_t;
+
+/* An output grid on one level: output bin i folds level bins [first + i*fold, first + (i+1)*fold). */
+typedef struct tiers_grid {
+    uint32_t level;
+    uint64_t width; /* the level's bin width */
+    uint32_t fold;
+    int64_t first;
+    uint32_t n;
+} tiers_grid_t;
+
+/* Sets up empty storage. `o` must be valid (see tiers_opts_t); `gauge` selects gauge cells;
+ * `mem_total` (may be NULL) is kept up to date with this storage's byte count. Out of memory is
+ * fatal. Like every function here: one thread at a time per storage; readers must not run while
+ * a writer does. */
+void tiers_init(tiers_t *t, const tiers_opts_t *o, bool gauge, size_t *mem_total);
+/* Frees everything. Safe on zeroed or disposed storage. */
+void tiers_dispose(tiers_t *t);
+/* Makes rows [0, n) usable. */
+void tiers_rows(tiers_t *t, uint32_t n);
+/* Adds the span [s, e) of `row`: each bin of each level gets the ns it overlaps. */
+void tiers_span(tiers_t *t, uint32_t row, uint64_t s, uint64_t e);
+/* Adds v to `row`'s bin at time ts on each level. */
+void tiers_add(tiers_t *t, uint32_t row, uint64_t ts, double v);
+/* Records a gauge sample v of `row` at time ts on each level. */
+void tiers_sample(tiers_t *t, uint32_t row, uint64_t ts, double v);
+/* Drops bins below `lo` from ring level `level` (never the last level, never its newest bin).
+ * Returns the bytes freed. */
+size_t tiers_trim(tiers_t *t, uint32_t level, int64_t lo);
+/* Doubles the bin width of the last level, folding pairs of bins. */
+void tiers_coarsen(tiers_t *t);
+/* True when `level` holds every bin from time `from` on (always for the last level). */
+bool tiers_covers(const tiers_t *t, uint32_t level, uint64_t from);
+/* The grid for [from, to) (to > from) in at most `bins` (>= 1) output bins: on `level` when it is
+ * >= 0, else on the coarsest covering level whose bins are no wider than (to - from) / bins (the
+ * finest covering level when none is). Output bins are aligned on multiples of their width. */
+void tiers_pick(const tiers_t *t, uint64_t from, uint64_t to, uint32_t bins, int level,
+                tiers_grid_t *g);
+/* The bin `bin` of `level` when it is retained and has entries, else NULL. Borrowed. */
+const tiers_slot_t *tiers_slot(const tiers_t *t, uint32_t level, int64_t bin);
+/* The latest sample of gauge `row` in a bin before `bin` of `level` (searching that level back
+ * to its oldest retained bin, then coarser levels): true and *v, or false when there is none. */
+bool tiers_last_before(const tiers_t *t, uint32_t level, uint32_t row, int64_t bin, double *v);
+
+#endif

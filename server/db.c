@@ -1,0 +1,109 @@
+/* The metadata database: opening the SQLite file in WAL mode with foreign keys enforced, creating
+ * the declared tables, and small transaction helpers. HTTP thread only. */
+#include "db.h"
+
+#include "err.h"
+#include "resources.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+struct db {
+    sqlite3 *h;
+};
+
+int db_status(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        return 0;
+    case SQLITE_CONSTRAINT:
+        return rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY ? LP_ECONFLICT
+                                                                                    : LP_EARG;
+    case SQLITE_NOMEM:
+        return LP_ENOMEM;
+    default:
+        return LP_EIO;
+    }
+}
+
+int db_exec(db_t *db, const char *sql)
+{
+    return db_status(sqlite3_exec(db->h, sql, NULL, NULL, NULL));
+}
+
+int db_begin(db_t *db)
+{
+    return db_exec(db, "BEGIN IMMEDIATE");
+}
+
+int db_commit(db_t *db)
+{
+    return db_exec(db, "COMMIT");
+}
+
+int db_rollback(db_t *db)
+{
+    return db_exec(db, "ROLLBACK");
+}
+
+const char *db_errmsg(db_t *db)
+{
+    return sqlite3_errmsg(db->h);
+}
+
+sqlite3 *db_handle(db_t *db)
+{
+    return db->h;
+}
+
+/* Reads back a one-value PRAGMA and checks it took effect. */
+static int pragma_is(db_t *db, const char *sql, const char *want)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db->h, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) return db_status(rc);
+    int ret = LP_EIO;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        if (v && sqlite3_stricmp(v, want) == 0) ret = 0;
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int db_open(const char *path, db_t **out)
+{
+    *out = NULL;
+    db_t *db = calloc(1, sizeof *db);
+    if (!db) return LP_ENOMEM;
+    int rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    int ret = db_status(rc);
+    if (ret == 0) sqlite3_extended_result_codes(db->h, 1);
+    if (ret == 0) ret = db_exec(db, "PRAGMA busy_timeout = 5000");
+    if (ret == 0) ret = pragma_is(db, "PRAGMA journal_mode = WAL", "wal");
+    if (ret == 0) ret = db_exec(db, "PRAGMA synchronous = FULL");
+    if (ret == 0) ret = db_exec(db, "PRAGMA foreign_keys = ON");
+    if (ret == 0) ret = pragma_is(db, "PRAGMA foreign_keys", "1");
+    for (size_t i = 0; ret == 0 && i < resource_nall; i++) {
+        char err[200];
+        ret = resource_check(resource_all[i], err, sizeof err);
+        if (ret < 0) fprintf(stderr, "resource %s: %s\n", resource_all[i]->name, err);
+        if (ret == 0) ret = resource_create_table(db, resource_all[i]);
+    }
+    if (ret < 0) {
+        db_close(db);
+        return ret;
+    }
+    *out = db;
+    return 0;
+}
+
+void db_close(db_t *db)
+{
+    if (!db) return;
+    sqlite3_close(db->h);
+    free(db);
+}

@@ -1,0 +1,29 @@
+/* The metadata database: one SQLite connection (WAL, foreign keys on) whose tables come from the
+ * resource declarations. Used only from the HTTP thread. */
+#ifndef LP_DB_H
+#define LP_DB_H
+
+#include <sqlite3.h>
+
+typedef struct db db_t;
+
+/* Opens (creating when missing) the database at `path` and creates or extends every declared
+ * table. Returns 0 and the handle in *out (the caller closes it), or a negative code. */
+int db_open(const char *path, db_t **out);
+/* Closes the database; NULL is a no-op. */
+void db_close(db_t *db);
+/* The SQLite connection (borrowed). */
+sqlite3 *db_handle(db_t *db);
+/* Runs SQL text without results. Returns 0 or a negative code (db_status). */
+int db_exec(db_t *db, const char *sql);
+/* Starts (BEGIN IMMEDIATE), commits or rolls back a transaction. Return 0 or a negative code. */
+int db_begin(db_t *db);
+int db_commit(db_t *db);
+int db_rollback(db_t *db);
+/* Maps an SQLite result code to 0 or a project code: LP_ECONFLICT for unique and primary key
+ * violations, LP_EARG for other constraints, LP_ENOMEM, else LP_EIO. */
+int db_status(int sqlite_rc);
+/* The message of the last SQLite error (borrowed; valid until the next call). */
+const char *db_errmsg(db_t *db);
+
+#endif

@@ -1,0 +1,446 @@
+/* h2o (evloop) behind the plain request interface of http.h: listening socket, routing of
+ * "/api" and "/metrics" by method and path pattern, bearer-token resolution, JSON responses,
+ * the static web folder, cross-thread notifiers and periodic timers. The only file that
+ * includes h2o. */
+#include "http.h"
+
+#include "err.h"
+#include "server.h"
+#include "xmalloc.h"
+
+#include <h2o.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct timer {
+    h2o_timeout_t timeout;
+    h2o_timeout_entry_t entry;
+    void (*cb)(void *ctx);
+    void *ctx;
+    h2o_loop_t *loop;
+    struct timer *next;
+} timer_t_;
+
+struct http_server {
+    server_t *srv;
+    h2o_globalconf_t config;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *listener;
+    int port;
+    const http_route_t *const *tables;
+    const size_t *sizes;
+    size_t ntables;
+    h2o_multithread_queue_t *queue;
+    timer_t_ *timers;
+};
+
+typedef struct api_handler {
+    h2o_handler_t super;
+    http_server_t *h;
+} api_handler_t;
+
+struct http_notifier {
+    h2o_multithread_receiver_t receiver;
+    h2o_multithread_message_t msg;
+    _Atomic int pending; /* 1 while msg is queued: acq_rel exchange orders the flag with cb */
+    void (*cb)(void *ctx);
+    void *ctx;
+    http_server_t *h;
+};
+
+/* ---- responses ---------------------------------------------------------------------------- */
+
+static const char *reason_of(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return status < 400 ? "OK" : status < 500 ? "Bad Request" : "Internal Server Error";
+    }
+}
+
+void http_send(http_req_t *r, int status, const char *content_type, const void *body, size_t len)
+{
+    h2o_req_t *req = r->priv;
+    req->res.status = status;
+    req->res.reason = reason_of(status);
+    if (status >= 400) atomic_fetch_add_explicit(&server_stats(r->srv)->http_errors, 1, memory_order_relaxed);
+    if (content_type)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                       strlen(content_type));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-store"));
+    char *copy = h2o_mem_alloc_pool(&req->pool, len ? len : 1);
+    if (len) memcpy(copy, body, len);
+    h2o_send_inline(req, copy, len);
+}
+
+void http_send_json(http_req_t *r, int status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!text) {
+        http_send_error(r, 500, "internal", "cannot encode the response");
+        return;
+    }
+    size_t n = strlen(text);
+    text[n] = 0;
+    char *withnl = xmalloc(n + 2);
+    memcpy(withnl, text, n);
+    withnl[n] = '\n';
+    free(text);
+    http_send(r, status, "application/json", withnl, n + 1);
+    free(withnl);
+}
+
+void http_send_error(http_req_t *r, int status, const char *error, const char *detail)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "error", json_string(error));
+    json_object_set_new(o, "detail", detail ? json_string(detail) : json_null());
+    http_send_json(r, status, o);
+}
+
+void http_send_empty(http_req_t *r, int status)
+{
+    h2o_req_t *req = r->priv;
+    req->res.status = status;
+    req->res.reason = reason_of(status);
+    h2o_send_inline(req, NULL, 0);
+}
+
+json_t *http_body_json(http_req_t *r)
+{
+    if (r->content_type && strncmp(r->content_type, "application/json", 16) != 0) {
+        http_send_error(r, 415, "unsupported_media_type", "the body must be application/json");
+        return NULL;
+    }
+    json_error_t e;
+    json_t *v = json_loadb((const char *)r->body, r->body_len, JSON_REJECT_DUPLICATES, &e);
+    if (!v || !json_is_object(v)) {
+        char detail[256];
+        snprintf(detail, sizeof detail, "%s", v ? "the body must be a JSON object" : e.text);
+        json_decref(v);
+        http_send_error(r, 400, "bad_json", detail);
+        return NULL;
+    }
+    return v;
+}
+
+/* ---- query strings ------------------------------------------------------------------------ */
+
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                               : -1;
+}
+
+/* Percent-decodes s[0..n) into out (cap bytes with the NUL); '+' is a space in queries. */
+static int decode(const char *s, size_t n, char *out, size_t cap, bool plus)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
+            i += 2;
+        } else if (c == '+' && plus) {
+            c = ' ';
+        }
+        if (k + 1 >= cap) return -1;
+        out[k++] = (char)c;
+    }
+    out[k] = 0;
+    return (int)k;
+}
+
+int http_query(const http_req_t *r, const char *name, char *buf, size_t cap)
+{
+    size_t nl = strlen(name);
+    for (const char *p = r->query; *p;) {
+        const char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        size_t kl = eq ? (size_t)(eq - p) : len;
+        char key[128];
+        if (decode(p, kl, key, sizeof key, true) == (int)nl && !memcmp(key, name, nl)) {
+            if (!eq) return cap ? (buf[0] = 0, 0) : -1;
+            return decode(eq + 1, len - kl - 1, buf, cap, true);
+        }
+        p += len + (amp ? 1 : 0);
+        if (!amp) break;
+    }
+    return -1;
+}
+
+/* ---- routing ------------------------------------------------------------------------------ */
+
+/* Matches path against pattern; fills params with pool copies of the {} segments. */
+static bool match(h2o_mem_pool_t *pool, const char *pattern, const char *path, http_req_t *r)
+{
+    r->nparams = 0;
+    const char *p = pattern, *q = path;
+    while (*p && *q) {
+        if (p[0] == '{' && p[1] == '}') {
+            const char *end = strchr(q, '/');
+            size_t n = end ? (size_t)(end - q) : strlen(q);
+            if (n == 0 || r->nparams == HTTP_MAX_PARAMS) return false;
+            char *seg = h2o_mem_alloc_pool(pool, n + 1);
+            memcpy(seg, q, n);
+            seg[n] = 0;
+            r->params[r->nparams++] = seg;
+            p += 2;
+            q += n;
+            continue;
+        }
+        if (*p++ != *q++) return false;
+    }
+    return *p == 0 && *q == 0;
+}
+
+static char *pool_str(h2o_mem_pool_t *pool, const char *s, size_t n)
+{
+    char *c = h2o_mem_alloc_pool(pool, n + 1);
+    memcpy(c, s, n);
+    c[n] = 0;
+    return c;
+}
+
+static int on_api(h2o_handler_t *self, h2o_req_t *req)
+{
+    http_server_t *h = ((api_handler_t *)self)->h;
+    atomic_fetch_add_explicit(&server_stats(h->srv)->http_requests, 1, memory_order_relaxed);
+    http_req_t *r = h2o_mem_alloc_pool(&req->pool, sizeof *r);
+    memset(r, 0, sizeof *r);
+    r->priv = req;
+    r->srv = h->srv;
+    r->method = pool_str(&req->pool, req->method.base, req->method.len);
+    size_t plen = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
+    char *path = h2o_mem_alloc_pool(&req->pool, plen + 1);
+    if (decode(req->path.base, plen, path, plen + 1, false) < 0) path[0] = 0;
+    r->path = path;
+    r->query = req->query_at == SIZE_MAX
+                   ? ""
+                   : pool_str(&req->pool, req->path.base + req->query_at + 1,
+                              req->path.len - req->query_at - 1);
+    r->body = (const uint8_t *)(req->entity.base ? req->entity.base : "");
+    r->body_len = req->entity.base ? req->entity.len : 0;
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (i >= 0) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        r->content_type = pool_str(&req->pool, v.base, v.len);
+    }
+    bool path_known = false;
+    const http_route_t *route = NULL;
+    for (size_t t = 0; t < h->ntables && !route; t++)
+        for (size_t k = 0; k < h->sizes[t]; k++) {
+            const http_route_t *rt = &h->tables[t][k];
+            if (!match(&req->pool, rt->pattern, r->path, r)) continue;
+            path_known = true;
+            if (!strcmp(rt->method, r->method)) {
+                route = rt;
+                break;
+            }
+        }
+    if (!route) {
+        if (path_known)
+            http_send_error(r, 405, "method_not_allowed", "this path does not take that method");
+        else
+            http_send_error(r, 404, "not_found", "no such endpoint");
+        return 0;
+    }
+    match(&req->pool, route->pattern, r->path, r); /* the params of the chosen route */
+    i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (i >= 0) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        if (v.len < 8 || strncasecmp(v.base, "Bearer ", 7) != 0) {
+            http_send_error(r, 401, "unauthorized", "use Authorization: Bearer <token>");
+            return 0;
+        }
+        char *token = pool_str(&req->pool, v.base + 7, v.len - 7);
+        if (auth_check_token(server_db(h->srv), token, &r->auth) < 0) {
+            http_send_error(r, 401, "unauthorized", "unknown, expired or revoked token");
+            return 0;
+        }
+    }
+    route->fn(r);
+    return 0;
+}
+
+/* ---- listening ---------------------------------------------------------------------------- */
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err) return;
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (!sock) return;
+    http_server_t *h = listener->data;
+    h2o_accept(&h->accept_ctx, sock);
+}
+
+static void register_api(http_server_t *h, h2o_hostconf_t *host, const char *path)
+{
+    h2o_pathconf_t *pc = h2o_config_register_path(host, path, 0);
+    api_handler_t *ah = (api_handler_t *)h2o_create_handler(pc, sizeof *ah);
+    ah->super.on_req = on_api;
+    ah->h = h;
+}
+
+http_server_t *http_create(server_t *srv, const char *host, int port, const char *web_dir,
+                           uint64_t max_body, const http_route_t *const *tables,
+                           const size_t *sizes, size_t ntables, char *err, size_t cap)
+{
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
+        snprintf(err, cap, "bad address '%s' (an IPv4 address such as 127.0.0.1)", host);
+        return NULL;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, SOMAXCONN) != 0) {
+        snprintf(err, cap, "cannot listen on %s:%d: %s", host, port, strerror(errno));
+        if (fd >= 0) close(fd);
+        return NULL;
+    }
+    socklen_t al = sizeof addr;
+    getsockname(fd, (struct sockaddr *)&addr, &al);
+    http_server_t *h = xcalloc(1, sizeof *h);
+    h->srv = srv;
+    h->port = ntohs(addr.sin_port);
+    h->tables = tables;
+    h->sizes = sizes;
+    h->ntables = ntables;
+    h2o_config_init(&h->config);
+    h->config.max_request_entity_size = (size_t)max_body;
+    h2o_hostconf_t *hc = h2o_config_register_host(&h->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    register_api(h, hc, "/api");
+    register_api(h, hc, "/metrics");
+    if (web_dir && *web_dir) {
+        h2o_pathconf_t *pc = h2o_config_register_path(hc, "/", 0);
+        h2o_file_register(pc, web_dir, NULL, NULL, 0);
+    }
+    h2o_context_init(&h->ctx, h2o_evloop_create(), &h->config);
+    h->accept_ctx.ctx = &h->ctx;
+    h->accept_ctx.hosts = h->config.hosts;
+    h->listener = h2o_evloop_socket_create(h->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    h->listener->data = h;
+    h2o_socket_read_start(h->listener, on_accept);
+    h->queue = h2o_multithread_create_queue(h->ctx.loop);
+    return h;
+}
+
+int http_port(const http_server_t *h)
+{
+    return h->port;
+}
+
+int http_run(http_server_t *h, int max_wait_ms)
+{
+    errno = 0;
+    if (h2o_evloop_run(h->ctx.loop, max_wait_ms) == 0 || errno == EINTR) return 0;
+    return -1;
+}
+
+void http_stop_accepting(http_server_t *h)
+{
+    if (!h->listener) return;
+    h2o_socket_read_stop(h->listener);
+    h2o_socket_close(h->listener);
+    h->listener = NULL;
+}
+
+/* ---- notifiers and timers ----------------------------------------------------------------- */
+
+static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    http_notifier_t *n = (http_notifier_t *)receiver;
+    while (!h2o_linklist_is_empty(messages)) h2o_linklist_unlink(messages->next);
+    /* acq_rel: clearing the flag before the callback means a notify during cb queues again. */
+    atomic_exchange_explicit(&n->pending, 0, memory_order_acq_rel);
+    n->cb(n->ctx);
+}
+
+http_notifier_t *http_notifier_create(http_server_t *h, void (*cb)(void *ctx), void *ctx)
+{
+    http_notifier_t *n = xcalloc(1, sizeof *n);
+    n->cb = cb;
+    n->ctx = ctx;
+    n->h = h;
+    h2o_multithread_register_receiver(h->queue, &n->receiver, on_messages);
+    return n;
+}
+
+void http_notify(http_notifier_t *n)
+{
+    /* acq_rel: only the caller that flips 0 -> 1 queues the (single) message. */
+    if (atomic_exchange_explicit(&n->pending, 1, memory_order_acq_rel) == 0)
+        h2o_multithread_send_message(&n->receiver, &n->msg);
+}
+
+void http_notifier_destroy(http_notifier_t *n)
+{
+    if (!n) return;
+    /* a message sent after the last loop iteration is still queued: drop it */
+    while (!h2o_linklist_is_empty(&n->receiver._messages))
+        h2o_linklist_unlink(n->receiver._messages.next);
+    h2o_multithread_unregister_receiver(n->h->queue, &n->receiver);
+    free(n);
+}
+
+static void on_timer(h2o_timeout_entry_t *entry)
+{
+    timer_t_ *t = H2O_STRUCT_FROM_MEMBER(timer_t_, entry, entry);
+    t->cb(t->ctx);
+    h2o_timeout_link(t->loop, &t->timeout, &t->entry);
+}
+
+void http_every(http_server_t *h, uint64_t ms, void (*cb)(void *ctx), void *ctx)
+{
+    timer_t_ *t = xcalloc(1, sizeof *t);
+    t->cb = cb;
+    t->ctx = ctx;
+    t->entry.cb = on_timer;
+    t->loop = h->ctx.loop;
+    h2o_timeout_init(h->ctx.loop, &t->timeout, ms);
+    h2o_timeout_link(h->ctx.loop, &t->timeout, &t->entry);
+    t->next = h->timers;
+    h->timers = t;
+}
+
+void http_destroy(http_server_t *h)
+{
+    if (!h) return;
+    http_stop_accepting(h);
+    for (timer_t_ *t = h->timers, *n; t; t = n) {
+        n = t->next;
+        if (h2o_timeout_is_linked(&t->entry)) h2o_timeout_unlink(&t->entry);
+        h2o_timeout_dispose(h->ctx.loop, &t->timeout);
+        free(t);
+    }
+    /* The h2o context and configuration are left to the process's exit: connections that
+     * clients keep alive still hold timeouts in them, and h2o asserts on disposing those. */
+    free(h);
+}

@@ -1,0 +1,88 @@
+/* The HTTP layer: h2o (evloop) on one thread serves the REST API and the static web folder.
+ * Handlers see a plain request (method, path, query, body, caller) and answer once through
+ * http_send*; only server/http.c includes h2o. */
+#ifndef LP_HTTP_H
+#define LP_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+
+typedef struct server server_t;
+
+#define HTTP_MAX_PARAMS 4
+
+/* One request, valid until its response is sent. All strings are NUL-terminated. */
+typedef struct http_req {
+    const char *method;       /* "GET", "POST", ... */
+    const char *path;         /* percent-decoded path, without the query */
+    const char *query;        /* raw query string ("" when none) */
+    const uint8_t *body;      /* request body (whole; h2o caps it at --max-body) */
+    size_t body_len;
+    const char *content_type; /* NULL when absent */
+    const char *params[HTTP_MAX_PARAMS]; /* path parameters matched by "{}" in the route */
+    size_t nparams;
+    auth_t auth;              /* the caller, resolved from "Authorization: Bearer" by the router */
+    server_t *srv;
+    void *priv;               /* the h2o request (http.c only) */
+} http_req_t;
+
+/* A handler answers with exactly one http_send* call, now or later (on the HTTP thread). */
+typedef void (*http_handler_fn)(http_req_t *r);
+
+typedef struct http_route {
+    const char *method;  /* "GET", ... */
+    const char *pattern; /* "/api/sessions/{}/totals": each {} matches one path segment */
+    http_handler_fn fn;
+} http_route_t;
+
+/* ---- the server side ---------------------------------------------------------------------- */
+
+typedef struct http_server http_server_t;
+
+/* Binds ADDR:PORT (127.0.0.1 style host, port 0 = any free port), registers the route tables
+ * (`ntables` tables of `sizes[i]` routes) and, when web_dir is not empty, serves its files at
+ * "/". max_body caps request bodies (413 beyond). Returns NULL with a message in err. Main
+ * thread, before http_run. */
+http_server_t *http_create(server_t *srv, const char *host, int port, const char *web_dir,
+                           uint64_t max_body, const http_route_t *const *tables,
+                           const size_t *sizes, size_t ntables, char *err, size_t cap);
+/* The port actually bound. */
+int http_port(const http_server_t *h);
+/* Runs the event loop for at most max_wait_ms; returns 0 or -1 on a fatal loop error. */
+int http_run(http_server_t *h, int max_wait_ms);
+/* Stops accepting connections (requests in flight finish). */
+void http_stop_accepting(http_server_t *h);
+/* Frees the server's own state (NULL is a no-op); h2o's context, which open keep-alive
+ * connections still use, is left to the process's exit. Main thread, after the loop. */
+void http_destroy(http_server_t *h);
+
+/* A cross-thread wake-up: http_notify (any thread, coalescing, never blocks) makes cb(ctx) run
+ * once soon on the HTTP thread. */
+typedef struct http_notifier http_notifier_t;
+http_notifier_t *http_notifier_create(http_server_t *h, void (*cb)(void *ctx), void *ctx);
+void http_notify(http_notifier_t *n);
+void http_notifier_destroy(http_notifier_t *n);
+/* Calls cb(ctx) on the HTTP thread every `ms` milliseconds until http_destroy. */
+void http_every(http_server_t *h, uint64_t ms, void (*cb)(void *ctx), void *ctx);
+
+/* ---- handlers ------------------------------------------------------------------------------ */
+
+/* Looks up query parameter `name` and percent-decodes it into buf (NUL-terminated). Returns its
+ * length, or -1 when absent or longer than cap - 1. HTTP thread. */
+int http_query(const http_req_t *r, const char *name, char *buf, size_t cap);
+/* Sends a response with a body (copied). HTTP thread. */
+void http_send(http_req_t *r, int status, const char *content_type, const void *body, size_t len);
+/* Sends `body` as JSON (takes the reference). HTTP thread. */
+void http_send_json(http_req_t *r, int status, json_t *body);
+/* Sends {"error": error, "detail": detail} with `status` (detail may be NULL). HTTP thread. */
+void http_send_error(http_req_t *r, int status, const char *error, const char *detail);
+/* Sends a response without a body (204 and friends). HTTP thread. */
+void http_send_empty(http_req_t *r, int status);
+/* Parses the body as a JSON object. Returns it (new reference) or NULL after sending 400. */
+json_t *http_body_json(http_req_t *r);
+
+#endif

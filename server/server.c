@@ -1,0 +1,131 @@
+/* The server's life: options, the data directory, the metadata database, the admin bootstrap,
+ * the HTTP thread's loop with the route tables, the session registry, and a clean shutdown on
+ * SIGTERM or SIGINT (stop accepting, let the workers finish their step, write the metadata). */
+#include "server.h"
+
+#include "api.h"
+#include "auth.h"
+#include "db.h"
+#include "http.h"
+#include "routes.h"
+#include "session.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct server {
+    server_opts_t opts;
+    db_t *db;
+    registry_t *reg;
+    server_stats_t stats;
+};
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+void server_opts_default(server_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    snprintf(o->http_host, sizeof o->http_host, "127.0.0.1");
+    o->http_port = 8080;
+    snprintf(o->ws_host, sizeof o->ws_host, "127.0.0.1");
+    o->ws_port = 8081;
+    snprintf(o->data_dir, sizeof o->data_dir, "./liveprof-data");
+    o->max_body = 1ull << 30;
+    o->ring_bytes = 4u << 20;
+}
+
+db_t *server_db(server_t *srv)
+{
+    return srv->db;
+}
+
+registry_t *server_registry(server_t *srv)
+{
+    return srv->reg;
+}
+
+const server_opts_t *server_opts(const server_t *srv)
+{
+    return &srv->opts;
+}
+
+server_stats_t *server_stats(server_t *srv)
+{
+    return &srv->stats;
+}
+
+int server_run(const server_opts_t *o)
+{
+    server_t srv;
+    memset(&srv, 0, sizeof srv);
+    srv.opts = *o;
+    srv.stats.started_unix = (uint64_t)time(NULL);
+    if (sodium_init() < 0) {
+        fprintf(stderr, "serve: libsodium cannot initialise\n");
+        return 1;
+    }
+    if (mkdir(o->data_dir, 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "serve: cannot create %s: %s\n", o->data_dir, strerror(errno));
+        return 1;
+    }
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/meta.sqlite", o->data_dir);
+    if (db_open(path, &srv.db) < 0) {
+        fprintf(stderr, "serve: cannot open the database %s\n", path);
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/admin.token", o->data_dir);
+    if (auth_bootstrap(srv.db, path) < 0) {
+        fprintf(stderr, "serve: cannot create the admin user and %s\n", path);
+        db_close(srv.db);
+        return 1;
+    }
+    const http_route_t *tables[] = {api_session_routes, api_upload_routes, api_metrics_routes,
+                                    api_auth_routes,    api_users_routes,  api_connections_routes};
+    const size_t sizes[] = {api_session_nroutes, api_upload_nroutes, api_metrics_nroutes,
+                            api_auth_nroutes,    api_users_nroutes,  api_connections_nroutes};
+    char err[256];
+    http_server_t *h = http_create(&srv, o->http_host, o->http_port, o->web_dir, o->max_body,
+                                   tables, sizes, sizeof sizes / sizeof sizes[0], err, sizeof err);
+    if (!h) {
+        fprintf(stderr, "serve: %s\n", err);
+        db_close(srv.db);
+        return 1;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    srv.reg = registry_create(&srv, h, o->workers > 0 ? o->workers : (int)(cores > 0 ? cores : 2),
+                              o->ring_bytes);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    printf("liveprof: serving http://%s:%d/ (data in %s)\n", o->http_host, http_port(h), o->data_dir);
+    fflush(stdout);
+    int status = 0;
+    while (!stopping)
+        if (http_run(h, 100) < 0) {
+            fprintf(stderr, "serve: the event loop failed\n");
+            status = 1;
+            break;
+        }
+    http_stop_accepting(h);
+    registry_destroy(srv.reg);
+    http_destroy(h);
+    db_close(srv.db);
+    fprintf(stderr, "liveprof: stopped\n");
+    return status;
+}

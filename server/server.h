@@ -1,0 +1,52 @@
+/* `liveprof serve`: the server's options, its shared context and its main loop. One HTTP thread
+ * (h2o evloop) owns the metadata database and every HTTP request; a small pool of session
+ * workers decodes and analyses the sessions' bytes. */
+#ifndef LP_SERVER_H
+#define LP_SERVER_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+typedef struct server_opts {
+    char http_host[64];
+    int http_port;
+    char ws_host[64];
+    int ws_port;
+    char data_dir[PATH_MAX];
+    char web_dir[PATH_MAX]; /* static files served at "/" (may be empty) */
+    uint64_t max_body;      /* bytes of one request body */
+    int workers;            /* session worker threads (0: one per core) */
+    size_t ring_bytes;      /* per-session ring capacity (power of two) */
+} server_opts_t;
+
+/* Fills the design's defaults: 127.0.0.1:8080, 127.0.0.1:8081, ./liveprof-data, 1 GiB. */
+void server_opts_default(server_opts_t *o);
+/* Runs the server until SIGTERM or SIGINT; returns the process exit status. Main thread. */
+int server_run(const server_opts_t *o);
+
+typedef struct server server_t;
+typedef struct db db_t;
+typedef struct registry registry_t;
+
+/* The metadata database. HTTP thread only. */
+db_t *server_db(server_t *srv);
+/* The session registry. */
+registry_t *server_registry(server_t *srv);
+/* The options the server runs with. */
+const server_opts_t *server_opts(const server_t *srv);
+
+/* Server-wide counters for /metrics (updated with relaxed atomics: they order nothing). */
+typedef struct server_stats {
+    _Atomic uint64_t http_requests;
+    _Atomic uint64_t http_errors;
+    _Atomic uint64_t bytes_received;
+    _Atomic uint64_t sessions_created;
+    _Atomic uint64_t late_events;
+    uint64_t started_unix;
+} server_stats_t;
+
+server_stats_t *server_stats(server_t *srv);
+
+#endif

@@ -1,0 +1,501 @@
+/* The session registry and the worker pool. The HTTP thread appends a session's bytes to its raw
+ * file and pumps them from there into the session's SPSC ring as the ring has room, so uploads
+ * never wait for the analysis and memory stays bounded; the owning worker drains the ring into
+ * the live analysis, and when the input has ended settles the session with the exact file pass
+ * (the same ordering and analysis as `liveprof analyze`). */
+#include "session.h"
+
+#include "api.h"
+#include "db.h"
+#include "err.h"
+#include "gea.h"
+#include "live.h"
+#include "order.h"
+#include "ring.h"
+#include "script.h"
+#include "server.h"
+#include "xmalloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FEED_MAX (1u << 20) /* bytes fed per lock hold: keeps readers' waits short */
+
+typedef struct worker {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    session_t *head;
+    bool wake, stop;
+    registry_t *reg;
+} worker_t;
+
+struct registry {
+    server_t *srv;
+    http_server_t *http;
+    http_notifier_t *news; /* workers -> HTTP thread: ring room, state changes */
+    script_t *totals_script;
+    worker_t *workers;
+    int nworkers, next_worker;
+    size_t ring_bytes;
+    session_t **sessions;
+    size_t nsessions, sessions_cap;
+    upload_t **uploads;
+    size_t nuploads, uploads_cap;
+};
+
+const char *session_state_name(session_state_t st)
+{
+    static const char *const names[] = {"ingesting", "live", "done", "failed"};
+    return st <= SESSION_FAILED ? names[st] : "failed";
+}
+
+session_state_t session_state(const session_t *s)
+{
+    /* acquire: pairs with the worker's release store after it wrote `error` and `final` */
+    return (session_state_t)atomic_load_explicit(&s->state, memory_order_acquire);
+}
+
+/* ---- lifetime ------------------------------------------------------------------------------- */
+
+static void session_unref(session_t *s)
+{
+    /* acq_rel: the last owner sees every write the others made before they let go */
+    if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
+    live_destroy(s->live);
+    ring_destroy(s->ring);
+    report_dispose(&s->final);
+    if (s->raw_fd >= 0) close(s->raw_fd);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+static void worker_wake(worker_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->wake = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* ---- worker ------------------------------------------------------------------------------- */
+
+static int count_event(void *ctx, const evlog_event_t *ev)
+{
+    gea_event(*(gea_t **)ctx, ev);
+    return 0;
+}
+
+static void reset_gea(void *ctx)
+{
+    gea_t **g = ctx;
+    gea_destroy(*g);
+    *g = gea_create(NULL);
+}
+
+/* The exact pass over the raw file: the same totals as `liveprof analyze`. */
+static void settle(registry_t *reg, session_t *s)
+{
+    char path[PATH_MAX + 96];
+    snprintf(path, sizeof path, "%s/sessions/%s/raw.eventlog", server_opts(reg->srv)->data_dir,
+             s->meta.id);
+    gea_t *g = gea_create(NULL);
+    evlog_t d;
+    int rc = evlog_init(&d, NULL);
+    order_source_t src = {.fd = open(path, O_RDONLY)};
+    struct stat sb;
+    char err[256] = "";
+    if (rc < 0 || src.fd < 0 || fstat(src.fd, &sb) < 0) {
+        snprintf(err, sizeof err, "cannot read the session's bytes: %s", strerror(errno));
+        rc = LP_EIO;
+    } else {
+        src.len = (uint64_t)sb.st_size;
+        order_stats_t st = {.reset = reset_gea, .progress_ctx = &g};
+        rc = order_log(&d, &src, count_event, &g, &st);
+        if (rc < 0)
+            snprintf(err, sizeof err, "%s at byte %llu", evlog_error_text(&d),
+                     (unsigned long long)evlog_error_offset(&d));
+        atomic_store_explicit(&s->events, st.events, memory_order_relaxed);
+    }
+    if (src.fd >= 0) close(src.fd);
+    evlog_dispose(&d);
+    pthread_mutex_lock(&s->lock);
+    report_dispose(&s->final);
+    report_build(&s->final, gea_output(g, 0), reg->totals_script, false, 1000);
+    s->settled = true;
+    if (rc < 0) snprintf(s->error, sizeof s->error, "%s", err);
+    pthread_mutex_unlock(&s->lock);
+    gea_destroy(g);
+    /* release: `final` and `error` are written before readers can see the new state */
+    atomic_store_explicit(&s->state, rc < 0 ? SESSION_FAILED : SESSION_DONE, memory_order_release);
+}
+
+/* One step on one session; true when it did something. */
+static bool work_on(registry_t *reg, session_t *s)
+{
+    const uint8_t *p;
+    size_t n;
+    bool did = false;
+    ring_peek_spsc(s->ring, &p, &n);
+    if (n > 0) {
+        if (n > FEED_MAX) n = FEED_MAX;
+        pthread_mutex_lock(&s->lock);
+        live_feed(s->live, p, n);
+        uint64_t evs = live_events(s->live);
+        pthread_mutex_unlock(&s->lock);
+        ring_consume_spsc(s->ring, n);
+        atomic_fetch_add_explicit(&s->consumed, n, memory_order_relaxed);
+        atomic_store_explicit(&s->events, evs, memory_order_relaxed);
+        did = true;
+        http_notify(reg->news); /* the ring has room again */
+    }
+    if (!did && ring_closed(s->ring) && session_state(s) == SESSION_INGESTING) {
+        pthread_mutex_lock(&s->lock);
+        live_finish(s->live);
+        pthread_mutex_unlock(&s->lock);
+        settle(reg, s);
+        http_notify(reg->news); /* persist the new state */
+        did = true;
+    }
+    return did;
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop) {
+        for (session_t **pp = &w->head; *pp;) {
+            session_t *s = *pp;
+            if (atomic_load_explicit(&s->deleted, memory_order_acquire)) {
+                *pp = s->next_in_worker;
+                session_unref(s);
+            } else {
+                pp = &s->next_in_worker;
+            }
+        }
+        /* Walking the list without the lock is safe: only this thread unlinks nodes, and the
+         * HTTP thread only pushes new ones at the head. */
+        session_t *first = w->head;
+        w->wake = false;
+        pthread_mutex_unlock(&w->mu);
+        bool did = false;
+        for (session_t *s = first; s; s = s->next_in_worker) did |= work_on(w->reg, s);
+        pthread_mutex_lock(&w->mu);
+        if (!did && !w->wake && !w->stop) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 100 * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* ---- HTTP thread: pumping bytes into the rings --------------------------------------------- */
+
+static void pump(registry_t *reg, session_t *s)
+{
+    uint8_t buf[64 << 10];
+    bool moved = false;
+    while (s->fed < s->received) {
+        size_t room = ring_writable(s->ring);
+        if (room == 0) break;
+        size_t want = s->received - s->fed < room ? (size_t)(s->received - s->fed) : room;
+        if (want > sizeof buf) want = sizeof buf;
+        ssize_t r = pread(s->raw_fd, buf, want, (off_t)s->fed);
+        if (r <= 0) break;
+        size_t w = ring_write_spsc(s->ring, buf, (size_t)r);
+        s->fed += w;
+        moved = true;
+        if (w < (size_t)r) break;
+    }
+    if (s->input_done && s->fed == s->received && !s->ring_closed) {
+        ring_close_spsc(s->ring);
+        s->ring_closed = true;
+        moved = true;
+    }
+    if (moved) worker_wake(&reg->workers[s->worker]);
+}
+
+/* A worker made room in a ring or settled a session. */
+static void on_news(void *ctx)
+{
+    registry_t *reg = ctx;
+    for (size_t i = 0; i < reg->nsessions; i++) pump(reg, reg->sessions[i]);
+}
+
+static void on_tick(void *ctx)
+{
+    on_news(ctx);
+    registry_persist(ctx);
+}
+
+/* ---- registry ----------------------------------------------------------------------------- */
+
+void session_sync_meta(session_t *s)
+{
+    session_state_t st = session_state(s);
+    snprintf(s->meta.state, sizeof s->meta.state, "%s", session_state_name(st));
+    s->meta.bytes_ingested = atomic_load_explicit(&s->consumed, memory_order_relaxed);
+    s->meta.events = atomic_load_explicit(&s->events, memory_order_relaxed);
+    if (st == SESSION_FAILED) snprintf(s->meta.error, sizeof s->meta.error, "%s", s->error);
+}
+
+const script_t *registry_totals_script(const registry_t *reg)
+{
+    return reg->totals_script;
+}
+
+void registry_persist(registry_t *reg)
+{
+    for (size_t i = 0; i < reg->nsessions; i++) {
+        session_t *s = reg->sessions[i];
+        session_sync_meta(s);
+        if (memcmp(&s->meta, &s->saved, sizeof s->meta) == 0) continue;
+        if (session_meta_update(server_db(reg->srv), &s->meta) == 0) s->saved = s->meta;
+    }
+}
+
+static char *session_dir(registry_t *reg, const char *id, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/sessions/%s", server_opts(reg->srv)->data_dir, id);
+    return buf;
+}
+
+/* Builds the in-memory session for `m` (file already there or created). */
+static session_t *session_new(registry_t *reg, const session_meta_t *m, char *err, size_t cap)
+{
+    char dir[PATH_MAX + 64], path[PATH_MAX + 96];
+    session_dir(reg, m->id, dir, sizeof dir);
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        snprintf(err, cap, "cannot create %s: %s", dir, strerror(errno));
+        return NULL;
+    }
+    snprintf(path, sizeof path, "%s/raw.eventlog", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, cap, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    session_t *s = xcalloc(1, sizeof *s);
+    s->meta = *m;
+    s->saved = *m;
+    s->raw_fd = fd;
+    struct stat sb;
+    s->received = fstat(fd, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+    pthread_mutex_init(&s->lock, NULL);
+    s->live = live_create(NULL);
+    s->ring = ring_create(reg->ring_bytes);
+    atomic_init(&s->state, SESSION_INGESTING);
+    atomic_init(&s->refs, 2);
+    s->worker = reg->next_worker++ % reg->nworkers;
+    xgrow((void **)&reg->sessions, &reg->sessions_cap, reg->nsessions + 1, sizeof *reg->sessions);
+    reg->sessions[reg->nsessions++] = s;
+    worker_t *w = &reg->workers[s->worker];
+    pthread_mutex_lock(&w->mu);
+    s->next_in_worker = w->head;
+    w->head = s;
+    pthread_mutex_unlock(&w->mu);
+    return s;
+}
+
+session_t *session_create(registry_t *reg, const auth_t *owner, const char *name, char *err,
+                          size_t cap)
+{
+    session_meta_t m;
+    memset(&m, 0, sizeof m);
+    uint8_t rnd[16];
+    randombytes_buf(rnd, sizeof rnd);
+    for (int i = 0; i < 16; i++) snprintf(m.id + 2 * i, 3, "%02x", rnd[i]);
+    snprintf(m.name, sizeof m.name, "%s", name && *name ? name : m.id);
+    m.owner = owner->user_id;
+    m.is_public = owner->role == AUTH_GUEST;
+    snprintf(m.state, sizeof m.state, "ingesting");
+    m.created = (int64_t)time(NULL);
+    if (session_meta_insert(server_db(reg->srv), &m) < 0) {
+        snprintf(err, cap, "cannot record the session");
+        return NULL;
+    }
+    session_t *s = session_new(reg, &m, err, cap);
+    if (!s) session_meta_delete(server_db(reg->srv), m.id);
+    atomic_fetch_add_explicit(&server_stats(reg->srv)->sessions_created, 1, memory_order_relaxed);
+    return s;
+}
+
+session_t *session_find(registry_t *reg, const char *id)
+{
+    for (size_t i = 0; i < reg->nsessions; i++)
+        if (!strcmp(reg->sessions[i]->meta.id, id)) return reg->sessions[i];
+    return NULL;
+}
+
+session_t **session_all(registry_t *reg, size_t *n)
+{
+    *n = reg->nsessions;
+    return reg->sessions;
+}
+
+int session_append(registry_t *reg, session_t *s, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t done = 0; done < n;) {
+        ssize_t w = write(s->raw_fd, b + done, n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return LP_EIO;
+        done += (size_t)w;
+    }
+    if (fdatasync(s->raw_fd) < 0) return LP_EIO;
+    s->received += n;
+    atomic_fetch_add_explicit(&server_stats(reg->srv)->bytes_received, n, memory_order_relaxed);
+    pump(reg, s);
+    return 0;
+}
+
+void session_end_input(registry_t *reg, session_t *s)
+{
+    s->input_done = true;
+    pump(reg, s);
+}
+
+static void remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char p[PATH_MAX + 300];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            if (e->d_type == DT_DIR)
+                remove_tree(p);
+            else
+                unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+void session_delete(registry_t *reg, session_t *s)
+{
+    char dir[PATH_MAX + 64];
+    remove_tree(session_dir(reg, s->meta.id, dir, sizeof dir));
+    session_meta_delete(server_db(reg->srv), s->meta.id);
+    for (size_t i = 0; i < reg->nuploads;)
+        if (reg->uploads[i]->session == s) {
+            free(reg->uploads[i]);
+            reg->uploads[i] = reg->uploads[--reg->nuploads];
+        } else {
+            i++;
+        }
+    for (size_t i = 0; i < reg->nsessions; i++)
+        if (reg->sessions[i] == s) {
+            memmove(reg->sessions + i, reg->sessions + i + 1,
+                    (reg->nsessions - i - 1) * sizeof *reg->sessions);
+            reg->nsessions--;
+            break;
+        }
+    /* release: the worker that sees the flag also sees everything before it */
+    atomic_store_explicit(&s->deleted, true, memory_order_release);
+    worker_wake(&reg->workers[s->worker]);
+    session_unref(s);
+}
+
+upload_t *upload_create(registry_t *reg, session_t *s)
+{
+    upload_t *u = xcalloc(1, sizeof *u);
+    uint8_t rnd[16];
+    randombytes_buf(rnd, sizeof rnd);
+    for (int i = 0; i < 16; i++) snprintf(u->id + 2 * i, 3, "%02x", rnd[i]);
+    u->session = s;
+    xgrow((void **)&reg->uploads, &reg->uploads_cap, reg->nuploads + 1, sizeof *reg->uploads);
+    reg->uploads[reg->nuploads++] = u;
+    return u;
+}
+
+upload_t *upload_find(registry_t *reg, const char *id)
+{
+    for (size_t i = 0; i < reg->nuploads; i++)
+        if (!strcmp(reg->uploads[i]->id, id)) return reg->uploads[i];
+    return NULL;
+}
+
+static void load_one(void *ctx, const session_meta_t *m)
+{
+    registry_t *reg = ctx;
+    char err[256];
+    session_t *s = session_new(reg, m, err, sizeof err);
+    if (!s) {
+        fprintf(stderr, "serve: session %s not restored: %s\n", m->id, err);
+        return;
+    }
+    s->input_done = true; /* its bytes are analysed again from the saved file */
+    pump(reg, s);
+}
+
+registry_t *registry_create(server_t *srv, http_server_t *http, int workers, size_t ring_bytes)
+{
+    registry_t *reg = xcalloc(1, sizeof *reg);
+    reg->srv = srv;
+    reg->http = http;
+    reg->ring_bytes = ring_bytes;
+    reg->totals_script = script_create();
+    script_parse_default(reg->totals_script, SCRIPT_DEFAULT_TOTALS);
+    reg->nworkers = workers > 0 ? workers : 1;
+    reg->workers = xcalloc((size_t)reg->nworkers, sizeof *reg->workers);
+    for (int i = 0; i < reg->nworkers; i++) {
+        worker_t *w = &reg->workers[i];
+        w->reg = reg;
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->cv, NULL);
+        pthread_create(&w->thread, NULL, worker_main, w);
+    }
+    reg->news = http_notifier_create(http, on_news, reg);
+    http_every(http, 200, on_tick, reg);
+    char dir[PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s/sessions", server_opts(srv)->data_dir);
+    mkdir(dir, 0700);
+    session_meta_load_all(server_db(srv), load_one, reg);
+    return reg;
+}
+
+void registry_destroy(registry_t *reg)
+{
+    if (!reg) return;
+    registry_persist(reg);
+    for (int i = 0; i < reg->nworkers; i++) {
+        worker_t *w = &reg->workers[i];
+        pthread_mutex_lock(&w->mu);
+        w->stop = true;
+        pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->thread, NULL);
+        for (session_t *s = w->head, *n; s; s = n) {
+            n = s->next_in_worker;
+            session_unref(s);
+        }
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+    }
+    for (size_t i = 0; i < reg->nsessions; i++) session_unref(reg->sessions[i]);
+    for (size_t i = 0; i < reg->nuploads; i++) free(reg->uploads[i]);
+    http_notifier_destroy(reg->news);
+    script_destroy(reg->totals_script);
+    free(reg->sessions);
+    free(reg->uploads);
+    free(reg->workers);
+    free(reg);
+}

@@ -1,0 +1,37 @@
+/* Helpers for end-to-end tests: start the real `liveprof serve` on 127.0.0.1 with a free port
+ * and a fresh data directory, talk to it over real HTTP, stop it with SIGTERM. */
+#ifndef LP_SRVUTIL_H
+#define LP_SRVUTIL_H
+
+#include "httpc.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct srv {
+    pid_t pid;
+    int port;
+    char url[64];
+    char data[512];
+    char admin[128]; /* the admin's API token */
+} srv_t;
+
+/* Starts the server with extra flags (may be ""), data in `data` (created under the test's
+ * temp dir when NULL). Fails the test when it does not come up. */
+void srv_start(srv_t *s, const char *data, const char *flags);
+/* SIGTERM and wait; returns the exit status. */
+int srv_stop(srv_t *s);
+/* One request with an optional bearer token (NULL = guest) and content type; fills *out
+ * (dispose it). Returns the HTTP status or -1. */
+int srv_req(const srv_t *s, const char *method, const char *path, const char *token,
+            const char *ctype, const void *body, size_t len, httpc_resp_t *out);
+/* Waits until the session's state is done or failed (at most `seconds`); returns the state
+ * (malloc'd) or NULL. */
+char *srv_wait_session(const srv_t *s, const char *id, const char *token, int seconds);
+/* The string value of a top-level JSON field of a response body, malloc'd, or NULL. */
+char *srv_json_str(const char *body, const char *field);
+/* The integer value of a top-level JSON field, or -1. */
+long long srv_json_int(const char *body, const char *field);
+
+#endif

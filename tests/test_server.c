@@ -1,0 +1,395 @@
+/* End-to-end tests of `liveprof serve` over real HTTP on 127.0.0.1: uploads of every shared
+ * log against the old tool's totals, chunked and resumed uploads, privacy between users,
+ * tokens, malformed requests, concurrency, and a clean restart. */
+#include "test.h"
+
+#include "srvutil.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *upload_raw(const srv_t *s, const char *token, const char *log, int *status)
+{
+    size_t n;
+    uint8_t *b = tu_read_file(tu_data(log), &n);
+    REQUIRE(b);
+    httpc_resp_t r;
+    *status = srv_req(s, "POST", "/api/sessions?name=test", token, "application/octet-stream",
+                      b, n, &r);
+    free(b);
+    char *id = srv_json_str(r.body, "id");
+    httpc_resp_dispose(&r);
+    return id;
+}
+
+/* Uploads a log and checks /totals.txt against the old tool's file. */
+static void upload_and_compare(const srv_t *s, const char *log, const char *expected)
+{
+    int st;
+    char *id = upload_raw(s, s->admin, log, &st);
+    CHECKF(st == 201 && id, "%s: upload answered %d", log, st);
+    if (!id) return;
+    char *state = srv_wait_session(s, id, s->admin, 60);
+    CHECKF(state && !strcmp(state, "done"), "%s: state %s", log, state ? state : "(timeout)");
+    free(state);
+    char path[128];
+    snprintf(path, sizeof path, "/api/sessions/%s/totals.txt", id);
+    httpc_resp_t r;
+    CHECK(srv_req(s, "GET", path, s->admin, NULL, NULL, 0, &r) == 200);
+    size_t n;
+    char *want = (char *)tu_read_file(tu_data(expected), &n);
+    REQUIRE(want);
+    CHECKF(r.len == n && !memcmp(r.body, want, n), "%s: totals.txt differs from %s", log, expected);
+    free(want);
+    httpc_resp_dispose(&r);
+    free(id);
+}
+
+TEST(server_upload_every_log)
+{
+    static const char *logs[] = {"concurrent", "fib-labels", "fib-labels-user-only", "heap",
+                                 "heap-nonmoving", "leech-attach-file", "leech-main", "scale-1m",
+                                 "small", "sparks"};
+    srv_t s;
+    srv_start(&s, NULL, "");
+    char log[256], exp[256];
+    for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
+        snprintf(log, sizeof log, "eventlogs/%s.eventlog", logs[i]);
+        snprintf(exp, sizeof exp, "expected/%s/default/%s.totals.txt", logs[i], logs[i]);
+        upload_and_compare(&s, log, exp);
+    }
+    static const char *raw[] = {"leech-restart-0", "leech-restart-1", "leech-deferred-0"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(log, sizeof log, "eventlogs/%s.raw.eventlog", raw[i]);
+        snprintf(exp, sizeof exp, "expected/%s.raw/fixed-default/%s.fixed.totals.txt", raw[i],
+                 raw[i]);
+        upload_and_compare(&s, log, exp);
+    }
+    CHECK(srv_stop(&s) == 0);
+}
+
+/* A chunked upload: a wrong offset gets 409 with the expected one; resuming from it works. */
+TEST(server_chunked_upload_resume)
+{
+    srv_t s;
+    srv_start(&s, NULL, "");
+    size_t n;
+    uint8_t *b = tu_read_file(tu_data("eventlogs/small.eventlog"), &n);
+    REQUIRE(b);
+    httpc_resp_t r;
+    REQUIRE(srv_req(&s, "POST", "/api/uploads?name=chunked", s.admin, NULL, NULL, 0, &r) == 201);
+    char *up = srv_json_str(r.body, "id"), *sid = srv_json_str(r.body, "session");
+    httpc_resp_dispose(&r);
+    REQUIRE(up && sid);
+    size_t chunk = 100000, off = 0;
+    char path[256];
+    /* a chunk that skips ahead is refused with the offset the server has */
+    snprintf(path, sizeof path, "/api/uploads/%s?offset=%zu", up, chunk);
+    CHECK(srv_req(&s, "PUT", path, s.admin, "application/octet-stream", b, chunk, &r) == 409);
+    CHECK(srv_json_int(r.body, "expected_offset") == 0);
+    httpc_resp_dispose(&r);
+    int i = 0;
+    while (off < n) {
+        size_t k = n - off < chunk ? n - off : chunk;
+        if (i++ == 3) { /* "interrupted": ask the server where to go on from */
+            snprintf(path, sizeof path, "/api/uploads/%s", up);
+            CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
+            CHECK((size_t)srv_json_int(r.body, "offset") == off);
+            httpc_resp_dispose(&r);
+        }
+        snprintf(path, sizeof path, "/api/uploads/%s?offset=%zu", up, off);
+        CHECK(srv_req(&s, "PUT", path, s.admin, "application/octet-stream", b + off, k, &r) == 200);
+        CHECK((size_t)srv_json_int(r.body, "offset") == off + k);
+        httpc_resp_dispose(&r);
+        off += k;
+    }
+    snprintf(path, sizeof path, "/api/uploads/%s/finish", up);
+    CHECK(srv_req(&s, "POST", path, s.admin, NULL, NULL, 0, &r) == 200);
+    httpc_resp_dispose(&r);
+    char *state = srv_wait_session(&s, sid, s.admin, 60);
+    CHECKF(state && !strcmp(state, "done"), "state %s", state ? state : "(timeout)");
+    snprintf(path, sizeof path, "/api/sessions/%s/totals.txt", sid);
+    CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
+    size_t wn;
+    char *want = (char *)tu_read_file(tu_data("expected/small/default/small.totals.txt"), &wn);
+    CHECK(want && r.len == wn && !memcmp(r.body, want, wn));
+    free(want);
+    httpc_resp_dispose(&r);
+    free(state);
+    free(up);
+    free(sid);
+    free(b);
+    CHECK(srv_stop(&s) == 0);
+}
+
+static char *login(const srv_t *s, const char *user, const char *password)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"user\":\"%s\",\"password\":\"%s\"}", user, password);
+    httpc_resp_t r;
+    int st = srv_req(s, "POST", "/api/auth/login", NULL, "application/json", body, strlen(body), &r);
+    char *tok = st == 200 ? srv_json_str(r.body, "token") : NULL;
+    httpc_resp_dispose(&r);
+    return tok;
+}
+
+static void add_user(const srv_t *s, const char *user, const char *password)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"name\":\"%s\",\"password\":\"%s\",\"role\":\"user\"}", user,
+             password);
+    httpc_resp_t r;
+    int st = srv_req(s, "POST", "/api/users", s->admin, "application/json", body, strlen(body), &r);
+    CHECKF(st == 201 || st == 200, "creating %s: %d %s", user, st, r.body ? r.body : "");
+    httpc_resp_dispose(&r);
+}
+
+static int get_status(const srv_t *s, const char *path, const char *token)
+{
+    httpc_resp_t r;
+    int st = srv_req(s, "GET", path, token, NULL, NULL, 0, &r);
+    httpc_resp_dispose(&r);
+    return st;
+}
+
+TEST(server_privacy_between_users)
+{
+    srv_t s;
+    srv_start(&s, NULL, "");
+    add_user(&s, "alice", "alice-secret-1");
+    add_user(&s, "bob", "bob-secret-22");
+    char *alice = login(&s, "alice", "alice-secret-1"), *bob = login(&s, "bob", "bob-secret-22");
+    REQUIRE(alice && bob);
+    CHECK(login(&s, "alice", "wrong") == NULL);
+    int st;
+    char *id = upload_raw(&s, alice, "eventlogs/fib-labels.eventlog", &st);
+    REQUIRE(st == 201 && id);
+    char path[128];
+    snprintf(path, sizeof path, "/api/sessions/%s", id);
+    CHECK(get_status(&s, path, alice) == 200);
+    CHECK(get_status(&s, path, bob) == 404);  /* private: invisible to others */
+    CHECK(get_status(&s, path, NULL) == 404); /* and to guests */
+    CHECK(get_status(&s, path, s.admin) == 200);
+    snprintf(path, sizeof path, "/api/sessions/%s/totals.txt", id);
+    CHECK(get_status(&s, path, bob) == 404);
+    /* the list shows it only to those who may see it */
+    httpc_resp_t r;
+    CHECK(srv_req(&s, "GET", "/api/sessions", bob, NULL, NULL, 0, &r) == 200);
+    CHECK(!strstr(r.body, id));
+    httpc_resp_dispose(&r);
+    CHECK(srv_req(&s, "GET", "/api/sessions", alice, NULL, NULL, 0, &r) == 200);
+    CHECK(strstr(r.body, id) != NULL);
+    httpc_resp_dispose(&r);
+    /* bob may not change it; alice makes it public */
+    snprintf(path, sizeof path, "/api/sessions/%s", id);
+    const char *pub = "{\"visibility\":\"public\"}";
+    CHECK(srv_req(&s, "PATCH", path, bob, "application/json", pub, strlen(pub), &r) == 404);
+    httpc_resp_dispose(&r);
+    CHECK(srv_req(&s, "PATCH", path, alice, "application/json", pub, strlen(pub), &r) == 200);
+    httpc_resp_dispose(&r);
+    CHECK(get_status(&s, path, NULL) == 200);
+    CHECK(get_status(&s, path, bob) == 200);
+    CHECK(srv_req(&s, "DELETE", path, bob, NULL, NULL, 0, &r) == 403);
+    httpc_resp_dispose(&r);
+    /* a guest's upload is public */
+    char *gid = upload_raw(&s, NULL, "eventlogs/sparks.eventlog", &st);
+    CHECK(st == 201 && gid);
+    snprintf(path, sizeof path, "/api/sessions/%s", gid);
+    CHECK(get_status(&s, path, bob) == 200);
+    /* delete */
+    snprintf(path, sizeof path, "/api/sessions/%s", id);
+    CHECK(srv_req(&s, "DELETE", path, alice, NULL, NULL, 0, &r) == 204);
+    httpc_resp_dispose(&r);
+    CHECK(get_status(&s, path, s.admin) == 404);
+    free(id);
+    free(gid);
+    free(alice);
+    free(bob);
+    CHECK(srv_stop(&s) == 0);
+}
+
+TEST(server_bad_requests)
+{
+    srv_t s;
+    srv_start(&s, NULL, "--max-body 100000");
+    httpc_resp_t r;
+    CHECK(get_status(&s, "/api/sessions", "not-a-token") == 401);
+    CHECK(get_status(&s, "/api/users", NULL) == 401);
+    CHECK(get_status(&s, "/api/sessions/0123456789abcdef0123456789abcdef", s.admin) == 404);
+    CHECK(get_status(&s, "/api/nothing-here", NULL) == 404);
+    CHECK(srv_req(&s, "DELETE", "/api/sessions", s.admin, NULL, NULL, 0, &r) == 405);
+    CHECK(r.body && strstr(r.body, "\"error\""));
+    httpc_resp_dispose(&r);
+    /* wrong content type, oversized body */
+    CHECK(srv_req(&s, "POST", "/api/sessions", s.admin, "text/plain", "x", 1, &r) == 415);
+    CHECK(r.body && strstr(r.body, "\"error\""));
+    httpc_resp_dispose(&r);
+    size_t n;
+    uint8_t *big = tu_read_file(tu_data("eventlogs/concurrent.eventlog"), &n);
+    REQUIRE(big && n > 100000);
+    CHECK(srv_req(&s, "POST", "/api/sessions", s.admin, "application/octet-stream", big, n, &r) ==
+          413);
+    httpc_resp_dispose(&r);
+    free(big);
+    /* bad JSON and bad ranges */
+    int st;
+    char *id = upload_raw(&s, s.admin, "eventlogs/fib-labels.eventlog", &st);
+    REQUIRE(id);
+    free(srv_wait_session(&s, id, s.admin, 30));
+    char path[256];
+    snprintf(path, sizeof path, "/api/sessions/%s", id);
+    CHECK(srv_req(&s, "PATCH", path, s.admin, "application/json", "{bad", 4, &r) == 400);
+    CHECK(r.body && strstr(r.body, "\"error\""));
+    httpc_resp_dispose(&r);
+    CHECK(srv_req(&s, "PATCH", path, s.admin, "application/json", "{\"owner\":3}", 11, &r) == 400);
+    httpc_resp_dispose(&r);
+    snprintf(path, sizeof path, "/api/sessions/%s/aggregates?series=labels&from=9&to=3", id);
+    CHECK(get_status(&s, path, s.admin) == 400);
+    snprintf(path, sizeof path, "/api/sessions/%s/aggregates?series=nope", id);
+    CHECK(get_status(&s, path, s.admin) == 400);
+    snprintf(path, sizeof path, "/api/sessions/%s/aggregates?series=labels&bins=x", id);
+    CHECK(get_status(&s, path, s.admin) == 400);
+    snprintf(path, sizeof path, "/api/sessions/%s/aggregates?series=threads&bins=50", id);
+    CHECK(get_status(&s, path, s.admin) == 200);
+    snprintf(path, sizeof path, "/api/uploads/nope?offset=0");
+    CHECK(srv_req(&s, "PUT", path, s.admin, NULL, "x", 1, &r) == 404);
+    httpc_resp_dispose(&r);
+    free(id);
+    CHECK(srv_stop(&s) == 0);
+}
+
+typedef struct job {
+    const srv_t *s;
+    const char *log, *expected;
+    bool ok;
+    char why[160];
+} job_t;
+
+static void *upload_job(void *arg)
+{
+    job_t *j = arg;
+    int st;
+    char *id = upload_raw(j->s, j->s->admin, j->log, &st);
+    if (!id) {
+        snprintf(j->why, sizeof j->why, "upload answered %d", st);
+        return NULL;
+    }
+    char *state = srv_wait_session(j->s, id, j->s->admin, 120);
+    snprintf(j->why, sizeof j->why, "session %s: state %s", id, state ? state : "(timeout)");
+    char path[128];
+    snprintf(path, sizeof path, "/api/sessions/%s/totals.txt", id);
+    httpc_resp_t r;
+    size_t n;
+    char *want = (char *)tu_read_file(tu_data(j->expected), &n);
+    int gst = srv_req(j->s, "GET", path, j->s->admin, NULL, NULL, 0, &r);
+    j->ok = state && !strcmp(state, "done") && gst == 200 && want && r.len == n &&
+            !memcmp(r.body, want, n);
+    if (!j->ok)
+        snprintf(j->why, sizeof j->why, "session %s: state %s, totals.txt %d with %zu bytes (%zu wanted)",
+                 id, state ? state : "(timeout)", gst, r.len, n);
+    httpc_resp_dispose(&r);
+    free(want);
+    free(state);
+    free(id);
+    return NULL;
+}
+
+static volatile int stop_queries;
+
+static void *query_job(void *arg)
+{
+    const srv_t *s = arg;
+    while (!stop_queries) {
+        httpc_resp_t r;
+        srv_req(s, "GET", "/api/sessions", s->admin, NULL, NULL, 0, &r);
+        httpc_resp_dispose(&r);
+        srv_req(s, "GET", "/metrics", NULL, NULL, NULL, 0, &r);
+        httpc_resp_dispose(&r);
+    }
+    return NULL;
+}
+
+TEST(server_concurrent_uploads)
+{
+    static const char *logs[][2] = {
+        {"eventlogs/fib-labels.eventlog", "expected/fib-labels/default/fib-labels.totals.txt"},
+        {"eventlogs/concurrent.eventlog", "expected/concurrent/default/concurrent.totals.txt"},
+        {"eventlogs/heap.eventlog", "expected/heap/default/heap.totals.txt"},
+        {"eventlogs/sparks.eventlog", "expected/sparks/default/sparks.totals.txt"},
+        {"eventlogs/small.eventlog", "expected/small/default/small.totals.txt"},
+    };
+    srv_t s;
+    srv_start(&s, NULL, "");
+    job_t jobs[20];
+    pthread_t th[20], q;
+    pthread_create(&q, NULL, query_job, &s);
+    for (int i = 0; i < 20; i++) {
+        jobs[i] = (job_t){.s = &s, .log = logs[i % 5][0], .expected = logs[i % 5][1]};
+        pthread_create(&th[i], NULL, upload_job, &jobs[i]);
+    }
+    for (int i = 0; i < 20; i++) {
+        pthread_join(th[i], NULL);
+        CHECKF(jobs[i].ok, "upload %d (%s) wrong or unfinished: %s", i, jobs[i].log, jobs[i].why);
+    }
+    stop_queries = 1;
+    pthread_join(q, NULL);
+    CHECK(srv_stop(&s) == 0);
+}
+
+TEST(server_restart_keeps_sessions)
+{
+    srv_t s;
+    srv_start(&s, NULL, "");
+    int st;
+    char *id = upload_raw(&s, s.admin, "eventlogs/leech-main.eventlog", &st);
+    REQUIRE(id);
+    free(srv_wait_session(&s, id, s.admin, 30));
+    char data[512];
+    snprintf(data, sizeof data, "%s", s.data);
+    CHECK(srv_stop(&s) == 0); /* SIGTERM: a clean exit */
+    srv_start(&s, data, "");
+    char *state = srv_wait_session(&s, id, s.admin, 30);
+    CHECKF(state && !strcmp(state, "done"), "after restart: %s", state ? state : "(missing)");
+    char path[128];
+    snprintf(path, sizeof path, "/api/sessions/%s/totals.txt", id);
+    httpc_resp_t r;
+    CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
+    size_t n;
+    char *want = (char *)tu_read_file(tu_data("expected/leech-main/default/leech-main.totals.txt"), &n);
+    CHECK(want && r.len == n && !memcmp(r.body, want, n));
+    free(want);
+    httpc_resp_dispose(&r);
+    free(state);
+    free(id);
+    CHECK(srv_stop(&s) == 0);
+}
+
+/* The walk-through: `liveprof upload --wait` prints the session id last. */
+TEST(server_upload_cli)
+{
+    srv_t s;
+    srv_start(&s, NULL, "");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s upload '%s' --server %s --token %s --wait --chunk 200000 2>/dev/null",
+             tu_liveprof(), tu_data("eventlogs/small.eventlog"), s.url, s.admin);
+    uint8_t *out;
+    size_t n;
+    int st = tu_run(cmd, &out, &n);
+    CHECKF(st == 0, "upload exited %d", st);
+    REQUIRE(out && n > 0);
+    while (n && out[n - 1] == '\n') out[--n] = 0;
+    char *last = strrchr((char *)out, '\n');
+    last = last ? last + 1 : (char *)out;
+    char path[256];
+    snprintf(path, sizeof path, "/api/sessions/%s/totals.txt", last);
+    httpc_resp_t r;
+    CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
+    size_t wn;
+    char *want = (char *)tu_read_file(tu_data("expected/small/default/small.totals.txt"), &wn);
+    CHECK(want && r.len == wn && !memcmp(r.body, want, wn));
+    free(want);
+    httpc_resp_dispose(&r);
+    free(out);
+    CHECK(srv_stop(&s) == 0);
+}

@@ -86,10 +86,11 @@ test: all ref
 	LIVEPROF_BIN=build/address/liveprof ASAN_OPTIONS=detect_leaks=1 ./build/address/tests --skip-slow
 	$(MAKE) --no-print-directory test-tsan
 
-# The concurrent tests (every name containing _concurrent_) under ThreadSanitizer.
+# The concurrent tests (every name containing _concurrent_) under ThreadSanitizer, with the
+# servers they start built the same way.
 test-tsan: deps-ok
-	$(MAKE) --no-print-directory SANITIZER=thread build/thread/tests
-	TSAN_OPTIONS=halt_on_error=1 ./build/thread/tests --match _concurrent_
+	$(MAKE) --no-print-directory SANITIZER=thread build/thread/tests build/thread/liveprof
+	LIVEPROF_BIN=build/thread/liveprof TSAN_OPTIONS=halt_on_error=1 ./build/thread/tests --match _concurrent_
 
 bench: all ref
 	sh bench/run.sh full

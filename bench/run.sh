@@ -242,6 +242,11 @@ if [ "$MODE" = full ]; then
     run_stages "gen mixed 1G" "$INPUT"
 fi
 
+# shellcheck source=bench/server.sh
+. bench/server.sh
+trap server_stop EXIT
+run_server_stages
+
 out ""
 out "total $(elapsed "$START" "$(now)")s; report: $REPORT"
 exit "$FAILED"

@@ -17,7 +17,7 @@ const char *const aggr_kind_names[AK_N] = {
     "user", "thread", "running", "gc",        "idle",    "pause", "count",
     "last", "min",    "max",     "residency", "counter", "other",
 };
-const char *const aggr_series_names[AS_N] = {"labels", "threads", "caps",  "gc",
+const char *const aggr_series_names[AS_N] = {"labels", "threads",  "caps",  "gc",
                                              "heap",   "heapprof", "sparks"};
 static const char *const spark_names[AGGR_SPARK_ROWS] = {
     "created", "dud", "overflowed", "converted", "gcd", "fizzled", "remaining"};
@@ -44,7 +44,8 @@ static uint32_t add_row(aggr_t *a, int series, const char *name, size_t len, uin
 static uint64_t text_hash(const char *p, size_t n, int64_t sub)
 {
     uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * 1099511628211ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * 1099511628211ull;
     h = (h ^ (uint64_t)sub) * 0x9E3779B97F4A7C15ull;
     return h ^ (h >> 29);
 }
@@ -53,7 +54,8 @@ static void strix_insert(strix_t *x, const aseries_t *s, uint32_t row)
 {
     const arow_t *r = &s->rows[row];
     size_t i = (size_t)text_hash(r->name, r->name_len, r->sub) & (x->cap - 1);
-    while (x->slots[i]) i = (i + 1) & (x->cap - 1);
+    while (x->slots[i])
+        i = (i + 1) & (x->cap - 1);
     x->slots[i] = row + 1;
 }
 
@@ -76,7 +78,8 @@ static long text_row(aggr_t *a, strix_t *x, int series, const char *p, size_t n,
         free(x->slots);
         x->cap = x->cap ? x->cap * 2 : 64;
         x->slots = xcalloc(x->cap, sizeof *x->slots);
-        for (uint32_t i = 0; i < s->nrows; i++) strix_insert(x, s, i);
+        for (uint32_t i = 0; i < s->nrows; i++)
+            strix_insert(x, s, i);
     } else {
         strix_insert(x, s, row);
     }
@@ -241,7 +244,8 @@ static void gc_end(aggr_t *a, uint64_t t)
     if (a->gc_count == 0 || --a->gc_count) return;
     tiers_span(&a->s[AS_GC].t, GC_PAUSE, a->gc_start, t);
     aseries_t *u = &a->s[AS_LABELS];
-    for (size_t i = 0; i < u->nopen; i++) u->rows[u->open[i]].open_start = t; /* ... and restart */
+    for (size_t i = 0; i < u->nopen; i++)
+        u->rows[u->open[i]].open_start = t; /* ... and restart */
 }
 
 static void user_message(aggr_t *a, const evlog_bytes_t *text, uint64_t t)
@@ -324,8 +328,8 @@ static void hp_string(aggr_t *a, const evlog_event_t *ev)
 {
     if (!a->hp_open) hp_begin(a, ev->ts);
     const evlog_bytes_t *l = &ev->f.hp_sample_str.label;
-    long row = text_row(a, &a->hp_ix, AS_HEAPPROF, (const char *)l->p, l->len, 0, AK_RESIDENCY,
-                        true);
+    long row =
+        text_row(a, &a->hp_ix, AS_HEAPPROF, (const char *)l->p, l->len, 0, AK_RESIDENCY, true);
     arow_t *r = &a->s[AS_HEAPPROF].rows[row];
     r->era = a->hp_era;
     r->last = (double)ev->f.hp_sample_str.residency;
@@ -423,7 +427,8 @@ void aggr_destroy(aggr_t *a)
     if (!a) return;
     for (int i = 0; i < AS_N; i++) {
         aseries_t *s = &a->s[i];
-        for (uint32_t r = 0; r < s->nrows; r++) free(s->rows[r].name);
+        for (uint32_t r = 0; r < s->nrows; r++)
+            free(s->rows[r].name);
         free(s->rows);
         free(s->open);
         tiers_dispose(&s->t);
@@ -457,7 +462,9 @@ void aggr_event(aggr_t *a, const evlog_event_t *ev)
     if (!ev->known) return;
     acap_t *c = cap_get(a, ev->cap, t);
     switch (ev->type) {
-    case EVLOG_CREATE_THREAD: thread_create(a, ev->f.thread.tid, t); break;
+    case EVLOG_CREATE_THREAD:
+        thread_create(a, ev->f.thread.tid, t);
+        break;
     case EVLOG_RUN_THREAD:
         pair_start(&a->s[AS_THREADS], thread_row(a, ev->f.thread.tid, t, NULL), t);
         if (c) c->running = true;
@@ -473,7 +480,9 @@ void aggr_event(aggr_t *a, const evlog_event_t *ev)
         if (c) c->running = false;
         break;
     }
-    case EVLOG_THREAD_LABEL: thread_label(a, ev->f.label.tid, &ev->f.label.text); break;
+    case EVLOG_THREAD_LABEL:
+        thread_label(a, ev->f.label.tid, &ev->f.label.text);
+        break;
     case EVLOG_GC_START:
         gc_start(a, t);
         if (c) c->gc = true;
@@ -482,23 +491,40 @@ void aggr_event(aggr_t *a, const evlog_event_t *ev)
         gc_end(a, t);
         if (c) c->gc = false;
         break;
-    case EVLOG_USER_MSG: user_message(a, &ev->f.msg.text, t); break;
+    case EVLOG_USER_MSG:
+        user_message(a, &ev->f.msg.text, t);
+        break;
     case EVLOG_CAP_CREATE:
-    case EVLOG_CAP_ENABLE: cap_alive(a, ev->f.cap.cap, true, t); break;
+    case EVLOG_CAP_ENABLE:
+        cap_alive(a, ev->f.cap.cap, true, t);
+        break;
     case EVLOG_CAP_DELETE:
-    case EVLOG_CAP_DISABLE: cap_alive(a, ev->f.cap.cap, false, t); break;
+    case EVLOG_CAP_DISABLE:
+        cap_alive(a, ev->f.cap.cap, false, t);
+        break;
     case EVLOG_HEAP_SIZE:
         tiers_sample(&a->s[AS_HEAP].t, HEAP_SIZE_ROW, t, (double)ev->f.heap.bytes);
         break;
     case EVLOG_HEAP_LIVE:
         tiers_sample(&a->s[AS_HEAP].t, HEAP_LIVE_ROW, t, (double)ev->f.heap.bytes);
         break;
-    case EVLOG_HEAP_ALLOCATED: heap_allocated(a, ev); break;
-    case EVLOG_SPARK_COUNTERS: spark_counters(a, ev); break;
-    case EVLOG_HEAP_PROF_SAMPLE_BEGIN: hp_begin(a, t); break;
-    case EVLOG_HEAP_PROF_SAMPLE_STRING: hp_string(a, ev); break;
-    case EVLOG_HEAP_PROF_SAMPLE_END: hp_end(a, t); break;
-    default: break;
+    case EVLOG_HEAP_ALLOCATED:
+        heap_allocated(a, ev);
+        break;
+    case EVLOG_SPARK_COUNTERS:
+        spark_counters(a, ev);
+        break;
+    case EVLOG_HEAP_PROF_SAMPLE_BEGIN:
+        hp_begin(a, t);
+        break;
+    case EVLOG_HEAP_PROF_SAMPLE_STRING:
+        hp_string(a, ev);
+        break;
+    case EVLOG_HEAP_PROF_SAMPLE_END:
+        hp_end(a, t);
+        break;
+    default:
+        break;
     }
     if (c) cap_transition(a, c, t);
     if (a->bins_mem > a->shrink_at) shrink(a);
@@ -538,7 +564,8 @@ size_t aggr_memory(const aggr_t *a)
         m += s->rows_cap * sizeof *s->rows + s->open_cap * sizeof *s->open;
         m += (size_t)s->t.rows_cap * s->t.o.levels * (sizeof(int64_t) + sizeof(uint32_t));
         m += (size_t)s->t.rows_cap * sizeof(uint32_t);
-        for (uint32_t r = 0; r < s->nrows; r++) m += s->rows[r].name_len + 1;
+        for (uint32_t r = 0; r < s->nrows; r++)
+            m += s->rows[r].name_len + 1;
     }
     return m;
 }

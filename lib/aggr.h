@@ -34,26 +34,27 @@ typedef struct aggr aggr_t;
  *   heap: bytes, kind "last" (latest sample at or before the bin's end), "min" and "max" (over the
  *     bin's samples, the carried value when it has none);
  *   heapprof: residency bytes of the latest sample at or before the bin's end (top bands, then
- *     "other", the sum of the rest); sparks: the latest counter values (summed over capabilities). */
+ *     "other", the sum of the rest); sparks: the latest counter values (summed over capabilities).
+ */
 typedef struct aggr_row {
-    const char *name;      /* row name (label, thread header, "cap 0", "size", ...), owned */
-    const char *kind;      /* static: user thread running gc idle pause count last min max
-                              residency counter other */
-    const char *id;        /* stable element id, e.g. "labels-fib", "threads-6", owned */
-    int64_t sub;           /* labels: the subscript (rows with the same name differ by it) */
-    uint32_t key;          /* threads: tid; caps: capability; others: row number */
-    uint64_t life_from;    /* threads: created (0 when unknown) */
-    uint64_t life_to;      /* threads: finished, or the latest time while it lives */
-    double total;          /* fractions: ns covered in the range; counts: their sum; else 0 */
-    double *values;        /* `bins` values, owned by the result */
+    const char *name;   /* row name (label, thread header, "cap 0", "size", ...), owned */
+    const char *kind;   /* static: user thread running gc idle pause count last min max
+                           residency counter other */
+    const char *id;     /* stable element id, e.g. "labels-fib", "threads-6", owned */
+    int64_t sub;        /* labels: the subscript (rows with the same name differ by it) */
+    uint32_t key;       /* threads: tid; caps: capability; others: row number */
+    uint64_t life_from; /* threads: created (0 when unknown) */
+    uint64_t life_to;   /* threads: finished, or the latest time while it lives */
+    double total;       /* fractions: ns covered in the range; counts: their sum; else 0 */
+    double *values;     /* `bins` values, owned by the result */
 } aggr_row_t;
 
 typedef struct aggr_result {
     const char *series;
     uint64_t from_ns, to_ns, bin_ns; /* to_ns = from_ns + bins * bin_ns */
     uint32_t bins;
-    int tier;                    /* the tier the values were folded from */
-    uint64_t now_ns;             /* latest event time seen */
+    int tier;                     /* the tier the values were folded from */
+    uint64_t now_ns;              /* latest event time seen */
     uint64_t provisional_from_ns; /* values from here on may still change: open intervals (an
                                      open START, a running thread, a GC in progress) are counted
                                      up to now_ns; equals now_ns when nothing is open */
@@ -82,27 +83,31 @@ void aggr_destroy(aggr_t *a);
  * applied to past bins and counted (aggr_late). Writer thread. */
 void aggr_event(aggr_t *a, const evlog_event_t *ev);
 
-/* Events fed (block markers excluded), of which late. */
+/* The accessors below read counters; like queries, reader threads call them under the caller's
+ * lock. Events fed (block markers excluded), and of those, late ones. */
 uint64_t aggr_events(const aggr_t *a);
 uint64_t aggr_late(const aggr_t *a);
-/* First and latest event times fed; false when no event was fed. */
+/* First and latest event times fed (either pointer may be NULL); false when none was fed. */
 bool aggr_range(const aggr_t *a, uint64_t *first, uint64_t *last);
-/* Bytes held by the bins (bounded by max_memory) and by everything (rows included). */
+/* Bytes held by the bins (bounded by max_memory, see docs/aggregates.md), and by everything:
+ * bins, rows, names and indexes (which grow with the number of ids). */
 size_t aggr_bins_memory(const aggr_t *a);
 size_t aggr_memory(const aggr_t *a);
-/* The options in effect (defaults filled in). Borrowed. */
+/* The options in effect (defaults filled in). Borrowed for the life of `a`. */
 const aggr_opts_t *aggr_options(const aggr_t *a);
 
 /* Reads `series` over [from, to) into `out` (zeroed by the call): rows of at most `bins` dense
- * values, folded exactly from the finest tier that covers the range (output bins are multiples
- * of its bin width, aligned on them, so from_ns <= from and to_ns >= to). Labels and threads
+ * values, folded exactly from one tier — the coarsest that covers `from` with bins no wider
+ * than (to - from) / bins, else the finest that covers it — into output bins that are whole
+ * multiples of its bin width, aligned on their width (so from_ns <= from, to_ns >= to and
+ * `bins` may come out smaller). Labels and threads
  * give only rows with data in the range, at most max_rows of them (the largest totals, listed
  * in name / tid order) plus an "other" row for the rest. Returns 0, LP_EARG (unknown series) or
  * LP_ERANGE (to <= from, bins > AGGR_MAX_BINS); no data gives 0 rows and 0 bins. The result
  * owns its memory (aggr_result_dispose). Reader thread, under the caller's lock. */
 int aggr_query(const aggr_t *a, const char *series, uint64_t from, uint64_t to, uint32_t bins,
                aggr_result_t *out);
-/* aggr_query with every knob of aggr_query_t. */
+/* aggr_query with every knob of aggr_query_t (`q` borrowed). Same returns and thread rule. */
 int aggr_query_ex(const aggr_t *a, const aggr_query_t *q, aggr_result_t *out);
 /* Frees a result (safe on a zeroed or disposed one). Any thread. */
 void aggr_result_dispose(aggr_result_t *r);

@@ -233,14 +233,18 @@ static void fold_spans(const aggr_t *a, int sid, const aggr_query_t *q, const ti
     uint32_t max_rows = q->max_rows ? q->max_rows : a->o.max_rows;
     bool other = select && nsel > max_rows;
     int32_t *map = xmalloc((nr + 1) * sizeof *map);
-    for (uint32_t r = 0; r < nr; r++) map[r] = -1;
+    for (uint32_t r = 0; r < nr; r++)
+        map[r] = -1;
     if (other) {
         rank_t *rk = xmalloc(nsel * sizeof *rk);
-        for (uint32_t i = 0; i < nsel; i++) rk[i] = (rank_t){tot[sel[i]], sel[i]};
+        for (uint32_t i = 0; i < nsel; i++)
+            rk[i] = (rank_t){tot[sel[i]], sel[i]};
         qsort(rk, nsel, sizeof *rk, by_value_desc);
-        for (uint32_t i = 0; i < nsel; i++) sel[i] = rk[i].row;
+        for (uint32_t i = 0; i < nsel; i++)
+            sel[i] = rk[i].row;
         free(rk);
-        for (uint32_t i = max_rows; i < nsel; i++) map[sel[i]] = (int32_t)max_rows;
+        for (uint32_t i = max_rows; i < nsel; i++)
+            map[sel[i]] = (int32_t)max_rows;
         nsel = max_rows;
     }
     qsort_r(sel, nsel, sizeof *sel, sid == AS_LABELS ? by_name : by_key, (void *)s);
@@ -270,17 +274,18 @@ static void fold_spans(const aggr_t *a, int sid, const aggr_query_t *q, const ti
         }
     }
     if (other) {
-        size_t id = put_str(b, sid == AS_LABELS ? "labels-_other" : "threads-_other", 13 + (sid != AS_LABELS));
+        size_t id = put_str(b, sid == AS_LABELS ? "labels-_other" : "threads-_other",
+                            13 + (sid != AS_LABELS));
         add_out(b, "other", 5, AK_OTHER, id);
     }
     finish(b);
+    /* bins are visited in order, so the rows' current cache lines stay hot */
     FOR_ENTRIES(&s->t, g, i, c, {
         int32_t m = map[c->row];
         if (m >= 0) o->rows[m].values[i] += c->sum;
     })
     for (size_t k = 0; k < np; k++)
-        if (map[pcs[k].row] >= 0)
-            add_piece(o, o->rows[map[pcs[k].row]].values, pcs[k].s, pcs[k].e);
+        if (map[pcs[k].row] >= 0) add_piece(o, o->rows[map[pcs[k].row]].values, pcs[k].s, pcs[k].e);
     for (size_t i = 0; i < o->nrows; i++) {
         aggr_row_t *row = &o->rows[i];
         bool fraction = !(sid == AS_GC && i == GC_COUNT);
@@ -401,9 +406,10 @@ static void fold_gauges(const aggr_t *a, int sid, const aggr_query_t *q, const t
     static const char *const wn[3] = {"-last", "-min", "-max"};
     for (size_t k = 0; k < nout; k++) {
         const arow_t *r = &s->rows[src[k]];
-        uint8_t kind = sid == AS_HEAP ? kinds[what[k]] : sid == AS_SPARKS ? AK_COUNTER
-                       : what[k] == 3                ? AK_OTHER
-                                                     : AK_RESIDENCY;
+        uint8_t kind = sid == AS_HEAP     ? kinds[what[k]]
+                       : sid == AS_SPARKS ? AK_COUNTER
+                       : what[k] == 3     ? AK_OTHER
+                                          : AK_RESIDENCY;
         size_t id = what[k] == 3 ? put_str(b, "heapprof-_other", 15)
                                  : put_id(b, aggr_series_names[sid], r->name, r->name_len,
                                           sid == AS_HEAP ? wn[what[k]] : NULL);
@@ -417,7 +423,8 @@ static void fold_gauges(const aggr_t *a, int sid, const aggr_query_t *q, const t
         if (what[k] == 3) {
             for (uint32_t r = 0; r < s->nrows; r++)
                 if (in_other[r])
-                    for (uint32_t i = 0; i < n; i++) v[i] += f[(size_t)r * n + i].last;
+                    for (uint32_t i = 0; i < n; i++)
+                        v[i] += f[(size_t)r * n + i].last;
             continue;
         }
         const gfold_t *x = &f[(size_t)src[k] * n];

@@ -8,7 +8,16 @@
 #include "tidmap.h"
 #include "tiers.h"
 
-enum aggr_series_id { AS_LABELS, AS_THREADS, AS_CAPS, AS_GC, AS_HEAP, AS_HEAPPROF, AS_SPARKS, AS_N };
+enum aggr_series_id {
+    AS_LABELS,
+    AS_THREADS,
+    AS_CAPS,
+    AS_GC,
+    AS_HEAP,
+    AS_HEAPPROF,
+    AS_SPARKS,
+    AS_N
+};
 
 /* Row kinds; aggr_kind_names holds their names. */
 enum aggr_kind {
@@ -47,10 +56,10 @@ typedef struct arow {
     uint32_t count;    /* labels, threads: nesting count of the open interval */
     int32_t open_slot; /* index in the series' open list, or -1 */
     uint64_t open_start;
-    uint32_t lab_len;             /* threads: length of the newest label at the start of name */
-    uint64_t life_from, life_to;  /* threads */
-    uint64_t era;                 /* heapprof: sample that last named it */
-    double last;                  /* heapprof: its latest residency */
+    uint32_t lab_len;            /* threads: length of the newest label at the start of name */
+    uint64_t life_from, life_to; /* threads */
+    uint64_t era;                /* heapprof: sample that last named it */
+    double last;                 /* heapprof: its latest residency */
 } arow_t;
 
 typedef struct aseries {

@@ -19,10 +19,9 @@
 
 /* The user-row colours of the old tool (its 13-colour cycle), reused for chart bands. */
 static const char *const palette[13] = {
-    "rgb(138,43,226)", "rgb(165,42,42)", "rgb(95,158,160)", "rgb(255,127,80)",
-    "rgb(100,149,237)", "rgb(220,20,60)", "rgb(0,255,255)", "rgb(0,139,139)",
-    "rgb(184,134,11)", "rgb(0,100,0)",   "rgb(255,140,0)",  "rgb(218,165,32)",
-    "rgb(0,128,0)"};
+    "rgb(138,43,226)", "rgb(165,42,42)",  "rgb(95,158,160)", "rgb(255,127,80)", "rgb(100,149,237)",
+    "rgb(220,20,60)",  "rgb(0,255,255)",  "rgb(0,139,139)",  "rgb(184,134,11)", "rgb(0,100,0)",
+    "rgb(255,140,0)",  "rgb(218,165,32)", "rgb(0,128,0)"};
 
 typedef struct cv {
     FILE *f;
@@ -79,7 +78,8 @@ static void put_time(FILE *f, uint64_t ns)
         char frac[16];
         snprintf(frac, sizeof frac, "%0*llu", digits[u], (unsigned long long)r);
         size_t k = strlen(frac);
-        while (k > 0 && frac[k - 1] == '0') frac[--k] = 0;
+        while (k > 0 && frac[k - 1] == '0')
+            frac[--k] = 0;
         fprintf(f, ".%s", frac);
     }
     fprintf(f, " %s", names[u]);
@@ -119,14 +119,14 @@ static double xt(const cv_t *c, uint64_t t)
 static void head(cv_t *c, const char *kind, const aggr_result_t *r)
 {
     FILE *f = c->f;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
-               "version=\"1.1\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-               "font-family=\"monospace\" font-size=\"10\" data-kind=\"%s\" data-from-ns=\"%llu\" "
-               "data-to-ns=\"%llu\" data-bin-ns=\"%llu\" data-now-ns=\"%llu\" "
-               "data-provisional-from-ns=\"%llu\">\n",
+    fprintf(f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
+            "version=\"1.1\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+            "font-family=\"monospace\" font-size=\"10\" data-kind=\"%s\" data-from-ns=\"%llu\" "
+            "data-to-ns=\"%llu\" data-bin-ns=\"%llu\" data-now-ns=\"%llu\" "
+            "data-provisional-from-ns=\"%llu\">\n",
             c->w, c->h, c->w, c->h, kind, (unsigned long long)c->t0, (unsigned long long)c->t1,
-            (unsigned long long)r->bin_ns, (unsigned long long)c->now,
-            (unsigned long long)c->prov);
+            (unsigned long long)r->bin_ns, (unsigned long long)c->now, (unsigned long long)c->prov);
     fprintf(f, "<title>%s, ", kind);
     put_time(f, c->t0);
     fputs(" to ", f);
@@ -143,13 +143,15 @@ static void time_axis(const cv_t *c)
     double span = (double)(c->t1 - c->t0);
     double step = nice(span * 100 / (c->pw > 1 ? c->pw : 1));
     if (step < 1) step = 1;
-    fprintf(f, "<g id=\"time-axis\" stroke=\"#000\" stroke-width=\"0.5\"><path d=\"M%.2f,22H%.2f\"/>",
+    fprintf(f,
+            "<g id=\"time-axis\" stroke=\"#000\" stroke-width=\"0.5\"><path d=\"M%.2f,22H%.2f\"/>",
             c->x0, c->x0 + c->pw);
     double first = ceil((double)c->t0 / step) * step;
     for (double t = first; t <= (double)c->t1 && step > 0; t += step) {
         double x = xt(c, (uint64_t)t);
-        fprintf(f, "<path d=\"M%.2f,22v5\"/><text x=\"%.2f\" y=\"16\" stroke=\"none\" "
-                   "text-anchor=\"middle\">",
+        fprintf(f,
+                "<path d=\"M%.2f,22v5\"/><text x=\"%.2f\" y=\"16\" stroke=\"none\" "
+                "text-anchor=\"middle\">",
                 x, x);
         put_time(f, (uint64_t)t);
         fputs("</text>", f);
@@ -162,8 +164,9 @@ static void now_line(const cv_t *c, double y0, double y1)
 {
     if (c->now < c->t0 || c->now >= c->t1) return;
     double x = xt(c, c->now);
-    fprintf(c->f, "<path id=\"now\" d=\"M%.2f,%.2fV%.2f\" stroke=\"rgb(255,0,0)\" "
-                  "stroke-width=\"0.8\" stroke-dasharray=\"3,2\"><title>now: ",
+    fprintf(c->f,
+            "<path id=\"now\" d=\"M%.2f,%.2fV%.2f\" stroke=\"rgb(255,0,0)\" "
+            "stroke-width=\"0.8\" stroke-dasharray=\"3,2\"><title>now: ",
             x, y0, y1);
     put_time(c->f, c->now);
     fputs("</title></path>\n", c->f);
@@ -188,18 +191,21 @@ static double value_axis(const cv_t *c, double y0, double h, double max, int typ
     double top = 1;
     if (type == Y_BYTES && max > 0) { /* round in the binary unit the labels use */
         double u = 1;
-        while (max / u >= 1024) u *= 1024;
+        while (max / u >= 1024)
+            u *= 1024;
         top = nice(max / u) * u;
     } else if (max > 0 && !(type == Y_FRACTION && max <= 1)) {
         top = nice(max);
     }
-    fprintf(c->f, "<g id=\"value-axis\" stroke=\"#000\" stroke-width=\"0.5\"><path d=\"M%.2f,%.2fV%.2f"
-                  "\"/>",
+    fprintf(c->f,
+            "<g id=\"value-axis\" stroke=\"#000\" stroke-width=\"0.5\"><path d=\"M%.2f,%.2fV%.2f"
+            "\"/>",
             c->x0, y0, y0 + h);
     for (int i = 0; i <= 4; i++) {
         double y = y0 + h - h * i / 4;
-        fprintf(c->f, "<path d=\"M%.2f,%.2fh-4\"/><path d=\"M%.2f,%.2fH%.2f\" stroke=\"#ddd\"/>"
-                      "<text x=\"%.2f\" y=\"%.2f\" stroke=\"none\" text-anchor=\"end\">",
+        fprintf(c->f,
+                "<path d=\"M%.2f,%.2fh-4\"/><path d=\"M%.2f,%.2fH%.2f\" stroke=\"#ddd\"/>"
+                "<text x=\"%.2f\" y=\"%.2f\" stroke=\"none\" text-anchor=\"end\">",
                 c->x0, y, c->x0, y, c->x0 + c->pw, c->x0 - 6, y + 3);
         put_value(c->f, top * i / 4, type);
         fputs("</text>", c->f);
@@ -214,8 +220,9 @@ static void legend(const cv_t *c, double y, const char *name, const char *colour
     double x = c->x0 + (i % 4) * 180, yy = y + (i / 4) * 14;
     fputs("<g class=\"legend\"><title>", c->f);
     put_esc(c->f, name);
-    fprintf(c->f, "</title><rect x=\"%.2f\" y=\"%.2f\" width=\"10\" height=\"10\" fill=\"%s\"/>"
-                  "<text x=\"%.2f\" y=\"%.2f\">",
+    fprintf(c->f,
+            "</title><rect x=\"%.2f\" y=\"%.2f\" width=\"10\" height=\"10\" fill=\"%s\"/>"
+            "<text x=\"%.2f\" y=\"%.2f\">",
             x, yy, colour, x + 14, yy + 9);
     char cut[112];
     size_t n = strlen(name), k = 0;
@@ -258,8 +265,9 @@ static void grid_row(const cv_t *c, const aggr_result_t *r, const aggr_row_t *ro
                      const char *colour, bool ghost)
 {
     FILE *f = c->f;
-    fprintf(f, "<g id=\"%s\" class=\"row\"><rect width=\"%.0f\" height=\"%.0f\" y=\"%.2f\" "
-               "fill=\"%s\"/><text x=\"4\" y=\"%.2f\">",
+    fprintf(f,
+            "<g id=\"%s\" class=\"row\"><rect width=\"%.0f\" height=\"%.0f\" y=\"%.2f\" "
+            "fill=\"%s\"/><text x=\"4\" y=\"%.2f\">",
             row->id, c->w, ROW_H, y, ghost ? "rgb(248,248,255)" : "rgb(255,255,255)", y + 10.5);
     put_esc(f, row->name);
     fputs("<title>", f);
@@ -267,8 +275,9 @@ static void grid_row(const cv_t *c, const aggr_result_t *r, const aggr_row_t *ro
     fprintf(f, ": %.0f ns in range</title></text>", row->total);
     if (row->life_to > row->life_from && row->life_to > c->t0 && row->life_from < c->t1) {
         double x0 = xt(c, row->life_from), x1 = xt(c, row->life_to);
-        fprintf(f, "<rect class=\"life\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.0f\" "
-                   "fill=\"rgb(0,0,0)\" fill-opacity=\"0.1\"/>",
+        fprintf(f,
+                "<rect class=\"life\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.0f\" "
+                "fill=\"rgb(0,0,0)\" fill-opacity=\"0.1\"/>",
                 x0, y, x1 - x0, ROW_H);
     }
     for (uint32_t i = 0; i < r->bins; i++) {
@@ -277,8 +286,9 @@ static void grid_row(const cv_t *c, const aggr_result_t *r, const aggr_row_t *ro
         uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
         double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns);
         bin_open(c, r, row->id, i);
-        fprintf(f, " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.0f\" fill=\"%s\" "
-                   "fill-opacity=\"%.6f\" stroke=\"#000\" stroke-width=\"0.1\"><title>",
+        fprintf(f,
+                " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.0f\" fill=\"%s\" "
+                "fill-opacity=\"%.6f\" stroke=\"#000\" stroke-width=\"0.1\"><title>",
                 x0, y, x1 - x0, ROW_H, colour, 0.3 + 0.7 * q);
         put_esc(f, row->name);
         fputc(' ', f);
@@ -292,8 +302,9 @@ static void grid_row(const cv_t *c, const aggr_result_t *r, const aggr_row_t *ro
 
 static void section(const cv_t *c, const char *title, double y)
 {
-    fprintf(c->f, "<text class=\"section\" x=\"4\" y=\"%.2f\" font-size=\"14\" "
-                  "font-weight=\"bold\">%s</text>\n",
+    fprintf(c->f,
+            "<text class=\"section\" x=\"4\" y=\"%.2f\" font-size=\"14\" "
+            "font-weight=\"bold\">%s</text>\n",
             y + 19, title);
 }
 
@@ -348,8 +359,9 @@ static int draw_caps(cv_t *c, const aggr_result_t *r)
                 double hgt = (q > 1 ? 1 : q) * LANE_H;
                 base -= hgt;
                 bin_open(c, r, rows[s].id, i);
-                fprintf(f, " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\">"
-                           "<title>",
+                fprintf(f,
+                        " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\">"
+                        "<title>",
                         x0, base, x1 - x0, hgt, colour[s]);
                 put_esc(f, rows[s].name);
                 fprintf(f, " %s ", rows[s].kind);
@@ -362,8 +374,8 @@ static int draw_caps(cv_t *c, const aggr_result_t *r)
         fputs("</g>\n", f);
     }
     double ly = TOP + (double)ncaps * (LANE_H + 6) + 8;
-    for (int s = 0; s < 3; s++) legend(c, ly, s == 0 ? "running" : s == 1 ? "gc" : "idle",
-                                       colour[s], s);
+    for (int s = 0; s < 3; s++)
+        legend(c, ly, s == 0 ? "running" : s == 1 ? "gc" : "idle", colour[s], s);
     now_line(c, TOP - 8, ly - 6);
     return 0;
 }
@@ -379,8 +391,9 @@ static void hover(const cv_t *c, const aggr_result_t *r, const char *series, dou
         uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
         double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns);
         bin_open(c, r, series, i);
-        fprintf(f, " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"none\" "
-                   "pointer-events=\"all\"><title>",
+        fprintf(f,
+                " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"none\" "
+                "pointer-events=\"all\"><title>",
                 x0, y0, x1 - x0, h);
         bin_title(c, r, i);
         for (size_t k = 0; k < r->nrows; k++) {
@@ -401,8 +414,8 @@ static void hover(const cv_t *c, const aggr_result_t *r, const char *series, dou
 }
 
 /* A polyline through the bins' values (x at each bin's end, where its latest value holds). */
-static void line(const cv_t *c, const aggr_result_t *r, const aggr_row_t *row, double y0,
-                 double h, double top, const char *colour)
+static void line(const cv_t *c, const aggr_result_t *r, const aggr_row_t *row, double y0, double h,
+                 double top, const char *colour)
 {
     fprintf(c->f, "<path id=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.2\" d=\"", row->id,
             colour);
@@ -420,7 +433,7 @@ static int draw_gc(cv_t *c, const aggr_result_t *r)
     head(c, "gc", r);
     time_axis(c);
     double y0 = TOP + 4, max = 0;
-    if (r->nrows < 2) return 0; /* no data: the frame only */
+    if (r->nrows < 2) return 0;                                  /* no data: the frame only */
     const aggr_row_t *pause = &r->rows[0], *count = &r->rows[1]; /* aggr_query's order */
     for (uint32_t i = 0; i < r->bins; i++)
         if (pause->values[i] > max) max = pause->values[i];
@@ -451,8 +464,8 @@ static int draw_gc(cv_t *c, const aggr_result_t *r)
 static int draw_lines(cv_t *c, const aggr_result_t *r, const char *kind, int type)
 {
     size_t nlines = 0;
-    for (size_t k = 0; k < r->nrows; k++) nlines += strcmp(r->rows[k].kind, "min") &&
-                                                    strcmp(r->rows[k].kind, "max");
+    for (size_t k = 0; k < r->nrows; k++)
+        nlines += strcmp(r->rows[k].kind, "min") && strcmp(r->rows[k].kind, "max");
     c->h = TOP + CHART_H + 24 + 14 * (double)((nlines + 3) / 4);
     head(c, kind, r);
     time_axis(c);
@@ -469,7 +482,8 @@ static int draw_lines(cv_t *c, const aggr_result_t *r, const char *kind, int typ
         const char *colour = palette[(li * 4 + 2) % 13];
         if (k + 2 < r->nrows && !strcmp(r->rows[k + 1].kind, "min")) {
             const aggr_row_t *mn = &r->rows[k + 1], *mx = &r->rows[k + 2];
-            fprintf(f, "<path id=\"%s-band\" fill=\"%s\" fill-opacity=\"0.15\" stroke=\"none\" d=\"",
+            fprintf(f,
+                    "<path id=\"%s-band\" fill=\"%s\" fill-opacity=\"0.15\" stroke=\"none\" d=\"",
                     row->id, colour);
             for (uint32_t i = 0; i < r->bins; i++) {
                 double v = mx->values[i] / top;
@@ -499,7 +513,8 @@ static int draw_heapprof(cv_t *c, const aggr_result_t *r)
     double y0 = TOP + 4, max = 0;
     for (uint32_t i = 0; i < r->bins; i++) {
         double s = 0;
-        for (size_t k = 0; k < r->nrows; k++) s += r->rows[k].values[i];
+        for (size_t k = 0; k < r->nrows; k++)
+            s += r->rows[k].values[i];
         if (s > max) max = s;
     }
     double top = value_axis(c, y0, CHART_H, max, Y_BYTES);
@@ -535,8 +550,7 @@ static int draw_heapprof(cv_t *c, const aggr_result_t *r)
 
 /* ---- entry point -------------------------------------------------------------------------- */
 
-int aggr_svg(const aggr_t *a, const char *kind, uint64_t from, uint64_t to, uint32_t width,
-             FILE *f)
+int aggr_svg(const aggr_t *a, const char *kind, uint64_t from, uint64_t to, uint32_t width, FILE *f)
 {
     if (!a || !kind || !f) return LP_EARG;
     static const char *const kinds[6] = {"grid", "caps", "gc", "heap", "heapprof", "sparks"};
@@ -554,8 +568,13 @@ int aggr_svg(const aggr_t *a, const char *kind, uint64_t from, uint64_t to, uint
     static const char *const grid_series[3] = {"gc", "labels", "threads"};
     int nq = k == 0 ? 3 : 1, rc = 0;
     for (int i = 0; i < nq && !rc; i++) {
-        aggr_query_t q = {.series = k == 0 ? grid_series[i] : k == 1 ? "caps" : kind,
-                          .from = from, .to = to, .bins = bins, .tier = -1,
+        aggr_query_t q = {.series = k == 0   ? grid_series[i]
+                                    : k == 1 ? "caps"
+                                             : kind,
+                          .from = from,
+                          .to = to,
+                          .bins = bins,
+                          .tier = -1,
                           .max_rows = k == 0 && i == 2 ? 256 : 0};
         rc = aggr_query_ex(a, &q, &res[i]);
     }
@@ -576,16 +595,29 @@ int aggr_svg(const aggr_t *a, const char *kind, uint64_t from, uint64_t to, uint
         c.now = res[0].now_ns;
         c.prov = prov == UINT64_MAX ? c.now : prov;
         switch (k) {
-        case 0: rc = draw_grid(&c, res); break;
-        case 1: rc = draw_caps(&c, &res[0]); break;
-        case 2: rc = draw_gc(&c, &res[0]); break;
-        case 3: rc = draw_lines(&c, &res[0], "heap", Y_BYTES); break;
-        case 4: rc = draw_heapprof(&c, &res[0]); break;
-        default: rc = draw_lines(&c, &res[0], "sparks", Y_COUNT); break;
+        case 0:
+            rc = draw_grid(&c, res);
+            break;
+        case 1:
+            rc = draw_caps(&c, &res[0]);
+            break;
+        case 2:
+            rc = draw_gc(&c, &res[0]);
+            break;
+        case 3:
+            rc = draw_lines(&c, &res[0], "heap", Y_BYTES);
+            break;
+        case 4:
+            rc = draw_heapprof(&c, &res[0]);
+            break;
+        default:
+            rc = draw_lines(&c, &res[0], "sparks", Y_COUNT);
+            break;
         }
         if (!rc) fputs("</svg>\n", f);
     }
-    for (int i = 0; i < nq; i++) aggr_result_dispose(&res[i]);
+    for (int i = 0; i < nq; i++)
+        aggr_result_dispose(&res[i]);
     if (!rc && (ferror(f) || fflush(f) != 0)) rc = LP_EIO;
     return rc;
 }

@@ -91,24 +91,6 @@ static void put_hex(outbuf_t *o, const uint8_t *p, size_t n)
     outbuf_putc(o, '"');
 }
 
-static void put_text_list(outbuf_t *o, evlog_bytes_t b)
-{
-    uint32_t n = b.len;
-    while (n > 0 && b.p[n - 1] == 0)
-        n--;
-    outbuf_putc(o, '[');
-    uint32_t start = 0;
-    for (uint32_t i = 0;; i++) {
-        if (i == n || b.p[i] == 0) {
-            if (start) outbuf_putc(o, ',');
-            evjson_text(o, b.p + start, i - start);
-            start = i + 1;
-            if (i == n) break;
-        }
-    }
-    outbuf_putc(o, ']');
-}
-
 static void put_key(outbuf_t *o, const char *name, int i)
 {
     outbuf_puts(o, i ? ",\"" : "\"");
@@ -155,7 +137,7 @@ static void put_field(outbuf_t *o, const evshow_field_t *f, int i)
         }
         break;
     case EVSHOW_TEXT_LIST:
-        put_text_list(o, f->bytes);
+        evshow_text_list(o, f->bytes, evjson_text);
         break;
     case EVSHOW_U32_LIST:
         outbuf_putc(o, '[');

@@ -484,9 +484,8 @@ int evshow_check(const evshow_info_t *in, char *why, size_t len)
     return 0;
 }
 
-/* Appends the NUL-separated list as a Haskell list of strings (T.splitOn after dropping
- * trailing NULs: an empty remainder is [""]). */
-static void put_text_list(outbuf_t *o, evlog_bytes_t b)
+void evshow_text_list(outbuf_t *o, evlog_bytes_t b,
+                      void (*put)(outbuf_t *o, const uint8_t *p, size_t n))
 {
     uint32_t n = b.len;
     while (n > 0 && b.p[n - 1] == 0)
@@ -496,7 +495,7 @@ static void put_text_list(outbuf_t *o, evlog_bytes_t b)
     for (uint32_t i = 0;; i++) {
         if (i == n || b.p[i] == 0) {
             if (start) outbuf_putc(o, ',');
-            hsshow_text(o, b.p + start, i - start);
+            put(o, b.p + start, i - start);
             start = i + 1;
             if (i == n) break;
         }
@@ -537,7 +536,7 @@ static void put_value(outbuf_t *o, const evshow_field_t *f)
         }
         break;
     case EVSHOW_TEXT_LIST:
-        put_text_list(o, f->bytes);
+        evshow_text_list(o, f->bytes, hsshow_text);
         break;
     case EVSHOW_U32_LIST:
         outbuf_putc(o, '[');

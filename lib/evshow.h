@@ -85,4 +85,10 @@ void evshow_event(outbuf_t *o, const evlog_event_t *ev);
 /* The constructor's name ("StopThread"), static. Any thread. */
 const char *evshow_ctor_name(evshow_ctor_t c);
 
+/* Appends a NUL-separated list (PROGRAM_ARGS/ENV) as a list: ghc-events' T.splitOn after
+ * dropping trailing NULs (an empty remainder is [""]), each element written by `put`, joined by
+ * ',' inside '[' ']'. Borrows b; the caller's thread. */
+void evshow_text_list(outbuf_t *o, evlog_bytes_t b,
+                      void (*put)(outbuf_t *o, const uint8_t *p, size_t n));
+
 #endif

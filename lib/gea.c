@@ -14,6 +14,7 @@
 typedef struct running {
     const gea_label_t *labels;
     bool running;
+    uint32_t run_slot; /* index in run_tids while running */
 } running_t;
 
 struct gea {
@@ -422,6 +423,7 @@ static void thread_create(gea_t *g, gea_window_t *w, uint32_t tid, uint64_t t)
     if (!r->running) {
         r->running = true;
         xgrow((void **)&g->run_tids, &g->run_cap, g->nrun + 1, sizeof *g->run_tids);
+        r->run_slot = (uint32_t)g->nrun;
         g->run_tids[g->nrun++] = tid;
     }
 }
@@ -431,11 +433,9 @@ static void running_remove(gea_t *g, uint32_t tid)
     running_t *r = global_thread(g, tid, false);
     if (!r || !r->running) return;
     r->running = false;
-    for (size_t i = 0; i < g->nrun; i++)
-        if (g->run_tids[i] == tid) {
-            g->run_tids[i] = g->run_tids[--g->nrun];
-            break;
-        }
+    uint32_t last = g->run_tids[--g->nrun];
+    g->run_tids[r->run_slot] = last;
+    global_thread(g, last, false)->run_slot = r->run_slot;
 }
 
 /* A thread seen running or stopping without a CreateThread (a capture that attached late):

@@ -81,13 +81,19 @@ static void cap_event(live_t *l, const evlog_event_t *ev)
     if (!ev->known) return;
     switch (ev->type) {
     case EVLOG_STARTUP:
-        for (uint32_t i = 0; i < ev->f.cap.cap; i++) cap_at(l, i)->active = true;
+        for (uint32_t i = 0; i < ev->f.cap.cap; i++)
+            cap_at(l, i)->active = true;
         break;
     case EVLOG_CAP_CREATE:
-    case EVLOG_CAP_ENABLE: cap_at(l, ev->f.cap.cap)->active = true; break;
+    case EVLOG_CAP_ENABLE:
+        cap_at(l, ev->f.cap.cap)->active = true;
+        break;
     case EVLOG_CAP_DELETE:
-    case EVLOG_CAP_DISABLE: cap_at(l, ev->f.cap.cap)->active = false; break;
-    default: return;
+    case EVLOG_CAP_DISABLE:
+        cap_at(l, ev->f.cap.cap)->active = false;
+        break;
+    default:
+        return;
     }
     l->caps_known = true;
 }
@@ -146,7 +152,8 @@ live_t *live_create(const live_opts_t *o)
         return NULL;
     }
     l->gea = gea_create(NULL);
-    for (uint32_t i = 0; i < d.caps; i++) cap_at(l, i)->active = true;
+    for (uint32_t i = 0; i < d.caps; i++)
+        cap_at(l, i)->active = true;
     l->caps_known = d.caps > 0;
     return l;
 }

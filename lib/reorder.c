@@ -1,8 +1,9 @@
 /* The reorder window: compact event copies in a fixed slot array, chained into sorted runs (each
- * capability appends to its current run while its timestamps do not go back, and starts a new
- * run when they do, e.g. at an EndGC), merged through a min-heap of runs keyed by each run's
- * first event (ts, offset). Texts live in a byte ring allocated in arrival order and freed in any
- * order (its tail moves past a text once it and every older one are freed). */
+ * capability appends to its main run while its timestamps do not go back, and puts events that
+ * come too early, such as EndGC after GCStatsGHC, into a side run), merged through a min-heap of
+ * runs keyed by each run's first event (ts, offset). Texts live in a byte ring allocated in arrival
+ * order and freed in any order (its tail moves past a text once it and every older one are freed).
+ */
 #include "reorder.h"
 
 #include "xmalloc.h"
@@ -14,7 +15,9 @@
 #define NO_RUN UINT32_MAX
 #define MIN_POOL ((size_t)128 << 10)
 
-/* One held event: the fields the consumers read, with its text (or spark counters) in the pool. */
+/* One held event: the fields the consumers read, with its text (or spark counters) in the pool,
+ * and the link to the next item of its run. One cache line, so releasing an event that was
+ * copied long ago costs one miss. */
 typedef struct item {
     uint64_t ts, off;
     uint64_t u;    /* bytes, residency, era */
@@ -23,16 +26,34 @@ typedef struct item {
     uint32_t tlen; /* text length */
     uint32_t rec;  /* pool record, or NO_REC */
     int32_t cap;
-    uint16_t b; /* stop status, new cap */
+    uint32_t next; /* the next item of its run, or the next free slot */
+    uint16_t b;    /* stop status, new cap */
     uint16_t type;
     uint8_t known;
+    uint8_t pad[11];
 } item_t;
+
+_Static_assert(sizeof(item_t) == 64, "an item is one cache line");
 
 /* A sorted chain of held items: first and last slot, and its place in the heap. */
 typedef struct run {
     uint32_t head, tail; /* a drained run's head links the free runs */
+    uint32_t prev;       /* the slot before tail, or NO_RUN when the run has one item */
     int32_t cap;
 } run_t;
+
+/* A run in the heap with its first item's key. */
+typedef struct hent {
+    uint64_t ts, off;
+    uint32_t run;
+} hent_t;
+
+/* A capability's open runs: `main` takes its events while time does not go back; `side` takes
+ * those that come too early for main (EndGC after GCStatsGHC), which are in order among
+ * themselves. NO_RUN when absent. */
+typedef struct run_pair {
+    uint32_t main, side;
+} run_pair_t;
 
 /* A pool allocation in arrival order: where it ends (virtual offset) and whether it is freed. */
 typedef struct prec {
@@ -43,16 +64,16 @@ typedef struct prec {
 struct reorder {
     reorder_fn fn;
     void *ctx;
-    item_t *items;   /* max slots */
-    uint32_t *next;  /* per slot: the next slot of its run, or the next free slot */
-    uint32_t free;   /* first free slot */
-    size_t n, max;   /* items held, slots */
-    run_t *runs;     /* grows with the runs held at once (at most one per item) */
+    item_t *items;  /* max slots */
+    uint32_t free;  /* first free slot, or NO_RUN */
+    uint32_t fresh; /* slots [fresh, max) were never used */
+    size_t n, max;  /* items held, slots */
+    run_t *runs;    /* grows with the runs held at once (at most one per item) */
     size_t runs_cap;
     uint32_t free_run, nruns;
-    uint32_t *heap; /* run numbers */
+    hent_t *heap;
     size_t nheap, heap_cap;
-    uint32_t *cur; /* per capability + 1: its current run, or NO_RUN */
+    run_pair_t *cur; /* per capability + 1: its main and side runs */
     size_t ncur;
     uint8_t *pool;
     size_t psize;
@@ -73,10 +94,11 @@ reorder_t *reorder_create(size_t max_events, size_t pool_bytes, reorder_fn fn, v
     r->fn = fn;
     r->ctx = ctx;
     r->max = max_events;
-    r->items = xmalloc(max_events * sizeof *r->items);
-    r->next = xmalloc(max_events * sizeof *r->next);
-    for (size_t i = 0; i < max_events; i++) r->next[i] = (uint32_t)(i + 1);
-    r->free = 0;
+    void *items = NULL;
+    if (posix_memalign(&items, 64, max_events * sizeof *r->items) != 0) /* else unaligned */
+        items = xmalloc(max_events * sizeof *r->items);
+    r->items = items;
+    r->free = NO_RUN; /* slots never used come from `fresh`: untouched pages stay unmapped */
     r->free_run = NO_RUN;
     r->recs = xmalloc(max_events * sizeof *r->recs);
     r->pool = xmalloc(pool_bytes);
@@ -88,7 +110,6 @@ void reorder_destroy(reorder_t *r)
 {
     if (!r) return;
     free(r->items);
-    free(r->next);
     free(r->runs);
     free(r->heap);
     free(r->cur);
@@ -114,9 +135,8 @@ uint64_t reorder_forced(const reorder_t *r)
 
 size_t reorder_memory(const reorder_t *r)
 {
-    return sizeof *r + r->max * (sizeof *r->items + sizeof *r->next + sizeof *r->recs) +
-           r->psize + r->runs_cap * sizeof *r->runs + r->heap_cap * sizeof *r->heap +
-           r->ncur * sizeof *r->cur;
+    return sizeof *r + r->max * (sizeof *r->items + sizeof *r->recs) + r->psize +
+           r->runs_cap * sizeof *r->runs + r->heap_cap * sizeof *r->heap + r->ncur * sizeof *r->cur;
 }
 
 /* ---- pool --------------------------------------------------------------------------------- */
@@ -155,52 +175,54 @@ static inline bool before(const item_t *x, const item_t *y)
     return x->ts < y->ts || (x->ts == y->ts && x->off < y->off);
 }
 
-static inline const item_t *head_of(const reorder_t *r, uint32_t run)
+/* A heap entry: a run and the key of its first item, kept here so that sifting never touches
+ * the (large, scattered) item array. */
+static inline bool key_before(const hent_t *x, const hent_t *y)
 {
-    return &r->items[r->runs[run].head];
+    return x->ts < y->ts || (x->ts == y->ts && x->off < y->off);
 }
 
-static inline void heap_set(reorder_t *r, size_t i, uint32_t run)
+static hent_t key_of(const reorder_t *r, uint32_t run)
 {
-    r->heap[i] = run;
+    const item_t *h = &r->items[r->runs[run].head];
+    return (hent_t){h->ts, h->off, run};
 }
 
 static void sift_up(reorder_t *r, size_t i)
 {
-    uint32_t run = r->heap[i];
-    const item_t *h = head_of(r, run);
+    hent_t e = r->heap[i];
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (!before(h, head_of(r, r->heap[p]))) break;
-        heap_set(r, i, r->heap[p]);
+        if (!key_before(&e, &r->heap[p])) break;
+        r->heap[i] = r->heap[p];
         i = p;
     }
-    heap_set(r, i, run);
+    r->heap[i] = e;
 }
 
 static void sift_down(reorder_t *r, size_t i)
 {
-    uint32_t run = r->heap[i];
-    const item_t *h = head_of(r, run);
+    hent_t e = r->heap[i];
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= r->nheap) break;
-        if (c + 1 < r->nheap && before(head_of(r, r->heap[c + 1]), head_of(r, r->heap[c]))) c++;
-        if (!before(head_of(r, r->heap[c]), h)) break;
-        heap_set(r, i, r->heap[c]);
+        if (c + 1 < r->nheap && key_before(&r->heap[c + 1], &r->heap[c])) c++;
+        if (!key_before(&r->heap[c], &e)) break;
+        r->heap[i] = r->heap[c];
         i = c;
     }
-    heap_set(r, i, run);
+    r->heap[i] = e;
 }
 
-/* The current run of a capability (the global stream and events outside blocks share one). */
-static uint32_t *cur_run(reorder_t *r, int32_t cap)
+/* The open runs of a capability (the global stream and events outside blocks share one). */
+static run_pair_t *cur_runs(reorder_t *r, int32_t cap)
 {
     size_t i = cap < 0 || cap > 0xFFFF ? 0 : (size_t)cap + 1;
     if (i >= r->ncur) {
         size_t old = r->ncur;
         xgrow((void **)&r->cur, &r->ncur, i + 1, sizeof *r->cur);
-        for (size_t k = old; k < r->ncur; k++) r->cur[k] = NO_RUN;
+        for (size_t k = old; k < r->ncur; k++)
+            r->cur[k] = (run_pair_t){NO_RUN, NO_RUN};
     }
     return &r->cur[i];
 }
@@ -222,7 +244,9 @@ static void unpack(const reorder_t *r, const item_t *it, evlog_event_t *ev)
     switch (it->type) {
     case EVLOG_CREATE_THREAD:
     case EVLOG_RUN_THREAD:
-    case EVLOG_THREAD_RUNNABLE: ev->f.thread.tid = it->a; break;
+    case EVLOG_THREAD_RUNNABLE:
+        ev->f.thread.tid = it->a;
+        break;
     case EVLOG_STOP_THREAD:
         ev->f.stop.tid = it->a;
         ev->f.stop.status = it->b;
@@ -236,12 +260,16 @@ static void unpack(const reorder_t *r, const item_t *it, evlog_event_t *ev)
         ev->f.label.text = bytes;
         break;
     case EVLOG_USER_MSG:
-    case EVLOG_USER_MARKER: ev->f.msg.text = bytes; break;
+    case EVLOG_USER_MARKER:
+        ev->f.msg.text = bytes;
+        break;
     case EVLOG_STARTUP:
     case EVLOG_CAP_CREATE:
     case EVLOG_CAP_DELETE:
     case EVLOG_CAP_DISABLE:
-    case EVLOG_CAP_ENABLE: ev->f.cap.cap = (uint16_t)it->a; break;
+    case EVLOG_CAP_ENABLE:
+        ev->f.cap.cap = (uint16_t)it->a;
+        break;
     case EVLOG_HEAP_ALLOCATED:
     case EVLOG_HEAP_SIZE:
     case EVLOG_HEAP_LIVE:
@@ -252,36 +280,42 @@ static void unpack(const reorder_t *r, const item_t *it, evlog_event_t *ev)
         if (text) memcpy(ev->f.spark_counters.v, text, sizeof ev->f.spark_counters.v);
         break;
     case EVLOG_HEAP_PROF_SAMPLE_BEGIN:
-    case EVLOG_HEAP_PROF_SAMPLE_END: ev->f.era.era = it->u; break;
+    case EVLOG_HEAP_PROF_SAMPLE_END:
+        ev->f.era.era = it->u;
+        break;
     case EVLOG_HEAP_PROF_SAMPLE_STRING:
         ev->f.hp_sample_str.prof_id = (uint8_t)it->a;
         ev->f.hp_sample_str.residency = it->u;
         ev->f.hp_sample_str.label = bytes;
         break;
-    default: break;
+    default:
+        break;
     }
 }
 
 /* Removes the oldest item and hands it to the consumer. */
 static void pop(reorder_t *r)
 {
-    uint32_t run = r->heap[0], slot = r->runs[run].head;
+    uint32_t run = r->heap[0].run, slot = r->runs[run].head;
     item_t it = r->items[slot];
-    r->runs[run].head = r->next[slot];
-    r->next[slot] = r->free;
+    r->runs[run].head = r->items[slot].next;
+    if (r->runs[run].prev == slot) r->runs[run].prev = NO_RUN;
+    r->items[slot].next = r->free;
     r->free = slot;
     r->n--;
     if (r->runs[run].head == NO_RUN) { /* the run is drained: drop it */
-        uint32_t *cur = cur_run(r, r->runs[run].cap);
-        if (*cur == run) *cur = NO_RUN;
+        run_pair_t *cur = cur_runs(r, r->runs[run].cap);
+        if (cur->main == run) cur->main = NO_RUN;
+        if (cur->side == run) cur->side = NO_RUN;
         r->runs[run].head = r->free_run;
         r->free_run = run;
         r->nruns--;
         if (--r->nheap) {
-            heap_set(r, 0, r->heap[r->nheap]);
+            r->heap[0] = r->heap[r->nheap];
             sift_down(r, 0);
         }
     } else {
+        r->heap[0] = key_of(r, run);
         sift_down(r, 0);
     }
     bool late = r->any && (it.ts < r->last_ts || (it.ts == r->last_ts && it.off < r->last_off));
@@ -314,7 +348,9 @@ static void pack(const evlog_event_t *ev, item_t *it, const void **src, uint32_t
     switch (ev->type) {
     case EVLOG_CREATE_THREAD:
     case EVLOG_RUN_THREAD:
-    case EVLOG_THREAD_RUNNABLE: it->a = ev->f.thread.tid; break;
+    case EVLOG_THREAD_RUNNABLE:
+        it->a = ev->f.thread.tid;
+        break;
     case EVLOG_STOP_THREAD:
         it->a = ev->f.stop.tid;
         it->b = ev->f.stop.status;
@@ -337,7 +373,9 @@ static void pack(const evlog_event_t *ev, item_t *it, const void **src, uint32_t
     case EVLOG_CAP_CREATE:
     case EVLOG_CAP_DELETE:
     case EVLOG_CAP_DISABLE:
-    case EVLOG_CAP_ENABLE: it->a = ev->f.cap.cap; break;
+    case EVLOG_CAP_ENABLE:
+        it->a = ev->f.cap.cap;
+        break;
     case EVLOG_HEAP_ALLOCATED:
     case EVLOG_HEAP_SIZE:
     case EVLOG_HEAP_LIVE:
@@ -349,7 +387,9 @@ static void pack(const evlog_event_t *ev, item_t *it, const void **src, uint32_t
         *len = sizeof ev->f.spark_counters.v;
         break;
     case EVLOG_HEAP_PROF_SAMPLE_BEGIN:
-    case EVLOG_HEAP_PROF_SAMPLE_END: it->u = ev->f.era.era; break;
+    case EVLOG_HEAP_PROF_SAMPLE_END:
+        it->u = ev->f.era.era;
+        break;
     case EVLOG_HEAP_PROF_SAMPLE_STRING:
         it->a = ev->f.hp_sample_str.prof_id;
         it->u = ev->f.hp_sample_str.residency;
@@ -357,9 +397,33 @@ static void pack(const evlog_event_t *ev, item_t *it, const void **src, uint32_t
         *len = ev->f.hp_sample_str.label.len;
         break;
     case EVLOG_GC_START:
-    case EVLOG_GC_END: break;
-    default: it->known = 0; break; /* no consumer reads its fields */
+    case EVLOG_GC_END:
+        break;
+    default:
+        it->known = 0;
+        break; /* no consumer reads its fields */
     }
+}
+
+/* Adds held slot `slot` to run `run` if it keeps the run sorted: at the end, or just before the
+ * last item when it is older than that one only. */
+static bool append(reorder_t *r, uint32_t run_no, uint32_t slot)
+{
+    run_t *run = &r->runs[run_no];
+    const item_t *it = &r->items[slot];
+    if (!before(it, &r->items[run->tail])) {
+        r->items[run->tail].next = slot;
+        run->prev = run->tail;
+        run->tail = slot;
+        return true;
+    }
+    if (run->prev != NO_RUN && !before(it, &r->items[run->prev])) {
+        r->items[run->prev].next = slot;
+        r->items[slot].next = run->tail;
+        run->prev = slot;
+        return true;
+    }
+    return false;
 }
 
 void reorder_push(reorder_t *r, const evlog_event_t *ev)
@@ -383,17 +447,16 @@ void reorder_push(reorder_t *r, const evlog_event_t *ev)
         it.tlen = len;
     }
     uint32_t slot = r->free;
-    r->free = r->next[slot];
+    if (slot == NO_RUN)
+        slot = r->fresh++;
+    else
+        r->free = r->items[slot].next;
     r->items[slot] = it;
-    r->next[slot] = NO_RUN;
+    r->items[slot].next = NO_RUN;
     r->n++;
-    uint32_t *cur = cur_run(r, it.cap);
-    if (*cur != NO_RUN && !before(&it, &r->items[r->runs[*cur].tail])) {
-        run_t *run = &r->runs[*cur]; /* still sorted: append */
-        r->next[run->tail] = slot;
-        run->tail = slot;
-        return;
-    }
+    run_pair_t *cur = cur_runs(r, it.cap);
+    if (cur->main != NO_RUN && append(r, cur->main, slot)) return;
+    if (cur->side != NO_RUN && append(r, cur->side, slot)) return;
     uint32_t nr = r->free_run;
     if (nr == NO_RUN) {
         xgrow((void **)&r->runs, &r->runs_cap, (size_t)r->nruns + 1, sizeof *r->runs);
@@ -402,19 +465,24 @@ void reorder_push(reorder_t *r, const evlog_event_t *ev)
         r->free_run = r->runs[nr].head;
     }
     r->nruns++;
-    r->runs[nr] = (run_t){.head = slot, .tail = slot, .cap = it.cap};
+    r->runs[nr] = (run_t){.head = slot, .tail = slot, .prev = NO_RUN, .cap = it.cap};
     xgrow((void **)&r->heap, &r->heap_cap, r->nheap + 1, sizeof *r->heap);
-    heap_set(r, r->nheap++, nr);
+    r->heap[r->nheap++] = key_of(r, nr);
     sift_up(r, r->nheap - 1);
-    *cur = nr;
+    if (cur->main == NO_RUN)
+        cur->main = nr;
+    else
+        cur->side = nr; /* a side run that could not take it is left to drain */
 }
 
 void reorder_release(reorder_t *r, uint64_t watermark)
 {
-    while (r->n && head_of(r, r->heap[0])->ts <= watermark) pop(r);
+    while (r->n && r->heap[0].ts <= watermark)
+        pop(r);
 }
 
 void reorder_flush(reorder_t *r)
 {
-    while (r->n) pop(r);
+    while (r->n)
+        pop(r);
 }

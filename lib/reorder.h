@@ -1,7 +1,7 @@
-/* A bounded reorder window for live streams: decoded events are copied (compactly, texts into a
- * fixed byte pool, no allocation per event) into a min-heap keyed by (timestamp, stream offset)
- * and released in that order up to a watermark; when the window or its pool is full the oldest
- * event is released anyway, and an event released after a later one is counted as late. */
+/* A bounded reorder window for live streams: decoded events are copied compactly (texts into a
+ * fixed byte pool, no allocation per event) and released in (timestamp, stream offset) order up
+ * to a watermark; when the window or its pool is full the oldest event is released anyway, and
+ * an event released after a later one is counted as late. */
 #ifndef LP_REORDER_H
 #define LP_REORDER_H
 
@@ -21,10 +21,11 @@ typedef void (*reorder_fn)(void *ctx, const evlog_event_t *ev, bool late);
 
 typedef struct reorder reorder_t;
 
-/* Creates a window of at most `max_events` events (>= 2) whose texts share a pool of
- * `pool_bytes` (raised to at least 128 KiB, so any event fits). Everything is allocated here,
- * once. Returns NULL for bad sizes; out of memory is fatal. Any thread; then one thread at a time
- * uses the window. */
+/* Creates a window of at most `max_events` events (2 .. 2^28) whose texts share a pool of
+ * `pool_bytes` (raised to at least 128 KiB, so any event fits; at most 2 GiB). The slots and the
+ * pool are allocated here, once (pages are touched only as they are used). Returns NULL for bad
+ * sizes or a NULL fn; out of memory is fatal. Any thread; then one thread at a time uses the
+ * window, and `fn` runs on that thread. */
 reorder_t *reorder_create(size_t max_events, size_t pool_bytes, reorder_fn fn, void *ctx);
 /* Frees the window without releasing what it holds. NULL is a no-op. */
 void reorder_destroy(reorder_t *r);

@@ -73,7 +73,8 @@ void tiers_dispose(tiers_t *t)
     for (uint32_t k = 0; k < t->o.levels && k < TIERS_MAX_LEVELS; k++) {
         tiers_level_t *L = &t->lv[k];
         if (!L->slots) continue;
-        for (uint32_t i = 0; i < t->o.bins; i++) free_slot(t, L, &L->slots[i]);
+        for (uint32_t i = 0; i < t->o.bins; i++)
+            free_slot(t, L, &L->slots[i]);
         mem_sub(t, L, t->o.bins * sizeof *L->slots);
         free(L->slots);
         L->slots = NULL;
@@ -111,7 +112,8 @@ static void ensure_slots(tiers_t *t, tiers_level_t *L)
 {
     if (L->slots) return;
     L->slots = xcalloc(t->o.bins, sizeof *L->slots);
-    for (uint32_t i = 0; i < t->o.bins; i++) L->slots[i].bin = -1;
+    for (uint32_t i = 0; i < t->o.bins; i++)
+        L->slots[i].bin = -1;
     mem_add(t, L, t->o.bins * sizeof *L->slots);
 }
 
@@ -314,15 +316,18 @@ void tiers_coarsen(tiers_t *t)
     ensure_slots(t, L);
     tiers_slot_t *old = L->slots;
     L->slots = xcalloc(B, sizeof *L->slots);
-    for (uint32_t i = 0; i < B; i++) L->slots[i].bin = -1;
+    for (uint32_t i = 0; i < B; i++)
+        L->slots[i].bin = -1;
     for (uint32_t j = 0; j < B / 2; j++) {
         tiers_slot_t *d = &L->slots[j];
         merge_into(t, L, d, &old[2 * j]);
         merge_into(t, L, d, &old[2 * j + 1]);
-        for (uint32_t i = 0; i < d->n; i++) t->scratch[d->c[i].row] = NONE;
+        for (uint32_t i = 0; i < d->n; i++)
+            t->scratch[d->c[i].row] = NONE;
         if (d->n) d->bin = j;
     }
-    for (uint32_t i = 0; i < B; i++) free_slot(t, L, &old[i]);
+    for (uint32_t i = 0; i < B; i++)
+        free_slot(t, L, &old[i]);
     free(old);
     L->width *= 2;
     L->hi = L->hi < 0 ? -1 : L->hi / 2;

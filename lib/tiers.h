@@ -1,9 +1,9 @@
-/* Multi-resolution binned storage of one series on absolute time (ns since RTS start): several
- * levels of bins, each 16 times coarser than the one before; every level but the last is a ring
- * holding the most recent bins, the last covers all time from 0 and doubles its bin width when
- * time outgrows it. Each bin holds a sparse list of (row, cell) entries, so memory grows with the
- * rows active per bin, never with events. Bins of all levels are aligned on multiples of their
- * width from time 0, so a coarse bin is exactly the fold of the finer bins it covers. */
+/* Multi-resolution binned storage of one series on absolute time (ns since RTS start): levels
+ * of bins, each 16 times coarser than the one before, all but the last a ring of the most recent
+ * bins, the last covering all time from 0 (its bin width doubles when time outgrows it). Each bin
+ * holds a sparse list of (row, cell) entries, so memory grows with the rows active per bin, never
+ * with events. Bins are aligned on multiples of their width from time 0, so a coarse bin is
+ * exactly the fold of the finer bins it covers. */
 #ifndef LP_TIERS_H
 #define LP_TIERS_H
 
@@ -61,7 +61,8 @@ typedef struct tiers {
     size_t mem;
 } tiers_t;
 
-/* An output grid on one level: output bin i folds level bins [first + i*fold, first + (i+1)*fold). */
+/* An output grid on one level: output bin i folds level bins [first + i*fold, first + (i+1)*fold).
+ */
 typedef struct tiers_grid {
     uint32_t level;
     uint64_t width; /* the level's bin width */

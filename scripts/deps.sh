@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="gcc make xz-utils python3 curl libpcre2-dev libh2o-evloop-dev libjansson-dev libsqlite3-dev
-libsodium-dev libssl-dev ghc libghc-ghc-events-dev time"
+libsodium-dev libssl-dev ghc libghc-ghc-events-dev time wrk"
 
 missing=""
 for p in $PKGS; do

@@ -53,11 +53,10 @@ static void create_session(http_req_t *r)
         http_send_error(r, 500, "internal", err);
         return;
     }
-    if (session_append(reg, s, r->body, r->body_len) < 0) {
+    if (session_store_whole(reg, s, r->body, r->body_len) < 0) {
         http_send_error(r, 500, "internal", "cannot store the eventlog");
         return;
     }
-    session_end_input(reg, s);
     http_send_json(r, 201, session_json(r, s));
 }
 
@@ -224,7 +223,7 @@ static void get_aggregates(http_req_t *r)
     }
     aggr_result_t res;
     pthread_mutex_lock(&s->lock);
-    int rc = aggr_query(live_aggr(s->live), series, from, to, (uint32_t)bins, &res);
+    int rc = aggr_query(session_aggr(s), series, from, to, (uint32_t)bins, &res);
     pthread_mutex_unlock(&s->lock);
     if (rc < 0) {
         http_send_error(r, 400, "bad_query", "unknown series or an empty range");
@@ -268,7 +267,7 @@ static void get_diagram(http_req_t *r)
     size_t len = 0;
     FILE *f = open_memstream(&svg, &len);
     pthread_mutex_lock(&s->lock);
-    int rc = aggr_svg(live_aggr(s->live), kind, from, to, (uint32_t)width, f);
+    int rc = aggr_svg(session_aggr(s), kind, from, to, (uint32_t)width, f);
     pthread_mutex_unlock(&s->lock);
     fclose(f);
     if (rc < 0)

@@ -8,6 +8,7 @@
 #include "api.h"
 #include "db.h"
 #include "err.h"
+#include "aggr.h"
 #include "gea.h"
 #include "live.h"
 #include "order.h"
@@ -70,6 +71,7 @@ static void session_unref(session_t *s)
     /* acq_rel: the last owner sees every write the others made before they let go */
     if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
     live_destroy(s->live);
+    aggr_destroy(s->final_aggr);
     ring_destroy(s->ring);
     report_dispose(&s->final);
     if (s->raw_fd >= 0) close(s->raw_fd);
@@ -87,17 +89,26 @@ static void worker_wake(worker_t *w)
 
 /* ---- worker ------------------------------------------------------------------------------- */
 
-static int count_event(void *ctx, const evlog_event_t *ev)
+typedef struct exact {
+    gea_t *g;
+    aggr_t *a;
+} exact_t;
+
+static int exact_event(void *ctx, const evlog_event_t *ev)
 {
-    gea_event(*(gea_t **)ctx, ev);
+    exact_t *x = ctx;
+    gea_event(x->g, ev);
+    aggr_event(x->a, ev);
     return 0;
 }
 
-static void reset_gea(void *ctx)
+static void exact_reset(void *ctx)
 {
-    gea_t **g = ctx;
-    gea_destroy(*g);
-    *g = gea_create(NULL);
+    exact_t *x = ctx;
+    gea_destroy(x->g);
+    aggr_destroy(x->a);
+    x->g = gea_create(NULL);
+    x->a = aggr_create(NULL);
 }
 
 /* The exact pass over the raw file: the same totals as `liveprof analyze`. */
@@ -106,7 +117,7 @@ static void settle(registry_t *reg, session_t *s)
     char path[PATH_MAX + 96];
     snprintf(path, sizeof path, "%s/sessions/%s/raw.eventlog", server_opts(reg->srv)->data_dir,
              s->meta.id);
-    gea_t *g = gea_create(NULL);
+    exact_t x = {.g = gea_create(NULL), .a = aggr_create(NULL)};
     evlog_t d;
     int rc = evlog_init(&d, NULL);
     order_source_t src = {.fd = open(path, O_RDONLY)};
@@ -117,22 +128,25 @@ static void settle(registry_t *reg, session_t *s)
         rc = LP_EIO;
     } else {
         src.len = (uint64_t)sb.st_size;
-        order_stats_t st = {.reset = reset_gea, .progress_ctx = &g};
-        rc = order_log(&d, &src, count_event, &g, &st);
+        order_stats_t st = {.reset = exact_reset, .progress_ctx = &x};
+        rc = order_log(&d, &src, exact_event, &x, &st);
         if (rc < 0)
             snprintf(err, sizeof err, "%s at byte %llu", evlog_error_text(&d),
                      (unsigned long long)evlog_error_offset(&d));
         atomic_store_explicit(&s->events, st.events, memory_order_relaxed);
+        atomic_store_explicit(&s->consumed, src.len, memory_order_relaxed);
     }
     if (src.fd >= 0) close(src.fd);
     evlog_dispose(&d);
     pthread_mutex_lock(&s->lock);
     report_dispose(&s->final);
-    report_build(&s->final, gea_output(g, 0), reg->totals_script, false, 1000);
+    report_build(&s->final, gea_output(x.g, 0), reg->totals_script, false, 1000);
+    aggr_destroy(s->final_aggr);
+    s->final_aggr = x.a;
     s->settled = true;
     if (rc < 0) snprintf(s->error, sizeof s->error, "%s", err);
     pthread_mutex_unlock(&s->lock);
-    gea_destroy(g);
+    gea_destroy(x.g);
     /* release: `final` and `error` are written before readers can see the new state */
     atomic_store_explicit(&s->state, rc < 0 ? SESSION_FAILED : SESSION_DONE, memory_order_release);
 }
@@ -158,7 +172,7 @@ static bool work_on(registry_t *reg, session_t *s)
     }
     if (!did && ring_closed(s->ring) && session_state(s) == SESSION_INGESTING) {
         pthread_mutex_lock(&s->lock);
-        live_finish(s->live);
+        if (atomic_load_explicit(&s->consumed, memory_order_relaxed)) live_finish(s->live);
         pthread_mutex_unlock(&s->lock);
         settle(reg, s);
         http_notify(reg->news); /* persist the new state */
@@ -210,6 +224,9 @@ static void pump(registry_t *reg, session_t *s)
 {
     uint8_t buf[64 << 10];
     bool moved = false;
+    /* Once the input has ended the exact pass over the file settles everything: the live pass
+     * does not need to catch up first. */
+    if (s->direct || s->input_done) s->fed = s->received;
     while (s->fed < s->received) {
         size_t room = ring_writable(s->ring);
         if (room == 0) break;
@@ -237,9 +254,20 @@ static void on_news(void *ctx)
     for (size_t i = 0; i < reg->nsessions; i++) pump(reg, reg->sessions[i]);
 }
 
+/* Group commit: the raw files written since the last tick reach the disk together. */
+static void sync_files(registry_t *reg)
+{
+    for (size_t i = 0; i < reg->nsessions; i++) {
+        session_t *s = reg->sessions[i];
+        if (!s->unsynced) continue;
+        if (fdatasync(s->raw_fd) == 0) s->unsynced = false;
+    }
+}
+
 static void on_tick(void *ctx)
 {
     on_news(ctx);
+    sync_files(ctx);
     registry_persist(ctx);
 }
 
@@ -357,11 +385,24 @@ int session_append(registry_t *reg, session_t *s, const void *p, size_t n)
         if (w <= 0) return LP_EIO;
         done += (size_t)w;
     }
-    if (fdatasync(s->raw_fd) < 0) return LP_EIO;
     s->received += n;
+    s->unsynced = true;
     atomic_fetch_add_explicit(&server_stats(reg->srv)->bytes_received, n, memory_order_relaxed);
     pump(reg, s);
     return 0;
+}
+
+const aggr_t *session_aggr(const session_t *s)
+{
+    return s->settled ? s->final_aggr : live_aggr(s->live);
+}
+
+int session_store_whole(registry_t *reg, session_t *s, const void *p, size_t n)
+{
+    s->direct = true;
+    int rc = session_append(reg, s, p, n);
+    session_end_input(reg, s);
+    return rc;
 }
 
 void session_end_input(registry_t *reg, session_t *s)
@@ -443,6 +484,7 @@ static void load_one(void *ctx, const session_meta_t *m)
         return;
     }
     s->input_done = true; /* its bytes are analysed again from the saved file */
+    s->direct = true;
     pump(reg, s);
 }
 
@@ -475,6 +517,7 @@ registry_t *registry_create(server_t *srv, http_server_t *http, int workers, siz
 void registry_destroy(registry_t *reg)
 {
     if (!reg) return;
+    sync_files(reg);
     registry_persist(reg);
     for (int i = 0; i < reg->nworkers; i++) {
         worker_t *w = &reg->workers[i];

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 typedef struct live live_t;
+typedef struct aggr aggr_t;
 typedef struct ring ring_t;
 
 typedef enum session_state {
@@ -33,11 +34,14 @@ struct session {
     uint64_t fed;        /* bytes handed to the ring */
     bool input_done;     /* no more bytes will come */
     bool ring_closed;
+    bool direct;         /* all bytes came at once: no live pass, the worker settles directly */
+    bool unsynced;       /* bytes written since the last fdatasync (group commit every 200 ms) */
     session_meta_t saved; /* what the database holds, to write only changes */
     /* shared: the worker feeds `live` and settles `final`; readers take `lock` */
     pthread_mutex_t lock;
     live_t *live;
     report_t final;       /* totals report of the exact file pass (when settled) */
+    aggr_t *final_aggr;   /* aggregates of the exact file pass (when settled) */
     bool settled;
     char error[256];      /* set before state becomes FAILED */
     ring_t *ring;
@@ -77,11 +81,17 @@ session_t *session_create(registry_t *reg, const auth_t *owner, const char *name
 session_t *session_find(registry_t *reg, const char *id);
 /* Sessions in creation order: *n gets the count. HTTP thread. */
 session_t **session_all(registry_t *reg, size_t *n);
-/* Appends bytes to the session (durably on disk, then towards its worker). Returns 0 or LP_EIO.
- * HTTP thread. */
+/* The aggregates to answer queries from: the exact ones once settled, else the live ones.
+ * Call with s->lock held. */
+const aggr_t *session_aggr(const session_t *s);
+/* Appends bytes to the session's raw file (made durable by the next group commit, within
+ * 200 ms) and hands them towards its worker. Returns 0 or LP_EIO. HTTP thread. */
 int session_append(registry_t *reg, session_t *s, const void *p, size_t n);
 /* No more bytes will come: the worker settles the session when it has seen them all. */
 void session_end_input(registry_t *reg, session_t *s);
+/* Stores a whole log at once (a raw upload): no live pass, the worker settles it directly.
+ * Returns 0 or LP_EIO. HTTP thread. */
+int session_store_whole(registry_t *reg, session_t *s, const void *p, size_t n);
 /* Deletes the session: its files, its metadata, its uploads. HTTP thread. */
 void session_delete(registry_t *reg, session_t *s);
 /* The state, from the worker (acquire). */

@@ -78,7 +78,8 @@ static void ev_heap(aggr_t *a, uint16_t type, uint64_t ts, int32_t cap, uint64_t
 static void ev_sparks(aggr_t *a, uint64_t ts, int32_t cap, uint64_t base)
 {
     evlog_event_t ev = mk(EVLOG_SPARK_COUNTERS, ts, cap);
-    for (int i = 0; i < 7; i++) ev.f.spark_counters.v[i] = base + (uint64_t)i;
+    for (int i = 0; i < 7; i++)
+        ev.f.spark_counters.v[i] = base + (uint64_t)i;
     aggr_event(a, &ev);
 }
 
@@ -99,11 +100,13 @@ static const aggr_row_t *row_of(const aggr_result_t *r, const char *name, const 
     return NULL;
 }
 
-/* Queries [from, to) on `tier` in bins of the tier's width (fold 1). */
+/* Queries [from, to) on `tier` (-1: chosen) in at most `bins` bins. A `from` of 0 is sent as
+ * 1 ns, which aligns down to 0 (0 itself would mean "from the first event"). */
 static void query_tier(const aggr_t *a, const char *series, uint64_t from, uint64_t to,
                        uint32_t bins, int tier, aggr_result_t *r)
 {
-    aggr_query_t q = {.series = series, .from = from, .to = to, .bins = bins, .tier = tier};
+    aggr_query_t q = {
+        .series = series, .from = from ? from : 1, .to = to, .bins = bins, .tier = tier};
     int rc = aggr_query_ex(a, &q, r);
     REQUIRE(rc == 0);
 }
@@ -239,7 +242,8 @@ TEST(aggr_provisional_open_intervals)
     const double open[5] = {0, 1, 1, 1, 0};
     check_values(&r.rows[0], open, 5);
     aggr_result_dispose(&r);
-    aggr_query_t q = {.series = "labels", .to = 5 * MS, .bins = 5, .tier = 0, .closed_only = true};
+    aggr_query_t q = {
+        .series = "labels", .from = 1, .to = 5 * MS, .bins = 5, .tier = 0, .closed_only = true};
     REQUIRE(aggr_query_ex(a, &q, &r) == 0);
     CHECK(r.nrows == 0);
     aggr_result_dispose(&r);
@@ -311,7 +315,8 @@ TEST(aggr_gauges_heap_sparks_heapprof)
     check_values(row_of(&r, "A", "residency"), av, 4);
     check_values(row_of(&r, "B", "residency"), bv, 4);
     aggr_result_dispose(&r);
-    aggr_query_t q = {.series = "heapprof", .to = 4 * MS, .bins = 4, .tier = 0, .max_rows = 1};
+    aggr_query_t q = {
+        .series = "heapprof", .from = 1, .to = 4 * MS, .bins = 4, .tier = 0, .max_rows = 1};
     REQUIRE(aggr_query_ex(a, &q, &r) == 0);
     REQUIRE(r.nrows == 2);
     CHECK(!strcmp(r.rows[1].name, "other") && !strcmp(r.rows[1].kind, "other"));
@@ -324,9 +329,10 @@ TEST(aggr_late_events_update_past_bins)
 {
     aggr_opts_t o = {.bins_per_tier = 16};
     aggr_t *a = aggr_create(&o);
-    for (uint64_t t = 1; t <= 40; t++) ev_thread(a, EVLOG_RUN_THREAD, t * MS, 0, 1);
-    ev_msg(a, 38 * MS, 0, "START x");
-    ev_msg(a, 39 * MS, 0, "STOP x");
+    for (uint64_t t = 1; t <= 40; t++)
+        ev_thread(a, EVLOG_RUN_THREAD, t * MS, 0, 1);
+    ev_msg(a, 40 * MS, 0, "START x");
+    ev_msg(a, 40 * MS + 1, 0, "STOP x");
     CHECK_EQ_U64(aggr_late(a), 0);
     ev_msg(a, 30 * MS, 0, "START y"); /* late, inside tier 0 (bins 25..40) */
     ev_msg(a, 31 * MS, 0, "STOP y");
@@ -393,10 +399,15 @@ static void check_fold(const aggr_t *a, const char *series, uint64_t from, uint3
                        int k)
 {
     uint64_t w = MS;
-    for (int i = 0; i < k; i++) w *= 16;
+    for (int i = 0; i < k; i++)
+        w *= 16;
     aggr_result_t f, c;
-    aggr_query_t q = {.series = series, .from = from, .to = from + coarse_bins * 16 * w,
-                      .bins = coarse_bins * 16, .tier = k, .closed_only = true};
+    aggr_query_t q = {.series = series,
+                      .from = from,
+                      .to = from + coarse_bins * 16 * w,
+                      .bins = coarse_bins * 16,
+                      .tier = k,
+                      .closed_only = true};
     REQUIRE(aggr_query_ex(a, &q, &f) == 0);
     q.bins = coarse_bins;
     q.tier = k + 1;
@@ -415,14 +426,16 @@ static void check_fold(const aggr_t *a, const char *series, uint64_t from, uint3
                 if (!strcmp(f.rows[i].kind, "min") || !strcmp(f.rows[i].kind, "max")) {
                     want = fv[0];
                     for (int j = 1; j < 16; j++)
-                        want = !strcmp(f.rows[i].kind, "min") ? fmin(want, fv[j]) : fmax(want, fv[j]);
+                        want =
+                            !strcmp(f.rows[i].kind, "min") ? fmin(want, fv[j]) : fmax(want, fv[j]);
                 }
-                CHECKF(want == cv, "%s %s bin %u: fold %.17g, coarse %.17g", series, f.rows[i].id, b,
-                       want, cv);
+                CHECKF(want == cv, "%s %s bin %u: fold %.17g, coarse %.17g", series, f.rows[i].id,
+                       b, want, cv);
             } else {
                 bool count = !strcmp(c.rows[i].kind, "count");
                 long long sum = 0; /* back to ns (or counts): integers, so exact */
-                for (int j = 0; j < 16; j++) sum += llround(fv[j] * (count ? 1 : (double)w));
+                for (int j = 0; j < 16; j++)
+                    sum += llround(fv[j] * (count ? 1 : (double)w));
                 long long want = llround(cv * (count ? 1 : 16.0 * (double)w));
                 CHECKF(sum == want, "%s %s bin %u: fine sum %lld, coarse %lld", series,
                        f.rows[i].id, b, sum, want);
@@ -467,15 +480,17 @@ TEST(aggr_memory_bound)
         if (aggr_bins_memory(a) > peak) peak = aggr_bins_memory(a);
     }
     CHECKF(peak <= o.max_memory, "bins memory %zu over the bound %zu", peak, o.max_memory);
-    CHECKF(aggr_bins_memory(unbounded) > 2 * o.max_memory, "unbounded %zu: the bound was never needed",
-           aggr_bins_memory(unbounded));
+    CHECKF(aggr_bins_memory(unbounded) > 2 * o.max_memory,
+           "unbounded %zu: the bound was never needed", aggr_bins_memory(unbounded));
     /* the all-time tier still has every span: totals equal the unbounded store's */
     aggr_result_t x, y;
     REQUIRE(aggr_query(a, "threads", 0, 0, 100, &x) == 0);
     REQUIRE(aggr_query(unbounded, "threads", 0, 0, 100, &y) == 0);
     double tx = 0, ty = 0;
-    for (size_t i = 0; i < x.nrows; i++) tx += x.rows[i].total;
-    for (size_t i = 0; i < y.nrows; i++) ty += y.rows[i].total;
+    for (size_t i = 0; i < x.nrows; i++)
+        tx += x.rows[i].total;
+    for (size_t i = 0; i < y.nrows; i++)
+        ty += y.rows[i].total;
     CHECKF(tx == ty && tx > 0, "threads total %.0f vs %.0f", tx, ty);
     aggr_result_dispose(&x);
     aggr_result_dispose(&y);
@@ -523,10 +538,12 @@ TEST(aggr_rows_beyond_max_go_to_other)
     aggr_result_t r;
     REQUIRE(aggr_query(a, "threads", 0, 0, 100, &r) == 0);
     REQUIRE(r.nrows == 11);
-    for (size_t i = 0; i < 10; i++) CHECK(r.rows[i].key == 41 + i); /* the largest, by tid */
+    for (size_t i = 0; i < 10; i++)
+        CHECK(r.rows[i].key == 41 + i); /* the largest, by tid */
     CHECK(!strcmp(r.rows[10].name, "other") && !strcmp(r.rows[10].id, "threads-_other"));
     double sum = 0;
-    for (size_t i = 0; i < r.nrows; i++) sum += r.rows[i].total;
+    for (size_t i = 0; i < r.nrows; i++)
+        sum += r.rows[i].total;
     CHECK(near(sum, all));
     aggr_result_dispose(&r);
     aggr_destroy(a);
@@ -613,7 +630,7 @@ static void check_log(const char *name)
     aggr_result_t caps;
     REQUIRE(aggr_query(b->a, "caps", 0, 0, 500, &caps) == 0);
     double ncaps = caps.nrows / 3 ? (double)(caps.nrows / 3) : 1;
-    static const char *const series[7] = {"labels", "threads", "caps",  "gc",
+    static const char *const series[7] = {"labels", "threads",  "caps",  "gc",
                                           "heap",   "heapprof", "sparks"};
     for (int s = 0; s < 7; s++) {
         aggr_result_t r;
@@ -629,8 +646,8 @@ static void check_log(const char *name)
             bool fraction = s < 4 && strcmp(row->kind, "count");
             double hi = s == 0 ? ncaps : fraction ? 1 : INFINITY;
             for (uint32_t k = 0; k < r.bins; k++)
-                CHECKF(row->values[k] >= 0 && row->values[k] <= hi + 1e-9,
-                       "%s %s %s bin %u: %g", name, series[s], row->id, k, row->values[k]);
+                CHECKF(row->values[k] >= 0 && row->values[k] <= hi + 1e-9, "%s %s %s bin %u: %g",
+                       name, series[s], row->id, k, row->values[k]);
         }
         if (s == 0 || s == 1) { /* row totals equal the file path's totals, id by id */
             size_t ids = 0;
@@ -640,10 +657,10 @@ static void check_log(const char *name)
                 ids++;
                 const aggr_row_t *row = find_id_row(&r, w, id);
                 uint64_t got = row ? (uint64_t)llround(row->total) : 0;
-                if (id->total || row) CHECKF(got == id->total, "%s id %s/%u: %llu, file %llu", name,
-                                             id->label ? id->label : "", id->tid,
-                                             (unsigned long long)got,
-                                             (unsigned long long)id->total);
+                if (id->total || row)
+                    CHECKF(got == id->total, "%s id %s/%u: %llu, file %llu", name,
+                           id->label ? id->label : "", id->tid, (unsigned long long)got,
+                           (unsigned long long)id->total);
             }
             CHECK(r.nrows <= ids);
         }
@@ -679,7 +696,8 @@ static void check_log(const char *name)
 
 TEST(aggr_series_on_shared_logs)
 {
-    static const char *const logs[] = {"fib-labels", "concurrent", "heap", "sparks",
-                                       "heap-nonmoving", "small", "leech-main"};
-    for (size_t i = 0; i < sizeof logs / sizeof *logs; i++) check_log(logs[i]);
+    static const char *const logs[] = {"fib-labels",     "concurrent", "heap",      "sparks",
+                                       "heap-nonmoving", "small",      "leech-main"};
+    for (size_t i = 0; i < sizeof logs / sizeof *logs; i++)
+        check_log(logs[i]);
 }

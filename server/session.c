@@ -170,7 +170,7 @@ static bool work_on(registry_t *reg, session_t *s)
         did = true;
         http_notify(reg->news); /* the ring has room again */
     }
-    if (!did && ring_closed(s->ring) && session_state(s) == SESSION_INGESTING) {
+    if (!did && ring_eof_spsc(s->ring) && session_state(s) == SESSION_INGESTING) {
         pthread_mutex_lock(&s->lock);
         if (atomic_load_explicit(&s->consumed, memory_order_relaxed)) live_finish(s->live);
         pthread_mutex_unlock(&s->lock);

@@ -70,12 +70,12 @@ static void totals_case(const char *log, const char *variant, const char *opts, 
 }
 
 /* One test per log and variant (the test list is gathered from TEST lines, so no macros). */
-TEST(analyze_totals_concurrent_default)
+TEST(analyze_totals_conclog_default)
 {
     totals_case("concurrent", "default", "", 0);
 }
 
-TEST(analyze_totals_concurrent_b100)
+TEST(analyze_totals_conclog_b100)
 {
     totals_case("concurrent", "b100", "-b 100", 0);
 }

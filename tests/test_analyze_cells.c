@@ -337,12 +337,12 @@ static void cells_case(const char *log, const char *variant)
     CHECKF(access(path, F_OK) != 0, "we wrote more windows than the old tool (%d)", i);
 }
 
-TEST(analyze_cells_concurrent_default)
+TEST(analyze_cells_conclog_default)
 {
     cells_case("concurrent", "default");
 }
 
-TEST(analyze_cells_concurrent_b100)
+TEST(analyze_cells_conclog_b100)
 {
     cells_case("concurrent", "b100");
 }

@@ -6,6 +6,7 @@
 #include "srvutil.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -295,7 +296,7 @@ static void *upload_job(void *arg)
     return NULL;
 }
 
-static volatile int stop_queries;
+static atomic_int stop_queries;
 
 static void *query_job(void *arg)
 {

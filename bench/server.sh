@@ -33,19 +33,19 @@ server_stop() {
 
 server_hwm_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$SRV_PID/status"; }
 
-# upload FILE: liveprof upload --wait; prints the session id; sets T (seconds).
+# upload FILE: liveprof upload --wait; sets ID (the session) and T (seconds).
 server_upload() {
     t0=$(now)
-    id=$("$B/liveprof" upload "$1" --server "$SRV_URL" --token "$SRV_TOKEN" --chunk 16M --wait \
+    ID=$("$B/liveprof" upload "$1" --server "$SRV_URL" --token "$SRV_TOKEN" --chunk 16M --wait \
         2> "$WORK/upload.err" | tail -n 1)
     T=$(elapsed "$t0" "$(now)")
-    printf '%s\n' "$id"
 }
 
 stage_server_ingest() {
     label=$1
     f=$2
-    id=$(server_upload "$f")
+    server_upload "$f"
+    id=$ID
     if [ -z "$id" ]; then
         row "$label" "serve: upload until done" - - - "FAILED: $(head -c 200 "$WORK/upload.err")"
         FAILED=1
@@ -68,7 +68,7 @@ stage_server_latency() {
         > /dev/null 2>&1 &
     up=$!
     sleep 0.5
-    path="/api/sessions/$LAST_SESSION/aggregates?series=threads&bins=100"
+    path="/api/sessions/$LAST_SESSION/aggregates?series=labels&bins=100"
     wrk -t1 -c4 -d5s --latency -H "Authorization: Bearer $SRV_TOKEN" "$SRV_URL$path" \
         > "$WORK/wrk.txt" 2>&1 || true
     wait "$up" || true
@@ -84,7 +84,7 @@ stage_server_memory() {
     n=10
     i=0
     while [ "$i" -lt "$n" ]; do
-        server_upload "$f" > /dev/null
+        server_upload "$f"
         i=$((i + 1))
     done
     row "10 x $(basename "$f")" "serve: peak RSS, 10 sessions" - - "$(kb_to_mb "$(server_hwm_kb)")" \

@@ -112,7 +112,7 @@ static int parse_args(int argc, char **argv, analyze_opts_t *o)
             o->json = true;
         } else if (FLAG("--ms")) {
             o->svg.ms = true;
-        } else if (FLAG("-b") || FLAG("--buckets") || !strncmp(a, "-b", 2) ) {
+        } else if (FLAG("-b") || FLAG("--buckets") || !strncmp(a, "-b", 2)) {
             const char *s = (!strcmp(a, "-b") || !strcmp(a, "--buckets")) ? VALUE() : a + 2;
             if (!s) return 2;
             if (!parse_u32(s, &o->buckets) || o->buckets == 0) {
@@ -308,7 +308,8 @@ static script_t *load_script(const char *path, bool totals)
     int rc = path ? script_parse_file(s, path)
                   : script_parse_default(s, totals ? SCRIPT_DEFAULT_TOTALS : SCRIPT_DEFAULT_TIMED);
     if (rc < 0) {
-        fprintf(stderr, "error: %s\n", script_error_text(s)[0] ? script_error_text(s) : lp_strerror(rc));
+        fprintf(stderr, "error: %s\n",
+                script_error_text(s)[0] ? script_error_text(s) : lp_strerror(rc));
         script_destroy(s);
         return NULL;
     }
@@ -362,8 +363,8 @@ int cli_analyze(int argc, char **argv)
             if (clamped && i < gea_outputs(g))
                 fprintf(stderr,
                         "note: the run%s lasts %llu ns, less than %u buckets; using 1 ns buckets\n",
-                        o.window ? " (window)" : "",
-                        (unsigned long long)(w->end - bk[i].startup), o.buckets);
+                        o.window ? " (window)" : "", (unsigned long long)(w->end - bk[i].startup),
+                        o.buckets);
         }
         go.buckets = bk;
         go.nbuckets = nw;
@@ -384,7 +385,8 @@ int cli_analyze(int argc, char **argv)
             ptrs[i] = &reps[i];
         }
         werr = report_write_json(ptrs, nout, windowed, stdout);
-        for (size_t i = 0; i < nout; i++) report_dispose(&reps[i]);
+        for (size_t i = 0; i < nout; i++)
+            report_dispose(&reps[i]);
         free(reps);
         free(ptrs);
     } else {
@@ -393,7 +395,8 @@ int cli_analyze(int argc, char **argv)
             report_t r;
             if (o.totals) {
                 report_build(&r, w, s_totals, false, o.buckets);
-                werr |= write_file(&o, &r, windowed, i, "totals.txt", o.script_totals, write_totals);
+                werr |=
+                    write_file(&o, &r, windowed, i, "totals.txt", o.script_totals, write_totals);
                 report_dispose(&r);
             }
             if (o.timed || o.timed_txt) {

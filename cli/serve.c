@@ -19,6 +19,7 @@ static void usage(FILE *f)
                "  --data DIR         data directory (default ./liveprof-data)\n"
                "  --max-body BYTES   largest request body (default 1 GiB; K/M/G suffixes)\n"
                "  --workers N        session worker threads (default: one per core)\n"
+               "  --session-memory BYTES  bound on each session's binned aggregates (16M)\n"
                "  --web DIR          static files served at / (default: ./web when present)\n"
                "On first start the user 'admin' is created and its API token written to\n"
                "DIR/admin.token. SIGTERM or SIGINT stops the server cleanly.\n");
@@ -42,9 +43,12 @@ static int parse_size(const char *s, uint64_t *out)
     char *end;
     unsigned long long v = strtoull(s, &end, 10);
     if (end == s || s[0] == '-') return -1;
-    if (*end == 'K' || *end == 'k') v <<= 10, end++;
-    else if (*end == 'M' || *end == 'm') v <<= 20, end++;
-    else if (*end == 'G' || *end == 'g') v <<= 30, end++;
+    if (*end == 'K' || *end == 'k')
+        v <<= 10, end++;
+    else if (*end == 'M' || *end == 'm')
+        v <<= 20, end++;
+    else if (*end == 'G' || *end == 'g')
+        v <<= 30, end++;
     if (*end || v == 0) return -1;
     *out = v;
     return 0;
@@ -78,7 +82,11 @@ int cli_serve(int argc, char **argv)
             snprintf(o.web_dir, sizeof o.web_dir, "%s", v);
         else if (!strcmp(a, "--max-body"))
             bad = parse_size(v, &o.max_body);
-        else if (!strcmp(a, "--workers"))
+        else if (!strcmp(a, "--session-memory")) {
+            uint64_t sz = 0;
+            bad = parse_size(v, &sz);
+            o.aggr_bytes = (size_t)sz;
+        } else if (!strcmp(a, "--workers"))
             bad = (o.workers = atoi(v)) <= 0 ? -1 : 0;
         else {
             fprintf(stderr, "serve: unknown option '%s'\n", a);

@@ -1,17 +1,15 @@
 /* Names and messages for the project's error codes, generated from the X-macro list in err.h. */
 #include "err.h"
 
-static const char *const err_msgs[] = {
-    "ok",
+static const char *const err_msgs[] = {"ok",
 #define ERR_MSG_(name, msg) msg,
-    LP_ERRORS(ERR_MSG_)
+                                       LP_ERRORS(ERR_MSG_)
 #undef ERR_MSG_
 };
 
-static const char *const err_names[] = {
-    "LP_OK",
+static const char *const err_names[] = {"LP_OK",
 #define ERR_NAME_(name, msg) "LP_E" #name,
-    LP_ERRORS(ERR_NAME_)
+                                        LP_ERRORS(ERR_NAME_)
 #undef ERR_NAME_
 };
 

@@ -193,7 +193,8 @@ static int decode_fields(evlog_event_t *ev, bool var)
         break;
     case EVLOG_SPARK_COUNTERS:
         NEED(56);
-        for (int i = 0; i < 7; i++) ev->f.spark_counters.v[i] = evlog_u64(p + 8 * i);
+        for (int i = 0; i < 7; i++)
+            ev->f.spark_counters.v[i] = evlog_u64(p + 8 * i);
         break;
     case EVLOG_HEAP_ALLOCATED:
     case EVLOG_HEAP_SIZE:
@@ -358,7 +359,8 @@ static int parse_header(evlog_t *d, bool emit)
     if (n < 8) return 0;
     if (evlog_u32(p) != HDRB || evlog_u32(p + 4) != HETB) return LP_EBAD_HEADER;
     if (emit) {
-        for (size_t i = 0; i < 65536; i++) d->types->size[i] = EVLOG_UNDECLARED;
+        for (size_t i = 0; i < 65536; i++)
+            d->types->size[i] = EVLOG_UNDECLARED;
         d->types->count = 0;
     }
     for (;;) {
@@ -406,7 +408,8 @@ static int header_bytes(evlog_t *d, const uint8_t *buf, size_t len, size_t *used
     if (d->hdr_len + take > HEADER_MAX) take = HEADER_MAX - d->hdr_len;
     if (d->hdr_len + take > d->hdr_cap) {
         size_t cap = d->hdr_cap;
-        while (cap < d->hdr_len + take) cap *= 2;
+        while (cap < d->hdr_len + take)
+            cap *= 2;
         uint8_t *nh = realloc(d->hdr, cap);
         if (!nh) return fail(d, LP_ENOMEM, d->pos, "out of memory", 0);
         d->hdr = nh;
@@ -507,7 +510,8 @@ static int process(evlog_t *d, const uint8_t *p, size_t total, uint64_t off)
     }
     if (d->sink.on_event) {
         rc = d->sink.on_event(d->sink.ctx, &ev);
-        if (rc < 0) return fail(d, rc, off, "stopped by the consumer (%llu)", (unsigned long long)-rc);
+        if (rc < 0)
+            return fail(d, rc, off, "stopped by the consumer (%llu)", (unsigned long long)-rc);
     }
     return 0;
 }
@@ -527,7 +531,9 @@ static int events_bytes(evlog_t *d, const uint8_t *buf, size_t len, size_t *used
     if (d->carry_len) {
         for (;;) {
             long need = need_bytes(d, d->carry, d->carry_len, &err);
-            if (err) return fail(d, err, d->carry_off, "undeclared event type %llu", evlog_u16(d->carry));
+            if (err)
+                return fail(d, err, d->carry_off, "undeclared event type %llu",
+                            evlog_u16(d->carry));
             if (need == NEED_HEADER) {
                 /* The carried bytes are the start of a header: move them over. */
                 restart_header(d, d->carry_off, 0);
@@ -645,10 +651,17 @@ static int feed(evlog_t *d, const uint8_t *buf, size_t len)
         int rc;
         switch (d->state) {
         case ST_SEEK:
-        case ST_AFTER_END: rc = seek_bytes(d, buf, len, &used); break;
-        case ST_HEADER: rc = header_bytes(d, buf, len, &used); break;
-        case ST_EVENTS: rc = events_bytes(d, buf, len, &used); break;
-        default: return d->err;
+        case ST_AFTER_END:
+            rc = seek_bytes(d, buf, len, &used);
+            break;
+        case ST_HEADER:
+            rc = header_bytes(d, buf, len, &used);
+            break;
+        case ST_EVENTS:
+            rc = events_bytes(d, buf, len, &used);
+            break;
+        default:
+            return d->err;
         }
         if (rc < 0) return rc;
         d->pos += used;
@@ -667,7 +680,8 @@ int evlog_feed(evlog_t *d, const uint8_t *buf, size_t len)
 int evlog_finish(evlog_t *d)
 {
     switch (d->state) {
-    case ST_FAILED: return d->err;
+    case ST_FAILED:
+        return d->err;
     case ST_SEEK:
         if (d->headers == 0) return fail(d, LP_ENO_HEADER, 0, "header begin marker not found", 0);
         return 0;

@@ -97,34 +97,87 @@ typedef struct evlog_bytes {
  * `known` is false when the type is declared but has no decoder here, or its declared size is
  * smaller than any layout we know: consumers then see only type/ts/payload ("UnknownEvent"). */
 typedef struct evlog_event {
-    uint64_t ts;           /* ns since RTS start */
-    uint64_t offset;       /* stream offset of the event's first byte */
-    int32_t cap;           /* capability of the enclosing block, or EVLOG_NO_CAP */
-    uint16_t type;         /* event type number */
-    bool known;            /* fields below are valid for this type */
-    uint32_t size;         /* payload size in bytes */
+    uint64_t ts;     /* ns since RTS start */
+    uint64_t offset; /* stream offset of the event's first byte */
+    int32_t cap;     /* capability of the enclosing block, or EVLOG_NO_CAP */
+    uint16_t type;   /* event type number */
+    bool known;      /* fields below are valid for this type */
+    uint32_t size;   /* payload size in bytes */
     const uint8_t *payload;
     union {
-        struct { uint32_t tid; } thread; /* 0,1,3,15 */
-        struct { uint32_t tid; uint16_t status; uint32_t blocked_on; } stop; /* 2 */
-        struct { uint32_t tid; uint16_t cap; } thread_cap; /* 4 new_cap, 8 other_cap */
-        struct { uint32_t tid; evlog_bytes_t text; } label; /* 44 */
-        struct { evlog_bytes_t text; } msg; /* 16, 19, 58, 181 */
-        struct { uint16_t cap; } cap; /* 17 n_caps, 39 victim, 45-48, 206 */
-        struct { uint32_t capset; uint16_t type; } capset_create; /* 25 */
-        struct { uint32_t capset; } capset; /* 26 */
-        struct { uint32_t capset; uint16_t cap; } capset_cap; /* 27, 28 */
+        struct {
+            uint32_t tid;
+        } thread; /* 0,1,3,15 */
+        struct {
+            uint32_t tid;
+            uint16_t status;
+            uint32_t blocked_on;
+        } stop; /* 2 */
+        struct {
+            uint32_t tid;
+            uint16_t cap;
+        } thread_cap; /* 4 new_cap, 8 other_cap */
+        struct {
+            uint32_t tid;
+            evlog_bytes_t text;
+        } label; /* 44 */
+        struct {
+            evlog_bytes_t text;
+        } msg; /* 16, 19, 58, 181 */
+        struct {
+            uint16_t cap;
+        } cap; /* 17 n_caps, 39 victim, 45-48, 206 */
+        struct {
+            uint32_t capset;
+            uint16_t type;
+        } capset_create; /* 25 */
+        struct {
+            uint32_t capset;
+        } capset; /* 26 */
+        struct {
+            uint32_t capset;
+            uint16_t cap;
+        } capset_cap; /* 27, 28 */
         /* 29 text; 30/31 NUL-separated strings, trailing NULs included as in the payload */
-        struct { uint32_t capset; evlog_bytes_t text; } capset_text;
-        struct { uint32_t capset; uint32_t pid; } pid; /* 32, 33 */
-        struct { uint32_t capset; uint64_t sec; uint32_t nsec; } wall; /* 43 */
-        struct { uint64_t task; uint16_t cap; uint64_t kernel_tid; } task_create; /* 55 */
-        struct { uint64_t task; uint16_t cap; uint16_t new_cap; } task_migrate; /* 56 */
-        struct { uint64_t task; } task_delete; /* 57 */
+        struct {
+            uint32_t capset;
+            evlog_bytes_t text;
+        } capset_text;
+        struct {
+            uint32_t capset;
+            uint32_t pid;
+        } pid; /* 32, 33 */
+        struct {
+            uint32_t capset;
+            uint64_t sec;
+            uint32_t nsec;
+        } wall; /* 43 */
+        struct {
+            uint64_t task;
+            uint16_t cap;
+            uint64_t kernel_tid;
+        } task_create; /* 55 */
+        struct {
+            uint64_t task;
+            uint16_t cap;
+            uint16_t new_cap;
+        } task_migrate; /* 56 */
+        struct {
+            uint64_t task;
+        } task_delete; /* 57 */
         /* 34, in payload order: created, dud, overflowed, converted, gcd, fizzled, remaining */
-        struct { uint64_t v[7]; } spark_counters;
-        struct { uint32_t capset; uint64_t bytes; } heap; /* 49, 50, 51 */
-        struct { uint32_t capset; uint16_t gens; uint64_t max_heap, alloc_area, mblock, block; } heap_info;
+        struct {
+            uint64_t v[7];
+        } spark_counters;
+        struct {
+            uint32_t capset;
+            uint64_t bytes;
+        } heap; /* 49, 50, 51 */
+        struct {
+            uint32_t capset;
+            uint16_t gens;
+            uint64_t max_heap, alloc_area, mblock, block;
+        } heap_info;
         struct {
             uint32_t capset;
             uint16_t gen;
@@ -132,24 +185,57 @@ typedef struct evlog_event {
             uint32_t par_n_threads;
             uint64_t par_max_copied, par_tot_copied, par_balanced_copied;
             bool has_balanced; /* header size >= 58 */
-        } gc_stats; /* 53 */
+        } gc_stats;            /* 53 */
         struct {
             uint8_t prof_id;
             uint64_t period;
             uint32_t breakdown;
             evlog_bytes_t filter[7]; /* module, closure descr, type descr, cc, ccs, retainer, bio */
-        } hp_begin; /* 160 */
-        struct { uint32_t cc_id; evlog_bytes_t label, module, srcloc; uint8_t flags; } hp_cc; /* 161 */
-        struct { uint64_t era; } era; /* 162, 165 */
+        } hp_begin;                  /* 160 */
+        struct {
+            uint32_t cc_id;
+            evlog_bytes_t label, module, srcloc;
+            uint8_t flags;
+        } hp_cc; /* 161 */
+        struct {
+            uint64_t era;
+        } era; /* 162, 165 */
         /* 163: stack = depth big-endian u32 cost-centre ids (read with evlog_u32) */
-        struct { uint8_t prof_id; uint64_t residency; uint8_t depth; const uint8_t *stack; } hp_sample_cc;
-        struct { uint8_t prof_id; uint64_t residency; evlog_bytes_t label; } hp_sample_str; /* 164 */
-        struct { uint64_t era, time; } bio_begin; /* 166 */
-        struct { uint32_t cap; uint64_t ticks; uint8_t depth; const uint8_t *stack; } prof_sample; /* 167 */
-        struct { uint64_t tick_interval; } prof_begin; /* 168 */
-        struct { uint32_t marked; } conc_mark_end; /* 201 */
-        struct { uint8_t log2_blk_size; uint32_t active, filled, live; } census; /* 207 */
-        struct { uint32_t size; uint64_t end_time; uint16_t cap; } block; /* 18 */
+        struct {
+            uint8_t prof_id;
+            uint64_t residency;
+            uint8_t depth;
+            const uint8_t *stack;
+        } hp_sample_cc;
+        struct {
+            uint8_t prof_id;
+            uint64_t residency;
+            evlog_bytes_t label;
+        } hp_sample_str; /* 164 */
+        struct {
+            uint64_t era, time;
+        } bio_begin; /* 166 */
+        struct {
+            uint32_t cap;
+            uint64_t ticks;
+            uint8_t depth;
+            const uint8_t *stack;
+        } prof_sample; /* 167 */
+        struct {
+            uint64_t tick_interval;
+        } prof_begin; /* 168 */
+        struct {
+            uint32_t marked;
+        } conc_mark_end; /* 201 */
+        struct {
+            uint8_t log2_blk_size;
+            uint32_t active, filled, live;
+        } census; /* 207 */
+        struct {
+            uint32_t size;
+            uint64_t end_time;
+            uint16_t cap;
+        } block; /* 18 */
     } f;
 } evlog_event_t;
 
@@ -187,23 +273,23 @@ typedef struct evlog_sink {
 typedef struct evlog {
     evlog_sink_t sink;
     evlog_types_t *types;
-    uint8_t *hdr;          /* header bytes being collected */
+    uint8_t *hdr; /* header bytes being collected */
     size_t hdr_len, hdr_cap;
-    uint8_t *carry;        /* a partial event spanning chunks */
+    uint8_t *carry; /* a partial event spanning chunks */
     size_t carry_len;
-    uint64_t pos;          /* stream offset of the next unread byte */
-    uint64_t carry_off;    /* stream offset of carry[0] */
-    uint64_t junk;         /* bytes skipped while seeking a header */
+    uint64_t pos;       /* stream offset of the next unread byte */
+    uint64_t carry_off; /* stream offset of carry[0] */
+    uint64_t junk;      /* bytes skipped while seeking a header */
     uint64_t junk_start;
     int state;
-    int headers;           /* headers seen */
-    uint32_t match;        /* bytes of "hdrb" matched while seeking */
+    int headers;    /* headers seen */
+    uint32_t match; /* bytes of "hdrb" matched while seeking */
     int32_t block_cap;
-    int64_t block_left;    /* bytes of the current block not yet consumed (ghc-events' rule) */
+    int64_t block_left; /* bytes of the current block not yet consumed (ghc-events' rule) */
     uint64_t block_off;
     bool block_warned;
-    bool raw;              /* skip payload field decoding (evlog_set_raw) */
-    uint64_t events;       /* events emitted, block markers excluded */
+    bool raw;        /* skip payload field decoding (evlog_set_raw) */
+    uint64_t events; /* events emitted, block markers excluded */
     uint64_t blocks;
     int err;
     uint64_t err_off;

@@ -55,9 +55,10 @@ void gea_parse_label(const char *s, size_t n, const char **label, size_t *len, i
         return;
     }
     uint64_t v = 0;
-    while (i < n && s[i] >= '0' && s[i] <= '9') v = v * 10 + (uint64_t)(s[i++] - '0');
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' ||
-                     s[i] == '\f' || s[i] == '\v'))
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        v = v * 10 + (uint64_t)(s[i++] - '0');
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' || s[i] == '\f' ||
+                     s[i] == '\v'))
         i++;
     *label = s + i;
     *len = n - i;
@@ -67,7 +68,8 @@ void gea_parse_label(const char *s, size_t n, const char **label, size_t *len, i
 static uint64_t user_hash(const char *label, size_t len, int64_t sub)
 {
     uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)label[i]) * 1099511628211ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)label[i]) * 1099511628211ull;
     h = (h ^ (uint64_t)sub) * 0x9E3779B97F4A7C15ull;
     return h ^ (h >> 29);
 }
@@ -82,7 +84,8 @@ static void reindex(gea_window_t *w)
         gea_id_t *id = &w->ids[i];
         if (id->kind != GEA_USER) continue;
         size_t s = (size_t)user_hash(id->label, id->label_len, id->sub) & (cap - 1);
-        while (w->slots[s]) s = (s + 1) & (cap - 1);
+        while (w->slots[s])
+            s = (s + 1) & (cap - 1);
         w->slots[s] = (uint32_t)i + 1;
     }
 }
@@ -131,7 +134,8 @@ static long find_id(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid, co
         reindex(w);
     } else {
         size_t s = (size_t)h & (w->slots_cap - 1);
-        while (w->slots[s]) s = (s + 1) & (w->slots_cap - 1);
+        while (w->slots[s])
+            s = (s + 1) & (w->slots_cap - 1);
         w->slots[s] = (uint32_t)idx + 1;
     }
     return idx;
@@ -207,7 +211,8 @@ gea_t *gea_create(const gea_opts_t *o)
 void gea_destroy(gea_t *g)
 {
     if (!g) return;
-    for (size_t i = 0; i < g->nwins; i++) free_window(g->wins[i]);
+    for (size_t i = 0; i < g->nwins; i++)
+        free_window(g->wins[i]);
     free(g->wins);
     free(g->start_prefix);
     free(g->stop_prefix);
@@ -309,7 +314,8 @@ static void quantize(const gea_window_t *w, gea_id_t *id, uint64_t s, uint64_t e
         return;
     }
     bucket_add(id, sb, (double)(st + (uint64_t)(sb + 1) * bs - s) / dbs);
-    for (int64_t b = sb + 1; b < eb; b++) bucket_add(id, b, 1.0);
+    for (int64_t b = sb + 1; b < eb; b++)
+        bucket_add(id, b, 1.0);
     bucket_add(id, eb, (double)(e - (st + (uint64_t)eb * bs)) / dbs);
 }
 
@@ -363,7 +369,8 @@ static void event_stop(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid,
     if (kind == GEA_USER) open_user_remove(w, (uint32_t)i);
     record(w, id, id->open_start, t);
     if (kind == GEA_GC) /* ... and to start again when it ends */
-        for (size_t k = 0; k < w->nopen; k++) w->ids[w->open_users[k]].open_start = t;
+        for (size_t k = 0; k < w->nopen; k++)
+            w->ids[w->open_users[k]].open_start = t;
 }
 
 /* ---- threads ------------------------------------------------------------------------------ */
@@ -511,7 +518,9 @@ void gea_event(gea_t *g, const evlog_event_t *ev)
             w->startup = t;
         }
         break;
-    case EVLOG_CREATE_THREAD: thread_create(g, w, ev->f.thread.tid, t); break;
+    case EVLOG_CREATE_THREAD:
+        thread_create(g, w, ev->f.thread.tid, t);
+        break;
     case EVLOG_STOP_THREAD: {
         uint32_t tid = ev->f.stop.tid;
         thread_seen(g, w, tid, t);
@@ -547,8 +556,11 @@ void gea_event(gea_t *g, const evlog_event_t *ev)
     case EVLOG_GC_END:
         if (w->in_window) event_stop(g, w, GEA_GC, 0, NULL, 0, 0, t);
         break;
-    case EVLOG_USER_MSG: user_message(g, w, &ev->f.msg.text, t); break;
-    default: break;
+    case EVLOG_USER_MSG:
+        user_message(g, w, &ev->f.msg.text, t);
+        break;
+    default:
+        break;
     }
 }
 

@@ -24,16 +24,16 @@ typedef struct gea_label {
 /* One event id of one window with everything recorded for it. */
 typedef struct gea_id {
     gea_kind_t kind;
-    uint32_t tid;         /* GEA_THREAD */
-    int64_t sub;          /* GEA_USER subscript */
-    const char *label;    /* GEA_USER label (arena, NUL-terminated) */
+    uint32_t tid;      /* GEA_THREAD */
+    int64_t sub;       /* GEA_USER subscript */
+    const char *label; /* GEA_USER label (arena, NUL-terminated) */
     uint32_t label_len;
     uint64_t total;       /* sum of interval lengths, ns */
     uint64_t first_start; /* smallest interval start */
     uint64_t intervals;   /* number of recorded intervals */
     uint64_t open_start;  /* while open_count > 0 */
     uint32_t open_count;
-    int32_t open_slot;    /* index in the window's open-user list, or -1 */
+    int32_t open_slot; /* index in the window's open-user list, or -1 */
     /* Bucket values for [blo, blo + bn); bset marks buckets an interval touched. */
     int64_t blo;
     uint32_t bn, bcap;
@@ -69,7 +69,7 @@ typedef struct gea_window {
     tidmap_t thread_ids; /* tid -> index of its thread id */
     gea_thread_t *threads;
     size_t nthreads, threads_cap;
-    tidmap_t thread_map; /* tid -> threads[] index */
+    tidmap_t thread_map;  /* tid -> threads[] index */
     uint32_t *open_users; /* ids of open user ids */
     size_t nopen, open_cap;
 } gea_window_t;

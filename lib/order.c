@@ -33,7 +33,7 @@ typedef struct run {
     const uint8_t *bytes; /* while loaded */
     uint8_t *owned;       /* bytes read from the file */
     size_t owned_cap, ents_cap;
-    entry_t *ents;        /* while loaded (exact path) */
+    entry_t *ents; /* while loaded (exact path) */
     uint32_t pos;
     /* Fast path: the run is decoded in file order through a small sorted window (a ring), as
      * GHC's blocks are sorted but for a few events (EndGC) a step or two out of place. An event
@@ -392,17 +392,19 @@ static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, voi
     size_t n = x->nruns, next = 0, nheap = 0;
     run_t **pending = xmalloc((n ? n : 1) * sizeof *pending);
     head_t *heap = xmalloc((n ? n : 1) * sizeof *heap);
-    for (size_t i = 0; i < n; i++) pending[i] = &x->runs[i];
+    for (size_t i = 0; i < n; i++)
+        pending[i] = &x->runs[i];
     qsort(pending, n, sizeof *pending, pending_cmp);
     uint64_t loaded = 0, total_bytes = 0, done_bytes = 0;
-    for (size_t i = 0; i < n; i++) total_bytes += x->runs[i].end - x->runs[i].start;
+    for (size_t i = 0; i < n; i++)
+        total_bytes += x->runs[i].end - x->runs[i].start;
     int rc = 0;
     evlog_event_t ev;
     while (rc == 0 && (next < n || nheap > 0)) {
         /* Load every pending run whose earliest key precedes the heap's head. */
         while (next < n) {
-            if (nheap && !key_less(pending[next]->min_ts, pending[next]->start, heap[0].ts,
-                                   heap[0].off))
+            if (nheap &&
+                !key_less(pending[next]->min_ts, pending[next]->start, heap[0].ts, heap[0].off))
                 break;
             run_t *r = pending[next++];
             int lr = load_run(x, src, r);
@@ -467,7 +469,8 @@ static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, voi
             if (st->progress) st->progress(st->progress_ctx, 2, done_bytes, total_bytes);
         }
     }
-    for (size_t i = 0; i < nheap; i++) unload_run(x, heap[i].r);
+    for (size_t i = 0; i < nheap; i++)
+        unload_run(x, heap[i].r);
     free(pending);
     free(heap);
     return rc;
@@ -535,11 +538,14 @@ static bool index_blocks(indexer_t *x, const order_source_t *src)
 
 static void indexer_reset(indexer_t *x)
 {
-    for (size_t i = 0; i < x->nruns; i++) unload_run(x, &x->runs[i]);
+    for (size_t i = 0; i < x->nruns; i++)
+        unload_run(x, &x->runs[i]);
     free(x->runs);
-    for (size_t i = 0; i < x->ntables; i++) free(x->tables[i]);
+    for (size_t i = 0; i < x->ntables; i++)
+        free(x->tables[i]);
     free(x->tables);
-    for (size_t i = 0; i < x->npool; i++) free(x->pool[i].p);
+    for (size_t i = 0; i < x->npool; i++)
+        free(x->pool[i].p);
     evlog_t *d = x->d;
     memset(x, 0, sizeof *x);
     x->d = d;

@@ -24,10 +24,10 @@ typedef struct order_source {
 } order_source_t;
 
 typedef struct order_stats {
-    uint64_t events;      /* events emitted (block markers excluded) */
-    uint64_t runs;        /* runs indexed */
-    uint64_t peak_loaded; /* most bytes of runs and sort entries held at once */
-    bool fast;            /* the runs came from block markers alone (see order_log) */
+    uint64_t events;            /* events emitted (block markers excluded) */
+    uint64_t runs;              /* runs indexed */
+    uint64_t peak_loaded;       /* most bytes of runs and sort entries held at once */
+    bool fast;                  /* the runs came from block markers alone (see order_log) */
     order_progress_fn progress; /* set by the caller (may be NULL) */
     /* Set by a caller that can start over (may be NULL): then a log that is a clean chain of
      * blocks is indexed from its block markers alone, each block claimed to start at its

@@ -109,12 +109,13 @@ static void add_values(report_row_t *row, const gea_id_t *id)
 static void id_row(ctx_t *c, const gea_id_t *id, gea_kind_t kind, uint32_t tid, const char *title,
                    size_t title_len, size_t fragment)
 {
-    report_row_t *row = add_row(c, kind == GEA_GC ? REPORT_GC
+    report_row_t *row = add_row(c, kind == GEA_GC     ? REPORT_GC
                                    : kind == GEA_USER ? REPORT_USER
                                                       : REPORT_THREAD);
     row->rgb = colour_of(kind, fragment);
-    row->title = title ? xstrndup(title, title_len) : id ? default_header(c->w, id)
-                                                         : thread_header(c->w, tid);
+    row->title = title ? xstrndup(title, title_len)
+                 : id  ? default_header(c->w, id)
+                       : thread_header(c->w, tid);
     row->total = id ? id->total : 0;
     row->sub = id ? id->sub : 0;
     row->tid = id ? id->tid : tid;
@@ -257,7 +258,9 @@ void report_build(report_t *r, const gea_window_t *w, const script_t *s, bool ti
             free(v);
             break;
         }
-        case SCRIPT_CMD_SUM: sum_row(&c, cmd, fragment); break;
+        case SCRIPT_CMD_SUM:
+            sum_row(&c, cmd, fragment);
+            break;
         }
     }
 }
@@ -277,15 +280,16 @@ void report_dispose(report_t *r)
 static size_t text_width(const char *s)
 {
     size_t n = 0;
-    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
     return n;
 }
 
 int report_write_totals(const report_t *r, FILE *f)
 {
     size_t w0 = 0, w1 = 0, w2 = 0;
-    char (*ns)[32] = xcalloc(r->nrows ? r->nrows : 1, sizeof *ns);
-    char (*sec)[40] = xcalloc(r->nrows ? r->nrows : 1, sizeof *sec);
+    char(*ns)[32] = xcalloc(r->nrows ? r->nrows : 1, sizeof *ns);
+    char(*sec)[40] = xcalloc(r->nrows ? r->nrows : 1, sizeof *sec);
     for (size_t i = 0; i < r->nrows; i++) {
         const report_row_t *row = &r->rows[i];
         if (row->kind == REPORT_SECTION) continue;

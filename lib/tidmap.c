@@ -29,7 +29,8 @@ void tidmap_put(tidmap_t *m, uint32_t tid, uint32_t val)
     }
     if (tid >= m->dense_cap) {
         size_t cap = m->dense_cap ? m->dense_cap : 1024;
-        while (cap <= tid) cap *= 2;
+        while (cap <= tid)
+            cap *= 2;
         m->dense = xrealloc(m->dense, cap * sizeof *m->dense);
         memset(m->dense + m->dense_cap, 0, (cap - m->dense_cap) * sizeof *m->dense);
         m->dense_cap = cap;

@@ -39,11 +39,13 @@ static void grow(u32map_t *m)
 {
     size_t cap = m->cap ? m->cap * 2 : 64;
     uint32_t *keys = xmalloc(cap * sizeof *keys), *vals = xmalloc(cap * sizeof *vals);
-    for (size_t i = 0; i < cap; i++) vals[i] = U32MAP_NONE;
+    for (size_t i = 0; i < cap; i++)
+        vals[i] = U32MAP_NONE;
     for (size_t i = 0; i < m->cap; i++) {
         if (m->vals[i] == U32MAP_NONE) continue;
         size_t j = slot_of(m->keys[i], cap);
-        while (vals[j] != U32MAP_NONE) j = (j + 1) & (cap - 1);
+        while (vals[j] != U32MAP_NONE)
+            j = (j + 1) & (cap - 1);
         keys[j] = m->keys[i];
         vals[j] = m->vals[i];
     }
@@ -58,7 +60,8 @@ void u32map_put(u32map_t *m, uint32_t key, uint32_t val)
 {
     if ((m->len + 1) * 2 > m->cap) grow(m);
     size_t i = slot_of(key, m->cap);
-    while (m->vals[i] != U32MAP_NONE && m->keys[i] != key) i = (i + 1) & (m->cap - 1);
+    while (m->vals[i] != U32MAP_NONE && m->keys[i] != key)
+        i = (i + 1) & (m->cap - 1);
     if (m->vals[i] == U32MAP_NONE) m->len++;
     m->keys[i] = key;
     m->vals[i] = val;

@@ -44,7 +44,8 @@ void xgrow(void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap) return;
     size_t c = *cap ? *cap : 8;
-    while (c < need) c *= 2;
+    while (c < need)
+        c *= 2;
     *p = xrealloc(*p, c * elem);
     *cap = c;
 }

@@ -16,25 +16,27 @@ static void get_metrics(http_req_t *r)
     size_t n;
     session_t **all = session_all(server_registry(r->srv), &n);
     size_t by_state[4] = {0};
-    for (size_t i = 0; i < n; i++) by_state[session_state(all[i])]++;
+    for (size_t i = 0; i < n; i++)
+        by_state[session_state(all[i])]++;
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
 #define LOAD(x) ((unsigned long long)atomic_load_explicit(&st->x, memory_order_relaxed))
-    fprintf(f,
-            "# HELP liveprof_up Whether the server is up.\n# TYPE liveprof_up gauge\nliveprof_up 1\n"
-            "# HELP liveprof_uptime_seconds Seconds since the server started.\n"
-            "# TYPE liveprof_uptime_seconds gauge\nliveprof_uptime_seconds %llu\n"
-            "# HELP liveprof_http_requests_total API requests served.\n"
-            "# TYPE liveprof_http_requests_total counter\nliveprof_http_requests_total %llu\n"
-            "# HELP liveprof_http_errors_total API requests answered with a 4xx or 5xx status.\n"
-            "# TYPE liveprof_http_errors_total counter\nliveprof_http_errors_total %llu\n"
-            "# HELP liveprof_bytes_received_total Eventlog bytes received.\n"
-            "# TYPE liveprof_bytes_received_total counter\nliveprof_bytes_received_total %llu\n"
-            "# HELP liveprof_sessions_created_total Sessions created since start.\n"
-            "# TYPE liveprof_sessions_created_total counter\nliveprof_sessions_created_total %llu\n",
-            (unsigned long long)(time(NULL) - (time_t)st->started_unix), LOAD(http_requests),
-            LOAD(http_errors), LOAD(bytes_received), LOAD(sessions_created));
+    fprintf(
+        f,
+        "# HELP liveprof_up Whether the server is up.\n# TYPE liveprof_up gauge\nliveprof_up 1\n"
+        "# HELP liveprof_uptime_seconds Seconds since the server started.\n"
+        "# TYPE liveprof_uptime_seconds gauge\nliveprof_uptime_seconds %llu\n"
+        "# HELP liveprof_http_requests_total API requests served.\n"
+        "# TYPE liveprof_http_requests_total counter\nliveprof_http_requests_total %llu\n"
+        "# HELP liveprof_http_errors_total API requests answered with a 4xx or 5xx status.\n"
+        "# TYPE liveprof_http_errors_total counter\nliveprof_http_errors_total %llu\n"
+        "# HELP liveprof_bytes_received_total Eventlog bytes received.\n"
+        "# TYPE liveprof_bytes_received_total counter\nliveprof_bytes_received_total %llu\n"
+        "# HELP liveprof_sessions_created_total Sessions created since start.\n"
+        "# TYPE liveprof_sessions_created_total counter\nliveprof_sessions_created_total %llu\n",
+        (unsigned long long)(time(NULL) - (time_t)st->started_unix), LOAD(http_requests),
+        LOAD(http_errors), LOAD(bytes_received), LOAD(sessions_created));
 #undef LOAD
     fprintf(f, "# HELP liveprof_sessions Sessions by state.\n# TYPE liveprof_sessions gauge\n");
     for (int s = 0; s < 4; s++)
@@ -50,7 +52,7 @@ static void get_metrics(http_req_t *r)
         session_state_t state = session_state(s);
         if (state != SESSION_INGESTING && state != SESSION_LIVE) continue;
         pthread_mutex_lock(&s->lock);
-        unsigned long long late = live_late(s->live);
+        unsigned long long late = s->live ? live_late(s->live) : 0;
         pthread_mutex_unlock(&s->lock);
         fprintf(f, "liveprof_session_bytes_ingested{session=\"%s\"} %llu\n", s->meta.id,
                 (unsigned long long)atomic_load_explicit(&s->consumed, memory_order_relaxed));

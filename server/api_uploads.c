@@ -65,7 +65,8 @@ static void put_chunk(http_req_t *r)
     if (off != u->offset) {
         json_t *o = json_object();
         json_object_set_new(o, "error", json_string("wrong_offset"));
-        json_object_set_new(o, "detail", json_string("the chunk does not start where the last ended"));
+        json_object_set_new(o, "detail",
+                            json_string("the chunk does not start where the last ended"));
         json_object_set_new(o, "expected_offset", json_integer((json_int_t)u->offset));
         http_send_json(r, 409, o);
         return;

@@ -60,21 +60,36 @@ struct http_notifier {
 static const char *reason_of(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return status < 400 ? "OK" : status < 500 ? "Bad Request" : "Internal Server Error";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 429:
+        return "Too Many Requests";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status < 400 ? "OK" : status < 500 ? "Bad Request" : "Internal Server Error";
     }
 }
 
@@ -83,7 +98,8 @@ void http_send(http_req_t *r, int status, const char *content_type, const void *
     h2o_req_t *req = r->priv;
     req->res.status = status;
     req->res.reason = reason_of(status);
-    if (status >= 400) atomic_fetch_add_explicit(&server_stats(r->srv)->http_errors, 1, memory_order_relaxed);
+    if (status >= 400)
+        atomic_fetch_add_explicit(&server_stats(r->srv)->http_errors, 1, memory_order_relaxed);
     if (content_type)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
                        strlen(content_type));
@@ -150,9 +166,10 @@ json_t *http_body_json(http_req_t *r)
 
 static int hexval(int c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                                               : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* Percent-decodes s[0..n) into out (cap bytes with the NUL); '+' is a space in queries. */
@@ -239,10 +256,9 @@ static int on_api(h2o_handler_t *self, h2o_req_t *req)
     char *path = h2o_mem_alloc_pool(&req->pool, plen + 1);
     if (decode(req->path.base, plen, path, plen + 1, false) < 0) path[0] = 0;
     r->path = path;
-    r->query = req->query_at == SIZE_MAX
-                   ? ""
-                   : pool_str(&req->pool, req->path.base + req->query_at + 1,
-                              req->path.len - req->query_at - 1);
+    r->query = req->query_at == SIZE_MAX ? ""
+                                         : pool_str(&req->pool, req->path.base + req->query_at + 1,
+                                                    req->path.len - req->query_at - 1);
     r->body = (const uint8_t *)(req->entity.base ? req->entity.base : "");
     r->body_len = req->entity.base ? req->entity.len : 0;
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
@@ -335,7 +351,8 @@ http_server_t *http_create(server_t *srv, const char *host, int port, const char
     h->ntables = ntables;
     h2o_config_init(&h->config);
     h->config.max_request_entity_size = (size_t)max_body;
-    h2o_hostconf_t *hc = h2o_config_register_host(&h->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_hostconf_t *hc =
+        h2o_config_register_host(&h->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     register_api(h, hc, "/api");
     register_api(h, hc, "/metrics");
     if (web_dir && *web_dir) {
@@ -377,7 +394,8 @@ void http_stop_accepting(http_server_t *h)
 static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     http_notifier_t *n = (http_notifier_t *)receiver;
-    while (!h2o_linklist_is_empty(messages)) h2o_linklist_unlink(messages->next);
+    while (!h2o_linklist_is_empty(messages))
+        h2o_linklist_unlink(messages->next);
     /* acq_rel: clearing the flag before the callback means a notify during cb queues again. */
     atomic_exchange_explicit(&n->pending, 0, memory_order_acq_rel);
     n->cb(n->ctx);

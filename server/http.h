@@ -17,17 +17,17 @@ typedef struct server server_t;
 
 /* One request, valid until its response is sent. All strings are NUL-terminated. */
 typedef struct http_req {
-    const char *method;       /* "GET", "POST", ... */
-    const char *path;         /* percent-decoded path, without the query */
-    const char *query;        /* raw query string ("" when none) */
-    const uint8_t *body;      /* request body (whole; h2o caps it at --max-body) */
+    const char *method;  /* "GET", "POST", ... */
+    const char *path;    /* percent-decoded path, without the query */
+    const char *query;   /* raw query string ("" when none) */
+    const uint8_t *body; /* request body (whole; h2o caps it at --max-body) */
     size_t body_len;
-    const char *content_type; /* NULL when absent */
+    const char *content_type;            /* NULL when absent */
     const char *params[HTTP_MAX_PARAMS]; /* path parameters matched by "{}" in the route */
     size_t nparams;
-    auth_t auth;              /* the caller, resolved from "Authorization: Bearer" by the router */
+    auth_t auth; /* the caller, resolved from "Authorization: Bearer" by the router */
     server_t *srv;
-    void *priv;               /* the h2o request (http.c only) */
+    void *priv; /* the h2o request (http.c only) */
 } http_req_t;
 
 /* A handler answers with exactly one http_send* call, now or later (on the HTTP thread). */

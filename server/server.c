@@ -44,6 +44,7 @@ void server_opts_default(server_opts_t *o)
     snprintf(o->data_dir, sizeof o->data_dir, "./liveprof-data");
     o->max_body = 1ull << 30;
     o->ring_bytes = 4u << 20;
+    o->aggr_bytes = 16u << 20;
 }
 
 db_t *server_db(server_t *srv)
@@ -113,7 +114,8 @@ int server_run(const server_opts_t *o)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    printf("liveprof: serving http://%s:%d/ (data in %s)\n", o->http_host, http_port(h), o->data_dir);
+    printf("liveprof: serving http://%s:%d/ (data in %s)\n", o->http_host, http_port(h),
+           o->data_dir);
     fflush(stdout);
     int status = 0;
     while (!stopping)

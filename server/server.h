@@ -19,6 +19,7 @@ typedef struct server_opts {
     uint64_t max_body;      /* bytes of one request body */
     int workers;            /* session worker threads (0: one per core) */
     size_t ring_bytes;      /* per-session ring capacity (power of two) */
+    size_t aggr_bytes;      /* per-session bound on the binned aggregates */
 } server_opts_t;
 
 /* Fills the design's defaults: 127.0.0.1:8080, 127.0.0.1:8081, ./liveprof-data, 1 GiB. */

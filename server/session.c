@@ -92,6 +92,7 @@ static void worker_wake(worker_t *w)
 typedef struct exact {
     gea_t *g;
     aggr_t *a;
+    aggr_opts_t ao;
 } exact_t;
 
 static int exact_event(void *ctx, const evlog_event_t *ev)
@@ -108,7 +109,7 @@ static void exact_reset(void *ctx)
     gea_destroy(x->g);
     aggr_destroy(x->a);
     x->g = gea_create(NULL);
-    x->a = aggr_create(NULL);
+    x->a = aggr_create(&x->ao);
 }
 
 /* The exact pass over the raw file: the same totals as `liveprof analyze`. */
@@ -117,7 +118,8 @@ static void settle(registry_t *reg, session_t *s)
     char path[PATH_MAX + 96];
     snprintf(path, sizeof path, "%s/sessions/%s/raw.eventlog", server_opts(reg->srv)->data_dir,
              s->meta.id);
-    exact_t x = {.g = gea_create(NULL), .a = aggr_create(NULL)};
+    exact_t x = {.g = gea_create(NULL), .ao = {.max_memory = server_opts(reg->srv)->aggr_bytes}};
+    x.a = aggr_create(&x.ao);
     evlog_t d;
     int rc = evlog_init(&d, NULL);
     order_source_t src = {.fd = open(path, O_RDONLY)};
@@ -144,6 +146,8 @@ static void settle(registry_t *reg, session_t *s)
     aggr_destroy(s->final_aggr);
     s->final_aggr = x.a;
     s->settled = true;
+    live_destroy(s->live); /* the exact pass replaces everything the live one knew */
+    s->live = NULL;
     if (rc < 0) snprintf(s->error, sizeof s->error, "%s", err);
     pthread_mutex_unlock(&s->lock);
     gea_destroy(x.g);
@@ -158,7 +162,7 @@ static bool work_on(registry_t *reg, session_t *s)
     size_t n;
     bool did = false;
     ring_peek_spsc(s->ring, &p, &n);
-    if (n > 0) {
+    if (n > 0 && s->live) {
         if (n > FEED_MAX) n = FEED_MAX;
         pthread_mutex_lock(&s->lock);
         live_feed(s->live, p, n);
@@ -172,7 +176,8 @@ static bool work_on(registry_t *reg, session_t *s)
     }
     if (!did && ring_eof_spsc(s->ring) && session_state(s) == SESSION_INGESTING) {
         pthread_mutex_lock(&s->lock);
-        if (atomic_load_explicit(&s->consumed, memory_order_relaxed)) live_finish(s->live);
+        if (s->live && atomic_load_explicit(&s->consumed, memory_order_relaxed))
+            live_finish(s->live);
         pthread_mutex_unlock(&s->lock);
         settle(reg, s);
         http_notify(reg->news); /* persist the new state */
@@ -201,7 +206,8 @@ static void *worker_main(void *arg)
         w->wake = false;
         pthread_mutex_unlock(&w->mu);
         bool did = false;
-        for (session_t *s = first; s; s = s->next_in_worker) did |= work_on(w->reg, s);
+        for (session_t *s = first; s; s = s->next_in_worker)
+            did |= work_on(w->reg, s);
         pthread_mutex_lock(&w->mu);
         if (!did && !w->wake && !w->stop) {
             struct timespec ts;
@@ -251,7 +257,8 @@ static void pump(registry_t *reg, session_t *s)
 static void on_news(void *ctx)
 {
     registry_t *reg = ctx;
-    for (size_t i = 0; i < reg->nsessions; i++) pump(reg, reg->sessions[i]);
+    for (size_t i = 0; i < reg->nsessions; i++)
+        pump(reg, reg->sessions[i]);
 }
 
 /* Group commit: the raw files written since the last tick reach the disk together. */
@@ -325,7 +332,8 @@ static session_t *session_new(registry_t *reg, const session_meta_t *m, char *er
     struct stat sb;
     s->received = fstat(fd, &sb) == 0 ? (uint64_t)sb.st_size : 0;
     pthread_mutex_init(&s->lock, NULL);
-    s->live = live_create(NULL);
+    live_opts_t lo = {.aggr = {.max_memory = server_opts(reg->srv)->aggr_bytes}};
+    s->live = live_create(&lo);
     s->ring = ring_create(reg->ring_bytes);
     atomic_init(&s->state, SESSION_INGESTING);
     atomic_init(&s->refs, 2);
@@ -347,7 +355,8 @@ session_t *session_create(registry_t *reg, const auth_t *owner, const char *name
     memset(&m, 0, sizeof m);
     uint8_t rnd[16];
     randombytes_buf(rnd, sizeof rnd);
-    for (int i = 0; i < 16; i++) snprintf(m.id + 2 * i, 3, "%02x", rnd[i]);
+    for (int i = 0; i < 16; i++)
+        snprintf(m.id + 2 * i, 3, "%02x", rnd[i]);
     snprintf(m.name, sizeof m.name, "%s", name && *name ? name : m.id);
     m.owner = owner->user_id;
     m.is_public = owner->role == AUTH_GUEST;
@@ -460,7 +469,8 @@ upload_t *upload_create(registry_t *reg, session_t *s)
     upload_t *u = xcalloc(1, sizeof *u);
     uint8_t rnd[16];
     randombytes_buf(rnd, sizeof rnd);
-    for (int i = 0; i < 16; i++) snprintf(u->id + 2 * i, 3, "%02x", rnd[i]);
+    for (int i = 0; i < 16; i++)
+        snprintf(u->id + 2 * i, 3, "%02x", rnd[i]);
     u->session = s;
     xgrow((void **)&reg->uploads, &reg->uploads_cap, reg->nuploads + 1, sizeof *reg->uploads);
     reg->uploads[reg->nuploads++] = u;
@@ -533,8 +543,10 @@ void registry_destroy(registry_t *reg)
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cv);
     }
-    for (size_t i = 0; i < reg->nsessions; i++) session_unref(reg->sessions[i]);
-    for (size_t i = 0; i < reg->nuploads; i++) free(reg->uploads[i]);
+    for (size_t i = 0; i < reg->nsessions; i++)
+        session_unref(reg->sessions[i]);
+    for (size_t i = 0; i < reg->nuploads; i++)
+        free(reg->uploads[i]);
     http_notifier_destroy(reg->news);
     script_destroy(reg->totals_script);
     free(reg->sessions);

@@ -29,29 +29,29 @@ typedef struct session session_t;
 struct session {
     /* HTTP thread: metadata and ingestion bookkeeping */
     session_meta_t meta;
-    int raw_fd;          /* the session's bytes, appended as they arrive */
-    uint64_t received;   /* bytes in the raw file */
-    uint64_t fed;        /* bytes handed to the ring */
-    bool input_done;     /* no more bytes will come */
+    int raw_fd;        /* the session's bytes, appended as they arrive */
+    uint64_t received; /* bytes in the raw file */
+    uint64_t fed;      /* bytes handed to the ring */
+    bool input_done;   /* no more bytes will come */
     bool ring_closed;
-    bool direct;         /* all bytes came at once: no live pass, the worker settles directly */
-    bool unsynced;       /* bytes written since the last fdatasync (group commit every 200 ms) */
+    bool direct;          /* all bytes came at once: no live pass, the worker settles directly */
+    bool unsynced;        /* bytes written since the last fdatasync (group commit every 200 ms) */
     session_meta_t saved; /* what the database holds, to write only changes */
     /* shared: the worker feeds `live` and settles `final`; readers take `lock` */
     pthread_mutex_t lock;
     live_t *live;
-    report_t final;       /* totals report of the exact file pass (when settled) */
-    aggr_t *final_aggr;   /* aggregates of the exact file pass (when settled) */
+    report_t final;     /* totals report of the exact file pass (when settled) */
+    aggr_t *final_aggr; /* aggregates of the exact file pass (when settled) */
     bool settled;
-    char error[256];      /* set before state becomes FAILED */
+    char error[256]; /* set before state becomes FAILED */
     ring_t *ring;
-    _Atomic int state;           /* session_state_t; release by the worker, acquire by readers */
-    _Atomic uint64_t consumed;   /* bytes the worker took from the ring (relaxed: a counter) */
-    _Atomic uint64_t events;     /* events decoded (relaxed: a counter) */
-    _Atomic bool deleted;        /* set by the HTTP thread; the worker drops the session */
-    _Atomic int refs;            /* registry + worker; the last one frees */
+    _Atomic int state;         /* session_state_t; release by the worker, acquire by readers */
+    _Atomic uint64_t consumed; /* bytes the worker took from the ring (relaxed: a counter) */
+    _Atomic uint64_t events;   /* events decoded (relaxed: a counter) */
+    _Atomic bool deleted;      /* set by the HTTP thread; the worker drops the session */
+    _Atomic int refs;          /* registry + worker; the last one frees */
     int worker;
-    session_t *next_in_worker;   /* the worker's list (its mutex) */
+    session_t *next_in_worker; /* the worker's list (its mutex) */
 };
 
 typedef struct upload {

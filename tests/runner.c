@@ -65,8 +65,8 @@ static double now_s(void)
 /* Runs one test in a child; returns true when it passed. */
 static bool run_one(int i, int timeout)
 {
-    snprintf(tmpdir, sizeof tmpdir, "%s/lptest.%d.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
-             (int)getpid());
+    snprintf(tmpdir, sizeof tmpdir, "%s/lptest.%d.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
         return false;
@@ -114,7 +114,8 @@ int main(int argc, char **argv)
             if (!any) fprintf(stderr, "no test name contains %s\n", sub);
             selected++;
         } else if (!strcmp(argv[a], "--list")) {
-            for (int i = 0; i < n; i++) printf("%s\n", tests[i].name);
+            for (int i = 0; i < n; i++)
+                printf("%s\n", tests[i].name);
             return 0;
         } else if (!strcmp(argv[a], "--help")) {
             printf("usage: tests [--timeout SECONDS] [--skip-slow] [--list] [--match SUBSTRING] "
@@ -124,7 +125,8 @@ int main(int argc, char **argv)
             size_t l = strlen(argv[a]);
             bool prefix = l && argv[a][l - 1] == '*', any = false;
             for (int i = 0; i < n; i++)
-                if (prefix ? !strncmp(tests[i].name, argv[a], l - 1) : !strcmp(tests[i].name, argv[a]))
+                if (prefix ? !strncmp(tests[i].name, argv[a], l - 1)
+                           : !strcmp(tests[i].name, argv[a]))
                     want[i] = any = true;
             if (!any) fprintf(stderr, "no test named %s\n", argv[a]);
             selected++;

@@ -41,7 +41,8 @@ void srv_start(srv_t *s, const char *data, const char *flags)
         int ws = free_port();
         char cmd[2048];
         snprintf(cmd, sizeof cmd,
-                 "ASAN_OPTIONS=detect_leaks=0 exec %s serve --http 127.0.0.1:%d --ws 127.0.0.1:%d --data '%s' --web '' %s "
+                 "ASAN_OPTIONS=detect_leaks=0 exec %s serve --http 127.0.0.1:%d --ws 127.0.0.1:%d "
+                 "--data '%s' --web '' %s "
                  "> '%s.log' 2>&1",
                  tu_liveprof(), s->port, ws, s->data, flags ? flags : "", s->data);
         s->pid = fork();
@@ -59,7 +60,8 @@ void srv_start(srv_t *s, const char *data, const char *flags)
                 size_t n;
                 char *tok = (char *)tu_read_file(path, &n);
                 REQUIRE(tok);
-                while (n && (tok[n - 1] == '\n' || tok[n - 1] == '\r')) tok[--n] = 0;
+                while (n && (tok[n - 1] == '\n' || tok[n - 1] == '\r'))
+                    tok[--n] = 0;
                 snprintf(s->admin, sizeof s->admin, "%s", tok);
                 free(tok);
                 return;

@@ -204,7 +204,8 @@ TEST(order_truncated_keeps_prefix)
     CHECKF(rc == LP_ETRUNCATED, "rc %d", rc);
     collect_t want = reference(buf, evlog_error_offset(&d));
     CHECK_EQ_U64(got.n, want.n);
-    for (size_t i = 1; i < got.n; i++) CHECK(key_cmp(&got.k[i - 1], &got.k[i]) < 0);
+    for (size_t i = 1; i < got.n; i++)
+        CHECK(key_cmp(&got.k[i - 1], &got.k[i]) < 0);
     evlog_dispose(&d);
     free(got.k);
     free(want.k);

@@ -16,8 +16,8 @@ static char *upload_raw(const srv_t *s, const char *token, const char *log, int 
     uint8_t *b = tu_read_file(tu_data(log), &n);
     REQUIRE(b);
     httpc_resp_t r;
-    *status = srv_req(s, "POST", "/api/sessions?name=test", token, "application/octet-stream",
-                      b, n, &r);
+    *status =
+        srv_req(s, "POST", "/api/sessions?name=test", token, "application/octet-stream", b, n, &r);
     free(b);
     char *id = srv_json_str(r.body, "id");
     httpc_resp_dispose(&r);
@@ -49,9 +49,10 @@ static void upload_and_compare(const srv_t *s, const char *log, const char *expe
 
 TEST(server_upload_every_log)
 {
-    static const char *logs[] = {"concurrent", "fib-labels", "fib-labels-user-only", "heap",
-                                 "heap-nonmoving", "leech-attach-file", "leech-main", "scale-1m",
-                                 "small", "sparks"};
+    static const char *logs[] = {"concurrent", "fib-labels",     "fib-labels-user-only",
+                                 "heap",       "heap-nonmoving", "leech-attach-file",
+                                 "leech-main", "scale-1m",       "small",
+                                 "sparks"};
     srv_t s;
     srv_start(&s, NULL, "");
     char log[256], exp[256];
@@ -129,7 +130,8 @@ static char *login(const srv_t *s, const char *user, const char *password)
     char body[256];
     snprintf(body, sizeof body, "{\"user\":\"%s\",\"password\":\"%s\"}", user, password);
     httpc_resp_t r;
-    int st = srv_req(s, "POST", "/api/auth/login", NULL, "application/json", body, strlen(body), &r);
+    int st =
+        srv_req(s, "POST", "/api/auth/login", NULL, "application/json", body, strlen(body), &r);
     char *tok = st == 200 ? srv_json_str(r.body, "token") : NULL;
     httpc_resp_dispose(&r);
     return tok;
@@ -287,8 +289,9 @@ static void *upload_job(void *arg)
     j->ok = state && !strcmp(state, "done") && gst == 200 && want && r.len == n &&
             !memcmp(r.body, want, n);
     if (!j->ok)
-        snprintf(j->why, sizeof j->why, "session %s: state %s, totals.txt %d with %zu bytes (%zu wanted)",
-                 id, state ? state : "(timeout)", gst, r.len, n);
+        snprintf(j->why, sizeof j->why,
+                 "session %s: state %s, totals.txt %d with %zu bytes (%zu wanted)", id,
+                 state ? state : "(timeout)", gst, r.len, n);
     httpc_resp_dispose(&r);
     free(want);
     free(state);
@@ -357,7 +360,8 @@ TEST(server_restart_keeps_sessions)
     httpc_resp_t r;
     CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
     size_t n;
-    char *want = (char *)tu_read_file(tu_data("expected/leech-main/default/leech-main.totals.txt"), &n);
+    char *want =
+        (char *)tu_read_file(tu_data("expected/leech-main/default/leech-main.totals.txt"), &n);
     CHECK(want && r.len == n && !memcmp(r.body, want, n));
     free(want);
     httpc_resp_dispose(&r);
@@ -372,14 +376,16 @@ TEST(server_upload_cli)
     srv_t s;
     srv_start(&s, NULL, "");
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s upload '%s' --server %s --token %s --wait --chunk 200000 2>/dev/null",
+    snprintf(cmd, sizeof cmd,
+             "%s upload '%s' --server %s --token %s --wait --chunk 200000 2>/dev/null",
              tu_liveprof(), tu_data("eventlogs/small.eventlog"), s.url, s.admin);
     uint8_t *out;
     size_t n;
     int st = tu_run(cmd, &out, &n);
     CHECKF(st == 0, "upload exited %d", st);
     REQUIRE(out && n > 0);
-    while (n && out[n - 1] == '\n') out[--n] = 0;
+    while (n && out[n - 1] == '\n')
+        out[--n] = 0;
     char *last = strrchr((char *)out, '\n');
     last = last ? last + 1 : (char *)out;
     char path[256];

@@ -36,7 +36,7 @@ server_hwm_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$SRV_PID/status"; }
 # upload FILE: liveprof upload --wait; sets ID (the session) and T (seconds).
 server_upload() {
     t0=$(now)
-    ID=$("$B/liveprof" upload "$1" --server "$SRV_URL" --token "$SRV_TOKEN" --chunk 16M --wait \
+    ID=$("$B/liveprof" upload "$1" --server "$SRV_URL" --token "$SRV_TOKEN" --chunk 4M --wait \
         2> "$WORK/upload.err" | tail -n 1)
     T=$(elapsed "$t0" "$(now)")
 }
@@ -52,7 +52,7 @@ stage_server_ingest() {
         return
     fi
     row "$label" "serve: upload until done" "$(per_sec "$(size_of "$f")" "$T")" - \
-        "$(kb_to_mb "$(server_hwm_kb)")" "liveprof upload --chunk 16M --wait, ${T}s end to end"
+        "$(kb_to_mb "$(server_hwm_kb)")" "liveprof upload --chunk 4M --wait, ${T}s end to end"
     LAST_SESSION=$id
 }
 
@@ -64,7 +64,7 @@ stage_server_latency() {
         row "$label" "serve: /aggregates latency" - - - "not run: wrk is not installed"
         return
     fi
-    "$B/liveprof" upload "$f" --server "$SRV_URL" --token "$SRV_TOKEN" --chunk 16M \
+    "$B/liveprof" upload "$f" --server "$SRV_URL" --token "$SRV_TOKEN" --chunk 4M \
         > /dev/null 2>&1 &
     up=$!
     sleep 0.5

@@ -472,19 +472,20 @@ static int process(evlog_t *d, const uint8_t *p, size_t total, uint64_t off)
         d->match = 0;
         return 0;
     }
+    /* The caller found the whole event at p (its type declared, `total` bytes): fill the
+     * event here rather than through evlog_decode_one, which would check all that again. */
     evlog_event_t ev;
-    int rc;
-    if (d->raw && evlog_u16(p) != EVLOG_BLOCK_MARKER) {
-        bool var = d->types->size[evlog_u16(p)] == EVLOG_VAR_SIZE;
-        ev.type = evlog_u16(p);
-        ev.ts = evlog_u64(p + 2);
-        ev.offset = off;
-        ev.known = false;
-        ev.size = (uint32_t)total - (var ? 12u : 10u);
-        ev.payload = p + (var ? 12 : 10);
-    } else if ((rc = evlog_decode_one(d->types, p, total, off, &ev)) < 0) {
+    int rc = 0;
+    bool var = d->types->size[evlog_u16(p)] == EVLOG_VAR_SIZE;
+    ev.type = evlog_u16(p);
+    ev.ts = evlog_u64(p + 2);
+    ev.offset = off;
+    ev.cap = EVLOG_NO_CAP;
+    ev.known = false;
+    ev.size = (uint32_t)total - (var ? 12u : 10u);
+    ev.payload = p + (var ? 12 : 10);
+    if ((!d->raw || ev.type == EVLOG_BLOCK_MARKER) && (rc = decode_fields(&ev, var)) < 0)
         return fail(d, rc, off, "malformed event of type %llu", evlog_u16(p));
-    }
     if (ev.type == EVLOG_BLOCK_MARKER && ev.known) {
         if (d->block_left > 0 && !d->block_warned) warn(d, EVLOG_WARN_BLOCK_SIZE, d->block_off, 0);
         d->block_left = (int64_t)ev.f.block.size - BLOCK_EVENT_SIZE;

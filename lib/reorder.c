@@ -1,9 +1,10 @@
-/* The reorder window: compact event copies in a fixed slot array, chained into sorted runs (each
- * capability appends to its main run while its timestamps do not go back, and puts events that
- * come too early, such as EndGC after GCStatsGHC, into a side run), merged through a min-heap of
- * runs keyed by each run's first event (ts, offset). Texts live in a byte ring allocated in arrival
- * order and freed in any order (its tail moves past a text once it and every older one are freed).
- */
+/* The reorder window: each capability's events sit in a FIFO queue sorted by (timestamp, stream
+ * offset), where a new event is placed by a short insertion from the tail (GHC writes a block in
+ * time order but for a few events, such as EndGC after GCStatsGHC); a tiny heap merges the queue
+ * heads. Events that would move far back, or whose capability has no queue, go to one binary heap
+ * that joins the merge. Queues and that heap use fixed chunks of slots; texts live in a byte ring
+ * allocated in arrival order and freed in any order (its tail moves past a text once it and every
+ * older one are freed). */
 #include "reorder.h"
 
 #include "xmalloc.h"
@@ -12,12 +13,16 @@
 #include <string.h>
 
 #define NO_REC UINT32_MAX
-#define NO_RUN UINT32_MAX
+#define NONE UINT32_MAX
 #define MIN_POOL ((size_t)128 << 10)
+#define CHUNK 16     /* slots per chunk: a power of two */
+#define NQUEUE 256   /* queue 0: no capability; queue c + 1: capability c */
+#define STRAY NQUEUE /* the merge's id of the stray heap */
+#define REACH 32     /* an event moves back at most this many items in its queue */
 
-/* One held event: the fields the consumers read, with its text (or spark counters) in the pool,
- * and the link to the next item of its run. One cache line, so releasing an event that was
- * copied long ago costs one miss. */
+/* One held event: the fields the consumers read, with its text (or spark counters) in the pool.
+ * One cache line, and a queue's items are consecutive within a chunk, so releasing in order
+ * reads memory sequentially. */
 typedef struct item {
     uint64_t ts, off;
     uint64_t u;    /* bytes, residency, era */
@@ -26,34 +31,28 @@ typedef struct item {
     uint32_t tlen; /* text length */
     uint32_t rec;  /* pool record, or NO_REC */
     int32_t cap;
-    uint32_t next; /* the next item of its run, or the next free slot */
-    uint16_t b;    /* stop status, new cap */
+    uint16_t b; /* stop status, new cap */
     uint16_t type;
     uint8_t known;
-    uint8_t pad[11];
+    uint8_t pad[15];
 } item_t;
 
 _Static_assert(sizeof(item_t) == 64, "an item is one cache line");
 
-/* A sorted chain of held items: first and last slot, and its place in the heap. */
-typedef struct run {
-    uint32_t head, tail; /* a drained run's head links the free runs */
-    uint32_t prev;       /* the slot before tail, or NO_RUN when the run has one item */
-    int32_t cap;
-} run_t;
+/* A capability's sorted items: slots [first, CHUNK) of chunk `head`, the chunks linked after it,
+ * and slots [0, end) of chunk `tail` (a single chunk holds [first, end)). No chunk when empty. */
+typedef struct queue {
+    uint32_t head, tail;
+    uint32_t first, end;
+    uint32_t len;
+} queue_t;
 
-/* A run in the heap with its first item's key. */
-typedef struct hent {
+/* A merge entry: a queue (or STRAY) with the key of its first item, kept here so that sifting
+ * never touches the items. */
+typedef struct ment {
     uint64_t ts, off;
-    uint32_t run;
-} hent_t;
-
-/* A capability's open runs: `main` takes its events while time does not go back; `side` takes
- * those that come too early for main (EndGC after GCStatsGHC), which are in order among
- * themselves. NO_RUN when absent. */
-typedef struct run_pair {
-    uint32_t main, side;
-} run_pair_t;
+    uint32_t id;
+} ment_t;
 
 /* A pool allocation in arrival order: where it ends (virtual offset) and whether it is freed. */
 typedef struct prec {
@@ -64,17 +63,17 @@ typedef struct prec {
 struct reorder {
     reorder_fn fn;
     void *ctx;
-    item_t *items;  /* max slots */
-    uint32_t free;  /* first free slot, or NO_RUN */
-    uint32_t fresh; /* slots [fresh, max) were never used */
-    size_t n, max;  /* items held, slots */
-    run_t *runs;    /* grows with the runs held at once (at most one per item) */
-    size_t runs_cap;
-    uint32_t free_run, nruns;
-    hent_t *heap;
-    size_t nheap, heap_cap;
-    run_pair_t *cur; /* per capability + 1: its main and side runs */
-    size_t ncur;
+    size_t n, max;                /* items held, most items */
+    item_t *items;                /* nchunks * CHUNK slots: slot s is in chunk s / CHUNK */
+    uint32_t *next, *prev;        /* chunk links within a queue; `next` also links free chunks */
+    uint32_t nchunks, free_chunk; /* free list, then chunks [fresh, nchunks) never used */
+    uint32_t fresh;
+    uint32_t *hchunk; /* the stray heap: item i is slot i % CHUNK of chunk hchunk[i / CHUNK] */
+    size_t nheap;
+    ment_t merge[NQUEUE + 1]; /* min-heap of the non-empty queues and stray heap */
+    uint32_t nmerge;
+    uint32_t pos[NQUEUE + 1]; /* place in `merge` */
+    queue_t q[NQUEUE];
     uint8_t *pool;
     size_t psize;
     uint64_t phead, ptail; /* virtual offsets: physical = virtual % psize */
@@ -83,7 +82,16 @@ struct reorder {
     uint64_t last_ts, last_off;
     bool any;
     uint64_t late, forced;
+    evlog_event_t ev; /* the event handed to fn: zero but for what unpack writes */
 };
+
+/* A queue of m items spans at most m / CHUNK + 2 chunks (partly used ones at both ends), the
+ * stray heap at most m / CHUNK + 1, and at most min(max, NQUEUE) queues hold items: this many
+ * chunks always hold `max` items. */
+static size_t chunks_for(size_t max)
+{
+    return max / CHUNK + 2 * (max < NQUEUE ? max : NQUEUE) + 1;
+}
 
 reorder_t *reorder_create(size_t max_events, size_t pool_bytes, reorder_fn fn, void *ctx)
 {
@@ -94,12 +102,16 @@ reorder_t *reorder_create(size_t max_events, size_t pool_bytes, reorder_fn fn, v
     r->fn = fn;
     r->ctx = ctx;
     r->max = max_events;
+    size_t nchunks = chunks_for(max_events);
+    r->nchunks = (uint32_t)nchunks;
     void *items = NULL;
-    if (posix_memalign(&items, 64, max_events * sizeof *r->items) != 0) /* else unaligned */
-        items = xmalloc(max_events * sizeof *r->items);
+    if (posix_memalign(&items, 64, nchunks * CHUNK * sizeof *r->items) != 0) /* else unaligned */
+        items = xmalloc(nchunks * CHUNK * sizeof *r->items);
     r->items = items;
-    r->free = NO_RUN; /* slots never used come from `fresh`: untouched pages stay unmapped */
-    r->free_run = NO_RUN;
+    r->next = xmalloc(nchunks * sizeof *r->next);
+    r->prev = xmalloc(nchunks * sizeof *r->prev);
+    r->free_chunk = NONE; /* chunks never used come from `fresh`: untouched pages stay unmapped */
+    r->hchunk = xmalloc((max_events / CHUNK + 1) * sizeof *r->hchunk);
     r->recs = xmalloc(max_events * sizeof *r->recs);
     r->pool = xmalloc(pool_bytes);
     r->psize = pool_bytes;
@@ -110,9 +122,9 @@ void reorder_destroy(reorder_t *r)
 {
     if (!r) return;
     free(r->items);
-    free(r->runs);
-    free(r->heap);
-    free(r->cur);
+    free(r->next);
+    free(r->prev);
+    free(r->hchunk);
     free(r->recs);
     free(r->pool);
     free(r);
@@ -135,8 +147,8 @@ uint64_t reorder_forced(const reorder_t *r)
 
 size_t reorder_memory(const reorder_t *r)
 {
-    return sizeof *r + r->max * (sizeof *r->items + sizeof *r->recs) + r->psize +
-           r->runs_cap * sizeof *r->runs + r->heap_cap * sizeof *r->heap + r->ncur * sizeof *r->cur;
+    return sizeof *r + (size_t)r->nchunks * (CHUNK * sizeof *r->items + 2 * sizeof *r->next) +
+           (r->max / CHUNK + 1) * sizeof *r->hchunk + r->max * sizeof *r->recs + r->psize;
 }
 
 /* ---- pool --------------------------------------------------------------------------------- */
@@ -168,69 +180,267 @@ static void pool_free(reorder_t *r, uint32_t rec)
     }
 }
 
-/* ---- runs -------------------------------------------------------------------------------- */
+/* ---- chunks and the merge ------------------------------------------------------------------- */
 
-static inline bool before(const item_t *x, const item_t *y)
+static inline bool before(uint64_t ts, uint64_t off, const item_t *y)
+{
+    return ts < y->ts || (ts == y->ts && off < y->off);
+}
+
+static inline bool ment_before(const ment_t *x, const ment_t *y)
 {
     return x->ts < y->ts || (x->ts == y->ts && x->off < y->off);
 }
 
-/* A heap entry: a run and the key of its first item, kept here so that sifting never touches
- * the (large, scattered) item array. */
-static inline bool key_before(const hent_t *x, const hent_t *y)
+/* A chunk off the free list, or one never used (the sizing in chunks_for ensures there is one). */
+static uint32_t chunk_take(reorder_t *r)
 {
-    return x->ts < y->ts || (x->ts == y->ts && x->off < y->off);
+    uint32_t c = r->free_chunk;
+    if (c != NONE)
+        r->free_chunk = r->next[c];
+    else
+        c = r->fresh++;
+    r->next[c] = r->prev[c] = NONE;
+    return c;
 }
 
-static hent_t key_of(const reorder_t *r, uint32_t run)
+static void chunk_give(reorder_t *r, uint32_t c)
 {
-    const item_t *h = &r->items[r->runs[run].head];
-    return (hent_t){h->ts, h->off, run};
+    r->next[c] = r->free_chunk;
+    r->free_chunk = c;
 }
 
-static void sift_up(reorder_t *r, size_t i)
+static inline size_t slot_of(uint32_t chunk, uint32_t i)
 {
-    hent_t e = r->heap[i];
+    return (size_t)chunk * CHUNK + i;
+}
+
+/* The slot before `s` in its queue (s is not the queue's first). */
+static inline size_t slot_before(const reorder_t *r, size_t s)
+{
+    return s % CHUNK ? s - 1 : slot_of(r->prev[s / CHUNK], CHUNK - 1);
+}
+
+static void merge_up(reorder_t *r, uint32_t i)
+{
+    ment_t e = r->merge[i];
     while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!key_before(&e, &r->heap[p])) break;
-        r->heap[i] = r->heap[p];
+        uint32_t p = (i - 1) / 2;
+        if (!ment_before(&e, &r->merge[p])) break;
+        r->merge[i] = r->merge[p];
+        r->pos[r->merge[i].id] = i;
         i = p;
     }
-    r->heap[i] = e;
+    r->merge[i] = e;
+    r->pos[e.id] = i;
 }
 
-static void sift_down(reorder_t *r, size_t i)
+static void merge_down(reorder_t *r, uint32_t i)
 {
-    hent_t e = r->heap[i];
+    ment_t e = r->merge[i];
     for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= r->nheap) break;
-        if (c + 1 < r->nheap && key_before(&r->heap[c + 1], &r->heap[c])) c++;
-        if (!key_before(&r->heap[c], &e)) break;
-        r->heap[i] = r->heap[c];
+        uint32_t c = 2 * i + 1;
+        if (c >= r->nmerge) break;
+        if (c + 1 < r->nmerge && ment_before(&r->merge[c + 1], &r->merge[c])) c++;
+        if (!ment_before(&r->merge[c], &e)) break;
+        r->merge[i] = r->merge[c];
+        r->pos[r->merge[i].id] = i;
         i = c;
     }
-    r->heap[i] = e;
+    r->merge[i] = e;
+    r->pos[e.id] = i;
 }
 
-/* The open runs of a capability (the global stream and events outside blocks share one). */
-static run_pair_t *cur_runs(reorder_t *r, int32_t cap)
+/* Queue or stray heap `id` got its first item `it`, or a new first item older than the old. */
+static void merge_lower(reorder_t *r, uint32_t id, bool added, const item_t *it)
 {
-    size_t i = cap < 0 || cap > 0xFFFF ? 0 : (size_t)cap + 1;
-    if (i >= r->ncur) {
-        size_t old = r->ncur;
-        xgrow((void **)&r->cur, &r->ncur, i + 1, sizeof *r->cur);
-        for (size_t k = old; k < r->ncur; k++)
-            r->cur[k] = (run_pair_t){NO_RUN, NO_RUN};
+    uint32_t i = added ? r->nmerge++ : r->pos[id];
+    r->merge[i] = (ment_t){it->ts, it->off, id};
+    merge_up(r, i);
+}
+
+/* The first source (merge[0]) lost its first item: `it` follows it, or NULL when it is empty. */
+static void merge_next(reorder_t *r, const item_t *it)
+{
+    if (it) {
+        r->merge[0].ts = it->ts;
+        r->merge[0].off = it->off;
+    } else if (--r->nmerge) {
+        r->merge[0] = r->merge[r->nmerge];
+    } else {
+        return;
     }
-    return &r->cur[i];
+    merge_down(r, 0);
 }
 
-/* Rebuilds the event of an item for the consumer. */
-static void unpack(const reorder_t *r, const item_t *it, evlog_event_t *ev)
+/* ---- the stray heap ------------------------------------------------------------------------ */
+
+static inline item_t *stray_at(const reorder_t *r, size_t i)
 {
-    memset(ev, 0, sizeof *ev);
+    return &r->items[slot_of(r->hchunk[i / CHUNK], (uint32_t)(i % CHUNK))];
+}
+
+static void stray_push(reorder_t *r, const item_t *it)
+{
+    size_t i = r->nheap++;
+    if (i % CHUNK == 0) r->hchunk[i / CHUNK] = chunk_take(r);
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        const item_t *up = stray_at(r, p);
+        if (!before(it->ts, it->off, up)) break;
+        *stray_at(r, i) = *up;
+        i = p;
+    }
+    *stray_at(r, i) = *it;
+    if (i == 0) merge_lower(r, STRAY, r->nheap == 1, it);
+}
+
+static item_t stray_take(reorder_t *r)
+{
+    item_t top = *stray_at(r, 0), e = *stray_at(r, --r->nheap);
+    size_t n = r->nheap, i = 0;
+    if (n % CHUNK == 0) chunk_give(r, r->hchunk[n / CHUNK]);
+    if (!n) {
+        merge_next(r, NULL);
+        return top;
+    }
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        item_t *x = stray_at(r, c);
+        if (c + 1 < n) {
+            item_t *y = stray_at(r, c + 1);
+            if (before(y->ts, y->off, x)) {
+                x = y;
+                c++;
+            }
+        }
+        if (!before(x->ts, x->off, &e)) break;
+        *stray_at(r, i) = *x;
+        i = c;
+    }
+    *stray_at(r, i) = e;
+    merge_next(r, stray_at(r, 0));
+    return top;
+}
+
+/* ---- queues -------------------------------------------------------------------------------- */
+
+/* Room for one more item at the end of q; returns its slot. */
+static size_t queue_grow(reorder_t *r, queue_t *q)
+{
+    if (q->end == CHUNK) {
+        uint32_t c = chunk_take(r);
+        r->next[q->tail] = c;
+        r->prev[c] = q->tail;
+        q->tail = c;
+        q->end = 0;
+    }
+    q->len++;
+    return slot_of(q->tail, q->end++);
+}
+
+/* Puts `it` first in non-empty queue `id`, before items that are all later. */
+static void queue_front(reorder_t *r, uint32_t id, const item_t *it)
+{
+    queue_t *q = &r->q[id];
+    if (q->first == 0) {
+        uint32_t c = chunk_take(r);
+        r->next[c] = q->head;
+        r->prev[q->head] = c;
+        q->head = c;
+        q->first = CHUNK;
+    }
+    q->len++;
+    r->items[slot_of(q->head, --q->first)] = *it;
+    merge_lower(r, id, false, it);
+}
+
+/* Inserts `it` into queue `id` from its tail: it usually goes last or a step or two back; when
+ * it goes before every item it becomes first; when it would move further back than REACH items
+ * it goes to the stray heap. */
+static void queue_push(reorder_t *r, uint32_t id, const item_t *it)
+{
+    queue_t *q = &r->q[id];
+    if (q->len == 0) {
+        q->head = q->tail = chunk_take(r);
+        q->first = 0;
+        q->end = 1;
+        q->len = 1;
+        r->items[slot_of(q->head, 0)] = *it;
+        merge_lower(r, id, true, it);
+        return;
+    }
+    size_t last = slot_of(q->tail, q->end - 1);
+    if (!before(it->ts, it->off, &r->items[last])) {
+        r->items[queue_grow(r, q)] = *it;
+        return;
+    }
+    size_t s = last; /* the items from s to the end are later than it */
+    uint32_t d = 1;
+    for (; d < q->len && d < REACH; d++) {
+        size_t p = slot_before(r, s);
+        if (!before(it->ts, it->off, &r->items[p])) { /* it goes at s: shift d items up */
+            size_t dst = queue_grow(r, q), src = last;
+            for (uint32_t k = 0; k < d; k++) {
+                r->items[dst] = r->items[src];
+                dst = src;
+                if (k + 1 < d) src = slot_before(r, src);
+            }
+            r->items[s] = *it;
+            return;
+        }
+        s = p;
+    }
+    if (d == q->len || before(it->ts, it->off, &r->items[slot_of(q->head, q->first)]))
+        queue_front(r, id, it);
+    else
+        stray_push(r, it);
+}
+
+/* Takes the first item of queue `id` (the merge's first source). */
+static item_t queue_take(reorder_t *r, uint32_t id)
+{
+    queue_t *q = &r->q[id];
+    item_t it = r->items[slot_of(q->head, q->first)];
+    if (--q->len == 0) {
+        chunk_give(r, q->head);
+        merge_next(r, NULL);
+        return it;
+    }
+    uint32_t after = r->next[q->head];
+    if (after != NONE) /* the item a chunk ahead: read soon */
+        __builtin_prefetch(&r->items[slot_of(after, q->first)]);
+    if (++q->first == CHUNK) {
+        chunk_give(r, q->head);
+        q->head = after;
+        r->prev[after] = NONE;
+        q->first = 0;
+    }
+    merge_next(r, &r->items[slot_of(q->head, q->first)]);
+    return it;
+}
+
+/* unpack writes at most the first UNPACKED bytes of an event's fields (the spark counters are the
+ * largest it fills), so the rest of r->ev stays zero from reorder_create on. */
+#define UNPACKED sizeof(((evlog_event_t *)0)->f.spark_counters)
+#define FITS(m) _Static_assert(sizeof(((evlog_event_t *)0)->f.m) <= UNPACKED, #m " fits")
+FITS(thread);
+FITS(stop);
+FITS(thread_cap);
+FITS(label);
+FITS(msg);
+FITS(cap);
+FITS(heap);
+FITS(era);
+FITS(hp_sample_str);
+
+/* Rebuilds the event of an item for the consumer in r->ev: the same bytes as a zeroed event with
+ * the item's fields set, without clearing the whole event each time. */
+static const evlog_event_t *unpack(reorder_t *r, const item_t *it)
+{
+    evlog_event_t *ev = &r->ev;
+    memset(&ev->f, 0, UNPACKED);
     ev->ts = it->ts;
     ev->offset = it->off;
     ev->cap = it->cap;
@@ -240,7 +450,7 @@ static void unpack(const reorder_t *r, const item_t *it, evlog_event_t *ev)
     evlog_bytes_t bytes = {text, it->tlen};
     ev->payload = text;
     ev->size = it->tlen;
-    if (!it->known) return;
+    if (!it->known) return ev;
     switch (it->type) {
     case EVLOG_CREATE_THREAD:
     case EVLOG_RUN_THREAD:
@@ -291,33 +501,15 @@ static void unpack(const reorder_t *r, const item_t *it, evlog_event_t *ev)
     default:
         break;
     }
+    return ev;
 }
 
 /* Removes the oldest item and hands it to the consumer. */
 static void pop(reorder_t *r)
 {
-    uint32_t run = r->heap[0].run, slot = r->runs[run].head;
-    item_t it = r->items[slot];
-    r->runs[run].head = r->items[slot].next;
-    if (r->runs[run].prev == slot) r->runs[run].prev = NO_RUN;
-    r->items[slot].next = r->free;
-    r->free = slot;
+    uint32_t id = r->merge[0].id;
+    item_t it = id == STRAY ? stray_take(r) : queue_take(r, id);
     r->n--;
-    if (r->runs[run].head == NO_RUN) { /* the run is drained: drop it */
-        run_pair_t *cur = cur_runs(r, r->runs[run].cap);
-        if (cur->main == run) cur->main = NO_RUN;
-        if (cur->side == run) cur->side = NO_RUN;
-        r->runs[run].head = r->free_run;
-        r->free_run = run;
-        r->nruns--;
-        if (--r->nheap) {
-            r->heap[0] = r->heap[r->nheap];
-            sift_down(r, 0);
-        }
-    } else {
-        r->heap[0] = key_of(r, run);
-        sift_down(r, 0);
-    }
     bool late = r->any && (it.ts < r->last_ts || (it.ts == r->last_ts && it.off < r->last_off));
     if (late) {
         r->late++;
@@ -326,9 +518,7 @@ static void pop(reorder_t *r)
         r->last_off = it.off;
         r->any = true;
     }
-    evlog_event_t ev;
-    unpack(r, &it, &ev);
-    r->fn(r->ctx, &ev, late);
+    r->fn(r->ctx, unpack(r, &it), late);
     if (it.rec != NO_REC) pool_free(r, it.rec);
 }
 
@@ -405,27 +595,6 @@ static void pack(const evlog_event_t *ev, item_t *it, const void **src, uint32_t
     }
 }
 
-/* Adds held slot `slot` to run `run` if it keeps the run sorted: at the end, or just before the
- * last item when it is older than that one only. */
-static bool append(reorder_t *r, uint32_t run_no, uint32_t slot)
-{
-    run_t *run = &r->runs[run_no];
-    const item_t *it = &r->items[slot];
-    if (!before(it, &r->items[run->tail])) {
-        r->items[run->tail].next = slot;
-        run->prev = run->tail;
-        run->tail = slot;
-        return true;
-    }
-    if (run->prev != NO_RUN && !before(it, &r->items[run->prev])) {
-        r->items[run->prev].next = slot;
-        r->items[slot].next = run->tail;
-        run->prev = slot;
-        return true;
-    }
-    return false;
-}
-
 void reorder_push(reorder_t *r, const evlog_event_t *ev)
 {
     if (ev->type == EVLOG_BLOCK_MARKER) return;
@@ -446,43 +615,21 @@ void reorder_push(reorder_t *r, const evlog_event_t *ev)
         memcpy(r->pool + it.toff, src, len);
         it.tlen = len;
     }
-    uint32_t slot = r->free;
-    if (slot == NO_RUN)
-        slot = r->fresh++;
-    else
-        r->free = r->items[slot].next;
-    r->items[slot] = it;
-    r->items[slot].next = NO_RUN;
     r->n++;
-    run_pair_t *cur = cur_runs(r, it.cap);
-    if (cur->main != NO_RUN && append(r, cur->main, slot)) return;
-    if (cur->side != NO_RUN && append(r, cur->side, slot)) return;
-    uint32_t nr = r->free_run;
-    if (nr == NO_RUN) {
-        xgrow((void **)&r->runs, &r->runs_cap, (size_t)r->nruns + 1, sizeof *r->runs);
-        nr = r->nruns; /* every run below nruns is in use when the free list is empty */
-    } else {
-        r->free_run = r->runs[nr].head;
-    }
-    r->nruns++;
-    r->runs[nr] = (run_t){.head = slot, .tail = slot, .prev = NO_RUN, .cap = it.cap};
-    xgrow((void **)&r->heap, &r->heap_cap, r->nheap + 1, sizeof *r->heap);
-    r->heap[r->nheap++] = key_of(r, nr);
-    sift_up(r, r->nheap - 1);
-    if (cur->main == NO_RUN)
-        cur->main = nr;
+    if (it.cap >= NQUEUE - 1)
+        stray_push(r, &it);
     else
-        cur->side = nr; /* a side run that could not take it is left to drain */
+        queue_push(r, it.cap < 0 ? 0 : (uint32_t)it.cap + 1, &it);
 }
 
 void reorder_release(reorder_t *r, uint64_t watermark)
 {
-    while (r->n && r->heap[0].ts <= watermark)
+    while (r->nmerge && r->merge[0].ts <= watermark)
         pop(r);
 }
 
 void reorder_flush(reorder_t *r)
 {
-    while (r->n)
+    while (r->nmerge)
         pop(r);
 }

@@ -16,7 +16,7 @@
  * messages and markers, capability numbers, heap sizes, spark counters and string heap-profile
  * samples, and the capability of their block; every other type arrives with known = false (type,
  * time, cap and offset only). `late` tells that an event with a larger (ts, offset) was already
- * released. */
+ * released. It must not call back into the window. */
 typedef void (*reorder_fn)(void *ctx, const evlog_event_t *ev, bool late);
 
 typedef struct reorder reorder_t;

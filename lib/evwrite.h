@@ -122,7 +122,7 @@ int evwrite_stop_thread(evwrite_t *w, uint64_t ts, uint32_t tid, uint16_t status
 int evwrite_thread_cap(evwrite_t *w, uint16_t type, uint64_t ts, uint32_t tid, uint16_t cap);
 /* THREAD_LABEL: tid and label bytes. */
 int evwrite_thread_label(evwrite_t *w, uint64_t ts, uint32_t tid, const void *label, size_t len);
-/* A type with no payload: GC start/end/idle/work/done/global sync, request seq/par GC,
+/* A type with no payload: GC start, end, idle, work, done and global sync, request seq/par GC,
  * spark create/dud/overflow/run/fizzle/GC, the 9003 hack, CONC_* begin/end events. */
 int evwrite_empty(evwrite_t *w, uint16_t type, uint64_t ts);
 /* LOG_MSG, USER_MSG (traceEvent), USER_MARKER (traceMarker), USER_BINARY_MSG: bytes. */

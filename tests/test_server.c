@@ -24,6 +24,21 @@ static char *upload_raw(const srv_t *s, const char *token, const char *log, int 
     return id;
 }
 
+/* True when the session's /totals.txt equals the old tool's file `expected` (a shared path). */
+static bool totals_match(const srv_t *s, const char *id, const char *expected)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/api/sessions/%s/totals.txt", id);
+    httpc_resp_t r;
+    size_t n;
+    char *want = (char *)tu_read_file(tu_data(expected), &n);
+    bool ok = srv_req(s, "GET", path, s->admin, NULL, NULL, 0, &r) == 200 && want && r.len == n &&
+              !memcmp(r.body, want, n);
+    free(want);
+    httpc_resp_dispose(&r);
+    return ok;
+}
+
 /* Uploads a log and checks /totals.txt against the old tool's file. */
 static void upload_and_compare(const srv_t *s, const char *log, const char *expected)
 {
@@ -34,16 +49,7 @@ static void upload_and_compare(const srv_t *s, const char *log, const char *expe
     char *state = srv_wait_session(s, id, s->admin, 60);
     CHECKF(state && !strcmp(state, "done"), "%s: state %s", log, state ? state : "(timeout)");
     free(state);
-    char path[128];
-    snprintf(path, sizeof path, "/api/sessions/%s/totals.txt", id);
-    httpc_resp_t r;
-    CHECK(srv_req(s, "GET", path, s->admin, NULL, NULL, 0, &r) == 200);
-    size_t n;
-    char *want = (char *)tu_read_file(tu_data(expected), &n);
-    REQUIRE(want);
-    CHECKF(r.len == n && !memcmp(r.body, want, n), "%s: totals.txt differs from %s", log, expected);
-    free(want);
-    httpc_resp_dispose(&r);
+    CHECKF(totals_match(s, id, expected), "%s: totals.txt differs from %s", log, expected);
     free(id);
 }
 
@@ -111,13 +117,7 @@ TEST(server_chunked_upload_resume)
     httpc_resp_dispose(&r);
     char *state = srv_wait_session(&s, sid, s.admin, 60);
     CHECKF(state && !strcmp(state, "done"), "state %s", state ? state : "(timeout)");
-    snprintf(path, sizeof path, "/api/sessions/%s/totals.txt", sid);
-    CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
-    size_t wn;
-    char *want = (char *)tu_read_file(tu_data("expected/small/default/small.totals.txt"), &wn);
-    CHECK(want && r.len == wn && !memcmp(r.body, want, wn));
-    free(want);
-    httpc_resp_dispose(&r);
+    CHECK(totals_match(&s, sid, "expected/small/default/small.totals.txt"));
     free(state);
     free(up);
     free(sid);
@@ -280,20 +280,10 @@ static void *upload_job(void *arg)
     }
     char *state = srv_wait_session(j->s, id, j->s->admin, 120);
     snprintf(j->why, sizeof j->why, "session %s: state %s", id, state ? state : "(timeout)");
-    char path[128];
-    snprintf(path, sizeof path, "/api/sessions/%s/totals.txt", id);
-    httpc_resp_t r;
-    size_t n;
-    char *want = (char *)tu_read_file(tu_data(j->expected), &n);
-    int gst = srv_req(j->s, "GET", path, j->s->admin, NULL, NULL, 0, &r);
-    j->ok = state && !strcmp(state, "done") && gst == 200 && want && r.len == n &&
-            !memcmp(r.body, want, n);
+    j->ok = state && !strcmp(state, "done") && totals_match(j->s, id, j->expected);
     if (!j->ok)
-        snprintf(j->why, sizeof j->why,
-                 "session %s: state %s, totals.txt %d with %zu bytes (%zu wanted)", id,
-                 state ? state : "(timeout)", gst, r.len, n);
-    httpc_resp_dispose(&r);
-    free(want);
+        snprintf(j->why, sizeof j->why, "session %s: state %s, totals.txt differs", id,
+                 state ? state : "(timeout)");
     free(state);
     free(id);
     return NULL;
@@ -355,16 +345,7 @@ TEST(server_restart_keeps_sessions)
     srv_start(&s, data, "");
     char *state = srv_wait_session(&s, id, s.admin, 30);
     CHECKF(state && !strcmp(state, "done"), "after restart: %s", state ? state : "(missing)");
-    char path[128];
-    snprintf(path, sizeof path, "/api/sessions/%s/totals.txt", id);
-    httpc_resp_t r;
-    CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
-    size_t n;
-    char *want =
-        (char *)tu_read_file(tu_data("expected/leech-main/default/leech-main.totals.txt"), &n);
-    CHECK(want && r.len == n && !memcmp(r.body, want, n));
-    free(want);
-    httpc_resp_dispose(&r);
+    CHECK(totals_match(&s, id, "expected/leech-main/default/leech-main.totals.txt"));
     free(state);
     free(id);
     CHECK(srv_stop(&s) == 0);
@@ -388,15 +369,7 @@ TEST(server_upload_cli)
         out[--n] = 0;
     char *last = strrchr((char *)out, '\n');
     last = last ? last + 1 : (char *)out;
-    char path[256];
-    snprintf(path, sizeof path, "/api/sessions/%s/totals.txt", last);
-    httpc_resp_t r;
-    CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
-    size_t wn;
-    char *want = (char *)tu_read_file(tu_data("expected/small/default/small.totals.txt"), &wn);
-    CHECK(want && r.len == wn && !memcmp(r.body, want, wn));
-    free(want);
-    httpc_resp_dispose(&r);
+    CHECK(totals_match(&s, last, "expected/small/default/small.totals.txt"));
     free(out);
     CHECK(srv_stop(&s) == 0);
 }

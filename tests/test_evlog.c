@@ -85,7 +85,7 @@ static run_t decode(const uint8_t *buf, size_t len, size_t maxchunk, uint32_t se
 
 static bool same(const run_t *a, const run_t *b, size_t n)
 {
-    return a->n >= n && b->n >= n && !memcmp(a->r, b->r, n * sizeof *a->r);
+    return a->n >= n && b->n >= n && (n == 0 || !memcmp(a->r, b->r, n * sizeof *a->r));
 }
 
 static const char *const logs[] = {

@@ -103,16 +103,20 @@ static int prepare_where(db_t *db, const resource_t *res, sqlite3_str *s, const 
     return ret;
 }
 
-int resource_list(db_t *db, const resource_t *res, const char *field, const json_t *value,
-                  json_t **rows)
+/* Rows where field = value (every row when field is NULL, as prepare_where does), ordered by
+ * the key, with `limit` (0: none). Returns 0 and a new array, or a negative code. */
+static int select_rows(db_t *db, const resource_t *res, const char *field, const json_t *value,
+                       int limit, json_t **rows)
 {
     *rows = NULL;
     sqlite3_stmt *st;
     sqlite3_str *s = sqlite3_str_new(db_handle(db));
     select_sql(s, res);
-    char order[96];
-    sqlite3_snprintf(sizeof order, order, " ORDER BY \"%w\"", resource_key(res)->name);
-    int ret = prepare_where(db, res, s, field, value, order, &st);
+    char suffix[96];
+    sqlite3_snprintf(sizeof suffix, suffix,
+                     limit ? " ORDER BY \"%w\" LIMIT %d" : " ORDER BY \"%w\"",
+                     resource_key(res)->name, limit);
+    int ret = prepare_where(db, res, s, field, value, suffix, &st);
     if (ret < 0) return ret;
     json_t *out = json_array();
     int rc = SQLITE_DONE;
@@ -129,26 +133,26 @@ int resource_list(db_t *db, const resource_t *res, const char *field, const json
     return 0;
 }
 
+int resource_list(db_t *db, const resource_t *res, const char *field, const json_t *value,
+                  json_t **rows)
+{
+    return select_rows(db, res, field, value, 0, rows);
+}
+
 int resource_find(db_t *db, const resource_t *res, const char *field, const json_t *value,
                   json_t **row)
 {
+    json_t *rows;
     *row = NULL;
-    sqlite3_stmt *st;
-    sqlite3_str *s = sqlite3_str_new(db_handle(db));
-    select_sql(s, res);
-    char suffix[96];
-    sqlite3_snprintf(sizeof suffix, suffix, " ORDER BY \"%w\" LIMIT 1", resource_key(res)->name);
-    int ret = prepare_where(db, res, s, field, value, suffix, &st);
+    int ret = select_rows(db, res, field, value, 1, &rows);
     if (ret < 0) return ret;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *row = read_row(res, st);
-        ret = *row ? 0 : LP_ENOMEM;
-    } else {
-        ret = rc == SQLITE_DONE ? LP_ENOT_FOUND : db_status(rc) ? db_status(rc) : LP_EIO;
+    if (json_array_size(rows) == 0) {
+        json_decref(rows);
+        return LP_ENOT_FOUND;
     }
-    sqlite3_finalize(st);
-    return ret;
+    *row = json_incref(json_array_get(rows, 0));
+    json_decref(rows);
+    return 0;
 }
 
 int resource_get(db_t *db, const resource_t *res, const json_t *key, json_t **row)

@@ -6,6 +6,7 @@
 #include "api.h"
 #include "auth.h"
 #include "db.h"
+#include "dbutil.h"
 #include "err.h"
 #include "resources.h"
 #include "session_meta.h"
@@ -15,17 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-
-static db_t *open_db(const char *name)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tu_tmpdir(), name);
-    db_t *db = NULL;
-    int ret = db_open(path, &db);
-    CHECKF(ret == 0, "db_open: %s", lp_errname(ret));
-    REQUIRE(db);
-    return db;
-}
 
 static json_t *J(const char *text)
 {
@@ -82,7 +72,7 @@ TEST(auth_password_argon2id)
 
 TEST(auth_token_lifecycle)
 {
-    db_t *db = open_db("meta.db");
+    db_t *db = tu_open_db("meta.db");
     int64_t uid = make_user(db, "carol", "password1", "user");
     char tok[AUTH_TOKEN_CHARS + 1];
     int64_t expires = -1;
@@ -185,7 +175,7 @@ TEST(auth_constant_time_compare)
 
 TEST(auth_login_and_logout)
 {
-    db_t *db = open_db("meta.db");
+    db_t *db = tu_open_db("meta.db");
     int64_t uid = make_user(db, "dora", "correct horse", "admin");
     char tok[AUTH_TOKEN_CHARS + 1];
     int64_t expires = 0;
@@ -266,7 +256,7 @@ TEST(auth_bootstrap_token_file)
     char path[512];
     snprintf(path, sizeof path, "%s/admin.token", tu_tmpdir());
     umask(0); /* the mode must not depend on the umask */
-    db_t *db = open_db("meta.db");
+    db_t *db = tu_open_db("meta.db");
     REQUIRE(auth_bootstrap(db, path) == 0);
     struct stat st;
     REQUIRE(stat(path, &st) == 0);
@@ -290,7 +280,7 @@ TEST(auth_bootstrap_token_file)
     db_close(db);
 
     /* A fresh database keeps an existing token file and honours its token. */
-    db = open_db("other.db");
+    db = tu_open_db("other.db");
     REQUIRE(auth_bootstrap(db, path) == 0);
     again = token_file(path);
     CHECK(again && !strncmp(again, first, AUTH_TOKEN_CHARS));
@@ -303,7 +293,7 @@ TEST(auth_bootstrap_token_file)
     REQUIRE(f);
     fputs("not a token\n", f);
     fclose(f);
-    db = open_db("third.db");
+    db = tu_open_db("third.db");
     CHECK(auth_bootstrap(db, path) == LP_EARG);
     CHECK(count(db, &resource_users) == 0);
     db_close(db);
@@ -311,7 +301,7 @@ TEST(auth_bootstrap_token_file)
     /* An unwritable place for the file leaves no admin behind. */
     char bad[600];
     snprintf(bad, sizeof bad, "%s/missing/admin.token", tu_tmpdir());
-    db = open_db("fourth.db");
+    db = tu_open_db("fourth.db");
     CHECK(auth_bootstrap(db, bad) == LP_EIO);
     CHECK(count(db, &resource_users) == 0);
     db_close(db);
@@ -343,7 +333,7 @@ TEST(auth_can_read_write_table)
 
 TEST(auth_users_api_rules)
 {
-    db_t *db = open_db("meta.db");
+    db_t *db = tu_open_db("meta.db");
     const resource_api_t *api = &api_users_spec;
     auth_t guest = {0}, root = {make_user(db, "root", "password0", "admin"), "root", AUTH_ADMIN, 0};
     auth_t ann = {make_user(db, "ann", "password1", "user"), "ann", AUTH_USER, 0};

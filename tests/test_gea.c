@@ -5,39 +5,33 @@
 
 #include <string.h>
 
-typedef struct seq {
-    gea_t *g;
-} seq_t;
-
-static void ev_simple(gea_t *g, uint16_t type, uint64_t ts)
+/* A known event of `type` at `ts`, fields zero. */
+static evlog_event_t make_ev(uint16_t type, uint64_t ts)
 {
     evlog_event_t ev;
     memset(&ev, 0, sizeof ev);
     ev.type = type;
     ev.ts = ts;
     ev.known = true;
-    ev.cap = 0;
+    return ev;
+}
+
+static void ev_simple(gea_t *g, uint16_t type, uint64_t ts)
+{
+    evlog_event_t ev = make_ev(type, ts);
     gea_event(g, &ev);
 }
 
 static void ev_thread(gea_t *g, uint16_t type, uint64_t ts, uint32_t tid)
 {
-    evlog_event_t ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = type;
-    ev.ts = ts;
-    ev.known = true;
+    evlog_event_t ev = make_ev(type, ts);
     ev.f.thread.tid = tid;
     gea_event(g, &ev);
 }
 
 static void ev_stop(gea_t *g, uint64_t ts, uint32_t tid, uint16_t status)
 {
-    evlog_event_t ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = EVLOG_STOP_THREAD;
-    ev.ts = ts;
-    ev.known = true;
+    evlog_event_t ev = make_ev(EVLOG_STOP_THREAD, ts);
     ev.f.stop.tid = tid;
     ev.f.stop.status = status;
     gea_event(g, &ev);
@@ -45,11 +39,7 @@ static void ev_stop(gea_t *g, uint64_t ts, uint32_t tid, uint16_t status)
 
 static void ev_label(gea_t *g, uint64_t ts, uint32_t tid, const char *label)
 {
-    evlog_event_t ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = EVLOG_THREAD_LABEL;
-    ev.ts = ts;
-    ev.known = true;
+    evlog_event_t ev = make_ev(EVLOG_THREAD_LABEL, ts);
     ev.f.label.tid = tid;
     ev.f.label.text.p = (const uint8_t *)label;
     ev.f.label.text.len = (uint32_t)strlen(label);
@@ -58,11 +48,7 @@ static void ev_label(gea_t *g, uint64_t ts, uint32_t tid, const char *label)
 
 static void ev_msg(gea_t *g, uint64_t ts, const char *msg)
 {
-    evlog_event_t ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = EVLOG_USER_MSG;
-    ev.ts = ts;
-    ev.known = true;
+    evlog_event_t ev = make_ev(EVLOG_USER_MSG, ts);
     ev.f.msg.text.p = (const uint8_t *)msg;
     ev.f.msg.text.len = (uint32_t)strlen(msg);
     gea_event(g, &ev);

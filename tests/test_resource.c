@@ -5,6 +5,7 @@
 
 #include "api.h"
 #include "db.h"
+#include "dbutil.h"
 #include "err.h"
 #include "resources.h"
 #include "session_meta.h"
@@ -12,17 +13,6 @@
 #include <jansson.h>
 #include <string.h>
 #include <time.h>
-
-static db_t *open_db(const char *name)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tu_tmpdir(), name);
-    db_t *db = NULL;
-    int ret = db_open(path, &db);
-    CHECKF(ret == 0, "db_open: %s", lp_errname(ret));
-    REQUIRE(db);
-    return db;
-}
 
 static json_t *J(const char *text)
 {
@@ -64,7 +54,7 @@ static const resource_t widgets = RESOURCE_INIT("widgets", WIDGETS);
 
 TEST(resource_schema_from_declarations)
 {
-    db_t *db = open_db("meta.db");
+    db_t *db = tu_open_db("meta.db");
     const char *tables = sql_text(db, "SELECT group_concat(name, ',') FROM (SELECT name FROM "
                                       "sqlite_master WHERE type = 'table' ORDER BY name)");
     CHECKF(strstr(tables, "connections") && strstr(tables, "sessions") &&
@@ -91,7 +81,7 @@ TEST(resource_schema_from_declarations)
     CHECK(db_exec(db, "INSERT INTO widgets (name, created) VALUES ('a', 0)") == LP_ECONFLICT);
     CHECK(!strcmp(sql_text(db, "SELECT size || color || shiny FROM widgets"), "5red0"));
     db_close(db);
-    db = open_db("meta.db"); /* reopening finds everything in place */
+    db = tu_open_db("meta.db"); /* reopening finds everything in place */
     CHECK(!strcmp(sql_text(db, "SELECT count(*) FROM widgets"), "1"));
     db_close(db);
     db_close(NULL);
@@ -213,7 +203,7 @@ TEST(resource_validation_errors)
 
 TEST(resource_json_never_shows_secrets)
 {
-    db_t *db = open_db("meta.db");
+    db_t *db = tu_open_db("meta.db");
     REQUIRE(resource_create_table(db, &widgets) == 0);
     json_t *body = J("{\"name\": \"w1\", \"secret\": \"password1\", \"code\": \"k3y\", "
                      "\"due\": \"2024-05-01T12:00:00Z\"}");
@@ -290,7 +280,7 @@ TEST(resource_json_never_shows_secrets)
 
 TEST(resource_crud_round_trip)
 {
-    db_t *db = open_db("meta.db");
+    db_t *db = tu_open_db("meta.db");
     REQUIRE(resource_create_table(db, &widgets) == 0);
     const char *nasty = "O'Brien\"; DROP TABLE widgets; --";
     json_t *row = json_pack("{s:s, s:s, s:b}", "name", "w1", "note", nasty, "shiny", 1);
@@ -398,7 +388,7 @@ static const resource_t gadgets_v2 = RESOURCE_INIT("gadgets", GADGETS_V2);
 TEST(resource_adds_declared_columns)
 {
     const resource_t *v1 = &gadgets_v1, *v2 = &gadgets_v2;
-    db_t *db = open_db("meta.db");
+    db_t *db = tu_open_db("meta.db");
     REQUIRE(resource_create_table(db, v1) == 0);
     json_t *row = json_pack("{s:s}", "name", "old"), *got;
     REQUIRE(resource_insert(db, v1, row, NULL) == 0);
@@ -450,7 +440,7 @@ static const char *str(const json_t *o, const char *k)
 
 TEST(resource_api_connections_by_owner)
 {
-    db_t *db = open_db("meta.db");
+    db_t *db = tu_open_db("meta.db");
     const resource_api_t *api = &api_connections_spec;
     auth_t guest = {0}, alice = {add_user(db, "alice", "user"), "alice", AUTH_USER, 0},
            bob = {add_user(db, "bob", "user"), "bob", AUTH_USER, 0},
@@ -567,7 +557,7 @@ static void collect(void *ctx, const session_meta_t *m)
 
 TEST(session_meta_round_trip)
 {
-    db_t *db = open_db("meta.db");
+    db_t *db = tu_open_db("meta.db");
     int64_t alice = add_user(db, "alice", "user");
     session_meta_t a = {.id = "00000000000000000000000000000001",
                         .name = "guest upload",

@@ -4,7 +4,9 @@
 set -eu
 
 PKGS="gcc make xz-utils python3 curl libpcre2-dev libh2o-evloop-dev libjansson-dev libsqlite3-dev
-libsodium-dev libssl-dev ghc libghc-ghc-events-dev time wrk"
+libsodium-dev libssl-dev ghc libghc-ghc-events-dev time wrk libwebsockets-dev
+flatbuffers-compiler libflatbuffers-dev libroaring-dev libzstd-dev libxxhash-dev chromium g++
+clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

@@ -215,7 +215,9 @@ static int run_pass(const order_source_t *src, pass_t *p, bool report)
     evlog_sink_t sink = {0};
     if (report) sink.on_warning = on_warning;
     if (evlog_init(&d, &sink) < 0) return LP_ENOMEM;
-    order_stats_t st = {.reset = on_reset, .progress_ctx = p};
+    static uint64_t fields[1024];
+    gea_fields(fields);
+    order_stats_t st = {.reset = on_reset, .progress_ctx = p, .fields = fields};
     if (p->progress) st.progress = on_progress;
     int rc = order_log(&d, src, on_event, p, &st);
 

@@ -20,6 +20,7 @@ typedef struct running {
 struct gea {
     char *start_prefix, *stop_prefix;
     size_t start_len, stop_len;
+    uint64_t start_word, start_mask, stop_word, stop_mask; /* see has_prefix */
     bool has_window;
     const char *win_label;
     size_t win_len;
@@ -67,11 +68,60 @@ void gea_parse_label(const char *s, size_t n, const char **label, size_t *len, i
 
 static uint64_t user_hash(const char *label, size_t len, int64_t sub)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)label[i]) * 1099511628211ull;
+    uint64_t h = 1469598103934665603ull ^ len;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) { /* eight bytes at a time, then the tail */
+        uint64_t v;
+        memcpy(&v, label + i, 8);
+        h = (h ^ v) * 0x9E3779B97F4A7C15ull;
+        h ^= h >> 32;
+    }
+    uint64_t tail = 0;
+    for (; i < len; i++)
+        tail = tail << 8 | (uint8_t)label[i];
+    h = (h ^ tail) * 0x9E3779B97F4A7C15ull;
     h = (h ^ (uint64_t)sub) * 0x9E3779B97F4A7C15ull;
     return h ^ (h >> 29);
+}
+
+/* Whether a[0..n) equals b[0..n): inline, as labels are short. */
+static inline bool bytes_eq(const char *a, const char *b, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y) return false;
+    }
+    for (; i < n; i++)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
+/* Whether s[0..n) starts with the prefix (plen bytes); short prefixes compare as one word. */
+static inline bool has_prefix(const char *s, size_t n, const char *prefix, size_t plen,
+                              uint64_t word, uint64_t mask)
+{
+    if (n < plen) return false;
+    if (plen <= 8 && n >= 8) {
+        uint64_t v;
+        memcpy(&v, s, 8);
+        return (v & mask) == word;
+    }
+    return memcmp(s, prefix, plen) == 0;
+}
+
+/* The first min(8, n) bytes of a prefix as a word and the mask of those bytes. */
+static void prefix_word(const char *p, size_t n, uint64_t *word, uint64_t *mask)
+{
+    uint8_t w[8] = {0}, m[8] = {0};
+    for (size_t i = 0; i < n && i < 8; i++) {
+        w[i] = (uint8_t)p[i];
+        m[i] = 0xFF;
+    }
+    memcpy(word, w, 8);
+    memcpy(mask, m, 8);
 }
 
 static void reindex(gea_window_t *w)
@@ -108,7 +158,7 @@ static long find_id(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid, co
             uint32_t v = w->slots[s];
             if (!v) break;
             const gea_id_t *id = &w->ids[v - 1];
-            if (id->sub == sub && id->label_len == len && !memcmp(id->label, label, len))
+            if (id->sub == sub && id->label_len == len && bytes_eq(id->label, label, len))
                 return (long)v - 1;
         }
         if (!create) return -1;
@@ -192,6 +242,8 @@ gea_t *gea_create(const gea_opts_t *o)
     g->stop_len = strlen(tp);
     g->start_prefix = xstrndup(sp, g->start_len);
     g->stop_prefix = xstrndup(tp, g->stop_len);
+    prefix_word(sp, g->start_len, &g->start_word, &g->start_mask);
+    prefix_word(tp, g->stop_len, &g->stop_word, &g->stop_mask);
     arena_init(&g->arena);
     tidmap_init(&g->thread_map);
     if (o && o->window) {
@@ -488,15 +540,24 @@ static void user_message(gea_t *g, gea_window_t *w, const evlog_bytes_t *text, u
     const char *s = (const char *)text->p, *label;
     size_t n = text->len, len;
     int64_t sub;
-    if (n >= g->start_len && memcmp(s, g->start_prefix, g->start_len) == 0) {
+    if (has_prefix(s, n, g->start_prefix, g->start_len, g->start_word, g->start_mask)) {
         gea_parse_label(s + g->start_len, n - g->start_len, &label, &len, &sub);
         if (w->in_window) event_start(g, w, GEA_USER, 0, label, len, sub, t);
         if (is_window(g, label, len, sub)) window_start(g, w, t);
-    } else if (n >= g->stop_len && memcmp(s, g->stop_prefix, g->stop_len) == 0) {
+    } else if (has_prefix(s, n, g->stop_prefix, g->stop_len, g->stop_word, g->stop_mask)) {
         gea_parse_label(s + g->stop_len, n - g->stop_len, &label, &len, &sub);
         if (is_window(g, label, len, sub)) w = window_stop(g, w, t);
         if (w->in_window) event_stop(g, w, GEA_USER, 0, label, len, sub, t);
     }
+}
+
+void gea_fields(uint64_t bits[1024])
+{
+    static const uint16_t used[] = {EVLOG_CAP_CREATE,  EVLOG_STARTUP,      EVLOG_CREATE_THREAD,
+                                    EVLOG_STOP_THREAD, EVLOG_THREAD_LABEL, EVLOG_RUN_THREAD,
+                                    EVLOG_GC_START,    EVLOG_GC_END,       EVLOG_USER_MSG};
+    for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
+        bits[used[i] >> 6] |= 1ull << (used[i] & 63);
 }
 
 void gea_event(gea_t *g, const evlog_event_t *ev)

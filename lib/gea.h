@@ -93,6 +93,9 @@ gea_t *gea_create(const gea_opts_t *o);
 void gea_destroy(gea_t *g);
 /* Feeds one event (borrowed), in the global order of spec §1. Block markers are ignored. */
 void gea_event(gea_t *g, const evlog_event_t *ev);
+/* Sets in `bits` (a bitmap of 65536 event types, 1024 words) the types whose fields gea_event
+ * reads; it needs only the time of the others (see order_stats_t.fields). Any thread. */
+void gea_fields(uint64_t bits[1024]);
 /* The analyses to report, per spec §4: every closed window, or the single analysis when no
  * window closed. Pointers stay valid until the next gea_event or gea_destroy. */
 size_t gea_outputs(const gea_t *g);

@@ -2,7 +2,8 @@
  * records runs (contiguous events of one capability, cut at block markers and every 64 Ki
  * events) with their smallest timestamp; pass 2 merges the runs by (timestamp, file offset),
  * which is exactly the stable sort by timestamp of the file order. A run's bytes are read (or,
- * in memory, pointed at) only while the merge needs them. */
+ * in memory, pointed at) only while the merge needs them. A clean log skips pass 1: its blocks
+ * are the runs, and each block's claim to start at its marker's time is checked as it loads. */
 #include "order.h"
 
 #include "err.h"
@@ -11,12 +12,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define RUN_MAX_EVENTS 65536
 #define RUN_MAX_BYTES (64u << 20)
 #define CHUNK (4u << 20)
-#define WINDOW 16
 
 typedef struct entry {
     uint64_t ts;
@@ -31,17 +32,18 @@ typedef struct run {
     int32_t cap;
     uint32_t gen;         /* which header's type table decodes it */
     const uint8_t *bytes; /* while loaded */
-    uint8_t *owned;       /* bytes read from the file */
+    uint8_t *owned;       /* bytes read from the file when it cannot be mapped */
+    void *map;            /* the file mapping holding the bytes */
+    size_t map_len;
     size_t owned_cap, ents_cap;
-    entry_t *ents; /* while loaded (exact path) */
+    entry_t *ents; /* while loaded, unless `seq` */
     uint32_t pos;
-    /* Fast path: the run is decoded in file order through a small sorted window (a ring), as
-     * GHC's blocks are sorted but for a few events (EndGC) a step or two out of place. An event
-     * further out of place makes the merge's order check fail, and the exact path takes over. */
-    bool windowed, bad;
-    uint32_t scan; /* offset of the next event not yet in the window */
-    uint32_t wstart, wlen;
-    entry_t win[WINDOW];
+    /* A fast-path run found in time order when loaded (GHC's blocks mostly are) is read in
+     * place: `cur` is the offset of its next event, `cur_ts` that event's time, `cur_len` its
+     * size. Otherwise it gets sorted entries like an exact-path run. */
+    bool seq;
+    uint32_t cur, cur_len;
+    uint64_t cur_ts;
 } run_t;
 
 typedef struct indexer {
@@ -192,113 +194,146 @@ static void sort_entries(entry_t *e, size_t n)
     }
 }
 
-/* Adds events to a windowed run's ring until it holds WINDOW or the run is scanned; a
- * malformed event marks the run bad. */
-static void window_fill(const indexer_t *x, run_t *r)
+/* Size of the event at p in a run of type table tt (its header is known to be in). */
+static inline uint32_t event_len(const evlog_types_t *tt, const uint8_t *p)
 {
-    const evlog_types_t *tt = x->tables[r->gen];
-    size_t n = (size_t)(r->end - r->start);
-    while (r->wlen < WINDOW && r->scan < n) {
-        const uint8_t *p = r->bytes + r->scan;
-        size_t left = n - r->scan;
-        int32_t size = left >= 10 ? tt->size[evlog_u16(p)] : EVLOG_UNDECLARED;
-        if (size == EVLOG_UNDECLARED || evlog_u16(p) == EVLOG_BLOCK_MARKER ||
-            (size == EVLOG_VAR_SIZE && left < 12)) {
-            r->bad = true;
-            return;
-        }
-        size_t total = size == EVLOG_VAR_SIZE ? 12u + evlog_u16(p + 10) : 10u + (uint32_t)size;
-        if (total > left) {
-            r->bad = true;
-            return;
-        }
-        entry_t e = {.ts = evlog_u64(p + 2), .off = r->scan};
-        uint32_t i = r->wlen++;
-        while (i > 0 && r->win[(r->wstart + i - 1) % WINDOW].ts > e.ts) {
-            r->win[(r->wstart + i) % WINDOW] = r->win[(r->wstart + i - 1) % WINDOW];
-            i--;
-        }
-        r->win[(r->wstart + i) % WINDOW] = e;
-        r->scan += (uint32_t)total;
-    }
+    int32_t size = tt->size[evlog_u16(p)];
+    return size == EVLOG_VAR_SIZE ? 12u + evlog_u16(p + 10) : 10u + (uint32_t)size;
 }
 
 static bool run_done(const run_t *r)
 {
-    return r->windowed ? r->wlen == 0 : r->pos == r->count;
+    return r->seq ? r->cur == r->end - r->start : r->pos == r->count;
 }
 
-static const entry_t *run_peek(const run_t *r)
+/* The run's next event: its time and its offset from the run's first byte. */
+static inline void run_peek(const run_t *r, uint64_t *ts, uint32_t *off)
 {
-    return r->windowed ? &r->win[r->wstart] : &r->ents[r->pos];
+    if (r->seq) {
+        *ts = r->cur_ts;
+        *off = r->cur;
+    } else {
+        *ts = r->ents[r->pos].ts;
+        *off = r->ents[r->pos].off;
+    }
 }
 
-static void run_advance(const indexer_t *x, run_t *r)
+static inline void run_advance(const indexer_t *x, run_t *r)
 {
-    if (!r->windowed) {
+    if (!r->seq) {
         r->pos++;
         return;
     }
-    r->wstart = (r->wstart + 1) % WINDOW;
-    r->wlen--;
-    window_fill(x, r);
+    r->cur += r->cur_len;
+    if (r->cur < r->end - r->start) {
+        const uint8_t *p = r->bytes + r->cur;
+        r->cur_ts = evlog_u64(p + 2);
+        r->cur_len = event_len(x->tables[r->gen], p);
+    }
 }
 
-/* Brings a run into memory. An exact-path run's entries are made (the bytes read in pieces and
- * walked right after each piece, while still in cache) and sorted; a fast-path run (count 0)
- * only gets its window. Returns 0, LP_EIO, or LP_EBAD_EVENT for a malformed fast-path run. */
+/* Maps (or, when mapping fails, reads) the run's bytes from the file. Returns 0 or LP_EIO. */
+static int map_run(indexer_t *x, const order_source_t *src, run_t *r)
+{
+    size_t n = (size_t)(r->end - r->start);
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), base = r->start / page * page;
+    size_t len = n + (size_t)(r->start - base);
+    void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, src->fd, (off_t)base);
+    if (m != MAP_FAILED) {
+        r->map = m;
+        r->map_len = len;
+        r->bytes = (const uint8_t *)m + (r->start - base);
+        return 0;
+    }
+    r->owned = pool_get(x, n, &r->owned_cap);
+    r->bytes = r->owned;
+    return read_at(src->fd, r->owned, n, r->start);
+}
+
+/* Brings a run into memory and makes its entries (time, offset) in time order. A fast-path run
+ * (count 0: claimed from its block marker) has every event's framing checked on the way, and
+ * is read in place when already in order. Returns 0, LP_EIO, or LP_EBAD_EVENT for a malformed
+ * fast-path run. */
 static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
 {
-    size_t n = (size_t)(r->end - r->start), have = n;
-    if (src->buf) {
+    size_t n = (size_t)(r->end - r->start);
+    if (src->buf)
         r->bytes = src->buf + r->start;
-    } else {
-        r->owned = pool_get(x, n, &r->owned_cap);
-        r->bytes = r->owned;
-        have = 0;
-    }
-    if (r->count == 0) {
-        if (have < n && read_at(src->fd, r->owned, n, r->start) < 0) return LP_EIO;
-        r->windowed = true;
-        r->scan = r->wstart = r->wlen = 0;
-        window_fill(x, r);
-        return r->bad || r->wlen == 0 ? LP_EBAD_EVENT : 0;
-    }
+    else if (map_run(x, src, r) < 0)
+        return LP_EIO;
     const evlog_types_t *tt = x->tables[r->gen];
-    r->ents = pool_get(x, r->count * sizeof *r->ents, &r->ents_cap);
+    bool fast = r->count == 0;
+    size_t max = fast ? n / 10 + 1 : r->count;
+    r->ents = pool_get(x, max * sizeof *r->ents, &r->ents_cap);
+    entry_t *e = r->ents;
     uint32_t i = 0;
     size_t off = 0;
-    for (;;) {
-        if (have < n) { /* read the next piece */
-            size_t k = n - have < (256u << 10) ? n - have : (256u << 10);
-            if (read_at(src->fd, r->owned + have, k, r->start + have) < 0) return LP_EIO;
-            have += k;
-        }
-        /* walk every event whose header is in */
-        while (i < r->count && (have == n || have >= off + 12)) {
+    uint64_t prev = 0;
+    bool sorted = true;
+    if (fast) {
+        while (off < n) {
             const uint8_t *p = r->bytes + off;
-            int32_t size = tt->size[evlog_u16(p)];
-            r->ents[i].ts = evlog_u64(p + 2);
-            r->ents[i].off = (uint32_t)off;
+            size_t left = n - off;
+            if (left < 10) return LP_EBAD_EVENT;
+            uint16_t type = evlog_u16(p);
+            int32_t size = tt->size[type];
+            if (size == EVLOG_UNDECLARED || type == EVLOG_BLOCK_MARKER ||
+                (size == EVLOG_VAR_SIZE && left < 12))
+                return LP_EBAD_EVENT;
+            size_t total = size == EVLOG_VAR_SIZE ? 12u + evlog_u16(p + 10) : 10u + (uint32_t)size;
+            if (total > left) return LP_EBAD_EVENT;
+            uint64_t ts = evlog_u64(p + 2);
+            sorted &= ts >= prev;
+            prev = ts;
+            e[i].ts = ts;
+            e[i].off = (uint32_t)off;
             i++;
-            off += size == EVLOG_VAR_SIZE ? 12u + evlog_u16(p + 10) : 10u + (uint32_t)size;
+            off += total;
         }
-        if (have == n) break;
+        if (i == 0) return LP_EBAD_EVENT;
+        r->count = i;
+    } else { /* the decoder has checked the framing */
+        for (; i < r->count; i++) {
+            const uint8_t *p = r->bytes + off;
+            uint64_t ts = evlog_u64(p + 2);
+            sorted &= ts >= prev;
+            prev = ts;
+            e[i].ts = ts;
+            e[i].off = (uint32_t)off;
+            off += event_len(tt, p);
+        }
+    }
+    if (sorted) { /* read in place */
+        r->seq = true;
+        r->cur = 0;
+        r->cur_ts = e[0].ts;
+        r->cur_len = event_len(tt, r->bytes);
+        pool_put(x, r->ents, r->ents_cap);
+        r->ents = NULL;
+        return 0;
     }
     sort_entries(r->ents, r->count);
     r->pos = 0;
     return 0;
 }
 
+/* The smallest time of a loaded run (its entries are sorted). */
+static uint64_t run_min_ts(const run_t *r)
+{
+    return r->seq ? evlog_u64(r->bytes + 2) : r->ents[0].ts;
+}
+
 static uint64_t run_cost(const run_t *r)
 {
-    return (r->end - r->start) + (r->windowed ? 0 : (uint64_t)r->count * sizeof(entry_t));
+    return (r->end - r->start) + (r->seq ? 0 : (uint64_t)r->count * sizeof(entry_t));
 }
 
 static void unload_run(indexer_t *x, run_t *r)
 {
     pool_put(x, r->ents, r->ents_cap);
     pool_put(x, r->owned, r->owned_cap);
+    if (r->map) munmap(r->map, r->map_len);
+    r->map = NULL;
     r->ents = NULL;
     r->owned = NULL;
     r->bytes = NULL;
@@ -318,10 +353,10 @@ static bool head_less(const head_t *a, const head_t *b)
 
 static void head_of(head_t *h, run_t *r)
 {
-    const entry_t *e = run_peek(r);
+    uint32_t off;
+    run_peek(r, &h->ts, &off);
     h->r = r;
-    h->ts = e->ts;
-    h->off = r->start + e->off;
+    h->off = r->start + off;
 }
 
 static void heap_push(head_t *h, size_t *n, run_t *r)
@@ -380,15 +415,13 @@ static bool key_less(uint64_t ts, uint64_t off, uint64_t ts2, uint64_t off2)
     return ts < ts2 || (ts == ts2 && off < off2);
 }
 
-/* Pass 2. */
 #define ORDER_VIOLATION 1 /* merge's return when a marker-indexed run broke the order */
 
-/* Pass 2. With `verify` (runs indexed from block markers), checks that the output is in order
- * and returns ORDER_VIOLATION as soon as it is not, or when a run turns out malformed. */
+/* Pass 2. With `verify` (runs indexed from block markers), checks each run's claim as it loads
+ * and returns ORDER_VIOLATION as soon as one is false, or when a run turns out malformed. */
 static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, void *ctx,
                  order_stats_t *st, bool verify)
 {
-    uint64_t last_ts = 0, last_off = 0;
     size_t n = x->nruns, next = 0, nheap = 0;
     run_t **pending = xmalloc((n ? n : 1) * sizeof *pending);
     head_t *heap = xmalloc((n ? n : 1) * sizeof *heap);
@@ -400,6 +433,7 @@ static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, voi
         total_bytes += x->runs[i].end - x->runs[i].start;
     int rc = 0;
     evlog_event_t ev;
+    const uint64_t *fields = st->fields;
     while (rc == 0 && (next < n || nheap > 0)) {
         /* Load every pending run whose earliest key precedes the heap's head. */
         while (next < n) {
@@ -408,6 +442,10 @@ static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, voi
                 break;
             run_t *r = pending[next++];
             int lr = load_run(x, src, r);
+            /* A marker-indexed run was claimed to start at its marker's time: when no event of
+             * it is earlier, everything emitted so far precedes all of it, so the merge of the
+             * sorted runs is the exact order; otherwise the exact path takes over. */
+            if (lr == 0 && verify && run_min_ts(r) < r->min_ts) lr = LP_EBAD_EVENT;
             if (lr < 0) {
                 rc = lr == LP_EIO ? LP_EIO : ORDER_VIOLATION;
                 break;
@@ -431,31 +469,26 @@ static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, voi
             boff = pending[next]->start;
         }
         const evlog_types_t *tt = x->tables[r->gen];
-        const entry_t *e;
+        uint64_t ets, emitted = 0;
+        uint32_t eoff;
+        run_peek(r, &ets, &eoff);
         do {
-            e = run_peek(r);
-            uint64_t ets = e->ts;
-            uint32_t eoff = e->off;
-            int k = evlog_decode_one(tt, r->bytes + eoff, (size_t)(r->end - r->start) - eoff,
-                                     r->start + eoff, &ev);
-            if (verify) {
-                if (k <= 0 || key_less(ets, r->start + eoff, last_ts, last_off)) {
-                    rc = ORDER_VIOLATION;
-                    break;
-                }
-                last_ts = ets;
-                last_off = r->start + eoff;
-            }
-            if (k > 0) {
+            const uint8_t *p = r->bytes + eoff;
+            uint16_t type = evlog_u16(p);
+            bool want = !fields || (fields[type >> 6] >> (type & 63) & 1);
+            if (evlog_decode_framed(tt, p, r->start + eoff, want, &ev) == 0) {
                 ev.cap = r->cap;
-                st->events++;
+                emitted++;
                 rc = fn(ctx, &ev);
+            } else if (verify) { /* a malformed payload: let the exact path skip it */
+                rc = ORDER_VIOLATION;
+                break;
             }
             run_advance(x, r);
-            if (r->bad) rc = ORDER_VIOLATION;
             if (run_done(r)) break;
-            e = run_peek(r);
-        } while (rc == 0 && key_less(e->ts, r->start + e->off, bts, boff));
+            run_peek(r, &ets, &eoff);
+        } while (rc == 0 && key_less(ets, r->start + eoff, bts, boff));
+        st->events += emitted;
         if (rc > 0) break;
         if (!run_done(r)) {
             head_t v;

@@ -35,6 +35,10 @@ typedef struct order_stats {
      * and every event is emitted again in exact order. */
     void (*reset)(void *ctx);
     void *progress_ctx;
+    /* Set by a caller that reads the fields of only some event types (may be NULL: all): a
+     * bitmap of 65536 types; the others are emitted with ev->known = false and their payload
+     * unread, which is cheaper. */
+    const uint64_t *fields;
 } order_stats_t;
 
 /* Emits every event of the log `src` describes in global order. `d` must be a fresh decoder

@@ -42,6 +42,22 @@ static uint64_t bin_end(int64_t b, uint64_t w)
     return n > UINT64_MAX / w ? UINT64_MAX : n * w;
 }
 
+/* Remembers how level k's width relates to the finest one (see bin_at). */
+static void set_shift(tiers_t *t, uint32_t k)
+{
+    uint64_t w = t->lv[k].width, f = t->o.fine_ns;
+    t->shift[k] = -1;
+    for (int s = 0; s < 63 && (f << s) >> s == f; s++)
+        if (f << s == w) t->shift[k] = (int8_t)s;
+}
+
+/* The bin of time ts on level k, given q = ts / fine_ns: one division per update instead of one
+ * per level, as the widths are the finest width times powers of two. */
+static inline int64_t bin_at(const tiers_t *t, uint32_t k, uint64_t ts, uint64_t q)
+{
+    return t->shift[k] >= 0 ? (int64_t)(q >> t->shift[k]) : (int64_t)(ts / t->lv[k].width);
+}
+
 void tiers_init(tiers_t *t, const tiers_opts_t *o, bool gauge, size_t *mem_total)
 {
     memset(t, 0, sizeof *t);
@@ -53,6 +69,7 @@ void tiers_init(tiers_t *t, const tiers_opts_t *o, bool gauge, size_t *mem_total
         t->lv[k].width = w;
         t->lv[k].lo = 0;
         t->lv[k].hi = -1;
+        set_shift(t, k);
         if (w <= UINT64_MAX / TIERS_FACTOR) w *= TIERS_FACTOR;
     }
 }
@@ -117,8 +134,15 @@ static void ensure_slots(tiers_t *t, tiers_level_t *L)
     mem_add(t, L, t->o.bins * sizeof *L->slots);
 }
 
+/* The ring slot of bin b (b >= 0): a mask when the bin count is a power of two. */
+static inline uint32_t ring_index(const tiers_t *t, int64_t b)
+{
+    uint32_t B = t->o.bins;
+    return (B & (B - 1)) == 0 ? (uint32_t)b & (B - 1) : (uint32_t)(b % (int64_t)B);
+}
+
 /* Ring level k: makes b the newest bin if it is newer, recycling the slots of dropped bins. */
-static void advance(tiers_t *t, uint32_t k, int64_t b)
+static inline void advance(tiers_t *t, uint32_t k, int64_t b)
 {
     tiers_level_t *L = &t->lv[k];
     ensure_slots(t, L);
@@ -127,7 +151,7 @@ static void advance(tiers_t *t, uint32_t k, int64_t b)
     if (from < b - B + 1) from = b - B + 1;
     if (from < 0) from = 0;
     for (int64_t nb = from; nb <= b; nb++) {
-        tiers_slot_t *s = &L->slots[nb % B];
+        tiers_slot_t *s = &L->slots[ring_index(t, nb)];
         s->n = 0;
         s->bin = nb;
     }
@@ -136,7 +160,7 @@ static void advance(tiers_t *t, uint32_t k, int64_t b)
 }
 
 /* The entry of `row` in slot s (bin b of level k), appended when absent. */
-static uint32_t entry(tiers_t *t, uint32_t k, tiers_slot_t *s, int64_t b, uint32_t row)
+static inline uint32_t entry(tiers_t *t, uint32_t k, tiers_slot_t *s, int64_t b, uint32_t row)
 {
     size_t ci = (size_t)row * t->o.levels + k;
     int64_t hi = t->chi[ci];
@@ -170,7 +194,7 @@ static uint32_t entry(tiers_t *t, uint32_t k, tiers_slot_t *s, int64_t b, uint32
 
 /* The slot of bin b on level k for writing (advancing ring levels, growing the last level), or
  * NULL when b is older than what the level retains. */
-static tiers_slot_t *slot_w(tiers_t *t, uint32_t k, int64_t b)
+static inline tiers_slot_t *slot_w(tiers_t *t, uint32_t k, int64_t b)
 {
     tiers_level_t *L = &t->lv[k];
     if (is_last(t, k)) {
@@ -181,24 +205,27 @@ static tiers_slot_t *slot_w(tiers_t *t, uint32_t k, int64_t b)
     }
     advance(t, k, b);
     if (b < L->lo) return NULL;
-    return &L->slots[b % (int64_t)t->o.bins];
+    return &L->slots[ring_index(t, b)];
 }
 
 /* Grows the last level's width until time ts falls inside it. */
 static void cover(tiers_t *t, uint64_t ts)
 {
+    if (ts < t->cover_end) return;
     tiers_level_t *L = &t->lv[t->o.levels - 1];
     while (ts / L->width >= t->o.bins && L->width <= UINT64_MAX / 2 / t->o.bins)
         tiers_coarsen(t);
+    t->cover_end = L->width > UINT64_MAX / t->o.bins ? UINT64_MAX : L->width * t->o.bins;
 }
 
 void tiers_span(tiers_t *t, uint32_t row, uint64_t s, uint64_t e)
 {
     if (e <= s || row >= t->nrows) return;
     cover(t, e - 1);
+    uint64_t qs = s / t->o.fine_ns, qe = (e - 1) / t->o.fine_ns;
     for (uint32_t k = 0; k < t->o.levels; k++) {
         uint64_t w = t->lv[k].width;
-        int64_t b0 = (int64_t)(s / w), b1 = (int64_t)((e - 1) / w);
+        int64_t b0 = bin_at(t, k, s, qs), b1 = bin_at(t, k, e - 1, qe);
         if (is_last(t, k) && b1 >= (int64_t)t->o.bins) b1 = t->o.bins - 1;
         if (!is_last(t, k)) {
             advance(t, k, b1);
@@ -221,8 +248,9 @@ void tiers_add(tiers_t *t, uint32_t row, uint64_t ts, double v)
 {
     if (row >= t->nrows) return;
     cover(t, ts);
+    uint64_t q = ts / t->o.fine_ns;
     for (uint32_t k = 0; k < t->o.levels; k++) {
-        int64_t b = (int64_t)(ts / t->lv[k].width);
+        int64_t b = bin_at(t, k, ts, q);
         tiers_slot_t *sl = slot_w(t, k, b);
         if (!sl) continue;
         uint32_t i = entry(t, k, sl, b, row); /* may move sl->c */
@@ -236,8 +264,9 @@ void tiers_sample(tiers_t *t, uint32_t row, uint64_t ts, double v)
 {
     if (row >= t->nrows || !t->gauge) return;
     cover(t, ts);
+    uint64_t q = ts / t->o.fine_ns;
     for (uint32_t k = 0; k < t->o.levels; k++) {
-        int64_t b = (int64_t)(ts / t->lv[k].width);
+        int64_t b = bin_at(t, k, ts, q);
         tiers_slot_t *sl = slot_w(t, k, b);
         if (!sl) continue;
         uint32_t i = entry(t, k, sl, b, row);
@@ -268,7 +297,7 @@ size_t tiers_trim(tiers_t *t, uint32_t level, int64_t lo)
     size_t before = L->mem;
     int64_t B = t->o.bins;
     for (int64_t b = lo - B > L->lo ? lo - B : L->lo; b < lo; b++) {
-        tiers_slot_t *s = &L->slots[b % B];
+        tiers_slot_t *s = &L->slots[ring_index(t, b)];
         if (s->bin == b) free_slot(t, L, s);
     }
     L->lo = lo;
@@ -330,6 +359,8 @@ void tiers_coarsen(tiers_t *t)
         free_slot(t, L, &old[i]);
     free(old);
     L->width *= 2;
+    set_shift(t, k);
+    t->cover_end = 0; /* cover() works it out again */
     L->hi = L->hi < 0 ? -1 : L->hi / 2;
     for (uint32_t r = 0; r < t->nrows; r++) {
         size_t ci = (size_t)r * t->o.levels + k;

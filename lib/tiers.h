@@ -53,6 +53,8 @@ typedef struct tiers {
     tiers_opts_t o;
     bool gauge;
     tiers_level_t lv[TIERS_MAX_LEVELS];
+    int8_t shift[TIERS_MAX_LEVELS]; /* width = fine_ns << shift, or -1: divide by the width */
+    uint64_t cover_end;             /* times below it fall inside the last level */
     uint32_t nrows, rows_cap;
     int64_t *chi;   /* per row and level: highest bin the row has an entry in */
     uint32_t *cpos; /* ... and that entry's index (UINT32_MAX: unknown) */

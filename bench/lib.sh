@@ -1,6 +1,7 @@
 # Helpers for the bench stage scripts (bench/stage_*.sh), sourced after `bench_init "$@"`:
 # the row format, cached inputs in build/bench/, timed runs through build/bench-timeit, unit
-# conversions, and a liveprof server on a free port. Plain POSIX sh.
+# conversions, and a liveprof server on a free port. Plain POSIX sh; the helpers' own variables
+# start with _ so that they do not clobber the caller's.
 # shellcheck shell=sh
 
 B=build
@@ -71,16 +72,16 @@ free_kb() { df -Pk "$1" | awk 'NR == 2 { print $4 }'; }
 # input_real NAME: sets INPUT to the real log ../shared/data/eventlogs/NAME.eventlog (the .xz
 # ones decompressed once into build/bench/). Returns 1 when it is absent.
 input_real() {
-    src=../shared/data/eventlogs/$1.eventlog
-    if [ -f "$src" ]; then
-        INPUT=$src
+    _src=../shared/data/eventlogs/$1.eventlog
+    if [ -f "$_src" ]; then
+        INPUT=$_src
         return 0
     fi
     INPUT=$WORK/$1.eventlog
     if [ -f "$INPUT" ] && [ -f "$INPUT.ok" ]; then return 0; fi
-    [ -f "$src.xz" ] || return 1
+    [ -f "$_src.xz" ] || return 1
     rm -f "$INPUT.ok"
-    xz -dc "$src.xz" > "$INPUT.tmp" && mv "$INPUT.tmp" "$INPUT" && : > "$INPUT.ok"
+    xz -dc "$_src.xz" > "$INPUT.tmp" && mv "$INPUT.tmp" "$INPUT" && : > "$INPUT.ok"
 }
 
 # input_gen NAME SIZE ARGS...: sets INPUT to build/bench/NAME.eventlog, made by
@@ -88,40 +89,40 @@ input_real() {
 # generator is there. Returns 2 (SKIP_WHY set) when the disk would keep less than 2 GiB free,
 # 1 when the generator failed (SKIP_WHY set).
 input_gen() {
-    name=$1
-    size=$2
+    _name=$1
+    _size=$2
     shift 2
-    INPUT=$WORK/$name.eventlog
-    params="--size $size $* | $(cksum < "$B/bench-gen")"
-    if [ -f "$INPUT" ] && [ -f "$INPUT.params" ] && [ "$(cat "$INPUT.params")" = "$params" ]; then
+    INPUT=$WORK/$_name.eventlog
+    _params="--size $_size $* | $(cksum < "$B/bench-gen")"
+    if [ -f "$INPUT" ] && [ -f "$INPUT.params" ] && [ "$(cat "$INPUT.params")" = "$_params" ]; then
         return 0
     fi
     rm -f "$INPUT" "$INPUT.params" "$INPUT.events"
-    need_kb=$(($(bytes_of "$size") / 1024 + GEN_MARGIN_KB))
-    have_kb=$(free_kb "$WORK")
-    if [ "$have_kb" -lt "$need_kb" ]; then
-        SKIP_WHY="not enough disk for $size: $((have_kb / 1024)) MiB free, $((need_kb / 1024)) MiB needed"
+    _need_kb=$(($(bytes_of "$_size") / 1024 + GEN_MARGIN_KB))
+    _have_kb=$(free_kb "$WORK")
+    if [ "$_have_kb" -lt "$_need_kb" ]; then
+        SKIP_WHY="not enough disk for $_size: $((_have_kb / 1024)) MiB free, $((_need_kb / 1024)) MiB needed"
         return 2
     fi
-    if ! "$B/bench-gen" --size "$size" "$@" -o "$INPUT" 2> "$INPUT.gen.txt"; then
+    if ! "$B/bench-gen" --size "$_size" "$@" -o "$INPUT" 2> "$INPUT.gen.txt"; then
         SKIP_WHY="bench-gen failed: $(cat "$INPUT.gen.txt")"
         rm -f "$INPUT"
         return 1
     fi
-    printf '%s\n' "$params" > "$INPUT.params"
+    printf '%s\n' "$_params" > "$INPUT.params"
 }
 
 # events_of FILE: the event count as ghc-events counts it (cached next to generated logs).
 events_of() {
-    cache=$1.events
-    case $1 in "$WORK"/*) ;; *) cache=$WORK/$(basename "$1").events ;; esac
-    if [ -f "$cache" ] && [ "$cache" -nt "$1" ]; then
-        cat "$cache"
+    _cache=$1.events
+    case $1 in "$WORK"/*) ;; *) _cache=$WORK/$(basename "$1").events ;; esac
+    if [ -f "$_cache" ] && [ "$_cache" -nt "$1" ]; then
+        cat "$_cache"
         return
     fi
-    n=$(kv events "$("$B/bench-decode" "$1" --repeat 1)")
-    printf '%s\n' "$n" > "$cache"
-    printf '%s\n' "$n"
+    _n=$(kv events "$("$B/bench-decode" "$1" --repeat 1)")
+    printf '%s\n' "$_n" > "$_cache"
+    printf '%s\n' "$_n"
 }
 
 # input_row LABEL FILE: the row that tells the report an input's size (bytes) and events
@@ -136,18 +137,18 @@ input_row() {
 # cache warmed once or evicted before each run; stdout to /dev/null, stderr to $OUT/stderr.txt.
 # Sets MED MIN MAX (seconds), RSS_KB (max), RC, CACHE.
 measure() {
-    n=$1
-    cache=$2
-    file=$3
+    _n=$1
+    _cache=$2
+    _file=$3
     shift 3
     : > "$OUT/stderr.txt"
-    line=$("$B/bench-timeit" -n "$n" "--$cache" "$file" -e "$OUT/stderr.txt" -t 900 -- "$@")
-    MED=$(kv median_s "$line")
-    MIN=$(kv min_s "$line")
-    MAX=$(kv max_s "$line")
-    RSS_KB=$(kv rss_kb "$line")
-    RC=$(kv rc "$line")
-    CACHE=$(kv cache "$line")
+    _line=$("$B/bench-timeit" -n "$_n" "--$_cache" "$_file" -e "$OUT/stderr.txt" -t 900 -- "$@")
+    MED=$(kv median_s "$_line")
+    MIN=$(kv min_s "$_line")
+    MAX=$(kv max_s "$_line")
+    RSS_KB=$(kv rss_kb "$_line")
+    RC=$(kv rc "$_line")
+    CACHE=$(kv cache "$_line")
 }
 
 # spread N BYTES: the note prefix for a throughput row: runs and MB/s range from MIN/MAX
@@ -156,14 +157,14 @@ spread() { printf 'n=%s min=%s max=%s' "$1" "$(per_sec "$2" "$MAX")" "$(per_sec 
 # throughput_rows STAGE INPUT FILE BASELINE BASELINE_MBS NOTE: the MB/s, Mev/s, seconds and
 # peak-RSS rows of one measured command (MED, MIN, MAX, RSS_KB from measure; N_RUNS runs).
 throughput_rows() {
-    bytes=$(size_of "$3")
-    ev=$(events_of "$3")
-    mbs=$(per_sec "$bytes" "$MED")
-    row "$1" "$2" throughput "$mbs" MB/s "$4" "$5" "$(spread "$N_RUNS" "$bytes") $6"
-    row "$1" "$2" events "$(per_sec "$ev" "$MED")" Mev/s - - "$ev events"
+    _bytes=$(size_of "$3")
+    _ev=$(events_of "$3")
+    _mbs=$(per_sec "$_bytes" "$MED")
+    row "$1" "$2" throughput "$_mbs" MB/s "$4" "$5" "$(spread "$N_RUNS" "$_bytes") $6"
+    row "$1" "$2" events "$(per_sec "$_ev" "$MED")" Mev/s - - "$_ev events"
     row "$1" "$2" time "$MED" s - - "n=$N_RUNS min=$MIN max=$MAX"
     row "$1" "$2" peak_rss "$(kb_mb "$RSS_KB")" MB - - "max over $N_RUNS runs"
-    LAST_MBS=$mbs
+    LAST_MBS=$_mbs
 }
 
 # ---- a server -----------------------------------------------------------------------------
@@ -178,17 +179,17 @@ free_port() {
 server_start() {
     rm -rf "$1"
     mkdir -p "$1"
-    port=$(free_port)
-    wsport=$(free_port)
-    "$B/liveprof" serve --http "127.0.0.1:$port" --ws "127.0.0.1:$wsport" --data "$1" --web '' \
+    _port=$(free_port)
+    _wsport=$(free_port)
+    "$B/liveprof" serve --http "127.0.0.1:$_port" --ws "127.0.0.1:$_wsport" --data "$1" --web '' \
         > "$OUT/server.log" 2>&1 &
     SRV_PID=$!
-    SRV_URL="http://127.0.0.1:$port"
-    SRV_WS="ws://127.0.0.1:$wsport"
-    i=0
+    SRV_URL="http://127.0.0.1:$_port"
+    SRV_WS="ws://127.0.0.1:$_wsport"
+    _i=0
     while [ ! -s "$1/admin.token" ] || ! curl -sf "$SRV_URL/api/me" > /dev/null; do
-        i=$((i + 1))
-        if [ "$i" -gt 100 ] || ! kill -0 "$SRV_PID" 2> /dev/null; then
+        _i=$((_i + 1))
+        if [ "$_i" -gt 100 ] || ! kill -0 "$SRV_PID" 2> /dev/null; then
             echo "bench: the server did not start: $(cat "$OUT/server.log")" >&2
             server_stop
             return 1

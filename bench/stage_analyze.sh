@@ -24,6 +24,7 @@ else
     FULL_MAX=300000000
     BUDGET=60
 fi
+SIZES=${BENCH_SIZES-$SIZES} # BENCH_SIZES="1M 16M" narrows a run by hand
 
 # recorded LOG VARIANT: sets REC_S and REC_KB from GEA's time.txt, or returns 1
 recorded() {

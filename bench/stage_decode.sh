@@ -22,6 +22,7 @@ else
     COLD_MAX=1100000000
     DUMP_BUDGET=60
 fi
+SIZES=${BENCH_SIZES-$SIZES} # BENCH_SIZES="1M 16M" narrows a run by hand
 
 # bench_input LABEL: one input through every measurement
 bench_input() {

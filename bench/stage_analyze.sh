@@ -81,10 +81,10 @@ bench_input() {
     f=$INPUT
     bytes=$(size_of "$f")
     input_row "$label" "$f"
-    line=$("$B/bench-read" "$f" --repeat 3)
+    line=$("$B/bench-read" "$f" --repeat 9)
     READ_MBS=$(kv 'MB/s' "$line")
     row "read (baseline)" "$label" throughput "$READ_MBS" MB/s - - \
-        "n=3 min=$(kv 'MB/s_min' "$line") max=$(kv 'MB/s_max' "$line") 1 MiB read()s, page cache warm"
+        "n=9 min=$(kv 'MB/s_min' "$line") max=$(kv 'MB/s_max' "$line") 1 MiB read()s, page cache warm"
     EV_MBS=""
     case $label in gen-*) real=false ;; *) real=true ;; esac
     if [ -x "$EVDUMP" ] && $real; then

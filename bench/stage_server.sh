@@ -89,7 +89,7 @@ bench_ingest() {
         return
     fi
     input_row "$label" "$f"
-    read_mbs=$(kv 'MB/s' "$("$B/bench-read" "$f" --repeat 3)")
+    read_mbs=$(kv 'MB/s' "$("$B/bench-read" "$f" --repeat 9)")
     runs=3
     if [ -n "${INGEST_SPEED:-}" ] &&
         awk -v b="$bytes" -v s="$INGEST_SPEED" -v m="$BUDGET" 'BEGIN { exit !(3 * b / 1e6 / s > m) }'; then

@@ -3,6 +3,7 @@
 # conversions, and a liveprof server on a free port. Plain POSIX sh; the helpers' own variables
 # start with _ so that they do not clobber the caller's.
 # shellcheck shell=sh
+# shellcheck disable=SC2034 # the variables set here are read by the stage scripts
 
 B=build
 WORK=$B/bench
@@ -116,6 +117,7 @@ input_gen() {
 events_of() {
     _cache=$1.events
     case $1 in "$WORK"/*) ;; *) _cache=$WORK/$(basename "$1").events ;; esac
+    # shellcheck disable=SC3013 # -nt: dash and bash have it
     if [ -f "$_cache" ] && [ "$_cache" -nt "$1" ]; then
         cat "$_cache"
         return

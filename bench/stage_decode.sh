@@ -86,6 +86,8 @@ bench_input() {
         else
             throughput_rows "evdump (ghc-events)" "$label" "$f" - - "ghc-events $(ghc-pkg field ghc-events version 2> /dev/null | awk '{ print $2 }' | head -n 1)"
             ev_mbs=$LAST_MBS
+            row decode "$label" throughput "$dec_mbs" MB/s "evdump (ghc-events)" "$ev_mbs" \
+                "lib/evlog alone against ghc-events decoding and printing: a steadier yardstick than read on a busy machine"
         fi
     fi
 

@@ -67,7 +67,7 @@ ingest_once() {
     rm -rf "$DATA"
     UP_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
     DONE_S=$(awk -v a="$t0" -v b="$t2" 'BEGIN { printf "%.4f", b - a }')
-    if [ "$state" != done ]; then
+    if [ "$state" != "done" ]; then
         WHY="the session ended $state: $(tail -c 300 "$OUT/server.log")"
         return 1
     fi

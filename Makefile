@@ -105,7 +105,7 @@ bench-baseline: all ref
 	sh bench/run.sh quick --write-baseline bench/baseline.tsv
 
 format:
-	clang-format -i $(LIB_SRC) $(wildcard lib/*.h) $(CLI_SRC) $(SRV_SRC) $(wildcard server/*.h) $(TEST_SRC) $(wildcard tests/*.h) $(BENCH_SRC)
+	clang-format -i $(LIB_SRC) $(wildcard lib/*.h) $(CLI_SRC) $(SRV_SRC) $(wildcard server/*.h) $(TEST_SRC) $(wildcard tests/*.h) $(BENCH_SRC) $(wildcard bench/*.h)
 
 clean:
 	rm -rf build

@@ -1,5 +1,5 @@
 # liveprof — one non-recursive Makefile. Objects go to build/ (or build/<sanitizer>/).
-# Targets: all run test bench bench-quick fuzz format clean deps. SANITIZER=address|thread.
+# Targets: all run test bench bench-quick bench-check fuzz format clean deps. SANITIZER=address|thread.
 
 CC       ?= gcc
 ifeq ($(origin CC),default)
@@ -31,7 +31,7 @@ SRV_OBJ  := $(SRV_SRC:%.c=$(O)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(O)/obj/%.o)
 LIBA     := $(O)/libliveprof.a
 
-.PHONY: all run test test-unit test-asan test-tsan bench bench-quick fuzz format clean deps ref
+.PHONY: all run test test-unit test-asan test-tsan bench bench-quick bench-check bench-baseline fuzz format clean deps ref
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(O)/bench-%)
 all: deps-ok $(O)/liveprof $(O)/tests $(BENCH_BIN)
 
@@ -92,13 +92,20 @@ test-tsan: deps-ok
 	$(MAKE) --no-print-directory SANITIZER=thread build/thread/tests build/thread/liveprof
 	LIVEPROF_BIN=build/thread/liveprof TSAN_OPTIONS=halt_on_error=1 ./build/thread/tests --match _concurrent_
 
+# Benchmarks (bench/README.md): every bench/stage_*.sh, a report in bench/results/<date>/.
+# bench-check fails when a headline ratio in bench/baseline.tsv drops by more than 20%;
+# bench-baseline rewrites that file from a quick run on this machine.
 bench: all ref
 	sh bench/run.sh full
 bench-quick: all ref
 	sh bench/run.sh quick
+bench-check: all ref
+	sh bench/run.sh quick --check bench/baseline.tsv
+bench-baseline: all ref
+	sh bench/run.sh quick --write-baseline bench/baseline.tsv
 
 format:
-	clang-format -i $(LIB_SRC) $(wildcard lib/*.h) $(CLI_SRC) $(SRV_SRC) $(wildcard server/*.h) $(TEST_SRC) $(wildcard tests/*.h) $(BENCH_SRC)
+	clang-format -i $(LIB_SRC) $(wildcard lib/*.h) $(CLI_SRC) $(SRV_SRC) $(wildcard server/*.h) $(TEST_SRC) $(wildcard tests/*.h) $(BENCH_SRC) $(wildcard bench/*.h)
 
 clean:
 	rm -rf build

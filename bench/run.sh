@@ -1,252 +1,89 @@
 #!/bin/sh
-# liveprof benchmark harness: makes its inputs in build/bench/ (reused while their parameters
-# hold), runs every stage on every input and prints one table, also appended to
-# bench/results/<date>/report.md. Run from the repo root after `make all ref`:
-#   sh bench/run.sh [quick|full]     (quick: < 2 min, no 1 GB log; full: < 20 min)
-# A stage is a function stage_NAME INPUT_LABEL FILE that prints rows with `row`; add one
-# and list it in STAGES to extend the table (analyze, server ingest, ...).
-# shellcheck disable=SC2317 # stages are called through "stage_$s"
+# The liveprof benchmark suite: runs every bench/stage_*.sh (quick or full), collects their TSV
+# rows with the machine's description into bench/results/<date>[-quick]/, and has
+# bench/report.py write report.md with SVG charts and print the summary table. Run from the repo
+# root after `make all ref` (the make targets do that):
+#   sh bench/run.sh quick|full [--check BASELINE.tsv] [--write-baseline BASELINE.tsv]
+# BENCH_STAGES="decode server" runs only those stages; BENCH_SIZES narrows the generated sizes.
 set -eu
 
-MODE=${1:-quick}
+MODE=${1:-}
 case $MODE in
-quick | full) ;;
+quick | full) shift ;;
 *)
-    echo "usage: sh bench/run.sh [quick|full]" >&2
+    echo "usage: sh bench/run.sh quick|full [--check FILE] [--write-baseline FILE]" >&2
     exit 2
     ;;
 esac
-
-B=build
-WORK=$B/bench
-RESULTS=bench/results/$(date +%Y-%m-%d)
-REPORT=$RESULTS/report.md
-EVDUMP=$B/ref/evdump
-EVDUMP_MAX=200000000 # bytes; the reference dumper runs at about 10 MB/s
-STAGES="decode dump analyze_totals analyze_full evdump"
-FULL_MAX=200000000 # bytes; full outputs of bigger logs are mostly writing text
-FAILED=0
-mkdir -p "$WORK" "$RESULTS"
-
-for bin in "$B/bench-gen" "$B/bench-decode" "$B/liveprof"; do
-    if [ ! -x "$bin" ]; then
-        echo "bench: $bin is missing; run 'make all' first" >&2
-        exit 1
-    fi
+REPORT_ARGS=""
+RES=bench/results/$(date +%Y-%m-%d)
+if [ "$MODE" = quick ]; then RES=$RES-quick; fi
+while [ $# -gt 0 ]; do
+    case $1 in
+    --check | --write-baseline)
+        [ $# -ge 2 ] || {
+            echo "bench: $1 needs a file" >&2
+            exit 2
+        }
+        REPORT_ARGS="$REPORT_ARGS $1 $2"
+        if [ "$1" = --check ]; then RES=${RES%-quick}-check; fi
+        shift 2
+        ;;
+    *)
+        echo "bench: unknown argument $1" >&2
+        exit 2
+        ;;
+    esac
 done
+LIMIT=300 # seconds a stage may take before it is stopped
+if [ "$MODE" = full ]; then LIMIT=1200; fi
 
-# ---- helpers ----------------------------------------------------------------------------
+rm -rf "$RES"
+mkdir -p "$RES/rows" "$RES/logs" build/bench/run
 
-now() { date +%s.%N; }
-# seconds from $1 to $2
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
-# the median of the arguments (the lower middle for an even count)
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-# bytes and seconds -> MB/s (1e6 bytes); count and seconds -> millions per second
-per_sec() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", n / s / 1e6; else print "-" }'; }
-kb_to_mb() { if [ -n "$1" ]; then awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; else echo "n/a"; fi; }
-size_of() { wc -c < "$1" | tr -d ' '; }
+# The machine, for the report's header.
+{
+    printf 'date\t%s\n' "$(date '+%Y-%m-%d %H:%M:%S %z')"
+    printf 'mode\t%s\n' "$MODE"
+    printf 'commit\t%s%s\n' "$(git rev-parse --short HEAD 2> /dev/null || echo unknown)" \
+        "$(git diff --quiet HEAD 2> /dev/null || echo ' (plus uncommitted changes)')"
+    printf 'cpu\t%s\n' "$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"
+    printf 'cores\t%s\n' "$(nproc)"
+    printf 'ram\t%s\n' "$(awk '/^MemTotal/ { printf "%.1f GB", $2 * 1024 / 1e9 }' /proc/meminfo)"
+    printf 'kernel\t%s\n' "$(uname -srm)"
+    printf 'os\t%s\n' "$(sed -n 's/^PRETTY_NAME="\(.*\)"/\1/p' /etc/os-release 2> /dev/null)"
+    printf 'compiler\t%s\n' "$(${CC:-gcc} --version | head -n 1)"
+    printf 'ghc\t%s\n' "$(ghc --numeric-version 2> /dev/null || echo absent)"
+    printf 'disk\t%s\n' "$(df -h build | awk 'NR == 2 { print $4 " free of " $2 " on " $1 }')"
+    printf 'load_start\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+} > "$RES/machine.txt"
 
-out() {
-    printf '%s\n' "$*"
-    printf '%s\n' "$*" >> "$REPORT"
-}
-# row INPUT WHAT MB/s Mev/s RSS NOTE
-row() { out "$(printf '| %-23s | %-26s | %7s | %6s | %9s | %s |' "$@")"; }
-
-# timed N CMD...: runs CMD N times (stdout to /dev/null); sets T (median seconds), RSS (max
-# KB, empty without /usr/bin/time) and RC (the last non-zero exit status, or 0).
-timed() {
-    n=$1
-    shift
-    times=""
-    RSS=""
-    RC=0
-    i=0
-    while [ "$i" -lt "$n" ]; do
-        t0=$(now)
-        if [ -x /usr/bin/time ]; then
-            /usr/bin/time -f %M -o "$WORK/rss.txt" "$@" > /dev/null 2> "$WORK/stderr.txt" || RC=$?
-            r=$(tail -n 1 "$WORK/rss.txt")
-            if [ -z "$RSS" ] || [ "$r" -gt "$RSS" ]; then RSS=$r; fi
-        else
-            "$@" > /dev/null 2> "$WORK/stderr.txt" || RC=$?
-        fi
-        times="$times $(elapsed "$t0" "$(now)")"
-        i=$((i + 1))
-    done
-    # shellcheck disable=SC2086
-    T=$(median $times)
-}
-
-# ---- inputs -----------------------------------------------------------------------------
-
-# The real 20 MB log, decompressed once.
-input_real() {
-    f=$WORK/scale-20m.eventlog
-    if [ ! -f "$f" ] || [ "$(size_of "$f")" != 20465145 ]; then
-        xz -dc ../shared/data/eventlogs/scale-20m.eventlog.xz > "$f.tmp"
-        mv "$f.tmp" "$f"
+START=$(date +%s)
+for script in bench/stage_*.sh; do
+    [ -f "$script" ] || continue
+    name=${script#bench/stage_}
+    name=${name%.sh}
+    if [ -n "${BENCH_STAGES:-}" ]; then
+        case " $BENCH_STAGES " in *" $name "*) ;; *) continue ;; esac
     fi
-    INPUT=$f
-}
+    scratch=build/bench/run/$name
+    rm -rf "$scratch"
+    mkdir -p "$scratch"
+    printf 'bench: %-10s ' "$name" >&2
+    t0=$(date +%s.%N)
+    rc=0
+    timeout -k 10 "$LIMIT" sh "$script" "$MODE" "$scratch" > "$RES/rows/$name.tsv" \
+        2> "$RES/logs/$name.log" || rc=$?
+    secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+    printf '%s\t%s\t%s\n' "$name" "$rc" "$secs" >> "$RES/stages.tsv"
+    rows=$(wc -l < "$RES/rows/$name.tsv" | tr -d ' ')
+    why=""
+    if [ "$rc" = 124 ]; then why=" (stopped after ${LIMIT}s)"; fi
+    printf '%6ss, %4s rows, exit %s%s\n' "$secs" "$rows" "$rc" "$why" >&2
+    rm -rf "$scratch"
+done
+printf 'load_end\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >> "$RES/machine.txt"
+printf 'total_s\t%s\n' "$(($(date +%s) - START))" >> "$RES/machine.txt"
 
-# input_gen LABEL NAME ARGS...: a generated log, remade only when its arguments or the
-# generator changed. Prints the generator's own row.
-input_gen() {
-    label=$1
-    f=$WORK/$2.eventlog
-    shift 2
-    params="$* | $(cksum < "$B/bench-gen")"
-    INPUT=$f
-    if [ -f "$f" ] && [ -f "$f.params" ] && [ "$(cat "$f.params")" = "$params" ]; then
-        row "$label" "bench-gen (generate)" - - - "reused $f"
-        return
-    fi
-    rm -f "$f.params"
-    t0=$(now)
-    if ! "$B/bench-gen" "$@" -o "$f" 2> "$f.gen.txt"; then
-        row "$label" "bench-gen (generate)" - - - "FAILED: $(cat "$f.gen.txt")"
-        FAILED=1
-        return
-    fi
-    t=$(elapsed "$t0" "$(now)")
-    printf '%s\n' "$params" > "$f.params"
-    row "$label" "bench-gen (generate)" "$(per_sec "$(size_of "$f")" "$t")" - - \
-        "bench-gen $* ($(sed 's/^bench-gen: [^ ]* //' "$f.gen.txt"))"
-}
-
-# ---- stages -----------------------------------------------------------------------------
-
-# Decode only, through lib/evlog (median of 3 inside bench-decode). Sets EVENTS.
-stage_decode() {
-    if ! line=$("$B/bench-decode" "$2" --repeat 3); then
-        row "$1" "decode (bench-decode)" - - - "FAILED"
-        FAILED=1
-        EVENTS=0
-        return
-    fi
-    EVENTS=$(printf '%s\n' "$line" | sed 's/.* events=\([0-9]*\).*/\1/')
-    mbs=$(printf '%s\n' "$line" | sed 's/.* MB\/s=\([0-9.]*\).*/\1/')
-    mev=$(printf '%s\n' "$line" | sed 's/.* Mev\/s=\([0-9.]*\).*/\1/')
-    rss=$(printf '%s\n' "$line" | sed 's/.* rss_kb=\([0-9]*\).*/\1/')
-    row "$1" "decode (bench-decode)" "$mbs" "$mev" "$(kb_to_mb "$rss")" \
-        "median of 3, 1 MiB reads, $EVENTS events"
-}
-
-# `liveprof dump --format hs` to /dev/null. Sets DUMP_MBS for the evdump ratio.
-stage_dump() {
-    DUMP_MBS=""
-    timed 3 "$B/liveprof" dump --format hs "$2"
-    if [ "$RC" != 0 ]; then
-        row "$1" "liveprof dump --format hs" - - - "FAILED (exit $RC): $(head -c 200 "$WORK/stderr.txt")"
-        FAILED=1
-        return
-    fi
-    DUMP_MBS=$(per_sec "$(size_of "$2")" "$T")
-    row "$1" "liveprof dump --format hs" "$DUMP_MBS" "$(per_sec "$EVENTS" "$T")" \
-        "$(kb_to_mb "$RSS")" "median of 3, ${T}s"
-}
-
-# `liveprof analyze --totals` (ordering + the whole analysis + totals.txt). Sets TOTALS_MBS.
-stage_analyze_totals() {
-    TOTALS_MBS=""
-    rm -rf "$WORK/analyze"
-    timed 3 "$B/liveprof" analyze "$2" --totals -o "$WORK/analyze"
-    if [ "$RC" != 0 ]; then
-        row "$1" "liveprof analyze --totals" - - - "FAILED (exit $RC): $(head -c 200 "$WORK/stderr.txt")"
-        FAILED=1
-        return
-    fi
-    TOTALS_MBS=$(per_sec "$(size_of "$2")" "$T")
-    row "$1" "liveprof analyze --totals" "$TOTALS_MBS" "$(per_sec "$EVENTS" "$T")" \
-        "$(kb_to_mb "$RSS")" "median of 3, ${T}s"
-}
-
-# `liveprof analyze` with the old tool's default outputs (totals, 1000-bucket SVG and text).
-stage_analyze_full() {
-    what="liveprof analyze (all outputs)"
-    if [ "$(size_of "$2")" -gt "$FULL_MAX" ]; then
-        row "$1" "$what" - - - "skipped over 200 MB: the text and SVG grow with rows x buckets"
-        return
-    fi
-    rm -rf "$WORK/analyze"
-    timed 3 "$B/liveprof" analyze "$2" -o "$WORK/analyze"
-    if [ "$RC" != 0 ]; then
-        row "$1" "$what" - - - "FAILED (exit $RC): $(head -c 200 "$WORK/stderr.txt")"
-        FAILED=1
-        return
-    fi
-    outs=$(du -sm "$WORK/analyze" | cut -f1)
-    row "$1" "$what" "$(per_sec "$(size_of "$2")" "$T")" "$(per_sec "$EVENTS" "$T")" \
-        "$(kb_to_mb "$RSS")" "median of 3, ${T}s, ${outs} MB written"
-    rm -rf "$WORK/analyze"
-}
-
-# The reference dumper (ghc-events), on files up to EVDUMP_MAX bytes.
-stage_evdump() {
-    what="evdump dump (ghc-events)"
-    if [ ! -x "$EVDUMP" ]; then
-        row "$1" "$what" - - - "not run: $EVDUMP absent (needs ghc and ghc-events: make ref)"
-        return
-    fi
-    size=$(size_of "$2")
-    if [ "$size" -gt "$EVDUMP_MAX" ]; then
-        row "$1" "$what" - - - "skipped: over 200 MB (evdump runs at about 10 MB/s)"
-        return
-    fi
-    runs=1
-    if [ "$size" -le 50000000 ]; then runs=3; fi
-    timed "$runs" "$EVDUMP" dump "$2"
-    if [ "$RC" != 0 ]; then
-        row "$1" "$what" - - - "FAILED (exit $RC)"
-        FAILED=1
-        return
-    fi
-    mbs=$(per_sec "$size" "$T")
-    ratio=-
-    if [ -n "$DUMP_MBS" ]; then ratio=$(awk -v a="$DUMP_MBS" -v b="$mbs" 'BEGIN { printf "%.1fx", a / b }'); fi
-    note="median of 3"
-    if [ "$runs" = 1 ]; then note="1 run"; fi
-    aratio=-
-    if [ -n "$TOTALS_MBS" ]; then aratio=$(awk -v a="$TOTALS_MBS" -v b="$mbs" 'BEGIN { printf "%.1fx", a / b }'); fi
-    row "$1" "$what" "$mbs" "$(per_sec "$EVENTS" "$T")" "$(kb_to_mb "$RSS")" \
-        "$note, ${T}s; dump / evdump = $ratio; analyze --totals / evdump = $aratio"
-}
-
-# run_stages LABEL FILE
-run_stages() {
-    for s in $STAGES; do "stage_$s" "$1" "$2"; done
-}
-
-# ---- main -------------------------------------------------------------------------------
-
-START=$(now)
-out ""
-out "## $(date '+%Y-%m-%d %H:%M:%S') bench/run.sh $MODE"
-out ""
-out "commit $(git rev-parse --short HEAD 2> /dev/null || echo unknown) (plus any uncommitted" \
-    "changes), $(nproc) cores, $(uname -sm). MB = 1e6 bytes."
-out ""
-row "input" "what" "MB/s" "Mev/s" "peak RSS" "note"
-out "|---|---|---:|---:|---:|---|"
-
-input_real
-run_stages "scale-20m (real 20 MB)" "$INPUT"
-input_gen "gen gea 50M" gen-gea-50M --gea --size 50M --caps 2
-run_stages "gen gea 50M" "$INPUT"
-input_gen "gen mixed 100M" gen-mixed-100M --size 100M --threads 10000 --labels 100
-run_stages "gen mixed 100M" "$INPUT"
-if [ "$MODE" = full ]; then
-    input_gen "gen mixed 1G" gen-mixed-1G --size 1G --threads 10000 --labels 100
-    run_stages "gen mixed 1G" "$INPUT"
-fi
-
-# shellcheck source=bench/server.sh
-. bench/server.sh
-trap server_stop EXIT
-run_server_stages
-
-out ""
-out "total $(elapsed "$START" "$(now)")s; report: $REPORT"
-exit "$FAILED"
+# shellcheck disable=SC2086 # REPORT_ARGS holds whole words
+python3 bench/report.py "$RES" $REPORT_ARGS

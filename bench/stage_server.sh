@@ -1,0 +1,258 @@
+#!/bin/sh
+# Bench stage "server": `liveprof serve` end to end. Ingest by upload (`liveprof upload`, the
+# chunked API) of real and generated logs of 1 MB .. 4 GB, each into a fresh server so that
+# its peak RSS belongs to that log, against a plain read of the file; REST latency (wrk) of
+# /aggregates, /totals and the session on an idle server and while another log ingests; and
+# in full mode the server's memory with ten sessions.
+#   sh bench/stage_server.sh quick|full OUTDIR      (rows on stdout, see bench/README.md)
+set -eu
+. bench/lib.sh
+bench_init "$@"
+
+if [ "$MODE" = quick ]; then
+    SIZES="1M 4M 16M"
+    REALS=""
+    LAT_BASE=gen-mixed-4M # the session the REST requests read
+    LOAD_SIZE=64M # the log that ingests while wrk measures
+    WRK_SECS=3
+    BUDGET=12 # seconds one ingest may be predicted to take
+else
+    SIZES="1M 4M 16M 64M 256M 1G 4G"
+    REALS="scale-20m"
+    LAT_BASE=scale-20m
+    LOAD_SIZE=256M
+    WRK_SECS=5
+    BUDGET=90
+fi
+SIZES=${BENCH_SIZES-$SIZES} # BENCH_SIZES="1M 16M" narrows a run by hand
+DATA=$OUT/data
+trap 'server_stop' EXIT INT TERM
+
+# session_state ID: the session's state field
+session_state() {
+    curl -s -H "Authorization: Bearer $SRV_TOKEN" "$SRV_URL/api/sessions/$1" |
+        sed -n 's/.*"state":"\([a-z]*\)".*/\1/p'
+}
+
+# ingest_once FILE: a fresh server, `liveprof upload FILE`, then polls until the session is
+# done. Sets UP_S (upload returned), DONE_S (session done), HWM_KB, ID; returns 1 on failure
+# with WHY set.
+ingest_once() {
+    server_start "$DATA" || {
+        WHY="the server did not start: $(tail -c 300 "$OUT/server.log")"
+        return 1
+    }
+    t0=$(date +%s.%N)
+    ID=$("$B/liveprof" upload "$1" --server "$SRV_URL" --token "$SRV_TOKEN" \
+        2> "$OUT/upload.err" | tail -n 1) || true
+    t1=$(date +%s.%N)
+    if [ -z "$ID" ]; then
+        WHY="upload failed: $(tail -c 300 "$OUT/upload.err")"
+        server_stop
+        return 1
+    fi
+    state=""
+    while :; do
+        state=$(session_state "$ID")
+        case $state in done | failed) break ;; esac
+        if ! kill -0 "$SRV_PID" 2> /dev/null; then
+            state="server died"
+            break
+        fi
+        sleep 0.02
+    done
+    t2=$(date +%s.%N)
+    HWM_KB=$(server_hwm_kb)
+    server_stop
+    rm -rf "$DATA"
+    UP_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
+    DONE_S=$(awk -v a="$t0" -v b="$t2" 'BEGIN { printf "%.4f", b - a }')
+    if [ "$state" != "done" ]; then
+        WHY="the session ended $state: $(tail -c 300 "$OUT/server.log")"
+        return 1
+    fi
+}
+
+# bench_ingest LABEL: INPUT through ingest_once, 3 runs when fast enough, else 1
+bench_ingest() {
+    label=$1
+    f=$INPUT
+    bytes=$(size_of "$f")
+    stage="serve: upload ingest"
+    if [ -n "${INGEST_SPEED:-}" ] &&
+        awk -v b="$bytes" -v s="$INGEST_SPEED" -v m="$BUDGET" 'BEGIN { exit !(b / 1e6 / s > m) }'; then
+        skip "$stage" "$label" "predicted over ${BUDGET}s at $INGEST_SPEED MB/s"
+        return
+    fi
+    if [ "$(free_kb "$OUT")" -lt $((bytes / 1024 + GEN_MARGIN_KB)) ]; then
+        skip "$stage" "$label" "not enough disk for the server's copy of the log"
+        return
+    fi
+    input_row "$label" "$f"
+    read_mbs=$(kv 'MB/s' "$("$B/bench-read" "$f" --repeat 9)")
+    runs=3
+    if [ -n "${INGEST_SPEED:-}" ] &&
+        awk -v b="$bytes" -v s="$INGEST_SPEED" -v m="$BUDGET" 'BEGIN { exit !(3 * b / 1e6 / s > m) }'; then
+        runs=1
+    fi
+    dones=""
+    ups=""
+    hwm=0
+    i=0
+    while [ "$i" -lt "$runs" ]; do
+        if ! ingest_once "$f"; then
+            fail "$stage" "$label" "$WHY"
+            return
+        fi
+        dones="$dones $DONE_S"
+        ups="$ups $UP_S"
+        if [ "$HWM_KB" -gt "$hwm" ]; then hwm=$HWM_KB; fi
+        i=$((i + 1))
+    done
+    # shellcheck disable=SC2086
+    MED=$(printf '%s\n' $dones | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+    # shellcheck disable=SC2086
+    MIN=$(printf '%s\n' $dones | sort -g | head -n 1)
+    # shellcheck disable=SC2086
+    MAX=$(printf '%s\n' $dones | sort -g | tail -n 1)
+    # shellcheck disable=SC2086
+    up=$(printf '%s\n' $ups | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+    RSS_KB=$hwm
+    N_RUNS=$runs
+    throughput_rows "$stage" "$label" "$f" "read (baseline)" "$read_mbs" \
+        "liveprof upload (default chunks) until the session is done; the upload itself returned after ${up}s; peak RSS is the server's"
+    row "$stage" "$label" upload_time "$up" s - - "until liveprof upload returned (the bytes acknowledged)"
+    INGEST_SPEED=$LAST_MBS
+}
+
+# wrk_rows STAGE LABEL PATH [BASELINE_P50 BASELINE_P99]: wrk -c4 for WRK_SECS on PATH; rows
+# p50, p90, p99 (ms) and requests/s. Sets P50 P99.
+wrk_rows() {
+    wrk -t1 -c4 -d"${WRK_SECS}s" --timeout 10s --latency -H "Authorization: Bearer $SRV_TOKEN" \
+        "$SRV_URL$3" > "$OUT/wrk.txt" 2>&1 || true
+    ms() { awk -v k="$1" '$1 == k { v = $2; f = 1
+        if (v ~ /us$/) f = 0.001; else if (v ~ /ms$/) f = 1; else if (v ~ /s$/) f = 1000
+        sub(/[a-z]+$/, "", v); printf "%.3f", v * f }' "$OUT/wrk.txt"; }
+    P50=$(ms 50%)
+    P90=$(ms 90%)
+    P99=$(ms 99%)
+    rps=$(awk '/Requests\/sec/ { print $2 }' "$OUT/wrk.txt")
+    bad=$(awk '/Non-2xx/ { print $NF }' "$OUT/wrk.txt")
+    errs=$(sed -n 's/^ *Socket errors: //p' "$OUT/wrk.txt")
+    note="wrk -t1 -c4 -d${WRK_SECS}s $(printf '%s' "$3" | sed 's|/api/sessions/[0-9a-f]*|/api/sessions/ID|')"
+    if [ -n "$bad" ]; then note="$note; $bad non-2xx answers"; fi
+    if [ -n "$errs" ]; then note="$note; socket errors: $errs"; fi
+    if [ -z "$P50" ] || [ -z "$rps" ]; then
+        fail "$1" "$2" "wrk gave no numbers: $(head -c 200 "$OUT/wrk.txt")"
+        return 1
+    fi
+    row "$1" "$2" p50 "$P50" ms "${4:+idle server}" "${4:-}" "$note"
+    row "$1" "$2" p90 "$P90" ms - - "$note"
+    row "$1" "$2" p99 "$P99" ms "${5:+idle server}" "${5:-}" "$note"
+    row "$1" "$2" requests "$rps" req/s - - "$note"
+}
+
+# REST latency, idle and during the ingest of a LOAD_SIZE log
+bench_latency() {
+    if ! command -v wrk > /dev/null; then
+        skip "serve: REST latency" - "wrk is not installed"
+        return
+    fi
+    case $LAT_BASE in
+    gen-mixed-*) input_gen "$LAT_BASE" "${LAT_BASE#gen-mixed-}" --threads 10000 --labels 100 || return 0 ;;
+    *) input_real "$LAT_BASE" || return 0 ;;
+    esac
+    base=$INPUT
+    rc=0
+    input_gen "gen-mixed-$LOAD_SIZE" "$LOAD_SIZE" --threads 10000 --labels 100 || rc=$?
+    if [ "$rc" != 0 ]; then
+        skip "serve: REST latency" "gen-mixed-$LOAD_SIZE" "$SKIP_WHY"
+        return
+    fi
+    load=$INPUT
+    if ! server_start "$DATA"; then
+        fail "serve: REST latency" "$LAT_BASE" "the server did not start"
+        return
+    fi
+    id=$("$B/liveprof" upload "$base" --server "$SRV_URL" --token "$SRV_TOKEN" --wait 2> /dev/null | tail -n 1)
+    if [ -z "$id" ]; then
+        fail "serve: REST latency" "$LAT_BASE" "upload failed"
+        server_stop
+        return
+    fi
+    agg="/api/sessions/$id/aggregates?series=labels&bins=100"
+    for ep in session aggregates totals; do
+        case $ep in
+        aggregates) p=$agg ;;
+        totals) p="/api/sessions/$id/totals" ;;
+        session) p="/api/sessions/$id" ;;
+        esac
+        P50=""
+        P99=""
+        wrk_rows "serve: GET $ep (idle)" "$LAT_BASE" "$p" || true
+        if [ "$ep" = aggregates ]; then
+            idle50=$P50
+            idle99=$P99
+        fi
+    done
+    curl -s -m 60 "$SRV_URL/api/me" > /dev/null || true # until the slow requests are answered
+    "$B/liveprof" upload "$load" --server "$SRV_URL" --token "$SRV_TOKEN" > "$OUT/load.out" 2>&1 &
+    up=$!
+    sleep 0.3
+    wrk_rows "serve: GET aggregates (during ingest)" "$LAT_BASE" "$agg" "$idle50" "$idle99" || true
+    if kill -0 "$up" 2> /dev/null; then
+        still="the upload of gen-mixed-$LOAD_SIZE was still running when wrk ended"
+        kill "$up" 2> /dev/null || true
+        wait "$up" 2> /dev/null || true
+    else
+        wait "$up" 2> /dev/null || true
+        lid=$(tail -n 1 "$OUT/load.out")
+        case $(session_state "$lid") in
+        ingesting | live) still="gen-mixed-$LOAD_SIZE was still ingesting when wrk ended" ;;
+        *) still="gen-mixed-$LOAD_SIZE was done before wrk ended: load for part of the time only" ;;
+        esac
+    fi
+    row "serve: GET aggregates (during ingest)" "$LAT_BASE" load - - - - "$still"
+    server_stop
+    rm -rf "$DATA"
+}
+
+# full mode: the server's peak RSS with ten sessions of the same log
+bench_sessions() {
+    rc=0
+    input_gen gen-mixed-16M 16M --threads 10000 --labels 100 || rc=$?
+    [ "$rc" = 0 ] || return 0
+    server_start "$DATA" || return 0
+    id=$("$B/liveprof" upload "$INPUT" --server "$SRV_URL" --token "$SRV_TOKEN" --wait 2> /dev/null | tail -n 1)
+    one=$(server_hwm_kb)
+    i=1
+    while [ "$i" -lt 10 ] && [ -n "$id" ]; do
+        id=$("$B/liveprof" upload "$INPUT" --server "$SRV_URL" --token "$SRV_TOKEN" --wait 2> /dev/null | tail -n 1)
+        i=$((i + 1))
+    done
+    if [ -z "$id" ]; then
+        fail "serve: 10 sessions" gen-mixed-16M "an upload failed"
+    else
+        row "serve: 10 sessions" gen-mixed-16M peak_rss "$(kb_mb "$(server_hwm_kb)")" MB \
+            "serve: 1 session" "$(kb_mb "$one")" "server VmHWM after ten uploads of the same log, all done"
+    fi
+    server_stop
+    rm -rf "$DATA"
+}
+
+for r in $REALS; do
+    if input_real "$r"; then bench_ingest "$r"; fi
+done
+INGEST_SPEED=""
+for s in $SIZES; do
+    rc=0
+    input_gen "gen-mixed-$s" "$s" --threads 10000 --labels 100 || rc=$?
+    case $rc in
+    0) bench_ingest "gen-mixed-$s" ;;
+    2) skip "serve: upload ingest" "gen-mixed-$s" "$SKIP_WHY" ;;
+    *) fail "serve: upload ingest" "gen-mixed-$s" "$SKIP_WHY" ;;
+    esac
+done
+bench_latency
+if [ "$MODE" = full ]; then bench_sessions; fi
+exit "$FAILED"

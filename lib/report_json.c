@@ -129,3 +129,32 @@ int report_write_json(const report_t *const *reports, size_t n, bool array, FILE
     if (!err && fflush(f) != 0) err = LP_EIO;
     return err;
 }
+
+int report_write_totals_json(const report_t *r, bool final, FILE *f)
+{
+    if (!f || !r || (r->nrows && !r->rows)) return LP_EARG;
+    outbuf_t o;
+    if (outbuf_init(&o, -1, DRAIN_AT + 4096) != 0) return LP_ENOMEM;
+    int err = 0;
+    outbuf_puts(&o, "{\"rows\":[");
+    for (size_t i = 0; i < r->nrows; i++) {
+        const report_row_t *row = &r->rows[i];
+        const char *t = row->title ? row->title : "";
+        outbuf_puts(&o, i ? ",{\"kind\":\"" : "{\"kind\":\"");
+        outbuf_puts(&o, kind_name(row->kind));
+        outbuf_puts(&o, "\",\"name\":");
+        evjson_text(&o, (const uint8_t *)t, strlen(t));
+        if (row->kind != REPORT_SECTION) {
+            outbuf_puts(&o, ",\"total_ns\":");
+            outbuf_u64(&o, row->total);
+        }
+        outbuf_putc(&o, '}');
+        drain(&o, f, &err, false);
+    }
+    outbuf_puts(&o, final ? "],\"final\":true}\n" : "],\"final\":false}\n");
+    drain(&o, f, &err, true);
+    if (!err) err = o.err;
+    outbuf_dispose(&o);
+    if (!err && fflush(f) != 0) err = LP_EIO;
+    return err;
+}

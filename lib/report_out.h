@@ -46,4 +46,10 @@ int report_write_timed_txt(const report_t *r, FILE *f);
  * LP_ENOMEM. Any thread. */
 int report_write_json(const report_t *const *reports, size_t n, bool array, FILE *f);
 
+/* Writes the totals report `r` (borrowed) as the REST API's totals document:
+ * {"rows":[{"kind","name","total_ns"}...],"final":B} (sections carry no total_ns; names as
+ * JSON strings, invalid UTF-8 replaced by U+FFFD). Returns 0, LP_EARG, LP_EIO or LP_ENOMEM.
+ * Any thread. */
+int report_write_totals_json(const report_t *r, bool final, FILE *f);
+
 #endif

@@ -7,6 +7,7 @@
 #include "auth.h"
 #include "live.h"
 #include "report.h"
+#include "report_out.h"
 #include "script.h"
 #include "server.h"
 #include "session.h"
@@ -141,32 +142,20 @@ static void totals_report(registry_t *reg, session_t *s, report_t *out)
     pthread_mutex_unlock(&s->lock);
 }
 
-static const char *kind_name(report_kind_t k)
-{
-    static const char *const names[] = {"section", "gc", "user", "thread", "sum"};
-    return names[k];
-}
-
 static void get_totals(http_req_t *r)
 {
     session_t *s = api_visible_session(r);
     if (!s) return;
     report_t rep;
     totals_report(server_registry(r->srv), s, &rep);
-    json_t *rows = json_array();
-    for (size_t i = 0; i < rep.nrows; i++) {
-        json_t *o = json_object();
-        json_object_set_new(o, "kind", json_string(kind_name(rep.rows[i].kind)));
-        json_object_set_new(o, "name", json_string(rep.rows[i].title));
-        if (rep.rows[i].kind != REPORT_SECTION)
-            json_object_set_new(o, "total_ns", json_integer((json_int_t)rep.rows[i].total));
-        json_array_append_new(rows, o);
-    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    report_write_totals_json(&rep, session_state(s) >= SESSION_DONE, f);
+    fclose(f);
     report_dispose(&rep);
-    json_t *o = json_object();
-    json_object_set_new(o, "rows", rows);
-    json_object_set_new(o, "final", json_boolean(session_state(s) >= SESSION_DONE));
-    http_send_json(r, 200, o);
+    http_send(r, 200, "application/json", text, len);
+    free(text);
 }
 
 static void get_totals_txt(http_req_t *r)

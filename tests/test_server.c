@@ -5,6 +5,7 @@
 
 #include "srvutil.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -36,6 +37,53 @@ static bool totals_match(const srv_t *s, const char *id, const char *expected)
               !memcmp(r.body, want, n);
     free(want);
     httpc_resp_dispose(&r);
+    return ok;
+}
+
+/* True when /totals (JSON) has the rows of the old tool's totals file `expected`, in order:
+ * sections by title, other rows as "<name> <total_ns>ns". */
+static bool totals_json_match(const srv_t *s, const char *id, const char *expected)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/api/sessions/%s/totals", id);
+    httpc_resp_t r;
+    if (srv_req(s, "GET", path, s->admin, NULL, NULL, 0, &r) != 200) return false;
+    json_t *doc = json_loads(r.body, 0, NULL);
+    httpc_resp_dispose(&r);
+    size_t len;
+    char *want = (char *)tu_read_file(tu_data(expected), &len);
+    json_t *rows = json_object_get(doc, "rows");
+    bool ok = doc && want && json_is_array(rows) && json_array_size(rows) > 0 &&
+              json_is_true(json_object_get(doc, "final"));
+    const char *line = want;
+    for (size_t i = 0; ok && i < json_array_size(rows); i++) {
+        json_t *row = json_array_get(rows, i);
+        const char *kind = json_string_value(json_object_get(row, "kind"));
+        const char *name = json_string_value(json_object_get(row, "name"));
+        while (line && *line == '\n')
+            line++;
+        const char *eol = line ? strchr(line, '\n') : NULL;
+        if (!kind || !name || !eol) {
+            ok = false;
+            break;
+        }
+        char got[512];
+        if (!strcmp(kind, "section"))
+            snprintf(got, sizeof got, "%s", name);
+        else
+            snprintf(got, sizeof got, "%s %lldns", name,
+                     (long long)json_integer_value(json_object_get(row, "total_ns")));
+        /* the text pads the name to a column: compare with runs of spaces squeezed */
+        char text[512];
+        size_t k = 0;
+        for (const char *c = line; c < eol && k + 1 < sizeof text; c++)
+            if (*c != ' ' || (k && text[k - 1] != ' ')) text[k++] = *c;
+        text[k] = 0;
+        ok = strncmp(text, got, strlen(got)) == 0;
+        line = eol + 1;
+    }
+    json_decref(doc);
+    free(want);
     return ok;
 }
 
@@ -118,6 +166,7 @@ TEST(server_chunked_upload_resume)
     char *state = srv_wait_session(&s, sid, s.admin, 60);
     CHECKF(state && !strcmp(state, "done"), "state %s", state ? state : "(timeout)");
     CHECK(totals_match(&s, sid, "expected/small/default/small.totals.txt"));
+    CHECK(totals_json_match(&s, sid, "expected/small/default/small.totals.txt"));
     free(state);
     free(up);
     free(sid);

@@ -419,7 +419,9 @@ static int parse_header(evlog_t *d, bool emit)
 /* Appends header bytes; on a complete header switches to events and feeds the leftover. */
 static int header_bytes(evlog_t *d, const uint8_t *buf, size_t len, size_t *used)
 {
-    size_t take = len;
+    /* Take the bytes in doubling steps: a header is a few KiB, the chunk may be many MiB. */
+    size_t step = d->hdr_len > 4096 ? d->hdr_len : 4096;
+    size_t take = len < step ? len : step;
     if (d->hdr_len + take > HEADER_MAX) take = HEADER_MAX - d->hdr_len;
     if (d->hdr_len + take > d->hdr_cap) {
         size_t cap = d->hdr_cap;

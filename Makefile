@@ -31,9 +31,9 @@ SRV_OBJ  := $(SRV_SRC:%.c=$(O)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(O)/obj/%.o)
 LIBA     := $(O)/libliveprof.a
 
-.PHONY: all run test test-unit test-asan test-tsan bench bench-quick fuzz format clean deps ref
+.PHONY: all run test test-unit test-asan test-tsan bench bench-quick fuzz format clean deps ref web
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(O)/bench-%)
-all: deps-ok $(O)/liveprof $(O)/tests $(BENCH_BIN)
+all: deps-ok $(O)/liveprof $(O)/tests $(BENCH_BIN) web
 
 deps deps-ok:
 	@sh scripts/deps.sh
@@ -69,6 +69,24 @@ $(O)/tests: $(TEST_OBJ) $(SRVA) $(LIBA)
 $(O)/bench-%: $(O)/obj/bench/%.o $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
 
+# The web front end: flatc's TypeScript for proto/ws.fbs, type-checked with tsc, bundled with
+# esbuild into build/web/ (what `liveprof serve --web build/web` serves at /).
+WEB_SRC  := $(sort $(wildcard web/src/*.ts))
+WEB_NPM  := web/node_modules/.liveprof-lock
+web: build/web/index.html build/web/app.js build/web/app.css
+build/web-gen/ws_generated.ts: proto/ws.fbs
+	@rm -rf build/web-gen
+	flatc --ts -o build/web-gen proto/ws.fbs
+build/web/app.js: $(WEB_SRC) build/web-gen/ws_generated.ts web/tsconfig.json $(WEB_NPM)
+	web/node_modules/.bin/tsc -p web/tsconfig.json
+	NODE_PATH=web/node_modules web/node_modules/.bin/esbuild web/src/main.ts --bundle --format=esm \
+		--target=es2022 --minify --sourcemap --log-level=warning --outfile=$@
+build/web/app.css: web/src/style.css $(WEB_NPM)
+	web/node_modules/.bin/esbuild $< --minify --log-level=warning --outfile=$@
+build/web/index.html: web/index.html
+	@mkdir -p build/web
+	cp $< $@
+
 # Reference dumper (ghc-events), used by tests for constructors the shared logs lack and by bench.
 build/ref/evdump: ../shared/data/ref/src/EvDump.hs
 	@mkdir -p build/ref
@@ -76,7 +94,7 @@ build/ref/evdump: ../shared/data/ref/src/EvDump.hs
 ref: build/ref/evdump
 
 run: all
-	./build/liveprof serve --http 127.0.0.1:8080 --ws 127.0.0.1:8081 --data ./liveprof-data
+	./build/liveprof serve --http 127.0.0.1:8080 --ws 127.0.0.1:8081 --data ./liveprof-data --web build/web
 
 # make test: unit + differential tests, then the same tests under ASan+UBSan, then the
 # concurrent tests under TSan.

@@ -20,6 +20,8 @@ export const KINDS: { kind: string; title: string }[] = [
 const WIDTH = 1200; /* the server's default width: REST and WebSocket diagrams share ids */
 const FRAME_BUDGET_MS = 10;
 const SHOWN_KEY = 'liveprof-diagrams';
+const POLL_MS = 1000; /* session metadata (and REST diagrams without a WebSocket) */
+const TOTALS_EVERY_MS = 3000; /* totals while ingesting: they cost the server a report */
 
 interface Pending {
   diagram: string;
@@ -223,6 +225,9 @@ export function dashboardPage(root: HTMLElement, id: string): () => void {
 
   let lastState = '';
   let lastEvents = -1;
+  let lastTotals = 0;
+  /** One poll: the session's metadata, then (when it changed) totals and REST diagrams. The
+   * next poll is scheduled only when this one is over, so a slow server is never piled on. */
   async function tick(): Promise<void> {
     try {
       session = await getJson<Session>(sessionPath(id));
@@ -232,14 +237,24 @@ export function dashboardPage(root: HTMLElement, id: string): () => void {
     }
     showSession();
     const changed = session.state !== lastState || session.events !== lastEvents;
+    const stateChanged = session.state !== lastState;
     const settledNow = lastState !== '' && isLive(lastState) && !isLive(session.state);
     lastState = session.state;
     lastEvents = session.events;
-    if (changed) void totals.refresh().catch((e) => setMsg(`totals: ${(e as Error).message}`));
-    if (zoom || !following) return;
-    if (mode === 'poll' || !wsHasData || settledNow) {
-      if (changed || settledNow) await fetchRest();
+    const now = performance.now();
+    if (stateChanged || (changed && now - lastTotals > TOTALS_EVERY_MS)) {
+      lastTotals = now;
+      await totals.refresh().catch((e) => setMsg(`totals: ${(e as Error).message}`));
     }
+    if (zoom || !following) return;
+    if ((mode === 'poll' || !wsHasData) && changed) await fetchRest();
+    else if (settledNow) await fetchRest();
+  }
+
+  let timer = 0;
+  async function loop(): Promise<void> {
+    if (!document.hidden) await tick();
+    if (!disposed) timer = window.setTimeout(() => void loop(), POLL_MS);
   }
 
   /* ---- controls ---- */
@@ -299,11 +314,14 @@ export function dashboardPage(root: HTMLElement, id: string): () => void {
   labelsIn.addEventListener('input', applyFilters);
   threadsIn.addEventListener('input', applyFilters);
 
+  /** File name stem for downloads: the session's name without ".eventlog". */
+  const base = (): string => (session?.name || id).replace(/\.eventlog$/, '');
+
   function saveSvg(kind: string): void {
     const text = views.get(kind)!.serialize();
     const a = h('a', {
       href: URL.createObjectURL(new Blob([text], { type: 'image/svg+xml' })),
-      download: `${session?.name || id}.${kind}.svg`,
+      download: `${base()}.${kind}.svg`,
     });
     document.body.append(a);
     a.click();
@@ -311,8 +329,8 @@ export function dashboardPage(root: HTMLElement, id: string): () => void {
   }
 
   for (const [a, file] of [
-    [totalsLink, () => `${session?.name || id}.totals.txt`],
-    [eventlogLink, () => `${(session?.name || id).replace(/\.eventlog$/, '')}.eventlog`],
+    [totalsLink, () => `${base()}.totals.txt`],
+    [eventlogLink, () => `${base()}.eventlog`],
   ] as const) {
     a.addEventListener('click', (e) => {
       e.preventDefault();
@@ -390,16 +408,13 @@ export function dashboardPage(root: HTMLElement, id: string): () => void {
   );
   layout();
   root.dataset.following = 'true';
-  void tick().then(() => fetchRest());
   link.start();
-  const timer = window.setInterval(() => {
-    if (!document.hidden) void tick();
-  }, 1000);
+  void loop();
   (window as unknown as Record<string, unknown>).__liveprof = { views, link, flush };
 
   return () => {
     disposed = true;
-    clearInterval(timer);
+    clearTimeout(timer);
     cancelAnimationFrame(raf);
     link.stop();
   };

@@ -10,15 +10,17 @@ O        := build$(if $(SANITIZER),/$(SANITIZER))
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
 ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -Ilib -Iserver -MMD -MP
-LDLIBS   := -lh2o-evloop -lssl -lcrypto -ljansson -lsqlite3 -lsodium -lpcre2-8 -lm -lpthread
+LDLIBS   := -lwebsockets -lh2o-evloop -lssl -lcrypto -ljansson -lsqlite3 -lsodium -lpcre2-8 -lm -lpthread
+SANFLAGS :=
 ifeq ($(SANITIZER),address)
-ALLCFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
 endif
 ifeq ($(SANITIZER),thread)
-ALLCFLAGS += -fsanitize=thread -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=thread
 endif
+ALLCFLAGS += $(SANFLAGS)
 
 LIB_SRC  := $(sort $(wildcard lib/*.c))
 CLI_SRC  := $(sort $(wildcard cli/*.c))
@@ -29,6 +31,9 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(O)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(O)/obj/%.o)
 SRV_OBJ  := $(SRV_SRC:%.c=$(O)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(O)/obj/%.o)
+# Test-only C++ (g++ never builds anything but tests): flatc's generated readers for proto/.
+CXXT_SRC := $(sort $(wildcard tests/cxx/*.cc))
+CXXT_OBJ := $(CXXT_SRC:%.cc=$(O)/obj/%.o)
 LIBA     := $(O)/libliveprof.a
 
 .PHONY: all run test test-unit test-asan test-tsan bench bench-quick fuzz format clean deps ref web
@@ -62,8 +67,15 @@ $(O)/obj/tests/list.h: $(TEST_SRC)
 $(O)/obj/tests/runner.o: $(O)/obj/tests/list.h
 $(O)/obj/tests/runner.o: ALLCFLAGS += -I$(O)/obj/tests
 
-$(O)/tests: $(TEST_OBJ) $(SRVA) $(LIBA)
-	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(SRVA) $(LIBA) $(LDLIBS)
+$(O)/tests: $(TEST_OBJ) $(CXXT_OBJ) $(SRVA) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(CXXT_OBJ) $(SRVA) $(LIBA) $(LDLIBS) -lstdc++
+
+$(O)/gen/%_generated.h: proto/%.fbs
+	@mkdir -p $(dir $@)
+	flatc --cpp -o $(dir $@) $<
+$(O)/obj/tests/cxx/%.o: tests/cxx/%.cc $(O)/gen/ws_generated.h
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -Wall -Wextra -Werror $(CFLAGS) $(SANFLAGS) -I$(O)/gen -MMD -MP -c $< -o $@
 
 # Each bench/NAME.c is one program, build/bench-NAME.
 $(O)/bench-%: $(O)/obj/bench/%.o $(LIBA)

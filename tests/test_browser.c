@@ -1,17 +1,14 @@
-/* Browser end-to-end tests: the real server serving the built front end (build/web), driven in
- * headless Debian chromium by playwright-core scripts in tests/browser/. Screenshots go to
+/* Browser end-to-end tests: the real server serving the built front end (build/web) and its
+ * WebSocket port, driven in headless Debian chromium by playwright-core scripts in
+ * tests/browser/. Screenshots go to
  * build/test-artifacts/browser/<test>/. Slow (a browser start each): skipped by --skip-slow. */
 #include "srvutil.h"
 #include "test.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define ARTIFACTS "build/test-artifacts/browser"
 
@@ -37,28 +34,11 @@ static void require_browser_kit(void)
         test_abort();
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0) close(fd);
-    return port;
-}
-
 /* Starts the server on the built front end with a known WebSocket port. */
 static void start(srv_t *s, char *ws_url, size_t cap)
 {
-    int ws = free_port();
-    REQUIRE(ws > 0);
-    char flags[128];
-    snprintf(flags, sizeof flags, "--web build/web --ws 127.0.0.1:%d", ws);
-    snprintf(ws_url, cap, "ws://127.0.0.1:%d", ws);
-    srv_start(s, NULL, flags);
+    srv_start(s, NULL, "--web build/web");
+    snprintf(ws_url, cap, "ws://127.0.0.1:%d", s->ws_port);
 }
 
 /* Runs `node tests/browser/<script> ...` with a time limit; prints its output, checks that it
@@ -103,15 +83,16 @@ TEST(browser_live_session)
      * tool by the analyze tests). */
     char log[512], cmd[2048];
     snprintf(log, sizeof log, "%s/live.eventlog", tu_tmpdir());
-    snprintf(cmd, sizeof cmd,
-             "build/bench-gen --size 10M --caps 2 --labels 8 --threads 12 -o '%s' >/dev/null 2>&1 && "
-             "%s analyze '%s' --totals -o '%s' >/dev/null",
-             log, tu_liveprof(), log, tu_tmpdir());
+    snprintf(
+        cmd, sizeof cmd,
+        "build/bench-gen --size 10M --caps 2 --labels 8 --threads 12 -o '%s' >/dev/null 2>&1 && "
+        "%s analyze '%s' --totals -o '%s' >/dev/null",
+        log, tu_liveprof(), log, tu_tmpdir());
     REQUIRE(system(cmd) == 0);
     srv_t s;
     char ws[64], args[1200];
     start(&s, ws, sizeof ws);
-    snprintf(args, sizeof args, "'%s' '%s/live.totals.txt'", log, tu_tmpdir());
+    snprintf(args, sizeof args, "'%s' '%s/live.totals.txt' --require-ws", log, tu_tmpdir());
     run_script("live.mjs", &s, ws, "live_session", args);
     CHECK(srv_stop(&s) == 0);
 }

@@ -2,7 +2,7 @@
 // dashboard is open; the diagrams must change without a reload, and once the input ends the
 // totals table must equal the expected totals.txt.
 // usage: node live.mjs HTTP_URL WS_URL ADMIN_TOKEN OUTDIR LOG EXPECTED_TOTALS_TXT [--require-ws]
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { check, done, firstDiff, launch, newPage, rest, run, sameRows, tableRows, totalsRows } from './lib.mjs';
 
@@ -67,6 +67,32 @@ run(async () => {
     check(applied > 0, `deltas were applied (${applied} element changes)`);
   }
   check(await page.evaluate(() => window.__sameDocument === true), 'the page was never reloaded');
+  if (mode === 'ws') {
+    /* the deltas applied in the page rebuild exactly what a fresh snapshot holds */
+    let last = null;
+    for (let i = 0; i < 20; i++) {
+      const a = await page.getAttribute('.page', 'data-applied');
+      if (a === last) break;
+      last = a;
+      await page.waitForTimeout(400);
+    }
+    /* (whitespace between elements is not part of a delta: it renders as nothing) */
+    const grab = () =>
+      page.evaluate(() =>
+        ['grid', 'caps', 'gc'].map((k) => window.__liveprof.views.get(k).serialize().replace(/>\s+</g, '><')),
+      );
+    const before = await grab();
+    const snaps = Number((await page.getAttribute('.page', 'data-snapshots')) ?? 0);
+    await page.evaluate(() => window.__liveprof.link.resync());
+    await page.waitForFunction((n) => Number(document.querySelector('.page').dataset.snapshots) >= n + 3, snaps, { timeout: 10000 });
+    const after = await grab();
+    ['grid', 'caps', 'gc'].forEach((k, i) => {
+      if (!check(before[i] === after[i], `${k}: the page after its deltas equals a fresh snapshot element for element (${before[i].length} bytes)`)) {
+        writeFileSync(join(outdir, `${k}.deltas.svg`), before[i]);
+        writeFileSync(join(outdir, `${k}.snapshot.svg`), after[i]);
+      }
+    });
+  }
 
   const expected = totalsRows(expectedTxt);
   await page

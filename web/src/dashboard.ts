@@ -122,7 +122,7 @@ export function dashboardPage(root: HTMLElement, id: string): () => void {
       const p = pending[i]!;
       const v = views.get(p.diagram);
       if (v && v.svg && p.seq > v.seq) {
-        applied += v.apply(p.items, p.fromNs, p.toNs);
+        applied += v.apply(p.items);
         v.seq = p.seq;
         rangeNote(v);
       }

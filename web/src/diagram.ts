@@ -1,7 +1,8 @@
 // One diagram on the page: holds the server's SVG document, an index of its elements by id,
 // and applies deltas (add / update / remove by element id) in place. The page never draws:
 // every element comes from the server, whole (snapshot) or one element at a time (delta).
-// Row filters only hide rows of the grid and close the gaps they leave.
+// Row filters only hide rows of the grid and close the gaps they leave, through inline CSS
+// (display, transform, aspect-ratio) that no server attribute ever touches.
 
 export interface DeltaItem {
   op: 'add' | 'update' | 'remove';
@@ -9,6 +10,7 @@ export interface DeltaItem {
   parent: string;
   svg: string;
   attrs: { name: string; value: string; remove: boolean }[];
+  before: string;
 }
 
 export interface Filters {
@@ -37,7 +39,6 @@ export class DiagramView {
   fromNs = 0;
   toNs = 0;
   private index = new Map<string, Element>();
-  private baseHeight = 0;
   private rowsDirty = true;
   private rows: { el: SVGGElement; y: number; h: number; kind: string; name: string }[] = [];
   private filters: Filters = { labels: null, threads: null };
@@ -54,18 +55,22 @@ export class DiagramView {
     if (root.nodeName !== 'svg' || doc.getElementsByTagName('parsererror').length) return false;
     const svg = document.importNode(root, true) as unknown as SVGSVGElement;
     svg.classList.add('diagram');
-    svg.setAttribute('preserveAspectRatio', 'xMinYMin meet');
+    svg.setAttribute('preserveAspectRatio', 'xMinYMin slice');
     this.svg = svg;
     this.seq = seq;
-    this.fromNs = Number(svg.getAttribute('data-from-ns') ?? 0);
-    this.toNs = Number(svg.getAttribute('data-to-ns') ?? 0);
-    this.baseHeight = Number(svg.getAttribute('height') ?? 0);
+    this.readRange();
     this.index.clear();
     this.indexTree(svg);
     this.rowsDirty = true;
     this.host.replaceChildren(svg);
     this.applyFilters();
     return true;
+  }
+
+  private readRange(): void {
+    const svg = this.svg!;
+    this.fromNs = Number(svg.getAttribute('data-from-ns') ?? 0);
+    this.toNs = Number(svg.getAttribute('data-to-ns') ?? 0);
   }
 
   private indexTree(el: Element): void {
@@ -84,8 +89,8 @@ export class DiagramView {
     return this.index.size;
   }
 
-  /** Applies one delta's items; returns how many touched an element. */
-  apply(items: DeltaItem[], fromNs?: number, toNs?: number): number {
+  /** Applies one delta's items in order; returns how many touched an element. */
+  apply(items: DeltaItem[]): number {
     const svg = this.svg;
     if (!svg) return 0;
     const markups: string[] = [];
@@ -94,24 +99,21 @@ export class DiagramView {
     let k = 0,
       n = 0;
     for (const it of items) {
-      const fresh = it.svg && it.op !== 'remove' ? parsed[k++] ?? null : null;
+      const fresh = it.svg && it.op !== 'remove' ? (parsed[k++] ?? null) : null;
       const old = this.index.get(it.id);
       if (it.op === 'remove') {
-        if (old) {
+        if (old && old !== svg) {
           this.unindexTree(old);
           old.remove();
+          if (old.classList.contains('row')) this.rowsDirty = true;
           n++;
         }
         continue;
       }
-      if (it.op === 'update' && old && !fresh) {
+      if (it.op === 'update' && old && (!fresh || old === svg)) {
         for (const a of it.attrs) {
           if (a.remove) old.removeAttribute(a.name);
           else old.setAttribute(a.name, a.value);
-        }
-        if (old.id !== it.id) {
-          this.index.delete(it.id);
-          this.indexTree(old);
         }
         n++;
         continue;
@@ -123,19 +125,16 @@ export class DiagramView {
         old.replaceWith(el);
       } else {
         const parent = (it.parent && this.index.get(it.parent)) || svg;
-        parent.append(el);
+        const next = it.before ? this.index.get(it.before) : undefined;
+        if (next && next.parentNode === parent) parent.insertBefore(el, next);
+        else parent.append(el);
       }
       this.indexTree(el);
       n++;
-      if (el.classList.contains('row') || (old && old.classList.contains('row'))) this.rowsDirty = true;
+      if (el.classList.contains('row') || el.classList.contains('section')) this.rowsDirty = true;
     }
-    if (fromNs !== undefined && toNs !== undefined && toNs > 0) {
-      this.fromNs = fromNs;
-      this.toNs = toNs;
-    }
-    const h = Number(svg.getAttribute('height') ?? 0);
-    if (h !== this.baseHeight && !svg.hasAttribute('data-filtered-height')) this.baseHeight = h;
-    if (this.rowsDirty && (this.filters.labels || this.filters.threads)) this.applyFilters();
+    this.readRange();
+    if (this.filters.labels || this.filters.threads) this.applyFilters();
     return n;
   }
 
@@ -144,31 +143,30 @@ export class DiagramView {
     this.applyFilters();
   }
 
-  /** Hides grid rows whose name does not match, moving the rows below up into the gaps. */
+  /** Hides grid rows whose name does not match and moves the rows below up into the gaps;
+   * the server's attributes stay as sent (rows keep their transform="translate(0,y)"). */
   private applyFilters(): void {
     const svg = this.svg;
     if (!svg || this.kind !== 'grid') return;
+    const { labels, threads } = this.filters;
+    const active = !!(labels || threads);
     if (this.rowsDirty) {
       this.rows = [];
       for (const el of Array.from(svg.querySelectorAll<SVGGElement>('g.row'))) {
-        const bg = el.querySelector('rect');
-        const label = el.querySelector('text');
         const kind = el.id.startsWith('labels-') ? 'labels' : el.id.startsWith('threads-') ? 'threads' : 'other';
-        this.rows.push({
-          el,
-          y: Number(bg?.getAttribute('y') ?? 0),
-          h: Number(bg?.getAttribute('height') ?? 0),
-          kind,
-          name: label?.firstChild?.textContent ?? '',
-        });
+        this.rows.push({ el, y: 0, h: 0, kind, name: el.querySelector('text')?.firstChild?.textContent ?? '' });
       }
-      this.rows.sort((a, b) => a.y - b.y);
       this.rowsDirty = false;
     }
-    const { labels, threads } = this.filters;
+    const yOf = (el: Element): number => {
+      const m = /translate\(\s*[-\d.e]+[\s,]+([-\d.e]+)/.exec(el.getAttribute('transform') ?? '');
+      return m ? Number(m[1]) : Number(el.getAttribute('y') ?? 0);
+    };
     const hidden: { y: number; h: number }[] = [];
     let removed = 0;
     for (const r of this.rows) {
+      r.y = yOf(r.el);
+      r.h = Number(r.el.querySelector('rect')?.getAttribute('height') ?? 14);
       const re = r.kind === 'labels' ? labels : r.kind === 'threads' ? threads : null;
       const show = !re || re.test(r.name);
       r.el.style.display = show ? '' : 'none';
@@ -178,26 +176,22 @@ export class DiagramView {
       }
     }
     const shiftAt = (y: number): number => {
-      let s = 0;
-      for (const x of hidden) if (x.y < y) s += x.h;
-      return s;
+      let sh = 0;
+      for (const x of hidden) if (x.y < y) sh += x.h;
+      return sh;
     };
     for (const r of this.rows) {
-      const s = shiftAt(r.y);
-      if (s) r.el.setAttribute('transform', `translate(0,${-s})`);
-      else r.el.removeAttribute('transform');
+      const sh = shiftAt(r.y);
+      r.el.style.transform = sh ? `translate(0px, ${r.y - sh}px)` : '';
     }
     for (const t of Array.from(svg.querySelectorAll<SVGTextElement>('text.section'))) {
-      const s = shiftAt(Number(t.getAttribute('y') ?? 0));
-      if (s) t.setAttribute('transform', `translate(0,${-s})`);
-      else t.removeAttribute('transform');
+      const sh = shiftAt(Number(t.getAttribute('y') ?? 0));
+      t.style.transform = sh ? `translate(0px, ${-sh}px)` : '';
     }
-    const height = this.baseHeight - removed;
-    const w = svg.getAttribute('width') ?? '0';
-    if (removed) svg.setAttribute('data-filtered-height', String(height));
-    else svg.removeAttribute('data-filtered-height');
-    svg.setAttribute('viewBox', `0 0 ${w} ${height}`);
-    svg.setAttribute('height', String(height));
+    const w = Number(svg.getAttribute('width') ?? 0);
+    const h = Number(svg.getAttribute('height') ?? 0);
+    svg.style.aspectRatio = active && removed ? `${w} / ${Math.max(1, h - removed)}` : '';
+    svg.dataset.visibleHeight = String(h - removed);
   }
 
   /** The diagram as a standalone SVG file (what the server sent, with the deltas applied). */
@@ -207,6 +201,8 @@ export class DiagramView {
     copy.classList.remove('diagram');
     if (!copy.getAttribute('class')) copy.removeAttribute('class');
     copy.removeAttribute('preserveAspectRatio');
+    copy.removeAttribute('style');
+    copy.removeAttribute('data-visible-height');
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + new XMLSerializer().serializeToString(copy);
   }
 }

@@ -47,7 +47,14 @@ function decodeItems(d: Delta): DeltaItem[] {
       const a = it.attrs(j)!;
       attrs.push({ name: a.name() ?? '', value: a.value() ?? '', remove: a.remove() });
     }
-    items.push({ op: OPS[it.op()] ?? 'update', id: it.id() ?? '', parent: it.parent() ?? '', svg: it.svg() ?? '', attrs });
+    items.push({
+      op: OPS[it.op()] ?? 'update',
+      id: it.id() ?? '',
+      parent: it.parent() ?? '',
+      svg: it.svg() ?? '',
+      attrs,
+      before: it.before() ?? '',
+    });
   }
   return items;
 }
@@ -133,8 +140,12 @@ export class LiveLink {
       this.everOpened = true;
       this.retry = 0;
       this.on.status('open');
-      if (this.lastSeq > 0n) ws.send(encodeHello(this.lastSeq));
-      ws.send(encodeSubscribe(this.diagrams(), 0n, 0n));
+      /* A Hello alone resumes the default diagrams (grid, caps, heap) after the last seq; a
+       * Subscribe always brings fresh snapshots of what it names. */
+      const wanted = this.diagrams();
+      const defaults = wanted.length === 3 && ['grid', 'caps', 'heap'].every((d) => wanted.includes(d));
+      if (this.lastSeq > 0n && defaults) ws.send(encodeHello(this.lastSeq));
+      else ws.send(encodeSubscribe(wanted, 0n, 0n));
     };
     ws.onmessage = (ev) => {
       if (ev.data instanceof ArrayBuffer) this.handle(new Uint8Array(ev.data));

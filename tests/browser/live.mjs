@@ -45,15 +45,18 @@ run(async () => {
   while (offset < bytes.length) {
     await feed();
     await page.waitForTimeout(PAUSE_MS);
-    seen.add(await cells());
-    if (!midShot && offset > bytes.length / 2) {
+    const n = await cells();
+    seen.add(n);
+    if (!midShot && n > 300 && offset < bytes.length) {
+      /* the first view with data while the log is still arriving */
       midShot = true;
       const state = await page.getAttribute('.page', 'data-state');
-      check(state === 'ingesting' || state === 'live', `the dashboard shows the session live (${state})`);
+      check(state === 'ingesting' || state === 'live', `the dashboard shows the session live (${state}) with ${n} cells`);
       check((await page.textContent('#session-state')).includes(state), 'the live badge is shown');
       await page.screenshot({ path: join(outdir, 'live-mid.png'), fullPage: false });
     }
   }
+  check(midShot, 'the grid showed data before the upload ended');
   const fin = await rest(http, admin, 'POST', `/api/uploads/${id}/finish`);
   check(fin.status === 200, `upload finished (${fin.status})`);
   await page.waitForSelector('.page[data-state="done"]', { timeout: 20000 });

@@ -91,7 +91,7 @@ run(async () => {
   await shot(page, 'dashboard.png', true);
 
   /* row filters: labels matching "round", threads matching "worker" */
-  const before = await page.$eval('#diagram-grid svg', (s) => Number(s.getAttribute('height')));
+  const before = await page.$eval('#diagram-grid svg', (s) => s.getBoundingClientRect().height);
   await page.fill('#filter-labels', '^round');
   await page.fill('#filter-threads', 'worker');
   const visible = await page.$$eval('#diagram-grid svg g.row', (gs) =>
@@ -101,8 +101,13 @@ run(async () => {
     visible.length > 0 && visible.every(([k, n]) => k === 'gc' || (k === 'labels' ? /^round/i.test(n) : /worker/i.test(n))),
     `filters keep only matching rows (${visible.map((v) => v[1]).join(', ')})`,
   );
-  const after = await page.$eval('#diagram-grid svg', (s) => Number(s.getAttribute('height')));
-  check(after < before, `filtered rows leave no gaps (height ${before} -> ${after})`);
+  const after = await page.$eval('#diagram-grid svg', (s) => s.getBoundingClientRect().height);
+  check(after < before * 0.75, `filtered rows leave no gaps (shown height ${before.toFixed(0)} -> ${after.toFixed(0)} px)`);
+  const lastRowBottom = await page.$eval('#diagram-grid svg', (s) => {
+    const rows = Array.from(s.querySelectorAll('g.row')).filter((g) => g.style.display !== 'none');
+    return Math.max(...rows.map((g) => g.getBoundingClientRect().bottom)) - s.getBoundingClientRect().top;
+  });
+  check(lastRowBottom <= after + 1, `the last shown row is inside the shortened diagram (${lastRowBottom.toFixed(0)} <= ${after.toFixed(0)})`);
   await page.locator('#diagram-grid').screenshot({ path: join(outdir, 'grid-filtered.png') });
   await page.fill('#filter-labels', '');
   await page.fill('#filter-threads', '');

@@ -50,10 +50,13 @@ export class DiagramView {
 
   /** Replaces the whole diagram with a server-rendered SVG document (snapshot or REST). */
   setDocument(svgText: string, seq = 0n): boolean {
-    const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
-    const root = doc.documentElement;
-    if (root.nodeName !== 'svg' || doc.getElementsByTagName('parsererror').length) return false;
-    const svg = document.importNode(root, true) as unknown as SVGSVGElement;
+    /* The HTML parser builds the SVG elements directly in this document (no XML document to
+     * import from): about twice as fast on big grids. */
+    const tpl = document.createElement('template');
+    tpl.innerHTML = svgText.replace(/^\s*<\?xml[^>]*\?>\s*/, '');
+    const root = tpl.content.firstElementChild;
+    if (!root || root.namespaceURI !== SVG_NS || root.localName !== 'svg') return false;
+    const svg = document.adoptNode(root) as SVGSVGElement;
     svg.classList.add('diagram');
     svg.setAttribute('preserveAspectRatio', 'xMinYMin slice');
     this.svg = svg;

@@ -61,6 +61,7 @@ typedef struct client {
     ws_view_t *views[MAX_VIEWS];
     int nviews;
     bool greeted; /* snapshots or resumed deltas were queued */
+    bool behind;  /* its queue overflowed: fresh snapshots once the socket drains */
     int64_t greet_at_ms;
     bool have_hello, have_sub;
     uint64_t hello_seq, sub_from, sub_to;
@@ -205,16 +206,19 @@ static void q_clear(client_t *c)
 static void resync(client_t *c);
 static void greet(client_t *c);
 
-/* Queues m (takes the reference); an overflow resets the client onto snapshots. */
+/* Queues m (takes the reference). An overflow drops the queue: the client is coalesced onto
+ * snapshots of the documents current when its socket has drained. */
 static void q_push(client_t *c, ws_msg_t *m)
 {
-    if (c->close_code) {
+    if (c->close_code || c->behind) {
         ws_msg_unref(m);
         return;
     }
     if (c->qlen == QCAP || c->qbytes + m->len > QBYTES) {
         ws_msg_unref(m);
-        if (m->seq) resync(c); /* a delta was lost: start over from the current documents */
+        q_clear(c);
+        c->behind = true;
+        lws_callback_on_writable(c->wsi);
         return;
     }
     c->q[(c->qhead + c->qlen++) % QCAP] = m;
@@ -226,6 +230,7 @@ static void q_push(client_t *c, ws_msg_t *m)
 static void resync(client_t *c)
 {
     q_clear(c);
+    c->behind = false;
     ws_feed_t *f = c->fe->feed;
     q_push(c, ws_feed_state(f));
     for (int i = 0; i < c->nviews; i++)
@@ -238,6 +243,7 @@ static void fail(client_t *c, uint16_t code, const char *why)
 {
     if (c->close_code) return;
     q_clear(c);
+    c->behind = false;
     wsmsg_t m = {.type = WSMSG_ERROR};
     m.u.error.code = code;
     m.u.error.message = (wsmsg_str_t){why, (uint32_t)strlen(why)};
@@ -539,6 +545,10 @@ static int writable(client_t *c)
         if (c->qlen || c->close_code) lws_callback_on_writable(c->wsi);
         return 0;
     }
+    if (c->behind && !c->close_code && c->fe) {
+        resync(c); /* drained: the current documents */
+        return 0;
+    }
     if (c->close_code) {
         lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
                          (unsigned char *)c->close_reason, strlen(c->close_reason));
@@ -584,7 +594,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             fail(c, CLOSE_TOO_BIG, "message too large");
             return 0;
         }
-        memcpy(c->rx + c->rxlen, in, len);
+        if (len) memcpy(c->rx + c->rxlen, in, len);
         c->rxlen += len;
         if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
             on_message(c, c->rx, c->rxlen);

@@ -45,10 +45,13 @@ enum {
 
 typedef struct lookup {
     struct lookup *next;
-    uint64_t id; /* the client's request number */
+    uint64_t id; /* the client's request number; 0: a visibility check of `s` (a feed's) */
     char session[40], token[160];
     int code;     /* 0 when allowed, else the close code */
     session_t *s; /* with a reference for the WebSocket thread when allowed */
+    auth_t auth;  /* the caller */
+    int64_t owner;
+    bool is_public;
 } lookup_t;
 
 typedef struct feed_ent feed_ent_t;
@@ -56,6 +59,7 @@ typedef struct feed_ent feed_ent_t;
 typedef struct client {
     struct lws *wsi;
     uint64_t req; /* lookup request number (0 when none pending) */
+    auth_t auth;  /* who the token named (a guest without one) */
     feed_ent_t *fe;
     struct client *prev, *next; /* the feed's clients */
     ws_view_t *views[MAX_VIEWS];
@@ -85,8 +89,8 @@ struct feed_ent {
     client_t *clients;
     int nclients;
     ws_view_t *defaults[3]; /* held for the feed's life so resumes find them */
-    bool dirty;
-    int64_t last_ms, idle_since_ms;
+    bool dirty, checking;
+    int64_t last_ms, idle_since_ms, checked_ms;
 };
 
 typedef struct route {
@@ -145,6 +149,13 @@ static void on_lookups(void *ctx)
     while (list) {
         lookup_t *l = list;
         list = l->next;
+        if (!l->id) { /* we hold a reference: s is alive; its metadata is this thread's */
+            l->owner = l->s->meta.owner;
+            l->is_public = l->s->meta.is_public;
+            l->next = done;
+            done = l;
+            continue;
+        }
         auth_t a = {.role = AUTH_GUEST};
         session_t *s = session_find(reg, l->session);
         if (l->token[0] && auth_check_token(server_db(ws->srv), l->token, &a) < 0)
@@ -155,6 +166,7 @@ static void on_lookups(void *ctx)
             l->code = CLOSE_PRIVATE;
         else
             l->s = session_ref(s);
+        l->auth = a;
         sodium_memzero(l->token, sizeof l->token);
         l->next = done;
         done = l;
@@ -381,6 +393,18 @@ static void drain(ws_t *ws)
     while (replies) {
         lookup_t *l = replies;
         replies = l->next;
+        if (!l->id) { /* visibility: close the clients that may no longer read the session */
+            for (feed_ent_t *e = ws->feeds; e; e = e->next) {
+                if (e->s != l->s) continue;
+                e->checking = false;
+                for (client_t *c = e->clients; c; c = c->next)
+                    if (!auth_can_read(&c->auth, l->owner, l->is_public))
+                        fail(c, CLOSE_PRIVATE, "this session is private");
+            }
+            session_unref(l->s);
+            free(l);
+            continue;
+        }
         client_t *c = NULL;
         for (size_t i = 0; i < ws->npending && !c; i++)
             if (ws->pending[i]->req == l->id) {
@@ -397,6 +421,7 @@ static void drain(ws_t *ws)
                                             : "no such session");
         } else {
             c->req = 0;
+            c->auth = l->auth;
             attach(ws, c, l->s);
         }
         free(l);
@@ -424,6 +449,18 @@ static void tick(lws_sorted_usec_list_t *sul)
         for (client_t *c = e->clients; c; c = c->next)
             if (!c->greeted && now >= c->greet_at_ms) greet(c);
         if (now - e->last_ms >= 1000) e->dirty = true; /* the State's counters */
+        if (e->nclients && !e->checking && now - e->checked_ms >= 1000) {
+            /* visibility may change (PATCH): ask the HTTP thread about it every second */
+            lookup_t *l = xcalloc(1, sizeof *l);
+            l->s = session_ref(e->s); /* alive until the reply is handled */
+            e->checking = true;
+            e->checked_ms = now;
+            pthread_mutex_lock(&ws->mu);
+            l->next = ws->reqs;
+            ws->reqs = l;
+            pthread_mutex_unlock(&ws->mu);
+            http_notify(ws->lookup_note);
+        }
         if (e->dirty && now - e->last_ms >= COALESCE_MS && !gone) feed_update(e);
         pp = &e->next;
     }
@@ -717,6 +754,7 @@ void ws_destroy(ws_t *ws)
     }
     for (lookup_t *l = ws->reqs, *n; l; l = n) {
         n = l->next;
+        if (!l->id && l->s) session_unref(l->s);
         free(l);
     }
     if (ws->lookup_note) http_notifier_destroy(ws->lookup_note);

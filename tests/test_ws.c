@@ -307,6 +307,25 @@ TEST(ws_tokens_and_private_sessions)
     while (v.snapshots < 3)
         REQUIRE(viewer_pump(&v, 5000) > 0);
     CHECK(v.states >= 1 && v.errors == 0);
+    /* made private again: the guest is closed within a second or two */
+    viewer_t w;
+    REQUIRE(viewer_open(&w, &s, sid, s.admin, 0) == 0);
+    const char *priv = "{\"visibility\":\"private\"}";
+    REQUIRE(srv_req(&s, "PATCH", path, s.admin, "application/json", priv, strlen(priv), &r) == 200);
+    httpc_resp_dispose(&r);
+    int rc;
+    while ((rc = viewer_pump(&v, 5000)) > 0) {
+    }
+    CHECK(rc == 0 && v.c.close_code == 4403);
+    /* deleting a followed session closes its connections */
+    while (w.snapshots < 3)
+        REQUIRE(viewer_pump(&w, 5000) > 0);
+    REQUIRE(srv_req(&s, "DELETE", path, s.admin, NULL, NULL, 0, &r) == 204);
+    httpc_resp_dispose(&r);
+    while ((rc = viewer_pump(&w, 5000)) > 0) {
+    }
+    CHECK(rc == 0 && w.c.close_code == 4410 && w.error_code == 4410);
+    viewer_free(&w);
     viewer_free(&v);
     free(sid);
     free(b);

@@ -353,9 +353,10 @@ static void detach(client_t *c)
 /* Renders a feed and hands the results to its clients. */
 static void feed_update(feed_ent_t *e)
 {
-    ws_out_t out[16];
+    size_t cap = ws_feed_nviews(e->feed);
+    ws_out_t *out = xmalloc((cap ? cap : 1) * sizeof *out);
     ws_msg_t *state = NULL;
-    int n = ws_feed_update(e->feed, out, 16, &state);
+    int n = ws_feed_update(e->feed, out, (int)cap, &state);
     e->dirty = false;
     e->last_ms = now_ms();
     for (client_t *c = e->clients; c; c = c->next) {
@@ -368,6 +369,7 @@ static void feed_update(feed_ent_t *e)
     ws_msg_unref(state);
     for (int i = 0; i < n; i++)
         ws_msg_unref(out[i].msg);
+    free(out);
 }
 
 /* Takes the workers' change marks and the lookup replies. */

@@ -114,6 +114,11 @@ uint64_t ws_feed_seq(const ws_feed_t *f)
     return f->seq;
 }
 
+size_t ws_feed_nviews(const ws_feed_t *f)
+{
+    return f->nviews;
+}
+
 /* ---- rendering ---------------------------------------------------------------------------- */
 
 /* Queries every view in `vs` under the session mutex, then draws each into next[i]. Returns

@@ -3,9 +3,10 @@
 # (bench-gen with small per-capability blocks, as a program that flushes its eventlog often,
 # 32 threads and 16 labels: a dashboard-sized grid) is
 # uploaded in 10 ms chunks paced to an event rate while bench-wsload's clients follow the
-# session; a chunk's latency runs from its PUT to the first Delta a client holds after a State
-# that reports its bytes ingested. Rows: p50/p99 at 10^5 and 10^6 events/s with one client, then
-# p99, server CPU and RSS with many clients on one live session.
+# session; a chunk's latency runs from its PUT to the pushed update (a State reporting its bytes
+# ingested, followed in the same burst by the diagrams' deltas) a client holds. Rows: p50/p99 at
+# 10^5 and 10^6 events/s with one client, then p50/p99, server CPU and RSS with 1,000 clients on
+# one live session.
 #   sh bench/stage_ws.sh quick|full OUTDIR      (after make all; quick < 1 min)
 set -eu
 

@@ -3,7 +3,7 @@
  * epoll loop holds N WebSocket clients on that session. A chunk's latency, per client, runs from
  * its PUT to the update that reports its bytes ingested (the State that opens each pushed update,
  * its deltas following in the same burst). Prints
- * one line: "p50_ms p99_ms samples clients_connected deltas". */
+ * one line: "p50_ms p99_ms samples clients_connected deltas mean_delta_bytes". */
 #include "err.h"
 #include "evlog.h"
 #include "httpc.h"
@@ -50,7 +50,7 @@ typedef struct conn {
 
 static double *lat;
 static size_t nlat, lat_cap;
-static uint64_t deltas;
+static uint64_t deltas, delta_bytes;
 
 static void add_lat(double v)
 {
@@ -67,7 +67,7 @@ static void on_msg(conn_t *c, const uint8_t *p, size_t n, double t)
     static uint64_t arena[1 << 16];
     wsmsg_t m;
     if (wsmsg_decode(p, n, &m, arena, sizeof arena) < 0) return;
-    if (m.type == WSMSG_DELTA) deltas++;
+    if (m.type == WSMSG_DELTA) deltas++, delta_bytes += n;
     if (m.type != WSMSG_STATE) return;
     /* a State opens each update the server pushes (its deltas follow in the same burst) */
     c->state_bytes = m.u.state.bytes_ingested;
@@ -226,7 +226,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < nclients; i++) {
         conn_t *c = &cs[i];
         c->fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ws_port),
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)ws_port),
                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0) {
             fprintf(stderr, "wsload: connect %d: %s\n", i, strerror(errno));
@@ -284,6 +285,7 @@ int main(int argc, char **argv)
         connected += cs[i].open && cs[i].fd >= 0;
     qsort(lat, nlat, sizeof *lat, cmp);
     double p50 = nlat ? lat[nlat / 2] * 1e3 : -1, p99 = nlat ? lat[nlat * 99 / 100] * 1e3 : -1;
-    printf("%.2f %.2f %zu %d %llu\n", p50, p99, nlat, connected, (unsigned long long)deltas);
+    printf("%.2f %.2f %zu %d %llu %llu\n", p50, p99, nlat, connected, (unsigned long long)deltas,
+           (unsigned long long)(deltas ? delta_bytes / deltas : 0));
     return nlat ? 0 : 1;
 }

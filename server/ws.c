@@ -573,15 +573,19 @@ static void closed(ws_t *ws, client_t *c)
 
 static int writable(client_t *c)
 {
+    /* as many queued messages as the socket takes now: one poll round per burst, not per
+     * message */
     if (c->qlen) {
-        ws_msg_t *m = c->q[c->qhead];
-        int w = lws_write(c->wsi, m->data, m->len, LWS_WRITE_BINARY);
-        c->qhead = (c->qhead + 1) % QCAP;
-        c->qlen--;
-        c->qbytes -= m->len;
-        ws_msg_unref(m);
-        if (w < 0) return -1;
-        if (c->qlen || c->close_code) lws_callback_on_writable(c->wsi);
+        do {
+            ws_msg_t *m = c->q[c->qhead];
+            int w = lws_write(c->wsi, m->data, m->len, LWS_WRITE_BINARY);
+            c->qhead = (c->qhead + 1) % QCAP;
+            c->qlen--;
+            c->qbytes -= m->len;
+            ws_msg_unref(m);
+            if (w < 0) return -1;
+        } while (c->qlen && !lws_send_pipe_choked(c->wsi));
+        if (c->qlen || c->close_code || c->behind) lws_callback_on_writable(c->wsi);
         return 0;
     }
     if (c->behind && !c->close_code && c->fe) {

@@ -353,7 +353,17 @@ static int draw_caps(cv_t *c, const aggr_result_t *r)
                 "id=\"caps-%u-name\" x=\"4\" y=\"16\">",
                 rows[0].key, y, rows[0].key);
         put_esc(f, rows[0].name);
-        fputs("</text>", f);
+        /* utilisation over the drawn range: the share of each state in the time seen */
+        double seen = rows[0].total + rows[1].total + rows[2].total;
+        fputs("<title>", f);
+        put_esc(f, rows[0].name);
+        if (seen > 0)
+            fprintf(f, ": running %.2f%%, gc %.2f%%, idle %.2f%% (", 100 * rows[0].total / seen,
+                    100 * rows[1].total / seen, 100 * rows[2].total / seen);
+        else
+            fputs(": no data (", f);
+        put_time(f, (uint64_t)llround(seen));
+        fputs(" seen)</title></text>", f);
         for (uint32_t i = 0; i < r->bins; i++) {
             uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
             double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns), base = LANE_H;

@@ -442,7 +442,7 @@ int diagram_diff(const diagram_t *from, const diagram_t *to, diagram_delta_t *x)
     /* order: removes, updates (already in x), adds */
     size_t nupd = x->n;
     xgrow((void **)&x->items, &x->cap, c.removes.n + nupd + c.adds.n, sizeof *x->items);
-    memmove(x->items + c.removes.n, x->items, nupd * sizeof *x->items);
+    if (nupd && c.removes.n) memmove(x->items + c.removes.n, x->items, nupd * sizeof *x->items);
     if (c.removes.n) memcpy(x->items, c.removes.items, c.removes.n * sizeof *x->items);
     if (c.adds.n) memcpy(x->items + c.removes.n + nupd, c.adds.items, c.adds.n * sizeof *x->items);
     x->n = c.removes.n + nupd + c.adds.n;

@@ -45,10 +45,13 @@ enum {
 
 typedef struct lookup {
     struct lookup *next;
-    uint64_t id; /* the client's request number */
+    uint64_t id; /* the client's request number; 0: a visibility check of `s` (a feed's) */
     char session[40], token[160];
     int code;     /* 0 when allowed, else the close code */
     session_t *s; /* with a reference for the WebSocket thread when allowed */
+    auth_t auth;  /* the caller */
+    int64_t owner;
+    bool is_public;
 } lookup_t;
 
 typedef struct feed_ent feed_ent_t;
@@ -56,11 +59,13 @@ typedef struct feed_ent feed_ent_t;
 typedef struct client {
     struct lws *wsi;
     uint64_t req; /* lookup request number (0 when none pending) */
+    auth_t auth;  /* who the token named (a guest without one) */
     feed_ent_t *fe;
     struct client *prev, *next; /* the feed's clients */
     ws_view_t *views[MAX_VIEWS];
     int nviews;
     bool greeted; /* snapshots or resumed deltas were queued */
+    bool behind;  /* its queue overflowed: fresh snapshots once the socket drains */
     int64_t greet_at_ms;
     bool have_hello, have_sub;
     uint64_t hello_seq, sub_from, sub_to;
@@ -84,8 +89,8 @@ struct feed_ent {
     client_t *clients;
     int nclients;
     ws_view_t *defaults[3]; /* held for the feed's life so resumes find them */
-    bool dirty;
-    int64_t last_ms, idle_since_ms;
+    bool dirty, checking;
+    int64_t last_ms, idle_since_ms, checked_ms;
 };
 
 typedef struct route {
@@ -144,6 +149,13 @@ static void on_lookups(void *ctx)
     while (list) {
         lookup_t *l = list;
         list = l->next;
+        if (!l->id) { /* we hold a reference: s is alive; its metadata is this thread's */
+            l->owner = l->s->meta.owner;
+            l->is_public = l->s->meta.is_public;
+            l->next = done;
+            done = l;
+            continue;
+        }
         auth_t a = {.role = AUTH_GUEST};
         session_t *s = session_find(reg, l->session);
         if (l->token[0] && auth_check_token(server_db(ws->srv), l->token, &a) < 0)
@@ -154,6 +166,7 @@ static void on_lookups(void *ctx)
             l->code = CLOSE_PRIVATE;
         else
             l->s = session_ref(s);
+        l->auth = a;
         sodium_memzero(l->token, sizeof l->token);
         l->next = done;
         done = l;
@@ -205,16 +218,19 @@ static void q_clear(client_t *c)
 static void resync(client_t *c);
 static void greet(client_t *c);
 
-/* Queues m (takes the reference); an overflow resets the client onto snapshots. */
+/* Queues m (takes the reference). An overflow drops the queue: the client is coalesced onto
+ * snapshots of the documents current when its socket has drained. */
 static void q_push(client_t *c, ws_msg_t *m)
 {
-    if (c->close_code) {
+    if (c->close_code || c->behind) {
         ws_msg_unref(m);
         return;
     }
     if (c->qlen == QCAP || c->qbytes + m->len > QBYTES) {
         ws_msg_unref(m);
-        if (m->seq) resync(c); /* a delta was lost: start over from the current documents */
+        q_clear(c);
+        c->behind = true;
+        lws_callback_on_writable(c->wsi);
         return;
     }
     c->q[(c->qhead + c->qlen++) % QCAP] = m;
@@ -226,6 +242,7 @@ static void q_push(client_t *c, ws_msg_t *m)
 static void resync(client_t *c)
 {
     q_clear(c);
+    c->behind = false;
     ws_feed_t *f = c->fe->feed;
     q_push(c, ws_feed_state(f));
     for (int i = 0; i < c->nviews; i++)
@@ -238,6 +255,7 @@ static void fail(client_t *c, uint16_t code, const char *why)
 {
     if (c->close_code) return;
     q_clear(c);
+    c->behind = false;
     wsmsg_t m = {.type = WSMSG_ERROR};
     m.u.error.code = code;
     m.u.error.message = (wsmsg_str_t){why, (uint32_t)strlen(why)};
@@ -335,9 +353,10 @@ static void detach(client_t *c)
 /* Renders a feed and hands the results to its clients. */
 static void feed_update(feed_ent_t *e)
 {
-    ws_out_t out[16];
+    size_t cap = ws_feed_nviews(e->feed);
+    ws_out_t *out = xmalloc((cap ? cap : 1) * sizeof *out);
     ws_msg_t *state = NULL;
-    int n = ws_feed_update(e->feed, out, 16, &state);
+    int n = ws_feed_update(e->feed, out, (int)cap, &state);
     e->dirty = false;
     e->last_ms = now_ms();
     for (client_t *c = e->clients; c; c = c->next) {
@@ -350,6 +369,7 @@ static void feed_update(feed_ent_t *e)
     ws_msg_unref(state);
     for (int i = 0; i < n; i++)
         ws_msg_unref(out[i].msg);
+    free(out);
 }
 
 /* Takes the workers' change marks and the lookup replies. */
@@ -375,6 +395,18 @@ static void drain(ws_t *ws)
     while (replies) {
         lookup_t *l = replies;
         replies = l->next;
+        if (!l->id) { /* visibility: close the clients that may no longer read the session */
+            for (feed_ent_t *e = ws->feeds; e; e = e->next) {
+                if (e->s != l->s) continue;
+                e->checking = false;
+                for (client_t *c = e->clients; c; c = c->next)
+                    if (!auth_can_read(&c->auth, l->owner, l->is_public))
+                        fail(c, CLOSE_PRIVATE, "this session is private");
+            }
+            session_unref(l->s);
+            free(l);
+            continue;
+        }
         client_t *c = NULL;
         for (size_t i = 0; i < ws->npending && !c; i++)
             if (ws->pending[i]->req == l->id) {
@@ -391,6 +423,7 @@ static void drain(ws_t *ws)
                                             : "no such session");
         } else {
             c->req = 0;
+            c->auth = l->auth;
             attach(ws, c, l->s);
         }
         free(l);
@@ -418,6 +451,18 @@ static void tick(lws_sorted_usec_list_t *sul)
         for (client_t *c = e->clients; c; c = c->next)
             if (!c->greeted && now >= c->greet_at_ms) greet(c);
         if (now - e->last_ms >= 1000) e->dirty = true; /* the State's counters */
+        if (e->nclients && !e->checking && now - e->checked_ms >= 1000) {
+            /* visibility may change (PATCH): ask the HTTP thread about it every second */
+            lookup_t *l = xcalloc(1, sizeof *l);
+            l->s = session_ref(e->s); /* alive until the reply is handled */
+            e->checking = true;
+            e->checked_ms = now;
+            pthread_mutex_lock(&ws->mu);
+            l->next = ws->reqs;
+            ws->reqs = l;
+            pthread_mutex_unlock(&ws->mu);
+            http_notify(ws->lookup_note);
+        }
         if (e->dirty && now - e->last_ms >= COALESCE_MS && !gone) feed_update(e);
         pp = &e->next;
     }
@@ -528,15 +573,23 @@ static void closed(ws_t *ws, client_t *c)
 
 static int writable(client_t *c)
 {
+    /* as many queued messages as the socket takes now: one poll round per burst, not per
+     * message */
     if (c->qlen) {
-        ws_msg_t *m = c->q[c->qhead];
-        int w = lws_write(c->wsi, m->data, m->len, LWS_WRITE_BINARY);
-        c->qhead = (c->qhead + 1) % QCAP;
-        c->qlen--;
-        c->qbytes -= m->len;
-        ws_msg_unref(m);
-        if (w < 0) return -1;
-        if (c->qlen || c->close_code) lws_callback_on_writable(c->wsi);
+        do {
+            ws_msg_t *m = c->q[c->qhead];
+            int w = lws_write(c->wsi, m->data, m->len, LWS_WRITE_BINARY);
+            c->qhead = (c->qhead + 1) % QCAP;
+            c->qlen--;
+            c->qbytes -= m->len;
+            ws_msg_unref(m);
+            if (w < 0) return -1;
+        } while (c->qlen && !lws_send_pipe_choked(c->wsi));
+        if (c->qlen || c->close_code || c->behind) lws_callback_on_writable(c->wsi);
+        return 0;
+    }
+    if (c->behind && !c->close_code && c->fe) {
+        resync(c); /* drained: the current documents */
         return 0;
     }
     if (c->close_code) {
@@ -584,7 +637,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             fail(c, CLOSE_TOO_BIG, "message too large");
             return 0;
         }
-        memcpy(c->rx + c->rxlen, in, len);
+        if (len) memcpy(c->rx + c->rxlen, in, len);
         c->rxlen += len;
         if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
             on_message(c, c->rx, c->rxlen);
@@ -707,6 +760,7 @@ void ws_destroy(ws_t *ws)
     }
     for (lookup_t *l = ws->reqs, *n; l; l = n) {
         n = l->next;
+        if (!l->id && l->s) session_unref(l->s);
         free(l);
     }
     if (ws->lookup_note) http_notifier_destroy(ws->lookup_note);

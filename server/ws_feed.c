@@ -67,7 +67,7 @@ struct ws_feed {
     uint32_t next_view;
     hist_t hist[WS_FEED_HISTORY];
     size_t hhead, hlen, hbytes;
-    uint64_t hist_floor; /* every delta with seq > hist_floor is in the history */
+    uint64_t hist_floor; /* every delta with seq > hist_floor is in the history (from 1) */
     /* the State last sent */
     int state;
     uint64_t bytes, events, end_ns;
@@ -79,6 +79,8 @@ ws_feed_t *ws_feed_create(session_t *s)
     ws_feed_t *f = xcalloc(1, sizeof *f);
     f->s = s;
     f->state = -1;
+    f->seq = 1; /* a snapshot before any delta carries 1, so a Hello can resume from it */
+    f->hist_floor = 1;
     return f;
 }
 
@@ -110,6 +112,11 @@ session_t *ws_feed_session(const ws_feed_t *f)
 uint64_t ws_feed_seq(const ws_feed_t *f)
 {
     return f->seq;
+}
+
+size_t ws_feed_nviews(const ws_feed_t *f)
+{
+    return f->nviews;
 }
 
 /* ---- rendering ---------------------------------------------------------------------------- */

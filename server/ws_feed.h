@@ -53,6 +53,8 @@ ws_feed_t *ws_feed_create(session_t *s);
 void ws_feed_destroy(ws_feed_t *f);
 session_t *ws_feed_session(const ws_feed_t *f);
 uint64_t ws_feed_seq(const ws_feed_t *f);
+/* The number of views (ws_feed_update produces at most one delta per view). */
+size_t ws_feed_nviews(const ws_feed_t *f);
 
 /* The view of (kind, from, to) (to 0: live), rendered now when new; one more user. */
 ws_view_t *ws_feed_view(ws_feed_t *f, int kind, uint64_t from, uint64_t to);
@@ -69,8 +71,8 @@ typedef struct ws_out {
     ws_msg_t *msg; /* a reference owned by the caller */
 } ws_out_t;
 
-/* Renders every view again and returns in out (at most cap) the deltas of those that changed,
- * each with the next seq, kept in the history; *state gets a new State message when the
+/* Renders every view again and returns in out (cap >= ws_feed_nviews) the deltas of those that
+ * changed, each with the next seq, kept in the history; *state gets a new State message when the
  * session's state or counters moved (else NULL). Returns the number of deltas. */
 int ws_feed_update(ws_feed_t *f, ws_out_t *out, int cap, ws_msg_t **state);
 /* The deltas with seq > last_seq of the given views, from the history, in order (new

@@ -16,7 +16,7 @@ const PAUSE_MS = 250;
 
 run(async () => {
   const bytes = new Uint8Array(readFileSync(log));
-  const up = await rest(http, admin, 'POST', `/api/uploads?name=live-${basename(log)}`);
+  const up = await rest(http, admin, 'POST', `/api/uploads?name=${basename(log)}`);
   check(up.status === 201, `chunked upload created (${up.status})`);
   const { id, session } = up.json;
   const piece = Math.ceil(bytes.length / PIECES);

@@ -10,15 +10,17 @@ O        := build$(if $(SANITIZER),/$(SANITIZER))
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
 ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -Ilib -Iserver -MMD -MP
-LDLIBS   := -lh2o-evloop -lssl -lcrypto -ljansson -lsqlite3 -lsodium -lpcre2-8 -lm -lpthread
+LDLIBS   := -lwebsockets -lh2o-evloop -lssl -lcrypto -ljansson -lsqlite3 -lsodium -lpcre2-8 -lm -lpthread
+SANFLAGS :=
 ifeq ($(SANITIZER),address)
-ALLCFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
 endif
 ifeq ($(SANITIZER),thread)
-ALLCFLAGS += -fsanitize=thread -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=thread
 endif
+ALLCFLAGS += $(SANFLAGS)
 
 LIB_SRC  := $(sort $(wildcard lib/*.c))
 CLI_SRC  := $(sort $(wildcard cli/*.c))
@@ -29,11 +31,14 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(O)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(O)/obj/%.o)
 SRV_OBJ  := $(SRV_SRC:%.c=$(O)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(O)/obj/%.o)
+# Test-only C++ (g++ never builds anything but tests): flatc's generated readers for proto/.
+CXXT_SRC := $(sort $(wildcard tests/cxx/*.cc))
+CXXT_OBJ := $(CXXT_SRC:%.cc=$(O)/obj/%.o)
 LIBA     := $(O)/libliveprof.a
 
-.PHONY: all run test test-unit test-asan test-tsan bench bench-quick bench-check bench-baseline fuzz format clean deps ref
+.PHONY: all run test test-unit test-asan test-tsan bench bench-quick bench-check bench-baseline fuzz format clean deps ref web
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(O)/bench-%)
-all: deps-ok $(O)/liveprof $(O)/tests $(BENCH_BIN)
+all: deps-ok $(O)/liveprof $(O)/tests $(BENCH_BIN) web
 
 deps deps-ok:
 	@sh scripts/deps.sh
@@ -62,12 +67,39 @@ $(O)/obj/tests/list.h: $(TEST_SRC)
 $(O)/obj/tests/runner.o: $(O)/obj/tests/list.h
 $(O)/obj/tests/runner.o: ALLCFLAGS += -I$(O)/obj/tests
 
-$(O)/tests: $(TEST_OBJ) $(SRVA) $(LIBA)
-	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(SRVA) $(LIBA) $(LDLIBS)
+$(O)/tests: $(TEST_OBJ) $(CXXT_OBJ) $(SRVA) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(CXXT_OBJ) $(SRVA) $(LIBA) $(LDLIBS) -lstdc++
+
+$(O)/gen/%_generated.h: proto/%.fbs
+	@mkdir -p $(dir $@)
+	flatc --cpp -o $(dir $@) $<
+$(O)/obj/tests/cxx/%.o: tests/cxx/%.cc $(O)/gen/ws_generated.h
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -Wall -Wextra -Werror $(CFLAGS) $(SANFLAGS) -I$(O)/gen -MMD -MP -c $< -o $@
 
 # Each bench/NAME.c is one program, build/bench-NAME.
 $(O)/bench-%: $(O)/obj/bench/%.o $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
+# The web front end: flatc's TypeScript for proto/ws.fbs, type-checked with tsc, bundled with
+# esbuild into build/web/ (what `liveprof serve --web build/web` serves at /).
+WEB_SRC  := $(sort $(wildcard web/src/*.ts))
+WEB_NPM  := web/node_modules/.liveprof-lock
+web: build/web/index.html build/web/app.js build/web/app.css
+$(WEB_NPM): web/package-lock.json
+	@sh scripts/deps.sh && touch $@
+build/web-gen/ws_generated.ts: proto/ws.fbs
+	@rm -rf build/web-gen
+	flatc --ts -o build/web-gen proto/ws.fbs
+build/web/app.js: $(WEB_SRC) build/web-gen/ws_generated.ts web/tsconfig.json $(WEB_NPM)
+	web/node_modules/.bin/tsc -p web/tsconfig.json
+	NODE_PATH=web/node_modules web/node_modules/.bin/esbuild web/src/main.ts --bundle --format=esm \
+		--target=es2022 --minify --sourcemap --log-level=warning --outfile=$@
+build/web/app.css: web/src/style.css $(WEB_NPM)
+	web/node_modules/.bin/esbuild $< --minify --log-level=warning --outfile=$@
+build/web/index.html: web/index.html
+	@mkdir -p build/web
+	cp $< $@
 
 # Reference dumper (ghc-events), used by tests for constructors the shared logs lack and by bench.
 build/ref/evdump: ../shared/data/ref/src/EvDump.hs
@@ -76,7 +108,7 @@ build/ref/evdump: ../shared/data/ref/src/EvDump.hs
 ref: build/ref/evdump
 
 run: all
-	./build/liveprof serve --http 127.0.0.1:8080 --ws 127.0.0.1:8081 --data ./liveprof-data
+	./build/liveprof serve --http 127.0.0.1:8080 --ws 127.0.0.1:8081 --data ./liveprof-data --web build/web
 
 # make test: unit + differential tests, then the same tests under ASan+UBSan, then the
 # concurrent tests under TSan.

@@ -50,6 +50,7 @@ typedef struct gen {
     int shape;
     uint64_t target_bytes, target_events, target, seed;
     uint32_t ncaps, max_threads, nlabels, workers, iters, fibn, rounds;
+    size_t block_bytes;
     /* state */
     uint64_t rng, produced;
     cap_t *caps;
@@ -103,7 +104,7 @@ static bool reached(gen_t *g)
 /* Closes a full buffer and starts the next block, as the RTS does when one fills up. */
 static void room(gen_t *g, evwrite_t *w, uint16_t cap, uint64_t ts)
 {
-    if (evwrite_block_len(w) + STEP_ROOM <= BLOCK_BYTES) return;
+    if (evwrite_block_len(w) + STEP_ROOM <= g->block_bytes) return;
     evwrite_block_end(w, ts);
     evwrite_splice(&g->out, w);
     evwrite_block_begin(w, cap, ts);
@@ -647,14 +648,27 @@ static bool parse_num(const char *s, uint64_t unit, uint64_t *v)
 
 static const char usage_text[] =
     "usage: bench-gen [--size BYTES|--events N] [--seed S] [--caps N] [--threads N] [--labels N]\n"
-    "                 [--shape mixed|many-threads|many-labels] -o FILE\n"
+    "                 [--shape mixed|many-threads|many-labels] [--block BYTES] -o FILE\n"
     "       bench-gen --gea [--workers N] [--iters N] [--fibn N] [--rounds N] [--size BYTES] ...\n"
     "A deterministic GHC 9.0.2-style eventlog to FILE ('-' = stdout). BYTES take K/M/G (1024-\n"
     "based), N k/M/G (1000-based); default --size 100M --caps 4. --threads/--labels bound the\n"
-    "distinct thread ids and START/STOP labels. --gea mimics Gen.hs: rounds of workers with\n"
+    "distinct thread ids and START/STOP labels; --block sizes the capabilities' blocks (2M,\n"
+    "as GHC's buffers; smaller ones look like a program that flushes often). --gea mimics Gen.hs: rounds of workers with\n"
     "subscripted jobs and parse/compute/render/io-wait phases, to --rounds or the size.\n";
 
-enum { O_SIZE, O_EVENTS, O_SEED, O_CAPS, O_THR, O_LAB, O_WORKERS, O_ITERS, O_FIBN, O_ROUNDS };
+enum {
+    O_SIZE,
+    O_EVENTS,
+    O_SEED,
+    O_CAPS,
+    O_THR,
+    O_LAB,
+    O_WORKERS,
+    O_ITERS,
+    O_FIBN,
+    O_ROUNDS,
+    O_BLOCK
+};
 static const struct {
     const char *name;
     uint64_t unit, min, max, def;
@@ -664,6 +678,7 @@ static const struct {
     {"--threads", 1000, 1, 1u << 31, 0}, {"--labels", 1000, 1, 1000000, 0},
     {"--workers", 1000, 1, 100000, 6},   {"--iters", 1000, 1, 1u << 31, 600},
     {"--fibn", 1000, 0, 100000, 300},    {"--rounds", 1000, 1, 1u << 31, 0},
+    {"--block", 1024, 4096, 1u << 30, BLOCK_BYTES},
 };
 #define NUMOPTS (sizeof numopts / sizeof numopts[0])
 
@@ -722,6 +737,7 @@ static int parse_args(gen_t *g, int argc, char **argv, const char **path)
     g->iters = (uint32_t)v[O_ITERS];
     g->fibn = (uint32_t)v[O_FIBN];
     g->rounds = (uint32_t)v[O_ROUNDS];
+    g->block_bytes = (size_t)v[O_BLOCK];
     if (g->shape == GEA) {
         g->nlabels = 4;
         g->nslots = g->workers + 1;

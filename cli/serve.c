@@ -20,7 +20,7 @@ static void usage(FILE *f)
                "  --max-body BYTES   largest request body (default 1 GiB; K/M/G suffixes)\n"
                "  --workers N        session worker threads (default: one per core)\n"
                "  --session-memory BYTES  bound on each session's binned aggregates (16M)\n"
-               "  --web DIR          static files served at / (default: ./web when present)\n"
+               "  --web DIR          static files served at / (default: ./build/web when present)\n"
                "On first start the user 'admin' is created and its API token written to\n"
                "DIR/admin.token. SIGTERM or SIGINT stops the server cleanly.\n");
 }
@@ -59,7 +59,8 @@ int cli_serve(int argc, char **argv)
     server_opts_t o;
     server_opts_default(&o);
     struct stat sb;
-    if (stat("web", &sb) == 0 && S_ISDIR(sb.st_mode)) snprintf(o.web_dir, sizeof o.web_dir, "web");
+    if (stat("build/web", &sb) == 0 && S_ISDIR(sb.st_mode))
+        snprintf(o.web_dir, sizeof o.web_dir, "build/web");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

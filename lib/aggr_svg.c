@@ -121,13 +121,13 @@ static void head(cv_t *c, const char *kind, const aggr_result_t *r)
     FILE *f = c->f;
     fprintf(f,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
-            "version=\"1.1\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+            "id=\"root\" version=\"1.1\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
             "font-family=\"monospace\" font-size=\"10\" data-kind=\"%s\" data-from-ns=\"%llu\" "
             "data-to-ns=\"%llu\" data-bin-ns=\"%llu\" data-now-ns=\"%llu\" "
             "data-provisional-from-ns=\"%llu\">\n",
             c->w, c->h, c->w, c->h, kind, (unsigned long long)c->t0, (unsigned long long)c->t1,
             (unsigned long long)r->bin_ns, (unsigned long long)c->now, (unsigned long long)c->prov);
-    fprintf(f, "<title>%s, ", kind);
+    fprintf(f, "<title id=\"title\">%s, ", kind);
     put_time(f, c->t0);
     fputs(" to ", f);
     put_time(f, c->t1);
@@ -218,7 +218,7 @@ static double value_axis(const cv_t *c, double y0, double h, double max, int typ
 static void legend(const cv_t *c, double y, const char *name, const char *colour, int i)
 {
     double x = c->x0 + (i % 4) * 180, yy = y + (i / 4) * 14;
-    fputs("<g class=\"legend\"><title>", c->f);
+    fprintf(c->f, "<g id=\"legend-%d\" class=\"legend\"><title>", i);
     put_esc(c->f, name);
     fprintf(c->f,
             "</title><rect x=\"%.2f\" y=\"%.2f\" width=\"10\" height=\"10\" fill=\"%s\"/>"
@@ -266,9 +266,11 @@ static void grid_row(const cv_t *c, const aggr_result_t *r, const aggr_row_t *ro
 {
     FILE *f = c->f;
     fprintf(f,
-            "<g id=\"%s\" class=\"row\"><rect width=\"%.0f\" height=\"%.0f\" y=\"%.2f\" "
-            "fill=\"%s\"/><text x=\"4\" y=\"%.2f\">",
-            row->id, c->w, ROW_H, y, ghost ? "rgb(248,248,255)" : "rgb(255,255,255)", y + 10.5);
+            "<g id=\"%s\" class=\"row\" transform=\"translate(0,%.2f)\"><rect id=\"%s-shade\" "
+            "width=\"%.0f\" height=\"%.0f\" fill=\"%s\"/><text id=\"%s-name\" x=\"4\" "
+            "y=\"10.5\">",
+            row->id, y, row->id, c->w, ROW_H, ghost ? "rgb(248,248,255)" : "rgb(255,255,255)",
+            row->id);
     put_esc(f, row->name);
     fputs("<title>", f);
     put_esc(f, row->name);
@@ -276,9 +278,9 @@ static void grid_row(const cv_t *c, const aggr_result_t *r, const aggr_row_t *ro
     if (row->life_to > row->life_from && row->life_to > c->t0 && row->life_from < c->t1) {
         double x0 = xt(c, row->life_from), x1 = xt(c, row->life_to);
         fprintf(f,
-                "<rect class=\"life\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.0f\" "
-                "fill=\"rgb(0,0,0)\" fill-opacity=\"0.1\"/>",
-                x0, y, x1 - x0, ROW_H);
+                "<rect id=\"%s-life\" class=\"life\" x=\"%.2f\" width=\"%.2f\" "
+                "height=\"%.0f\" fill=\"rgb(0,0,0)\" fill-opacity=\"0.1\"/>",
+                row->id, x0, x1 - x0, ROW_H);
     }
     for (uint32_t i = 0; i < r->bins; i++) {
         double q = row->values[i];
@@ -287,9 +289,9 @@ static void grid_row(const cv_t *c, const aggr_result_t *r, const aggr_row_t *ro
         double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns);
         bin_open(c, r, row->id, i);
         fprintf(f,
-                " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.0f\" fill=\"%s\" "
+                " x=\"%.2f\" width=\"%.2f\" height=\"%.0f\" fill=\"%s\" "
                 "fill-opacity=\"%.6f\" stroke=\"#000\" stroke-width=\"0.1\"><title>",
-                x0, y, x1 - x0, ROW_H, colour, 0.3 + 0.7 * q);
+                x0, x1 - x0, ROW_H, colour, 0.3 + 0.7 * q);
         put_esc(f, row->name);
         fputc(' ', f);
         bin_title(c, r, i);
@@ -300,12 +302,12 @@ static void grid_row(const cv_t *c, const aggr_result_t *r, const aggr_row_t *ro
     fputs("</g>\n", f);
 }
 
-static void section(const cv_t *c, const char *title, double y)
+static void section(const cv_t *c, const char *id, const char *title, double y)
 {
     fprintf(c->f,
-            "<text class=\"section\" x=\"4\" y=\"%.2f\" font-size=\"14\" "
+            "<text id=\"%s\" class=\"section\" x=\"4\" y=\"%.2f\" font-size=\"14\" "
             "font-weight=\"bold\">%s</text>\n",
-            y + 19, title);
+            id, y + 19, title);
 }
 
 static int draw_grid(cv_t *c, const aggr_result_t *res)
@@ -319,12 +321,12 @@ static int draw_grid(cv_t *c, const aggr_result_t *res)
     if (gc->nrows) grid_row(c, gc, &gc->rows[0], y, "rgb(255,0,0)", false);
     y += ROW_H;
     fragment++;
-    section(c, "USER EVENTS", y);
+    section(c, "section-user", "USER EVENTS", y);
     y += 2 * ROW_H;
     fragment++;
     for (size_t i = 0; i < lab->nrows; i++, fragment++, y += ROW_H)
         grid_row(c, lab, &lab->rows[i], y, palette[fragment % 13], (fragment + 1) % 2);
-    section(c, "THREAD EVENTS", y);
+    section(c, "section-threads", "THREAD EVENTS", y);
     y += 2 * ROW_H;
     fragment++;
     for (size_t i = 0; i < thr->nrows; i++, fragment++, y += ROW_H)
@@ -346,13 +348,25 @@ static int draw_caps(cv_t *c, const aggr_result_t *r)
     for (size_t k = 0; k < ncaps; k++) {
         const aggr_row_t *rows = &r->rows[3 * k];
         double y = TOP + (double)k * (LANE_H + 6);
-        fprintf(f, "<g id=\"caps-%u\" class=\"lane\"><text x=\"4\" y=\"%.2f\">", rows[0].key,
-                y + 16);
+        fprintf(f,
+                "<g id=\"caps-%u\" class=\"lane\" transform=\"translate(0,%.2f)\"><text "
+                "id=\"caps-%u-name\" x=\"4\" y=\"16\">",
+                rows[0].key, y, rows[0].key);
         put_esc(f, rows[0].name);
-        fputs("</text>", f);
+        /* utilisation over the drawn range: the share of each state in the time seen */
+        double seen = rows[0].total + rows[1].total + rows[2].total;
+        fputs("<title>", f);
+        put_esc(f, rows[0].name);
+        if (seen > 0)
+            fprintf(f, ": running %.2f%%, gc %.2f%%, idle %.2f%% (", 100 * rows[0].total / seen,
+                    100 * rows[1].total / seen, 100 * rows[2].total / seen);
+        else
+            fputs(": no data (", f);
+        put_time(f, (uint64_t)llround(seen));
+        fputs(" seen)</title></text>", f);
         for (uint32_t i = 0; i < r->bins; i++) {
             uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
-            double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns), base = y + LANE_H;
+            double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns), base = LANE_H;
             for (int s = 0; s < 3; s++) {
                 double q = rows[s].values[i];
                 if (q <= 0) continue;
@@ -382,12 +396,21 @@ static int draw_caps(cv_t *c, const aggr_result_t *r)
 
 /* ---- charts ------------------------------------------------------------------------------- */
 
+/* Bins of r drawn by the charts: those that start at or before "now" (later ones have no data
+ * yet, only the carried latest value, which would change with every new sample). */
+static uint32_t upto_now(const cv_t *c, const aggr_result_t *r)
+{
+    if (!r->bin_ns || c->now < r->from_ns) return 0;
+    uint64_t n = (c->now - r->from_ns) / r->bin_ns + 1;
+    return n < r->bins ? (uint32_t)n : r->bins;
+}
+
 /* A transparent column per bin carrying the tooltip of every row's value there. */
 static void hover(const cv_t *c, const aggr_result_t *r, const char *series, double y0, double h,
                   int type)
 {
     FILE *f = c->f;
-    for (uint32_t i = 0; i < r->bins; i++) {
+    for (uint32_t i = 0, nb = upto_now(c, r); i < nb; i++) {
         uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
         double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns);
         bin_open(c, r, series, i);
@@ -413,18 +436,46 @@ static void hover(const cv_t *c, const aggr_result_t *r, const char *series, dou
     }
 }
 
-/* A polyline through the bins' values (x at each bin's end, where its latest value holds). */
+#define PIECE 32 /* bins per path piece: a new bin at the end rewrites only the last piece */
+
+static double yv(double v, double top, double y0, double h)
+{
+    v /= top;
+    return y0 + h - (v > 1 ? 1 : v) * h;
+}
+
+/* A line through hi (lo NULL) or the area between lo and hi, x at each bin's end where its
+ * latest value holds, as <path id="ID-sK"> pieces of PIECE bins, each joined to the previous
+ * piece's last point, inside the group the caller opened. */
+static void pieces(const cv_t *c, const aggr_result_t *r, const char *id, const double *hi,
+                   const double *lo, double y0, double h, double top)
+{
+    FILE *f = c->f;
+    for (uint32_t k = 0; k * PIECE < r->bins; k++) {
+        uint32_t a = k ? k * PIECE - 1 : 0,
+                 b = (k + 1) * PIECE < r->bins ? (k + 1) * PIECE : r->bins;
+        fprintf(f, "<path id=\"%s-s%u\" d=\"", id, k);
+        for (uint32_t i = a; i < b; i++)
+            fprintf(f, "%c%.2f,%.2f", i == a ? 'M' : 'L', xt(c, r->from_ns + (i + 1) * r->bin_ns),
+                    yv(hi[i], top, y0, h));
+        if (lo) {
+            for (uint32_t i = b; i-- > a;)
+                fprintf(f, "L%.2f,%.2f", xt(c, r->from_ns + (i + 1) * r->bin_ns),
+                        yv(lo[i], top, y0, h));
+            fputc('Z', f);
+        }
+        fputs("\"/>", f);
+    }
+}
+
+/* A line of one row: a group of pieces. */
 static void line(const cv_t *c, const aggr_result_t *r, const aggr_row_t *row, double y0, double h,
                  double top, const char *colour)
 {
-    fprintf(c->f, "<path id=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.2\" d=\"", row->id,
+    fprintf(c->f, "<g id=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.2\">", row->id,
             colour);
-    for (uint32_t i = 0; i < r->bins; i++) {
-        uint64_t b1 = r->from_ns + (uint64_t)(i + 1) * r->bin_ns;
-        double v = row->values[i] / top;
-        fprintf(c->f, "%c%.2f,%.2f", i ? 'L' : 'M', xt(c, b1), y0 + h - (v > 1 ? 1 : v) * h);
-    }
-    fputs("\"/>\n", c->f);
+    pieces(c, r, row->id, row->values, NULL, y0, h, top);
+    fputs("</g>\n", c->f);
 }
 
 static int draw_gc(cv_t *c, const aggr_result_t *r)
@@ -482,20 +533,12 @@ static int draw_lines(cv_t *c, const aggr_result_t *r, const char *kind, int typ
         const char *colour = palette[(li * 4 + 2) % 13];
         if (k + 2 < r->nrows && !strcmp(r->rows[k + 1].kind, "min")) {
             const aggr_row_t *mn = &r->rows[k + 1], *mx = &r->rows[k + 2];
-            fprintf(f,
-                    "<path id=\"%s-band\" fill=\"%s\" fill-opacity=\"0.15\" stroke=\"none\" d=\"",
+            fprintf(f, "<g id=\"%s-band\" fill=\"%s\" fill-opacity=\"0.15\" stroke=\"none\">",
                     row->id, colour);
-            for (uint32_t i = 0; i < r->bins; i++) {
-                double v = mx->values[i] / top;
-                fprintf(f, "%c%.2f,%.2f", i ? 'L' : 'M', xt(c, r->from_ns + (i + 1) * r->bin_ns),
-                        y0 + CHART_H - (v > 1 ? 1 : v) * CHART_H);
-            }
-            for (uint32_t i = r->bins; i-- > 0;) {
-                double v = mn->values[i] / top;
-                fprintf(f, "L%.2f,%.2f", xt(c, r->from_ns + (i + 1) * r->bin_ns),
-                        y0 + CHART_H - (v > 1 ? 1 : v) * CHART_H);
-            }
-            fputs("Z\"/>\n", f);
+            char band[300];
+            snprintf(band, sizeof band, "%s-band", row->id);
+            pieces(c, r, band, mx->values, mn->values, y0, CHART_H, top);
+            fputs("</g>\n", f);
         }
         line(c, r, row, y0, CHART_H, top, colour);
         legend(c, y0 + CHART_H + 12, row->name, colour, (int)li++);
@@ -521,53 +564,71 @@ static int draw_heapprof(cv_t *c, const aggr_result_t *r)
     FILE *f = c->f;
     double *below = calloc(r->bins + 1, sizeof *below);
     if (!below) return LP_ENOMEM;
+    double *hi = calloc(r->bins + 1, sizeof *hi);
+    if (!hi) {
+        free(below);
+        return LP_ENOMEM;
+    }
     for (size_t k = 0; k < r->nrows; k++) {
         const aggr_row_t *row = &r->rows[k];
         const char *colour = !strcmp(row->kind, "other") ? "rgb(160,160,160)" : palette[k % 13];
-        fprintf(f, "<path id=\"%s\" fill=\"%s\" fill-opacity=\"0.85\" stroke=\"none\" d=\"",
-                row->id, colour);
-        for (uint32_t i = 0; i < r->bins; i++) {
-            double v = (below[i] + row->values[i]) / top;
-            fprintf(f, "%c%.2f,%.2f", i ? 'L' : 'M', xt(c, r->from_ns + (i + 1) * r->bin_ns),
-                    y0 + CHART_H - (v > 1 ? 1 : v) * CHART_H);
-        }
-        for (uint32_t i = r->bins; i-- > 0;) {
-            double v = below[i] / top;
-            fprintf(f, "L%.2f,%.2f", xt(c, r->from_ns + (i + 1) * r->bin_ns),
-                    y0 + CHART_H - (v > 1 ? 1 : v) * CHART_H);
-            below[i] += row->values[i];
-        }
-        fputs("Z\"><title>", f);
+        fprintf(f,
+                "<g id=\"%s\" fill=\"%s\" fill-opacity=\"0.85\" stroke=\"none\"><title "
+                "id=\"%s-title\">",
+                row->id, colour, row->id);
         put_esc(f, row->name);
-        fputs("</title></path>\n", f);
+        fputs("</title>", f);
+        for (uint32_t i = 0; i < r->bins; i++)
+            hi[i] = below[i] + row->values[i];
+        pieces(c, r, row->id, hi, below, y0, CHART_H, top);
+        memcpy(below, hi, r->bins * sizeof *hi);
+        fputs("</g>\n", f);
         legend(c, y0 + CHART_H + 12, row->name, colour, (int)k);
     }
+    free(hi);
     free(below);
     hover(c, r, "heapprof", y0, CHART_H, Y_BYTES);
     now_line(c, TOP - 8, y0 + CHART_H);
     return 0;
 }
 
-/* ---- entry point -------------------------------------------------------------------------- */
+/* ---- entry points ------------------------------------------------------------------------- */
 
-int aggr_svg(const aggr_t *a, const char *kind, uint64_t from, uint64_t to, uint32_t width, FILE *f)
+static const char *const kinds[6] = {"grid", "caps", "gc", "heap", "heapprof", "sparks"};
+
+static int kind_index(const char *kind)
 {
-    if (!a || !kind || !f) return LP_EARG;
-    static const char *const kinds[6] = {"grid", "caps", "gc", "heap", "heapprof", "sparks"};
-    int k = -1;
-    for (int i = 0; i < 6; i++)
-        if (!strcmp(kind, kinds[i])) k = i;
-    if (k < 0) return LP_EARG;
+    for (int i = 0; kind && i < 6; i++)
+        if (!strcmp(kind, kinds[i])) return i;
+    return -1;
+}
+
+/* Plot width and bins of kind k at `width` pixels. */
+static uint32_t plot_bins(int k, uint32_t width, double *x0, double *pw)
+{
+    *x0 = k == 0 ? LABEL_W : AXIS_W;
+    *pw = width - *x0 - 12;
+    return (uint32_t)(*pw / (k == 0 ? 10 : 3));
+}
+
+int aggr_svg_query(const aggr_t *a, const char *kind, uint64_t from, uint64_t to, uint32_t width,
+                   aggr_svg_data_t *d)
+{
+    memset(d, 0, sizeof *d);
+    int k = kind_index(kind);
+    if (!a || k < 0) return LP_EARG;
     if (!width) width = AGGR_SVG_DEFAULT_WIDTH;
     if (width < 200 || width > 100000) return LP_ERANGE;
-    cv_t c = {.f = f, .w = width, .x0 = k == 0 ? LABEL_W : AXIS_W};
-    c.pw = c.w - c.x0 - 12;
-    uint32_t bins = (uint32_t)(c.pw / (k == 0 ? 10 : 3));
-    aggr_result_t res[3];
-    memset(res, 0, sizeof res);
+    d->kind = k;
+    d->width = width;
+    d->from = from;
+    d->to = to;
+    double x0, pw;
+    uint32_t bins = plot_bins(k, width, &x0, &pw);
     static const char *const grid_series[3] = {"gc", "labels", "threads"};
-    int nq = k == 0 ? 3 : 1, rc = 0;
-    for (int i = 0; i < nq && !rc; i++) {
+    d->nq = k == 0 ? 3 : 1;
+    int rc = 0;
+    for (int i = 0; i < d->nq && !rc; i++) {
         aggr_query_t q = {.series = k == 0   ? grid_series[i]
                                     : k == 1 ? "caps"
                                              : kind,
@@ -576,48 +637,94 @@ int aggr_svg(const aggr_t *a, const char *kind, uint64_t from, uint64_t to, uint
                           .bins = bins,
                           .tier = -1,
                           .max_rows = k == 0 && i == 2 ? 256 : 0};
-        rc = aggr_query_ex(a, &q, &res[i]);
+        rc = aggr_query_ex(a, &q, &d->res[i]);
     }
-    if (!rc) {
-        uint64_t t0 = UINT64_MAX, t1 = 0, prov = UINT64_MAX;
-        for (int i = 0; i < nq; i++) {
-            if (!res[i].bins) continue;
-            if (res[i].from_ns < t0) t0 = res[i].from_ns;
-            if (res[i].to_ns > t1) t1 = res[i].to_ns;
-            if (res[i].provisional_from_ns < prov) prov = res[i].provisional_from_ns;
-        }
-        if (t1 <= t0) { /* no data: an empty frame over [from, to) or [0, 1 ms) */
-            t0 = from;
-            t1 = to > from ? to : from + 1000000;
-        }
-        c.t0 = t0;
-        c.t1 = t1;
-        c.now = res[0].now_ns;
-        c.prov = prov == UINT64_MAX ? c.now : prov;
-        switch (k) {
-        case 0:
-            rc = draw_grid(&c, res);
-            break;
-        case 1:
-            rc = draw_caps(&c, &res[0]);
-            break;
-        case 2:
-            rc = draw_gc(&c, &res[0]);
-            break;
-        case 3:
-            rc = draw_lines(&c, &res[0], "heap", Y_BYTES);
-            break;
-        case 4:
-            rc = draw_heapprof(&c, &res[0]);
-            break;
-        default:
-            rc = draw_lines(&c, &res[0], "sparks", Y_COUNT);
-            break;
-        }
-        if (!rc) fputs("</svg>\n", f);
+    if (rc) aggr_svg_data_dispose(d);
+    return rc;
+}
+
+void aggr_svg_data_dispose(aggr_svg_data_t *d)
+{
+    for (int i = 0; i < 3; i++)
+        aggr_result_dispose(&d->res[i]);
+    d->nq = 0;
+}
+
+int aggr_svg_draw(const aggr_svg_data_t *d, FILE *f)
+{
+    if (!f || d->nq < 1) return LP_EARG;
+    int k = d->kind, rc = 0;
+    cv_t c = {.f = f, .w = d->width};
+    plot_bins(k, d->width, &c.x0, &c.pw);
+    const aggr_result_t *res = d->res;
+    uint64_t t0 = UINT64_MAX, t1 = 0, prov = UINT64_MAX;
+    for (int i = 0; i < d->nq; i++) {
+        if (!res[i].bins) continue;
+        if (res[i].from_ns < t0) t0 = res[i].from_ns;
+        if (res[i].to_ns > t1) t1 = res[i].to_ns;
+        if (res[i].provisional_from_ns < prov) prov = res[i].provisional_from_ns;
     }
-    for (int i = 0; i < nq; i++)
-        aggr_result_dispose(&res[i]);
+    if (t1 <= t0) { /* no data: an empty frame over [from, to) or [0, 1 ms) */
+        t0 = d->from;
+        t1 = d->to > d->from ? d->to : d->from + 1000000;
+    }
+    c.t0 = t0;
+    c.t1 = t1;
+    c.now = res[0].now_ns;
+    c.prov = prov == UINT64_MAX ? c.now : prov;
+    switch (k) {
+    case 0:
+        rc = draw_grid(&c, res);
+        break;
+    case 1:
+        rc = draw_caps(&c, &res[0]);
+        break;
+    case 2:
+        rc = draw_gc(&c, &res[0]);
+        break;
+    case 3:
+        rc = draw_lines(&c, &res[0], "heap", Y_BYTES);
+        break;
+    case 4:
+        rc = draw_heapprof(&c, &res[0]);
+        break;
+    default:
+        rc = draw_lines(&c, &res[0], "sparks", Y_COUNT);
+        break;
+    }
+    if (!rc) fputs("</svg>\n", f);
     if (!rc && (ferror(f) || fflush(f) != 0)) rc = LP_EIO;
     return rc;
+}
+
+int aggr_svg(const aggr_t *a, const char *kind, uint64_t from, uint64_t to, uint32_t width, FILE *f)
+{
+    if (!a || !kind || !f) return LP_EARG;
+    aggr_svg_data_t d;
+    int rc = aggr_svg_query(a, kind, from, to, width, &d);
+    if (rc) return rc;
+    rc = aggr_svg_draw(&d, f);
+    aggr_svg_data_dispose(&d);
+    return rc;
+}
+
+int aggr_svg_follow(const aggr_t *a, const char *kind, uint32_t width, uint64_t *to)
+{
+    int k = kind_index(kind);
+    *to = 0;
+    if (!a || k < 0) return LP_EARG;
+    if (!width) width = AGGR_SVG_DEFAULT_WIDTH;
+    if (width < 200 || width > 100000) return LP_ERANGE;
+    double x0, pw;
+    uint64_t bins = plot_bins(k, width, &x0, &pw), first = 0, last = 0;
+    uint64_t bin = aggr_options(a)->fine_ns;
+    aggr_range(a, &first, &last);
+    for (;;) {
+        uint64_t t = first / bin * bin + bins * bin;
+        if (t > last || bin > UINT64_MAX / 4 / bins) {
+            *to = t;
+            return 0;
+        }
+        bin *= 2;
+    }
 }

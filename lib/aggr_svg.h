@@ -21,4 +21,31 @@
 int aggr_svg(const aggr_t *a, const char *kind, uint64_t from, uint64_t to, uint32_t width,
              FILE *f);
 
+/* The queries behind one diagram (aggr_svg_query), so that drawing can happen outside the
+ * caller's lock. Owned by the caller; free with aggr_svg_data_dispose. */
+typedef struct aggr_svg_data {
+    int kind; /* index in grid caps gc heap heapprof sparks */
+    uint32_t width;
+    uint64_t from, to;
+    aggr_result_t res[3];
+    int nq;
+} aggr_svg_data_t;
+
+/* The queries of aggr_svg's diagram, with its arguments and returns (no LP_EIO). Reader
+ * thread, under the caller's lock. */
+int aggr_svg_query(const aggr_t *a, const char *kind, uint64_t from, uint64_t to, uint32_t width,
+                   aggr_svg_data_t *d);
+/* Draws queried data to `f` exactly as aggr_svg does. Returns 0 or LP_EIO. Any thread, no lock
+ * (`d` borrowed). */
+int aggr_svg_draw(const aggr_svg_data_t *d, FILE *f);
+/* Frees the data's results (safe on a zeroed or disposed one). */
+void aggr_svg_data_dispose(aggr_svg_data_t *d);
+
+/* The `to` of the live view of `kind` at `width` (with from = 0, the data's first event): the
+ * data's first bin plus the diagram's bin count times the smallest bin width (the finest bins
+ * doubled as often as needed) that reaches past the latest event. It changes only when the data
+ * outgrows it, so successive renders keep their coordinates and element ids and differ only
+ * where data changed. Returns 0, LP_EARG or LP_ERANGE. Reader thread, under the caller's lock. */
+int aggr_svg_follow(const aggr_t *a, const char *kind, uint32_t width, uint64_t *to);
+
 #endif

@@ -9,6 +9,7 @@
 #include "http.h"
 #include "routes.h"
 #include "session.h"
+#include "ws.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -108,14 +109,23 @@ int server_run(const server_opts_t *o)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     srv.reg = registry_create(&srv, h, o->workers > 0 ? o->workers : (int)(cores > 0 ? cores : 2),
                               o->ring_bytes);
+    ws_t *ws = ws_create(&srv, h, o->ws_host, o->ws_port);
+    if (ws_start(ws, err, sizeof err) < 0) {
+        fprintf(stderr, "serve: %s\n", err);
+        ws_destroy(ws);
+        registry_destroy(srv.reg);
+        http_destroy(h);
+        db_close(srv.db);
+        return 1;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    printf("liveprof: serving http://%s:%d/ (data in %s)\n", o->http_host, http_port(h),
-           o->data_dir);
+    printf("liveprof: serving http://%s:%d/ and ws://%s:%d/ws (data in %s)\n", o->http_host,
+           http_port(h), o->ws_host, ws_port(ws), o->data_dir);
     fflush(stdout);
     int status = 0;
     while (!stopping)
@@ -125,7 +135,9 @@ int server_run(const server_opts_t *o)
             break;
         }
     http_stop_accepting(h);
+    ws_stop(ws); /* before the workers go: the feeds read sessions */
     registry_destroy(srv.reg);
+    ws_destroy(ws);
     http_destroy(h);
     db_close(srv.db);
     fprintf(stderr, "liveprof: stopped\n");

@@ -50,6 +50,7 @@ struct registry {
     size_t nsessions, sessions_cap;
     upload_t **uploads;
     size_t nuploads, uploads_cap;
+    _Atomic(const session_watch_t *) watch; /* told when a session's analysis changed */
 };
 
 const char *session_state_name(session_state_t st)
@@ -66,7 +67,27 @@ session_state_t session_state(const session_t *s)
 
 /* ---- lifetime ------------------------------------------------------------------------------- */
 
-static void session_unref(session_t *s)
+session_t *session_ref(session_t *s)
+{
+    /* relaxed: a new reference orders nothing; only the last release does */
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    return s;
+}
+
+void registry_watch(registry_t *reg, const session_watch_t *w)
+{
+    /* release: the watcher's state is set up before workers can call it */
+    atomic_store_explicit(&reg->watch, w, memory_order_release);
+}
+
+static void tell_watch(registry_t *reg, session_t *s)
+{
+    /* acquire: pairs with registry_watch */
+    const session_watch_t *w = atomic_load_explicit(&reg->watch, memory_order_acquire);
+    if (w) w->fn(w->ctx, s);
+}
+
+void session_unref(session_t *s)
 {
     /* acq_rel: the last owner sees every write the others made before they let go */
     if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
@@ -173,6 +194,7 @@ static bool work_on(registry_t *reg, session_t *s)
         atomic_store_explicit(&s->events, evs, memory_order_relaxed);
         did = true;
         http_notify(reg->news); /* the ring has room again */
+        tell_watch(reg, s);
     }
     if (!did && ring_eof_spsc(s->ring) && session_state(s) == SESSION_INGESTING) {
         pthread_mutex_lock(&s->lock);
@@ -181,6 +203,7 @@ static bool work_on(registry_t *reg, session_t *s)
         pthread_mutex_unlock(&s->lock);
         settle(reg, s);
         http_notify(reg->news); /* persist the new state */
+        tell_watch(reg, s);
         did = true;
     }
     return did;

@@ -103,6 +103,20 @@ void session_sync_meta(session_t *s);
 upload_t *upload_create(registry_t *reg, session_t *s);
 upload_t *upload_find(registry_t *reg, const char *id);
 
+/* Another reference to the session, for a holder on another thread (the WebSocket thread);
+ * session_unref releases it and the last reference frees the session. Any thread. */
+session_t *session_ref(session_t *s);
+void session_unref(session_t *s);
+
+/* A watcher told on a worker thread, right after a session's analysis changed (bytes fed, or
+ * settled): fn(ctx, s) must be quick and must not block on the worker. */
+typedef struct session_watch {
+    void (*fn)(void *ctx, session_t *s);
+    void *ctx;
+} session_watch_t;
+/* Installs the watcher (borrowed for the registry's life; NULL removes it). Any thread. */
+void registry_watch(registry_t *reg, const session_watch_t *w);
+
 /* The name of a state ("ingesting", ...). */
 const char *session_state_name(session_state_t st);
 

@@ -39,6 +39,7 @@ void srv_start(srv_t *s, const char *data, const char *flags)
     for (int attempt = 0; attempt < 5; attempt++) {
         s->port = free_port();
         int ws = free_port();
+        s->ws_port = ws;
         char cmd[2048];
         snprintf(cmd, sizeof cmd,
                  "ASAN_OPTIONS=detect_leaks=0 exec %s serve --http 127.0.0.1:%d --ws 127.0.0.1:%d "

@@ -12,6 +12,7 @@
 typedef struct srv {
     pid_t pid;
     int port;
+    int ws_port; /* the WebSocket port */
     char url[64];
     char data[512];
     char admin[128]; /* the admin's API token */

@@ -300,8 +300,8 @@ TEST(aggr_svg_every_kind)
         }
         if (!strcmp(cases[i].kind, "heapprof")) { /* top 10 bands plus other */
             size_t bands = 0;
-            for (const char *p = strstr(svg, "<path id=\"heapprof-"); p;
-                 p = strstr(p + 1, "<path id=\"heapprof-"))
+            for (const char *p = strstr(svg, "<g id=\"heapprof-"); p;
+                 p = strstr(p + 1, "<g id=\"heapprof-"))
                 bands++;
             CHECK_EQ_U64(bands, 11);
         }

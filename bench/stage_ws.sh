@@ -1,0 +1,89 @@
+#!/bin/sh
+# Bench stage "ws": WebSocket push latency and fan-out (docs/websocket.md). A live-looking log
+# (bench-gen with small per-capability blocks, as a program that flushes its eventlog often,
+# 32 threads and 16 labels: a dashboard-sized grid) is
+# uploaded in 10 ms chunks paced to an event rate while bench-wsload's clients follow the
+# session; a chunk's latency runs from its PUT to the pushed update (a State reporting its bytes
+# ingested, followed in the same burst by the diagrams' deltas) a client holds. Rows: p50/p99 at
+# 10^5 and 10^6 events/s with one client, then p50/p99, server CPU and RSS with 1,000 clients on
+# one live session.
+#   sh bench/stage_ws.sh quick|full OUTDIR      (after make all; quick < 1 min)
+set -eu
+
+MODE=${1:-quick}
+OUT=${2:-build/bench/ws}
+case $MODE in
+quick) SECS=3 CLIENTS=1000 ;;
+full) SECS=8 CLIENTS=1000 ;;
+*)
+    echo "usage: sh bench/stage_ws.sh quick|full OUTDIR" >&2
+    exit 2
+    ;;
+esac
+B=build
+mkdir -p "$OUT" "$B/bench"
+for bin in "$B/bench-gen" "$B/bench-wsload" "$B/liveprof"; do
+    [ -x "$bin" ] || make -s "$bin" > /dev/null
+done
+ulimit -n 8192 2> /dev/null || ulimit -n 4096 2> /dev/null || true
+LOG=$B/bench/ws-live-20M-block32K-t32.eventlog
+[ -s "$LOG" ] || "$B/bench-gen" --size 20M --caps 2 --block 32K --threads 32 --labels 16 -o "$LOG" 2> /dev/null
+INPUT=gen-20M-block32K-t32
+
+row() { printf 'ws\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$INPUT" "$1" "$2" "$3" - - "$4"; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+HTTP=$(free_port)
+WS=$(free_port)
+rm -rf "$OUT/data"
+"$B/liveprof" serve --http "127.0.0.1:$HTTP" --ws "127.0.0.1:$WS" --data "$OUT/data" --web '' \
+    > "$OUT/server.log" 2>&1 &
+PID=$!
+trap 'kill $PID 2> /dev/null || true' EXIT INT TERM
+i=0
+until [ -s "$OUT/data/admin.token" ] && curl -sf "http://127.0.0.1:$HTTP/api/me" > /dev/null; do
+    i=$((i + 1))
+    if [ "$i" -gt 150 ]; then
+        echo "stage_ws: the server did not start: $(cat "$OUT/server.log")" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+TOKEN=$(cat "$OUT/data/admin.token")
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
+
+for rate in 100000 1000000; do
+    res=$("$B/bench-wsload" --http "$HTTP" --ws "$WS" --token "$TOKEN" --log "$LOG" \
+        --rate "$rate" --clients 1 --seconds "$SECS" 2> "$OUT/wsload-$rate.err") || {
+        echo "stage_ws: bench-wsload failed at $rate events/s: $(cat "$OUT/wsload-$rate.err")" >&2
+        exit 1
+    }
+    set -- $res
+    row "push latency p50 at $rate events/s" "$1" ms "1 client, $3 chunks, $5 deltas, ${SECS}s"
+    row "push latency p99 at $rate events/s" "$2" ms "1 client, $3 chunks, $5 deltas, ${SECS}s"
+done
+
+hz=$(getconf CLK_TCK)
+c0=$(cpu_ticks)
+t0=$(date +%s.%N)
+res=$("$B/bench-wsload" --http "$HTTP" --ws "$WS" --token "$TOKEN" --log "$LOG" --rate 100000 \
+    --clients "$CLIENTS" --seconds "$SECS" 2> "$OUT/wsload-fanout.err") || {
+    echo "stage_ws: bench-wsload failed with $CLIENTS clients: $(cat "$OUT/wsload-fanout.err")" >&2
+    exit 1
+}
+c1=$(cpu_ticks)
+t1=$(date +%s.%N)
+rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$PID/status")
+hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$PID/status")
+set -- $res
+row "fan-out push latency p50, $CLIENTS clients" "$1" ms "$4 connected, 10^5 events/s, $3 samples"
+row "fan-out push latency p99, $CLIENTS clients" "$2" ms "$4 connected, 10^5 events/s, $3 samples"
+row "fan-out server CPU, $CLIENTS clients" \
+    "$(awk -v a="$c0" -v b="$c1" -v h="$hz" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", (b - a) / h / (e - s) * 100 }')" \
+    "%" "of one core, over the run (upload, render, fan-out)"
+row "fan-out server RSS, $CLIENTS clients" "$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')" MB \
+    "VmRSS at the end; peak $(awk -v k="$hwm" 'BEGIN { printf "%.1f", k / 1024 }') MB"
+kill "$PID" 2> /dev/null
+wait "$PID" 2> /dev/null || true
+trap - EXIT INT TERM

@@ -1,0 +1,98 @@
+/* Browser end-to-end tests: the real server serving the built front end (build/web) and its
+ * WebSocket port, driven in headless Debian chromium by playwright-core scripts in
+ * tests/browser/. Screenshots go to
+ * build/test-artifacts/browser/<test>/. Slow (a browser start each): skipped by --skip-slow. */
+#include "srvutil.h"
+#include "test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define ARTIFACTS "build/test-artifacts/browser"
+
+static bool exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* Fails the test unless chromium, the npm packages and the built front end are there. */
+static void require_browser_kit(void)
+{
+    const char *chromium = getenv("LIVEPROF_CHROMIUM");
+    if (!chromium || !*chromium) chromium = "/usr/bin/chromium";
+    CHECKF(exists(chromium), "%s is missing: install Debian's chromium (scripts/deps.sh)",
+           chromium);
+    CHECKF(exists("web/node_modules/playwright-core/package.json"),
+           "web/node_modules has no playwright-core: run scripts/deps.sh (npm ci in web/)");
+    CHECKF(exists("build/web/app.js") && exists("build/web/index.html"),
+           "build/web is not built: run make web");
+    if (!exists(chromium) || !exists("web/node_modules/playwright-core/package.json") ||
+        !exists("build/web/app.js"))
+        test_abort();
+}
+
+/* Starts the server on the built front end with a known WebSocket port. */
+static void start(srv_t *s, char *ws_url, size_t cap)
+{
+    srv_start(s, NULL, "--web build/web");
+    snprintf(ws_url, cap, "ws://127.0.0.1:%d", s->ws_port);
+}
+
+/* Runs `node tests/browser/<script> ...` with a time limit; prints its output, checks that it
+ * exited 0 and passed every check. */
+static void run_script(const char *script, const srv_t *s, const char *ws_url, const char *name,
+                       const char *args)
+{
+    char outdir[256], cmd[4096];
+    snprintf(outdir, sizeof outdir, ARTIFACTS "/%s", name);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && rm -f '%s'/*.png", outdir, outdir);
+    REQUIRE(system(cmd) == 0);
+    snprintf(cmd, sizeof cmd, "timeout -k 5 150 node tests/browser/%s '%s' '%s' '%s' '%s' %s 2>&1",
+             script, s->url, ws_url, s->admin, outdir, args);
+    uint8_t *out = NULL;
+    size_t n = 0;
+    int rc = tu_run(cmd, &out, &n);
+    fprintf(stderr, "%s", out ? (char *)out : "");
+    CHECKF(rc == 0, "%s exited with %d", script, rc);
+    CHECKF(out && strstr((char *)out, "all checks passed"), "%s did not pass every check", script);
+    free(out);
+}
+
+TEST(browser_signin_upload_totals)
+{
+    if (test_skip_slow()) return;
+    require_browser_kit();
+    srv_t s;
+    char ws[64], args[1024];
+    start(&s, ws, sizeof ws);
+    snprintf(args, sizeof args, "'%s' '%s'", tu_data("eventlogs/fib-labels.eventlog"),
+             tu_data("expected/fib-labels/default/fib-labels.totals.txt"));
+    run_script("upload.mjs", &s, ws, "signin_upload_totals", args);
+    CHECK(srv_stop(&s) == 0);
+}
+
+TEST(browser_live_session)
+{
+    if (test_skip_slow()) return;
+    require_browser_kit();
+    /* A 10 MB log of two capabilities: big enough that the live pass releases events while
+     * it arrives; its expected totals come from `liveprof analyze` (checked against the old
+     * tool by the analyze tests). */
+    char log[512], cmd[2048];
+    snprintf(log, sizeof log, "%s/live.eventlog", tu_tmpdir());
+    snprintf(
+        cmd, sizeof cmd,
+        "build/bench-gen --size 10M --caps 2 --labels 8 --threads 12 -o '%s' >/dev/null 2>&1 && "
+        "%s analyze '%s' --totals -o '%s' >/dev/null",
+        log, tu_liveprof(), log, tu_tmpdir());
+    REQUIRE(system(cmd) == 0);
+    srv_t s;
+    char ws[64], args[1200];
+    start(&s, ws, sizeof ws);
+    snprintf(args, sizeof args, "'%s' '%s/live.totals.txt' --require-ws", log, tu_tmpdir());
+    run_script("live.mjs", &s, ws, "live_session", args);
+    CHECK(srv_stop(&s) == 0);
+}

@@ -86,7 +86,7 @@ $(O)/bench-%: $(O)/obj/bench/%.o $(LIBA)
 WEB_SRC  := $(sort $(wildcard web/src/*.ts))
 WEB_NPM  := web/node_modules/.liveprof-lock
 web: build/web/index.html build/web/app.js build/web/app.css
-$(WEB_NPM): web/package-lock.json
+$(WEB_NPM): web/package-lock.json | deps-ok
 	@sh scripts/deps.sh && touch $@
 build/web-gen/ws_generated.ts: proto/ws.fbs
 	@rm -rf build/web-gen

@@ -122,8 +122,10 @@ static void forward_warning(void *ctx, evlog_warning_t w, uint64_t off, uint64_t
 }
 
 /* Reads n bytes at off; returns 0 or LP_EIO. */
-static int read_at(int fd, uint8_t *p, size_t n, uint64_t off)
+static int read_at(const order_source_t *src, uint8_t *p, size_t n, uint64_t off)
 {
+    if (src->read) return src->read(src->read_ctx, p, n, off) < 0 ? LP_EIO : 0;
+    int fd = src->fd;
     while (n) {
         ssize_t r = pread(fd, p, n, (off_t)off);
         if (r < 0 && errno == EINTR) continue;
@@ -150,7 +152,7 @@ static int index_source(indexer_t *x, const order_source_t *src, order_stats_t *
     for (uint64_t off = 0; off < src->len && rc == 0; off += CHUNK) {
         size_t n = src->len - off < CHUNK ? (size_t)(src->len - off) : CHUNK;
         const uint8_t *p = src->buf ? src->buf + off : buf;
-        if (!src->buf && read_at(src->fd, buf, n, off) < 0) {
+        if (!src->buf && read_at(src, buf, n, off) < 0) {
             rc = LP_EIO;
             break;
         }
@@ -258,7 +260,7 @@ static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
         have = 0;
     }
     if (r->count == 0) {
-        if (have < n && read_at(src->fd, r->owned, n, r->start) < 0) return LP_EIO;
+        if (have < n && read_at(src, r->owned, n, r->start) < 0) return LP_EIO;
         r->windowed = true;
         r->scan = r->wstart = r->wlen = 0;
         window_fill(x, r);
@@ -271,7 +273,7 @@ static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
     for (;;) {
         if (have < n) { /* read the next piece */
             size_t k = n - have < (256u << 10) ? n - have : (256u << 10);
-            if (read_at(src->fd, r->owned + have, k, r->start + have) < 0) return LP_EIO;
+            if (read_at(src, r->owned + have, k, r->start + have) < 0) return LP_EIO;
             have += k;
         }
         /* walk every event whose header is in */
@@ -499,7 +501,7 @@ static bool index_blocks(indexer_t *x, const order_source_t *src)
     size_t n = src->len < sizeof head ? (size_t)src->len : sizeof head;
     const uint8_t *p = src->buf;
     if (!p) {
-        if (read_at(src->fd, head, n, 0) < 0) n = 0;
+        if (read_at(src, head, n, 0) < 0) n = 0;
         p = head;
     }
     if (n < 4 || memcmp(p, "hdrb", 4) != 0) return false; /* junk first: the exact path warns */
@@ -517,7 +519,7 @@ static bool index_blocks(indexer_t *x, const order_source_t *src)
         size_t k = src->len - off < 24 ? (size_t)(src->len - off) : 24;
         if (src->buf)
             memcpy(m, src->buf + off, k);
-        else if (read_at(src->fd, m, k, off) < 0)
+        else if (read_at(src, m, k, off) < 0)
             return false;
         if (evlog_u16(m) == 0xFFFF) return off + 2 == src->len;
         if (k < 24 || evlog_u16(m) != EVLOG_BLOCK_MARKER) return false;

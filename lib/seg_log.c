@@ -277,7 +277,7 @@ int seg_log_open(seg_log_t *l, const char *dir, bool repair, seg_log_say_fn sayf
         }
     }
     closedir(d);
-    qsort(seqs, n, sizeof *seqs, cmp_u64);
+    if (n) qsort(seqs, n, sizeof *seqs, cmp_u64);
     uint8_t *buf = NULL;
     size_t bcap = 0;
     for (size_t i = 0; i < n; i++) {

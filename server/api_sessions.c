@@ -10,6 +10,7 @@
 #include "script.h"
 #include "server.h"
 #include "session.h"
+#include "snapshot.h"
 #include "xmalloc.h"
 
 #include <stdio.h>
@@ -204,6 +205,39 @@ static bool query_u64(http_req_t *r, const char *name, uint64_t *out, uint64_t d
     return true;
 }
 
+/* A session restored from a snapshot (its raw segments dropped) answers with the stored coarse
+ * bins that overlap [from, to). */
+static void snapshot_aggregates(http_req_t *r, session_t *s, const char *series, uint64_t from,
+                                uint64_t to)
+{
+    const snapshot_series_t *se = NULL;
+    for (size_t i = 0; s->snap && i < s->snap->nseries; i++)
+        if (!strcmp(s->snap->series[i].name, series)) se = &s->snap->series[i];
+    if (!se) {
+        http_send_error(r, 400, "bad_query", "unknown series or an empty range");
+        return;
+    }
+    size_t nb = se->nrows ? se->rows[0].nvalues : 0, lo = 0, hi = nb;
+    uint64_t w = se->bin_ns ? se->bin_ns : 1;
+    while (lo < nb && se->from_ns + (lo + 1) * w <= from)
+        lo++;
+    while (to && hi > lo && se->from_ns + (hi - 1) * w >= to)
+        hi--;
+    json_t *rows = json_array();
+    for (size_t i = 0; i < se->nrows; i++) {
+        json_t *vals = json_array();
+        for (size_t b = lo; b < hi && b < se->rows[i].nvalues; b++)
+            json_array_append_new(vals, json_real(se->rows[i].values[b]));
+        json_array_append_new(rows, json_pack("{s:s,s:s,s:o}", "name", se->rows[i].name, "kind",
+                                              se->rows[i].kind, "values", vals));
+    }
+    json_t *o =
+        json_pack("{s:s,s:I,s:I,s:I,s:o,s:b}", "series", series, "from_ns",
+                  (json_int_t)(se->from_ns + lo * w), "to_ns", (json_int_t)(se->from_ns + hi * w),
+                  "bin_ns", (json_int_t)w, "rows", rows, "coarse", 1);
+    http_send_json(r, 200, o);
+}
+
 static void get_aggregates(http_req_t *r)
 {
     session_t *s = api_visible_session(r);
@@ -223,6 +257,11 @@ static void get_aggregates(http_req_t *r)
     }
     aggr_result_t res;
     pthread_mutex_lock(&s->lock);
+    if (!session_aggr(s)) {
+        pthread_mutex_unlock(&s->lock);
+        snapshot_aggregates(r, s, series, from, to);
+        return;
+    }
     int rc = aggr_query(session_aggr(s), series, from, to, (uint32_t)bins, &res);
     pthread_mutex_unlock(&s->lock);
     if (rc < 0) {
@@ -282,10 +321,14 @@ static void get_diagram(http_req_t *r)
     size_t len = 0;
     FILE *f = open_memstream(&svg, &len);
     pthread_mutex_lock(&s->lock);
-    int rc = aggr_svg(session_aggr(s), kind, from, to, (uint32_t)width, f);
+    int rc = session_aggr(s) ? aggr_svg(session_aggr(s), kind, from, to, (uint32_t)width, f) : 1;
     pthread_mutex_unlock(&s->lock);
     fclose(f);
-    if (rc < 0)
+    if (rc == 1)
+        http_send_error(r, 409, "raw_dropped",
+                        "only coarse aggregates remain (see /aggregates): retention dropped the "
+                        "raw segments");
+    else if (rc < 0)
         http_send_error(r, 400, "bad_query", "kind=grid|caps|gc|heap|heapprof|sparks");
     else
         http_send(r, 200, "image/svg+xml", svg, len);

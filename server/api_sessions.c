@@ -9,6 +9,9 @@
 #include "report.h"
 #include "script.h"
 #include "server.h"
+#include "err.h"
+#include "replay.h"
+#include "seg_reader.h"
 #include "session.h"
 #include "snapshot.h"
 #include "xmalloc.h"
@@ -335,7 +338,93 @@ static void get_diagram(http_req_t *r)
     free(svg);
 }
 
+/* ---- saved bytes ----------------------------------------------------------------------------- */
+
+typedef struct download {
+    persist_target_t *pt;
+    seg_reader_t *rd;
+    uint64_t off;
+} download_t;
+
+static long download_read(void *ctx, void *buf, size_t cap)
+{
+    download_t *d = ctx;
+    long k = seg_reader_pread(d->rd, buf, cap, d->off);
+    if (k > 0) d->off += (uint64_t)k;
+    return k;
+}
+
+static void download_done(void *ctx)
+{
+    download_t *d = ctx;
+    seg_reader_destroy(d->rd);
+    persist_release(d->pt);
+    free(d);
+}
+
+/* The original bytes, byte-identical, streamed from the segments. */
+static void get_eventlog(http_req_t *r)
+{
+    session_t *s = api_visible_session(r);
+    if (!s) return;
+    seg_log_t *l = &s->pt->log;
+    pthread_mutex_lock(&l->mu);
+    uint64_t start = l->start, end = l->end;
+    pthread_mutex_unlock(&l->mu);
+    if (start > 0) {
+        http_send_error(r, 410, "raw_dropped",
+                        "retention dropped the oldest raw segments of this session");
+        return;
+    }
+    download_t *d = xcalloc(1, sizeof *d);
+    d->pt = persist_retain(s->pt);
+    d->rd = seg_reader_create(l);
+    http_send_stream(r, 200, "application/octet-stream", end, download_read, download_done, d);
+}
+
+/* POST .../replay?speed=max|realtime|N&from=&to=: a new session fed with the saved bytes. */
+static void post_replay(http_req_t *r)
+{
+    session_t *src = api_visible_session(r);
+    if (!src) return;
+    char sp[32] = "max";
+    http_query(r, "speed", sp, sizeof sp);
+    double speed = 0;
+    char *end = NULL;
+    if (!strcmp(sp, "realtime"))
+        speed = 1;
+    else if (strcmp(sp, "max") != 0 &&
+             (!(speed = strtod(sp, &end)) || *end || speed <= 0 || speed > 1e9)) {
+        http_send_error(r, 400, "bad_query", "speed=max|realtime|N (N > 0, times real time)");
+        return;
+    }
+    uint64_t from, to;
+    if (!query_u64(r, "from", &from, 0) || !query_u64(r, "to", &to, 0)) return;
+    if (to && from >= to) {
+        http_send_error(r, 400, "bad_range", "need from < to");
+        return;
+    }
+    registry_t *reg = server_registry(r->srv);
+    char name[300], err[256];
+    snprintf(name, sizeof name, "replay of %.200s", src->meta.name);
+    session_t *dst = session_create(reg, &r->auth, name, err, sizeof err);
+    if (!dst) {
+        http_send_error(r, 500, "internal", err);
+        return;
+    }
+    if (replays_start(registry_replays(reg), src, dst, from, to, speed, err, sizeof err) < 0) {
+        session_delete(reg, dst);
+        http_send_error(r, 400, "bad_range", err);
+        return;
+    }
+    json_t *o = session_json(r, dst);
+    json_object_set_new(o, "source", json_string(src->meta.id));
+    http_send_json(r, 201, o);
+}
+
 const http_route_t api_session_routes[] = {
+    {"GET", "/api/sessions/{}/eventlog", get_eventlog},
+    {"POST", "/api/sessions/{}/replay", post_replay},
     {"POST", "/api/sessions", create_session},
     {"GET", "/api/sessions", list_sessions},
     {"GET", "/api/sessions/{}", get_session},

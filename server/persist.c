@@ -54,6 +54,13 @@ static void target_unref(persist_target_t *t)
     free(t);
 }
 
+persist_target_t *persist_retain(persist_target_t *t)
+{
+    /* relaxed: the caller holds a reference already */
+    atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+    return t;
+}
+
 void persist_release(persist_target_t *t)
 {
     target_unref(t);

@@ -45,6 +45,8 @@ void persist_destroy(persist_t *p);
  * message. Main or HTTP thread. */
 persist_target_t *persist_open(persist_t *p, const char *dir, const char *who, char *err,
                                size_t cap);
+/* Takes another reference (returns t). Any thread. */
+persist_target_t *persist_retain(persist_target_t *t);
 /* Drops the caller's reference (NULL is a no-op). */
 void persist_release(persist_target_t *t);
 

@@ -14,6 +14,7 @@
 #include "gea.h"
 #include "live.h"
 #include "order.h"
+#include "replay.h"
 #include "ring.h"
 #include "seg_reader.h"
 #include "snapshot.h"
@@ -51,6 +52,7 @@ struct registry {
     int nworkers, next_worker;
     size_t ring_bytes;
     persist_t *persist;
+    replays_t *replays;
     retention_t retention;
     session_t **sessions;
     size_t nsessions, sessions_cap;
@@ -86,6 +88,24 @@ static void session_unref(session_t *s)
     persist_release(s->pt);
     pthread_mutex_destroy(&s->lock);
     free(s);
+}
+
+session_t *session_retain(session_t *s)
+{
+    /* relaxed: the caller holds a reference already */
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    return s;
+}
+
+void session_release(session_t *s)
+{
+    session_unref(s);
+}
+
+bool session_deleted(const session_t *s)
+{
+    /* acquire: pairs with session_delete's release */
+    return atomic_load_explicit(&s->deleted, memory_order_acquire);
 }
 
 static void worker_wake(worker_t *w)
@@ -430,6 +450,11 @@ uint64_t session_flush(registry_t *reg, session_t *s)
     return session_durable(s);
 }
 
+replays_t *registry_replays(registry_t *reg)
+{
+    return reg->replays;
+}
+
 server_t *registry_server(registry_t *reg)
 {
     return reg->srv;
@@ -605,6 +630,7 @@ registry_t *registry_create(server_t *srv, http_server_t *http, int workers, siz
         (retention_t){so->retain_age_s, so->retain_session_bytes, so->retain_total_bytes};
     retention_load(reg);
     http_every(http, 200, on_tick, reg);
+    reg->replays = replays_create(reg, http);
     char dir[PATH_MAX + 16];
     snprintf(dir, sizeof dir, "%s/sessions", server_opts(srv)->data_dir);
     mkdir(dir, 0700);
@@ -615,6 +641,7 @@ registry_t *registry_create(server_t *srv, http_server_t *http, int workers, siz
 void registry_destroy(registry_t *reg)
 {
     if (!reg) return;
+    replays_destroy(reg->replays);
     for (int i = 0; i < reg->nworkers; i++) {
         worker_t *w = &reg->workers[i];
         pthread_mutex_lock(&w->mu);

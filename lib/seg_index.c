@@ -15,6 +15,7 @@ void seg_index_init(seg_index_t *x, uint64_t start)
     memset(x, 0, sizeof *x);
     x->stream_start = x->stream_end = start;
     x->bin_ns = SEG_INDEX_BIN_NS;
+    x->thread_bin_ns = SEG_INDEX_THREAD_BIN_NS;
     for (int k = 0; k < 3; k++)
         u32map_init(&x->ix[k]);
 }
@@ -95,7 +96,11 @@ void seg_index_event(seg_index_t *x, const evlog_event_t *ev)
     case EVLOG_MIGRATE_THREAD:
     case EVLOG_THREAD_WAKEUP:
     case EVLOG_THREAD_LABEL:
-        if (ev->size >= 4) mark(map_get(x, SEG_MAP_THREAD, evlog_u32(ev->payload), NULL, 0), bin);
+        if (ev->size >= 4) {
+            uint64_t tb = ev->ts / x->thread_bin_ns;
+            mark(map_get(x, SEG_MAP_THREAD, tb > UINT32_MAX ? UINT32_MAX : (uint32_t)tb, NULL, 0),
+                 evlog_u32(ev->payload));
+        }
         break;
     default: {
         size_t n;
@@ -110,13 +115,13 @@ void seg_index_event(seg_index_t *x, const evlog_event_t *ev)
 
 uint8_t *seg_index_encode(seg_index_t *x, size_t *len)
 {
-    size_t n = 48 + 4 + x->npoints * 16 + 4;
+    size_t n = 56 + 4 + x->npoints * 16 + 4;
     for (size_t i = 0; i < x->nmaps; i++)
         n += 11 + (x->maps[i].name ? strlen(x->maps[i].name) : 0) + bitmap_size(x->maps[i].bins);
     uint8_t *out = xmalloc(n), *p = out;
-    const uint64_t head[6] = {x->stream_start, x->stream_end, x->first_ts,
-                              x->last_ts,      x->bin_ns,     x->events};
-    for (int i = 0; i < 6; i++, p += 8)
+    const uint64_t head[7] = {x->stream_start, x->stream_end, x->first_ts,     x->last_ts,
+                              x->bin_ns,       x->events,     x->thread_bin_ns};
+    for (int i = 0; i < 7; i++, p += 8)
         seg_put64(p, head[i]);
     seg_put32(p, (uint32_t)x->npoints);
     p += 4;
@@ -148,14 +153,14 @@ int seg_index_decode(seg_index_t *x, const uint8_t *p, size_t len)
 {
     seg_index_init(x, 0);
     const uint8_t *end = p + len;
-    if (len < 52) goto bad;
-    uint64_t *head[6] = {&x->stream_start, &x->stream_end, &x->first_ts,
-                         &x->last_ts,      &x->bin_ns,     &x->events};
-    for (int i = 0; i < 6; i++, p += 8)
+    if (len < 60) goto bad;
+    uint64_t *head[7] = {&x->stream_start, &x->stream_end, &x->first_ts,     &x->last_ts,
+                         &x->bin_ns,       &x->events,     &x->thread_bin_ns};
+    for (int i = 0; i < 7; i++, p += 8)
         *head[i] = seg_get64(p);
     size_t np = seg_get32(p);
     p += 4;
-    if (x->bin_ns == 0 || np > (size_t)(end - p) / 16) goto bad;
+    if (x->bin_ns == 0 || x->thread_bin_ns == 0 || np > (size_t)(end - p) / 16) goto bad;
     x->points = xmalloc((np ? np : 1) * sizeof *x->points);
     x->npoints = x->points_cap = np;
     for (size_t i = 0; i < np; i++, p += 16)

@@ -1,7 +1,8 @@
 /* The footer index of one segment (format in lib/segment.h): built from the events of the
  * segment's bytes as the writer decodes them — block markers give time -> offset, and roaring
  * bitmaps record which 1 ms bins hold which event types, threads and labels — and read back to
- * pick the segments a time range needs. */
+ * pick the segments a time range needs. Thread sets are kept per second (a bitmap of thread ids
+ * per bin), since a program may run many thousands of threads. */
 #ifndef LP_SEG_INDEX_H
 #define LP_SEG_INDEX_H
 
@@ -28,7 +29,7 @@ typedef struct seg_index_map {
 
 /* An index being built or read, on caller storage. */
 typedef struct seg_index {
-    uint64_t stream_start, stream_end, first_ts, last_ts, bin_ns, events;
+    uint64_t stream_start, stream_end, first_ts, last_ts, bin_ns, events, thread_bin_ns;
     seg_index_point_t *points;
     size_t npoints, points_cap;
     seg_index_map_t *maps;

@@ -258,8 +258,12 @@ int seg_writer_append(seg_writer_t *w, const void *buf, size_t n)
     bool ended = w->l->ended;
     pthread_mutex_unlock(&w->l->mu);
     if (ended) return LP_EARG;
+    /* pieces of at most an eighth of a segment, so a segment rolls close to its size */
+    size_t piece =
+        w->o.max_bytes / 8 < SEG_CHUNK_MAX ? (size_t)(w->o.max_bytes / 8) : SEG_CHUNK_MAX;
+    if (piece < 4096) piece = 4096;
     while (n > 0) {
-        size_t k = n < SEG_CHUNK_MAX ? n : SEG_CHUNK_MAX;
+        size_t k = n < piece ? n : piece;
         if (!w->header_done && w->hacc) {
             size_t keep = HEADER_MAX - w->hacc_len < k ? HEADER_MAX - w->hacc_len : k;
             memcpy(w->hacc + w->hacc_len, p, keep);

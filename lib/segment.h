@@ -57,18 +57,19 @@ typedef struct seg_rec_hdr {
 } seg_rec_hdr_t;
 
 /* Index payload (SEG_REC_INDEX): u64 stream_start, u64 stream_end, u64 first_ts, u64 last_ts,
- * u64 bin_ns, u64 events, u32 npoints, then npoints x (u64 ts, u64 stream_off) — the block
- * markers' start times and offsets, i.e. time -> offset — then u32 nmaps, then per map:
- * u8 kind (seg_map_kind_t), u32 key, u16 name_len, name bytes, u32 size, a roaring bitmap in
- * its portable serialization: the bins (ts / bin_ns, saturated at 2^32 - 1) holding events of
- * that key. */
+ * u64 bin_ns, u64 events, u64 thread_bin_ns, u32 npoints, then npoints x (u64 ts,
+ * u64 stream_off) — the block markers' start times and offsets, i.e. time -> offset — then
+ * u32 nmaps, then per map: u8 kind (seg_map_kind_t), u32 key, u16 name_len, name bytes, u32 size,
+ * a roaring bitmap in its portable serialization (bins are ts / width, saturated at 2^32 - 1). */
 typedef enum seg_map_kind {
-    SEG_MAP_TYPE = 0,   /* key: event type number */
-    SEG_MAP_THREAD = 1, /* key: thread id (events that name a thread) */
-    SEG_MAP_LABEL = 2,  /* key: XXH32 (seed 0) of the label text after "START "/"STOP "; name */
+    SEG_MAP_TYPE = 0,   /* key: event type number; members: the bins (bin_ns) holding it */
+    SEG_MAP_THREAD = 1, /* key: a bin (thread_bin_ns); members: the thread ids events name */
+    SEG_MAP_LABEL = 2,  /* key: XXH32 (seed 0) of the label text after "START "/"STOP ", with
+                           the text as name; members: the bins (bin_ns) holding it */
 } seg_map_kind_t;
 
-#define SEG_INDEX_BIN_NS 1000000ull /* 1 ms bins in the index bitmaps */
+#define SEG_INDEX_BIN_NS 100000000ull         /* 100 ms bins for types and labels */
+#define SEG_INDEX_THREAD_BIN_NS 1000000000ull /* 1 s bins for the thread sets */
 
 /* Encodes a file header (checksum computed). */
 void seg_file_hdr_encode(const seg_file_hdr_t *h, uint8_t out[SEG_FILE_HDR]);

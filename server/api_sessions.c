@@ -31,10 +31,16 @@ session_t *api_visible_session(http_req_t *r)
     return s;
 }
 
+/* The session's row, plus "bytes_received" (accepted, durable or not) and "bytes_durable". */
 static json_t *session_json(http_req_t *r, session_t *s)
 {
     session_sync_meta(s);
-    return session_meta_json(server_db(r->srv), &s->meta);
+    json_t *o = session_meta_json(server_db(r->srv), &s->meta);
+    if (o) {
+        json_object_set_new(o, "bytes_received", json_integer((json_int_t)s->received));
+        json_object_set_new(o, "bytes_durable", json_integer((json_int_t)session_durable(s)));
+    }
+    return o;
 }
 
 /* Raw bodies: application/octet-stream or no content type at all. */

@@ -79,10 +79,11 @@ static uint64_t oldest_created(session_t *s)
     return c;
 }
 
-/* Drops s's oldest segment, after a durable snapshot the first time in this round. */
+/* Drops s's oldest segment, after a durable snapshot the first time in this round (a settled
+ * session wrote its final one when it settled, into its last segment, which is never dropped). */
 static uint64_t drop_one(registry_t *reg, session_t *s, bool *snapped)
 {
-    if (!*snapped) {
+    if (!*snapped && !s->settled) {
         session_save_snapshot(reg, s);
         persist_flush(registry_persister(reg), 2000);
         *snapped = true;

@@ -592,10 +592,10 @@ static void load_one(void *ctx, const session_meta_t *m)
         u->offset = s->received;
         u->finished = l->ended;
     }
+    if (session_restore_snapshot(reg, s)) return; /* its oldest bytes are gone */
     if (l->ended) { /* its bytes are analysed again from the segments */
         s->input_done = true;
         s->direct = true;
-        if (session_restore_snapshot(reg, s)) return;
     }
     pump(reg, s);
 }

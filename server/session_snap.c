@@ -16,6 +16,8 @@
 static const char *const series_names[] = {"labels", "threads",  "caps",  "gc",
                                            "heap",   "heapprof", "sparks"};
 #define NSERIES (sizeof series_names / sizeof series_names[0])
+#define SNAPSHOT_BINS 4096 /* coarse bins per series at most */
+#define SNAPSHOT_ROWS 100  /* label and thread rows per series before "other" */
 
 /* The coarsest tier of every series of `a` into sn. */
 static void coarse_series(const aggr_t *a, snapshot_t *sn)
@@ -23,8 +25,9 @@ static void coarse_series(const aggr_t *a, snapshot_t *sn)
     sn->series = xcalloc(NSERIES, sizeof *sn->series);
     for (size_t i = 0; a && i < NSERIES; i++) {
         aggr_query_t q = {.series = series_names[i],
-                          .bins = AGGR_MAX_BINS,
-                          .tier = (int)aggr_options(a)->tiers - 1};
+                          .bins = SNAPSHOT_BINS,
+                          .tier = (int)aggr_options(a)->tiers - 1,
+                          .max_rows = SNAPSHOT_ROWS};
         aggr_result_t res;
         if (aggr_query_ex(a, &q, &res) < 0) continue;
         snapshot_series_t *o = &sn->series[sn->nseries++];

@@ -146,7 +146,14 @@ TEST(segment_index_bitmaps)
     for (size_t i = 0; i < x.nmaps; i++)
         if (x.maps[i].kind == SEG_MAP_LABEL && x.maps[i].name) label = true;
     CHECK(label);
-    CHECK(seg_index_find(&x, SEG_MAP_THREAD, 1) != NULL);
+    uint64_t thread_sets = 0; /* per second: the threads the events name */
+    for (size_t i = 0; i < x.nmaps; i++)
+        if (x.maps[i].kind == SEG_MAP_THREAD) {
+            CHECK(x.maps[i].key <= x.last_ts / x.thread_bin_ns);
+            CHECK(bitmap_count(x.maps[i].bins) > 0);
+            thread_sets++;
+        }
+    CHECK(thread_sets >= 1 && thread_sets <= x.last_ts / x.thread_bin_ns + 1);
     CHECK(seg_index_overlaps(&x, x.first_ts, x.first_ts + 1));
     CHECK(!seg_index_overlaps(&x, x.last_ts + 1, 0));
     /* a damaged index is refused, never read past its end */

@@ -24,11 +24,12 @@ LIB_SRC  := $(sort $(wildcard lib/*.c))
 CLI_SRC  := $(sort $(wildcard cli/*.c))
 SRV_SRC  := $(sort $(wildcard server/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
+TEST_CXX := $(sort $(wildcard tests/*.cc))
 BENCH_SRC:= $(sort $(wildcard bench/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(O)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(O)/obj/%.o)
 SRV_OBJ  := $(SRV_SRC:%.c=$(O)/obj/%.o)
-TEST_OBJ := $(TEST_SRC:%.c=$(O)/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(O)/obj/%.o) $(TEST_CXX:%.cc=$(O)/obj/%.o)
 LIBA     := $(O)/libliveprof.a
 
 .PHONY: all run test test-unit test-asan test-tsan bench bench-quick fuzz format clean deps ref
@@ -62,8 +63,17 @@ $(O)/obj/tests/list.h: $(TEST_SRC)
 $(O)/obj/tests/runner.o: $(O)/obj/tests/list.h
 $(O)/obj/tests/runner.o: ALLCFLAGS += -I$(O)/obj/tests
 
+# Test-only C++: flatc's generated readers check the hand-written C FlatBuffers encoders.
+CXX      := g++
+$(O)/gen/%_generated.h: proto/%.fbs
+	@mkdir -p $(dir $@)
+	flatc --cpp -o $(O)/gen $<
+$(O)/obj/tests/%.o: tests/%.cc $(O)/gen/snapshot_generated.h
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -Wall -Wextra -Werror $(CFLAGS) $(filter -fsanitize% -fno%,$(ALLCFLAGS)) -Itests -I$(O)/gen -MMD -MP -c $< -o $@
+
 $(O)/tests: $(TEST_OBJ) $(SRVA) $(LIBA)
-	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(SRVA) $(LIBA) $(LDLIBS)
+	$(CXX) $(LDFLAGS) -o $@ $(TEST_OBJ) $(SRVA) $(LIBA) $(LDLIBS)
 
 # Each bench/NAME.c is one program, build/bench-NAME.
 $(O)/bench-%: $(O)/obj/bench/%.o $(LIBA)

@@ -75,19 +75,33 @@ static const uint8_t *label_of(const evlog_event_t *ev, size_t *len)
     return NULL;
 }
 
-void seg_index_event(seg_index_t *x, const evlog_event_t *ev)
+void seg_index_event(seg_index_t *x, const evlog_event_t *ev, uint64_t off)
 {
-    uint64_t b = ev->ts / x->bin_ns;
-    uint32_t bin = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
+    if (ev->ts < x->bin_lo || ev->ts >= x->bin_hi) {
+        uint64_t b = ev->ts / x->bin_ns;
+        x->bin = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
+        x->bin_lo = b * x->bin_ns;
+        x->bin_hi = b < UINT32_MAX ? x->bin_lo + x->bin_ns : UINT64_MAX;
+    }
+    uint32_t bin = x->bin;
     if (ev->type == EVLOG_BLOCK_MARKER) {
         xgrow((void **)&x->points, &x->points_cap, x->npoints + 1, sizeof *x->points);
-        x->points[x->npoints++] = (seg_index_point_t){ev->ts, ev->offset};
+        x->points[x->npoints++] = (seg_index_point_t){ev->ts, off};
         return;
     }
     if (x->events == 0 || ev->ts < x->first_ts) x->first_ts = ev->ts;
     if (ev->ts > x->last_ts) x->last_ts = ev->ts;
     x->events++;
-    mark(map_get(x, SEG_MAP_TYPE, ev->type, NULL, 0), bin);
+    if (ev->type < 256) {
+        uint32_t m = x->type_map[ev->type];
+        if (!m) {
+            map_get(x, SEG_MAP_TYPE, ev->type, NULL, 0);
+            m = x->type_map[ev->type] = (uint32_t)x->nmaps;
+        }
+        mark(&x->maps[m - 1], bin);
+    } else {
+        mark(map_get(x, SEG_MAP_TYPE, ev->type, NULL, 0), bin);
+    }
     switch (ev->type) {
     case EVLOG_CREATE_THREAD:
     case EVLOG_RUN_THREAD:
@@ -97,9 +111,16 @@ void seg_index_event(seg_index_t *x, const evlog_event_t *ev)
     case EVLOG_THREAD_WAKEUP:
     case EVLOG_THREAD_LABEL:
         if (ev->size >= 4) {
-            uint64_t tb = ev->ts / x->thread_bin_ns;
-            mark(map_get(x, SEG_MAP_THREAD, tb > UINT32_MAX ? UINT32_MAX : (uint32_t)tb, NULL, 0),
-                 evlog_u32(ev->payload));
+            if (!x->thread_map || ev->ts < x->thread_lo || ev->ts >= x->thread_hi) {
+                uint64_t t = ev->ts / x->thread_bin_ns;
+                uint32_t tb = t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
+                x->thread_lo = t * x->thread_bin_ns;
+                x->thread_hi = t < UINT32_MAX ? x->thread_lo + x->thread_bin_ns : UINT64_MAX;
+                map_get(x, SEG_MAP_THREAD, tb, NULL, 0);
+                x->thread_map = u32map_get(&x->ix[SEG_MAP_THREAD], tb) + 1;
+                x->thread_bin = tb;
+            }
+            mark(&x->maps[x->thread_map - 1], evlog_u32(ev->payload));
         }
         break;
     default: {

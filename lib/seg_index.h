@@ -34,15 +34,22 @@ typedef struct seg_index {
     size_t npoints, points_cap;
     seg_index_map_t *maps;
     size_t nmaps, maps_cap;
-    u32map_t ix[3]; /* per seg_map_kind_t: key -> map number */
+    u32map_t ix[3];         /* per seg_map_kind_t: key -> map number */
+    uint32_t type_map[256]; /* fast path: event types below 256 -> map number + 1 (0: none) */
+    uint32_t thread_map;    /* the thread set of the latest thread bin + 1 (0: none) */
+    uint32_t thread_bin;
+    uint64_t thread_lo, thread_hi; /* its time range */
+    uint64_t bin_lo, bin_hi; /* the time bin of the latest event [lo, hi), to spare divisions */
+    uint32_t bin;
 } seg_index_t;
 
 /* An empty index for a segment starting at stream offset `start`. */
 void seg_index_init(seg_index_t *x, uint64_t start);
 /* Frees it. Safe on a zeroed or disposed index. */
 void seg_index_dispose(seg_index_t *x);
-/* Adds one decoded event (borrowed; raw-mode events are enough). Writer's thread. */
-void seg_index_event(seg_index_t *x, const evlog_event_t *ev);
+/* Adds one decoded event (borrowed; raw-mode events are enough) that starts at stream offset
+ * `off`. Writer's thread. */
+void seg_index_event(seg_index_t *x, const evlog_event_t *ev, uint64_t off);
 /* Encodes the index as an SEG_REC_INDEX payload: returns a malloc'd buffer, *len its size. */
 uint8_t *seg_index_encode(seg_index_t *x, size_t *len);
 /* Decodes an SEG_REC_INDEX payload into a fresh index. Returns 0 or LP_ECORRUPT (then the index

@@ -56,27 +56,26 @@ static uint64_t now_ns(void)
 static int on_event(void *ctx, const evlog_event_t *ev)
 {
     seg_writer_t *w = ctx;
-    evlog_event_t e = *ev;
-    e.offset = (uint64_t)((int64_t)ev->offset + w->dec_base);
+    uint64_t off = (uint64_t)((int64_t)ev->offset + w->dec_base);
     if (!w->header_done) {
         w->header_done = true;
         pthread_mutex_lock(&w->l->mu);
-        if (!w->l->evheader && e.offset <= w->hacc_len && e.offset > 0) {
-            w->l->evheader = xmalloc(e.offset);
-            memcpy(w->l->evheader, w->hacc, e.offset);
-            w->l->evheader_len = e.offset;
+        if (!w->l->evheader && off <= w->hacc_len && off > 0) {
+            w->l->evheader = xmalloc(off);
+            memcpy(w->l->evheader, w->hacc, off);
+            w->l->evheader_len = off;
         }
         pthread_mutex_unlock(&w->l->mu);
         free(w->hacc);
         w->hacc = NULL;
     }
-    if (w->roll_pending && !w->split_found && e.type == EVLOG_BLOCK_MARKER &&
-        e.offset >= w->piece_start && e.offset > w->ix.stream_start) {
+    if (w->roll_pending && !w->split_found && ev->type == EVLOG_BLOCK_MARKER &&
+        off >= w->piece_start && off > w->ix.stream_start) {
         w->split_found = true;
-        w->split_at = e.offset;
-        seg_index_init(&w->next, e.offset);
+        w->split_at = off;
+        seg_index_init(&w->next, off);
     }
-    seg_index_event(w->split_found && e.offset >= w->split_at ? &w->next : &w->ix, &e);
+    seg_index_event(w->split_found && off >= w->split_at ? &w->next : &w->ix, ev, off);
     return 0;
 }
 

@@ -58,14 +58,22 @@ int retention_save(registry_t *reg)
     return rc;
 }
 
+static bool settled(session_t *s)
+{
+    pthread_mutex_lock(&s->lock); /* the worker sets it under the lock */
+    bool yes = s->settled;
+    pthread_mutex_unlock(&s->lock);
+    return yes;
+}
+
 /* True when the session's oldest segment may go: closed, not the last, and consumed. */
 static bool droppable(session_t *s)
 {
     seg_log_t *l = &s->pt->log;
     uint64_t consumed = atomic_load_explicit(&s->consumed, memory_order_relaxed);
+    bool done = settled(s);
     pthread_mutex_lock(&l->mu);
-    bool ok =
-        l->nfiles >= 2 && l->files[0].closed && (s->settled || consumed >= l->files[0].stream_end);
+    bool ok = l->nfiles >= 2 && l->files[0].closed && (done || consumed >= l->files[0].stream_end);
     pthread_mutex_unlock(&l->mu);
     return ok;
 }
@@ -83,7 +91,7 @@ static uint64_t oldest_created(session_t *s)
  * session wrote its final one when it settled, into its last segment, which is never dropped). */
 static uint64_t drop_one(registry_t *reg, session_t *s, bool *snapped)
 {
-    if (!*snapped && !s->settled) {
+    if (!*snapped && !settled(s)) {
         session_save_snapshot(reg, s);
         persist_flush(registry_persister(reg), 2000);
         *snapped = true;

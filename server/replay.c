@@ -118,7 +118,6 @@ int replays_start(replays_t *rs, session_t *src, session_t *dst, uint64_t from, 
     r->pace = p;
     r->src = persist_retain(src->pt);
     r->dst = session_retain(dst);
-    r->dst->replay = true;
     r->start_ns = mono_ns();
     r->next = rs->head;
     rs->head = r;

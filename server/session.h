@@ -40,7 +40,6 @@ struct session {
     bool input_done;       /* no more bytes will come */
     bool ring_closed;
     bool direct;          /* all bytes came at once: no live pass, the worker settles directly */
-    bool replay;          /* fed by a replay (server/replay.c), not by an upload */
     session_meta_t saved; /* what the database holds, to write only changes */
     /* shared: the worker feeds `live` and settles `final`; readers take `lock` */
     pthread_mutex_t lock;

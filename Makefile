@@ -10,7 +10,7 @@ O        := build$(if $(SANITIZER),/$(SANITIZER))
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
 ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -Ilib -Iserver -MMD -MP
-LDLIBS   := -lwebsockets -lh2o-evloop -lssl -lcrypto -ljansson -lsqlite3 -lsodium -lpcre2-8 -lm -lpthread
+LDLIBS   := -lwebsockets -lh2o-evloop -lssl -lcrypto -ljansson -lsqlite3 -lsodium -lpcre2-8 -lroaring -lzstd -lm -lpthread
 SANFLAGS :=
 ifeq ($(SANITIZER),address)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -32,8 +32,9 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(O)/obj/%.o)
 SRV_OBJ  := $(SRV_SRC:%.c=$(O)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(O)/obj/%.o)
 # Test-only C++ (g++ never builds anything but tests): flatc's generated readers for proto/.
-CXXT_SRC := $(sort $(wildcard tests/cxx/*.cc))
+CXXT_SRC := $(sort $(wildcard tests/*.cc tests/cxx/*.cc))
 CXXT_OBJ := $(CXXT_SRC:%.cc=$(O)/obj/%.o)
+GEN_H    := $(patsubst proto/%.fbs,$(O)/gen/%_generated.h,$(wildcard proto/*.fbs))
 LIBA     := $(O)/libliveprof.a
 
 .PHONY: all run test test-unit test-asan test-tsan bench bench-quick bench-check bench-baseline fuzz format clean deps ref web
@@ -68,14 +69,14 @@ $(O)/obj/tests/runner.o: $(O)/obj/tests/list.h
 $(O)/obj/tests/runner.o: ALLCFLAGS += -I$(O)/obj/tests
 
 $(O)/tests: $(TEST_OBJ) $(CXXT_OBJ) $(SRVA) $(LIBA)
-	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(CXXT_OBJ) $(SRVA) $(LIBA) $(LDLIBS) -lstdc++
+	$(CXX) $(LDFLAGS) -o $@ $(TEST_OBJ) $(CXXT_OBJ) $(SRVA) $(LIBA) $(LDLIBS)
 
 $(O)/gen/%_generated.h: proto/%.fbs
 	@mkdir -p $(dir $@)
 	flatc --cpp -o $(dir $@) $<
-$(O)/obj/tests/cxx/%.o: tests/cxx/%.cc $(O)/gen/ws_generated.h
+$(O)/obj/tests/%.o: tests/%.cc $(GEN_H)
 	@mkdir -p $(dir $@)
-	$(CXX) -std=c++17 -Wall -Wextra -Werror $(CFLAGS) $(SANFLAGS) -I$(O)/gen -MMD -MP -c $< -o $@
+	$(CXX) -std=c++17 -Wall -Wextra -Werror $(CFLAGS) $(SANFLAGS) -Itests -I$(O)/gen -MMD -MP -c $< -o $@
 
 # Each bench/NAME.c is one program, build/bench-NAME.
 $(O)/bench-%: $(O)/obj/bench/%.o $(LIBA)

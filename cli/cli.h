@@ -7,6 +7,7 @@ int cli_dump(int argc, char **argv);
 int cli_analyze(int argc, char **argv);
 int cli_upload(int argc, char **argv);
 int cli_serve(int argc, char **argv);
+int cli_replay(int argc, char **argv);
 
 #include "evlog.h"
 

@@ -13,6 +13,7 @@ static const struct {
     {"analyze", cli_analyze, "ghc-events-analyze compatible reports (analyze FILE [options])"},
     {"upload", cli_upload, "send an eventlog to a server (upload FILE --server URL [options])"},
     {"serve", cli_serve, "run the server: REST API, web front end, sessions"},
+    {"replay", cli_replay, "replay a saved session (replay SESSION_DIR [--speed S] [--to URL])"},
 };
 
 static void usage(FILE *f)

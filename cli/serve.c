@@ -21,6 +21,15 @@ static void usage(FILE *f)
                "  --workers N        session worker threads (default: one per core)\n"
                "  --session-memory BYTES  bound on each session's binned aggregates (16M)\n"
                "  --web DIR          static files served at / (default: ./build/web when present)\n"
+               "Durable sessions (see docs/segments.md):\n"
+               "  --fsync-ms N       group commit interval of the segment files (default 1000;\n"
+               "                     0 = after every write)\n"
+               "  --segment-size BYTES  roll segment files at this size (default 64M)\n"
+               "  --segment-age SECONDS roll segment files at this age (default: never)\n"
+               "  --compress LEVEL   zstd level for eventlog chunks in segments (default 0: none)\n"
+               "  --retain-age SECONDS   drop raw segments older than this (default: keep)\n"
+               "  --retain-session BYTES keep at most this much raw segment data per session\n"
+               "  --retain-total BYTES   ... and in all (oldest first; results stay)\n"
                "On first start the user 'admin' is created and its API token written to\n"
                "DIR/admin.token. SIGTERM or SIGINT stops the server cleanly.\n");
 }
@@ -50,6 +59,16 @@ static int parse_size(const char *s, uint64_t *out)
     else if (*end == 'G' || *end == 'g')
         v <<= 30, end++;
     if (*end || v == 0) return -1;
+    *out = v;
+    return 0;
+}
+
+/* A whole number (0 allowed). */
+static int parse_count(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || *end || s[0] == '-') return -1;
     *out = v;
     return 0;
 }
@@ -87,7 +106,23 @@ int cli_serve(int argc, char **argv)
             uint64_t sz = 0;
             bad = parse_size(v, &sz);
             o.aggr_bytes = (size_t)sz;
-        } else if (!strcmp(a, "--workers"))
+        } else if (!strcmp(a, "--fsync-ms"))
+            bad = parse_count(v, &o.fsync_ms);
+        else if (!strcmp(a, "--segment-size"))
+            bad = parse_size(v, &o.seg_bytes);
+        else if (!strcmp(a, "--segment-age"))
+            bad = parse_count(v, &o.seg_age_s);
+        else if (!strcmp(a, "--compress")) {
+            uint64_t lv = 0;
+            bad = parse_count(v, &lv) || lv > 19 ? -1 : 0;
+            o.zstd_level = (int)lv;
+        } else if (!strcmp(a, "--retain-age"))
+            bad = parse_count(v, &o.retain_age_s);
+        else if (!strcmp(a, "--retain-session"))
+            bad = parse_size(v, &o.retain_session_bytes);
+        else if (!strcmp(a, "--retain-total"))
+            bad = parse_size(v, &o.retain_total_bytes);
+        else if (!strcmp(a, "--workers"))
             bad = (o.workers = atoi(v)) <= 0 ? -1 : 0;
         else {
             fprintf(stderr, "serve: unknown option '%s'\n", a);

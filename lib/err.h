@@ -21,7 +21,8 @@
     X(NET, "network error")                                                                        \
     X(TIMEOUT, "timed out")                                                                        \
     X(PROTO, "protocol error")                                                                     \
-    X(CONFLICT, "conflicts with existing data")
+    X(CONFLICT, "conflicts with existing data")                                                   \
+    X(CORRUPT, "corrupt data (checksum mismatch)")
 
 enum {
     LP_OK = 0,

@@ -124,8 +124,10 @@ static void forward_warning(void *ctx, evlog_warning_t w, uint64_t off, uint64_t
 }
 
 /* Reads n bytes at off; returns 0 or LP_EIO. */
-static int read_at(int fd, uint8_t *p, size_t n, uint64_t off)
+static int read_at(const order_source_t *src, uint8_t *p, size_t n, uint64_t off)
 {
+    if (src->read) return src->read(src->read_ctx, p, n, off) < 0 ? LP_EIO : 0;
+    int fd = src->fd;
     while (n) {
         ssize_t r = pread(fd, p, n, (off_t)off);
         if (r < 0 && errno == EINTR) continue;
@@ -152,7 +154,7 @@ static int index_source(indexer_t *x, const order_source_t *src, order_stats_t *
     for (uint64_t off = 0; off < src->len && rc == 0; off += CHUNK) {
         size_t n = src->len - off < CHUNK ? (size_t)(src->len - off) : CHUNK;
         const uint8_t *p = src->buf ? src->buf + off : buf;
-        if (!src->buf && read_at(src->fd, buf, n, off) < 0) {
+        if (!src->buf && read_at(src, buf, n, off) < 0) {
             rc = LP_EIO;
             break;
         }
@@ -238,7 +240,8 @@ static int map_run(indexer_t *x, const order_source_t *src, run_t *r)
     size_t n = (size_t)(r->end - r->start);
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), base = r->start / page * page;
     size_t len = n + (size_t)(r->start - base);
-    void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, src->fd, (off_t)base);
+    void *m = src->read ? MAP_FAILED
+                        : mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, src->fd, (off_t)base);
     if (m != MAP_FAILED) {
         r->map = m;
         r->map_len = len;
@@ -247,7 +250,7 @@ static int map_run(indexer_t *x, const order_source_t *src, run_t *r)
     }
     r->owned = pool_get(x, n, &r->owned_cap);
     r->bytes = r->owned;
-    return read_at(src->fd, r->owned, n, r->start);
+    return read_at(src, r->owned, n, r->start);
 }
 
 /* Brings a run into memory and makes its entries (time, offset) in time order. A fast-path run
@@ -532,7 +535,7 @@ static bool index_blocks(indexer_t *x, const order_source_t *src)
     size_t n = src->len < sizeof head ? (size_t)src->len : sizeof head;
     const uint8_t *p = src->buf;
     if (!p) {
-        if (read_at(src->fd, head, n, 0) < 0) n = 0;
+        if (read_at(src, head, n, 0) < 0) n = 0;
         p = head;
     }
     if (n < 4 || memcmp(p, "hdrb", 4) != 0) return false; /* junk first: the exact path warns */
@@ -550,7 +553,7 @@ static bool index_blocks(indexer_t *x, const order_source_t *src)
         size_t k = src->len - off < 24 ? (size_t)(src->len - off) : 24;
         if (src->buf)
             memcpy(m, src->buf + off, k);
-        else if (read_at(src->fd, m, k, off) < 0)
+        else if (read_at(src, m, k, off) < 0)
             return false;
         if (evlog_u16(m) == 0xFFFF) return off + 2 == src->len;
         if (k < 24 || evlog_u16(m) != EVLOG_BLOCK_MARKER) return false;

@@ -15,12 +15,15 @@ typedef int (*order_event_fn)(void *ctx, const evlog_event_t *ev);
 /* Hears progress: pass 1 (indexing) and 2 (merging), bytes or events done of total. */
 typedef void (*order_progress_fn)(void *ctx, int pass, uint64_t done, uint64_t total);
 
-/* Where the log is: a buffer in memory (buf != NULL), else file descriptor fd read with
+/* Where the log is: a buffer in memory (buf != NULL), else `read` when set (exactly n bytes at
+ * off into p, 0 or a negative code; e.g. a session's segments), else file descriptor fd read with
  * pread (regular files; len bytes from offset 0). */
 typedef struct order_source {
     const uint8_t *buf;
     int fd;
     uint64_t len;
+    int (*read)(void *ctx, void *p, size_t n, uint64_t off);
+    void *read_ctx;
 } order_source_t;
 
 typedef struct order_stats {

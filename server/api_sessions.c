@@ -10,7 +10,11 @@
 #include "report_out.h"
 #include "script.h"
 #include "server.h"
+#include "err.h"
+#include "replay.h"
+#include "seg_reader.h"
 #include "session.h"
+#include "snapshot.h"
 #include "xmalloc.h"
 
 #include <stdio.h>
@@ -28,10 +32,16 @@ session_t *api_visible_session(http_req_t *r)
     return s;
 }
 
+/* The session's row, plus "bytes_received" (accepted, durable or not) and "bytes_durable". */
 static json_t *session_json(http_req_t *r, session_t *s)
 {
     session_sync_meta(s);
-    return session_meta_json(server_db(r->srv), &s->meta);
+    json_t *o = session_meta_json(server_db(r->srv), &s->meta);
+    if (o) {
+        json_object_set_new(o, "bytes_received", json_integer((json_int_t)s->received));
+        json_object_set_new(o, "bytes_durable", json_integer((json_int_t)session_durable(s)));
+    }
+    return o;
 }
 
 /* Raw bodies: application/octet-stream or no content type at all. */
@@ -193,6 +203,39 @@ static bool query_u64(http_req_t *r, const char *name, uint64_t *out, uint64_t d
     return true;
 }
 
+/* A session restored from a snapshot (its raw segments dropped) answers with the stored coarse
+ * bins that overlap [from, to). */
+static void snapshot_aggregates(http_req_t *r, session_t *s, const char *series, uint64_t from,
+                                uint64_t to)
+{
+    const snapshot_series_t *se = NULL;
+    for (size_t i = 0; s->snap && i < s->snap->nseries; i++)
+        if (!strcmp(s->snap->series[i].name, series)) se = &s->snap->series[i];
+    if (!se) {
+        http_send_error(r, 400, "bad_query", "unknown series or an empty range");
+        return;
+    }
+    size_t nb = se->nrows ? se->rows[0].nvalues : 0, lo = 0, hi = nb;
+    uint64_t w = se->bin_ns ? se->bin_ns : 1;
+    while (lo < nb && se->from_ns + (lo + 1) * w <= from)
+        lo++;
+    while (to && hi > lo && se->from_ns + (hi - 1) * w >= to)
+        hi--;
+    json_t *rows = json_array();
+    for (size_t i = 0; i < se->nrows; i++) {
+        json_t *vals = json_array();
+        for (size_t b = lo; b < hi && b < se->rows[i].nvalues; b++)
+            json_array_append_new(vals, json_real(se->rows[i].values[b]));
+        json_array_append_new(rows, json_pack("{s:s,s:s,s:o}", "name", se->rows[i].name, "kind",
+                                              se->rows[i].kind, "values", vals));
+    }
+    json_t *o =
+        json_pack("{s:s,s:I,s:I,s:I,s:o,s:b}", "series", series, "from_ns",
+                  (json_int_t)(se->from_ns + lo * w), "to_ns", (json_int_t)(se->from_ns + hi * w),
+                  "bin_ns", (json_int_t)w, "rows", rows, "coarse", 1);
+    http_send_json(r, 200, o);
+}
+
 static void get_aggregates(http_req_t *r)
 {
     session_t *s = api_visible_session(r);
@@ -212,6 +255,11 @@ static void get_aggregates(http_req_t *r)
     }
     aggr_result_t res;
     pthread_mutex_lock(&s->lock);
+    if (!session_aggr(s)) {
+        pthread_mutex_unlock(&s->lock);
+        snapshot_aggregates(r, s, series, from, to);
+        return;
+    }
     int rc = aggr_query(session_aggr(s), series, from, to, (uint32_t)bins, &res);
     pthread_mutex_unlock(&s->lock);
     if (rc < 0) {
@@ -271,17 +319,107 @@ static void get_diagram(http_req_t *r)
     size_t len = 0;
     FILE *f = open_memstream(&svg, &len);
     pthread_mutex_lock(&s->lock);
-    int rc = aggr_svg(session_aggr(s), kind, from, to, (uint32_t)width, f);
+    int rc = session_aggr(s) ? aggr_svg(session_aggr(s), kind, from, to, (uint32_t)width, f) : 1;
     pthread_mutex_unlock(&s->lock);
     fclose(f);
-    if (rc < 0)
+    if (rc == 1)
+        http_send_error(r, 409, "raw_dropped",
+                        "only coarse aggregates remain (see /aggregates): retention dropped the "
+                        "raw segments");
+    else if (rc < 0)
         http_send_error(r, 400, "bad_query", "kind=grid|caps|gc|heap|heapprof|sparks");
     else
         http_send(r, 200, "image/svg+xml", svg, len);
     free(svg);
 }
 
+/* ---- saved bytes ----------------------------------------------------------------------------- */
+
+typedef struct download {
+    persist_target_t *pt;
+    seg_reader_t *rd;
+    uint64_t off;
+} download_t;
+
+static long download_read(void *ctx, void *buf, size_t cap)
+{
+    download_t *d = ctx;
+    long k = seg_reader_pread(d->rd, buf, cap, d->off);
+    if (k > 0) d->off += (uint64_t)k;
+    return k;
+}
+
+static void download_done(void *ctx)
+{
+    download_t *d = ctx;
+    seg_reader_destroy(d->rd);
+    persist_release(d->pt);
+    free(d);
+}
+
+/* The original bytes, byte-identical, streamed from the segments. */
+static void get_eventlog(http_req_t *r)
+{
+    session_t *s = api_visible_session(r);
+    if (!s) return;
+    seg_log_t *l = &s->pt->log;
+    pthread_mutex_lock(&l->mu);
+    uint64_t start = l->start, end = l->end;
+    pthread_mutex_unlock(&l->mu);
+    if (start > 0) {
+        http_send_error(r, 410, "raw_dropped",
+                        "retention dropped the oldest raw segments of this session");
+        return;
+    }
+    download_t *d = xcalloc(1, sizeof *d);
+    d->pt = persist_retain(s->pt);
+    d->rd = seg_reader_create(l);
+    http_send_stream(r, 200, "application/octet-stream", end, download_read, download_done, d);
+}
+
+/* POST .../replay?speed=max|realtime|N&from=&to=: a new session fed with the saved bytes. */
+static void post_replay(http_req_t *r)
+{
+    session_t *src = api_visible_session(r);
+    if (!src) return;
+    char sp[32] = "max";
+    http_query(r, "speed", sp, sizeof sp);
+    double speed = 0;
+    char *end = NULL;
+    if (!strcmp(sp, "realtime"))
+        speed = 1;
+    else if (strcmp(sp, "max") != 0 &&
+             (!(speed = strtod(sp, &end)) || *end || speed <= 0 || speed > 1e9)) {
+        http_send_error(r, 400, "bad_query", "speed=max|realtime|N (N > 0, times real time)");
+        return;
+    }
+    uint64_t from, to;
+    if (!query_u64(r, "from", &from, 0) || !query_u64(r, "to", &to, 0)) return;
+    if (to && from >= to) {
+        http_send_error(r, 400, "bad_range", "need from < to");
+        return;
+    }
+    registry_t *reg = server_registry(r->srv);
+    char name[300], err[256];
+    snprintf(name, sizeof name, "replay of %.200s", src->meta.name);
+    session_t *dst = session_create(reg, &r->auth, name, err, sizeof err);
+    if (!dst) {
+        http_send_error(r, 500, "internal", err);
+        return;
+    }
+    if (replays_start(registry_replays(reg), src, dst, from, to, speed, err, sizeof err) < 0) {
+        session_delete(reg, dst);
+        http_send_error(r, 400, "bad_range", err);
+        return;
+    }
+    json_t *o = session_json(r, dst);
+    json_object_set_new(o, "source", json_string(src->meta.id));
+    http_send_json(r, 201, o);
+}
+
 const http_route_t api_session_routes[] = {
+    {"GET", "/api/sessions/{}/eventlog", get_eventlog},
+    {"POST", "/api/sessions/{}/replay", post_replay},
     {"POST", "/api/sessions", create_session},
     {"GET", "/api/sessions", list_sessions},
     {"GET", "/api/sessions/{}", get_session},

@@ -6,16 +6,21 @@
 #include "server.h"
 #include "session.h"
 
+#include "err.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *upload_json(const upload_t *u)
+/* The upload's state; "offset" is what the segments hold durably (the resume point), "received"
+ * what was accepted. */
+static json_t *upload_json(const upload_t *u, uint64_t offset)
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(u->id));
     json_object_set_new(o, "session", json_string(u->session->meta.id));
-    json_object_set_new(o, "offset", json_integer((json_int_t)u->offset));
+    json_object_set_new(o, "offset", json_integer((json_int_t)offset));
+    json_object_set_new(o, "received", json_integer((json_int_t)u->offset));
     json_object_set_new(o, "finished", json_boolean(u->finished));
     return o;
 }
@@ -43,7 +48,7 @@ static void create_upload(http_req_t *r)
         http_send_error(r, 500, "internal", err);
         return;
     }
-    http_send_json(r, 201, upload_json(upload_create(reg, s)));
+    http_send_json(r, 201, upload_json(upload_create(reg, s), 0));
 }
 
 static void put_chunk(http_req_t *r)
@@ -71,20 +76,28 @@ static void put_chunk(http_req_t *r)
         http_send_json(r, 409, o);
         return;
     }
-    if (session_append(server_registry(r->srv), u->session, r->body, r->body_len) < 0) {
+    int rc = session_append(server_registry(r->srv), u->session, r->body, r->body_len);
+    if (rc == LP_ERANGE) {
+        http_send_error(r, 503, "busy", "the disk writer is behind; send the chunk again soon");
+        return;
+    }
+    if (rc < 0) {
         http_send_error(r, 500, "internal", "cannot store the chunk");
         return;
     }
     u->offset += r->body_len;
     json_t *o = json_object();
     json_object_set_new(o, "offset", json_integer((json_int_t)u->offset));
+    json_object_set_new(o, "durable", json_integer((json_int_t)session_durable(u->session)));
     http_send_json(r, 200, o);
 }
 
 static void get_upload(http_req_t *r)
 {
     upload_t *u = visible_upload(r);
-    if (u) http_send_json(r, 200, upload_json(u));
+    /* the resume point: a group commit first, so that it is everything accepted */
+    if (u)
+        http_send_json(r, 200, upload_json(u, session_flush(server_registry(r->srv), u->session)));
 }
 
 static void finish_upload(http_req_t *r)
@@ -95,7 +108,7 @@ static void finish_upload(http_req_t *r)
         u->finished = true;
         session_end_input(server_registry(r->srv), u->session);
     }
-    http_send_json(r, 200, upload_json(u));
+    http_send_json(r, 200, upload_json(u, session_durable(u->session)));
 }
 
 const http_route_t api_upload_routes[] = {

@@ -110,6 +110,80 @@ void http_send(http_req_t *r, int status, const char *content_type, const void *
     h2o_send_inline(req, copy, len);
 }
 
+/* A streamed response: h2o calls proceed when it wants the next piece. */
+#define STREAM_PIECE (1u << 20)
+typedef struct stream_gen {
+    h2o_generator_t super;
+    long (*read)(void *ctx, void *buf, size_t cap);
+    void (*done)(void *ctx);
+    void *ctx;
+    uint64_t left;
+    bool finished;
+    char *buf;
+} stream_gen_t;
+
+static void stream_finish(stream_gen_t *g)
+{
+    if (g->finished) return;
+    g->finished = true;
+    g->done(g->ctx);
+    free(g->buf);
+    g->buf = NULL;
+}
+
+static void stream_proceed(h2o_generator_t *self, h2o_req_t *req)
+{
+    stream_gen_t *g = (stream_gen_t *)self;
+    size_t want = g->left < STREAM_PIECE ? (size_t)g->left : STREAM_PIECE;
+    long n = want ? g->read(g->ctx, g->buf, want) : 0;
+    if (n < 0) n = 0;
+    g->left -= (uint64_t)n;
+    h2o_iovec_t v = h2o_iovec_init(g->buf, (size_t)n);
+    bool last = g->left == 0 || n == 0;
+    h2o_send(req, &v, 1,
+             !last ? H2O_SEND_STATE_IN_PROGRESS
+                   : (g->left == 0 ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_ERROR));
+    /* the piece must outlive h2o_send until the next proceed; after the last one h2o no longer
+     * reads it once the request is disposed, which frees the generator */
+}
+
+static void stream_stop(h2o_generator_t *self, h2o_req_t *req)
+{
+    (void)req;
+    stream_finish((stream_gen_t *)self);
+}
+
+static void stream_dispose(void *p)
+{
+    stream_finish(p);
+}
+
+void http_send_stream(http_req_t *r, int status, const char *content_type, uint64_t len,
+                      long (*read)(void *ctx, void *buf, size_t cap), void (*done)(void *ctx),
+                      void *ctx)
+{
+    h2o_req_t *req = r->priv;
+    stream_gen_t *g = h2o_mem_alloc_shared(&req->pool, sizeof *g, stream_dispose);
+    memset(g, 0, sizeof *g);
+    g->super.proceed = stream_proceed;
+    g->super.stop = stream_stop;
+    g->read = read;
+    g->done = done;
+    g->ctx = ctx;
+    g->left = len;
+    g->buf = xmalloc(STREAM_PIECE);
+    req->res.status = status;
+    req->res.reason = reason_of(status);
+    req->res.content_length = (size_t)len;
+    if (content_type)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                       strlen(content_type));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-store"));
+    h2o_start_response(req, &g->super);
+    stream_proceed(&g->super, req);
+}
+
 void http_send_json(http_req_t *r, int status, json_t *body)
 {
     char *text = json_dumps(body, JSON_COMPACT);

@@ -82,6 +82,13 @@ void http_send_json(http_req_t *r, int status, json_t *body);
 void http_send_error(http_req_t *r, int status, const char *error, const char *detail);
 /* Sends a response without a body (204 and friends). HTTP thread. */
 void http_send_empty(http_req_t *r, int status);
+/* Sends a body of `len` bytes produced piece by piece: read(ctx, buf, cap) fills up to cap
+ * bytes and returns how many (0 or negative ends the response early: the client sees a short
+ * body); done(ctx) runs exactly once, when the response is over or the client went away. For
+ * large bodies that must not sit in memory (a session's eventlog). HTTP thread. */
+void http_send_stream(http_req_t *r, int status, const char *content_type, uint64_t len,
+                      long (*read)(void *ctx, void *buf, size_t cap), void (*done)(void *ctx),
+                      void *ctx);
 /* Parses the body as a JSON object. Returns it (new reference) or NULL after sending 400. */
 json_t *http_body_json(http_req_t *r);
 

@@ -15,6 +15,8 @@ extern const http_route_t api_upload_routes[];
 extern const size_t api_upload_nroutes;
 extern const http_route_t api_metrics_routes[];
 extern const size_t api_metrics_nroutes;
+extern const http_route_t api_retention_routes[];
+extern const size_t api_retention_nroutes;
 
 /* The session named by the first path parameter when the caller may see it; else sends 404 and
  * returns NULL. HTTP thread. */

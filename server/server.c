@@ -46,6 +46,8 @@ void server_opts_default(server_opts_t *o)
     o->max_body = 1ull << 30;
     o->ring_bytes = 4u << 20;
     o->aggr_bytes = 16u << 20;
+    o->fsync_ms = 1000;
+    o->seg_bytes = 64u << 20;
 }
 
 db_t *server_db(server_t *srv)
@@ -94,10 +96,12 @@ int server_run(const server_opts_t *o)
         db_close(srv.db);
         return 1;
     }
-    const http_route_t *tables[] = {api_session_routes, api_upload_routes, api_metrics_routes,
-                                    api_auth_routes,    api_users_routes,  api_connections_routes};
-    const size_t sizes[] = {api_session_nroutes, api_upload_nroutes, api_metrics_nroutes,
-                            api_auth_nroutes,    api_users_nroutes,  api_connections_nroutes};
+    const http_route_t *tables[] = {api_session_routes,  api_upload_routes, api_metrics_routes,
+                                    api_auth_routes,     api_users_routes,  api_connections_routes,
+                                    api_retention_routes};
+    const size_t sizes[] = {api_session_nroutes,  api_upload_nroutes, api_metrics_nroutes,
+                            api_auth_nroutes,     api_users_nroutes,  api_connections_nroutes,
+                            api_retention_nroutes};
     char err[256];
     http_server_t *h = http_create(&srv, o->http_host, o->http_port, o->web_dir, o->max_body,
                                    tables, sizes, sizeof sizes / sizeof sizes[0], err, sizeof err);

@@ -15,11 +15,18 @@ typedef struct server_opts {
     char ws_host[64];
     int ws_port;
     char data_dir[PATH_MAX];
-    char web_dir[PATH_MAX]; /* static files served at "/" (may be empty) */
-    uint64_t max_body;      /* bytes of one request body */
-    int workers;            /* session worker threads (0: one per core) */
-    size_t ring_bytes;      /* per-session ring capacity (power of two) */
-    size_t aggr_bytes;      /* per-session bound on the binned aggregates */
+    char web_dir[PATH_MAX];        /* static files served at "/" (may be empty) */
+    uint64_t max_body;             /* bytes of one request body */
+    int workers;                   /* session worker threads (0: one per core) */
+    size_t ring_bytes;             /* per-session ring capacity (power of two) */
+    size_t aggr_bytes;             /* per-session bound on the binned aggregates */
+    uint64_t fsync_ms;             /* group commit interval of the segments (0: every write) */
+    uint64_t seg_bytes;            /* segment size before rolling */
+    uint64_t seg_age_s;            /* segment age before rolling (0: never by age) */
+    int zstd_level;                /* compression of chunk records (0: none) */
+    uint64_t retain_age_s;         /* raw segments older than this are dropped (0: kept) */
+    uint64_t retain_session_bytes; /* raw segment bytes kept per session (0: all) */
+    uint64_t retain_total_bytes;   /* raw segment bytes kept in all (0: all) */
 } server_opts_t;
 
 /* Fills the design's defaults: 127.0.0.1:8080, 127.0.0.1:8081, ./liveprof-data, 1 GiB. */

@@ -1,8 +1,10 @@
-/* The session registry and the worker pool. The HTTP thread appends a session's bytes to its raw
- * file and pumps them from there into the session's SPSC ring as the ring has room, so uploads
- * never wait for the analysis and memory stays bounded; the owning worker drains the ring into
- * the live analysis, and when the input has ended settles the session with the exact file pass
- * (the same ordering and analysis as `liveprof analyze`). */
+/* The session registry and the worker pool. The HTTP thread hands a session's bytes to the persist
+ * thread, which appends them to the session's segments; the HTTP thread pumps them back from there
+ * into the session's SPSC ring as the ring has room, so uploads never wait for the disk or the
+ * analysis and memory stays bounded; the owning worker drains the ring into the live analysis,
+ * and when the input has ended settles the session with the exact pass over the saved bytes (the
+ * same ordering and analysis as `liveprof analyze`). On start every session comes back from its
+ * segments (server/persist.c scans and repairs them). */
 #include "session.h"
 
 #include "api.h"
@@ -12,7 +14,10 @@
 #include "gea.h"
 #include "live.h"
 #include "order.h"
+#include "replay.h"
 #include "ring.h"
+#include "seg_reader.h"
+#include "snapshot.h"
 #include "script.h"
 #include "server.h"
 #include "xmalloc.h"
@@ -46,6 +51,9 @@ struct registry {
     worker_t *workers;
     int nworkers, next_worker;
     size_t ring_bytes;
+    persist_t *persist;
+    replays_t *replays;
+    retention_t retention;
     session_t **sessions;
     size_t nsessions, sessions_cap;
     upload_t **uploads;
@@ -95,9 +103,30 @@ void session_unref(session_t *s)
     aggr_destroy(s->final_aggr);
     ring_destroy(s->ring);
     report_dispose(&s->final);
-    if (s->raw_fd >= 0) close(s->raw_fd);
+    if (s->snap) snapshot_dispose(s->snap);
+    free(s->snap);
+    seg_reader_destroy(s->pump_rd);
+    persist_release(s->pt);
     pthread_mutex_destroy(&s->lock);
     free(s);
+}
+
+session_t *session_retain(session_t *s)
+{
+    /* relaxed: the caller holds a reference already */
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    return s;
+}
+
+void session_release(session_t *s)
+{
+    session_unref(s);
+}
+
+bool session_deleted(const session_t *s)
+{
+    /* acquire: pairs with session_delete's release */
+    return atomic_load_explicit(&s->deleted, memory_order_acquire);
 }
 
 static void worker_wake(worker_t *w)
@@ -133,24 +162,46 @@ static void exact_reset(void *ctx)
     x->a = aggr_create(&x->ao);
 }
 
-/* The exact pass over the raw file: the same totals as `liveprof analyze`. */
+/* Ends a session whose oldest bytes are gone with what the live pass knows. */
+static void settle_from_live(registry_t *reg, session_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+    report_dispose(&s->final);
+    if (s->live)
+        report_build(&s->final, gea_output(live_gea(s->live), 0), reg->totals_script, false, 1000);
+    s->settled = true;
+    pthread_mutex_unlock(&s->lock);
+    /* release: `final` is written before readers can see the new state */
+    atomic_store_explicit(&s->state, SESSION_DONE, memory_order_release);
+    session_save_snapshot(reg, s);
+    persist_close(reg->persist, s->pt);
+}
+
+/* The exact pass over the saved bytes: the same totals as `liveprof analyze`. */
 static void settle(registry_t *reg, session_t *s)
 {
-    char path[PATH_MAX + 96];
-    snprintf(path, sizeof path, "%s/sessions/%s/raw.eventlog", server_opts(reg->srv)->data_dir,
-             s->meta.id);
     exact_t x = {.g = gea_create(NULL), .ao = {.max_memory = server_opts(reg->srv)->aggr_bytes}};
     x.a = aggr_create(&x.ao);
     evlog_t d;
     int rc = evlog_init(&d, NULL);
-    order_source_t src = {.fd = open(path, O_RDONLY)};
-    struct stat sb;
+    seg_reader_t *rd = seg_reader_create(&s->pt->log);
+    order_source_t src = {.fd = -1, .read = seg_reader_read_full, .read_ctx = rd};
     char err[256] = "";
-    if (rc < 0 || src.fd < 0 || fstat(src.fd, &sb) < 0) {
-        snprintf(err, sizeof err, "cannot read the session's bytes: %s", strerror(errno));
-        rc = LP_EIO;
+    pthread_mutex_lock(&s->pt->log.mu);
+    uint64_t start = s->pt->log.start;
+    src.len = s->pt->log.end;
+    pthread_mutex_unlock(&s->pt->log.mu);
+    if (start > 0) { /* retention dropped the head: the live pass's results are final */
+        seg_reader_destroy(rd);
+        evlog_dispose(&d);
+        gea_destroy(x.g);
+        aggr_destroy(x.a);
+        settle_from_live(reg, s);
+        return;
+    }
+    if (rc < 0) {
+        snprintf(err, sizeof err, "cannot start the decoder");
     } else {
-        src.len = (uint64_t)sb.st_size;
         order_stats_t st = {.reset = exact_reset, .progress_ctx = &x};
         rc = order_log(&d, &src, exact_event, &x, &st);
         if (rc < 0)
@@ -159,7 +210,7 @@ static void settle(registry_t *reg, session_t *s)
         atomic_store_explicit(&s->events, st.events, memory_order_relaxed);
         atomic_store_explicit(&s->consumed, src.len, memory_order_relaxed);
     }
-    if (src.fd >= 0) close(src.fd);
+    seg_reader_destroy(rd);
     evlog_dispose(&d);
     pthread_mutex_lock(&s->lock);
     report_dispose(&s->final);
@@ -174,6 +225,8 @@ static void settle(registry_t *reg, session_t *s)
     gea_destroy(x.g);
     /* release: `final` and `error` are written before readers can see the new state */
     atomic_store_explicit(&s->state, rc < 0 ? SESSION_FAILED : SESSION_DONE, memory_order_release);
+    session_save_snapshot(reg, s);
+    persist_close(reg->persist, s->pt); /* the last segment gets its index */
 }
 
 /* One step on one session; true when it did something. */
@@ -253,15 +306,16 @@ static void pump(registry_t *reg, session_t *s)
 {
     uint8_t buf[64 << 10];
     bool moved = false;
-    /* Once the input has ended the exact pass over the file settles everything: the live pass
-     * does not need to catch up first. */
-    if (s->direct || s->input_done) s->fed = s->received;
-    while (s->fed < s->received) {
+    uint64_t written = seg_log_end(&s->pt->log);
+    /* Once the input has ended the exact pass over the saved bytes settles everything: the live
+     * pass does not need to catch up first. */
+    if ((s->direct || s->input_done) && s->fed < written) s->fed = written;
+    while (s->fed < written) {
         size_t room = ring_writable(s->ring);
         if (room == 0) break;
-        size_t want = s->received - s->fed < room ? (size_t)(s->received - s->fed) : room;
+        size_t want = written - s->fed < room ? (size_t)(written - s->fed) : room;
         if (want > sizeof buf) want = sizeof buf;
-        ssize_t r = pread(s->raw_fd, buf, want, (off_t)s->fed);
+        ssize_t r = seg_reader_pread(s->pump_rd, buf, want, s->fed);
         if (r <= 0) break;
         size_t w = ring_write_spsc(s->ring, buf, (size_t)r);
         s->fed += w;
@@ -284,21 +338,11 @@ static void on_news(void *ctx)
         pump(reg, reg->sessions[i]);
 }
 
-/* Group commit: the raw files written since the last tick reach the disk together. */
-static void sync_files(registry_t *reg)
-{
-    for (size_t i = 0; i < reg->nsessions; i++) {
-        session_t *s = reg->sessions[i];
-        if (!s->unsynced) continue;
-        if (fdatasync(s->raw_fd) == 0) s->unsynced = false;
-    }
-}
-
 static void on_tick(void *ctx)
 {
     on_news(ctx);
-    sync_files(ctx);
     registry_persist(ctx);
+    retention_tick(ctx);
 }
 
 /* ---- registry ----------------------------------------------------------------------------- */
@@ -307,7 +351,10 @@ void session_sync_meta(session_t *s)
 {
     session_state_t st = session_state(s);
     snprintf(s->meta.state, sizeof s->meta.state, "%s", session_state_name(st));
-    s->meta.bytes_ingested = atomic_load_explicit(&s->consumed, memory_order_relaxed);
+    uint64_t consumed = atomic_load_explicit(&s->consumed, memory_order_relaxed);
+    uint64_t durable = session_durable(s);
+    /* never claim more than the disk holds */
+    s->meta.bytes_ingested = consumed < durable ? consumed : durable;
     s->meta.events = atomic_load_explicit(&s->events, memory_order_relaxed);
     if (st == SESSION_FAILED) snprintf(s->meta.error, sizeof s->meta.error, "%s", s->error);
 }
@@ -333,27 +380,20 @@ static char *session_dir(registry_t *reg, const char *id, char *buf, size_t cap)
     return buf;
 }
 
-/* Builds the in-memory session for `m` (file already there or created). */
+/* Builds the in-memory session for `m`: its segments are scanned (and repaired) or created. */
 static session_t *session_new(registry_t *reg, const session_meta_t *m, char *err, size_t cap)
 {
-    char dir[PATH_MAX + 64], path[PATH_MAX + 96];
+    char dir[PATH_MAX + 64], who[64];
     session_dir(reg, m->id, dir, sizeof dir);
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        snprintf(err, cap, "cannot create %s: %s", dir, strerror(errno));
-        return NULL;
-    }
-    snprintf(path, sizeof path, "%s/raw.eventlog", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        snprintf(err, cap, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
+    snprintf(who, sizeof who, "session %s", m->id);
+    persist_target_t *pt = persist_open(reg->persist, dir, who, err, cap);
+    if (!pt) return NULL;
     session_t *s = xcalloc(1, sizeof *s);
     s->meta = *m;
     s->saved = *m;
-    s->raw_fd = fd;
-    struct stat sb;
-    s->received = fstat(fd, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+    s->pt = pt;
+    s->pump_rd = seg_reader_create(&pt->log);
+    s->received = seg_log_end(&pt->log);
     pthread_mutex_init(&s->lock, NULL);
     live_opts_t lo = {.aggr = {.max_memory = server_opts(reg->srv)->aggr_bytes}};
     s->live = live_create(&lo);
@@ -408,64 +448,75 @@ session_t **session_all(registry_t *reg, size_t *n)
     return reg->sessions;
 }
 
+static int append(registry_t *reg, session_t *s, const void *p, size_t n, bool may_refuse)
+{
+    int rc = persist_append(reg->persist, s->pt, p, n, may_refuse);
+    if (rc < 0) return rc;
+    s->received += n;
+    atomic_fetch_add_explicit(&server_stats(reg->srv)->bytes_received, n, memory_order_relaxed);
+    return 0;
+}
+
 int session_append(registry_t *reg, session_t *s, const void *p, size_t n)
 {
-    const uint8_t *b = p;
-    for (size_t done = 0; done < n;) {
-        ssize_t w = write(s->raw_fd, b + done, n - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return LP_EIO;
-        done += (size_t)w;
-    }
-    s->received += n;
-    s->unsynced = true;
-    atomic_fetch_add_explicit(&server_stats(reg->srv)->bytes_received, n, memory_order_relaxed);
-    pump(reg, s);
-    return 0;
+    return append(reg, s, p, n, true);
+}
+
+uint64_t session_durable(const session_t *s)
+{
+    return persist_durable(s->pt);
+}
+
+uint64_t session_flush(registry_t *reg, session_t *s)
+{
+    if (session_durable(s) < s->received) persist_flush(reg->persist, 2000);
+    return session_durable(s);
+}
+
+replays_t *registry_replays(registry_t *reg)
+{
+    return reg->replays;
+}
+
+server_t *registry_server(registry_t *reg)
+{
+    return reg->srv;
+}
+
+retention_t *registry_retention(registry_t *reg)
+{
+    return &reg->retention;
+}
+
+persist_t *registry_persister(registry_t *reg)
+{
+    return reg->persist;
 }
 
 const aggr_t *session_aggr(const session_t *s)
 {
-    return s->settled ? s->final_aggr : live_aggr(s->live);
+    if (s->settled && s->final_aggr) return s->final_aggr;
+    return s->live ? live_aggr(s->live) : NULL;
 }
 
 int session_store_whole(registry_t *reg, session_t *s, const void *p, size_t n)
 {
     s->direct = true;
-    int rc = session_append(reg, s, p, n);
+    int rc = append(reg, s, p, n, false); /* the body is in memory already: never refused */
     session_end_input(reg, s);
     return rc;
 }
 
 void session_end_input(registry_t *reg, session_t *s)
 {
+    if (!s->input_done) persist_end(reg->persist, s->pt);
     s->input_done = true;
     pump(reg, s);
 }
 
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char p[PATH_MAX + 300];
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            if (e->d_type == DT_DIR)
-                remove_tree(p);
-            else
-                unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
 void session_delete(registry_t *reg, session_t *s)
 {
-    char dir[PATH_MAX + 64];
-    remove_tree(session_dir(reg, s->meta.id, dir, sizeof dir));
+    persist_drop(reg->persist, s->pt, true); /* the persist thread removes the directory */
     session_meta_delete(server_db(reg->srv), s->meta.id);
     for (size_t i = 0; i < reg->nuploads;)
         if (reg->uploads[i]->session == s) {
@@ -487,17 +538,56 @@ void session_delete(registry_t *reg, session_t *s)
     session_unref(s);
 }
 
-upload_t *upload_create(registry_t *reg, session_t *s)
+static upload_t *upload_restore(registry_t *reg, session_t *s, const char *id)
 {
     upload_t *u = xcalloc(1, sizeof *u);
-    uint8_t rnd[16];
-    randombytes_buf(rnd, sizeof rnd);
-    for (int i = 0; i < 16; i++)
-        snprintf(u->id + 2 * i, 3, "%02x", rnd[i]);
+    snprintf(u->id, sizeof u->id, "%s", id);
     u->session = s;
     xgrow((void **)&reg->uploads, &reg->uploads_cap, reg->nuploads + 1, sizeof *reg->uploads);
     reg->uploads[reg->nuploads++] = u;
     return u;
+}
+
+upload_t *upload_create(registry_t *reg, session_t *s)
+{
+    char id[33];
+    uint8_t rnd[16];
+    randombytes_buf(rnd, sizeof rnd);
+    for (int i = 0; i < 16; i++)
+        snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+    persist_record(reg->persist, s->pt, SEG_REC_UPLOAD, id, 32);
+    persist_flush(reg->persist, 2000); /* the id survives a crash before it is handed out */
+    return upload_restore(reg, s, id);
+}
+
+upload_t *session_upload(registry_t *reg, session_t *s)
+{
+    for (size_t i = 0; i < reg->nuploads; i++)
+        if (reg->uploads[i]->session == s) return reg->uploads[i];
+    return NULL;
+}
+
+/* A session directory of an older version holds raw.eventlog: its bytes move into segments. */
+static void migrate_raw(registry_t *reg, session_t *s)
+{
+    char path[PATH_MAX + 96];
+    snprintf(path, sizeof path, "%s/raw.eventlog", s->pt->log.dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    uint8_t *buf = xmalloc(SEG_CHUNK_MAX);
+    ssize_t k;
+    while ((k = read(fd, buf, SEG_CHUNK_MAX)) > 0) {
+        append(reg, s, buf, (size_t)k, false);
+        if (session_durable(s) + (64u << 20) < s->received) session_flush(reg, s);
+    }
+    close(fd);
+    free(buf);
+    persist_end(reg->persist, s->pt); /* older versions analysed every session as finished */
+    while (session_durable(s) < s->received || !s->pt->log.ended)
+        if (!persist_flush(reg->persist, 2000) && atomic_load(&s->pt->failed)) break;
+    if (session_durable(s) == s->received) unlink(path);
+    fprintf(stderr, "serve: session %s: raw.eventlog moved into segments (%llu bytes)\n",
+            s->meta.id, (unsigned long long)s->received);
 }
 
 upload_t *upload_find(registry_t *reg, const char *id)
@@ -507,6 +597,8 @@ upload_t *upload_find(registry_t *reg, const char *id)
     return NULL;
 }
 
+/* Brings one session back from its segments (and a data directory of an older version, with a
+ * raw.eventlog file, into segments). */
 static void load_one(void *ctx, const session_meta_t *m)
 {
     registry_t *reg = ctx;
@@ -516,8 +608,18 @@ static void load_one(void *ctx, const session_meta_t *m)
         fprintf(stderr, "serve: session %s not restored: %s\n", m->id, err);
         return;
     }
-    s->input_done = true; /* its bytes are analysed again from the saved file */
-    s->direct = true;
+    seg_log_t *l = &s->pt->log;
+    if (s->received == 0 && !l->ended) migrate_raw(reg, s);
+    if (l->upload[0]) {
+        upload_t *u = upload_restore(reg, s, l->upload);
+        u->offset = s->received;
+        u->finished = l->ended;
+    }
+    if (session_restore_snapshot(reg, s)) return; /* its oldest bytes are gone */
+    if (l->ended) { /* its bytes are analysed again from the segments */
+        s->input_done = true;
+        s->direct = true;
+    }
     pump(reg, s);
 }
 
@@ -539,7 +641,19 @@ registry_t *registry_create(server_t *srv, http_server_t *http, int workers, siz
         pthread_create(&w->thread, NULL, worker_main, w);
     }
     reg->news = http_notifier_create(http, on_news, reg);
+    const server_opts_t *so = server_opts(srv);
+    persist_opts_t po = {.fsync_ms = so->fsync_ms,
+                         .seg = {.max_bytes = so->seg_bytes,
+                                 .max_age_ns = so->seg_age_s * 1000000000ull,
+                                 .zstd_level = so->zstd_level},
+                         .notify = (void (*)(void *))http_notify,
+                         .notify_ctx = reg->news};
+    reg->persist = persist_create(&po);
+    reg->retention =
+        (retention_t){so->retain_age_s, so->retain_session_bytes, so->retain_total_bytes};
+    retention_load(reg);
     http_every(http, 200, on_tick, reg);
+    reg->replays = replays_create(reg, http);
     char dir[PATH_MAX + 16];
     snprintf(dir, sizeof dir, "%s/sessions", server_opts(srv)->data_dir);
     mkdir(dir, 0700);
@@ -550,8 +664,7 @@ registry_t *registry_create(server_t *srv, http_server_t *http, int workers, siz
 void registry_destroy(registry_t *reg)
 {
     if (!reg) return;
-    sync_files(reg);
-    registry_persist(reg);
+    replays_destroy(reg->replays);
     for (int i = 0; i < reg->nworkers; i++) {
         worker_t *w = &reg->workers[i];
         pthread_mutex_lock(&w->mu);
@@ -566,6 +679,8 @@ void registry_destroy(registry_t *reg)
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cv);
     }
+    persist_destroy(reg->persist); /* everything queued is written and synced */
+    registry_persist(reg);
     for (size_t i = 0; i < reg->nsessions; i++)
         session_unref(reg->sessions[i]);
     for (size_t i = 0; i < reg->nuploads; i++)

@@ -1,10 +1,12 @@
-/* Sessions: the registry of every session and upload (HTTP thread), each session's bytes on
- * disk and its SPSC ring towards the worker that owns it, the worker pool that decodes and
- * analyses them live, and the exact file pass that settles a finished session. */
+/* Sessions: the registry of every session and upload (HTTP thread), each session's bytes in its
+ * segment files (written by the persist thread) and its SPSC ring towards the worker that owns
+ * it, the worker pool that decodes and analyses them live, and the exact pass over the saved
+ * bytes that settles a finished session. */
 #ifndef LP_SESSION_H
 #define LP_SESSION_H
 
 #include "http.h"
+#include "persist.h"
 #include "report.h"
 #include "script.h"
 #include "session_meta.h"
@@ -17,6 +19,8 @@
 typedef struct live live_t;
 typedef struct aggr aggr_t;
 typedef struct ring ring_t;
+typedef struct seg_reader seg_reader_t;
+typedef struct snapshot snapshot_t;
 
 typedef enum session_state {
     SESSION_INGESTING = 0,
@@ -29,13 +33,13 @@ typedef struct session session_t;
 struct session {
     /* HTTP thread: metadata and ingestion bookkeeping */
     session_meta_t meta;
-    int raw_fd;        /* the session's bytes, appended as they arrive */
-    uint64_t received; /* bytes in the raw file */
-    uint64_t fed;      /* bytes handed to the ring */
-    bool input_done;   /* no more bytes will come */
+    persist_target_t *pt;  /* the session's segments (bytes handed to the persist thread) */
+    seg_reader_t *pump_rd; /* reads them back for the ring */
+    uint64_t received;     /* bytes accepted (enqueued for the segments) */
+    uint64_t fed;          /* bytes handed to the ring */
+    bool input_done;       /* no more bytes will come */
     bool ring_closed;
     bool direct;          /* all bytes came at once: no live pass, the worker settles directly */
-    bool unsynced;        /* bytes written since the last fdatasync (group commit every 200 ms) */
     session_meta_t saved; /* what the database holds, to write only changes */
     /* shared: the worker feeds `live` and settles `final`; readers take `lock` */
     pthread_mutex_t lock;
@@ -43,7 +47,8 @@ struct session {
     report_t final;     /* totals report of the exact file pass (when settled) */
     aggr_t *final_aggr; /* aggregates of the exact file pass (when settled) */
     bool settled;
-    char error[256]; /* set before state becomes FAILED */
+    snapshot_t *snap; /* restored from a snapshot: totals and coarse series only (raw dropped) */
+    char error[256];  /* set before state becomes FAILED */
     ring_t *ring;
     _Atomic int state;         /* session_state_t; release by the worker, acquire by readers */
     _Atomic uint64_t consumed; /* bytes the worker took from the ring (relaxed: a counter) */
@@ -57,7 +62,7 @@ struct session {
 typedef struct upload {
     char id[33];
     session_t *session;
-    uint64_t offset; /* bytes durably received */
+    uint64_t offset; /* bytes accepted (the next chunk's offset); durable: persist_durable */
     bool finished;
 } upload_t;
 
@@ -84,22 +89,39 @@ session_t **session_all(registry_t *reg, size_t *n);
 /* The aggregates to answer queries from: the exact ones once settled, else the live ones.
  * Call with s->lock held. */
 const aggr_t *session_aggr(const session_t *s);
-/* Appends bytes to the session's raw file (made durable by the next group commit, within
- * 200 ms) and hands them towards its worker. Returns 0 or LP_EIO. HTTP thread. */
+/* Hands bytes to the persist thread for the session's segments (durable by the next group
+ * commit) and, once written, towards its worker. Returns 0, or LP_ERANGE when the writer is too
+ * far behind (answer 503; the client retries). HTTP thread. */
 int session_append(registry_t *reg, session_t *s, const void *p, size_t n);
 /* No more bytes will come: the worker settles the session when it has seen them all. */
 void session_end_input(registry_t *reg, session_t *s);
 /* Stores a whole log at once (a raw upload): no live pass, the worker settles it directly.
- * Returns 0 or LP_EIO. HTTP thread. */
+ * Returns 0 or LP_ERANGE. HTTP thread. */
 int session_store_whole(registry_t *reg, session_t *s, const void *p, size_t n);
 /* Deletes the session: its files, its metadata, its uploads. HTTP thread. */
 void session_delete(registry_t *reg, session_t *s);
+/* Another reference to s (returns s) / dropping one; the last frees it. Any thread. */
+session_t *session_retain(session_t *s);
+void session_release(session_t *s);
+/* True once the session was deleted (acquire). */
+bool session_deleted(const session_t *s);
+/* The running replays. */
+struct replays *registry_replays(registry_t *reg);
 /* The state, from the worker (acquire). */
 session_state_t session_state(const session_t *s);
 /* Refreshes s->meta from the live counters (state, bytes, events, error). HTTP thread. */
 void session_sync_meta(session_t *s);
 
-/* Uploads. HTTP thread. */
+/* Bytes of the session that are durable (at most `received`). Any thread. */
+uint64_t session_durable(const session_t *s);
+/* Makes everything accepted so far durable now (waits for one group commit, at most 2 s):
+ * for rare requests such as an upload's resume query. Returns session_durable. HTTP thread. */
+uint64_t session_flush(registry_t *reg, session_t *s);
+/* The persist thread (segments of every session). */
+persist_t *registry_persister(registry_t *reg);
+
+/* Uploads. upload_create records the upload's id in the session's segments durably before it
+ * returns (one group commit). HTTP thread. */
 upload_t *upload_create(registry_t *reg, session_t *s);
 upload_t *upload_find(registry_t *reg, const char *id);
 
@@ -116,6 +138,28 @@ typedef struct session_watch {
 } session_watch_t;
 /* Installs the watcher (borrowed for the registry's life; NULL removes it). Any thread. */
 void registry_watch(registry_t *reg, const session_watch_t *w);
+
+/* Snapshots (server/session_snap.c). Writes one of the session's current totals, counters and
+ * coarse series to its segments; any thread but the session's lock must not be held. */
+void session_save_snapshot(registry_t *reg, session_t *s);
+/* Restores a session whose oldest raw segments were dropped from its latest snapshot; false when
+ * it has none or still has every byte (then it is analysed again). HTTP thread, at start. */
+bool session_restore_snapshot(registry_t *reg, session_t *s);
+/* Retention (server/retention.c): the limits on raw segments (0: none), from the flags, or from
+ * DIR/retention.json once an admin changed them; retention_tick drops the oldest raw segments
+ * beyond them (each session's results and a snapshot stay). HTTP thread. */
+typedef struct retention {
+    uint64_t age_s;         /* raw segments older than this */
+    uint64_t session_bytes; /* raw segment bytes per session */
+    uint64_t total_bytes;   /* raw segment bytes in all */
+} retention_t;
+retention_t *registry_retention(registry_t *reg);
+server_t *registry_server(registry_t *reg);
+void retention_load(registry_t *reg);
+int retention_save(registry_t *reg);
+void retention_tick(registry_t *reg);
+/* The session's upload, if any. HTTP thread. */
+upload_t *session_upload(registry_t *reg, session_t *s);
 
 /* The name of a state ("ingesting", ...). */
 const char *session_state_name(session_state_t st);

@@ -1,0 +1,229 @@
+/* Building, encoding and decoding a segment's footer index (lib/seg_index.h). */
+#include "seg_index.h"
+
+#include "err.h"
+#include "segment.h"
+#include "xmalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+#define XXH_INLINE_ALL /* header-only XXH64: inlined, no library call per record */
+#include <xxhash.h>
+
+void seg_index_init(seg_index_t *x, uint64_t start)
+{
+    memset(x, 0, sizeof *x);
+    x->stream_start = x->stream_end = start;
+    x->bin_ns = SEG_INDEX_BIN_NS;
+    x->thread_bin_ns = SEG_INDEX_THREAD_BIN_NS;
+    for (int k = 0; k < 3; k++)
+        u32map_init(&x->ix[k]);
+}
+
+void seg_index_dispose(seg_index_t *x)
+{
+    for (size_t i = 0; i < x->nmaps; i++) {
+        free(x->maps[i].name);
+        bitmap_destroy(x->maps[i].bins);
+    }
+    free(x->maps);
+    free(x->points);
+    for (int k = 0; k < 3; k++)
+        u32map_dispose(&x->ix[k]);
+    memset(x, 0, sizeof *x);
+}
+
+static seg_index_map_t *map_get(seg_index_t *x, int kind, uint32_t key, const uint8_t *name,
+                                size_t name_len)
+{
+    uint32_t i = u32map_get(&x->ix[kind], key);
+    if (i != U32MAP_NONE) return &x->maps[i];
+    xgrow((void **)&x->maps, &x->maps_cap, x->nmaps + 1, sizeof *x->maps);
+    seg_index_map_t *m = &x->maps[x->nmaps];
+    memset(m, 0, sizeof *m);
+    m->kind = (uint8_t)kind;
+    m->key = key;
+    m->name = name ? xstrndup((const char *)name, name_len) : NULL;
+    m->bins = bitmap_create();
+    u32map_put(&x->ix[kind], key, (uint32_t)x->nmaps);
+    return &x->maps[x->nmaps++];
+}
+
+static void mark(seg_index_map_t *m, uint32_t bin)
+{
+    if (m->any && m->last_bin == bin) return;
+    bitmap_add(m->bins, bin);
+    m->last_bin = bin;
+    m->any = true;
+}
+
+/* The label of a "START x" / "STOP x" user message, or NULL. */
+static const uint8_t *label_of(const evlog_event_t *ev, size_t *len)
+{
+    const uint8_t *p = ev->payload;
+    size_t n = ev->size;
+    if (ev->type == EVLOG_USER_MSG && n >= 2) { /* variable size: u16 length prefix stripped */
+        if (n > 6 && !memcmp(p, "START ", 6)) {
+            *len = n - 6;
+            return p + 6;
+        }
+        if (n > 5 && !memcmp(p, "STOP ", 5)) {
+            *len = n - 5;
+            return p + 5;
+        }
+    }
+    return NULL;
+}
+
+void seg_index_event(seg_index_t *x, const evlog_event_t *ev, uint64_t off)
+{
+    if (ev->ts < x->bin_lo || ev->ts >= x->bin_hi) {
+        uint64_t b = ev->ts / x->bin_ns;
+        x->bin = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
+        x->bin_lo = b * x->bin_ns;
+        x->bin_hi = b < UINT32_MAX ? x->bin_lo + x->bin_ns : UINT64_MAX;
+    }
+    uint32_t bin = x->bin;
+    if (ev->type == EVLOG_BLOCK_MARKER) {
+        xgrow((void **)&x->points, &x->points_cap, x->npoints + 1, sizeof *x->points);
+        x->points[x->npoints++] = (seg_index_point_t){ev->ts, off};
+        return;
+    }
+    if (x->events == 0 || ev->ts < x->first_ts) x->first_ts = ev->ts;
+    if (ev->ts > x->last_ts) x->last_ts = ev->ts;
+    x->events++;
+    if (ev->type < 256) {
+        uint32_t m = x->type_map[ev->type];
+        if (!m) {
+            map_get(x, SEG_MAP_TYPE, ev->type, NULL, 0);
+            m = x->type_map[ev->type] = (uint32_t)x->nmaps;
+        }
+        mark(&x->maps[m - 1], bin);
+    } else {
+        mark(map_get(x, SEG_MAP_TYPE, ev->type, NULL, 0), bin);
+    }
+    switch (ev->type) {
+    case EVLOG_CREATE_THREAD:
+    case EVLOG_RUN_THREAD:
+    case EVLOG_STOP_THREAD:
+    case EVLOG_THREAD_RUNNABLE:
+    case EVLOG_MIGRATE_THREAD:
+    case EVLOG_THREAD_WAKEUP:
+    case EVLOG_THREAD_LABEL:
+        if (ev->size >= 4) {
+            if (!x->thread_map || ev->ts < x->thread_lo || ev->ts >= x->thread_hi) {
+                uint64_t t = ev->ts / x->thread_bin_ns;
+                uint32_t tb = t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
+                x->thread_lo = t * x->thread_bin_ns;
+                x->thread_hi = t < UINT32_MAX ? x->thread_lo + x->thread_bin_ns : UINT64_MAX;
+                map_get(x, SEG_MAP_THREAD, tb, NULL, 0);
+                x->thread_map = u32map_get(&x->ix[SEG_MAP_THREAD], tb) + 1;
+                x->thread_bin = tb;
+            }
+            mark(&x->maps[x->thread_map - 1], evlog_u32(ev->payload));
+        }
+        break;
+    default: {
+        size_t n;
+        const uint8_t *l = label_of(ev, &n);
+        if (l) {
+            if (n > 65535) n = 65535;
+            mark(map_get(x, SEG_MAP_LABEL, XXH32(l, n, 0), l, n), bin);
+        }
+    }
+    }
+}
+
+uint8_t *seg_index_encode(seg_index_t *x, size_t *len)
+{
+    size_t n = 56 + 4 + x->npoints * 16 + 4;
+    for (size_t i = 0; i < x->nmaps; i++)
+        n += 11 + (x->maps[i].name ? strlen(x->maps[i].name) : 0) + bitmap_size(x->maps[i].bins);
+    uint8_t *out = xmalloc(n), *p = out;
+    const uint64_t head[7] = {x->stream_start, x->stream_end, x->first_ts,     x->last_ts,
+                              x->bin_ns,       x->events,     x->thread_bin_ns};
+    for (int i = 0; i < 7; i++, p += 8)
+        seg_put64(p, head[i]);
+    seg_put32(p, (uint32_t)x->npoints);
+    p += 4;
+    for (size_t i = 0; i < x->npoints; i++, p += 16) {
+        seg_put64(p, x->points[i].ts);
+        seg_put64(p + 8, x->points[i].stream_off);
+    }
+    seg_put32(p, (uint32_t)x->nmaps);
+    p += 4;
+    for (size_t i = 0; i < x->nmaps; i++) {
+        const seg_index_map_t *m = &x->maps[i];
+        size_t nl = m->name ? strlen(m->name) : 0;
+        *p++ = m->kind;
+        seg_put32(p, m->key);
+        p[4] = (uint8_t)nl;
+        p[5] = (uint8_t)(nl >> 8);
+        p += 6;
+        memcpy(p, m->name ? m->name : "", nl);
+        p += nl;
+        size_t bs = bitmap_save(m->bins, p + 4);
+        seg_put32(p, (uint32_t)bs);
+        p += 4 + bs;
+    }
+    *len = (size_t)(p - out);
+    return out;
+}
+
+int seg_index_decode(seg_index_t *x, const uint8_t *p, size_t len)
+{
+    seg_index_init(x, 0);
+    const uint8_t *end = p + len;
+    if (len < 60) goto bad;
+    uint64_t *head[7] = {&x->stream_start, &x->stream_end, &x->first_ts,     &x->last_ts,
+                         &x->bin_ns,       &x->events,     &x->thread_bin_ns};
+    for (int i = 0; i < 7; i++, p += 8)
+        *head[i] = seg_get64(p);
+    size_t np = seg_get32(p);
+    p += 4;
+    if (x->bin_ns == 0 || x->thread_bin_ns == 0 || np > (size_t)(end - p) / 16) goto bad;
+    x->points = xmalloc((np ? np : 1) * sizeof *x->points);
+    x->npoints = x->points_cap = np;
+    for (size_t i = 0; i < np; i++, p += 16)
+        x->points[i] = (seg_index_point_t){seg_get64(p), seg_get64(p + 8)};
+    if (end - p < 4) goto bad;
+    size_t nm = seg_get32(p);
+    p += 4;
+    for (size_t i = 0; i < nm; i++) {
+        if (end - p < 7) goto bad;
+        uint8_t kind = p[0];
+        uint32_t key = seg_get32(p + 1);
+        size_t nl = (size_t)p[5] | (size_t)p[6] << 8;
+        p += 7;
+        if (kind > SEG_MAP_LABEL || (size_t)(end - p) < nl + 4) goto bad;
+        const uint8_t *name = p;
+        p += nl;
+        size_t bs = seg_get32(p);
+        p += 4;
+        if ((size_t)(end - p) < bs || u32map_get(&x->ix[kind], key) != U32MAP_NONE) goto bad;
+        bitmap_t *b = bitmap_load(p, bs);
+        if (!b) goto bad;
+        seg_index_map_t *m = map_get(x, kind, key, kind == SEG_MAP_LABEL ? name : NULL, nl);
+        bitmap_destroy(m->bins);
+        m->bins = b;
+        p += bs;
+    }
+    if (p != end) goto bad;
+    return 0;
+bad:
+    seg_index_dispose(x);
+    return LP_ECORRUPT;
+}
+
+const seg_index_map_t *seg_index_find(const seg_index_t *x, int kind, uint32_t key)
+{
+    if (kind < 0 || kind > SEG_MAP_LABEL) return NULL;
+    uint32_t i = u32map_get(&x->ix[kind], key);
+    return i == U32MAP_NONE ? NULL : &x->maps[i];
+}
+
+bool seg_index_overlaps(const seg_index_t *x, uint64_t from, uint64_t to)
+{
+    if (x->events == 0) return false;
+    return x->last_ts >= from && (to == 0 || x->first_ts < to);
+}

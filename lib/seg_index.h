@@ -1,0 +1,63 @@
+/* The footer index of one segment (format in lib/segment.h): built from the events of the
+ * segment's bytes as the writer decodes them — block markers give time -> offset, and roaring
+ * bitmaps record which 1 ms bins hold which event types, threads and labels — and read back to
+ * pick the segments a time range needs. Thread sets are kept per second (a bitmap of thread ids
+ * per bin), since a program may run many thousands of threads. */
+#ifndef LP_SEG_INDEX_H
+#define LP_SEG_INDEX_H
+
+#include "bitmap.h"
+#include "evlog.h"
+#include "u32map.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct seg_index_point {
+    uint64_t ts, stream_off;
+} seg_index_point_t;
+
+typedef struct seg_index_map {
+    uint8_t kind; /* seg_map_kind_t */
+    uint32_t key;
+    char *name; /* labels: the label text (owned); else NULL */
+    bitmap_t *bins;
+    uint32_t last_bin; /* the bin added last (skips repeats) */
+    bool any;
+} seg_index_map_t;
+
+/* An index being built or read, on caller storage. */
+typedef struct seg_index {
+    uint64_t stream_start, stream_end, first_ts, last_ts, bin_ns, events, thread_bin_ns;
+    seg_index_point_t *points;
+    size_t npoints, points_cap;
+    seg_index_map_t *maps;
+    size_t nmaps, maps_cap;
+    u32map_t ix[3];         /* per seg_map_kind_t: key -> map number */
+    uint32_t type_map[256]; /* fast path: event types below 256 -> map number + 1 (0: none) */
+    uint32_t thread_map;    /* the thread set of the latest thread bin + 1 (0: none) */
+    uint32_t thread_bin;
+    uint64_t thread_lo, thread_hi; /* its time range */
+    uint64_t bin_lo, bin_hi; /* the time bin of the latest event [lo, hi), to spare divisions */
+    uint32_t bin;
+} seg_index_t;
+
+/* An empty index for a segment starting at stream offset `start`. */
+void seg_index_init(seg_index_t *x, uint64_t start);
+/* Frees it. Safe on a zeroed or disposed index. */
+void seg_index_dispose(seg_index_t *x);
+/* Adds one decoded event (borrowed; raw-mode events are enough) that starts at stream offset
+ * `off`. Writer's thread. */
+void seg_index_event(seg_index_t *x, const evlog_event_t *ev, uint64_t off);
+/* Encodes the index as an SEG_REC_INDEX payload: returns a malloc'd buffer, *len its size. */
+uint8_t *seg_index_encode(seg_index_t *x, size_t *len);
+/* Decodes an SEG_REC_INDEX payload into a fresh index. Returns 0 or LP_ECORRUPT (then the index
+ * is disposed). Never reads past len. */
+int seg_index_decode(seg_index_t *x, const uint8_t *p, size_t len);
+/* The map of (kind, key), or NULL. */
+const seg_index_map_t *seg_index_find(const seg_index_t *x, int kind, uint32_t key);
+/* True when some event lies in [from, to) ns (to = 0: no upper bound). */
+bool seg_index_overlaps(const seg_index_t *x, uint64_t from, uint64_t to);
+
+#endif

@@ -1,0 +1,449 @@
+/* The segment writer (lib/seg_writer.h). Bytes pass a raw-mode decoder on their way to disk:
+ * its events feed the current segment's index and tell where blocks begin, so a full segment
+ * rolls exactly at a block boundary and every segment after the first starts with the eventlog
+ * header and then whole blocks: it decodes on its own. */
+#include "seg_writer.h"
+
+#include "err.h"
+#include "evlog.h"
+#include "seg_index.h"
+#include "seg_reader.h"
+#include "xmalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#define HEADER_MAX (1u << 20) /* header bytes collected before giving up on an EVHEADER record */
+
+struct seg_writer {
+    seg_log_t *l;
+    seg_writer_opts_t o;
+    int fd;              /* the open segment, or -1 */
+    uint64_t seq;        /* its number */
+    uint64_t next_seq;   /* the number of the next segment */
+    uint64_t size;       /* its bytes */
+    uint64_t created_ns; /* its creation time */
+    bool dirty, dir_dirty;
+    uint64_t pos; /* stream bytes appended */
+    evlog_t dec;
+    bool dec_ok;
+    int64_t dec_base; /* stream offset = decoder offset + dec_base */
+    seg_index_t ix, next;
+    bool roll_pending, split_found;
+    uint64_t split_at, piece_start;
+    uint8_t *hacc; /* stream bytes before the first event (the header) */
+    size_t hacc_len;
+    bool header_done;
+    ZSTD_CCtx *zc;
+    uint8_t *zbuf;
+    size_t zcap;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int on_event(void *ctx, const evlog_event_t *ev)
+{
+    seg_writer_t *w = ctx;
+    uint64_t off = (uint64_t)((int64_t)ev->offset + w->dec_base);
+    if (!w->header_done) {
+        w->header_done = true;
+        pthread_mutex_lock(&w->l->mu);
+        if (!w->l->evheader && off <= w->hacc_len && off > 0) {
+            w->l->evheader = xmalloc(off);
+            memcpy(w->l->evheader, w->hacc, off);
+            w->l->evheader_len = off;
+        }
+        pthread_mutex_unlock(&w->l->mu);
+        free(w->hacc);
+        w->hacc = NULL;
+    }
+    if (w->roll_pending && !w->split_found && ev->type == EVLOG_BLOCK_MARKER &&
+        off >= w->piece_start && off > w->ix.stream_start) {
+        w->split_found = true;
+        w->split_at = off;
+        seg_index_init(&w->next, off);
+    }
+    seg_index_event(w->split_found && off >= w->split_at ? &w->next : &w->ix, ev, off);
+    return 0;
+}
+
+static int write_all(int fd, const struct iovec *iov, int n)
+{
+    struct iovec v[3];
+    memcpy(v, iov, (size_t)n * sizeof *v);
+    struct iovec *p = v;
+    while (n > 0) {
+        ssize_t k = writev(fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return LP_EIO;
+        while (n > 0 && (size_t)k >= p->iov_len) {
+            k -= (ssize_t)p->iov_len;
+            p++;
+            n--;
+        }
+        if (n > 0) {
+            p->iov_base = (uint8_t *)p->iov_base + k;
+            p->iov_len -= (size_t)k;
+        }
+    }
+    return 0;
+}
+
+/* Appends one record to the open segment; *payload_off gets the payload's file offset. */
+static int put_record(seg_writer_t *w, seg_rec_hdr_t *h, const void *payload, uint64_t *pay_off)
+{
+    uint8_t hb[SEG_REC_HDR];
+    seg_rec_hdr_encode(h, payload, hb);
+    struct iovec iov[2] = {{hb, SEG_REC_HDR}, {(void *)payload, h->len}};
+    if (write_all(w->fd, iov, h->len ? 2 : 1) < 0) {
+        if (ftruncate(w->fd, (off_t)w->size) < 0) { /* keep the file whole for the next try */
+        }
+        return LP_EIO;
+    }
+    if (pay_off) *pay_off = w->size + SEG_REC_HDR;
+    w->size += SEG_REC_HDR + h->len;
+    w->dirty = true;
+    return 0;
+}
+
+static void update_file_locked(seg_writer_t *w)
+{
+    seg_file_t *f = &w->l->files[w->l->nfiles - 1];
+    f->size = w->size;
+    f->stream_end = w->pos;
+    f->first_ts = w->ix.first_ts;
+    f->last_ts = w->ix.last_ts;
+    f->events = w->ix.events;
+}
+
+/* Opens segment next_seq starting at stream offset pos. */
+static int open_segment(seg_writer_t *w)
+{
+    char path[PATH_MAX + 64];
+    seg_log_path(w->l, w->next_seq, path, sizeof path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) return LP_EIO;
+    uint8_t hb[SEG_FILE_HDR];
+    w->created_ns = now_ns();
+    seg_file_hdr_t fh = {.version = SEG_VERSION,
+                         .seq = w->next_seq,
+                         .stream_start = w->pos,
+                         .created_ns = w->created_ns};
+    seg_file_hdr_encode(&fh, hb);
+    struct iovec iov = {hb, SEG_FILE_HDR};
+    if (write_all(fd, &iov, 1) < 0) {
+        close(fd);
+        unlink(path);
+        return LP_EIO;
+    }
+    w->fd = fd;
+    w->seq = w->next_seq++;
+    w->size = SEG_FILE_HDR;
+    w->dir_dirty = w->dirty = true;
+    pthread_mutex_lock(&w->l->mu);
+    seg_log_add_file_locked(w->l, &(seg_file_t){.seq = w->seq,
+                                                .stream_start = w->pos,
+                                                .stream_end = w->pos,
+                                                .created_ns = w->created_ns,
+                                                .size = w->size});
+    if (w->l->nfiles == 1) w->l->start = w->pos;
+    uint8_t *hdr = NULL;
+    size_t hlen = 0;
+    if (w->pos > 0 && w->l->evheader) {
+        hlen = w->l->evheader_len;
+        hdr = xmalloc(hlen);
+        memcpy(hdr, w->l->evheader, hlen);
+    }
+    pthread_mutex_unlock(&w->l->mu);
+    if (w->ix.stream_start != w->pos) {
+        seg_index_dispose(&w->ix);
+        seg_index_init(&w->ix, w->pos);
+    }
+    int rc = 0;
+    if (hdr) {
+        seg_rec_hdr_t h = {
+            .type = SEG_REC_EVHEADER, .len = (uint32_t)hlen, .raw_len = (uint32_t)hlen};
+        rc = put_record(w, &h, hdr, NULL);
+        free(hdr);
+    }
+    return rc;
+}
+
+static int ensure_open(seg_writer_t *w)
+{
+    return w->fd >= 0 ? 0 : open_segment(w);
+}
+
+int seg_writer_close(seg_writer_t *w)
+{
+    if (w->fd < 0) return 0;
+    w->ix.stream_end = w->pos;
+    size_t n;
+    uint8_t *p = seg_index_encode(&w->ix, &n);
+    uint64_t ix_off = w->size;
+    seg_rec_hdr_t h = {.type = SEG_REC_INDEX, .len = (uint32_t)n, .raw_len = (uint32_t)n};
+    int rc = put_record(w, &h, p, NULL);
+    free(p);
+    uint8_t tr[SEG_TRAILER];
+    seg_trailer_encode(ix_off, tr);
+    struct iovec iov = {tr, SEG_TRAILER};
+    if (rc == 0) rc = write_all(w->fd, &iov, 1);
+    if (rc == 0) w->size += SEG_TRAILER;
+    if (rc == 0 && fdatasync(w->fd) < 0) rc = LP_EIO;
+    pthread_mutex_lock(&w->l->mu);
+    update_file_locked(w);
+    w->l->files[w->l->nfiles - 1].closed = rc == 0;
+    pthread_mutex_unlock(&w->l->mu);
+    close(w->fd);
+    w->fd = -1;
+    w->roll_pending = false;
+    seg_index_dispose(&w->ix);
+    seg_index_init(&w->ix, w->pos);
+    return rc;
+}
+
+/* Writes one chunk record of raw bytes at the current position. */
+static int put_chunk(seg_writer_t *w, const uint8_t *p, size_t n)
+{
+    if (n == 0) return 0;
+    int rc = ensure_open(w);
+    if (rc < 0) return rc;
+    seg_rec_hdr_t h = {
+        .type = SEG_REC_CHUNK, .len = (uint32_t)n, .raw_len = (uint32_t)n, .stream_off = w->pos};
+    const void *payload = p;
+    if (w->o.zstd_level > 0) {
+        size_t bound = ZSTD_compressBound(n);
+        if (bound > w->zcap) w->zbuf = xrealloc(w->zbuf, w->zcap = bound);
+        if (!w->zc) w->zc = ZSTD_createCCtx();
+        size_t z = ZSTD_compressCCtx(w->zc, w->zbuf, w->zcap, p, n, w->o.zstd_level);
+        if (!ZSTD_isError(z) && z < n) {
+            h.flags = SEG_F_ZSTD;
+            h.len = (uint32_t)z;
+            payload = w->zbuf;
+        }
+    }
+    uint64_t pay;
+    if ((rc = put_record(w, &h, payload, &pay)) < 0) return rc;
+    pthread_mutex_lock(&w->l->mu);
+    seg_log_add_chunk_locked(w->l, &(seg_chunk_t){.stream_off = w->pos,
+                                                  .file_off = pay,
+                                                  .seq = w->seq,
+                                                  .len = h.len,
+                                                  .raw_len = (uint32_t)n,
+                                                  .flags = h.flags});
+    w->pos += n;
+    update_file_locked(w);
+    pthread_mutex_unlock(&w->l->mu);
+    if (w->size >= w->o.max_bytes) w->roll_pending = true;
+    return 0;
+}
+
+int seg_writer_append(seg_writer_t *w, const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    pthread_mutex_lock(&w->l->mu);
+    bool ended = w->l->ended;
+    pthread_mutex_unlock(&w->l->mu);
+    if (ended) return LP_EARG;
+    /* pieces of at most an eighth of a segment, so a segment rolls close to its size */
+    size_t piece =
+        w->o.max_bytes / 8 < SEG_CHUNK_MAX ? (size_t)(w->o.max_bytes / 8) : SEG_CHUNK_MAX;
+    if (piece < 4096) piece = 4096;
+    while (n > 0) {
+        size_t k = n < piece ? n : piece;
+        if (!w->header_done && w->hacc) {
+            size_t keep = HEADER_MAX - w->hacc_len < k ? HEADER_MAX - w->hacc_len : k;
+            memcpy(w->hacc + w->hacc_len, p, keep);
+            w->hacc_len += keep;
+        }
+        w->piece_start = w->pos;
+        w->split_found = false;
+        if (w->dec_ok && evlog_feed(&w->dec, p, k) < 0) w->dec_ok = false;
+        int rc;
+        if (w->roll_pending && w->split_found) {
+            size_t a = (size_t)(w->split_at - w->pos);
+            seg_index_t next = w->next;
+            memset(&w->next, 0, sizeof w->next);
+            rc = put_chunk(w, p, a);
+            if (rc == 0) rc = seg_writer_close(w);
+            seg_index_dispose(&w->ix);
+            w->ix = next;
+            if (rc == 0) rc = put_chunk(w, p + a, k - a);
+        } else if (w->roll_pending && !w->dec_ok) { /* no blocks to wait for in a broken stream */
+            rc = seg_writer_close(w);
+            if (rc == 0) rc = put_chunk(w, p, k);
+        } else {
+            rc = put_chunk(w, p, k);
+        }
+        if (rc < 0) return rc;
+        p += k;
+        n -= k;
+    }
+    return 0;
+}
+
+int seg_writer_record(seg_writer_t *w, int type, const void *p, size_t n)
+{
+    int rc = ensure_open(w);
+    if (rc < 0) return rc;
+    seg_rec_hdr_t h = {
+        .type = (uint8_t)type, .len = (uint32_t)n, .raw_len = (uint32_t)n, .stream_off = w->pos};
+    if ((rc = put_record(w, &h, p, NULL)) < 0) return rc;
+    pthread_mutex_lock(&w->l->mu);
+    update_file_locked(w);
+    if (type == SEG_REC_UPLOAD && n == 32) {
+        memcpy(w->l->upload, p, 32);
+        w->l->upload[32] = 0;
+    }
+    pthread_mutex_unlock(&w->l->mu);
+    return 0;
+}
+
+int seg_writer_end(seg_writer_t *w)
+{
+    int rc = seg_writer_record(w, SEG_REC_END, NULL, 0);
+    if (rc == 0) {
+        pthread_mutex_lock(&w->l->mu);
+        w->l->ended = true;
+        pthread_mutex_unlock(&w->l->mu);
+    }
+    return rc;
+}
+
+void seg_writer_tick(seg_writer_t *w, uint64_t now)
+{
+    if (w->fd >= 0 && w->o.max_age_ns && now - w->created_ns >= w->o.max_age_ns &&
+        w->size > SEG_FILE_HDR)
+        w->roll_pending = true;
+}
+
+int seg_writer_sync(seg_writer_t *w)
+{
+    if (w->fd >= 0 && w->dirty && fdatasync(w->fd) < 0) return LP_EIO;
+    w->dirty = false;
+    if (w->dir_dirty) {
+        int dfd = open(w->l->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0) return LP_EIO;
+        int rc = fsync(dfd);
+        close(dfd);
+        if (rc < 0) return LP_EIO;
+        w->dir_dirty = false;
+    }
+    return 0;
+}
+
+bool seg_writer_dirty(const seg_writer_t *w)
+{
+    return w->dirty || w->dir_dirty;
+}
+
+uint64_t seg_writer_offset(const seg_writer_t *w)
+{
+    return w->pos;
+}
+
+void seg_writer_destroy(seg_writer_t *w)
+{
+    if (!w) return;
+    if (w->fd >= 0) close(w->fd);
+    evlog_dispose(&w->dec);
+    seg_index_dispose(&w->ix);
+    seg_index_dispose(&w->next);
+    ZSTD_freeCCtx(w->zc);
+    free(w->zbuf);
+    free(w->hacc);
+    free(w);
+}
+
+/* Feeds the decoder (and the index) with the open last segment's bytes, so both continue where
+ * the previous writer stopped. */
+static int prime(seg_writer_t *w, const seg_file_t *last)
+{
+    seg_reader_t *r = seg_reader_create(w->l);
+    uint8_t *buf = xmalloc(SEG_CHUNK_MAX);
+    int rc = 0;
+    for (uint64_t off = last->stream_start; off < last->stream_end && rc == 0;) {
+        size_t want = last->stream_end - off < SEG_CHUNK_MAX ? (size_t)(last->stream_end - off)
+                                                             : SEG_CHUNK_MAX;
+        ssize_t k = seg_reader_pread(r, buf, want, off);
+        if (k <= 0) {
+            rc = LP_EIO;
+            break;
+        }
+        if (w->dec_ok && evlog_feed(&w->dec, buf, (size_t)k) < 0) w->dec_ok = false;
+        off += (uint64_t)k;
+    }
+    free(buf);
+    seg_reader_destroy(r);
+    return rc;
+}
+
+seg_writer_t *seg_writer_create(seg_log_t *l, const seg_writer_opts_t *o, char *err, size_t cap)
+{
+    seg_writer_t *w = xcalloc(1, sizeof *w);
+    w->l = l;
+    w->fd = -1;
+    if (o) w->o = *o;
+    if (!w->o.max_bytes) w->o.max_bytes = 64u << 20;
+    evlog_sink_t sink = {.on_event = on_event, .ctx = w};
+    w->dec_ok = evlog_init(&w->dec, &sink) == 0;
+    evlog_set_raw(&w->dec, true);
+    pthread_mutex_lock(&l->mu);
+    w->pos = l->end;
+    w->next_seq = l->nfiles ? l->files[l->nfiles - 1].seq + 1 : 0;
+    seg_file_t last = l->nfiles ? l->files[l->nfiles - 1] : (seg_file_t){0};
+    bool have_last = l->nfiles > 0;
+    uint8_t *hdr = NULL;
+    size_t hlen = l->evheader_len;
+    if (l->evheader) {
+        hdr = xmalloc(hlen);
+        memcpy(hdr, l->evheader, hlen);
+    }
+    pthread_mutex_unlock(&l->mu);
+    seg_index_init(&w->ix, w->pos);
+    /* The decoder starts at stream offset 0 with the header, or with the saved header bytes and
+     * then the open segment's blocks. */
+    uint64_t from = have_last && !last.closed ? last.stream_start : w->pos;
+    if (from == 0) {
+        w->hacc = xmalloc(HEADER_MAX);
+        w->dec_base = 0;
+    } else if (hdr) {
+        w->header_done = true;
+        w->dec_base = (int64_t)from - (int64_t)hlen;
+        if (evlog_feed(&w->dec, hdr, hlen) < 0) w->dec_ok = false;
+    } else {
+        w->header_done = true;
+        w->dec_ok = false; /* no header: no index beyond counting bytes */
+    }
+    free(hdr);
+    if (have_last && !last.closed) {
+        char path[PATH_MAX + 64];
+        seg_log_path(l, last.seq, path, sizeof path);
+        w->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        if (w->fd < 0) {
+            snprintf(err, cap, "cannot open %s: %s", path, strerror(errno));
+            seg_writer_destroy(w);
+            return NULL;
+        }
+        w->seq = last.seq;
+        w->size = last.size;
+        w->created_ns = last.created_ns;
+        seg_index_dispose(&w->ix);
+        seg_index_init(&w->ix, last.stream_start);
+        if (prime(w, &last) < 0) w->dec_ok = false;
+        if (w->size >= w->o.max_bytes) w->roll_pending = true;
+    }
+    return w;
+}

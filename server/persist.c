@@ -1,0 +1,352 @@
+/* The segment writer thread (server/persist.h): a mutex-guarded FIFO of jobs from any thread,
+ * executed in order on one thread, with a group commit (fdatasync of every target written since
+ * the last one) every fsync interval or when a caller asks to flush. */
+#include "persist.h"
+
+#include "err.h"
+#include "xmalloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum job_kind { J_ADD, J_APPEND, J_RECORD, J_END, J_CLOSE, J_DROP, J_DROP_REMOVE };
+
+typedef struct job {
+    struct job *next;
+    persist_target_t *t;
+    int kind, type;
+    size_t len;
+    uint8_t data[]; /* the copy */
+} job_t;
+
+struct persist {
+    persist_opts_t o;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv, done_cv;
+    job_t *head, *tail;
+    bool stop;
+    uint64_t flush_asked, flush_done; /* flush generations (under mu) */
+    _Atomic uint64_t queued;          /* bytes in the queue (relaxed: a counter) */
+    persist_target_t **targets;       /* targets with a writer (thread only) */
+    size_t ntargets, targets_cap;
+};
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void target_unref(persist_target_t *t)
+{
+    /* acq_rel: the last owner sees every write the other made before letting go */
+    if (!t || atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1) return;
+    seg_writer_destroy(t->w);
+    seg_log_dispose(&t->log);
+    free(t);
+}
+
+persist_target_t *persist_retain(persist_target_t *t)
+{
+    /* relaxed: the caller holds a reference already */
+    atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+    return t;
+}
+
+void persist_release(persist_target_t *t)
+{
+    target_unref(t);
+}
+
+uint64_t persist_durable(const persist_target_t *t)
+{
+    /* acquire: pairs with the thread's release after the fdatasync */
+    return atomic_load_explicit(&t->durable, memory_order_acquire);
+}
+
+static void enqueue(persist_t *p, persist_target_t *t, int kind, int type, const void *b, size_t n)
+{
+    job_t *j = xmalloc(sizeof *j + n);
+    /* relaxed: the caller holds a reference already; the job's keeps t alive until it ran */
+    atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+    j->next = NULL;
+    j->t = t;
+    j->kind = kind;
+    j->type = type;
+    j->len = n;
+    if (n) memcpy(j->data, b, n);
+    pthread_mutex_lock(&p->mu);
+    if (p->tail)
+        p->tail->next = j;
+    else
+        p->head = j;
+    p->tail = j;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+int persist_append(persist_t *p, persist_target_t *t, const void *b, size_t n, bool may_refuse)
+{
+    if (may_refuse &&
+        atomic_load_explicit(&p->queued, memory_order_relaxed) + n > p->o.max_queued &&
+        atomic_load_explicit(&p->queued, memory_order_relaxed) > 0)
+        return LP_ERANGE;
+    atomic_fetch_add_explicit(&p->queued, n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&t->queued, n, memory_order_relaxed);
+    enqueue(p, t, J_APPEND, 0, b, n);
+    return 0;
+}
+
+void persist_record(persist_t *p, persist_target_t *t, int type, const void *b, size_t n)
+{
+    enqueue(p, t, J_RECORD, type, b, n);
+}
+
+void persist_end(persist_t *p, persist_target_t *t)
+{
+    enqueue(p, t, J_END, 0, NULL, 0);
+}
+
+void persist_close(persist_t *p, persist_target_t *t)
+{
+    enqueue(p, t, J_CLOSE, 0, NULL, 0);
+}
+
+void persist_drop(persist_t *p, persist_target_t *t, bool remove)
+{
+    enqueue(p, t, remove ? J_DROP_REMOVE : J_DROP, 0, NULL, 0);
+}
+
+static void remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char path[PATH_MAX + 300];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            if (e->d_type == DT_DIR)
+                remove_tree(path);
+            else
+                unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+static void io_failed(persist_target_t *t, const char *what, int rc)
+{
+    if (!atomic_exchange_explicit(&t->failed, 1, memory_order_relaxed))
+        fprintf(stderr, "serve: %s: %s failed: %s\n", t->log.dir, what, lp_strerror(rc));
+}
+
+static void run_job(persist_t *p, job_t *j)
+{
+    persist_target_t *t = j->t;
+    int rc = 0;
+    if (!t->w && j->kind != J_DROP && j->kind != J_DROP_REMOVE) { /* dropped already */
+        if (j->kind == J_APPEND) {
+            atomic_fetch_sub_explicit(&t->queued, j->len, memory_order_relaxed);
+            atomic_fetch_sub_explicit(&p->queued, j->len, memory_order_relaxed);
+        }
+        return;
+    }
+    switch (j->kind) {
+    case J_ADD:
+        xgrow((void **)&p->targets, &p->targets_cap, p->ntargets + 1, sizeof *p->targets);
+        p->targets[p->ntargets++] = t;
+        break;
+    case J_APPEND:
+        rc = seg_writer_append(t->w, j->data, j->len);
+        if (rc < 0) io_failed(t, "writing a chunk", rc);
+        atomic_fetch_sub_explicit(&t->queued, j->len, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&p->queued, j->len, memory_order_relaxed);
+        if (p->o.notify) p->o.notify(p->o.notify_ctx);
+        break;
+    case J_RECORD:
+        if ((rc = seg_writer_record(t->w, j->type, j->data, j->len)) < 0)
+            io_failed(t, "writing a record", rc);
+        break;
+    case J_END:
+        if ((rc = seg_writer_end(t->w)) < 0) io_failed(t, "writing the end", rc);
+        if (p->o.notify) p->o.notify(p->o.notify_ctx);
+        break;
+    case J_CLOSE:
+        if ((rc = seg_writer_close(t->w)) < 0) io_failed(t, "closing a segment", rc);
+        break;
+    case J_DROP:
+    case J_DROP_REMOVE:
+        for (size_t i = 0; i < p->ntargets; i++)
+            if (p->targets[i] == t) {
+                p->targets[i] = p->targets[--p->ntargets];
+                break;
+            }
+        if (j->kind == J_DROP_REMOVE) {
+            seg_writer_destroy(t->w);
+            t->w = NULL;
+            remove_tree(t->log.dir);
+        } else {
+            seg_writer_sync(t->w);
+        }
+        target_unref(t);
+        break;
+    }
+}
+
+/* The group commit: every target written since the last one. */
+static void sync_all(persist_t *p)
+{
+    for (size_t i = 0; i < p->ntargets; i++) {
+        persist_target_t *t = p->targets[i];
+        if (!t->w || !seg_writer_dirty(t->w)) continue;
+        uint64_t off = seg_writer_offset(t->w);
+        int rc = seg_writer_sync(t->w);
+        if (rc < 0) {
+            io_failed(t, "fdatasync", rc);
+            continue;
+        }
+        /* release: the bytes below `off` are on disk before anyone acknowledges them */
+        atomic_store_explicit(&t->durable, off, memory_order_release);
+    }
+}
+
+static void *persist_main(void *arg)
+{
+    persist_t *p = arg;
+    uint64_t next_sync = mono_ms() + p->o.fsync_ms;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (p->head) {
+            job_t *j = p->head;
+            p->head = j->next;
+            if (!p->head) p->tail = NULL;
+            pthread_mutex_unlock(&p->mu);
+            run_job(p, j);
+            target_unref(j->t);
+            free(j);
+            if (p->o.fsync_ms == 0) sync_all(p);
+            pthread_mutex_lock(&p->mu);
+        }
+        uint64_t now = mono_ms();
+        bool flush = p->flush_asked > p->flush_done;
+        if (now >= next_sync || flush || p->stop) {
+            uint64_t gen = p->flush_asked;
+            pthread_mutex_unlock(&p->mu);
+            sync_all(p);
+            uint64_t t = now * 1000000ull;
+            for (size_t i = 0; i < p->ntargets; i++)
+                if (p->targets[i]->w) seg_writer_tick(p->targets[i]->w, t);
+            pthread_mutex_lock(&p->mu);
+            p->flush_done = gen;
+            pthread_cond_broadcast(&p->done_cv);
+            next_sync = now + (p->o.fsync_ms ? p->o.fsync_ms : 1000);
+            if (p->stop && !p->head) break;
+            continue;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t wait = next_sync - now;
+        ts.tv_sec += (time_t)(wait / 1000);
+        ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (!p->head && !p->stop && p->flush_asked == p->flush_done)
+            pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+bool persist_flush(persist_t *p, int timeout_ms)
+{
+    pthread_mutex_lock(&p->mu);
+    uint64_t gen = ++p->flush_asked;
+    pthread_cond_signal(&p->cv);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    int rc = 0;
+    while (p->flush_done < gen && rc == 0)
+        rc = pthread_cond_timedwait(&p->done_cv, &p->mu, &ts);
+    bool ok = p->flush_done >= gen;
+    pthread_mutex_unlock(&p->mu);
+    return ok;
+}
+
+typedef struct say_ctx {
+    const char *who;
+} say_ctx_t;
+
+static void say(void *ctx, const char *msg)
+{
+    fprintf(stderr, "serve: recovery: %s: %s\n", ((say_ctx_t *)ctx)->who, msg);
+}
+
+persist_target_t *persist_open(persist_t *p, const char *dir, const char *who, char *err,
+                               size_t cap)
+{
+    persist_target_t *t = xcalloc(1, sizeof *t);
+    say_ctx_t sc = {who};
+    if (seg_log_open(&t->log, dir, true, say, &sc) < 0) {
+        snprintf(err, cap, "cannot read %s: %s", dir, strerror(errno));
+        seg_log_dispose(&t->log);
+        free(t);
+        return NULL;
+    }
+    t->w = seg_writer_create(&t->log, &p->o.seg, err, cap);
+    if (!t->w) {
+        seg_log_dispose(&t->log);
+        free(t);
+        return NULL;
+    }
+    atomic_init(&t->durable, seg_log_end(&t->log));
+    atomic_init(&t->refs, 2);
+    enqueue(p, t, J_ADD, 0, NULL, 0); /* the list of targets is the thread's alone */
+    return t;
+}
+
+persist_t *persist_create(const persist_opts_t *o)
+{
+    persist_t *p = xcalloc(1, sizeof *p);
+    p->o = *o;
+    if (!p->o.max_queued) p->o.max_queued = 256u << 20;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    pthread_cond_init(&p->done_cv, NULL);
+    pthread_create(&p->thread, NULL, persist_main, p);
+    return p;
+}
+
+void persist_destroy(persist_t *p)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->thread, NULL);
+    for (size_t i = 0; i < p->ntargets; i++)
+        target_unref(p->targets[i]);
+    free(p->targets);
+    pthread_cond_destroy(&p->cv);
+    pthread_cond_destroy(&p->done_cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}

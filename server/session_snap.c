@@ -1,0 +1,137 @@
+/* Session snapshots: the totals report, the counters and the coarsest aggregate tier of every
+ * series (bins of about a minute: lib/aggr.c's last level) written to the session's segments
+ * after it settles and before retention drops raw segments, and read back on start when the raw
+ * bytes that would rebuild them are gone. */
+#include "session.h"
+
+#include "aggr.h"
+#include "live.h"
+#include "segment.h"
+#include "snapshot.h"
+#include "xmalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const series_names[] = {"labels", "threads",  "caps",  "gc",
+                                           "heap",   "heapprof", "sparks"};
+#define NSERIES (sizeof series_names / sizeof series_names[0])
+#define SNAPSHOT_BINS 4096 /* coarse bins per series at most */
+#define SNAPSHOT_ROWS 100  /* label and thread rows per series before "other" */
+
+/* The coarsest tier of every series of `a` into sn. */
+static void coarse_series(const aggr_t *a, snapshot_t *sn)
+{
+    sn->series = xcalloc(NSERIES, sizeof *sn->series);
+    for (size_t i = 0; a && i < NSERIES; i++) {
+        aggr_query_t q = {.series = series_names[i],
+                          .bins = SNAPSHOT_BINS,
+                          .tier = (int)aggr_options(a)->tiers - 1,
+                          .max_rows = SNAPSHOT_ROWS};
+        aggr_result_t res;
+        if (aggr_query_ex(a, &q, &res) < 0) continue;
+        snapshot_series_t *o = &sn->series[sn->nseries++];
+        o->name = xstrndup(series_names[i], strlen(series_names[i]));
+        o->from_ns = res.from_ns;
+        o->bin_ns = res.bin_ns;
+        o->rows = xcalloc(res.nrows ? res.nrows : 1, sizeof *o->rows);
+        for (size_t r = 0; r < res.nrows; r++) {
+            snapshot_srow_t *w = &o->rows[o->nrows++];
+            w->name = xstrndup(res.rows[r].name, strlen(res.rows[r].name));
+            w->kind = xstrndup(res.rows[r].kind, strlen(res.rows[r].kind));
+            w->nvalues = res.bins;
+            w->values = xmalloc((res.bins ? res.bins : 1) * sizeof *w->values);
+            memcpy(w->values, res.rows[r].values, res.bins * sizeof *w->values);
+        }
+        aggr_result_dispose(&res);
+    }
+}
+
+void session_save_snapshot(registry_t *reg, session_t *s)
+{
+    snapshot_t sn;
+    memset(&sn, 0, sizeof sn);
+    session_state_t st = session_state(s);
+    sn.stream_offset = atomic_load_explicit(&s->consumed, memory_order_relaxed);
+    sn.events = atomic_load_explicit(&s->events, memory_order_relaxed);
+    sn.state = (uint8_t)st;
+    pthread_mutex_lock(&s->lock);
+    sn.final = s->settled;
+    if (st == SESSION_FAILED) sn.error = xstrndup(s->error, strlen(s->error));
+    report_t live_rep;
+    const report_t *rep = &s->final;
+    if (!s->settled && s->live) {
+        report_build(&live_rep, gea_output(live_gea(s->live), 0), registry_totals_script(reg),
+                     false, 1000);
+        rep = &live_rep;
+    }
+    sn.totals = xcalloc(rep->nrows ? rep->nrows : 1, sizeof *sn.totals);
+    for (size_t i = 0; i < rep->nrows; i++)
+        sn.totals[sn.ntotals++] =
+            (snapshot_row_t){(uint8_t)rep->rows[i].kind, rep->rows[i].title, rep->rows[i].total};
+    if (!s->snap) coarse_series(session_aggr(s), &sn);
+    size_t len;
+    uint8_t *b = snapshot_encode(&sn, &len);
+    for (size_t i = 0; i < sn.ntotals; i++) /* borrowed titles */
+        sn.totals[i].title = NULL;
+    if (rep == &live_rep) report_dispose(&live_rep);
+    pthread_mutex_unlock(&s->lock);
+    snapshot_dispose(&sn);
+    if (s->snap) { /* a restored session: its coarse series come from the earlier snapshot */
+        free(b);
+        pthread_mutex_lock(&s->pt->log.mu);
+        if (s->pt->log.snapshot) {
+            b = xmalloc(s->pt->log.snapshot_len);
+            memcpy(b, s->pt->log.snapshot, s->pt->log.snapshot_len);
+            len = s->pt->log.snapshot_len;
+        } else {
+            b = NULL;
+        }
+        pthread_mutex_unlock(&s->pt->log.mu);
+        if (!b) return;
+    }
+    persist_record(registry_persister(reg), s->pt, SEG_REC_SNAPSHOT, b, len);
+    pthread_mutex_lock(&s->pt->log.mu); /* the latest snapshot, as a scan would find it */
+    free(s->pt->log.snapshot);
+    s->pt->log.snapshot = b;
+    s->pt->log.snapshot_len = len;
+    pthread_mutex_unlock(&s->pt->log.mu);
+}
+
+bool session_restore_snapshot(registry_t *reg, session_t *s)
+{
+    (void)reg;
+    seg_log_t *l = &s->pt->log;
+    if (l->start == 0 || !l->snapshot) return false;
+    snapshot_t *sn = xcalloc(1, sizeof *sn);
+    if (snapshot_decode(sn, l->snapshot, l->snapshot_len) < 0) {
+        fprintf(stderr, "serve: session %s: its snapshot does not decode; raw bytes from %llu on\n",
+                s->meta.id, (unsigned long long)l->start);
+        free(sn);
+        return false;
+    }
+    pthread_mutex_lock(&s->lock);
+    report_dispose(&s->final);
+    s->final.nrows = sn->ntotals;
+    s->final.rows = xcalloc(sn->ntotals ? sn->ntotals : 1, sizeof *s->final.rows);
+    for (size_t i = 0; i < sn->ntotals; i++) {
+        report_row_t *r = &s->final.rows[i];
+        r->kind =
+            sn->totals[i].kind <= REPORT_SUM ? (report_kind_t)sn->totals[i].kind : REPORT_SECTION;
+        r->title = xstrndup(sn->totals[i].title, strlen(sn->totals[i].title));
+        r->total = sn->totals[i].total_ns;
+    }
+    s->snap = sn;
+    s->settled = true;
+    live_destroy(s->live);
+    s->live = NULL;
+    if (sn->error) snprintf(s->error, sizeof s->error, "%s", sn->error);
+    pthread_mutex_unlock(&s->lock);
+    atomic_store_explicit(&s->events, sn->events, memory_order_relaxed);
+    atomic_store_explicit(&s->consumed, l->end, memory_order_relaxed);
+    s->fed = s->received;
+    /* release: `final` and `error` are written before readers can see the new state */
+    atomic_store_explicit(&s->state, sn->state == SESSION_FAILED ? SESSION_FAILED : SESSION_DONE,
+                          memory_order_release);
+    return true;
+}

@@ -32,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FEED_MAX (1u << 20) /* bytes fed per lock hold: keeps readers' waits short */
+#define FEED_MAX (64u << 10) /* bytes fed per lock hold: keeps readers' waits under a ms */
 
 typedef struct worker {
     pthread_t thread;

@@ -149,7 +149,7 @@ static int exact_event(void *ctx, const evlog_event_t *ev)
 {
     exact_t *x = ctx;
     gea_event(x->g, ev);
-    aggr_event(x->a, ev);
+    if (x->a) aggr_event(x->a, ev);
     return 0;
 }
 
@@ -157,8 +157,9 @@ static void exact_reset(void *ctx)
 {
     exact_t *x = ctx;
     gea_destroy(x->g);
-    aggr_destroy(x->a);
     x->g = gea_create(NULL);
+    if (!x->a) return;
+    aggr_destroy(x->a);
     x->a = aggr_create(&x->ao);
 }
 
@@ -177,11 +178,15 @@ static void settle_from_live(registry_t *reg, session_t *s)
     persist_close(reg->persist, s->pt);
 }
 
-/* The exact pass over the saved bytes: the same totals as `liveprof analyze`. */
+/* The exact pass over the saved bytes: the same totals as `liveprof analyze`. When the live pass
+ * saw every byte without an error its aggregates stay (they are binned sums of the same
+ * events), and the exact pass only redoes the totals, reading just the fields they need. */
 static void settle(registry_t *reg, session_t *s)
 {
+    uint64_t gea_only[1024] = {0};
+    bool keep_live = s->live && !s->direct && live_error(s->live) == 0;
     exact_t x = {.g = gea_create(NULL), .ao = {.max_memory = server_opts(reg->srv)->aggr_bytes}};
-    x.a = aggr_create(&x.ao);
+    if (!keep_live) x.a = aggr_create(&x.ao);
     evlog_t d;
     int rc = evlog_init(&d, NULL);
     seg_reader_t *rd = seg_reader_create(&s->pt->log);
@@ -203,6 +208,10 @@ static void settle(registry_t *reg, session_t *s)
         snprintf(err, sizeof err, "cannot start the decoder");
     } else {
         order_stats_t st = {.reset = exact_reset, .progress_ctx = &x};
+        if (keep_live) {
+            gea_fields(gea_only);
+            st.fields = gea_only;
+        }
         rc = order_log(&d, &src, exact_event, &x, &st);
         if (rc < 0)
             snprintf(err, sizeof err, "%s at byte %llu", evlog_error_text(&d),
@@ -218,8 +227,10 @@ static void settle(registry_t *reg, session_t *s)
     aggr_destroy(s->final_aggr);
     s->final_aggr = x.a;
     s->settled = true;
-    live_destroy(s->live); /* the exact pass replaces everything the live one knew */
-    s->live = NULL;
+    if (!keep_live) { /* the exact pass replaces everything the live one knew */
+        live_destroy(s->live);
+        s->live = NULL;
+    }
     if (rc < 0) snprintf(s->error, sizeof s->error, "%s", err);
     pthread_mutex_unlock(&s->lock);
     gea_destroy(x.g);

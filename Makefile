@@ -33,7 +33,7 @@ LIBA     := $(O)/libliveprof.a
 
 .PHONY: all run test test-unit test-asan test-tsan bench bench-quick fuzz format clean deps ref
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(O)/bench-%)
-all: deps-ok $(O)/liveprof $(O)/tests $(BENCH_BIN)
+all: deps-ok $(O)/liveprof $(O)/tests $(BENCH_BIN) $(O)/wire_check
 
 deps deps-ok:
 	@sh scripts/deps.sh
@@ -68,6 +68,15 @@ $(O)/tests: $(TEST_OBJ) $(SRVA) $(LIBA)
 # Each bench/NAME.c is one program, build/bench-NAME.
 $(O)/bench-%: $(O)/obj/bench/%.o $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
+# Test-only C++ cross-check of the C wire codec against flatc's generated reader for
+# proto/wire.fbs (tests/cxx/wire_check.cc; run by the wire_flatc_cross test).
+CXX      ?= g++
+$(O)/gen/wire_generated.h: proto/wire.fbs
+	@mkdir -p $(dir $@)
+	flatc --cpp -o $(dir $@) $<
+$(O)/wire_check: tests/cxx/wire_check.cc $(O)/gen/wire_generated.h $(O)/obj/lib/wire.o $(O)/obj/lib/err.o
+	$(CXX) -std=c++17 $(WARN) $(CFLAGS) $(filter -fsanitize=%,$(ALLCFLAGS)) -I$(O)/gen -Ilib -o $@ $< $(O)/obj/lib/wire.o $(O)/obj/lib/err.o $(LDFLAGS)
 
 # Reference dumper (ghc-events), used by tests for constructors the shared logs lack and by bench.
 build/ref/evdump: ../shared/data/ref/src/EvDump.hs

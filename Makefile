@@ -9,8 +9,8 @@ SANITIZER ?=
 O        := build$(if $(SANITIZER),/$(SANITIZER))
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
-ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -Ilib -Iserver -MMD -MP
-LDLIBS   := -lh2o-evloop -lssl -lcrypto -ljansson -lsqlite3 -lsodium -lpcre2-8 -lm -lpthread
+ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -Ilib -Iserver -Ileech -Imonitor -MMD -MP
+LDLIBS   := -lwebsockets -lh2o-evloop -lssl -lcrypto -ljansson -lsqlite3 -lsodium -lpcre2-8 -lm -lpthread
 ifeq ($(SANITIZER),address)
 ALLCFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
@@ -30,10 +30,14 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(O)/obj/%.o)
 SRV_OBJ  := $(SRV_SRC:%.c=$(O)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(O)/obj/%.o)
 LIBA     := $(O)/libliveprof.a
+GHC_INC   := $(shell ghc --print-libdir 2>/dev/null)/include
+LEECH_CORE:= leech/leech_queue.c leech/leech_repair.c leech/leech_link.c
+LEECH_PIC := $(patsubst %.c,$(O)/obj/pic/%.o,$(LEECH_CORE) leech/leech.c lib/wire.c lib/evlog.c lib/evwrite.c lib/err.c)
+LEECH_OBJ := $(LEECH_CORE:%.c=$(O)/obj/%.o)
 
 .PHONY: all run test test-unit test-asan test-tsan bench bench-quick fuzz format clean deps ref
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(O)/bench-%)
-all: deps-ok $(O)/liveprof $(O)/tests $(BENCH_BIN) $(O)/wire_check
+all: deps-ok $(O)/liveprof $(O)/liveprof-monitor $(O)/tests $(BENCH_BIN) $(O)/wire_check leech
 
 deps deps-ok:
 	@sh scripts/deps.sh
@@ -62,12 +66,58 @@ $(O)/obj/tests/list.h: $(TEST_SRC)
 $(O)/obj/tests/runner.o: $(O)/obj/tests/list.h
 $(O)/obj/tests/runner.o: ALLCFLAGS += -I$(O)/obj/tests
 
-$(O)/tests: $(TEST_OBJ) $(SRVA) $(LIBA)
-	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(SRVA) $(LIBA) $(LDLIBS)
+$(O)/tests: $(TEST_OBJ) $(LEECH_OBJ) $(SRVA) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LEECH_OBJ) $(SRVA) $(LIBA) $(LDLIBS)
 
 # Each bench/NAME.c is one program, build/bench-NAME.
 $(O)/bench-%: $(O)/obj/bench/%.o $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
+# The monitor: monitor/*.c with the leech's RTS-independent parts (stream repair for --exec).
+MON_SRC  := $(sort $(wildcard monitor/*.c))
+MON_OBJ  := $(MON_SRC:%.c=$(O)/obj/%.o)
+$(O)/liveprof-monitor: $(MON_OBJ) $(LEECH_OBJ) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $(MON_OBJ) $(LEECH_OBJ) $(LIBA) $(LDLIBS)
+
+# The leech: leech/*.c (RTS-independent parts also go into the tests) plus the eventlog and
+# wire codecs it uses, position-independent, as a static and a shared library; the C main of
+# attach mode (a), the Haskell module and the liveprof-ghc wrapper beside them.
+$(O)/obj/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -fPIC -I$(GHC_INC) -c $< -o $@
+$(O)/libliveprof-leech.a: $(LEECH_PIC)
+	@rm -f $@
+	ar rcs $@ $^
+$(O)/libliveprof-leech.so: $(LEECH_PIC)
+	$(CC) -shared -o $@ $^ -lpthread
+$(O)/leech/leech_main.o: leech/leech_main.c leech/liveprof_leech.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -I$(GHC_INC) -c $< -o $@
+$(O)/leech/%: leech/%
+	@mkdir -p $(dir $@)
+	cp $< $@
+$(O)/liveprof-ghc: leech/liveprof-ghc.sh
+	cp $< $@ && chmod +x $@
+LEECH_FILES := $(O)/libliveprof-leech.a $(O)/libliveprof-leech.so $(O)/leech/leech_main.o \
+	$(O)/leech/LiveprofLeech.hs $(O)/leech/liveprof_leech.h $(O)/liveprof-ghc
+.PHONY: leech
+leech: $(LEECH_FILES)
+
+# Haskell programs of the live-capture tests (tests/hs/), built once into build/hs/:
+# labels-main (liveprof-ghc: C main, attach mode a), labels-attach (leech linked, Haskell
+# main, attach mode b) and plain (no leech, for --exec).
+HS_SRC := $(wildcard tests/hs/*.hs)
+build/hs/labels-main: $(HS_SRC) $(LEECH_FILES)
+	@mkdir -p build/hs/a
+	build/liveprof-ghc -O -outputdir build/hs/a -itests/hs -o $@ tests/hs/Labels.hs > build/hs/a.log 2>&1 || (cat build/hs/a.log; false)
+build/hs/labels-attach: $(HS_SRC) $(LEECH_FILES)
+	@mkdir -p build/hs/b
+	ghc -O -threaded -eventlog -rtsopts -outputdir build/hs/b -itests/hs -ibuild/leech -o $@ tests/hs/Labels.hs build/libliveprof-leech.a -optl-pthread > build/hs/b.log 2>&1 || (cat build/hs/b.log; false)
+build/hs/plain: $(HS_SRC)
+	@mkdir -p build/hs/c
+	ghc -O -threaded -eventlog -rtsopts -outputdir build/hs/c -itests/hs -o $@ tests/hs/Plain.hs > build/hs/c.log 2>&1 || (cat build/hs/c.log; false)
+hs: build/hs/labels-main build/hs/labels-attach build/hs/plain
+.PHONY: hs
 
 # Test-only C++ cross-check of the C wire codec against flatc's generated reader for
 # proto/wire.fbs (tests/cxx/wire_check.cc; run by the wire_flatc_cross test).
@@ -89,7 +139,7 @@ run: all
 
 # make test: unit + differential tests, then the same tests under ASan+UBSan, then the
 # concurrent tests under TSan.
-test: all ref
+test: all ref hs
 	./build/tests
 	$(MAKE) --no-print-directory SANITIZER=address build/address/tests build/address/liveprof
 	LIVEPROF_BIN=build/address/liveprof ASAN_OPTIONS=detect_leaks=1 ./build/address/tests --skip-slow
@@ -107,7 +157,7 @@ bench-quick: all ref
 	sh bench/run.sh quick
 
 format:
-	clang-format -i $(LIB_SRC) $(wildcard lib/*.h) $(CLI_SRC) $(SRV_SRC) $(wildcard server/*.h) $(TEST_SRC) $(wildcard tests/*.h) $(BENCH_SRC)
+	clang-format -i $(MON_SRC) $(wildcard monitor/*.h leech/*.c leech/*.h) $(LIB_SRC) $(wildcard lib/*.h) $(CLI_SRC) $(SRV_SRC) $(wildcard server/*.h) $(TEST_SRC) $(wildcard tests/*.h) $(BENCH_SRC)
 
 clean:
 	rm -rf build

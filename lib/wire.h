@@ -13,7 +13,8 @@
 #define WIRE_MAX_DATA 64512u     /* data bytes one frame may carry */
 #define WIRE_MAX_PROGRAM 128u    /* bytes of a program id */
 #define WIRE_MAX_TEXT 1024u      /* bytes of a token or a text */
-#define WIRE_FLAG_BLOCK_START 1u /* Data: the bytes start an RTS buffer */
+#define WIRE_FLAG_BLOCK_START 1u /* Data: the bytes start an RTS buffer (a unit) */
+#define WIRE_FLAG_BLOCK_END 2u   /* Data: the bytes end it: the receiver may commit the unit */
 
 typedef enum wire_kind {
     WIRE_HELLO = 0,

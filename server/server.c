@@ -7,6 +7,7 @@
 #include "auth.h"
 #include "db.h"
 #include "http.h"
+#include "link.h"
 #include "routes.h"
 #include "session.h"
 
@@ -23,6 +24,7 @@ struct server {
     server_opts_t opts;
     db_t *db;
     registry_t *reg;
+    links_t *links;
     server_stats_t stats;
 };
 
@@ -50,6 +52,11 @@ void server_opts_default(server_opts_t *o)
 db_t *server_db(server_t *srv)
 {
     return srv->db;
+}
+
+links_t *server_links(server_t *srv)
+{
+    return srv->links;
 }
 
 registry_t *server_registry(server_t *srv)
@@ -108,6 +115,11 @@ int server_run(const server_opts_t *o)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     srv.reg = registry_create(&srv, h, o->workers > 0 ? o->workers : (int)(cores > 0 ? cores : 2),
                               o->ring_bytes);
+    srv.links = links_create(srv.reg, h, err, sizeof err);
+    if (!srv.links)
+        fprintf(stderr, "serve: %s (monitor links disabled)\n", err);
+    else
+        api_connections_resume(&srv);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -125,6 +137,7 @@ int server_run(const server_opts_t *o)
             break;
         }
     http_stop_accepting(h);
+    links_destroy(srv.links);
     registry_destroy(srv.reg);
     http_destroy(h);
     db_close(srv.db);

@@ -94,6 +94,9 @@ void session_end_input(registry_t *reg, session_t *s);
 int session_store_whole(registry_t *reg, session_t *s, const void *p, size_t n);
 /* Deletes the session: its files, its metadata, its uploads. HTTP thread. */
 void session_delete(registry_t *reg, session_t *s);
+/* Marks a session fed by a running program as `live` (ingesting -> live). Returns 0, or -1
+ * when it is no longer ingesting. HTTP thread. */
+int session_mark_live(session_t *s);
 /* The state, from the worker (acquire). */
 session_state_t session_state(const session_t *s);
 /* Refreshes s->meta from the live counters (state, bytes, events, error). HTTP thread. */

@@ -63,16 +63,17 @@ static void enforce_cap(leech_queue_t *q)
         lq_entry_t **pp = &q->out_head;
         if (*pp && *pp == q->in_flight) pp = &(*pp)->next;
         lq_entry_t *e = *pp;
+        if (e == q->out_tail && !q->raw_head) e = NULL; /* the newest stays */
         if (e) {
             *pp = e->next;
             if (q->out_tail == e) q->out_tail = pp == &q->out_head ? NULL : q->out_head;
-        } else if (q->raw_droppable && q->raw_head) {
+        } else if (q->raw_droppable && q->raw_head && q->raw_head != q->raw_tail) {
             e = q->raw_head;
             q->raw_head = e->next;
             if (!q->raw_head) q->raw_tail = NULL;
             q->raw_dropped += e->len;
         } else {
-            return; /* only the header or the in-flight entry is left: allow the excess */
+            return; /* only the header, the in-flight or the newest entry: allow the excess */
         }
         q->bytes -= e->len;
         q->dropped_total += e->len;

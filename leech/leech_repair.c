@@ -41,7 +41,7 @@ static bool is_init_type(uint16_t t)
 {
     return t == EVLOG_CAPSET_CREATE || t == EVLOG_CAPSET_ASSIGN_CAP || t == EVLOG_RTS_IDENTIFIER ||
            t == EVLOG_PROGRAM_ARGS || t == EVLOG_OSPROCESS_PID || t == EVLOG_OSPROCESS_PPID ||
-           t == EVLOG_WALL_CLOCK_TIME || t == EVLOG_CAP_CREATE;
+           t == EVLOG_WALL_CLOCK_TIME || t == EVLOG_CAP_CREATE || t == EVLOG_HEAP_INFO_GHC;
 }
 
 static void keep_init(leech_repair_t *r, const evlog_event_t *ev)
@@ -84,21 +84,25 @@ static bool scan_init(leech_repair_t *r, const evlog_types_t *tt, const uint8_t 
     return caps;
 }
 
-/* Writes the kept init events (or made-up ones when none were kept) into w. */
+/* Writes the kept init events into w, plus made-up ones (stamped 0) when no CapCreate was
+ * among them. */
 static int write_init(const leech_repair_t *r, evwrite_t *w, bool *made_up)
 {
     uint64_t t0 = UINT64_MAX, t1 = 0;
+    *made_up = true;
     for (size_t at = 0; at < r->init_len;) {
+        uint16_t type;
         uint64_t ts;
         uint32_t len;
+        memcpy(&type, r->init + at, 2);
         memcpy(&ts, r->init + at + 2, 8);
         memcpy(&len, r->init + at + 10, 4);
         t0 = ts < t0 ? ts : t0;
         t1 = ts > t1 ? ts : t1;
+        *made_up &= type != EVLOG_CAP_CREATE;
         at += 14 + len;
     }
-    int rc = evwrite_block_begin(w, 0xFFFF, r->init_len ? t0 : 0);
-    *made_up = r->init_len == 0;
+    int rc = evwrite_block_begin(w, 0xFFFF, *made_up || !r->init_len ? 0 : t0);
     for (size_t at = 0; rc == 0 && at < r->init_len;) {
         uint16_t type;
         uint64_t ts;

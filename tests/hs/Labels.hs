@@ -1,4 +1,4 @@
--- | Live-capture test program built with the leech: `labels ROUNDS PAUSE_MS [attach]`.
+-- | Live-capture test program built with the leech: `labels ROUNDS PAUSE_MS TICKS [attach]`.
 -- With "attach" it switches the eventlog over to the leech after the first round (mode b).
 module Main (main) where
 
@@ -12,14 +12,14 @@ import Work (work)
 main :: IO ()
 main = do
   args <- getArgs
-  let (rounds, pauseMs, mode) = case args of
-        (a : b : rest) -> (read a, read b, rest)
-        _ -> (20, 10, [])
+  let (rounds, pauseMs, ticks, mode) = case args of
+        (a : b : c : rest) -> (read a, read b, read c, rest)
+        _ -> (20, 10, 0, [])
   me <- myThreadId
   labelThread me "main"
   when (mode == ["attach"]) $ do
-    work 1 0
+    work 1 0 0
     ok <- attach
     hPutStrLn stderr ("attached: " ++ show ok)
-  work rounds pauseMs
+  work rounds pauseMs ticks
   putStrLn "labels done"

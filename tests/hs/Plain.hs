@@ -1,4 +1,4 @@
--- | An unmodified program for `liveprof-monitor --exec`: `plain ROUNDS PAUSE_MS`.
+-- | An unmodified program for `liveprof-monitor --exec`: `plain ROUNDS PAUSE_MS TICKS`.
 module Main (main) where
 
 import GHC.Conc (labelThread, myThreadId)
@@ -8,10 +8,10 @@ import Work (work)
 main :: IO ()
 main = do
   args <- getArgs
-  let (rounds, pauseMs) = case args of
-        (a : b : _) -> (read a, read b)
-        _ -> (20, 10)
+  let (rounds, pauseMs, ticks) = case args of
+        (a : b : c : _) -> (read a, read b, read c)
+        _ -> (20, 10, 0)
   me <- myThreadId
   labelThread me "main"
-  work rounds pauseMs
+  work rounds pauseMs ticks
   putStrLn "plain done"

@@ -128,6 +128,11 @@ $(O)/gen/wire_generated.h: proto/wire.fbs
 $(O)/wire_check: tests/cxx/wire_check.cc $(O)/gen/wire_generated.h $(O)/obj/lib/wire.o $(O)/obj/lib/err.o
 	$(CXX) -std=c++17 $(WARN) $(CFLAGS) $(filter -fsanitize=%,$(ALLCFLAGS)) -I$(O)/gen -Ilib -o $@ $< $(O)/obj/lib/wire.o $(O)/obj/lib/err.o $(LDFLAGS)
 
+# The leech bench harness calls the leech's writer without a Haskell runtime.
+$(O)/obj/bench/leech_feed.o: ALLCFLAGS += -I$(GHC_INC)
+$(O)/bench-leech_feed: $(O)/obj/bench/leech_feed.o $(O)/libliveprof-leech.a $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $< $(O)/libliveprof-leech.a $(LIBA) $(LDLIBS)
+
 # Reference dumper (ghc-events), used by tests for constructors the shared logs lack and by bench.
 build/ref/evdump: ../shared/data/ref/src/EvDump.hs
 	@mkdir -p build/ref

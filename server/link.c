@@ -97,7 +97,6 @@ static void push_op(links_t *l, dial_t *d, int kind, const wire_frame_t *f, cons
                     size_t len)
 {
     op_t *o = xcalloc(1, sizeof *o);
-    o->conn = d->id;
     o->kind = kind;
     snprintf(o->prog, sizeof o->prog, "%.*s", (int)f->program.len, (const char *)f->program.p);
     o->offset = f->offset;
@@ -108,6 +107,7 @@ static void push_op(links_t *l, dial_t *d, int kind, const wire_frame_t *f, cons
         o->len = len;
     }
     pthread_mutex_lock(&l->mu);
+    o->conn = d->id;
     o->gen = d->gen;
     if (l->ops_tail)
         l->ops_tail->next = o;
@@ -338,10 +338,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         for (int i = 0; i < MAX_DIALS; i++) {
             dial_t *x = &l->dials[i];
             pthread_mutex_lock(&l->mu);
-            bool dirty = x->dirty, want = x->want, subs = x->nsubs > 0;
+            bool dirty = x->dirty, want = x->want, subs = x->nsubs > 0, used = x->id != 0;
             x->dirty = false;
             pthread_mutex_unlock(&l->mu);
-            if (!x->id) continue;
+            if (!used) continue;
             if (dirty && want && !x->wsi) {
                 x->backoff_ms = 100;
                 lws_sul_schedule(l->ctx, 0, &x->sul, dial_connect, 1);
@@ -598,7 +598,7 @@ void links_want(links_t *l, int64_t id, const char *host, int port, const char *
     for (int i = 0; i < MAX_DIALS && !d; i++)
         if (l->dials[i].id == id) d = &l->dials[i];
     for (int i = 0; i < MAX_DIALS && !d && connect; i++)
-        if (!l->dials[i].id && !l->dials[i].wsi) {
+        if (!l->dials[i].id) { /* slots are never given back: a dial keeps its id */
             d = &l->dials[i];
             d->id = id;
             if (!d->rx) d->rx = xmalloc(WIRE_MAX_FRAME);

@@ -330,3 +330,40 @@ TEST(capture_no_monitor)
     CHECK(cap_wait(p, 3) == 0);
     CHECK(log_has(log, "labels done"));
 }
+
+/* The server is stopped and started again while the program runs: it dials the monitor again
+ * by itself (the connection is still wanted) and, since the monitor's backlog still holds the
+ * whole stream, the program's session after the restart is complete: its totals equal
+ * `liveprof analyze` of the monitor's tee. */
+TEST(capture_server_restart)
+{
+    if (test_skip_slow()) return;
+    srv_t s;
+    srv_start(&s, NULL, "");
+    char data[512];
+    snprintf(data, sizeof data, "%s", s.data);
+    mon_t m;
+    cap_mon_start(&m, "mon", 0, "");
+    int conn = cap_connect(&s, m.port, NULL);
+    char cmd[1024], log[600];
+    snprintf(log, sizeof log, "%s/prog.log", tu_tmpdir());
+    snprintf(cmd, sizeof cmd,
+             "LIVEPROF_SOCKET=%s LIVEPROF_PROGRAM=sr exec build/hs/labels-main 800 2 100 +RTS -N2",
+             m.sock);
+    pid_t p = cap_spawn(cmd, log);
+    for (int i = 0; i < 500 && status_int(&s, conn, "\"bytes\"") < (2 << 20); i++)
+        usleep(20000);
+    CHECK(status_int(&s, conn, "\"bytes\"") >= (2 << 20));
+    CHECK(srv_stop(&s) == 0);
+    srv_start(&s, data, "");
+    CHECK(cap_wait(p, 120) == 0);
+    char sid[33] = "";
+    char *status = cap_wait_program(&s, conn, "sr", sid, NULL, 60);
+    REQUIRE(status);
+    free(status);
+    char tee[700];
+    snprintf(tee, sizeof tee, "%s/sr.eventlog", m.tee);
+    cap_check_totals(&s, sid, tee);
+    cap_mon_stop(&m, SIGTERM);
+    CHECK(srv_stop(&s) == 0);
+}

@@ -32,12 +32,14 @@ trap cleanup EXIT INT TERM
 row() { printf 'leech\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@"; }
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system clock ticks
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
 # ---- run time: leech vs file vs none ------------------------------------------------------
 MPORT=$(port)
 build/liveprof-monitor --socket "$OUT/leech.sock" --listen 127.0.0.1:"$MPORT" >"$OUT/mon.log" 2>&1 &
-PIDS="$PIDS $!"
+MPID=$!
+PIDS="$PIDS $MPID"
 sleep 0.3
 : >"$OUT/t_none" && : >"$OUT/t_file" && : >"$OUT/t_leech"
 i=0
@@ -71,7 +73,8 @@ row "leech-real x$REPEAT" throughput_leech_monitor "$(echo "$bytes $secs" | awk 
 HPORT=$(port)
 WPORT=$(port)
 build/liveprof serve --http 127.0.0.1:"$HPORT" --ws 127.0.0.1:"$WPORT" --data "$OUT/data" >"$OUT/srv.log" 2>&1 &
-PIDS="$PIDS $!"
+SPID=$!
+PIDS="$PIDS $SPID"
 n=0
 while [ ! -s "$OUT/data/admin.token" ] && [ $n -lt 100 ]; do sleep 0.1 && n=$((n + 1)); done
 TOKEN=$(cat "$OUT/data/admin.token")
@@ -86,12 +89,18 @@ held() {
     api "$URL/api/connections/$conn/status" |
         python3 -c "import json,sys;print(sum(p['bytes'] for p in json.load(sys.stdin)['programs'] if p['id']=='$1'))"
 }
+m0=$(cpu "$MPID")
+s0=$(cpu "$SPID")
 t0=$(now)
 LIVEPROF_PROGRAM=chain LIVEPROF_LEECH_CAP=2G LIVEPROF_SOCKET="$OUT/leech.sock" \
     build/bench-leech_feed "$LOG" throughput "$REPEAT" >/dev/null
 while [ "$(held chain)" -lt "$bytes" ]; do sleep 0.05; done
 t1=$(now)
 row "leech-real x$REPEAT" throughput_leech_monitor_server "$(echo "$bytes $t1 $t0" | awk '{printf "%.1f", $1 / ($2 - $3) / 1e6}')" MB/s - - "stored by the server; target >= 200"
+sleep 1 # the server's workers finish the live analysis of what it stored
+hz=$(getconf CLK_TCK)
+row "leech-real x$REPEAT" monitor_mb_per_cpu_s "$(echo "$bytes $(cpu "$MPID") $m0 $hz" | awk '{printf "%.1f", $1 / (($2 - $3) / $4) / 1e6}')" MB/s - - "bytes / monitor CPU time (independent of machine load)"
+row "leech-real x$REPEAT" server_mb_per_cpu_s "$(echo "$bytes $(cpu "$SPID") $s0 $hz" | awk '{printf "%.1f", $1 / (($2 - $3) / $4) / 1e6}')" MB/s - - "bytes / server CPU time, live analysis included"
 
 # ---- latency: buffer handed over -> held by the server --------------------------------------
 LIVEPROF_PROGRAM=lat LIVEPROF_SOCKET="$OUT/leech.sock" \

@@ -121,6 +121,8 @@ bool leech_link_ready(leech_link_t *l, const leech_repair_t *r, uint64_t now_ns)
     }
     struct timeval tv = {.tv_sec = 2};
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int sz = 4 << 20; /* fewer wake-ups of both sides per RTS buffer */
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
     l->fd = fd;
     l->backoff_ms = BACKOFF_MIN_MS;
     l->connects++;

@@ -21,6 +21,8 @@
 
 #define MAX_CONNS 128
 #define UNIT_MAX (64u << 20)
+#define READ_BUF (1u << 20) /* bytes read per call: many frames per system call */
+#define SOCK_BUF (4 << 20)  /* kernel receive buffer of a leech connection */
 
 typedef struct conn {
     int fd;
@@ -82,7 +84,7 @@ static conn_t *conn_new(ingest_t *g, int fd, bool fifo)
     conn_t *c = xcalloc(1, sizeof *c);
     c->fd = fd;
     c->fifo = fifo;
-    c->buf = xmalloc(4 + WIRE_MAX_FRAME);
+    c->buf = xmalloc(READ_BUF + 4 + WIRE_MAX_FRAME);
     g->conns[g->nconns++] = c;
     return c;
 }
@@ -207,7 +209,7 @@ static const char *leech_frame(ingest_t *g, conn_t *c, const wire_frame_t *f)
 /* Reads from a leech connection; returns NULL or why it must close ("" = orderly end). */
 static const char *leech_read(ingest_t *g, conn_t *c)
 {
-    ssize_t r = read(c->fd, c->buf + c->len, 4 + WIRE_MAX_FRAME - c->len);
+    ssize_t r = read(c->fd, c->buf + c->len, READ_BUF + 4 + WIRE_MAX_FRAME - c->len);
     if (r < 0) return errno == EAGAIN || errno == EINTR ? NULL : strerror(errno);
     if (r == 0) return c->len ? "connection ended inside a frame" : "";
     c->len += (size_t)r;
@@ -238,7 +240,7 @@ static const char *leech_read(ingest_t *g, conn_t *c)
 /* Reads raw eventlog bytes from a FIFO through the repairer into the program. */
 static const char *fifo_read(ingest_t *g, conn_t *c)
 {
-    ssize_t r = read(c->fd, c->buf, 4 + WIRE_MAX_FRAME);
+    ssize_t r = read(c->fd, c->buf, READ_BUF);
     if (r < 0) return errno == EAGAIN || errno == EINTR ? NULL : strerror(errno);
     if (r == 0) return "";
     lq_entry_t *e = leech_queue_entry((size_t)r);
@@ -277,7 +279,11 @@ int ingest_run(ingest_t *g, int timeout_ms)
         }
         if (pf[0].revents & POLLIN) {
             int fd = accept4(g->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-            if (fd >= 0) conn_new(g, fd, false);
+            if (fd >= 0) {
+                int sz = SOCK_BUF;
+                setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+                conn_new(g, fd, false);
+            }
         }
     }
     if (changed && g->wake) g->wake(g->wake_ctx);

@@ -4,6 +4,7 @@
  * Header, State, Gap and Bye, for the HTTP thread, which owns the sessions and the offsets. */
 #include "link.h"
 
+#include "resources.h"
 #include "session.h"
 #include "wire.h"
 #include "xmalloc.h"
@@ -14,12 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_DIALS 64
 #define MAX_UNITS 64
 #define UNIT_MAX (64u << 20)
 
-enum { OP_PROGRAM, OP_HEADER, OP_STATE, OP_DATA, OP_GAP, OP_BYE };
+enum { OP_PROGRAM, OP_HEADER, OP_STATE, OP_DATA, OP_GAP, OP_BYE, OP_LINKED };
 
 typedef struct op op_t;
 struct op {
@@ -79,6 +81,7 @@ typedef struct hprog { /* HTTP thread: one program of one connection */
 
 struct links {
     registry_t *reg;
+    db_t *db;
     http_notifier_t *notifier;
     struct lws_context *ctx;
     pthread_t thread;
@@ -310,6 +313,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         pthread_mutex_unlock(&l->mu);
         for (int i = 0; i < MAX_UNITS; i++)
             d->units[i].on = d->units[i].ack_due = false;
+        {
+            wire_frame_t none = {0};
+            push_op(l, d, OP_LINKED, &none, NULL, 0); /* the HTTP thread sets last_used */
+        }
         lws_callback_on_writable(wsi);
         return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE:
@@ -469,8 +476,22 @@ static void gap(hprog_t *h, uint64_t off, uint64_t len)
             (unsigned long long)len, (unsigned long long)off);
 }
 
+/* Records the time of a successful link in the connection's last_used. */
+static void linked(links_t *l, int64_t conn)
+{
+    json_t *key = json_integer(conn);
+    json_t *changes = json_pack("{s:I}", "last_used", (json_int_t)time(NULL));
+    if (key && changes) (void)resource_update(l->db, &resource_connections, key, changes);
+    json_decref(key);
+    json_decref(changes);
+}
+
 static void on_op(links_t *l, const op_t *o)
 {
+    if (o->kind == OP_LINKED) {
+        linked(l, o->conn);
+        return;
+    }
     if (o->kind == OP_PROGRAM) {
         on_program(l, o);
         return;
@@ -535,10 +556,11 @@ static void on_news(void *ctx)
     }
 }
 
-links_t *links_create(registry_t *reg, http_server_t *http, char *err, size_t cap)
+links_t *links_create(registry_t *reg, http_server_t *http, db_t *db, char *err, size_t cap)
 {
     links_t *l = xcalloc(1, sizeof *l);
     l->reg = reg;
+    l->db = db;
     pthread_mutex_init(&l->mu, NULL);
     for (int i = 0; i < MAX_DIALS; i++) {
         l->dials[i].owner_links = l;

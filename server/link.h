@@ -16,9 +16,11 @@
 
 typedef struct links links_t;
 typedef struct registry registry_t;
+typedef struct db db_t;
 
-/* Starts the link thread. Returns NULL with a message in err. HTTP thread, at start. */
-links_t *links_create(registry_t *reg, http_server_t *http, char *err, size_t cap);
+/* Starts the link thread; `db` (borrowed) gets each connection's last_used. Returns NULL with a
+ * message in err. HTTP thread, at start. */
+links_t *links_create(registry_t *reg, http_server_t *http, db_t *db, char *err, size_t cap);
 /* Closes every link and stops the thread (NULL is a no-op). HTTP thread, at the end. */
 void links_destroy(links_t *l);
 /* Connects (or keeps connected) connection `id` to ws://host:port/monitor with `token`

@@ -115,7 +115,7 @@ int server_run(const server_opts_t *o)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     srv.reg = registry_create(&srv, h, o->workers > 0 ? o->workers : (int)(cores > 0 ? cores : 2),
                               o->ring_bytes);
-    srv.links = links_create(srv.reg, h, err, sizeof err);
+    srv.links = links_create(srv.reg, h, srv.db, err, sizeof err);
     if (!srv.links)
         fprintf(stderr, "serve: %s (monitor links disabled)\n", err);
     else

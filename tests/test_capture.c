@@ -40,6 +40,12 @@ static void run_leech_case(const char *prog_cmd, const char *prog_id)
     char tee[700];
     snprintf(tee, sizeof tee, "%s/%s.eventlog", m.tee, prog_id);
     cap_check_totals(&s, sid, tee);
+    char path[64];
+    snprintf(path, sizeof path, "/api/connections/%d", conn);
+    httpc_resp_t r;
+    CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
+    CHECKF(strstr(r.body, "\"last_used\":\"") != NULL, "last_used not set: %s", r.body);
+    httpc_resp_dispose(&r);
     cap_mon_stop(&m, SIGTERM);
     CHECK(srv_stop(&s) == 0);
 }

@@ -137,11 +137,12 @@ static long long status_int(const srv_t *s, int conn, const char *field)
     return v;
 }
 
-/* The monitor dies (kill -9) while the program runs and while the server holds less than the
+/* (Also under TSan: the link thread and the HTTP thread hand bytes over all the way.)
+ * The monitor dies (kill -9) while the program runs and while the server holds less than the
  * monitor had: a new monitor on the same socket and port takes the program over, the server
  * resumes the same session from its last byte and reports the lost range as a gap; the
  * program never notices. */
-TEST(capture_monitor_restart)
+TEST(capture_concurrent_monitor_restart)
 {
     if (test_skip_slow()) return;
     srv_t s;

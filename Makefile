@@ -34,6 +34,9 @@ GHC_INC   := $(shell ghc --print-libdir 2>/dev/null)/include
 LEECH_CORE:= leech/leech_queue.c leech/leech_repair.c leech/leech_link.c
 LEECH_PIC := $(patsubst %.c,$(O)/obj/pic/%.o,$(LEECH_CORE) leech/leech.c lib/wire.c lib/evlog.c lib/evwrite.c lib/err.c)
 LEECH_OBJ := $(LEECH_CORE:%.c=$(O)/obj/%.o)
+MON_SRC  := $(sort $(wildcard monitor/*.c))
+MON_OBJ  := $(MON_SRC:%.c=$(O)/obj/%.o)
+MON_LIB  := $(filter-out $(O)/obj/monitor/main.o,$(MON_OBJ))
 
 .PHONY: all run test test-unit test-asan test-tsan bench bench-quick fuzz format clean deps ref
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(O)/bench-%)
@@ -66,16 +69,14 @@ $(O)/obj/tests/list.h: $(TEST_SRC)
 $(O)/obj/tests/runner.o: $(O)/obj/tests/list.h
 $(O)/obj/tests/runner.o: ALLCFLAGS += -I$(O)/obj/tests
 
-$(O)/tests: $(TEST_OBJ) $(LEECH_OBJ) $(SRVA) $(LIBA)
-	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LEECH_OBJ) $(SRVA) $(LIBA) $(LDLIBS)
+$(O)/tests: $(TEST_OBJ) $(MON_LIB) $(LEECH_OBJ) $(SRVA) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(MON_LIB) $(LEECH_OBJ) $(SRVA) $(LIBA) $(LDLIBS)
 
 # Each bench/NAME.c is one program, build/bench-NAME.
 $(O)/bench-%: $(O)/obj/bench/%.o $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
 
 # The monitor: monitor/*.c with the leech's RTS-independent parts (stream repair for --exec).
-MON_SRC  := $(sort $(wildcard monitor/*.c))
-MON_OBJ  := $(MON_SRC:%.c=$(O)/obj/%.o)
 $(O)/liveprof-monitor: $(MON_OBJ) $(LEECH_OBJ) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $(MON_OBJ) $(LEECH_OBJ) $(LIBA) $(LDLIBS)
 

@@ -98,7 +98,7 @@ static void conn_close(ingest_t *g, size_t i, const char *why)
     pthread_mutex_lock(&g->m->mu);
     if (c->prog) {
         c->prog->connected = false;
-        if (c->fifo) c->prog->ended = true;
+        if (c->fifo) program_end(g->m, c->prog);
         g->m->version++;
         g->m->list_version++;
     }
@@ -145,17 +145,29 @@ static const char *leech_frame(ingest_t *g, conn_t *c, const wire_frame_t *f)
         id[f->program.len] = 0;
         for (char *p = id; *p; p++)
             if (*p == '/' || *p == '.' || *p < ' ') *p = '_';
-        c->prog = program_get(m, id, true);
-        if (!c->prog) return "too many programs";
+        char name[64] = "";
+        uint32_t pid = 0;
         if (f->text.len) {
-            snprintf(c->prog->name, sizeof c->prog->name, "%.*s", (int)f->text.len,
-                     (const char *)f->text.p);
-            char *sp = strchr(c->prog->name, ' ');
+            snprintf(name, sizeof name, "%.*s", (int)f->text.len, (const char *)f->text.p);
+            char *sp = strchr(name, ' ');
             if (sp) {
-                c->prog->pid = (uint32_t)strtoul(sp + 1, NULL, 10);
+                pid = (uint32_t)strtoul(sp + 1, NULL, 10);
                 *sp = 0;
             }
         }
+        /* the same id from another process (a new run, or two at once) gets a suffix; the same
+         * process coming back is a reconnect */
+        char base[WIRE_MAX_PROGRAM + 1];
+        snprintf(base, sizeof base, "%s", id);
+        for (int k = 2; k < 1000; k++) {
+            program_t *old = program_get(m, id, false);
+            if (!old || (old->pid == pid && !old->ended && !old->connected)) break;
+            snprintf(id, sizeof id, "%.*s-%d", (int)(WIRE_MAX_PROGRAM - 5), base, k);
+        }
+        c->prog = program_get(m, id, true);
+        if (!c->prog) return "too many programs";
+        if (name[0]) snprintf(c->prog->name, sizeof c->prog->name, "%s", name);
+        c->prog->pid = pid;
         c->prog->connected = true;
         c->prog->ended = false;
         m->version++;
@@ -195,9 +207,7 @@ static const char *leech_frame(ingest_t *g, conn_t *c, const wire_frame_t *f)
         program_gap(m, p, f->offset, f->length);
         return NULL;
     case WIRE_BYE:
-        p->ended = true;
-        m->version++;
-        m->list_version++;
+        program_end(m, p);
         return NULL;
     case WIRE_HEARTBEAT:
         return NULL;

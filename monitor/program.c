@@ -10,11 +10,22 @@
 #include <string.h>
 #include <unistd.h>
 
+static void program_free(program_t *p);
+
 program_t *program_get(monitor_t *m, const char *id, bool create)
 {
     for (size_t i = 0; i < m->nprogs; i++)
         if (strcmp(m->progs[i]->id, id) == 0) return m->progs[i];
-    if (!create || m->nprogs >= MONITOR_MAX_PROGRAMS) return NULL;
+    if (!create) return NULL;
+    if (m->nprogs >= MONITOR_MAX_PROGRAMS) { /* make room: forget the oldest ended program */
+        size_t i = 0;
+        while (i < m->nprogs && (!m->progs[i]->ended || m->progs[i]->connected))
+            i++;
+        if (i == m->nprogs) return NULL;
+        program_free(m->progs[i]);
+        memmove(m->progs + i, m->progs + i + 1, (m->nprogs - i - 1) * sizeof *m->progs);
+        m->nprogs--;
+    }
     program_t *p = xcalloc(1, sizeof *p);
     snprintf(p->id, sizeof p->id, "%s", id);
     p->tee_fd = -1;
@@ -155,19 +166,47 @@ const unit_t *program_unit_at(const program_t *p, uint64_t off)
     return NULL;
 }
 
+/* Folds the whole backlog into the late-joiner state and frees it. */
+static void release(program_t *p)
+{
+    for (unit_t *u = p->head, *n; u; u = n) {
+        n = u->next;
+        if (u->len) joiner_feed(&p->joiner, u->data, u->len);
+        free(u);
+    }
+    p->head = p->tail = NULL;
+    p->bytes = 0;
+}
+
+void program_end(monitor_t *m, program_t *p)
+{
+    p->ended = true;
+    m->version++;
+    m->list_version++;
+    size_t kept = 0;
+    for (size_t i = m->nprogs; i-- > 0;) { /* newest first */
+        program_t *q = m->progs[i];
+        if (!q->ended || !q->head) continue;
+        if (++kept > MONITOR_KEEP_ENDED) release(q);
+    }
+}
+
+static void program_free(program_t *p)
+{
+    for (unit_t *u = p->head, *n; u; u = n) {
+        n = u->next;
+        free(u);
+    }
+    joiner_dispose(&p->joiner);
+    if (p->tee_fd >= 0) close(p->tee_fd);
+    free(p->hdr);
+    free(p->leech_state);
+    free(p);
+}
+
 void program_free_all(monitor_t *m)
 {
-    for (size_t i = 0; i < m->nprogs; i++) {
-        program_t *p = m->progs[i];
-        for (unit_t *u = p->head, *n; u; u = n) {
-            n = u->next;
-            free(u);
-        }
-        joiner_dispose(&p->joiner);
-        if (p->tee_fd >= 0) close(p->tee_fd);
-        free(p->hdr);
-        free(p->leech_state);
-        free(p);
-    }
+    for (size_t i = 0; i < m->nprogs; i++)
+        program_free(m->progs[i]);
     m->nprogs = 0;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #define MONITOR_MAX_PROGRAMS 256
+#define MONITOR_KEEP_ENDED 8 /* ended programs that keep their backlog */
 
 typedef struct unit unit_t;
 struct unit {
@@ -57,7 +58,8 @@ typedef struct monitor {
     uint64_t list_version; /* bumped when the program list changes (mu held) */
 } monitor_t;
 
-/* Finds the program with this id or creates it (NULL when the registry is full). Lock held. */
+/* Finds the program with this id or creates it; a full registry forgets its oldest ended and
+ * disconnected program (NULL when there is none). Lock held. */
 program_t *program_get(monitor_t *m, const char *id, bool create);
 /* Sets the program's header (first call only); it starts the tee file. Lock held. */
 void program_header(monitor_t *m, program_t *p, const uint8_t *hdr, size_t n);
@@ -72,6 +74,10 @@ void program_gap(monitor_t *m, program_t *p, uint64_t off, uint64_t len);
 uint8_t *program_state(const program_t *p, size_t *len);
 /* The first unit ending after `off`, or NULL. Lock held. */
 const unit_t *program_unit_at(const program_t *p, uint64_t off);
+/* The program ended (Bye, or its FIFO closed). Beyond MONITOR_KEEP_ENDED ended programs with a
+ * backlog, the oldest one's backlog is folded into its late-joiner state and freed (its header
+ * and state stay). Lock held. */
+void program_end(monitor_t *m, program_t *p);
 /* Frees every program. */
 void program_free_all(monitor_t *m);
 

@@ -16,10 +16,10 @@
 #define MAX_SUBS 64
 
 typedef struct sub {
-    program_t *p;
-    uint64_t next;   /* stream offset the peer needs next */
-    bool hdr_sent;   /* the header went (or the peer has it) */
-    bool state_sent; /* the late-joiner state went (once per subscribe) */
+    char id[WIRE_MAX_PROGRAM + 1]; /* looked up on use: ended programs may be freed */
+    uint64_t next;                 /* stream offset the peer needs next */
+    bool hdr_sent;                 /* the header went (or the peer has it) */
+    bool state_sent;               /* the late-joiner state went (once per subscribe) */
     bool bye_sent;
 } sub_t;
 
@@ -60,25 +60,25 @@ static int send_frame(serve_t *s, link_t *l, const wire_frame_t *f)
     return lws_write(l->wsi, s->tx + LWS_PRE, (size_t)n, LWS_WRITE_BINARY) < n ? -1 : 0;
 }
 
-static sub_t *sub_of(link_t *l, program_t *p)
+static sub_t *sub_of(link_t *l, const program_t *p)
 {
     for (size_t i = 0; i < l->nsubs; i++)
-        if (l->subs[i].p == p) return &l->subs[i];
+        if (!strcmp(l->subs[i].id, p->id)) return &l->subs[i];
     if (l->nsubs >= MAX_SUBS) return NULL;
     sub_t *u = &l->subs[l->nsubs++];
     memset(u, 0, sizeof *u);
-    u->p = p;
+    snprintf(u->id, sizeof u->id, "%s", p->id);
     return u;
 }
 
 /* Builds the next frame for subscription u into f; false when u is caught up. `state` gets a
  * malloc'd buffer the caller frees after sending. Lock held. */
-static bool sub_next(sub_t *u, wire_frame_t *f, uint8_t **state)
+static bool sub_next(monitor_t *m, sub_t *u, wire_frame_t *f, uint8_t **state)
 {
-    program_t *p = u->p;
+    program_t *p = program_get(m, u->id, false);
     memset(f, 0, sizeof *f);
+    if (!p || !p->hdr) return false;
     f->program = wire_cstr(p->id);
-    if (!p->hdr) return false;
     if (!u->hdr_sent) {
         u->hdr_sent = true;
         if (u->next < p->hdr_len) {
@@ -90,14 +90,16 @@ static bool sub_next(sub_t *u, wire_frame_t *f, uint8_t **state)
         }
     }
     const unit_t *x = program_unit_at(p, u->next);
-    if (x && x->offset > u->next) { /* the backlog no longer reaches back: state, then a gap */
+    /* where the backlog resumes: its oldest unit, or the end when nothing is held any more */
+    uint64_t held = x ? x->offset : p->end;
+    if (held > u->next) { /* the backlog no longer reaches back: state, then a gap */
         if (!u->state_sent) {
             u->state_sent = true;
             size_t n = 0;
             *state = program_state(p, &n);
             if (*state && n <= WIRE_MAX_DATA) {
                 f->kind = WIRE_STATE;
-                f->offset = x->offset;
+                f->offset = held;
                 f->data.p = *state;
                 f->data.len = (uint32_t)n;
                 return true;
@@ -105,9 +107,9 @@ static bool sub_next(sub_t *u, wire_frame_t *f, uint8_t **state)
         }
         f->kind = WIRE_GAP;
         f->offset = u->next;
-        f->length = x->offset - u->next;
-        f->seq = x->seq;
-        u->next = x->offset;
+        f->length = held - u->next;
+        f->seq = x ? x->seq : p->seq;
+        u->next = held;
         return true;
     }
     if (!x) {
@@ -172,7 +174,7 @@ static int link_write(serve_t *s, link_t *l)
         sub_t *u = &l->subs[(l->rr + k) % l->nsubs];
         wire_frame_t f;
         uint8_t *state = NULL;
-        if (!sub_next(u, &f, &state)) continue;
+        if (!sub_next(m, u, &f, &state)) continue;
         l->rr = (l->rr + k + 1) % l->nsubs;
         rc = send_frame(s, l, &f) < 0 ? -1 : 1;
         free(state);

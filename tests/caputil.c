@@ -65,6 +65,10 @@ long long cap_file_size(const char *path)
 
 void cap_mon_start(mon_t *m, const char *name, int port, const char *extra)
 {
+    static const char *const progs[] = {"build/hs/labels-main", "build/hs/labels-attach",
+                                        "build/hs/plain", "build/liveprof-monitor"};
+    for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++)
+        CHECKF(access(progs[i], X_OK) == 0, "%s is missing: run `make all hs`", progs[i]);
     const char *dir = tu_tmpdir();
     snprintf(m->sock, sizeof m->sock, "%s/leech.sock", dir);
     snprintf(m->tee, sizeof m->tee, "%s/%s-tee", dir, name);

@@ -36,7 +36,7 @@ static int usage(void)
 static pid_t start_exec(ingest_t *g, char **argv, char *fifo_dir, size_t cap)
 {
     snprintf(fifo_dir, cap, "%s/liveprof-monitor-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+             getenv("TMPDIR") ? getenv("TMPDIR") : P_tmpdir);
     if (!mkdtemp(fifo_dir)) return -1;
     char fifo[4200], rts[4300];
     snprintf(fifo, sizeof fifo, "%s/eventlog", fifo_dir);

@@ -9,7 +9,7 @@ SANITIZER ?=
 O        := build$(if $(SANITIZER),/$(SANITIZER))
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
-ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -Ilib -Iserver -MMD -MP
+ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -Ilib -Iserver -Ileech -Imonitor -MMD -MP
 LDLIBS   := -lwebsockets -lh2o-evloop -lssl -lcrypto -ljansson -lsqlite3 -lsodium -lpcre2-8 -lroaring -lzstd -lm -lpthread
 SANFLAGS :=
 ifeq ($(SANITIZER),address)
@@ -32,14 +32,21 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(O)/obj/%.o)
 SRV_OBJ  := $(SRV_SRC:%.c=$(O)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(O)/obj/%.o)
 # Test-only C++ (g++ never builds anything but tests): flatc's generated readers for proto/.
-CXXT_SRC := $(sort $(wildcard tests/*.cc tests/cxx/*.cc))
+CXXT_SRC := $(filter-out tests/cxx/wire_check.cc,$(sort $(wildcard tests/*.cc tests/cxx/*.cc)))
 CXXT_OBJ := $(CXXT_SRC:%.cc=$(O)/obj/%.o)
 GEN_H    := $(patsubst proto/%.fbs,$(O)/gen/%_generated.h,$(wildcard proto/*.fbs))
 LIBA     := $(O)/libliveprof.a
+GHC_INC   := $(shell ghc --print-libdir 2>/dev/null)/include
+LEECH_CORE:= leech/leech_queue.c leech/leech_repair.c leech/leech_link.c
+LEECH_PIC := $(patsubst %.c,$(O)/obj/pic/%.o,$(LEECH_CORE) leech/leech.c lib/wire.c lib/evlog.c lib/evwrite.c lib/err.c)
+LEECH_OBJ := $(LEECH_CORE:%.c=$(O)/obj/%.o)
+MON_SRC  := $(sort $(wildcard monitor/*.c))
+MON_OBJ  := $(MON_SRC:%.c=$(O)/obj/%.o)
+MON_LIB  := $(filter-out $(O)/obj/monitor/main.o,$(MON_OBJ))
 
 .PHONY: all run test test-unit test-asan test-tsan bench bench-quick bench-check bench-baseline fuzz format clean deps ref web
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(O)/bench-%)
-all: deps-ok $(O)/liveprof $(O)/tests $(BENCH_BIN) web
+all: deps-ok $(O)/liveprof $(O)/liveprof-monitor $(O)/tests $(BENCH_BIN) $(O)/wire_check leech web
 
 deps deps-ok:
 	@sh scripts/deps.sh
@@ -68,8 +75,8 @@ $(O)/obj/tests/list.h: $(TEST_SRC)
 $(O)/obj/tests/runner.o: $(O)/obj/tests/list.h
 $(O)/obj/tests/runner.o: ALLCFLAGS += -I$(O)/obj/tests
 
-$(O)/tests: $(TEST_OBJ) $(CXXT_OBJ) $(SRVA) $(LIBA)
-	$(CXX) $(LDFLAGS) -o $@ $(TEST_OBJ) $(CXXT_OBJ) $(SRVA) $(LIBA) $(LDLIBS)
+$(O)/tests: $(TEST_OBJ) $(CXXT_OBJ) $(MON_LIB) $(LEECH_OBJ) $(SRVA) $(LIBA)
+	$(CXX) $(LDFLAGS) -o $@ $(TEST_OBJ) $(CXXT_OBJ) $(MON_LIB) $(LEECH_OBJ) $(SRVA) $(LIBA) $(LDLIBS)
 
 $(O)/gen/%_generated.h: proto/%.fbs
 	@mkdir -p $(dir $@)
@@ -102,6 +109,60 @@ build/web/index.html: web/index.html
 	@mkdir -p build/web
 	cp $< $@
 
+# The monitor: monitor/*.c with the leech's RTS-independent parts (stream repair for --exec).
+$(O)/liveprof-monitor: $(MON_OBJ) $(LEECH_OBJ) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $(MON_OBJ) $(LEECH_OBJ) $(LIBA) $(LDLIBS)
+
+# The leech: leech/*.c (RTS-independent parts also go into the tests) plus the eventlog and
+# wire codecs it uses, position-independent, as a static and a shared library; the C main of
+# attach mode (a), the Haskell module and the liveprof-ghc wrapper beside them.
+$(O)/obj/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -fPIC -I$(GHC_INC) -c $< -o $@
+$(O)/libliveprof-leech.a: $(LEECH_PIC)
+	@rm -f $@
+	ar rcs $@ $^
+$(O)/libliveprof-leech.so: $(LEECH_PIC)
+	$(CC) -shared -o $@ $^ -lpthread
+$(O)/leech/leech_main.o: leech/leech_main.c leech/liveprof_leech.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -I$(GHC_INC) -c $< -o $@
+$(O)/leech/%: leech/%
+	@mkdir -p $(dir $@)
+	cp $< $@
+$(O)/liveprof-ghc: leech/liveprof-ghc.sh
+	cp $< $@ && chmod +x $@
+LEECH_FILES := $(O)/libliveprof-leech.a $(O)/libliveprof-leech.so $(O)/leech/leech_main.o \
+	$(O)/leech/LiveprofLeech.hs $(O)/leech/liveprof_leech.h $(O)/liveprof-ghc
+.PHONY: leech
+leech: $(LEECH_FILES)
+
+# Haskell programs of the live-capture tests (tests/hs/), built once into build/hs/:
+# labels-main (liveprof-ghc: C main, attach mode a), labels-attach (leech linked, Haskell
+# main, attach mode b) and plain (no leech, for --exec).
+HS_SRC := $(wildcard tests/hs/*.hs)
+build/hs/labels-main: $(HS_SRC) $(LEECH_FILES)
+	@mkdir -p build/hs/a
+	build/liveprof-ghc -O -outputdir build/hs/a -itests/hs -o $@ tests/hs/Labels.hs > build/hs/a.log 2>&1 || (cat build/hs/a.log; false)
+build/hs/labels-attach: $(HS_SRC) $(LEECH_FILES)
+	@mkdir -p build/hs/b
+	ghc -O -threaded -eventlog -rtsopts -outputdir build/hs/b -itests/hs -ibuild/leech -o $@ tests/hs/Labels.hs build/libliveprof-leech.a -optl-pthread > build/hs/b.log 2>&1 || (cat build/hs/b.log; false)
+build/hs/plain: $(HS_SRC)
+	@mkdir -p build/hs/c
+	ghc -O -threaded -eventlog -rtsopts -outputdir build/hs/c -itests/hs -o $@ tests/hs/Plain.hs > build/hs/c.log 2>&1 || (cat build/hs/c.log; false)
+hs: build/hs/labels-main build/hs/labels-attach build/hs/plain
+.PHONY: hs
+
+# Test-only C++ cross-check of the C wire codec against flatc's generated reader for
+# proto/wire.fbs (tests/cxx/wire_check.cc; run by the wire_flatc_cross test).
+$(O)/wire_check: tests/cxx/wire_check.cc $(O)/gen/wire_generated.h $(O)/obj/lib/wire.o $(O)/obj/lib/err.o
+	$(CXX) -std=c++17 $(WARN) $(CFLAGS) $(filter -fsanitize=%,$(ALLCFLAGS)) -I$(O)/gen -Ilib -o $@ $< $(O)/obj/lib/wire.o $(O)/obj/lib/err.o $(LDFLAGS)
+
+# The leech bench harness calls the leech's writer without a Haskell runtime.
+$(O)/obj/bench/leech_feed.o: ALLCFLAGS += -I$(GHC_INC)
+$(O)/bench-leech_feed: $(O)/obj/bench/leech_feed.o $(O)/libliveprof-leech.a $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $< $(O)/libliveprof-leech.a $(LIBA) $(LDLIBS)
+
 # Reference dumper (ghc-events), used by tests for constructors the shared logs lack and by bench.
 build/ref/evdump: ../shared/data/ref/src/EvDump.hs
 	@mkdir -p build/ref
@@ -113,7 +174,7 @@ run: all
 
 # make test: unit + differential tests, then the same tests under ASan+UBSan, then the
 # concurrent tests under TSan.
-test: all ref
+test: all ref hs
 	./build/tests
 	$(MAKE) --no-print-directory SANITIZER=address build/address/tests build/address/liveprof
 	LIVEPROF_BIN=build/address/liveprof ASAN_OPTIONS=detect_leaks=1 ./build/address/tests --skip-slow
@@ -138,7 +199,7 @@ bench-baseline: all ref
 	sh bench/run.sh quick --write-baseline bench/baseline.tsv
 
 format:
-	clang-format -i $(LIB_SRC) $(wildcard lib/*.h) $(CLI_SRC) $(SRV_SRC) $(wildcard server/*.h) $(TEST_SRC) $(wildcard tests/*.h) $(BENCH_SRC) $(wildcard bench/*.h)
+	clang-format -i $(MON_SRC) $(wildcard monitor/*.h leech/*.c leech/*.h) $(LIB_SRC) $(wildcard lib/*.h) $(CLI_SRC) $(SRV_SRC) $(wildcard server/*.h) $(TEST_SRC) $(wildcard tests/*.h) $(BENCH_SRC) $(wildcard bench/*.h)
 
 clean:
 	rm -rf build

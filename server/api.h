@@ -41,5 +41,7 @@ json_t *api_auth_me(const auth_t *a);
  * 202 with the row (404 when the caller may not see it). HTTP thread. */
 void api_connections_want(db_t *db, const auth_t *a, const char *id, bool connect,
                           resource_reply_t *out);
+/* Dials every connection whose `wanted` is "connected" (after a restart). HTTP thread. */
+void api_connections_resume(server_t *srv);
 
 #endif

@@ -7,6 +7,7 @@
 #include "auth.h"
 #include "db.h"
 #include "http.h"
+#include "link.h"
 #include "routes.h"
 #include "session.h"
 #include "ws.h"
@@ -24,6 +25,7 @@ struct server {
     server_opts_t opts;
     db_t *db;
     registry_t *reg;
+    links_t *links;
     server_stats_t stats;
 };
 
@@ -53,6 +55,11 @@ void server_opts_default(server_opts_t *o)
 db_t *server_db(server_t *srv)
 {
     return srv->db;
+}
+
+links_t *server_links(server_t *srv)
+{
+    return srv->links;
 }
 
 registry_t *server_registry(server_t *srv)
@@ -122,6 +129,11 @@ int server_run(const server_opts_t *o)
         db_close(srv.db);
         return 1;
     }
+    srv.links = links_create(srv.reg, h, srv.db, err, sizeof err);
+    if (!srv.links)
+        fprintf(stderr, "serve: %s (monitor links disabled)\n", err);
+    else
+        api_connections_resume(&srv);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -140,6 +152,7 @@ int server_run(const server_opts_t *o)
         }
     http_stop_accepting(h);
     ws_stop(ws); /* before the workers go: the feeds read sessions */
+    links_destroy(srv.links);
     registry_destroy(srv.reg);
     ws_destroy(ws);
     http_destroy(h);

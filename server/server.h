@@ -42,6 +42,9 @@ typedef struct registry registry_t;
 db_t *server_db(server_t *srv);
 /* The session registry. */
 registry_t *server_registry(server_t *srv);
+/* The monitor links (NULL when they could not start). */
+typedef struct links links_t;
+links_t *server_links(server_t *srv);
 /* The options the server runs with. */
 const server_opts_t *server_opts(const server_t *srv);
 

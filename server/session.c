@@ -67,6 +67,16 @@ const char *session_state_name(session_state_t st)
     return st <= SESSION_FAILED ? names[st] : "failed";
 }
 
+int session_mark_live(session_t *s)
+{
+    int expect = SESSION_INGESTING;
+    /* acq_rel: publishes the state like the worker's own stores; fails once settled */
+    return atomic_compare_exchange_strong_explicit(&s->state, &expect, SESSION_LIVE,
+                                                   memory_order_acq_rel, memory_order_acquire)
+               ? 0
+               : -1;
+}
+
 session_state_t session_state(const session_t *s)
 {
     /* acquire: pairs with the worker's release store after it wrote `error` and `final` */
@@ -260,7 +270,8 @@ static bool work_on(registry_t *reg, session_t *s)
         http_notify(reg->news); /* the ring has room again */
         tell_watch(reg, s);
     }
-    if (!did && ring_eof_spsc(s->ring) && session_state(s) == SESSION_INGESTING) {
+    session_state_t st = session_state(s);
+    if (!did && ring_eof_spsc(s->ring) && (st == SESSION_INGESTING || st == SESSION_LIVE)) {
         pthread_mutex_lock(&s->lock);
         if (s->live && atomic_load_explicit(&s->consumed, memory_order_relaxed))
             live_finish(s->live);

@@ -107,6 +107,9 @@ void session_release(session_t *s);
 bool session_deleted(const session_t *s);
 /* The running replays. */
 struct replays *registry_replays(registry_t *reg);
+/* Marks a session fed by a running program as `live` (ingesting -> live). Returns 0, or -1
+ * when it is no longer ingesting. HTTP thread. */
+int session_mark_live(session_t *s);
 /* The state, from the worker (acquire). */
 session_state_t session_state(const session_t *s);
 /* Refreshes s->meta from the live counters (state, bytes, events, error). HTTP thread. */

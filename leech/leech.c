@@ -1,0 +1,228 @@
+/* The leech's RTS side: the EventLogWriter callbacks (copy into the queue, never block on I/O),
+ * the drain thread (repair, then send to the monitor), configuration from the environment,
+ * and the two ways to attach. Process-wide state: the RTS writer API has no context pointer. */
+#include "liveprof_leech.h"
+
+#include "ghcversion.h"
+
+#include "leech_link.h"
+#include "leech_queue.h"
+#include "leech_repair.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_CAP (64ull << 20)
+#define EXIT_WAIT_NS (5000000000ull)
+
+static struct {
+    pthread_mutex_t mu; /* start/stop of the drain thread */
+    bool started;
+    pthread_t thread;
+    leech_queue_t q;
+    leech_repair_t repair;
+    leech_link_t link;
+    _Atomic int session;    /* writer sessions started (init callbacks) */
+    _Atomic bool attached;  /* the current session came from liveprof_leech_attach */
+    _Atomic bool stopping;  /* the process exits: send what is left, then end */
+    _Atomic bool idle;      /* the drain thread has nothing left to send */
+    _Atomic bool connected; /* the drain thread's link is up */
+    _Atomic uint64_t bytes_in, bytes_sent, junk, connects, gaps; /* counters (relaxed) */
+    char program[WIRE_MAX_PROGRAM + 1];
+    char rts_id[64];
+} lk = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static uint64_t parse_size(const char *s, uint64_t def)
+{
+    if (!s || !*s) return def;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end == 'K' || *end == 'k')
+        v <<= 10;
+    else if (*end == 'M' || *end == 'm')
+        v <<= 20;
+    else if (*end == 'G' || *end == 'g')
+        v <<= 30;
+    return v >= 65536 ? v : def;
+}
+
+static void *drain(void *arg)
+{
+    (void)arg;
+    uint64_t dropped = 0, exit_by = 0;
+    for (;;) {
+        bool stopping = atomic_load_explicit(&lk.stopping, memory_order_acquire);
+        if (stopping && !exit_by) exit_by = leech_now_ns() + EXIT_WAIT_NS;
+        uint64_t d = 0;
+        bool connected = lk.link.fd >= 0;
+        size_t nraw = 0, nout = 0;
+        leech_queue_pending(&lk.q, &nraw, &nout);
+        lq_entry_t *e = leech_queue_take_raw(&lk.q, connected && nout ? 0 : 20, &d);
+        dropped += d;
+        if (e) {
+            uint64_t tag = e->offset;
+            (void)leech_repair_feed(&lk.repair, e, (int)(tag >> 1), tag & 1, dropped, &lk.q);
+            dropped = 0;
+            continue; /* repair everything that is there before sending */
+        }
+        uint64_t now = leech_now_ns();
+        lq_entry_t *o = NULL;
+        if (leech_link_ready(&lk.link, &lk.repair, now)) {
+            o = leech_queue_peek_out(&lk.q);
+            if (o) {
+                int rc = leech_link_send(&lk.link, o);
+                if (rc == 0)
+                    atomic_fetch_add_explicit(&lk.bytes_sent, o->len, memory_order_relaxed);
+                leech_queue_done_out(&lk.q, rc == 0);
+            }
+        }
+        atomic_store_explicit(&lk.junk, lk.repair.junk, memory_order_relaxed);
+        atomic_store_explicit(&lk.connects, lk.link.connects, memory_order_relaxed);
+        atomic_store_explicit(&lk.gaps, lk.link.gaps, memory_order_relaxed);
+        leech_queue_pending(&lk.q, &nraw, &nout);
+        bool idle = !o && !nraw;
+        /* release: pairs with the acquire loads in stop_writer's wait */
+        atomic_store_explicit(&lk.connected, lk.link.fd >= 0, memory_order_release);
+        atomic_store_explicit(&lk.idle, idle, memory_order_release);
+        if (stopping && (idle || lk.link.fd < 0 || now > exit_by)) break;
+    }
+    leech_link_close(&lk.link, true);
+    return NULL;
+}
+
+static void at_exit(void)
+{
+    pthread_mutex_lock(&lk.mu);
+    if (lk.started) {
+        /* release: the drain thread reads `stopping` with acquire, then sends what is left */
+        atomic_store_explicit(&lk.stopping, true, memory_order_release);
+        pthread_mutex_lock(&lk.q.mu);
+        pthread_cond_signal(&lk.q.cv);
+        pthread_mutex_unlock(&lk.q.mu);
+        pthread_join(lk.thread, NULL);
+        lk.started = false;
+    }
+    pthread_mutex_unlock(&lk.mu);
+}
+
+/* Starts the queue and the drain thread once per process. */
+static void ensure_started(void)
+{
+    pthread_mutex_lock(&lk.mu);
+    if (!lk.started) {
+        const char *sock = getenv("LIVEPROF_SOCKET");
+        leech_queue_init(&lk.q, parse_size(getenv("LIVEPROF_LEECH_CAP"), DEFAULT_CAP));
+        static char *argv_store[64];
+        int argc = 0;
+        char **argv = NULL;
+        getProgArgv(&argc, &argv);
+        size_t n = 0;
+        for (int i = 0; i < argc && n < 64; i++)
+            argv_store[n++] = argv[i];
+        const char *base = n && argv_store[0] ? strrchr(argv_store[0], '/') : NULL;
+        base = base ? base + 1 : (n && argv_store[0] ? argv_store[0] : "program");
+        snprintf(lk.rts_id, sizeof lk.rts_id, "GHC-%s rts_thr_l", __GLASGOW_HASKELL_FULL_VERSION__);
+        leech_proc_t proc = {.ncaps = enabled_capabilities,
+                             .pid = (uint32_t)getpid(),
+                             .ppid = (uint32_t)getppid(),
+                             .rts_id = lk.rts_id,
+                             .argv = (const char *const *)argv_store,
+                             .argc = n};
+        leech_repair_init(&lk.repair, &proc);
+        const char *given = getenv("LIVEPROF_PROGRAM");
+        unsigned rnd = (unsigned)(leech_now_ns() ^ ((uint64_t)getpid() << 16));
+        if (given && *given)
+            snprintf(lk.program, sizeof lk.program, "%.100s", given);
+        else
+            snprintf(lk.program, sizeof lk.program, "%.64s-%u-%08x", base, (unsigned)getpid(), rnd);
+        for (char *c = lk.program; *c; c++)
+            if (!(*c == '-' || *c == '_' || *c == '.' || (*c >= '0' && *c <= '9') ||
+                  (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')))
+                *c = '_';
+        leech_link_init(&lk.link, sock, lk.program, base, (uint32_t)getpid(),
+                        getenv("LIVEPROF_TOKEN"));
+        if (pthread_create(&lk.thread, NULL, drain, NULL) == 0) {
+            lk.started = true;
+            atexit(at_exit);
+        }
+    }
+    pthread_mutex_unlock(&lk.mu);
+}
+
+static void init_writer(void)
+{
+    ensure_started();
+    atomic_fetch_add_explicit(&lk.session, 1, memory_order_relaxed);
+}
+
+static bool write_log(void *buf, size_t size)
+{
+    int s = atomic_load_explicit(&lk.session, memory_order_relaxed);
+    bool a = atomic_load_explicit(&lk.attached, memory_order_relaxed);
+    atomic_fetch_add_explicit(&lk.bytes_in, size, memory_order_relaxed);
+    leech_queue_put_raw(&lk.q, buf, size, (uint64_t)s << 1 | (a ? 1 : 0));
+    return true; /* never fail the RTS: losses are accounted as gaps */
+}
+
+static void flush_log(void) {}
+
+/* The RTS stops this writer (exit or endEventLogging): wait briefly while the drain thread is
+ * connected and still sending, so a normal exit delivers everything. */
+static void stop_writer(void)
+{
+    uint64_t until = leech_now_ns() + EXIT_WAIT_NS;
+    usleep(5000); /* the drain thread's next round sees the buffers just written */
+    while (lk.started && atomic_load_explicit(&lk.connected, memory_order_acquire) &&
+           leech_now_ns() < until) {
+        size_t nraw = 0, nout = 0;
+        leech_queue_pending(&lk.q, &nraw, &nout);
+        /* acquire: pairs with the drain thread's release store of `idle` */
+        if (atomic_load_explicit(&lk.idle, memory_order_acquire) && !nraw && !nout) break;
+        usleep(2000);
+    }
+}
+
+const EventLogWriter liveprof_leech_writer = {
+    .initEventLogWriter = init_writer,
+    .writeEventLog = write_log,
+    .flushEventLog = flush_log,
+    .stopEventLogWriter = stop_writer,
+};
+
+int liveprof_leech_configure(RtsConfig *conf)
+{
+    const char *sock = getenv("LIVEPROF_SOCKET");
+    if (!sock || !*sock) return 0;
+    conf->eventlog_writer = &liveprof_leech_writer;
+    if (!conf->rts_opts) conf->rts_opts = "-l";
+    return 1;
+}
+
+int liveprof_leech_attach(void)
+{
+    const char *sock = getenv("LIVEPROF_SOCKET");
+    if (!sock || !*sock) return 0;
+    if (eventLogStatus() == EVENTLOG_RUNNING && atomic_load(&lk.session) > 0)
+        return 1; /* the leech already writes (attach mode a) */
+    atomic_store_explicit(&lk.attached, true, memory_order_relaxed);
+    if (eventLogStatus() == EVENTLOG_RUNNING) endEventLogging();
+    return startEventLogging(&liveprof_leech_writer) ? 1 : 0;
+}
+
+void liveprof_leech_stats(liveprof_leech_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->bytes_in = atomic_load(&lk.bytes_in);
+    out->bytes_sent = atomic_load(&lk.bytes_sent);
+    if (!lk.started) return;
+    pthread_mutex_lock(&lk.q.mu);
+    out->bytes_dropped = lk.q.dropped_total;
+    pthread_mutex_unlock(&lk.q.mu);
+    out->bytes_junk = atomic_load(&lk.junk);
+    out->connects = atomic_load(&lk.connects);
+    out->gaps = atomic_load(&lk.gaps);
+}

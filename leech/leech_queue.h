@@ -1,0 +1,62 @@
+/* The leech's memory between the RTS and the monitor: the writer callback appends each RTS
+ * buffer as one entry (never blocking on I/O), the drain thread takes entries in order. Total
+ * bytes are capped: beyond the cap the oldest whole entries not in flight are dropped, which
+ * leaves a jump in the stream offsets the sender reports as a gap. One mutex guards all. */
+#ifndef LP_LEECH_QUEUE_H
+#define LP_LEECH_QUEUE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct lq_entry lq_entry_t;
+struct lq_entry {
+    lq_entry_t *next;
+    uint64_t offset; /* stream offset (repaired entries); raw entries: the writer's tag */
+    size_t len;
+    bool block_start; /* the bytes start an RTS buffer */
+    uint8_t data[];
+};
+
+/* Two lists under one lock: `raw` (straight from the RTS, in call order) and `out` (repaired,
+ * with stream offsets, waiting to be sent). */
+typedef struct leech_queue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    lq_entry_t *raw_head, *raw_tail, *out_head, *out_tail;
+    size_t bytes, cap;
+    lq_entry_t *in_flight;  /* the out entry being sent (never dropped) */
+    uint64_t raw_dropped;   /* raw bytes dropped before repair (the drain thread adds a gap) */
+    uint64_t dropped_total; /* every byte ever dropped */
+    bool raw_droppable;     /* the drain thread has the header: raw entries may be dropped */
+    bool stop;
+} leech_queue_t;
+
+/* Sets up an empty queue capped at `cap` bytes. Returns 0 or a negative code. */
+int leech_queue_init(leech_queue_t *q, size_t cap);
+/* Frees every entry. No thread may use the queue any more. */
+void leech_queue_dispose(leech_queue_t *q);
+/* Copies one RTS buffer in as a raw entry (`tag` goes to its offset field), dropping the oldest
+ * entries beyond the cap. Returns false only when out of memory (the buffer is then counted as
+ * dropped). Any thread (the RTS writer); takes the lock briefly, never waits for I/O. */
+bool leech_queue_put_raw(leech_queue_t *q, const void *p, size_t n, uint64_t tag);
+/* Takes the oldest raw entry, waiting up to `ms` milliseconds; NULL when none (or stopping).
+ * *dropped gets the raw bytes dropped since the last call. The caller owns the entry. Drain
+ * thread. */
+lq_entry_t *leech_queue_take_raw(leech_queue_t *q, int ms, uint64_t *dropped);
+/* Appends a repaired entry (owned by the queue from now on), then enforces the cap. Drain
+ * thread. */
+void leech_queue_put_out(leech_queue_t *q, lq_entry_t *e);
+/* The oldest out entry, marked in flight (it stays queued); NULL when none. Entries dropped
+ * before it show as a jump in offsets. Drain thread. */
+lq_entry_t *leech_queue_peek_out(leech_queue_t *q);
+/* Ends the in-flight entry: `sent` frees it, otherwise it stays first for a resend. Drain
+ * thread. */
+void leech_queue_done_out(leech_queue_t *q, bool sent);
+/* Counts the raw and out entries, up to 2 each (enough to tell none, one, more). Any thread. */
+void leech_queue_pending(leech_queue_t *q, size_t *raw, size_t *out);
+/* A new entry of n bytes (malloc), or NULL. */
+lq_entry_t *leech_queue_entry(size_t n);
+
+#endif

@@ -1,0 +1,173 @@
+/* liveprof-monitor: the sidecar between running programs and the liveprof server. Leeches
+ * connect to --socket; --exec runs an unmodified program with its eventlog in a FIFO; the
+ * programs are served on --listen (ws://ADDR:PORT/monitor) and/or pushed to --push URL. */
+#include "ingest.h"
+#include "serve.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static int usage(void)
+{
+    fprintf(stderr,
+            "usage: liveprof-monitor --socket PATH [--listen ADDR:PORT] [--token T] [--tee DIR]\n"
+            "                        [--push ws://HOST:PORT/monitor] [--backlog BYTES]\n"
+            "                        [--exec -- PROG ARGS...]\n"
+            "at least one of --listen and --push is required\n");
+    return 2;
+}
+
+/* Runs argv with its eventlog redirected into a fresh FIFO the ingest thread reads. */
+static pid_t start_exec(ingest_t *g, char **argv, char *fifo_dir, size_t cap)
+{
+    snprintf(fifo_dir, cap, "%s/liveprof-monitor-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : P_tmpdir);
+    if (!mkdtemp(fifo_dir)) return -1;
+    char fifo[4200], rts[4300];
+    snprintf(fifo, sizeof fifo, "%s/eventlog", fifo_dir);
+    if (mkfifo(fifo, 0600) != 0) return -1;
+    int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return -1;
+    snprintf(rts, sizeof rts, "-ol%s", fifo);
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    char **args = calloc((size_t)argc + 5, sizeof *args);
+    args[0] = argv[0];
+    args[1] = "+RTS";
+    args[2] = "-l";
+    args[3] = rts;
+    args[4] = "-RTS";
+    for (int i = 1; i < argc; i++)
+        args[4 + i] = argv[i];
+    pid_t pid = fork();
+    if (pid == 0) {
+        execvp(args[0], args);
+        fprintf(stderr, "liveprof-monitor: cannot run %s: %s\n", args[0], strerror(errno));
+        _exit(127);
+    }
+    free(args);
+    if (pid < 0) {
+        close(fd);
+        return -1;
+    }
+    const char *base = strrchr(argv[0], '/');
+    base = base ? base + 1 : argv[0];
+    char id[WIRE_MAX_PROGRAM + 1];
+    snprintf(id, sizeof id, "%.64s-%d-exec", base, (int)pid);
+    for (char *c = id; *c; c++)
+        if (*c == '/' || *c == '.' || *c == ' ') *c = '_';
+    ingest_add_fifo(g, fd, id, base, (uint32_t)pid);
+    printf("liveprof-monitor: running %s as program %s\n", argv[0], id);
+    fflush(stdout);
+    return pid;
+}
+
+int main(int argc, char **argv)
+{
+    const char *sock = NULL, *listen_at = NULL, *push = NULL;
+    monitor_t m;
+    memset(&m, 0, sizeof m);
+    pthread_mutex_init(&m.mu, NULL);
+    m.backlog_cap = 64u << 20;
+    char **exec_argv = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--exec")) {
+            if (v && !strcmp(v, "--")) i++;
+            if (i + 1 >= argc) return usage();
+            exec_argv = argv + i + 1;
+            break;
+        }
+        if (!v) return usage();
+        if (!strcmp(a, "--socket"))
+            sock = v;
+        else if (!strcmp(a, "--listen"))
+            listen_at = v;
+        else if (!strcmp(a, "--token"))
+            m.token = v;
+        else if (!strcmp(a, "--tee"))
+            m.tee_dir = v;
+        else if (!strcmp(a, "--push"))
+            push = v;
+        else if (!strcmp(a, "--backlog"))
+            m.backlog_cap = strtoull(v, NULL, 10);
+        else
+            return usage();
+        i++;
+    }
+    if (!sock || (!listen_at && !push) || m.backlog_cap < 65536) return usage();
+    char host[256] = "127.0.0.1";
+    int port = -1;
+    if (listen_at) {
+        const char *colon = strrchr(listen_at, ':');
+        if (!colon || (size_t)(colon - listen_at) >= sizeof host) return usage();
+        memcpy(host, listen_at, (size_t)(colon - listen_at));
+        host[colon - listen_at] = 0;
+        port = atoi(colon + 1);
+        if (port < 0 || port > 65535) return usage();
+    }
+    if (m.tee_dir) mkdir(m.tee_dir, 0755);
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    char err[512];
+    serve_t *s = serve_create(&m, host, port, push, err, sizeof err);
+    if (!s) {
+        fprintf(stderr, "liveprof-monitor: %s\n", err);
+        return 1;
+    }
+    ingest_t *g = ingest_create(&m, sock, serve_wake, s, err, sizeof err);
+    if (!g) {
+        fprintf(stderr, "liveprof-monitor: %s\n", err);
+        serve_destroy(s);
+        return 1;
+    }
+    if (port >= 0) printf("liveprof-monitor: serving ws://%s:%d/monitor\n", host, serve_port(s));
+    printf("liveprof-monitor: leeches connect to %s\n", sock);
+    fflush(stdout);
+    char fifo_dir[4096] = "";
+    pid_t child = exec_argv ? start_exec(g, exec_argv, fifo_dir, sizeof fifo_dir) : 0;
+    if (child < 0) {
+        fprintf(stderr, "liveprof-monitor: cannot start %s\n", exec_argv[0]);
+        ingest_destroy(g);
+        serve_destroy(s);
+        return 1;
+    }
+    while (!stop_flag) {
+        ingest_run(g, 100);
+        int st;
+        if (child > 0 && waitpid(child, &st, WNOHANG) == child) {
+            printf("liveprof-monitor: %s exited with status %d\n", exec_argv[0],
+                   WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+            fflush(stdout);
+            child = 0;
+        }
+    }
+    ingest_destroy(g);
+    serve_destroy(s);
+    if (fifo_dir[0]) {
+        char fifo[4200];
+        snprintf(fifo, sizeof fifo, "%s/eventlog", fifo_dir);
+        unlink(fifo);
+        rmdir(fifo_dir);
+    }
+    program_free_all(&m);
+    return 0;
+}

@@ -1,0 +1,663 @@
+/* Server side of the monitor links. The link thread (libwebsockets client) speaks the wire
+ * protocol: Hello with the connection's token, then Subscribe for each listed program from the
+ * offset the HTTP thread asks for; it gathers Data frames into whole units and queues them, with
+ * Header, State, Gap and Bye, for the HTTP thread, which owns the sessions and the offsets. */
+#include "link.h"
+
+#include "resources.h"
+#include "session.h"
+#include "wire.h"
+#include "xmalloc.h"
+
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_DIALS 64
+#define MAX_UNITS 64
+#define UNIT_MAX (64u << 20)
+
+enum { OP_PROGRAM, OP_HEADER, OP_STATE, OP_DATA, OP_GAP, OP_BYE, OP_LINKED };
+
+typedef struct op op_t;
+struct op {
+    op_t *next;
+    int64_t conn;
+    uint64_t gen; /* the link's connection number (a new one re-subscribes) */
+    int kind;
+    char prog[WIRE_MAX_PROGRAM + 1];
+    uint64_t offset, length;
+    uint8_t *data;
+    size_t len;
+};
+
+typedef struct unit { /* link thread: a Data unit being gathered */
+    char prog[WIRE_MAX_PROGRAM + 1];
+    uint64_t offset, ack;
+    uint8_t *buf;
+    size_t len, cap;
+    bool on, ack_due;
+} unit_t;
+
+typedef struct sub_req {
+    char prog[WIRE_MAX_PROGRAM + 1];
+    uint64_t offset;
+} sub_req_t;
+
+typedef struct dial {
+    int64_t id; /* 0 = free */
+    /* under links.mu */
+    char host[256], token[1025];
+    int port;
+    bool want, dirty;
+    char state[16], error[200];
+    sub_req_t subs[MAX_UNITS];
+    size_t nsubs;
+    auth_t owner;
+    uint64_t gen;
+    /* link thread only */
+    struct lws *wsi;
+    bool hello_sent, closing;
+    unsigned backoff_ms;
+    lws_sorted_usec_list_t sul;
+    unit_t units[MAX_UNITS];
+    uint8_t *rx;
+    size_t rx_len;
+    struct links *owner_links;
+} dial_t;
+
+typedef struct hprog { /* HTTP thread: one program of one connection */
+    int64_t conn;
+    char id[WIRE_MAX_PROGRAM + 1];
+    char sid[33];      /* the session's id (looked up on use: it may have been deleted) */
+    uint64_t expected; /* stream offset of the next byte the session needs */
+    uint64_t hdr_len, appended, gaps, gap_bytes, gen;
+    bool ended, live;
+} hprog_t;
+
+struct links {
+    registry_t *reg;
+    db_t *db;
+    http_notifier_t *notifier;
+    struct lws_context *ctx;
+    pthread_t thread;
+    _Atomic bool stop;
+    pthread_mutex_t mu;
+    dial_t dials[MAX_DIALS];
+    op_t *ops_head, *ops_tail;
+    hprog_t *progs; /* HTTP thread */
+    size_t nprogs, progs_cap;
+    uint8_t tx[LWS_PRE + WIRE_MAX_FRAME];
+};
+
+/* ---- link thread ------------------------------------------------------------------------- */
+
+static void push_op(links_t *l, dial_t *d, int kind, const wire_frame_t *f, const uint8_t *data,
+                    size_t len)
+{
+    op_t *o = xcalloc(1, sizeof *o);
+    o->kind = kind;
+    snprintf(o->prog, sizeof o->prog, "%.*s", (int)f->program.len, (const char *)f->program.p);
+    o->offset = f->offset;
+    o->length = f->length;
+    if (len) {
+        o->data = xmalloc(len);
+        memcpy(o->data, data, len);
+        o->len = len;
+    }
+    pthread_mutex_lock(&l->mu);
+    o->conn = d->id;
+    o->gen = d->gen;
+    if (l->ops_tail)
+        l->ops_tail->next = o;
+    else
+        l->ops_head = o;
+    l->ops_tail = o;
+    pthread_mutex_unlock(&l->mu);
+    http_notify(l->notifier);
+}
+
+static unit_t *unit_of(dial_t *d, wire_str_t prog)
+{
+    unit_t *free_u = NULL;
+    for (int i = 0; i < MAX_UNITS; i++) {
+        unit_t *u = &d->units[i];
+        if (u->prog[0] && strlen(u->prog) == prog.len && !memcmp(u->prog, prog.p, prog.len))
+            return u;
+        if (!u->prog[0] && !free_u) free_u = u;
+    }
+    if (free_u) snprintf(free_u->prog, sizeof free_u->prog, "%.*s", (int)prog.len, prog.p);
+    return free_u;
+}
+
+static void set_error(links_t *l, dial_t *d, const char *msg)
+{
+    pthread_mutex_lock(&l->mu);
+    snprintf(d->error, sizeof d->error, "%.199s", msg);
+    pthread_mutex_unlock(&l->mu);
+    fprintf(stderr, "liveprof: monitor link %lld: %s\n", (long long)d->id, msg);
+}
+
+/* One whole message from the monitor. Returns -1 to close the link. */
+static int on_frame(links_t *l, dial_t *d, const uint8_t *b, size_t n)
+{
+    wire_frame_t f;
+    if (wire_decode(&f, b, n) < 0) {
+        set_error(l, d, "malformed frame from the monitor");
+        return -1;
+    }
+    switch (f.kind) {
+    case WIRE_HELLO:
+        if (f.version < 1) {
+            set_error(l, d, "unsupported protocol version");
+            return -1;
+        }
+        return 0;
+    case WIRE_ERROR: {
+        char msg[WIRE_MAX_TEXT + 32];
+        snprintf(msg, sizeof msg, "monitor: %.*s", (int)f.text.len, (const char *)f.text.p);
+        set_error(l, d, msg);
+        return -1;
+    }
+    case WIRE_PROGRAMS:
+        for (uint32_t i = 0; i < f.nprogs; i++) {
+            wire_program_t p;
+            if (wire_program_at(&f, i, &p) < 0 || !p.id.len) continue;
+            wire_frame_t g = {.program = p.id, .length = p.ended};
+            push_op(l, d, OP_PROGRAM, &g, NULL, 0);
+        }
+        return 0;
+    case WIRE_HEADER:
+        push_op(l, d, OP_HEADER, &f, f.data.p, f.data.len);
+        return 0;
+    case WIRE_STATE:
+        push_op(l, d, OP_STATE, &f, f.data.p, f.data.len);
+        return 0;
+    case WIRE_GAP:
+        push_op(l, d, OP_GAP, &f, NULL, 0);
+        return 0;
+    case WIRE_BYE:
+        if (f.program.len) push_op(l, d, OP_BYE, &f, NULL, 0);
+        return 0;
+    case WIRE_HEARTBEAT:
+        return 0;
+    case WIRE_DATA: {
+        unit_t *u = unit_of(d, f.program);
+        if (!u) return 0;
+        if ((f.flags & WIRE_FLAG_BLOCK_START) || !u->on) {
+            u->on = true;
+            u->offset = f.offset;
+            u->len = 0;
+        } else if (f.offset != u->offset + u->len) {
+            set_error(l, d, "data out of order from the monitor");
+            return -1;
+        }
+        if (u->len + f.data.len > UNIT_MAX) {
+            set_error(l, d, "unit too large");
+            return -1;
+        }
+        xgrow((void **)&u->buf, &u->cap, u->len + f.data.len, 1);
+        memcpy(u->buf + u->len, f.data.p, f.data.len);
+        u->len += f.data.len;
+        if (f.flags & WIRE_FLAG_BLOCK_END) {
+            wire_frame_t g = {.program = f.program, .offset = u->offset};
+            push_op(l, d, OP_DATA, &g, u->buf, u->len);
+            u->on = false;
+            u->ack = u->offset + u->len;
+            u->ack_due = true;
+            lws_callback_on_writable(d->wsi);
+        }
+        return 0;
+    }
+    default:
+        set_error(l, d, "unexpected frame from the monitor");
+        return -1;
+    }
+}
+
+static int send_frame(links_t *l, dial_t *d, const wire_frame_t *f)
+{
+    int n = wire_encode(f, l->tx + LWS_PRE, WIRE_MAX_FRAME);
+    if (n < 0) return -1;
+    return lws_write(d->wsi, l->tx + LWS_PRE, (size_t)n, LWS_WRITE_BINARY) < n ? -1 : 0;
+}
+
+/* Sends one pending frame; 1 when more may follow, 0 when idle, -1 on error. */
+static int on_writeable(links_t *l, dial_t *d)
+{
+    if (d->closing) return -1;
+    if (!d->hello_sent) {
+        d->hello_sent = true;
+        pthread_mutex_lock(&l->mu);
+        wire_frame_t h = {.kind = WIRE_HELLO, .version = WIRE_VERSION};
+        h.token = wire_cstr(d->token[0] ? d->token : NULL);
+        h.text = wire_cstr("liveprof-server");
+        int rc = send_frame(l, d, &h);
+        pthread_mutex_unlock(&l->mu);
+        return rc < 0 ? -1 : 1;
+    }
+    pthread_mutex_lock(&l->mu);
+    if (d->nsubs) {
+        sub_req_t r = d->subs[--d->nsubs];
+        pthread_mutex_unlock(&l->mu);
+        wire_frame_t s = {.kind = WIRE_SUBSCRIBE, .program = wire_cstr(r.prog), .offset = r.offset};
+        return send_frame(l, d, &s) < 0 ? -1 : 1;
+    }
+    pthread_mutex_unlock(&l->mu);
+    for (int i = 0; i < MAX_UNITS; i++) {
+        unit_t *u = &d->units[i];
+        if (!u->ack_due) continue;
+        u->ack_due = false;
+        wire_frame_t a = {.kind = WIRE_ACK, .program = wire_cstr(u->prog), .offset = u->ack};
+        return send_frame(l, d, &a) < 0 ? -1 : 1;
+    }
+    return 0;
+}
+
+static const struct lws_protocols protocols[];
+
+static void dial_connect(lws_sorted_usec_list_t *sul)
+{
+    dial_t *d = lws_container_of(sul, dial_t, sul);
+    links_t *l = d->owner_links;
+    if (d->wsi) return;
+    pthread_mutex_lock(&l->mu);
+    bool want = d->want;
+    char host[256];
+    int port = d->port;
+    snprintf(host, sizeof host, "%s", d->host);
+    if (want) snprintf(d->state, sizeof d->state, "connecting");
+    pthread_mutex_unlock(&l->mu);
+    if (!want) return;
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof ci);
+    ci.context = l->ctx;
+    ci.address = host;
+    ci.port = port;
+    ci.path = "/monitor";
+    ci.host = host;
+    ci.origin = host;
+    ci.protocol = protocols[0].name;
+    ci.local_protocol_name = protocols[0].name;
+    ci.opaque_user_data = d;
+    ci.pwsi = &d->wsi;
+    d->hello_sent = false;
+    d->closing = false;
+    d->rx_len = 0;
+    if (!lws_client_connect_via_info(&ci)) {
+        d->wsi = NULL;
+        lws_sul_schedule(l->ctx, 0, &d->sul, dial_connect, (lws_usec_t)d->backoff_ms * 1000);
+        d->backoff_ms = d->backoff_ms * 2 > 5000 ? 5000 : d->backoff_ms * 2;
+    }
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    (void)user;
+    struct lws_context *ctx = lws_get_context(wsi);
+    links_t *l = ctx ? lws_context_user(ctx) : NULL;
+    dial_t *d = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        d->backoff_ms = 100;
+        pthread_mutex_lock(&l->mu);
+        snprintf(d->state, sizeof d->state, "connected");
+        d->error[0] = 0;
+        d->gen++;
+        d->nsubs = 0;
+        pthread_mutex_unlock(&l->mu);
+        for (int i = 0; i < MAX_UNITS; i++)
+            d->units[i].on = d->units[i].ack_due = false;
+        {
+            wire_frame_t none = {0};
+            push_op(l, d, OP_LINKED, &none, NULL, 0); /* the HTTP thread sets last_used */
+        }
+        lws_callback_on_writable(wsi);
+        return 0;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        if (!d) return -1;
+        if (d->rx_len + len > WIRE_MAX_FRAME) {
+            set_error(l, d, "message larger than 64 KiB from the monitor");
+            return -1;
+        }
+        memcpy(d->rx + d->rx_len, in, len);
+        d->rx_len += len;
+        if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+            size_t n = d->rx_len;
+            d->rx_len = 0;
+            if (on_frame(l, d, d->rx, n) < 0) return -1;
+        }
+        return 0;
+    case LWS_CALLBACK_CLIENT_WRITEABLE: {
+        if (!d) return -1;
+        int rc = on_writeable(l, d);
+        if (rc < 0) return -1;
+        if (rc > 0) lws_callback_on_writable(wsi);
+        return 0;
+    }
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        if (!l) return 0;
+        for (int i = 0; i < MAX_DIALS; i++) {
+            dial_t *x = &l->dials[i];
+            pthread_mutex_lock(&l->mu);
+            bool dirty = x->dirty, want = x->want, subs = x->nsubs > 0, used = x->id != 0;
+            x->dirty = false;
+            pthread_mutex_unlock(&l->mu);
+            if (!used) continue;
+            if (dirty && want && !x->wsi) {
+                x->backoff_ms = 100;
+                lws_sul_schedule(l->ctx, 0, &x->sul, dial_connect, 1);
+            }
+            if (dirty && !want && x->wsi) x->closing = true;
+            if (x->wsi && (subs || x->closing)) lws_callback_on_writable(x->wsi);
+        }
+        return 0;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        if (!d) return 0;
+        if (reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR)
+            set_error(l, d, in ? (const char *)in : "cannot connect to the monitor");
+        d->wsi = NULL;
+        pthread_mutex_lock(&l->mu);
+        bool want = d->want;
+        snprintf(d->state, sizeof d->state, want ? "connecting" : "disconnected");
+        pthread_mutex_unlock(&l->mu);
+        if (want && !atomic_load(&l->stop)) {
+            lws_sul_schedule(l->ctx, 0, &d->sul, dial_connect, (lws_usec_t)d->backoff_ms * 1000);
+            d->backoff_ms = d->backoff_ms * 2 > 5000 ? 5000 : d->backoff_ms * 2;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static const struct lws_protocols protocols[] = {
+    {"liveprof-monitor", callback, 0, WIRE_MAX_FRAME, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void *service(void *arg)
+{
+    links_t *l = arg;
+    while (!atomic_load(&l->stop))
+        lws_service(l->ctx, 0);
+    return NULL;
+}
+
+/* ---- HTTP thread --------------------------------------------------------------------------- */
+
+static hprog_t *hprog_of(links_t *l, int64_t conn, const char *id)
+{
+    for (size_t i = 0; i < l->nprogs; i++)
+        if (l->progs[i].conn == conn && !strcmp(l->progs[i].id, id)) return &l->progs[i];
+    return NULL;
+}
+
+static session_t *hprog_session(links_t *l, const hprog_t *h)
+{
+    return h->sid[0] ? session_find(l->reg, h->sid) : NULL;
+}
+
+/* A session named after the program that is still open (after a server restart). */
+static session_t *open_session_named(links_t *l, const char *name)
+{
+    size_t n = 0;
+    session_t **all = session_all(l->reg, &n);
+    for (size_t i = n; i-- > 0;)
+        if (!strcmp(all[i]->meta.name, name) && !all[i]->input_done &&
+            session_state(all[i]) != SESSION_FAILED)
+            return all[i];
+    return NULL;
+}
+
+static void subscribe(links_t *l, int64_t conn, const hprog_t *h)
+{
+    pthread_mutex_lock(&l->mu);
+    for (int i = 0; i < MAX_DIALS; i++) {
+        dial_t *d = &l->dials[i];
+        if (d->id != conn || d->nsubs >= MAX_UNITS) continue;
+        snprintf(d->subs[d->nsubs].prog, sizeof d->subs[0].prog, "%s", h->id);
+        d->subs[d->nsubs++].offset = h->expected;
+    }
+    pthread_mutex_unlock(&l->mu);
+    lws_cancel_service(l->ctx);
+}
+
+static void on_program(links_t *l, const op_t *o)
+{
+    hprog_t *h = hprog_of(l, o->conn, o->prog);
+    if (!h) {
+        auth_t owner = {0};
+        pthread_mutex_lock(&l->mu);
+        for (int i = 0; i < MAX_DIALS; i++)
+            if (l->dials[i].id == o->conn) owner = l->dials[i].owner;
+        pthread_mutex_unlock(&l->mu);
+        session_t *s = open_session_named(l, o->prog);
+        char err[256] = "";
+        if (!s) s = session_create(l->reg, &owner, o->prog, err, sizeof err);
+        if (!s) {
+            fprintf(stderr, "liveprof: monitor link: no session for %s: %s\n", o->prog, err);
+            return;
+        }
+        xgrow((void **)&l->progs, &l->progs_cap, l->nprogs + 1, sizeof *l->progs);
+        h = &l->progs[l->nprogs++];
+        memset(h, 0, sizeof *h);
+        h->conn = o->conn;
+        snprintf(h->id, sizeof h->id, "%s", o->prog);
+        snprintf(h->sid, sizeof h->sid, "%s", s->meta.id);
+        h->expected = h->appended = s->received; /* resume what an earlier run received */
+        h->hdr_len = s->received;
+    }
+    if (h->ended || h->gen == o->gen) return;
+    h->gen = o->gen;
+    subscribe(l, o->conn, h);
+}
+
+static void append(links_t *l, hprog_t *h, session_t *s, const uint8_t *p, size_t n)
+{
+    if (session_append(l->reg, s, p, n) < 0)
+        fprintf(stderr, "liveprof: monitor link: cannot store bytes of %s\n", h->id);
+    h->appended += n;
+    if (!h->live) h->live = session_mark_live(s) == 0;
+}
+
+static void gap(hprog_t *h, uint64_t off, uint64_t len)
+{
+    h->gaps++;
+    h->gap_bytes += len;
+    h->expected = off + len;
+    fprintf(stderr, "liveprof: monitor link: program %s: %llu bytes lost at offset %llu\n", h->id,
+            (unsigned long long)len, (unsigned long long)off);
+}
+
+/* Records the time of a successful link in the connection's last_used. */
+static void linked(links_t *l, int64_t conn)
+{
+    json_t *key = json_integer(conn);
+    json_t *changes = json_pack("{s:I}", "last_used", (json_int_t)time(NULL));
+    if (key && changes) (void)resource_update(l->db, &resource_connections, key, changes);
+    json_decref(key);
+    json_decref(changes);
+}
+
+static void on_op(links_t *l, const op_t *o)
+{
+    if (o->kind == OP_LINKED) {
+        linked(l, o->conn);
+        return;
+    }
+    if (o->kind == OP_PROGRAM) {
+        on_program(l, o);
+        return;
+    }
+    hprog_t *h = hprog_of(l, o->conn, o->prog);
+    session_t *s = h ? hprog_session(l, h) : NULL;
+    if (!s || h->ended) return;
+    switch (o->kind) {
+    case OP_HEADER:
+        if (h->expected == 0) {
+            append(l, h, s, o->data, o->len);
+            h->expected = h->hdr_len = o->len;
+        }
+        break;
+    case OP_STATE: /* a late joiner: the state goes right after the header, once */
+        if (h->appended == h->hdr_len && h->hdr_len) append(l, h, s, o->data, o->len);
+        break;
+    case OP_GAP:
+        if (o->offset + o->length > h->expected) {
+            uint64_t from = o->offset > h->expected ? h->expected : o->offset;
+            if (from < h->expected) from = h->expected;
+            gap(h, from, o->offset + o->length - from);
+        }
+        break;
+    case OP_DATA: {
+        uint64_t off = o->offset;
+        const uint8_t *p = o->data;
+        size_t n = o->len;
+        if (off + n <= h->expected) break; /* already held: no duplicate */
+        if (off < h->expected) {
+            p += h->expected - off;
+            n -= h->expected - off;
+            off = h->expected;
+        }
+        if (off > h->expected) gap(h, h->expected, off - h->expected);
+        append(l, h, s, p, n);
+        h->expected = off + n;
+        break;
+    }
+    case OP_BYE:
+        h->ended = true;
+        session_end_input(l->reg, s);
+        break;
+    default:
+        break;
+    }
+}
+
+static void on_news(void *ctx)
+{
+    links_t *l = ctx;
+    pthread_mutex_lock(&l->mu);
+    op_t *o = l->ops_head;
+    l->ops_head = l->ops_tail = NULL;
+    pthread_mutex_unlock(&l->mu);
+    while (o) {
+        op_t *next = o->next;
+        on_op(l, o);
+        free(o->data);
+        free(o);
+        o = next;
+    }
+}
+
+links_t *links_create(registry_t *reg, http_server_t *http, db_t *db, char *err, size_t cap)
+{
+    links_t *l = xcalloc(1, sizeof *l);
+    l->reg = reg;
+    l->db = db;
+    pthread_mutex_init(&l->mu, NULL);
+    for (int i = 0; i < MAX_DIALS; i++) {
+        l->dials[i].owner_links = l;
+        l->dials[i].rx = NULL;
+    }
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    info.user = l;
+    lws_set_log_level(LLL_ERR, NULL);
+    l->ctx = lws_create_context(&info);
+    if (!l->ctx) {
+        snprintf(err, cap, "cannot start the monitor links");
+        free(l);
+        return NULL;
+    }
+    l->notifier = http_notifier_create(http, on_news, l);
+    if (pthread_create(&l->thread, NULL, service, l) != 0) {
+        snprintf(err, cap, "cannot start the monitor link thread");
+        http_notifier_destroy(l->notifier);
+        lws_context_destroy(l->ctx);
+        free(l);
+        return NULL;
+    }
+    return l;
+}
+
+void links_destroy(links_t *l)
+{
+    if (!l) return;
+    atomic_store(&l->stop, true);
+    lws_cancel_service(l->ctx);
+    pthread_join(l->thread, NULL);
+    lws_context_destroy(l->ctx);
+    http_notifier_destroy(l->notifier);
+    for (op_t *o = l->ops_head, *n; o; o = n) {
+        n = o->next;
+        free(o->data);
+        free(o);
+    }
+    for (int i = 0; i < MAX_DIALS; i++) {
+        free(l->dials[i].rx);
+        for (int k = 0; k < MAX_UNITS; k++)
+            free(l->dials[i].units[k].buf);
+    }
+    free(l->progs);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+}
+
+void links_want(links_t *l, int64_t id, const char *host, int port, const char *token,
+                const auth_t *owner, bool connect)
+{
+    pthread_mutex_lock(&l->mu);
+    dial_t *d = NULL;
+    for (int i = 0; i < MAX_DIALS && !d; i++)
+        if (l->dials[i].id == id) d = &l->dials[i];
+    for (int i = 0; i < MAX_DIALS && !d && connect; i++)
+        if (!l->dials[i].id) { /* slots are never given back: a dial keeps its id */
+            d = &l->dials[i];
+            d->id = id;
+            if (!d->rx) d->rx = xmalloc(WIRE_MAX_FRAME);
+            snprintf(d->state, sizeof d->state, "disconnected");
+        }
+    if (d) {
+        snprintf(d->host, sizeof d->host, "%s", host ? host : "");
+        snprintf(d->token, sizeof d->token, "%s", token ? token : "");
+        d->port = port;
+        d->owner = *owner;
+        d->want = connect;
+        d->dirty = true;
+    }
+    pthread_mutex_unlock(&l->mu);
+    lws_cancel_service(l->ctx);
+}
+
+json_t *links_status(links_t *l, int64_t id)
+{
+    json_t *progs = json_array();
+    for (size_t i = 0; i < l->nprogs; i++) {
+        const hprog_t *h = &l->progs[i];
+        if (h->conn != id) continue;
+        json_array_append_new(progs, json_pack("{s:s,s:s,s:I,s:I,s:I,s:b}", "id", h->id, "session",
+                                               h->sid, "bytes", (json_int_t)h->expected, "gaps",
+                                               (json_int_t)h->gaps, "gap_bytes",
+                                               (json_int_t)h->gap_bytes, "ended", h->ended));
+    }
+    const char *state = "disconnected";
+    char error[200] = "";
+    pthread_mutex_lock(&l->mu);
+    for (int i = 0; i < MAX_DIALS; i++)
+        if (l->dials[i].id == id) {
+            state = l->dials[i].state[0] ? l->dials[i].state : "disconnected";
+            snprintf(error, sizeof error, "%s", l->dials[i].error);
+        }
+    json_t *o = json_pack("{s:s,s:s,s:o}", "state", state, "error", error, "programs", progs);
+    pthread_mutex_unlock(&l->mu);
+    return o;
+}

@@ -1,0 +1,210 @@
+/* The leech's RTS-independent parts: the capped queue (whole entries dropped oldest first,
+ * never the one in flight) and stream repair on the recorded leech captures of
+ * ../shared/data (junk before the header, repeated headers, missing init events). */
+#include "test.h"
+
+#include "evlog.h"
+#include "leech_queue.h"
+#include "leech_repair.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+TEST(leech_queue_cap)
+{
+    leech_queue_t q;
+    REQUIRE(leech_queue_init(&q, 100000) == 0);
+    uint8_t buf[30000];
+    memset(buf, 1, sizeof buf);
+    for (int i = 0; i < 10; i++) { /* repaired entries at offsets 0, 30000, ... */
+        lq_entry_t *e = leech_queue_entry(sizeof buf);
+        memcpy(e->data, buf, sizeof buf);
+        e->offset = (uint64_t)i * sizeof buf;
+        leech_queue_put_out(&q, e);
+    }
+    CHECK(q.bytes <= 100000);
+    CHECK_EQ_U64(q.dropped_total, 7 * sizeof buf);
+    lq_entry_t *e = leech_queue_peek_out(&q);
+    REQUIRE(e);
+    CHECK_EQ_U64(e->offset, 7 * sizeof buf); /* the newest whole entries are kept */
+    /* the entry in flight survives further pressure; the one after it goes */
+    lq_entry_t *f = leech_queue_entry(90000);
+    f->offset = 10 * sizeof buf;
+    leech_queue_put_out(&q, f);
+    CHECK(leech_queue_peek_out(&q) == e);
+    leech_queue_done_out(&q, true);
+    e = leech_queue_peek_out(&q);
+    REQUIRE(e);
+    CHECK_EQ_U64(e->offset, 10 * sizeof buf);
+    leech_queue_done_out(&q, true);
+    CHECK(leech_queue_peek_out(&q) == NULL);
+    leech_queue_done_out(&q, false);
+    /* raw entries are kept until the header is safe, then dropped and counted */
+    for (int i = 0; i < 5; i++)
+        CHECK(leech_queue_put_raw(&q, buf, sizeof buf, 2));
+    CHECK_EQ_U64(q.raw_dropped, 0);
+    q.raw_droppable = true;
+    CHECK(leech_queue_put_raw(&q, buf, sizeof buf, 2));
+    CHECK(q.raw_dropped >= 3 * sizeof buf);
+    uint64_t dropped = 0;
+    lq_entry_t *r = leech_queue_take_raw(&q, 0, &dropped);
+    CHECK(r && r->offset == 2 && dropped >= 3 * sizeof buf);
+    free(r);
+    leech_queue_dispose(&q);
+}
+
+typedef struct counts {
+    uint64_t events, caps, warnings;
+} counts_t;
+
+static int count_event(void *ctx, const evlog_event_t *ev)
+{
+    counts_t *c = ctx;
+    c->events += ev->type != EVLOG_BLOCK_MARKER;
+    c->caps += ev->type == EVLOG_CAP_CREATE;
+    return 0;
+}
+
+static void count_warning(void *ctx, evlog_warning_t w, uint64_t offset, uint64_t count)
+{
+    (void)w, (void)offset, (void)count;
+    ((counts_t *)ctx)->warnings++;
+}
+
+/* Repairs `log` fed as writer calls of `chunk` bytes in one session (attached or not) and
+ * returns the repaired stream (malloc'd). */
+static uint8_t *repair(const char *log, size_t chunk, bool attached, size_t *out_len,
+                       leech_repair_t *r)
+{
+    size_t n = 0;
+    uint8_t *d = tu_read_file(tu_data(log), &n);
+    REQUIRE(d);
+    const char *argv[] = {"prog", "1"};
+    leech_proc_t proc = {
+        .ncaps = 2, .pid = 7, .ppid = 1, .rts_id = "GHC-9.0.2 rts_thr_l", .argv = argv, .argc = 2};
+    leech_repair_init(r, &proc);
+    leech_queue_t q;
+    leech_queue_init(&q, SIZE_MAX);
+    for (size_t at = 0; at < n; at += chunk) {
+        size_t k = n - at < chunk ? n - at : chunk;
+        lq_entry_t *e = leech_queue_entry(k);
+        memcpy(e->data, d + at, k);
+        REQUIRE(leech_repair_feed(r, e, 1, attached, 0, &q) == 0);
+    }
+    uint8_t *out = malloc(n + 65536);
+    size_t len = 0;
+    lq_entry_t *e;
+    while ((e = leech_queue_peek_out(&q)) != NULL) {
+        CHECK_EQ_U64(e->offset, len); /* contiguous stream offsets */
+        memcpy(out + len, e->data, e->len);
+        len += e->len;
+        leech_queue_done_out(&q, true);
+    }
+    leech_queue_dispose(&q);
+    free(d);
+    *out_len = len;
+    return out;
+}
+
+static counts_t decode(const uint8_t *p, size_t n)
+{
+    counts_t c = {0};
+    evlog_t d;
+    evlog_sink_t sink = {.on_event = count_event, .on_warning = count_warning, .ctx = &c};
+    REQUIRE(evlog_init(&d, &sink) == 0);
+    CHECK(evlog_feed(&d, p, n) == 0);
+    CHECK(evlog_finish(&d) == 0);
+    CHECK(evlog_headers(&d) == 1);
+    evlog_dispose(&d);
+    return c;
+}
+
+/* A clean capture passes through unchanged, however the writer calls split it. */
+TEST(leech_repair_clean)
+{
+    size_t n = 0, len = 0;
+    uint8_t *want = tu_read_file(tu_data("eventlogs/leech-main.eventlog"), &n);
+    size_t chunks[] = {1, 7, 2688, 4096, 1 << 20};
+    for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
+        leech_repair_t r;
+        uint8_t *out = repair("eventlogs/leech-main.eventlog", chunks[i], false, &len, &r);
+        CHECKF(len == n && memcmp(out, want, n) == 0, "chunk %zu changed the stream", chunks[i]);
+        CHECK_EQ_U64(r.junk, 0);
+        leech_repair_dispose(&r);
+        free(out);
+    }
+    free(want);
+}
+
+/* Restarted captures: junk before the header goes, the init events the RTS did not resend are
+ * made up (none were seen) and put right after the header. */
+TEST(leech_repair_restart)
+{
+    const char *logs[] = {"eventlogs/leech-restart-0.raw.eventlog",
+                          "eventlogs/leech-restart-1.raw.eventlog"};
+    for (int i = 0; i < 2; i++) {
+        leech_repair_t r;
+        size_t len = 0;
+        uint8_t *out = repair(logs[i], 4096, true, &len, &r);
+        REQUIRE(len > 4 && memcmp(out, "hdrb", 4) == 0);
+        counts_t c = decode(out, len);
+        CHECK(r.junk > 0);
+        CHECK_EQ_U64(r.synthesized, 1);
+        CHECK_EQ_U64(c.caps, 2);
+        CHECK_EQ_U64(c.warnings, 0);
+        leech_repair_dispose(&r);
+        free(out);
+    }
+}
+
+/* A deferred start: events posted before the header (heap info, tasks) come first; the heap
+ * info is kept and re-sent after the header with its own timestamp, and the capabilities the
+ * RTS never sent are made up. */
+TEST(leech_repair_deferred)
+{
+    leech_repair_t r;
+    size_t len = 0;
+    uint8_t *out = repair("eventlogs/leech-deferred-0.raw.eventlog", 65536, true, &len, &r);
+    REQUIRE(len > 4 && memcmp(out, "hdrb", 4) == 0);
+    counts_t c = decode(out, len);
+    CHECK_EQ_U64(r.synthesized, 1);
+    CHECK(r.init_len > 0);
+    CHECK_EQ_U64(c.caps, 2);
+    CHECK(r.junk >= 262);
+    leech_repair_dispose(&r);
+    free(out);
+}
+
+/* A second session (logging restarted) continues the same stream without a second header. */
+TEST(leech_repair_two_sessions)
+{
+    size_t n = 0;
+    uint8_t *d = tu_read_file(tu_data("eventlogs/leech-main.eventlog"), &n);
+    REQUIRE(d && n > 2);
+    leech_repair_t r;
+    leech_proc_t proc = {.ncaps = 1};
+    leech_repair_init(&r, &proc);
+    leech_queue_t q;
+    leech_queue_init(&q, SIZE_MAX);
+    for (int session = 1; session <= 2; session++) {
+        lq_entry_t *e = leech_queue_entry(n - 2); /* without the end marker */
+        memcpy(e->data, d, n - 2);
+        REQUIRE(leech_repair_feed(&r, e, session, false, 0, &q) == 0);
+    }
+    uint8_t *out = malloc(2 * n);
+    size_t len = 0;
+    lq_entry_t *e;
+    while ((e = leech_queue_peek_out(&q)) != NULL) {
+        memcpy(out + len, e->data, e->len);
+        len += e->len;
+        leech_queue_done_out(&q, true);
+    }
+    counts_t c = decode(out, len);
+    CHECK_EQ_U64(r.hdr_len, 2688);
+    CHECK_EQ_U64(len, 2 * (n - 2) - r.hdr_len);
+    CHECK(c.events > 0);
+    leech_queue_dispose(&q);
+    leech_repair_dispose(&r);
+    free(out);
+    free(d);
+}

@@ -1,0 +1,168 @@
+/* The monitor's program state: units, overlap (no duplicate), jumps (explicit gaps), trimming
+ * into the late-joiner state, released backlogs of ended programs, the registry's limits. */
+#include "test.h"
+
+#include "evlog.h"
+#include "program.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void mon_init(monitor_t *m, size_t cap)
+{
+    memset(m, 0, sizeof *m);
+    pthread_mutex_init(&m->mu, NULL);
+    m->backlog_cap = cap;
+}
+
+/* Concatenates the backlog's bytes; counts gap units. */
+static size_t backlog_bytes(const program_t *p, uint8_t *out, int *gaps)
+{
+    size_t n = 0;
+    *gaps = 0;
+    for (const unit_t *u = p->head; u; u = u->next) {
+        if (u->gap) ++*gaps;
+        memcpy(out + n, u->data, u->len);
+        n += u->len;
+    }
+    return n;
+}
+
+TEST(monitor_program_units)
+{
+    monitor_t m;
+    mon_init(&m, 1 << 30);
+    program_t *p = program_get(&m, "p", true);
+    REQUIRE(p && program_get(&m, "p", false) == p);
+    uint8_t hdr[10] = "0123456789", d[200000], out[400000];
+    for (size_t i = 0; i < sizeof d; i++)
+        d[i] = (uint8_t)(i * 31);
+    program_header(&m, p, hdr, sizeof hdr);
+    CHECK_EQ_U64(p->end, 10);
+    program_commit(&m, p, 10, d, 100000);
+    program_commit(&m, p, 10, d, 50000);             /* already held: dropped */
+    program_commit(&m, p, 50010, d + 50000, 100000); /* overlaps: only the new tail */
+    CHECK_EQ_U64(p->end, 150010);
+    int gaps;
+    size_t n = backlog_bytes(p, out, &gaps);
+    CHECK(n == 150000 && memcmp(out, d, n) == 0 && gaps == 0);
+    program_commit(&m, p, 160010, d, 1000); /* a jump: a gap unit first */
+    CHECK_EQ_U64(p->gaps, 1);
+    CHECK_EQ_U64(p->gap_bytes, 10000);
+    CHECK_EQ_U64(p->end, 161010);
+    const unit_t *u = program_unit_at(p, 150010);
+    REQUIRE(u);
+    CHECK(u->gap == 10000 && u->offset == 150010);
+    u = program_unit_at(p, 10);
+    CHECK(u && u->offset == 10 && (u->flags & WIRE_FLAG_BLOCK_START));
+    for (u = p->head; u; u = u->next)
+        CHECK(u->len <= WIRE_MAX_DATA);
+    program_gap(&m, p, 100, 50); /* inside what is held: nothing */
+    CHECK_EQ_U64(p->gaps, 1);
+    program_free_all(&m);
+}
+
+/* A real log through a small backlog: what leaves it becomes the late-joiner state, whose
+ * events (after the header) decode and name the labelled threads; once the whole backlog is
+ * folded in (the program ended long ago) the capabilities are there too. */
+static int state_event(void *ctx, const evlog_event_t *ev)
+{
+    int *c = ctx;
+    if (ev->type == EVLOG_CAP_CREATE) c[0]++;
+    if (ev->type == EVLOG_THREAD_LABEL) c[1]++;
+    if (ev->type == EVLOG_WALL_CLOCK_TIME) c[2]++;
+    return 0;
+}
+
+TEST(monitor_program_joiner_state)
+{
+    size_t n = 0;
+    uint8_t *d = tu_read_file(tu_data("eventlogs/concurrent.eventlog"), &n);
+    REQUIRE(d);
+    const uint8_t *datb = memmem(d, n, "datb", 4);
+    REQUIRE(datb);
+    size_t h = (size_t)(datb - d) + 4;
+    monitor_t m;
+    mon_init(&m, 65536);
+    program_t *p = program_get(&m, "c", true);
+    program_header(&m, p, d, h);
+    for (size_t at = h; at < n; at += 4096)
+        program_commit(&m, p, at, d + at, at + 4096 < n ? 4096 : n - at);
+    CHECK(p->bytes <= 65536 + 2 * (WIRE_MAX_DATA + sizeof(unit_t)));
+    CHECK(p->head->offset > h);
+    size_t sn = 0;
+    uint8_t *st = program_state(p, &sn);
+    REQUIRE(st && sn > 0);
+    /* header + state decodes as a log */
+    uint8_t *log = malloc(h + sn);
+    memcpy(log, d, h);
+    memcpy(log + h, st, sn);
+    int counts[3] = {0};
+    evlog_t dec;
+    evlog_sink_t sink = {.on_event = state_event, .ctx = counts};
+    REQUIRE(evlog_init(&dec, &sink) == 0);
+    CHECK(evlog_feed(&dec, log, h + sn) == 0);
+    CHECK(evlog_finish(&dec) == 0);
+    evlog_dispose(&dec);
+    CHECK(counts[1] > 0);
+    free(log);
+    free(st);
+    program_end(&m, p);
+    for (int i = 0; i < MONITOR_KEEP_ENDED; i++) { /* newer ended programs push it out */
+        char id[16];
+        snprintf(id, sizeof id, "x%d", i);
+        program_t *x = program_get(&m, id, true);
+        program_header(&m, x, d, h);
+        program_commit(&m, x, h, d + h, 100);
+        program_end(&m, x);
+    }
+    CHECK(p->head == NULL);
+    st = program_state(p, &sn);
+    REQUIRE(st);
+    log = malloc(h + sn);
+    memcpy(log, d, h);
+    memcpy(log + h, st, sn);
+    memset(counts, 0, sizeof counts);
+    REQUIRE(evlog_init(&dec, &sink) == 0);
+    CHECK(evlog_feed(&dec, log, h + sn) == 0);
+    evlog_dispose(&dec);
+    CHECK(counts[0] >= 2);
+    CHECK(counts[2] == 1);
+    free(log);
+    free(st);
+    free(d);
+    program_free_all(&m);
+}
+
+TEST(monitor_program_end_and_limits)
+{
+    monitor_t m;
+    mon_init(&m, 1 << 20);
+    uint8_t hdr[4] = "hdrb", d[1000] = {0};
+    char id[32];
+    for (int i = 0; i < MONITOR_KEEP_ENDED + 3; i++) {
+        snprintf(id, sizeof id, "p%d", i);
+        program_t *p = program_get(&m, id, true);
+        program_header(&m, p, hdr, 4);
+        program_commit(&m, p, 4, d, sizeof d);
+        program_end(&m, p);
+    }
+    int with_backlog = 0;
+    for (size_t i = 0; i < m.nprogs; i++)
+        with_backlog += m.progs[i]->head != NULL;
+    CHECK_EQ_U64(with_backlog, MONITOR_KEEP_ENDED);
+    CHECK(m.progs[0]->head == NULL && m.progs[0]->hdr != NULL); /* the oldest: header kept */
+    /* a full registry forgets the oldest ended program, never a running one */
+    for (int i = (int)m.nprogs; i < MONITOR_MAX_PROGRAMS; i++) {
+        snprintf(id, sizeof id, "q%d", i);
+        program_t *p = program_get(&m, id, true);
+        REQUIRE(p);
+        p->connected = true;
+    }
+    CHECK(program_get(&m, "new", true) != NULL);
+    CHECK(program_get(&m, "p0", false) == NULL);
+    for (size_t i = 0; i < m.nprogs; i++)
+        m.progs[i]->ended = false;
+    CHECK(program_get(&m, "another", true) == NULL);
+    program_free_all(&m);
+}

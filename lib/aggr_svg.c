@@ -159,17 +159,16 @@ static void time_axis(const cv_t *c)
     fputs("</g>\n", f);
 }
 
-/* A dashed line at "now" when it falls inside the drawn range. */
+/* A dashed line at "now" when it falls inside the drawn range (the time is the root's
+ * data-now-ns: as "now" moves, the line's d alone changes). */
 static void now_line(const cv_t *c, double y0, double y1)
 {
     if (c->now < c->t0 || c->now >= c->t1) return;
     double x = xt(c, c->now);
     fprintf(c->f,
             "<path id=\"now\" d=\"M%.2f,%.2fV%.2f\" stroke=\"rgb(255,0,0)\" "
-            "stroke-width=\"0.8\" stroke-dasharray=\"3,2\"><title>now: ",
+            "stroke-width=\"0.8\" stroke-dasharray=\"3,2\"/>\n",
             x, y0, y1);
-    put_time(c->f, c->now);
-    fputs("</title></path>\n", c->f);
 }
 
 enum { Y_FRACTION, Y_BYTES, Y_COUNT };
@@ -185,18 +184,23 @@ static void put_value(FILE *f, double v, int type)
         fprintf(f, "%.0f", v);
 }
 
-/* A value axis of [0, max] over the chart band [y0, y0 + h]; returns the axis maximum. */
+/* A value axis of [0, max] over the chart band [y0, y0 + h] with four steps of a round size
+ * (fractions: 25%; counts: whole numbers, at least 1; bytes: round in the binary unit the labels
+ * use, at least 1 B), so no two labels read the same; returns the axis maximum. */
 static double value_axis(const cv_t *c, double y0, double h, double max, int type)
 {
-    double top = 1;
-    if (type == Y_BYTES && max > 0) { /* round in the binary unit the labels use */
+    double step = 0.25;
+    if (type == Y_BYTES) {
         double u = 1;
         while (max / u >= 1024)
             u *= 1024;
-        top = nice(max / u) * u;
-    } else if (max > 0 && !(type == Y_FRACTION && max <= 1)) {
-        top = nice(max);
+        step = max > 0 ? nice(max / 4 / u) * u : 1;
+        if (u == 1 && step < 1) step = 1;
+    } else if (type == Y_COUNT || max > 1) {
+        step = max > 0 ? nice(max / 4) : 1;
+        if (type == Y_COUNT && step < 1) step = 1;
     }
+    double top = 4 * step;
     fprintf(c->f,
             "<g id=\"value-axis\" stroke=\"#000\" stroke-width=\"0.5\"><path d=\"M%.2f,%.2fV%.2f"
             "\"/>",
@@ -207,11 +211,20 @@ static double value_axis(const cv_t *c, double y0, double h, double max, int typ
                 "<path d=\"M%.2f,%.2fh-4\"/><path d=\"M%.2f,%.2fH%.2f\" stroke=\"#ddd\"/>"
                 "<text x=\"%.2f\" y=\"%.2f\" stroke=\"none\" text-anchor=\"end\">",
                 c->x0, y, c->x0, y, c->x0 + c->pw, c->x0 - 6, y + 3);
-        put_value(c->f, top * i / 4, type);
+        put_value(c->f, step * i, type);
         fputs("</text>", c->f);
     }
     fputs("</g>\n", c->f);
     return top;
+}
+
+/* The note drawn instead of a value axis when a chart has nothing to show in its range. */
+static void empty_note(const cv_t *c, double y0, double h, const char *what)
+{
+    fprintf(c->f,
+            "<text id=\"empty\" x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\" "
+            "fill=\"rgb(128,128,128)\" font-size=\"12\">no %s in this range</text>\n",
+            c->x0 + c->pw / 2, y0 + h / 2, what);
 }
 
 /* Legend entry i (four per line, names cut to fit, the whole name in the tooltip). */
@@ -247,20 +260,59 @@ static void bin_open(const cv_t *c, const aggr_result_t *r, const char *id, uint
             b0 + r->bin_ns > r->provisional_from_ns ? " class=\"p\"" : "");
 }
 
-/* Tooltip head for bin i: "[t0, t1)". */
-static void bin_title(const cv_t *c, const aggr_result_t *r, uint32_t i)
-{
-    uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
-    fputs("[", c->f);
-    put_time(c->f, b0);
-    fputs(", ", c->f);
-    put_time(c->f, b0 + r->bin_ns);
-    fputs(")", c->f);
-    if (b0 + r->bin_ns > r->provisional_from_ns) fputs(" (provisional)", c->f);
-}
-
 /* ---- grid --------------------------------------------------------------------------------- */
 
+/* Opacity levels of grid cells: q (a bin's share of time) is drawn at 0.3 + 0.7 * L / LEVELS
+ * with L = round(q * LEVELS), the old tool's rule quantized to steps too small to see. */
+#define LEVELS 20
+
+static int level_of(double q)
+{
+    double l = q * LEVELS + 0.5;
+    return l >= LEVELS ? LEVELS : (int)l;
+}
+
+/* The cells of one row at opacity level `lv` (provisional ones apart when `prov`): one <path>
+ * with a subpath per cell and the exact values in data-q ("bin:q" pairs, bin numbered from 0 at
+ * time 0 in bins of data-bin-ns), or nothing when the row has no such cell. */
+static void grid_level(const cv_t *c, const aggr_result_t *r, const aggr_row_t *row,
+                       const char *colour, int lv, bool prov)
+{
+    FILE *f = c->f;
+    bool open = false;
+    for (uint32_t i = 0; i < r->bins; i++) {
+        double q = row->values[i];
+        uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
+        if (q == 0 || level_of(q) != lv || (b0 + r->bin_ns > r->provisional_from_ns) != prov)
+            continue;
+        double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns);
+        if (!open)
+            fprintf(f, "<path id=\"%s-o%02d%s\"%s d=\"", row->id, lv, prov ? "p" : "",
+                    prov ? " class=\"p\"" : "");
+        open = true;
+        fprintf(f, "M%.2f,0h%.2fv%.0fh-%.2fz", x0, x1 - x0, ROW_H, x1 - x0);
+    }
+    if (!open) return;
+    fprintf(f,
+            "\" fill=\"%s\" fill-opacity=\"%.3f\" stroke=\"#000\" stroke-width=\"0.1\" "
+            "data-q=\"",
+            colour, 0.3 + 0.7 * lv / LEVELS);
+    const char *sep = "";
+    for (uint32_t i = 0; i < r->bins; i++) {
+        double q = row->values[i];
+        uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
+        if (q == 0 || level_of(q) != lv || (b0 + r->bin_ns > r->provisional_from_ns) != prov)
+            continue;
+        fprintf(f, "%s%llu:%.6g", sep, (unsigned long long)(b0 / r->bin_ns), q);
+        sep = " ";
+    }
+    fputs("\"/>", f);
+}
+
+/* One grid row: a group holding its shade, its name, its lifetime and its cells, one <path> per
+ * opacity level: few elements per row and, as live data changes a bin, attribute updates of one
+ * or two of them. The row's total is the sum of its cells (the page adds them up on hover), so
+ * a change of the newest bin changes nothing else in the row. */
 static void grid_row(const cv_t *c, const aggr_result_t *r, const aggr_row_t *row, double y,
                      const char *colour, bool ghost)
 {
@@ -272,9 +324,7 @@ static void grid_row(const cv_t *c, const aggr_result_t *r, const aggr_row_t *ro
             row->id, y, row->id, c->w, ROW_H, ghost ? "rgb(248,248,255)" : "rgb(255,255,255)",
             row->id);
     put_esc(f, row->name);
-    fputs("<title>", f);
-    put_esc(f, row->name);
-    fprintf(f, ": %.0f ns in range</title></text>", row->total);
+    fputs("</text>", f);
     if (row->life_to > row->life_from && row->life_to > c->t0 && row->life_from < c->t1) {
         double x0 = xt(c, row->life_from), x1 = xt(c, row->life_to);
         fprintf(f,
@@ -282,22 +332,9 @@ static void grid_row(const cv_t *c, const aggr_result_t *r, const aggr_row_t *ro
                 "height=\"%.0f\" fill=\"rgb(0,0,0)\" fill-opacity=\"0.1\"/>",
                 row->id, x0, x1 - x0, ROW_H);
     }
-    for (uint32_t i = 0; i < r->bins; i++) {
-        double q = row->values[i];
-        if (q == 0) continue;
-        uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
-        double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns);
-        bin_open(c, r, row->id, i);
-        fprintf(f,
-                " x=\"%.2f\" width=\"%.2f\" height=\"%.0f\" fill=\"%s\" "
-                "fill-opacity=\"%.6f\" stroke=\"#000\" stroke-width=\"0.1\"><title>",
-                x0, x1 - x0, ROW_H, colour, 0.3 + 0.7 * q);
-        put_esc(f, row->name);
-        fputc(' ', f);
-        bin_title(c, r, i);
-        fprintf(f, ": %.6f (", q);
-        put_time(f, (uint64_t)llround(q * (double)r->bin_ns));
-        fputs(")</title></rect>", f);
+    for (int lv = 0; lv <= LEVELS; lv++) {
+        grid_level(c, r, row, colour, lv, false);
+        grid_level(c, r, row, colour, lv, true);
     }
     fputs("</g>\n", f);
 }
@@ -314,7 +351,7 @@ static int draw_grid(cv_t *c, const aggr_result_t *res)
 {
     const aggr_result_t *gc = &res[0], *lab = &res[1], *thr = &res[2];
     c->h = TOP + ROW_H * (double)(1 + lab->nrows + thr->nrows) + 4 * ROW_H + 4;
-    head(c, "grid", gc);
+    head(c, "grid", gc->bins ? gc : lab->bins ? lab : thr); /* the bin width of the cells */
     time_axis(c);
     double y = TOP;
     size_t fragment = 0;
@@ -344,6 +381,7 @@ static int draw_caps(cv_t *c, const aggr_result_t *r)
     c->h = TOP + (double)ncaps * (LANE_H + 6) + 40;
     head(c, "caps", r);
     time_axis(c);
+    if (!ncaps) empty_note(c, TOP, 40, "capability events");
     FILE *f = c->f;
     for (size_t k = 0; k < ncaps; k++) {
         const aggr_row_t *rows = &r->rows[3 * k];
@@ -374,15 +412,9 @@ static int draw_caps(cv_t *c, const aggr_result_t *r)
                 base -= hgt;
                 bin_open(c, r, rows[s].id, i);
                 fprintf(f,
-                        " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\">"
-                        "<title>",
-                        x0, base, x1 - x0, hgt, colour[s]);
-                put_esc(f, rows[s].name);
-                fprintf(f, " %s ", rows[s].kind);
-                bin_title(c, r, i);
-                fprintf(f, ": %.6f (", q);
-                put_time(f, (uint64_t)llround(q * (double)r->bin_ns));
-                fputs(")</title></rect>", f);
+                        " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\" "
+                        "data-q=\"%.6g\"/>",
+                        x0, base, x1 - x0, hgt, colour[s], q);
             }
         }
         fputs("</g>\n", f);
@@ -405,34 +437,33 @@ static uint32_t upto_now(const cv_t *c, const aggr_result_t *r)
     return n < r->bins ? (uint32_t)n : r->bins;
 }
 
-/* A transparent column per bin carrying the tooltip of every row's value there. */
+/* A transparent column per bin carrying every row's exact value there in data-v (in the order
+ * of the names in the "hover-rows" element written first, which also says the unit). */
 static void hover(const cv_t *c, const aggr_result_t *r, const char *series, double y0, double h,
                   int type)
 {
     FILE *f = c->f;
+    fputs("<desc id=\"hover-rows\" data-names=\"", f);
+    for (size_t k = 0; k < r->nrows; k++) {
+        const aggr_row_t *row = &r->rows[k];
+        if (k) fputs("&#10;", f);
+        put_esc(f, row->name);
+        if (strcmp(row->kind, "last") && strcmp(row->kind, "counter") &&
+            strcmp(row->kind, "residency"))
+            fprintf(f, " (%s)", row->kind);
+    }
+    fprintf(f, "\" data-unit=\"%s\"/>\n", type == Y_BYTES ? "B" : "");
     for (uint32_t i = 0, nb = upto_now(c, r); i < nb; i++) {
         uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
         double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns);
         bin_open(c, r, series, i);
         fprintf(f,
                 " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"none\" "
-                "pointer-events=\"all\"><title>",
+                "pointer-events=\"all\" data-v=\"",
                 x0, y0, x1 - x0, h);
-        bin_title(c, r, i);
-        for (size_t k = 0; k < r->nrows; k++) {
-            const aggr_row_t *row = &r->rows[k];
-            fputs("&#10;", f);
-            put_esc(f, row->name);
-            if (strcmp(row->kind, "last") && strcmp(row->kind, "counter") &&
-                strcmp(row->kind, "residency"))
-                fprintf(f, " (%s)", row->kind);
-            fprintf(f, ": %.17g", row->values[i]);
-            if (type == Y_BYTES) {
-                fputs(" B = ", f);
-                put_bytes(f, row->values[i]);
-            }
-        }
-        fputs("</title></rect>\n", f);
+        for (size_t k = 0; k < r->nrows; k++)
+            fprintf(f, k ? " %.15g" : "%.15g", r->rows[k].values[i]);
+        fputs("\"/>\n", f);
     }
 }
 
@@ -445,15 +476,15 @@ static double yv(double v, double top, double y0, double h)
 }
 
 /* A line through hi (lo NULL) or the area between lo and hi, x at each bin's end where its
- * latest value holds, as <path id="ID-sK"> pieces of PIECE bins, each joined to the previous
- * piece's last point, inside the group the caller opened. */
+ * latest value holds, up to the bin of "now", as <path id="ID-sK"> pieces of PIECE bins, each
+ * joined to the previous piece's last point, inside the group the caller opened. */
 static void pieces(const cv_t *c, const aggr_result_t *r, const char *id, const double *hi,
                    const double *lo, double y0, double h, double top)
 {
     FILE *f = c->f;
-    for (uint32_t k = 0; k * PIECE < r->bins; k++) {
-        uint32_t a = k ? k * PIECE - 1 : 0,
-                 b = (k + 1) * PIECE < r->bins ? (k + 1) * PIECE : r->bins;
+    uint32_t nb = upto_now(c, r); /* later bins would only repeat the latest value */
+    for (uint32_t k = 0; k * PIECE < nb; k++) {
+        uint32_t a = k ? k * PIECE - 1 : 0, b = (k + 1) * PIECE < nb ? (k + 1) * PIECE : nb;
         fprintf(f, "<path id=\"%s-s%u\" d=\"", id, k);
         for (uint32_t i = a; i < b; i++)
             fprintf(f, "%c%.2f,%.2f", i == a ? 'M' : 'L', xt(c, r->from_ns + (i + 1) * r->bin_ns),
@@ -484,10 +515,16 @@ static int draw_gc(cv_t *c, const aggr_result_t *r)
     head(c, "gc", r);
     time_axis(c);
     double y0 = TOP + 4, max = 0;
-    if (r->nrows < 2) return 0;                                  /* no data: the frame only */
     const aggr_row_t *pause = &r->rows[0], *count = &r->rows[1]; /* aggr_query's order */
-    for (uint32_t i = 0; i < r->bins; i++)
+    bool any = false;
+    for (uint32_t i = 0; r->nrows >= 2 && i < r->bins; i++) {
         if (pause->values[i] > max) max = pause->values[i];
+        any |= pause->values[i] > 0 || count->values[i] > 0;
+    }
+    if (!any) {
+        empty_note(c, y0, CHART_H, "garbage collections");
+        return 0;
+    }
     double top = value_axis(c, y0, CHART_H, max, Y_FRACTION);
     FILE *f = c->f;
     fputs("<g id=\"gc-pause\" fill=\"rgb(255,0,0)\">", f);
@@ -498,12 +535,10 @@ static int draw_gc(cv_t *c, const aggr_result_t *r)
         double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns), hgt = (q / top > 1 ? 1 : q / top);
         hgt *= CHART_H;
         bin_open(c, r, pause->id, i);
-        fprintf(f, " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\"><title>GC ", x0,
-                y0 + CHART_H - hgt, x1 - x0, hgt);
-        bin_title(c, r, i);
-        fprintf(f, ": pause %.6f (", q);
-        put_time(f, (uint64_t)llround(q * (double)r->bin_ns));
-        fprintf(f, "), %.0f GCs started</title></rect>", count->values[i]);
+        fprintf(f,
+                " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" data-q=\"%.6g\" "
+                "data-n=\"%.0f\"/>",
+                x0, y0 + CHART_H - hgt, x1 - x0, hgt, q, count->values[i]);
     }
     fputs("</g>\n", f);
     legend(c, y0 + CHART_H + 12, "GC pause (fraction of each bin)", "rgb(255,0,0)", 0);
@@ -522,8 +557,12 @@ static int draw_lines(cv_t *c, const aggr_result_t *r, const char *kind, int typ
     time_axis(c);
     double y0 = TOP + 4, max = 0;
     for (size_t k = 0; k < r->nrows; k++)
-        for (uint32_t i = 0; i < r->bins; i++)
+        for (uint32_t i = 0, nb = upto_now(c, r); i < nb; i++)
             if (r->rows[k].values[i] > max) max = r->rows[k].values[i];
+    if (!nlines || !upto_now(c, r) || max <= 0) {
+        empty_note(c, y0, CHART_H, type == Y_BYTES ? "heap samples" : "spark events");
+        return 0;
+    }
     double top = value_axis(c, y0, CHART_H, max, type);
     FILE *f = c->f;
     size_t li = 0;
@@ -559,6 +598,10 @@ static int draw_heapprof(cv_t *c, const aggr_result_t *r)
         for (size_t k = 0; k < r->nrows; k++)
             s += r->rows[k].values[i];
         if (s > max) max = s;
+    }
+    if (!r->nrows || !upto_now(c, r) || max <= 0) {
+        empty_note(c, y0, CHART_H, "heap-profile samples");
+        return 0;
     }
     double top = value_axis(c, y0, CHART_H, max, Y_BYTES);
     FILE *f = c->f;
@@ -619,6 +662,14 @@ int aggr_svg_query(const aggr_t *a, const char *kind, uint64_t from, uint64_t to
     if (!a || k < 0) return LP_EARG;
     if (!width) width = AGGR_SVG_DEFAULT_WIDTH;
     if (width < 200 || width > 100000) return LP_ERANGE;
+    /* every kind of a session frames the same range: [from, to) as asked, 0s standing for the
+     * data's first and latest event on the finest bins' edges */
+    uint64_t first, last, fine = aggr_options(a)->fine_ns;
+    if ((!from || !to) && aggr_range(a, &first, &last)) {
+        if (!from) from = first / fine * fine;
+        if (!to) to = (last / fine + 1) * fine;
+        if (to <= from) to = from + fine;
+    }
     d->kind = k;
     d->width = width;
     d->from = from;
@@ -664,7 +715,10 @@ int aggr_svg_draw(const aggr_svg_data_t *d, FILE *f)
         if (res[i].to_ns > t1) t1 = res[i].to_ns;
         if (res[i].provisional_from_ns < prov) prov = res[i].provisional_from_ns;
     }
-    if (t1 <= t0) { /* no data: an empty frame over [from, to) or [0, 1 ms) */
+    if (d->to > d->from) { /* the asked range, cutting the bins that stick out of it */
+        t0 = d->from;
+        t1 = d->to;
+    } else if (t1 <= t0) { /* no data: an empty frame over [from, 1 ms on) */
         t0 = d->from;
         t1 = d->to > d->from ? d->to : d->from + 1000000;
     }
@@ -716,7 +770,7 @@ int aggr_svg_follow(const aggr_t *a, const char *kind, uint32_t width, uint64_t 
     if (!width) width = AGGR_SVG_DEFAULT_WIDTH;
     if (width < 200 || width > 100000) return LP_ERANGE;
     double x0, pw;
-    uint64_t bins = plot_bins(k, width, &x0, &pw), first = 0, last = 0;
+    uint64_t bins = plot_bins(1, width, &x0, &pw), first = 0, last = 0; /* the most bins */
     uint64_t bin = aggr_options(a)->fine_ns;
     aggr_range(a, &first, &last);
     for (;;) {

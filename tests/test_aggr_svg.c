@@ -225,23 +225,39 @@ static char *render(const aggr_t *a, const char *kind, uint32_t width, xml_t *x)
     return text;
 }
 
-/* Every value cell of row `id` has fill `rgb` and opacity 0.3 + 0.7 q for the q in its title. */
+/* Every cell path of row `id` has fill `rgb`, one subpath per "bin:q" value in its data-q, and
+ * the opacity 0.3 + 0.7 q of each of them rounded to the level its id names; returns the cells. */
 static size_t check_cells(const char *svg, const char *id, const char *rgb)
 {
     char pat[128];
-    snprintf(pat, sizeof pat, "<rect id=\"%s-b", id);
+    snprintf(pat, sizeof pat, "<path id=\"%s-o", id);
     size_t n = 0;
     for (const char *p = strstr(svg, pat); p; p = strstr(p + 1, pat)) {
-        const char *end = strstr(p, "</rect>");
+        const char *end = strstr(p, "/>");
         REQUIRE(end);
         const char *fill = strstr(p, " fill=\""), *op = strstr(p, "fill-opacity=\"");
-        const char *q = strstr(p, "): ");
-        REQUIRE(fill && op && q && fill < end && op < end && q < end);
+        const char *d = strstr(p, " d=\""), *q = strstr(p, "data-q=\"");
+        REQUIRE(fill && op && d && q && fill < end && op < end && d < end && q < end);
         CHECKF(!strncmp(fill + 7, rgb, strlen(rgb)), "%s: fill %.20s", id, fill + 7);
-        double o = strtod(op + 14, NULL), v = strtod(q + 3, NULL);
-        CHECKF(v > 0 && o > 0.3 - 1e-9 && fabs(o - (0.3 + 0.7 * v)) < 2e-6,
-               "%s: opacity %.6f for q %.6f", id, o, v);
-        n++;
+        int level = atoi(p + strlen(pat));
+        double o = strtod(op + 14, NULL);
+        CHECKF(fabs(o - (0.3 + 0.7 * level / 20)) < 1e-9, "%s: opacity %.6f at level %d", id, o,
+               level);
+        size_t subpaths = 0, values = 0;
+        for (const char *s = d + 4; *s != '"'; s++)
+            subpaths += *s == 'M';
+        for (const char *s = q + 8; *s != '"';) {
+            char *e;
+            strtoull(s, &e, 10);
+            REQUIRE(*e == ':');
+            double v = strtod(e + 1, &e);
+            int lv = (int)(v * 20 + 0.5); /* shares above 1 (overlapping labels) draw at 1 */
+            CHECKF(v > 0 && (lv > 20 ? 20 : lv) == level, "%s: q %.6f at level %d", id, v, level);
+            values++;
+            s = *e == ' ' ? e + 1 : e;
+        }
+        CHECK_EQ_U64(subpaths, values);
+        n += values;
     }
     return n;
 }
@@ -341,7 +357,8 @@ TEST(aggr_svg_errors_escapes_and_provisional)
     char *svg = render(a, "grid", 0, &x);
     CHECK(ids_with(&x, "labels-a_b__c______-x") >= 2); /* sanitized, hashed: row and cells */
     CHECK(strstr(svg, "a&lt;b&amp;&quot;c\xef\xbf\xbd\xef\xbf\xbd \xe2\x82\xac") != NULL);
-    CHECK(strstr(svg, "class=\"p\"") != NULL && strstr(svg, "(provisional)") != NULL);
+    const char *prov = strstr(svg, "p\" class=\"p\" d=\""); /* "<row>-oNNp": provisional cells */
+    CHECK(prov != NULL && strstr(prov, "data-q=\"") != NULL);
     free(svg);
     xml_free(&x);
     aggr_destroy(a);

@@ -2,7 +2,8 @@
 // and applies deltas (add / update / remove by element id) in place. The page never draws:
 // every element comes from the server, whole (snapshot) or one element at a time (delta).
 // Row filters only hide rows of the grid and close the gaps they leave, through inline CSS
-// (display, transform, aspect-ratio) that no server attribute ever touches.
+// (display, transform, aspect-ratio) that no server attribute ever touches. Grid cells carry
+// their exact values in data attributes (no <title> per cell): the page shows them on hover.
 
 export interface DeltaItem {
   op: 'add' | 'update' | 'remove';
@@ -19,6 +20,35 @@ export interface Filters {
 }
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/** A time in ns as the diagrams label it: "1.5 s", "250 ms", "12 µs". */
+function fmtNs(ns: number): string {
+  if (ns >= 1e9) return `${+(ns / 1e9).toFixed(6)} s`;
+  if (ns >= 1e6) return `${+(ns / 1e6).toFixed(6)} ms`;
+  if (ns >= 1e3) return `${+(ns / 1e3).toFixed(3)} µs`;
+  return `${Math.round(ns)} ns`;
+}
+
+/** The tooltip of a grid element at user x: a cell of a level path ("bin:q" pairs in data-q,
+ * one subpath "Mx,0hw..." each) or a row name (data-total-ns); '' for anything else. */
+export function gridTip(el: Element, x: number, binNs: number): string {
+  const row = el.closest('g.row');
+  const name = row?.querySelector('text')?.textContent ?? '';
+  const total = el.getAttribute('data-total-ns');
+  if (total !== null) return `${name}: ${fmtNs(Number(total))} in range`;
+  const q = el.getAttribute('data-q');
+  if (q === null) return '';
+  const cells = q.split(' ');
+  const starts = (el.getAttribute('d') ?? '').split('M').slice(1);
+  for (let i = 0; i < starts.length && i < cells.length; i++) {
+    const m = /^([-\d.]+),[-\d.]+h([-\d.]+)/.exec(starts[i]!);
+    if (!m || x < Number(m[1]) || x > Number(m[1]) + Number(m[2])) continue;
+    const [b, v] = cells[i]!.split(':').map(Number) as [number, number];
+    const prov = el.classList.contains('p') ? ' (provisional)' : '';
+    return `${name} [${fmtNs(b * binNs)}, ${fmtNs((b + 1) * binNs)})${prov}: ${v} (${fmtNs(v * binNs)})`;
+  }
+  return '';
+}
 
 /** Parses SVG element markup (one element per string) in one pass; returns them in order. */
 function parseElements(markups: string[]): (Element | null)[] {
@@ -46,6 +76,32 @@ export class DiagramView {
   constructor(readonly kind: string) {
     this.host = document.createElement('div');
     this.host.className = 'diagram-host';
+    if (kind === 'grid') this.hoverTips();
+  }
+
+  /** Shows grid cells' and row names' values (data attributes) in a tip by the pointer. */
+  private hoverTips(): void {
+    const tip = document.createElement('div');
+    tip.className = 'diagram-tip';
+    tip.hidden = true;
+    this.host.addEventListener('mousemove', (e) => {
+      const svg = this.svg;
+      const el = e.target as Element | null;
+      const ctm = svg?.getScreenCTM();
+      if (!svg || !el || !ctm || !(el.hasAttribute('data-q') || el.hasAttribute('data-total-ns'))) {
+        tip.hidden = true;
+        return;
+      }
+      const p = new DOMPoint(e.clientX, e.clientY).matrixTransform(ctm.inverse());
+      const text = gridTip(el, p.x, Number(svg.getAttribute('data-bin-ns') ?? 0));
+      tip.hidden = !text;
+      tip.textContent = text;
+      const r = this.host.getBoundingClientRect();
+      tip.style.left = `${e.clientX - r.left + 12}px`;
+      tip.style.top = `${e.clientY - r.top + 14}px`;
+      if (tip.parentNode !== this.host) this.host.append(tip);
+    });
+    this.host.addEventListener('mouseleave', () => (tip.hidden = true));
   }
 
   /** Replaces the whole diagram with a server-rendered SVG document (snapshot or REST). */

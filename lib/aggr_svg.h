@@ -22,8 +22,9 @@
  * opacity level (0.3 + 0.7 q rounded to 1/20 of the span): one <path> each, with the exact
  * "bin:q" values in data-q (a row's total is their sum). Chart bins carry their exact values in
  * data attributes (data-q, data-n; data-v in the order of the names in "hover-rows"). A chart with
- * nothing in range says so in a centred text instead of a value axis. Returns 0, LP_EARG (unknown kind), LP_ERANGE (bad range or width) or LP_EIO.
- * Reader thread, under the caller's lock (it queries `a`, borrowed). */
+ * nothing in range says so in a centred text instead of a value axis. Returns 0, LP_EARG (unknown
+ * kind), LP_ERANGE (bad range or width) or LP_EIO. Reader thread, under the caller's lock (it
+ * queries `a`, borrowed). */
 int aggr_svg(const aggr_t *a, const char *kind, uint64_t from, uint64_t to, uint32_t width,
              FILE *f);
 

@@ -363,3 +363,103 @@ TEST(aggr_svg_errors_escapes_and_provisional)
     xml_free(&x);
     aggr_destroy(a);
 }
+
+/* The value of attribute `name` of the root element, as a number. */
+static unsigned long long root_attr(const char *svg, const char *name)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, " %s=\"", name);
+    const char *p = strstr(svg, pat);
+    REQUIRE(p);
+    return strtoull(p + strlen(pat), NULL, 10);
+}
+
+/* The value axis has five labels and no two read the same. */
+static void check_axis_labels(const char *svg, const char *what)
+{
+    const char *g = strstr(svg, "<g id=\"value-axis\""), *end = g ? strstr(g, "</g>") : NULL;
+    REQUIRE(g && end);
+    char labels[5][32];
+    int n = 0;
+    for (const char *p = strstr(g, "<text"); p && p < end; p = strstr(p + 1, "<text")) {
+        const char *a = strchr(p, '>') + 1, *b = strstr(a, "</text>");
+        REQUIRE(n < 5 && b && (size_t)(b - a) < sizeof labels[0]);
+        snprintf(labels[n++], sizeof labels[0], "%.*s", (int)(b - a), a);
+    }
+    CHECKF(n == 5, "%s: %d labels", what, n);
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            CHECKF(strcmp(labels[i], labels[j]), "%s: label %s twice", what, labels[i]);
+}
+
+TEST(aggr_svg_empty_charts_say_so_and_axis_labels_differ)
+{
+    aggr_t *a = load("fib-labels"); /* no heap profile, no sparks */
+    xml_t x;
+    char *svg = render(a, "heapprof", 0, &x);
+    CHECK(strstr(svg, "<text id=\"empty\"") &&
+          strstr(svg, ">no heap-profile samples in this range<"));
+    CHECK(!strstr(svg, "value-axis"));
+    free(svg);
+    xml_free(&x);
+    svg = render(a, "sparks", 0, &x);
+    CHECK(strstr(svg, ">no spark events in this range<") && !strstr(svg, "value-axis"));
+    free(svg);
+    xml_free(&x);
+    svg = render(a, "gc", 0, &x);
+    CHECK(!strstr(svg, "id=\"empty\""));
+    check_axis_labels(svg, "fib-labels gc");
+    free(svg);
+    xml_free(&x);
+    aggr_destroy(a);
+    static const char *const cases[3][2] = {
+        {"heap", "heap"}, {"heap", "heapprof"}, {"sparks", "sparks"}};
+    for (int i = 0; i < 3; i++) {
+        a = load(cases[i][0]);
+        svg = render(a, cases[i][1], 0, &x);
+        CHECK(!strstr(svg, "id=\"empty\""));
+        check_axis_labels(svg, cases[i][1]);
+        free(svg);
+        xml_free(&x);
+        aggr_destroy(a);
+    }
+    /* a tiny series: counts step by whole numbers at least */
+    a = aggr_create(NULL);
+    evlog_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.known = true;
+    ev.type = EVLOG_SPARK_COUNTERS;
+    ev.ts = 2000000;
+    ev.f.spark_counters.v[0] = 1;
+    aggr_event(a, &ev);
+    svg = render(a, "sparks", 0, &x);
+    check_axis_labels(svg, "one spark");
+    CHECK(strstr(svg, ">4</text>") != NULL);
+    free(svg);
+    xml_free(&x);
+    aggr_destroy(a);
+}
+
+TEST(aggr_svg_kinds_share_one_range)
+{
+    static const char *const kinds[6] = {"grid", "caps", "gc", "heap", "heapprof", "sparks"};
+    aggr_t *a = load("fib-labels");
+    unsigned long long from = 0, to = 0;
+    uint64_t follow = 0;
+    for (int k = 0; k < 6; k++) {
+        xml_t x;
+        char *svg = render(a, kinds[k], 0, &x);
+        unsigned long long f = root_attr(svg, "data-from-ns"), t = root_attr(svg, "data-to-ns");
+        if (!k) from = f, to = t;
+        CHECKF(f == from && t == to && t > f, "%s: [%llu, %llu) vs [%llu, %llu)", kinds[k], f, t,
+               from, to);
+        free(svg);
+        xml_free(&x);
+        uint64_t fw;
+        CHECK(aggr_svg_follow(a, kinds[k], 1000, &fw) == 0);
+        if (!k) follow = fw;
+        CHECKF(fw == follow && fw >= to, "%s: follows to %llu, grid to %llu", kinds[k],
+               (unsigned long long)fw, (unsigned long long)follow);
+    }
+    aggr_destroy(a);
+}

@@ -3,7 +3,8 @@
 // every element comes from the server, whole (snapshot) or one element at a time (delta).
 // Row filters only hide rows of the grid and close the gaps they leave, through inline CSS
 // (display, transform, aspect-ratio) that no server attribute ever touches. Grid cells carry
-// their exact values in data attributes (no <title> per cell): the page shows them on hover.
+// their exact values in data attributes (no <title> per cell), and so do the charts' bins: the
+// page shows them in a tip on hover.
 
 export interface DeltaItem {
   op: 'add' | 'update' | 'remove';
@@ -29,25 +30,71 @@ function fmtNs(ns: number): string {
   return `${Math.round(ns)} ns`;
 }
 
-/** The tooltip of a grid element at user x: a cell of a level path ("bin:q" pairs in data-q,
- * one subpath "Mx,0hw..." each) or a row name (data-total-ns); '' for anything else. */
-export function gridTip(el: Element, x: number, binNs: number): string {
-  const row = el.closest('g.row');
-  const name = row?.querySelector('text')?.textContent ?? '';
-  const total = el.getAttribute('data-total-ns');
-  if (total !== null) return `${name}: ${fmtNs(Number(total))} in range`;
-  const q = el.getAttribute('data-q');
-  if (q === null) return '';
-  const cells = q.split(' ');
-  const starts = (el.getAttribute('d') ?? '').split('M').slice(1);
-  for (let i = 0; i < starts.length && i < cells.length; i++) {
-    const m = /^([-\d.]+),[-\d.]+h([-\d.]+)/.exec(starts[i]!);
-    if (!m || x < Number(m[1]) || x > Number(m[1]) + Number(m[2])) continue;
-    const [b, v] = cells[i]!.split(':').map(Number) as [number, number];
-    const prov = el.classList.contains('p') ? ' (provisional)' : '';
-    return `${name} [${fmtNs(b * binNs)}, ${fmtNs((b + 1) * binNs)})${prov}: ${v} (${fmtNs(v * binNs)})`;
+/** The absolute bin number an element id ends with ("caps-0-gc-b12" -> 12), or NaN. */
+function binOf(el: Element): number {
+  const m = /-b(\d+)$/.exec(el.id);
+  return m ? Number(m[1]) : NaN;
+}
+
+function fmtValue(v: number, unit: string): string {
+  if (unit !== 'B') return String(v);
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let u = 0,
+    x = v;
+  while (Math.abs(x) >= 1024 && u < units.length - 1) {
+    x /= 1024;
+    u++;
   }
-  return '';
+  return u ? `${v} B = ${x.toFixed(1)} ${units[u]}` : `${v} B`;
+}
+
+/** The tooltip of a diagram element at user x, from the data attributes the server writes
+ * instead of per-element <title>s (docs/websocket.md): grid cells (a row's level path: "bin:q"
+ * pairs in data-q, one subpath "Mx,0hw..." each), a grid row's name (the sum of its cells),
+ * capability and GC bars (data-q, data-n), chart columns (data-v, named by #hover-rows) and
+ * the "now" line; '' for anything else. */
+export function tipText(el: Element, x: number, svg: SVGSVGElement): string {
+  const binNs = Number(svg.getAttribute('data-bin-ns') ?? 0);
+  const range = (b: number): string => `[${fmtNs(b * binNs)}, ${fmtNs((b + 1) * binNs)})`;
+  const prov = el.classList.contains('p') ? ' (provisional)' : '';
+  if (el.id === 'now') return `now: ${fmtNs(Number(svg.getAttribute('data-now-ns') ?? 0))}`;
+  const row = el.closest('g.row');
+  if (row && el.localName === 'text') {
+    let total = 0;
+    for (const p of Array.from(row.querySelectorAll('path[data-q]')))
+      for (const c of (p.getAttribute('data-q') ?? '').split(' ')) total += Number(c.split(':')[1] ?? 0);
+    return `${el.textContent}: ${fmtNs(Math.round(total * binNs))} in range`;
+  }
+  const q = el.getAttribute('data-q');
+  if (row && q !== null) {
+    const name = row.querySelector('text')?.textContent ?? '';
+    const cells = q.split(' ');
+    const starts = (el.getAttribute('d') ?? '').split('M').slice(1);
+    for (let i = 0; i < starts.length && i < cells.length; i++) {
+      const m = /^([-\d.]+),[-\d.]+h([-\d.]+)/.exec(starts[i]!);
+      if (!m || x < Number(m[1]) || x > Number(m[1]) + Number(m[2])) continue;
+      const [b, v] = cells[i]!.split(':').map(Number) as [number, number];
+      return `${name} ${range(b)}${prov}: ${v} (${fmtNs(Math.round(v * binNs))})`;
+    }
+    return '';
+  }
+  const b = binOf(el);
+  if (Number.isNaN(b)) return '';
+  if (q !== null) {
+    const v = Number(q);
+    const n = el.getAttribute('data-n');
+    if (n !== null) return `GC ${range(b)}${prov}: pause ${v} (${fmtNs(Math.round(v * binNs))}), ${n} GCs started`;
+    const lane = el.closest('g.lane')?.querySelector('text')?.textContent ?? '';
+    const state = /-([a-z]+)-b\d+$/.exec(el.id)?.[1] ?? '';
+    return `${lane} ${state} ${range(b)}${prov}: ${v} (${fmtNs(Math.round(v * binNs))})`;
+  }
+  const vs = el.getAttribute('data-v');
+  if (vs === null) return '';
+  const rows = svg.querySelector('#hover-rows');
+  const names = (rows?.getAttribute('data-names') ?? '').split('\n');
+  const unit = rows?.getAttribute('data-unit') ?? '';
+  const lines = vs.split(' ').map((v, i) => `${names[i] ?? ''}: ${fmtValue(Number(v), unit)}`);
+  return [`${range(b)}${prov}`, ...lines].join('\n');
 }
 
 /** Parses SVG element markup (one element per string) in one pass; returns them in order. */
@@ -76,10 +123,10 @@ export class DiagramView {
   constructor(readonly kind: string) {
     this.host = document.createElement('div');
     this.host.className = 'diagram-host';
-    if (kind === 'grid') this.hoverTips();
+    this.hoverTips();
   }
 
-  /** Shows grid cells' and row names' values (data attributes) in a tip by the pointer. */
+  /** Shows the exact values of the element under the pointer (tipText) in a tip beside it. */
   private hoverTips(): void {
     const tip = document.createElement('div');
     tip.className = 'diagram-tip';
@@ -88,12 +135,12 @@ export class DiagramView {
       const svg = this.svg;
       const el = e.target as Element | null;
       const ctm = svg?.getScreenCTM();
-      if (!svg || !el || !ctm || !(el.hasAttribute('data-q') || el.hasAttribute('data-total-ns'))) {
+      if (!svg || !el || !ctm || !svg.contains(el)) {
         tip.hidden = true;
         return;
       }
       const p = new DOMPoint(e.clientX, e.clientY).matrixTransform(ctm.inverse());
-      const text = gridTip(el, p.x, Number(svg.getAttribute('data-bin-ns') ?? 0));
+      const text = tipText(el, p.x, svg);
       tip.hidden = !text;
       tip.textContent = text;
       const r = this.host.getBoundingClientRect();

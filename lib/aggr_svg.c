@@ -100,6 +100,19 @@ static void put_bytes(FILE *f, double b)
         fprintf(f, "%.1f %s", v, units[u]);
 }
 
+/* Writes v with at most two decimals and no trailing zeros ("12", "12.5", "12.25"): pixel
+ * coordinates to what is visible, in as few bytes as that takes. */
+static void put_px(FILE *f, double v)
+{
+    char b[32];
+    int n = snprintf(b, sizeof b, "%.2f", v);
+    while (n > 0 && b[n - 1] == '0')
+        n--;
+    if (n > 0 && b[n - 1] == '.') n--;
+    if (n == 2 && b[0] == '-' && b[1] == '0') b[0] = '0', n = 1; /* "-0" */
+    fwrite(b, 1, (size_t)n, f);
+}
+
 /* The smallest 1, 2 or 5 times a power of ten that is >= v (v > 0). */
 static double nice(double v)
 {
@@ -124,9 +137,10 @@ static void head(cv_t *c, const char *kind, const aggr_result_t *r)
             "id=\"root\" version=\"1.1\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
             "font-family=\"monospace\" font-size=\"10\" data-kind=\"%s\" data-from-ns=\"%llu\" "
             "data-to-ns=\"%llu\" data-bin-ns=\"%llu\" data-now-ns=\"%llu\" "
-            "data-provisional-from-ns=\"%llu\">\n",
+            "data-provisional-from-ns=\"%llu\" data-plot-x=\"%.0f\" data-plot-w=\"%.0f\">\n",
             c->w, c->h, c->w, c->h, kind, (unsigned long long)c->t0, (unsigned long long)c->t1,
-            (unsigned long long)r->bin_ns, (unsigned long long)c->now, (unsigned long long)c->prov);
+            (unsigned long long)r->bin_ns, (unsigned long long)c->now, (unsigned long long)c->prov,
+            c->x0, c->pw);
     fprintf(f, "<title id=\"title\">%s, ", kind);
     put_time(f, c->t0);
     fputs(" to ", f);
@@ -157,6 +171,24 @@ static void time_axis(const cv_t *c)
         fputs("</text>", f);
     }
     fputs("</g>\n", f);
+}
+
+/* The provisional region (bins from the one holding provisional_from_ns on, whose open
+ * intervals are counted up to now and still change) over [y0, y1]: one white veil,
+ * <rect id="provisional" class="p">, so that only its x and width change as data comes. */
+static void provisional(const cv_t *c, uint64_t bin_ns, double y0, double y1)
+{
+    if (!bin_ns || c->prov >= c->t1 || c->prov >= c->now) return;
+    double x0 = xt(c, c->prov / bin_ns * bin_ns), x1 = xt(c, c->now / bin_ns * bin_ns + bin_ns);
+    fputs("<rect id=\"provisional\" class=\"p\" x=\"", c->f);
+    put_px(c->f, x0);
+    fputs("\" y=\"", c->f);
+    put_px(c->f, y0);
+    fputs("\" width=\"", c->f);
+    put_px(c->f, x1 - x0);
+    fputs("\" height=\"", c->f);
+    put_px(c->f, y1 - y0);
+    fputs("\" fill=\"white\" fill-opacity=\"0.25\" pointer-events=\"none\"/>\n", c->f);
 }
 
 /* A dashed line at "now" when it falls inside the drawn range (the time is the root's
@@ -272,25 +304,28 @@ static int level_of(double q)
     return l >= LEVELS ? LEVELS : (int)l;
 }
 
-/* The cells of one row at opacity level `lv` (provisional ones apart when `prov`): one <path>
- * with a subpath per cell and the exact values in data-q ("bin:q" pairs, bin numbered from 0 at
- * time 0 in bins of data-bin-ns), or nothing when the row has no such cell. */
+/* The cells of one row at opacity level `lv`: one <path> with a subpath per cell and the exact
+ * values in data-q ("bin:q" pairs, bin numbered from 0 at time 0 in bins of data-bin-ns), or
+ * nothing when the row has no such cell. */
 static void grid_level(const cv_t *c, const aggr_result_t *r, const aggr_row_t *row,
-                       const char *colour, int lv, bool prov)
+                       const char *colour, int lv)
 {
     FILE *f = c->f;
     bool open = false;
     for (uint32_t i = 0; i < r->bins; i++) {
         double q = row->values[i];
         uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
-        if (q == 0 || level_of(q) != lv || (b0 + r->bin_ns > r->provisional_from_ns) != prov)
-            continue;
+        if (q == 0 || level_of(q) != lv) continue;
         double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns);
-        if (!open)
-            fprintf(f, "<path id=\"%s-o%02d%s\"%s d=\"", row->id, lv, prov ? "p" : "",
-                    prov ? " class=\"p\"" : "");
+        if (!open) fprintf(f, "<path id=\"%s-o%02d\" d=\"", row->id, lv);
         open = true;
-        fprintf(f, "M%.2f,0h%.2fv%.0fh-%.2fz", x0, x1 - x0, ROW_H, x1 - x0);
+        fputc('M', f);
+        put_px(f, x0);
+        fputs(",0h", f);
+        put_px(f, x1 - x0);
+        fprintf(f, "v%.0fh-", ROW_H);
+        put_px(f, x1 - x0);
+        fputc('z', f);
     }
     if (!open) return;
     fprintf(f,
@@ -301,8 +336,7 @@ static void grid_level(const cv_t *c, const aggr_result_t *r, const aggr_row_t *
     for (uint32_t i = 0; i < r->bins; i++) {
         double q = row->values[i];
         uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
-        if (q == 0 || level_of(q) != lv || (b0 + r->bin_ns > r->provisional_from_ns) != prov)
-            continue;
+        if (q == 0 || level_of(q) != lv) continue;
         fprintf(f, "%s%llu:%.6g", sep, (unsigned long long)(b0 / r->bin_ns), q);
         sep = " ";
     }
@@ -332,10 +366,8 @@ static void grid_row(const cv_t *c, const aggr_result_t *r, const aggr_row_t *ro
                 "height=\"%.0f\" fill=\"rgb(0,0,0)\" fill-opacity=\"0.1\"/>",
                 row->id, x0, x1 - x0, ROW_H);
     }
-    for (int lv = 0; lv <= LEVELS; lv++) {
-        grid_level(c, r, row, colour, lv, false);
-        grid_level(c, r, row, colour, lv, true);
-    }
+    for (int lv = 0; lv <= LEVELS; lv++)
+        grid_level(c, r, row, colour, lv);
     fputs("</g>\n", f);
 }
 
@@ -368,11 +400,62 @@ static int draw_grid(cv_t *c, const aggr_result_t *res)
     fragment++;
     for (size_t i = 0; i < thr->nrows; i++, fragment++, y += ROW_H)
         grid_row(c, thr, &thr->rows[i], y, "rgb(0,0,255)", (fragment + 1) % 2);
+    const aggr_result_t *any = gc->bins ? gc : lab->bins ? lab : thr;
+    provisional(c, any->bin_ns, TOP, y);
     now_line(c, TOP - 8, y);
     return 0;
 }
 
 /* ---- capabilities ------------------------------------------------------------------------- */
+
+#define CAPS_PIECE 4 /* bins per bar path of a capability state */
+
+/* The bars of state st of a lane in its bins [k * CAPS_PIECE, (k + 1) * CAPS_PIECE): one
+ * <path id="caps-N-STATE-sK"> with a subpath per bar (stacked: running, gc, idle from the
+ * bottom) and the exact "bin:q" shares in data-q, or nothing when there is no bar. */
+static void caps_piece(const cv_t *c, const aggr_result_t *r, const aggr_row_t *rows, int st,
+                       uint32_t k, const char *colour)
+{
+    FILE *f = c->f;
+    uint32_t end = (k + 1) * CAPS_PIECE < r->bins ? (k + 1) * CAPS_PIECE : r->bins;
+    bool open = false;
+    for (int pass = 0; pass < 2; pass++) {
+        const char *sep = "";
+        for (uint32_t i = k * CAPS_PIECE; i < end; i++) {
+            uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
+            double q = rows[st].values[i];
+            if (q <= 0) continue;
+            if (pass) {
+                fprintf(f, "%s%llu:%.6g", sep, (unsigned long long)(b0 / r->bin_ns), q);
+                sep = " ";
+                continue;
+            }
+            double base = LANE_H, hgt = 0;
+            for (int s = 0; s <= st; s++) {
+                double v = rows[s].values[i];
+                hgt = v <= 0 ? 0 : (v > 1 ? 1 : v) * LANE_H;
+                base -= hgt;
+            }
+            double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns);
+            if (!open) fprintf(f, "<path id=\"%s-s%u\" d=\"", rows[st].id, k);
+            open = true;
+            fputc('M', f);
+            put_px(f, x0);
+            fputc(',', f);
+            put_px(f, base);
+            fputc('h', f);
+            put_px(f, x1 - x0);
+            fputc('v', f);
+            put_px(f, hgt);
+            fputs("h-", f);
+            put_px(f, x1 - x0);
+            fputc('z', f);
+        }
+        if (!open) return;
+        if (!pass) fprintf(f, "\" fill=\"%s\" data-q=\"", colour);
+    }
+    fputs("\"/>", f);
+}
 
 static int draw_caps(cv_t *c, const aggr_result_t *r)
 {
@@ -390,38 +473,17 @@ static int draw_caps(cv_t *c, const aggr_result_t *r)
                 "<g id=\"caps-%u\" class=\"lane\" transform=\"translate(0,%.2f)\"><text "
                 "id=\"caps-%u-name\" x=\"4\" y=\"16\">",
                 rows[0].key, y, rows[0].key);
-        put_esc(f, rows[0].name);
-        /* utilisation over the drawn range: the share of each state in the time seen */
-        double seen = rows[0].total + rows[1].total + rows[2].total;
-        fputs("<title>", f);
-        put_esc(f, rows[0].name);
-        if (seen > 0)
-            fprintf(f, ": running %.2f%%, gc %.2f%%, idle %.2f%% (", 100 * rows[0].total / seen,
-                    100 * rows[1].total / seen, 100 * rows[2].total / seen);
-        else
-            fputs(": no data (", f);
-        put_time(f, (uint64_t)llround(seen));
-        fputs(" seen)</title></text>", f);
-        for (uint32_t i = 0; i < r->bins; i++) {
-            uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
-            double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns), base = LANE_H;
-            for (int s = 0; s < 3; s++) {
-                double q = rows[s].values[i];
-                if (q <= 0) continue;
-                double hgt = (q > 1 ? 1 : q) * LANE_H;
-                base -= hgt;
-                bin_open(c, r, rows[s].id, i);
-                fprintf(f,
-                        " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\" "
-                        "data-q=\"%.6g\"/>",
-                        x0, base, x1 - x0, hgt, colour[s], q);
-            }
-        }
+        put_esc(f, rows[0].name); /* utilisation: the page adds up the bars' shares */
+        fputs("</text>", f);
+        for (int st = 0; st < 3; st++)
+            for (uint32_t pc = 0; pc * CAPS_PIECE < r->bins; pc++)
+                caps_piece(c, r, rows, st, pc, colour[st]);
         fputs("</g>\n", f);
     }
     double ly = TOP + (double)ncaps * (LANE_H + 6) + 8;
     for (int s = 0; s < 3; s++)
         legend(c, ly, s == 0 ? "running" : s == 1 ? "gc" : "idle", colour[s], s);
+    provisional(c, r->bin_ns, TOP, ly - 8);
     now_line(c, TOP - 8, ly - 6);
     return 0;
 }
@@ -437,8 +499,13 @@ static uint32_t upto_now(const cv_t *c, const aggr_result_t *r)
     return n < r->bins ? (uint32_t)n : r->bins;
 }
 
-/* A transparent column per bin carrying every row's exact value there in data-v (in the order
- * of the names in the "hover-rows" element written first, which also says the unit). */
+#define HOVER_PIECE 8 /* bins per hover element of a chart */
+
+/* Transparent hover areas over the chart band, one per HOVER_PIECE bins up to "now"
+ * (<rect id="SERIES-hK">), carrying the exact value of every row in each of those bins:
+ * data-b the first bin's absolute number, data-v the bins' values separated by ",", each the
+ * rows' values separated by " " in the order of the names in the "hover-rows" element written
+ * first (which also says the unit). A new bin rewrites only the last area's data-v. */
 static void hover(const cv_t *c, const aggr_result_t *r, const char *series, double y0, double h,
                   int type)
 {
@@ -453,16 +520,22 @@ static void hover(const cv_t *c, const aggr_result_t *r, const char *series, dou
             fprintf(f, " (%s)", row->kind);
     }
     fprintf(f, "\" data-unit=\"%s\"/>\n", type == Y_BYTES ? "B" : "");
-    for (uint32_t i = 0, nb = upto_now(c, r); i < nb; i++) {
-        uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
-        double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns);
-        bin_open(c, r, series, i);
+    uint32_t nb = upto_now(c, r);
+    for (uint32_t p = 0; p * HOVER_PIECE < nb; p++) {
+        uint32_t a = p * HOVER_PIECE, b = a + HOVER_PIECE < nb ? a + HOVER_PIECE : nb;
+        uint64_t b0 = r->from_ns + (uint64_t)a * r->bin_ns;
+        double x0 = xt(c, b0), x1 = xt(c, r->from_ns + (uint64_t)b * r->bin_ns);
+        fprintf(f, "<rect id=\"%s-h%llu\" x=\"", series,
+                (unsigned long long)(b0 / r->bin_ns / HOVER_PIECE));
+        put_px(f, x0);
+        fprintf(f, "\" y=\"%.0f\" width=\"", y0);
+        put_px(f, x1 - x0);
         fprintf(f,
-                " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"none\" "
-                "pointer-events=\"all\" data-v=\"",
-                x0, y0, x1 - x0, h);
-        for (size_t k = 0; k < r->nrows; k++)
-            fprintf(f, k ? " %.15g" : "%.15g", r->rows[k].values[i]);
+                "\" height=\"%.0f\" fill=\"none\" pointer-events=\"all\" data-b=\"%llu\" data-v=\"",
+                h, (unsigned long long)(b0 / r->bin_ns));
+        for (uint32_t i = a; i < b; i++)
+            for (size_t k = 0; k < r->nrows; k++)
+                fprintf(f, k ? " %.15g" : i > a ? ",%.15g" : "%.15g", r->rows[k].values[i]);
         fputs("\"/>\n", f);
     }
 }
@@ -486,13 +559,19 @@ static void pieces(const cv_t *c, const aggr_result_t *r, const char *id, const 
     for (uint32_t k = 0; k * PIECE < nb; k++) {
         uint32_t a = k ? k * PIECE - 1 : 0, b = (k + 1) * PIECE < nb ? (k + 1) * PIECE : nb;
         fprintf(f, "<path id=\"%s-s%u\" d=\"", id, k);
-        for (uint32_t i = a; i < b; i++)
-            fprintf(f, "%c%.2f,%.2f", i == a ? 'M' : 'L', xt(c, r->from_ns + (i + 1) * r->bin_ns),
-                    yv(hi[i], top, y0, h));
+        for (uint32_t i = a; i < b; i++) {
+            fputc(i == a ? 'M' : 'L', f);
+            put_px(f, xt(c, r->from_ns + (i + 1) * r->bin_ns));
+            fputc(',', f);
+            put_px(f, yv(hi[i], top, y0, h));
+        }
         if (lo) {
-            for (uint32_t i = b; i-- > a;)
-                fprintf(f, "L%.2f,%.2f", xt(c, r->from_ns + (i + 1) * r->bin_ns),
-                        yv(lo[i], top, y0, h));
+            for (uint32_t i = b; i-- > a;) {
+                fputc('L', f);
+                put_px(f, xt(c, r->from_ns + (i + 1) * r->bin_ns));
+                fputc(',', f);
+                put_px(f, yv(lo[i], top, y0, h));
+            }
             fputc('Z', f);
         }
         fputs("\"/>", f);

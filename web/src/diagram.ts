@@ -30,12 +30,6 @@ function fmtNs(ns: number): string {
   return `${Math.round(ns)} ns`;
 }
 
-/** The absolute bin number an element id ends with ("caps-0-gc-b12" -> 12), or NaN. */
-function binOf(el: Element): number {
-  const m = /-b(\d+)$/.exec(el.id);
-  return m ? Number(m[1]) : NaN;
-}
-
 function fmtValue(v: number, unit: string): string {
   if (unit !== 'B') return String(v);
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -48,53 +42,72 @@ function fmtValue(v: number, unit: string): string {
   return u ? `${v} B = ${x.toFixed(1)} ${units[u]}` : `${v} B`;
 }
 
+/** Sums the shares in the data-q ("bin:q ...") of the elements matched by `sel` under `root`. */
+function sumShares(root: Element, sel: string): number {
+  let total = 0;
+  for (const p of Array.from(root.querySelectorAll(sel)))
+    for (const c of (p.getAttribute('data-q') ?? '').split(' ')) total += Number(c.split(':')[1] ?? 0);
+  return total;
+}
+
 /** The tooltip of a diagram element at user x, from the data attributes the server writes
- * instead of per-element <title>s (docs/websocket.md): grid cells (a row's level path: "bin:q"
- * pairs in data-q, one subpath "Mx,0hw..." each), a grid row's name (the sum of its cells),
- * capability and GC bars (data-q, data-n), chart columns (data-v, named by #hover-rows) and
- * the "now" line; '' for anything else. */
+ * instead of per-element <title>s (docs/websocket.md): grid cells and capability bars (paths
+ * of "bin:q" pairs in data-q, one subpath "Mx,y h w..." each), grid row and lane names (sums
+ * of their shares), GC bars (data-q, data-n), the charts' hover areas (data-b, data-v named by
+ * #hover-rows) and the "now" line; '' for anything else. */
 export function tipText(el: Element, x: number, svg: SVGSVGElement): string {
-  const binNs = Number(svg.getAttribute('data-bin-ns') ?? 0);
-  const range = (b: number): string => `[${fmtNs(b * binNs)}, ${fmtNs((b + 1) * binNs)})`;
-  const prov = el.classList.contains('p') ? ' (provisional)' : '';
-  if (el.id === 'now') return `now: ${fmtNs(Number(svg.getAttribute('data-now-ns') ?? 0))}`;
+  const num = (name: string): number => Number(svg.getAttribute(name) ?? 0);
+  const binNs = num('data-bin-ns');
+  const prov = num('data-provisional-from-ns');
+  const range = (b: number): string =>
+    `[${fmtNs(b * binNs)}, ${fmtNs((b + 1) * binNs)})${(b + 1) * binNs > prov ? ' (provisional)' : ''}`;
+  const share = (v: number): string => `${v} (${fmtNs(Math.round(v * binNs))})`;
+  if (el.id === 'now') return `now: ${fmtNs(num('data-now-ns'))}`;
   const row = el.closest('g.row');
-  if (row && el.localName === 'text') {
-    let total = 0;
-    for (const p of Array.from(row.querySelectorAll('path[data-q]')))
-      for (const c of (p.getAttribute('data-q') ?? '').split(' ')) total += Number(c.split(':')[1] ?? 0);
-    return `${el.textContent}: ${fmtNs(Math.round(total * binNs))} in range`;
+  const lane = el.closest('g.lane');
+  if (row && el.localName === 'text') return `${el.textContent}: ${fmtNs(Math.round(sumShares(row, 'path[data-q]') * binNs))} in range`;
+  if (lane && el.localName === 'text') {
+    const id = lane.id;
+    const parts = ['running', 'gc', 'idle'].map((st) => [st, sumShares(lane, `path[id^="${id}-${st}-"]`)] as const);
+    const seen = parts.reduce((n, [, v]) => n + v, 0);
+    if (!seen) return `${el.textContent}: no data`;
+    return `${el.textContent}: ${parts.map(([st, v]) => `${st} ${((100 * v) / seen).toFixed(2)}%`).join(', ')} (${fmtNs(Math.round(seen * binNs))} seen)`;
   }
   const q = el.getAttribute('data-q');
-  if (row && q !== null) {
-    const name = row.querySelector('text')?.textContent ?? '';
+  if (q !== null && el.hasAttribute('d')) {
+    const name = row
+      ? (row.querySelector('text')?.textContent ?? '')
+      : `${lane?.querySelector('text')?.textContent ?? ''} ${/-([a-z]+)-s\d+$/.exec(el.id)?.[1] ?? ''}`;
     const cells = q.split(' ');
     const starts = (el.getAttribute('d') ?? '').split('M').slice(1);
     for (let i = 0; i < starts.length && i < cells.length; i++) {
       const m = /^([-\d.]+),[-\d.]+h([-\d.]+)/.exec(starts[i]!);
       if (!m || x < Number(m[1]) || x > Number(m[1]) + Number(m[2])) continue;
       const [b, v] = cells[i]!.split(':').map(Number) as [number, number];
-      return `${name} ${range(b)}${prov}: ${v} (${fmtNs(Math.round(v * binNs))})`;
+      return `${name} ${range(b)}: ${share(v)}`;
     }
     return '';
   }
-  const b = binOf(el);
-  if (Number.isNaN(b)) return '';
   if (q !== null) {
-    const v = Number(q);
-    const n = el.getAttribute('data-n');
-    if (n !== null) return `GC ${range(b)}${prov}: pause ${v} (${fmtNs(Math.round(v * binNs))}), ${n} GCs started`;
-    const lane = el.closest('g.lane')?.querySelector('text')?.textContent ?? '';
-    const state = /-([a-z]+)-b\d+$/.exec(el.id)?.[1] ?? '';
-    return `${lane} ${state} ${range(b)}${prov}: ${v} (${fmtNs(Math.round(v * binNs))})`;
+    const m = /-b(\d+)$/.exec(el.id);
+    if (!m) return '';
+    return `GC ${range(Number(m[1]))}: pause ${share(Number(q))}, ${el.getAttribute('data-n') ?? 0} GCs started`;
   }
   const vs = el.getAttribute('data-v');
-  if (vs === null) return '';
+  if (vs === null || !binNs) return '';
+  const from = num('data-from-ns'),
+    to = num('data-to-ns'),
+    px = num('data-plot-x'),
+    pw = num('data-plot-w');
+  const b = Math.floor((from + ((x - px) / (pw || 1)) * (to - from)) / binNs);
+  const bins = vs.split(',');
+  const i = b - Number(el.getAttribute('data-b') ?? 0);
+  if (i < 0 || i >= bins.length) return '';
   const rows = svg.querySelector('#hover-rows');
   const names = (rows?.getAttribute('data-names') ?? '').split('\n');
   const unit = rows?.getAttribute('data-unit') ?? '';
-  const lines = vs.split(' ').map((v, i) => `${names[i] ?? ''}: ${fmtValue(Number(v), unit)}`);
-  return [`${range(b)}${prov}`, ...lines].join('\n');
+  const lines = bins[i]!.split(' ').map((v, k) => `${names[k] ?? ''}: ${fmtValue(Number(v), unit)}`);
+  return [range(b), ...lines].join('\n');
 }
 
 /** Parses SVG element markup (one element per string) in one pass; returns them in order. */

@@ -4,7 +4,7 @@
 #include "aggr_svg.h"
 
 #include "err.h"
-#include "hsshow.h"
+#include "svgtext.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -29,97 +29,6 @@ typedef struct cv {
     uint64_t t0, t1, now, prov;
 } cv_t;
 
-/* ---- text --------------------------------------------------------------------------------- */
-
-/* Writes s as XML character data: markup characters as entities, other control characters,
- * invalid UTF-8 and U+FFFE/U+FFFF as U+FFFD. */
-static void put_esc(FILE *f, const char *s)
-{
-    const uint8_t *u = (const uint8_t *)s;
-    size_t n = strlen(s), i = 0;
-    while (i < n) {
-        uint8_t b = u[i];
-        if (b >= 0x20 && b < 0x80) {
-            const char *rep = b == '&'    ? "&amp;"
-                              : b == '<'  ? "&lt;"
-                              : b == '>'  ? "&gt;"
-                              : b == '"'  ? "&quot;"
-                              : b == '\'' ? "&#39;"
-                                          : NULL;
-            if (rep)
-                fputs(rep, f);
-            else
-                fputc(b, f);
-            i++;
-            continue;
-        }
-        uint32_t cp = 0;
-        size_t k = b >= 0x80 ? hsshow_utf8_next(u + i, n - i, &cp) : 0;
-        if (k && cp != 0xfffe && cp != 0xffff) {
-            fwrite(u + i, 1, k, f);
-            i += k;
-        } else {
-            fputs("\xef\xbf\xbd", f);
-            i += k ? k : 1;
-        }
-    }
-}
-
-/* Writes a time in ns exactly, in the largest unit it reaches: "1.5 s", "250 ms", "12 µs". */
-static void put_time(FILE *f, uint64_t ns)
-{
-    static const uint64_t units[4] = {1000000000, 1000000, 1000, 1};
-    static const char *const names[4] = {"s", "ms", "\xc2\xb5s", "ns"};
-    static const int digits[4] = {9, 6, 3, 0};
-    int u = ns >= units[0] ? 0 : ns >= units[1] ? 1 : ns >= units[2] ? 2 : 3;
-    uint64_t q = ns / units[u], r = ns % units[u];
-    fprintf(f, "%llu", (unsigned long long)q);
-    if (r) {
-        char frac[16];
-        snprintf(frac, sizeof frac, "%0*llu", digits[u], (unsigned long long)r);
-        size_t k = strlen(frac);
-        while (k > 0 && frac[k - 1] == '0')
-            frac[--k] = 0;
-        fprintf(f, ".%s", frac);
-    }
-    fprintf(f, " %s", names[u]);
-}
-
-static void put_bytes(FILE *f, double b)
-{
-    static const char *const units[5] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    double v = b;
-    while (fabs(v) >= 1024 && u < 4) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0)
-        fprintf(f, "%.0f B", b);
-    else
-        fprintf(f, "%.1f %s", v, units[u]);
-}
-
-/* Writes v with at most two decimals and no trailing zeros ("12", "12.5", "12.25"): pixel
- * coordinates to what is visible, in as few bytes as that takes. */
-static void put_px(FILE *f, double v)
-{
-    char b[32];
-    int n = snprintf(b, sizeof b, "%.2f", v);
-    while (n > 0 && b[n - 1] == '0')
-        n--;
-    if (n > 0 && b[n - 1] == '.') n--;
-    if (n == 2 && b[0] == '-' && b[1] == '0') b[0] = '0', n = 1; /* "-0" */
-    fwrite(b, 1, (size_t)n, f);
-}
-
-/* The smallest 1, 2 or 5 times a power of ten that is >= v (v > 0). */
-static double nice(double v)
-{
-    double p = pow(10, floor(log10(v)));
-    return v <= p ? p : v <= 2 * p ? 2 * p : v <= 5 * p ? 5 * p : 10 * p;
-}
-
 /* ---- frame -------------------------------------------------------------------------------- */
 
 static double xt(const cv_t *c, uint64_t t)
@@ -142,9 +51,9 @@ static void head(cv_t *c, const char *kind, const aggr_result_t *r)
             (unsigned long long)r->bin_ns, (unsigned long long)c->now, (unsigned long long)c->prov,
             c->x0, c->pw);
     fprintf(f, "<title id=\"title\">%s, ", kind);
-    put_time(f, c->t0);
+    svgtext_time(f, c->t0);
     fputs(" to ", f);
-    put_time(f, c->t1);
+    svgtext_time(f, c->t1);
     fputs(" after RTS start</title>\n<rect id=\"bg\" width=\"100%\" height=\"100%\" "
           "fill=\"white\"/>\n",
           f);
@@ -155,7 +64,7 @@ static void time_axis(const cv_t *c)
 {
     FILE *f = c->f;
     double span = (double)(c->t1 - c->t0);
-    double step = nice(span * 100 / (c->pw > 1 ? c->pw : 1));
+    double step = svgtext_nice(span * 100 / (c->pw > 1 ? c->pw : 1));
     if (step < 1) step = 1;
     fprintf(f,
             "<g id=\"time-axis\" stroke=\"#000\" stroke-width=\"0.5\"><path d=\"M%.2f,22H%.2f\"/>",
@@ -167,7 +76,7 @@ static void time_axis(const cv_t *c)
                 "<path d=\"M%.2f,22v5\"/><text x=\"%.2f\" y=\"16\" stroke=\"none\" "
                 "text-anchor=\"middle\">",
                 x, x);
-        put_time(f, (uint64_t)t);
+        svgtext_time(f, (uint64_t)t);
         fputs("</text>", f);
     }
     fputs("</g>\n", f);
@@ -181,13 +90,13 @@ static void provisional(const cv_t *c, uint64_t bin_ns, double y0, double y1)
     if (!bin_ns || c->prov >= c->t1 || c->prov >= c->now) return;
     double x0 = xt(c, c->prov / bin_ns * bin_ns), x1 = xt(c, c->now / bin_ns * bin_ns + bin_ns);
     fputs("<rect id=\"provisional\" class=\"p\" x=\"", c->f);
-    put_px(c->f, x0);
+    svgtext_px(c->f, x0);
     fputs("\" y=\"", c->f);
-    put_px(c->f, y0);
+    svgtext_px(c->f, y0);
     fputs("\" width=\"", c->f);
-    put_px(c->f, x1 - x0);
+    svgtext_px(c->f, x1 - x0);
     fputs("\" height=\"", c->f);
-    put_px(c->f, y1 - y0);
+    svgtext_px(c->f, y1 - y0);
     fputs("\" fill=\"white\" fill-opacity=\"0.25\" pointer-events=\"none\"/>\n", c->f);
 }
 
@@ -211,7 +120,7 @@ static void put_value(FILE *f, double v, int type)
     if (type == Y_FRACTION)
         fprintf(f, "%.4g%%", v * 100);
     else if (type == Y_BYTES)
-        put_bytes(f, v);
+        svgtext_bytes(f, v);
     else
         fprintf(f, "%.0f", v);
 }
@@ -226,10 +135,10 @@ static double value_axis(const cv_t *c, double y0, double h, double max, int typ
         double u = 1;
         while (max / u >= 1024)
             u *= 1024;
-        step = max > 0 ? nice(max / 4 / u) * u : 1;
+        step = max > 0 ? svgtext_nice(max / 4 / u) * u : 1;
         if (u == 1 && step < 1) step = 1;
     } else if (type == Y_COUNT || max > 1) {
-        step = max > 0 ? nice(max / 4) : 1;
+        step = max > 0 ? svgtext_nice(max / 4) : 1;
         if (type == Y_COUNT && step < 1) step = 1;
     }
     double top = 4 * step;
@@ -264,7 +173,7 @@ static void legend(const cv_t *c, double y, const char *name, const char *colour
 {
     double x = c->x0 + (i % 4) * 180, yy = y + (i / 4) * 14;
     fprintf(c->f, "<g id=\"legend-%d\" class=\"legend\"><title>", i);
-    put_esc(c->f, name);
+    svgtext_esc(c->f, name);
     fprintf(c->f,
             "</title><rect x=\"%.2f\" y=\"%.2f\" width=\"10\" height=\"10\" fill=\"%s\"/>"
             "<text x=\"%.2f\" y=\"%.2f\">",
@@ -280,7 +189,7 @@ static void legend(const cv_t *c, double y, const char *name, const char *colour
         k += 3;
     }
     cut[k] = 0;
-    put_esc(c->f, cut);
+    svgtext_esc(c->f, cut);
     fputs("</text></g>\n", c->f);
 }
 
@@ -320,11 +229,11 @@ static void grid_level(const cv_t *c, const aggr_result_t *r, const aggr_row_t *
         if (!open) fprintf(f, "<path id=\"%s-o%02d\" d=\"", row->id, lv);
         open = true;
         fputc('M', f);
-        put_px(f, x0);
+        svgtext_px(f, x0);
         fputs(",0h", f);
-        put_px(f, x1 - x0);
+        svgtext_px(f, x1 - x0);
         fprintf(f, "v%.0fh-", ROW_H);
-        put_px(f, x1 - x0);
+        svgtext_px(f, x1 - x0);
         fputc('z', f);
     }
     if (!open) return;
@@ -357,7 +266,7 @@ static void grid_row(const cv_t *c, const aggr_result_t *r, const aggr_row_t *ro
             "y=\"10.5\">",
             row->id, y, row->id, c->w, ROW_H, ghost ? "rgb(248,248,255)" : "rgb(255,255,255)",
             row->id);
-    put_esc(f, row->name);
+    svgtext_esc(f, row->name);
     fputs("</text>", f);
     if (row->life_to > row->life_from && row->life_to > c->t0 && row->life_from < c->t1) {
         double x0 = xt(c, row->life_from), x1 = xt(c, row->life_to);
@@ -440,15 +349,15 @@ static void caps_piece(const cv_t *c, const aggr_result_t *r, const aggr_row_t *
             if (!open) fprintf(f, "<path id=\"%s-s%u\" d=\"", rows[st].id, k);
             open = true;
             fputc('M', f);
-            put_px(f, x0);
+            svgtext_px(f, x0);
             fputc(',', f);
-            put_px(f, base);
+            svgtext_px(f, base);
             fputc('h', f);
-            put_px(f, x1 - x0);
+            svgtext_px(f, x1 - x0);
             fputc('v', f);
-            put_px(f, hgt);
+            svgtext_px(f, hgt);
             fputs("h-", f);
-            put_px(f, x1 - x0);
+            svgtext_px(f, x1 - x0);
             fputc('z', f);
         }
         if (!open) return;
@@ -473,7 +382,7 @@ static int draw_caps(cv_t *c, const aggr_result_t *r)
                 "<g id=\"caps-%u\" class=\"lane\" transform=\"translate(0,%.2f)\"><text "
                 "id=\"caps-%u-name\" x=\"4\" y=\"16\">",
                 rows[0].key, y, rows[0].key);
-        put_esc(f, rows[0].name); /* utilisation: the page adds up the bars' shares */
+        svgtext_esc(f, rows[0].name); /* utilisation: the page adds up the bars' shares */
         fputs("</text>", f);
         for (int st = 0; st < 3; st++)
             for (uint32_t pc = 0; pc * CAPS_PIECE < r->bins; pc++)
@@ -514,7 +423,7 @@ static void hover(const cv_t *c, const aggr_result_t *r, const char *series, dou
     for (size_t k = 0; k < r->nrows; k++) {
         const aggr_row_t *row = &r->rows[k];
         if (k) fputs("&#10;", f);
-        put_esc(f, row->name);
+        svgtext_esc(f, row->name);
         if (strcmp(row->kind, "last") && strcmp(row->kind, "counter") &&
             strcmp(row->kind, "residency"))
             fprintf(f, " (%s)", row->kind);
@@ -527,9 +436,9 @@ static void hover(const cv_t *c, const aggr_result_t *r, const char *series, dou
         double x0 = xt(c, b0), x1 = xt(c, r->from_ns + (uint64_t)b * r->bin_ns);
         fprintf(f, "<rect id=\"%s-h%llu\" x=\"", series,
                 (unsigned long long)(b0 / r->bin_ns / HOVER_PIECE));
-        put_px(f, x0);
+        svgtext_px(f, x0);
         fprintf(f, "\" y=\"%.0f\" width=\"", y0);
-        put_px(f, x1 - x0);
+        svgtext_px(f, x1 - x0);
         fprintf(f,
                 "\" height=\"%.0f\" fill=\"none\" pointer-events=\"all\" data-b=\"%llu\" data-v=\"",
                 h, (unsigned long long)(b0 / r->bin_ns));
@@ -561,16 +470,16 @@ static void pieces(const cv_t *c, const aggr_result_t *r, const char *id, const 
         fprintf(f, "<path id=\"%s-s%u\" d=\"", id, k);
         for (uint32_t i = a; i < b; i++) {
             fputc(i == a ? 'M' : 'L', f);
-            put_px(f, xt(c, r->from_ns + (i + 1) * r->bin_ns));
+            svgtext_px(f, xt(c, r->from_ns + (i + 1) * r->bin_ns));
             fputc(',', f);
-            put_px(f, yv(hi[i], top, y0, h));
+            svgtext_px(f, yv(hi[i], top, y0, h));
         }
         if (lo) {
             for (uint32_t i = b; i-- > a;) {
                 fputc('L', f);
-                put_px(f, xt(c, r->from_ns + (i + 1) * r->bin_ns));
+                svgtext_px(f, xt(c, r->from_ns + (i + 1) * r->bin_ns));
                 fputc(',', f);
-                put_px(f, yv(lo[i], top, y0, h));
+                svgtext_px(f, yv(lo[i], top, y0, h));
             }
             fputc('Z', f);
         }
@@ -698,7 +607,7 @@ static int draw_heapprof(cv_t *c, const aggr_result_t *r)
                 "<g id=\"%s\" fill=\"%s\" fill-opacity=\"0.85\" stroke=\"none\"><title "
                 "id=\"%s-title\">",
                 row->id, colour, row->id);
-        put_esc(f, row->name);
+        svgtext_esc(f, row->name);
         fputs("</title>", f);
         for (uint32_t i = 0; i < r->bins; i++)
             hi[i] = below[i] + row->values[i];

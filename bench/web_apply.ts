@@ -2,7 +2,7 @@
 // DENSITY percent of them, as the server draws only non-empty bins, in the server's layout:
 // one path per row and opacity level) into the page's DiagramView (web/src/diagram.ts) and
 // applies column deltas as the live feed sends them (the newest bin of every row changed, a new
-// bin added, each row's total updated: attribute updates of the level paths touched), timing
+// bin added: attribute updates of the level paths touched), timing
 // each step.
 import { DiagramView, type DeltaItem } from '../web/src/diagram';
 
@@ -57,7 +57,7 @@ function grid(rows: Row[], bins: number, density: number): string {
   for (const row of rows) {
     const r = row.r;
     for (let b = 0; b < bins; b++) if ((r * 7 + b * 13) % 100 < density) row.cells.set(b, ((r * 3 + b) % 100) / 100 || 0.01);
-    parts.push(`<g id="threads-r${r}" class="row" transform="translate(0,${30 + r * 14})"><rect id="threads-r${r}-shade" width="1200" height="14" fill="white"/><text id="threads-r${r}-name" x="4" y="10.5" data-total-ns="${r * 1000}">worker-${r}:${r + 10}</text>`);
+    parts.push(`<g id="threads-r${r}" class="row" transform="translate(0,${30 + r * 14})"><rect id="threads-r${r}-shade" width="1200" height="14" fill="white"/><text id="threads-r${r}-name" x="4" y="10.5">worker-${r}:${r + 10}</text>`);
     for (let lv = 0; lv <= LEVELS; lv++) parts.push(row.path(lv) ?? '');
     parts.push('</g>\n');
   }
@@ -91,7 +91,6 @@ export async function run(rows: number, bins: number, density: number, deltas: n
     const b = bins - 1 + d;
     for (const row of rowsOf) {
       items.push(...row.set([[b, 1], [b + 1, 0.1]]));
-      items.push({ op: 'update', id: `threads-r${row.r}-name`, parent: '', svg: '', before: '', attrs: [{ name: 'data-total-ns', value: String(row.r * 1000 + d), remove: false }] });
     }
     items.push({ op: 'update', id: 'root', parent: '', svg: '', attrs: [{ name: 'data-to-ns', value: String((b + 2) * 1000000), remove: false }], before: '' });
     for (const it of items) deltaBytes += it.id.length + it.svg.length + it.attrs.reduce((n, a) => n + a.name.length + a.value.length, 0);

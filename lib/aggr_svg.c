@@ -206,6 +206,7 @@ static void bin_open(const cv_t *c, const aggr_result_t *r, const char *id, uint
 /* Opacity levels of grid cells: q (a bin's share of time) is drawn at 0.3 + 0.7 * L / LEVELS
  * with L = round(q * LEVELS), the old tool's rule quantized to steps too small to see. */
 #define LEVELS 20
+#define GRID_CHUNK 16 /* cells per path of one row and level */
 
 static int level_of(double q)
 {
@@ -213,21 +214,16 @@ static int level_of(double q)
     return l >= LEVELS ? LEVELS : (int)l;
 }
 
-/* The cells of one row at opacity level `lv`: one <path> with a subpath per cell and the exact
- * values in data-q ("bin:q" pairs, bin numbered from 0 at time 0 in bins of data-bin-ns), or
- * nothing when the row has no such cell. */
-static void grid_level(const cv_t *c, const aggr_result_t *r, const aggr_row_t *row,
-                       const char *colour, int lv)
+/* Writes the path of the cells of `row` at level `lv` in bins[a, b) (there are some). */
+static void grid_path(const cv_t *c, const aggr_result_t *r, const aggr_row_t *row,
+                      const char *colour, int lv, uint32_t chunk, uint32_t a, uint32_t b)
 {
     FILE *f = c->f;
-    bool open = false;
-    for (uint32_t i = 0; i < r->bins; i++) {
-        double q = row->values[i];
+    fprintf(f, "<path id=\"%s-o%02d-c%u\" d=\"", row->id, lv, chunk);
+    for (uint32_t i = a; i < b; i++) {
         uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
-        if (q == 0 || level_of(q) != lv) continue;
+        if (row->values[i] == 0 || level_of(row->values[i]) != lv) continue;
         double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns);
-        if (!open) fprintf(f, "<path id=\"%s-o%02d\" d=\"", row->id, lv);
-        open = true;
         fputc('M', f);
         svgtext_px(f, x0);
         fputs(",0h", f);
@@ -236,20 +232,34 @@ static void grid_level(const cv_t *c, const aggr_result_t *r, const aggr_row_t *
         svgtext_px(f, x1 - x0);
         fputc('z', f);
     }
-    if (!open) return;
     fprintf(f,
             "\" fill=\"%s\" fill-opacity=\"%.3f\" stroke=\"#000\" stroke-width=\"0.1\" "
             "data-q=\"",
             colour, 0.3 + 0.7 * lv / LEVELS);
     const char *sep = "";
-    for (uint32_t i = 0; i < r->bins; i++) {
-        double q = row->values[i];
+    for (uint32_t i = a; i < b; i++) {
         uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
-        if (q == 0 || level_of(q) != lv) continue;
-        fprintf(f, "%s%llu:%.6g", sep, (unsigned long long)(b0 / r->bin_ns), q);
+        if (row->values[i] == 0 || level_of(row->values[i]) != lv) continue;
+        fprintf(f, "%s%llu:%.6g", sep, (unsigned long long)(b0 / r->bin_ns), row->values[i]);
         sep = " ";
     }
     fputs("\"/>", f);
+}
+
+/* The cells of one row at opacity level `lv`, in bin order, GRID_CHUNK to a <path
+ * id="ROW-oLL-cJ"> (chunk J): a subpath per cell and the exact values in data-q ("bin:q" pairs,
+ * bin numbered from 0 at time 0 in bins of data-bin-ns). New cells come at the end of a row,
+ * so they change only its last chunk of a level, never more than GRID_CHUNK cells. */
+static void grid_level(const cv_t *c, const aggr_result_t *r, const aggr_row_t *row,
+                       const char *colour, int lv)
+{
+    uint32_t n = 0, a = 0;
+    for (uint32_t i = 0; i < r->bins; i++) {
+        if (row->values[i] == 0 || level_of(row->values[i]) != lv) continue;
+        if (n % GRID_CHUNK == 0) a = i;
+        if (++n % GRID_CHUNK == 0) grid_path(c, r, row, colour, lv, n / GRID_CHUNK - 1, a, i + 1);
+    }
+    if (n % GRID_CHUNK) grid_path(c, r, row, colour, lv, n / GRID_CHUNK, a, r->bins);
 }
 
 /* One grid row: a group holding its shade, its name, its lifetime and its cells, one <path> per

@@ -2,7 +2,7 @@
  * user labels, threads), a capability timeline, GC pauses, heap, heap profile bands and spark
  * counters, each with a time axis, exact values (chart <title> tooltips; grid data attributes)
  * and stable element ids ("caps-0-gc-b12": series, row, absolute bin number at the drawn bin
- * width; "labels-fib-o07": a grid row's cells at opacity level 7). */
+ * width; "labels-fib-o07-c0": a grid row's first 16 cells at opacity level 7). */
 #ifndef LP_AGGR_SVG_H
 #define LP_AGGR_SVG_H
 
@@ -19,7 +19,7 @@
  * edges), the same for every kind, bins sticking out of it cut. Bins are chosen from the width
  * (grid cells about 10 px, bars and lines about 3 px); cells or bars from provisional_from_ns
  * on (open intervals counted up to now) carry class="p". Grid cells are drawn per row and
- * opacity level (0.3 + 0.7 q rounded to 1/20 of the span): one <path> each, with the exact
+ * opacity level (0.3 + 0.7 q rounded to 1/20 of the span), 16 cells per <path>, with the exact
  * "bin:q" values in data-q (a row's total is their sum). Chart bins carry their exact values in
  * data attributes (data-q, data-n; data-v in the order of the names in "hover-rows"). A chart with
  * nothing in range says so in a centred text instead of a value axis. Returns 0, LP_EARG (unknown

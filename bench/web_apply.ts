@@ -1,6 +1,6 @@
 // Browser side of bench/stage_web.sh: loads a synthetic grid of ROWS x BINS bins (a cell in
 // DENSITY percent of them, as the server draws only non-empty bins, in the server's layout:
-// one path per row and opacity level) into the page's DiagramView (web/src/diagram.ts) and
+// paths per row and opacity level, 16 cells each) into the page's DiagramView (web/src/diagram.ts) and
 // applies column deltas as the live feed sends them (the newest bin of every row changed, a new
 // bin added: attribute updates of the level paths touched), timing
 // each step.
@@ -9,43 +9,49 @@ import { DiagramView, type DeltaItem } from '../web/src/diagram';
 const LEVELS = 20;
 const level = (q: number): number => Math.min(LEVELS, Math.floor(q * LEVELS + 0.5));
 
-/** A row's cells as lib/aggr_svg.c draws them: one <path> per opacity level, a subpath per cell
- * and the exact "bin:q" values in data-q. */
+/** A row's cells as lib/aggr_svg.c draws them: per opacity level, 16 cells (in bin order) to a
+ * <path id="ROW-oLL-cJ"> with a subpath per cell and the exact "bin:q" values in data-q. */
 class Row {
   cells = new Map<number, number>(); /* bin -> q */
   constructor(readonly r: number) {}
-  path(lv: number): string | null {
+  /** The level's chunks: id -> markup. */
+  paths(lv: number): Map<string, string> {
     const bins = [...this.cells.keys()].filter((b) => level(this.cells.get(b)!) === lv).sort((a, b) => a - b);
-    if (!bins.length) return null;
-    const d = bins.map((b) => `M${(220 + b * 0.95).toFixed(2)},0h0.95v14h-0.95z`).join('');
-    const q = bins.map((b) => `${b}:${+this.cells.get(b)!.toPrecision(6)}`).join(' ');
-    return `<path id="${this.id(lv)}" d="${d}" fill="rgb(0,0,255)" fill-opacity="${(0.3 + (0.7 * lv) / LEVELS).toFixed(3)}" stroke="#000" stroke-width="0.1" data-q="${q}"/>`;
+    const out = new Map<string, string>();
+    for (let j = 0; j * 16 < bins.length; j++) {
+      const part = bins.slice(j * 16, j * 16 + 16);
+      const id = `threads-r${this.r}-o${String(lv).padStart(2, '0')}-c${j}`;
+      const d = part.map((b) => `M${+(220 + b * 0.95).toFixed(2)},0h0.95v14h-0.95z`).join('');
+      const q = part.map((b) => `${b}:${+this.cells.get(b)!.toPrecision(6)}`).join(' ');
+      out.set(id, `<path id="${id}" d="${d}" fill="rgb(0,0,255)" fill-opacity="${(0.3 + (0.7 * lv) / LEVELS).toFixed(3)}" stroke="#000" stroke-width="0.1" data-q="${q}"/>`);
+    }
+    return out;
   }
-  id(lv: number): string {
-    return `threads-r${this.r}-o${String(lv).padStart(2, '0')}`;
-  }
-  /** Sets cells and returns the delta items for the level paths that changed. */
+  /** Sets cells and returns the delta items for the chunks that changed. */
   set(changes: [number, number][]): DeltaItem[] {
-    const before = new Map<number, string | null>();
+    const levels = new Set<number>();
     for (const [b, q] of changes) {
       const old = this.cells.get(b);
-      if (old !== undefined && !before.has(level(old))) before.set(level(old), this.path(level(old)));
-      if (!before.has(level(q))) before.set(level(q), this.path(level(q)));
+      if (old !== undefined) levels.add(level(old));
+      levels.add(level(q));
     }
+    const before = new Map<string, string>();
+    for (const lv of levels) for (const [id, m] of this.paths(lv)) before.set(id, m);
     for (const [b, q] of changes) this.cells.set(b, q);
+    const after = new Map<string, string>();
+    for (const lv of levels) for (const [id, m] of this.paths(lv)) after.set(id, m);
     const items: DeltaItem[] = [];
-    for (const [lv, was] of before) {
-      const now = this.path(lv);
-      if (now === was) continue;
-      if (!now) items.push({ op: 'remove', id: this.id(lv), parent: '', svg: '', attrs: [], before: '' });
-      else if (!was) items.push({ op: 'add', id: this.id(lv), parent: `threads-r${this.r}`, svg: now, attrs: [], before: '' });
-      else {
-        const attr = (s: string, n: string): string => new RegExp(` ${n}="([^"]*)"`).exec(s)![1]!;
-        items.push({ op: 'update', id: this.id(lv), parent: '', svg: '', before: '', attrs: [
+    const attr = (m: string, n: string): string => new RegExp(` ${n}="([^"]*)"`).exec(m)![1]!;
+    for (const id of before.keys()) if (!after.has(id)) items.push({ op: 'remove', id, parent: '', svg: '', attrs: [], before: '' });
+    for (const [id, now] of after) {
+      const was = before.get(id);
+      if (was === now) continue;
+      if (!was) items.push({ op: 'add', id, parent: `threads-r${this.r}`, svg: now, attrs: [], before: '' });
+      else
+        items.push({ op: 'update', id, parent: '', svg: '', before: '', attrs: [
           { name: 'd', value: attr(now, 'd'), remove: false },
           { name: 'data-q', value: attr(now, 'data-q'), remove: false },
         ] });
-      }
     }
     return items;
   }
@@ -58,7 +64,7 @@ function grid(rows: Row[], bins: number, density: number): string {
     const r = row.r;
     for (let b = 0; b < bins; b++) if ((r * 7 + b * 13) % 100 < density) row.cells.set(b, ((r * 3 + b) % 100) / 100 || 0.01);
     parts.push(`<g id="threads-r${r}" class="row" transform="translate(0,${30 + r * 14})"><rect id="threads-r${r}-shade" width="1200" height="14" fill="white"/><text id="threads-r${r}-name" x="4" y="10.5">worker-${r}:${r + 10}</text>`);
-    for (let lv = 0; lv <= LEVELS; lv++) parts.push(row.path(lv) ?? '');
+    for (let lv = 0; lv <= LEVELS; lv++) parts.push(...row.paths(lv).values());
     parts.push('</g>\n');
   }
   parts.push('</svg>');

@@ -20,14 +20,14 @@
 #include <time.h>
 
 #define MAX_ROUTES 4
-#define QCAP 256           /* messages queued per client */
-#define QBYTES (8u << 20)  /* bytes queued per client before it is reset to snapshots */
-#define RX_MAX 4096        /* largest client message */
-#define COALESCE_MS 50     /* at most one render per session this often ... */
-#define FANOUT_CLIENTS 250 /* ... up to this many clients on its feed, then proportionally less */
-#define COALESCE_MAX_MS 1000
-#define GREET_MS 50     /* wait this long for Hello/Subscribe before the snapshots */
-#define LINGER_MS 30000 /* keep an unwatched feed this long for resuming clients */
+#define QCAP 256             /* messages queued per client */
+#define QBYTES (8u << 20)    /* bytes queued per client before it is reset to snapshots */
+#define RX_MAX 4096          /* largest client message */
+#define COALESCE_MS 50       /* at most one render per session this often ... */
+#define FANOUT_CLIENTS 250   /* ... up to this many clients on its feed, then proportionally less */
+#define COALESCE_MAX_MS 1000 /* ... but at least once a second */
+#define GREET_MS 50          /* wait this long for Hello/Subscribe before the snapshots */
+#define LINGER_MS 30000      /* keep an unwatched feed this long for resuming clients */
 #define MAX_VIEWS 6
 #define TICK_US 10000
 

@@ -79,6 +79,8 @@ hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$PID/status")
 set -- $res
 row "fan-out push latency p50, $CLIENTS clients" "$1" ms "$4 connected, 10^5 events/s, $3 samples"
 row "fan-out push latency p99, $CLIENTS clients" "$2" ms "$4 connected, 10^5 events/s, $3 samples"
+row "fan-out mean delta size, $CLIENTS clients" "$6" bytes "$5 deltas received in all (every diagram)"
+row "fan-out mean snapshot size, $CLIENTS clients" "$8" bytes "$7 snapshots received in all (first ones and resets of clients left behind)"
 row "fan-out server CPU, $CLIENTS clients" \
     "$(awk -v a="$c0" -v b="$c1" -v h="$hz" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", (b - a) / h / (e - s) * 100 }')" \
     "%" "of one core, over the run (upload, render, fan-out)"

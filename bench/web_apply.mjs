@@ -14,6 +14,6 @@ await page.addScriptTag({ content: readFileSync(bundle, 'utf8') });
 const r = await page.evaluate(([a, b, c, d]) => window.benchRun(a, b, c, d), [Number(rows), Number(bins), Number(density), Number(deltas)]);
 await browser.close();
 const input = `${rows}x${bins}@${density}%`;
-const units = { elements: 'count', svg_bytes: 'bytes' };
+const units = { elements: 'count', svg_bytes: 'bytes', delta_bytes: 'bytes' };
 for (const [k, v] of Object.entries(r))
-  console.log(['web', input, k, Number.isInteger(v) ? v : v.toFixed(2), units[k] ?? 'ms', '-', '-', k.startsWith('apply') ? `${2 * Number(rows) + 1} items per delta` : ''].join('\t'));
+  console.log(['web', input, k, Number.isInteger(v) ? v : v.toFixed(2), units[k] ?? 'ms', '-', '-', k.startsWith('apply') || k === 'delta_bytes' ? `per delta: the newest bin of each of ${rows} rows changed, the next added` : ''].join('\t'));

@@ -3,7 +3,8 @@
  * epoll loop holds N WebSocket clients on that session. A chunk's latency, per client, runs from
  * its PUT to the update that reports its bytes ingested (the State that opens each pushed update,
  * its deltas following in the same burst). Prints
- * one line: "p50_ms p99_ms samples clients_connected deltas mean_delta_bytes". */
+ * one line: "p50_ms p99_ms samples clients_connected deltas mean_delta_bytes snapshots
+ * mean_snapshot_bytes" (counted over every client and diagram). */
 #include "err.h"
 #include "evlog.h"
 #include "httpc.h"
@@ -50,7 +51,7 @@ typedef struct conn {
 
 static double *lat;
 static size_t nlat, lat_cap;
-static uint64_t deltas, delta_bytes;
+static uint64_t deltas, delta_bytes, snapshots, snapshot_bytes;
 
 static void add_lat(double v)
 {
@@ -68,6 +69,7 @@ static void on_msg(conn_t *c, const uint8_t *p, size_t n, double t)
     wsmsg_t m;
     if (wsmsg_decode(p, n, &m, arena, sizeof arena) < 0) return;
     if (m.type == WSMSG_DELTA) deltas++, delta_bytes += n;
+    if (m.type == WSMSG_SNAPSHOT) snapshots++, snapshot_bytes += n;
     if (m.type != WSMSG_STATE) return;
     /* a State opens each update the server pushes (its deltas follow in the same burst) */
     c->state_bytes = m.u.state.bytes_ingested;
@@ -285,7 +287,9 @@ int main(int argc, char **argv)
         connected += cs[i].open && cs[i].fd >= 0;
     qsort(lat, nlat, sizeof *lat, cmp);
     double p50 = nlat ? lat[nlat / 2] * 1e3 : -1, p99 = nlat ? lat[nlat * 99 / 100] * 1e3 : -1;
-    printf("%.2f %.2f %zu %d %llu %llu\n", p50, p99, nlat, connected, (unsigned long long)deltas,
-           (unsigned long long)(deltas ? delta_bytes / deltas : 0));
+    printf("%.2f %.2f %zu %d %llu %llu %llu %llu\n", p50, p99, nlat, connected,
+           (unsigned long long)deltas, (unsigned long long)(deltas ? delta_bytes / deltas : 0),
+           (unsigned long long)snapshots,
+           (unsigned long long)(snapshots ? snapshot_bytes / snapshots : 0));
     return nlat ? 0 : 1;
 }

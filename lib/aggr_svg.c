@@ -4,7 +4,7 @@
 #include "aggr_svg.h"
 
 #include "err.h"
-#include "hsshow.h"
+#include "svgtext.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -29,84 +29,6 @@ typedef struct cv {
     uint64_t t0, t1, now, prov;
 } cv_t;
 
-/* ---- text --------------------------------------------------------------------------------- */
-
-/* Writes s as XML character data: markup characters as entities, other control characters,
- * invalid UTF-8 and U+FFFE/U+FFFF as U+FFFD. */
-static void put_esc(FILE *f, const char *s)
-{
-    const uint8_t *u = (const uint8_t *)s;
-    size_t n = strlen(s), i = 0;
-    while (i < n) {
-        uint8_t b = u[i];
-        if (b >= 0x20 && b < 0x80) {
-            const char *rep = b == '&'    ? "&amp;"
-                              : b == '<'  ? "&lt;"
-                              : b == '>'  ? "&gt;"
-                              : b == '"'  ? "&quot;"
-                              : b == '\'' ? "&#39;"
-                                          : NULL;
-            if (rep)
-                fputs(rep, f);
-            else
-                fputc(b, f);
-            i++;
-            continue;
-        }
-        uint32_t cp = 0;
-        size_t k = b >= 0x80 ? hsshow_utf8_next(u + i, n - i, &cp) : 0;
-        if (k && cp != 0xfffe && cp != 0xffff) {
-            fwrite(u + i, 1, k, f);
-            i += k;
-        } else {
-            fputs("\xef\xbf\xbd", f);
-            i += k ? k : 1;
-        }
-    }
-}
-
-/* Writes a time in ns exactly, in the largest unit it reaches: "1.5 s", "250 ms", "12 µs". */
-static void put_time(FILE *f, uint64_t ns)
-{
-    static const uint64_t units[4] = {1000000000, 1000000, 1000, 1};
-    static const char *const names[4] = {"s", "ms", "\xc2\xb5s", "ns"};
-    static const int digits[4] = {9, 6, 3, 0};
-    int u = ns >= units[0] ? 0 : ns >= units[1] ? 1 : ns >= units[2] ? 2 : 3;
-    uint64_t q = ns / units[u], r = ns % units[u];
-    fprintf(f, "%llu", (unsigned long long)q);
-    if (r) {
-        char frac[16];
-        snprintf(frac, sizeof frac, "%0*llu", digits[u], (unsigned long long)r);
-        size_t k = strlen(frac);
-        while (k > 0 && frac[k - 1] == '0')
-            frac[--k] = 0;
-        fprintf(f, ".%s", frac);
-    }
-    fprintf(f, " %s", names[u]);
-}
-
-static void put_bytes(FILE *f, double b)
-{
-    static const char *const units[5] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    double v = b;
-    while (fabs(v) >= 1024 && u < 4) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0)
-        fprintf(f, "%.0f B", b);
-    else
-        fprintf(f, "%.1f %s", v, units[u]);
-}
-
-/* The smallest 1, 2 or 5 times a power of ten that is >= v (v > 0). */
-static double nice(double v)
-{
-    double p = pow(10, floor(log10(v)));
-    return v <= p ? p : v <= 2 * p ? 2 * p : v <= 5 * p ? 5 * p : 10 * p;
-}
-
 /* ---- frame -------------------------------------------------------------------------------- */
 
 static double xt(const cv_t *c, uint64_t t)
@@ -124,13 +46,14 @@ static void head(cv_t *c, const char *kind, const aggr_result_t *r)
             "id=\"root\" version=\"1.1\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
             "font-family=\"monospace\" font-size=\"10\" data-kind=\"%s\" data-from-ns=\"%llu\" "
             "data-to-ns=\"%llu\" data-bin-ns=\"%llu\" data-now-ns=\"%llu\" "
-            "data-provisional-from-ns=\"%llu\">\n",
+            "data-provisional-from-ns=\"%llu\" data-plot-x=\"%.0f\" data-plot-w=\"%.0f\">\n",
             c->w, c->h, c->w, c->h, kind, (unsigned long long)c->t0, (unsigned long long)c->t1,
-            (unsigned long long)r->bin_ns, (unsigned long long)c->now, (unsigned long long)c->prov);
+            (unsigned long long)r->bin_ns, (unsigned long long)c->now, (unsigned long long)c->prov,
+            c->x0, c->pw);
     fprintf(f, "<title id=\"title\">%s, ", kind);
-    put_time(f, c->t0);
+    svgtext_time(f, c->t0);
     fputs(" to ", f);
-    put_time(f, c->t1);
+    svgtext_time(f, c->t1);
     fputs(" after RTS start</title>\n<rect id=\"bg\" width=\"100%\" height=\"100%\" "
           "fill=\"white\"/>\n",
           f);
@@ -141,7 +64,7 @@ static void time_axis(const cv_t *c)
 {
     FILE *f = c->f;
     double span = (double)(c->t1 - c->t0);
-    double step = nice(span * 100 / (c->pw > 1 ? c->pw : 1));
+    double step = svgtext_nice(span * 100 / (c->pw > 1 ? c->pw : 1));
     if (step < 1) step = 1;
     fprintf(f,
             "<g id=\"time-axis\" stroke=\"#000\" stroke-width=\"0.5\"><path d=\"M%.2f,22H%.2f\"/>",
@@ -153,23 +76,40 @@ static void time_axis(const cv_t *c)
                 "<path d=\"M%.2f,22v5\"/><text x=\"%.2f\" y=\"16\" stroke=\"none\" "
                 "text-anchor=\"middle\">",
                 x, x);
-        put_time(f, (uint64_t)t);
+        svgtext_time(f, (uint64_t)t);
         fputs("</text>", f);
     }
     fputs("</g>\n", f);
 }
 
-/* A dashed line at "now" when it falls inside the drawn range. */
+/* The provisional region (bins from the one holding provisional_from_ns on, whose open
+ * intervals are counted up to now and still change) over [y0, y1]: one white veil,
+ * <rect id="provisional" class="p">, so that only its x and width change as data comes. */
+static void provisional(const cv_t *c, uint64_t bin_ns, double y0, double y1)
+{
+    if (!bin_ns || c->prov >= c->t1 || c->prov >= c->now) return;
+    double x0 = xt(c, c->prov / bin_ns * bin_ns), x1 = xt(c, c->now / bin_ns * bin_ns + bin_ns);
+    fputs("<rect id=\"provisional\" class=\"p\" x=\"", c->f);
+    svgtext_px(c->f, x0);
+    fputs("\" y=\"", c->f);
+    svgtext_px(c->f, y0);
+    fputs("\" width=\"", c->f);
+    svgtext_px(c->f, x1 - x0);
+    fputs("\" height=\"", c->f);
+    svgtext_px(c->f, y1 - y0);
+    fputs("\" fill=\"white\" fill-opacity=\"0.25\" pointer-events=\"none\"/>\n", c->f);
+}
+
+/* A dashed line at "now" when it falls inside the drawn range (the time is the root's
+ * data-now-ns: as "now" moves, the line's d alone changes). */
 static void now_line(const cv_t *c, double y0, double y1)
 {
     if (c->now < c->t0 || c->now >= c->t1) return;
     double x = xt(c, c->now);
     fprintf(c->f,
             "<path id=\"now\" d=\"M%.2f,%.2fV%.2f\" stroke=\"rgb(255,0,0)\" "
-            "stroke-width=\"0.8\" stroke-dasharray=\"3,2\"><title>now: ",
+            "stroke-width=\"0.8\" stroke-dasharray=\"3,2\"/>\n",
             x, y0, y1);
-    put_time(c->f, c->now);
-    fputs("</title></path>\n", c->f);
 }
 
 enum { Y_FRACTION, Y_BYTES, Y_COUNT };
@@ -180,23 +120,28 @@ static void put_value(FILE *f, double v, int type)
     if (type == Y_FRACTION)
         fprintf(f, "%.4g%%", v * 100);
     else if (type == Y_BYTES)
-        put_bytes(f, v);
+        svgtext_bytes(f, v);
     else
         fprintf(f, "%.0f", v);
 }
 
-/* A value axis of [0, max] over the chart band [y0, y0 + h]; returns the axis maximum. */
+/* A value axis of [0, max] over the chart band [y0, y0 + h] with four steps of a round size
+ * (fractions: 25%; counts: whole numbers, at least 1; bytes: round in the binary unit the labels
+ * use, at least 1 B), so no two labels read the same; returns the axis maximum. */
 static double value_axis(const cv_t *c, double y0, double h, double max, int type)
 {
-    double top = 1;
-    if (type == Y_BYTES && max > 0) { /* round in the binary unit the labels use */
+    double step = 0.25;
+    if (type == Y_BYTES) {
         double u = 1;
         while (max / u >= 1024)
             u *= 1024;
-        top = nice(max / u) * u;
-    } else if (max > 0 && !(type == Y_FRACTION && max <= 1)) {
-        top = nice(max);
+        step = max > 0 ? svgtext_nice(max / 4 / u) * u : 1;
+        if (u == 1 && step < 1) step = 1;
+    } else if (type == Y_COUNT || max > 1) {
+        step = max > 0 ? svgtext_nice(max / 4) : 1;
+        if (type == Y_COUNT && step < 1) step = 1;
     }
+    double top = 4 * step;
     fprintf(c->f,
             "<g id=\"value-axis\" stroke=\"#000\" stroke-width=\"0.5\"><path d=\"M%.2f,%.2fV%.2f"
             "\"/>",
@@ -207,11 +152,20 @@ static double value_axis(const cv_t *c, double y0, double h, double max, int typ
                 "<path d=\"M%.2f,%.2fh-4\"/><path d=\"M%.2f,%.2fH%.2f\" stroke=\"#ddd\"/>"
                 "<text x=\"%.2f\" y=\"%.2f\" stroke=\"none\" text-anchor=\"end\">",
                 c->x0, y, c->x0, y, c->x0 + c->pw, c->x0 - 6, y + 3);
-        put_value(c->f, top * i / 4, type);
+        put_value(c->f, step * i, type);
         fputs("</text>", c->f);
     }
     fputs("</g>\n", c->f);
     return top;
+}
+
+/* The note drawn instead of a value axis when a chart has nothing to show in its range. */
+static void empty_note(const cv_t *c, double y0, double h, const char *what)
+{
+    fprintf(c->f,
+            "<text id=\"empty\" x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\" "
+            "fill=\"rgb(128,128,128)\" font-size=\"12\">no %s in this range</text>\n",
+            c->x0 + c->pw / 2, y0 + h / 2, what);
 }
 
 /* Legend entry i (four per line, names cut to fit, the whole name in the tooltip). */
@@ -219,7 +173,7 @@ static void legend(const cv_t *c, double y, const char *name, const char *colour
 {
     double x = c->x0 + (i % 4) * 180, yy = y + (i / 4) * 14;
     fprintf(c->f, "<g id=\"legend-%d\" class=\"legend\"><title>", i);
-    put_esc(c->f, name);
+    svgtext_esc(c->f, name);
     fprintf(c->f,
             "</title><rect x=\"%.2f\" y=\"%.2f\" width=\"10\" height=\"10\" fill=\"%s\"/>"
             "<text x=\"%.2f\" y=\"%.2f\">",
@@ -235,7 +189,7 @@ static void legend(const cv_t *c, double y, const char *name, const char *colour
         k += 3;
     }
     cut[k] = 0;
-    put_esc(c->f, cut);
+    svgtext_esc(c->f, cut);
     fputs("</text></g>\n", c->f);
 }
 
@@ -247,20 +201,71 @@ static void bin_open(const cv_t *c, const aggr_result_t *r, const char *id, uint
             b0 + r->bin_ns > r->provisional_from_ns ? " class=\"p\"" : "");
 }
 
-/* Tooltip head for bin i: "[t0, t1)". */
-static void bin_title(const cv_t *c, const aggr_result_t *r, uint32_t i)
-{
-    uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
-    fputs("[", c->f);
-    put_time(c->f, b0);
-    fputs(", ", c->f);
-    put_time(c->f, b0 + r->bin_ns);
-    fputs(")", c->f);
-    if (b0 + r->bin_ns > r->provisional_from_ns) fputs(" (provisional)", c->f);
-}
-
 /* ---- grid --------------------------------------------------------------------------------- */
 
+/* Opacity levels of grid cells: q (a bin's share of time) is drawn at 0.3 + 0.7 * L / LEVELS
+ * with L = round(q * LEVELS), the old tool's rule quantized to steps too small to see. */
+#define LEVELS 20
+#define GRID_CHUNK 16 /* cells per path of one row and level */
+
+static int level_of(double q)
+{
+    double l = q * LEVELS + 0.5;
+    return l >= LEVELS ? LEVELS : (int)l;
+}
+
+/* Writes the path of the cells of `row` at level `lv` in bins[a, b) (there are some). */
+static void grid_path(const cv_t *c, const aggr_result_t *r, const aggr_row_t *row,
+                      const char *colour, int lv, uint32_t chunk, uint32_t a, uint32_t b)
+{
+    FILE *f = c->f;
+    fprintf(f, "<path id=\"%s-o%02d-c%u\" d=\"", row->id, lv, chunk);
+    for (uint32_t i = a; i < b; i++) {
+        uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
+        if (row->values[i] == 0 || level_of(row->values[i]) != lv) continue;
+        double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns);
+        fputc('M', f);
+        svgtext_px(f, x0);
+        fputs(",0h", f);
+        svgtext_px(f, x1 - x0);
+        fprintf(f, "v%.0fh-", ROW_H);
+        svgtext_px(f, x1 - x0);
+        fputc('z', f);
+    }
+    fprintf(f,
+            "\" fill=\"%s\" fill-opacity=\"%.3f\" stroke=\"#000\" stroke-width=\"0.1\" "
+            "data-q=\"",
+            colour, 0.3 + 0.7 * lv / LEVELS);
+    const char *sep = "";
+    for (uint32_t i = a; i < b; i++) {
+        uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
+        if (row->values[i] == 0 || level_of(row->values[i]) != lv) continue;
+        fprintf(f, "%s%llu:%.6g", sep, (unsigned long long)(b0 / r->bin_ns), row->values[i]);
+        sep = " ";
+    }
+    fputs("\"/>", f);
+}
+
+/* The cells of one row at opacity level `lv`, in bin order, GRID_CHUNK to a <path
+ * id="ROW-oLL-cJ"> (chunk J): a subpath per cell and the exact values in data-q ("bin:q" pairs,
+ * bin numbered from 0 at time 0 in bins of data-bin-ns). New cells come at the end of a row,
+ * so they change only its last chunk of a level, never more than GRID_CHUNK cells. */
+static void grid_level(const cv_t *c, const aggr_result_t *r, const aggr_row_t *row,
+                       const char *colour, int lv)
+{
+    uint32_t n = 0, a = 0;
+    for (uint32_t i = 0; i < r->bins; i++) {
+        if (row->values[i] == 0 || level_of(row->values[i]) != lv) continue;
+        if (n % GRID_CHUNK == 0) a = i;
+        if (++n % GRID_CHUNK == 0) grid_path(c, r, row, colour, lv, n / GRID_CHUNK - 1, a, i + 1);
+    }
+    if (n % GRID_CHUNK) grid_path(c, r, row, colour, lv, n / GRID_CHUNK, a, r->bins);
+}
+
+/* One grid row: a group holding its shade, its name, its lifetime and its cells, one <path> per
+ * opacity level: few elements per row and, as live data changes a bin, attribute updates of one
+ * or two of them. The row's total is the sum of its cells (the page adds them up on hover), so
+ * a change of the newest bin changes nothing else in the row. */
 static void grid_row(const cv_t *c, const aggr_result_t *r, const aggr_row_t *row, double y,
                      const char *colour, bool ghost)
 {
@@ -271,10 +276,8 @@ static void grid_row(const cv_t *c, const aggr_result_t *r, const aggr_row_t *ro
             "y=\"10.5\">",
             row->id, y, row->id, c->w, ROW_H, ghost ? "rgb(248,248,255)" : "rgb(255,255,255)",
             row->id);
-    put_esc(f, row->name);
-    fputs("<title>", f);
-    put_esc(f, row->name);
-    fprintf(f, ": %.0f ns in range</title></text>", row->total);
+    svgtext_esc(f, row->name);
+    fputs("</text>", f);
     if (row->life_to > row->life_from && row->life_to > c->t0 && row->life_from < c->t1) {
         double x0 = xt(c, row->life_from), x1 = xt(c, row->life_to);
         fprintf(f,
@@ -282,23 +285,8 @@ static void grid_row(const cv_t *c, const aggr_result_t *r, const aggr_row_t *ro
                 "height=\"%.0f\" fill=\"rgb(0,0,0)\" fill-opacity=\"0.1\"/>",
                 row->id, x0, x1 - x0, ROW_H);
     }
-    for (uint32_t i = 0; i < r->bins; i++) {
-        double q = row->values[i];
-        if (q == 0) continue;
-        uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
-        double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns);
-        bin_open(c, r, row->id, i);
-        fprintf(f,
-                " x=\"%.2f\" width=\"%.2f\" height=\"%.0f\" fill=\"%s\" "
-                "fill-opacity=\"%.6f\" stroke=\"#000\" stroke-width=\"0.1\"><title>",
-                x0, x1 - x0, ROW_H, colour, 0.3 + 0.7 * q);
-        put_esc(f, row->name);
-        fputc(' ', f);
-        bin_title(c, r, i);
-        fprintf(f, ": %.6f (", q);
-        put_time(f, (uint64_t)llround(q * (double)r->bin_ns));
-        fputs(")</title></rect>", f);
-    }
+    for (int lv = 0; lv <= LEVELS; lv++)
+        grid_level(c, r, row, colour, lv);
     fputs("</g>\n", f);
 }
 
@@ -314,7 +302,7 @@ static int draw_grid(cv_t *c, const aggr_result_t *res)
 {
     const aggr_result_t *gc = &res[0], *lab = &res[1], *thr = &res[2];
     c->h = TOP + ROW_H * (double)(1 + lab->nrows + thr->nrows) + 4 * ROW_H + 4;
-    head(c, "grid", gc);
+    head(c, "grid", gc->bins ? gc : lab->bins ? lab : thr); /* the bin width of the cells */
     time_axis(c);
     double y = TOP;
     size_t fragment = 0;
@@ -331,11 +319,62 @@ static int draw_grid(cv_t *c, const aggr_result_t *res)
     fragment++;
     for (size_t i = 0; i < thr->nrows; i++, fragment++, y += ROW_H)
         grid_row(c, thr, &thr->rows[i], y, "rgb(0,0,255)", (fragment + 1) % 2);
+    const aggr_result_t *any = gc->bins ? gc : lab->bins ? lab : thr;
+    provisional(c, any->bin_ns, TOP, y);
     now_line(c, TOP - 8, y);
     return 0;
 }
 
 /* ---- capabilities ------------------------------------------------------------------------- */
+
+#define CAPS_PIECE 4 /* bins per bar path of a capability state */
+
+/* The bars of state st of a lane in its bins [k * CAPS_PIECE, (k + 1) * CAPS_PIECE): one
+ * <path id="caps-N-STATE-sK"> with a subpath per bar (stacked: running, gc, idle from the
+ * bottom) and the exact "bin:q" shares in data-q, or nothing when there is no bar. */
+static void caps_piece(const cv_t *c, const aggr_result_t *r, const aggr_row_t *rows, int st,
+                       uint32_t k, const char *colour)
+{
+    FILE *f = c->f;
+    uint32_t end = (k + 1) * CAPS_PIECE < r->bins ? (k + 1) * CAPS_PIECE : r->bins;
+    bool open = false;
+    for (int pass = 0; pass < 2; pass++) {
+        const char *sep = "";
+        for (uint32_t i = k * CAPS_PIECE; i < end; i++) {
+            uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
+            double q = rows[st].values[i];
+            if (q <= 0) continue;
+            if (pass) {
+                fprintf(f, "%s%llu:%.6g", sep, (unsigned long long)(b0 / r->bin_ns), q);
+                sep = " ";
+                continue;
+            }
+            double base = LANE_H, hgt = 0;
+            for (int s = 0; s <= st; s++) {
+                double v = rows[s].values[i];
+                hgt = v <= 0 ? 0 : (v > 1 ? 1 : v) * LANE_H;
+                base -= hgt;
+            }
+            double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns);
+            if (!open) fprintf(f, "<path id=\"%s-s%u\" d=\"", rows[st].id, k);
+            open = true;
+            fputc('M', f);
+            svgtext_px(f, x0);
+            fputc(',', f);
+            svgtext_px(f, base);
+            fputc('h', f);
+            svgtext_px(f, x1 - x0);
+            fputc('v', f);
+            svgtext_px(f, hgt);
+            fputs("h-", f);
+            svgtext_px(f, x1 - x0);
+            fputc('z', f);
+        }
+        if (!open) return;
+        if (!pass) fprintf(f, "\" fill=\"%s\" data-q=\"", colour);
+    }
+    fputs("\"/>", f);
+}
 
 static int draw_caps(cv_t *c, const aggr_result_t *r)
 {
@@ -344,6 +383,7 @@ static int draw_caps(cv_t *c, const aggr_result_t *r)
     c->h = TOP + (double)ncaps * (LANE_H + 6) + 40;
     head(c, "caps", r);
     time_axis(c);
+    if (!ncaps) empty_note(c, TOP, 40, "capability events");
     FILE *f = c->f;
     for (size_t k = 0; k < ncaps; k++) {
         const aggr_row_t *rows = &r->rows[3 * k];
@@ -352,44 +392,17 @@ static int draw_caps(cv_t *c, const aggr_result_t *r)
                 "<g id=\"caps-%u\" class=\"lane\" transform=\"translate(0,%.2f)\"><text "
                 "id=\"caps-%u-name\" x=\"4\" y=\"16\">",
                 rows[0].key, y, rows[0].key);
-        put_esc(f, rows[0].name);
-        /* utilisation over the drawn range: the share of each state in the time seen */
-        double seen = rows[0].total + rows[1].total + rows[2].total;
-        fputs("<title>", f);
-        put_esc(f, rows[0].name);
-        if (seen > 0)
-            fprintf(f, ": running %.2f%%, gc %.2f%%, idle %.2f%% (", 100 * rows[0].total / seen,
-                    100 * rows[1].total / seen, 100 * rows[2].total / seen);
-        else
-            fputs(": no data (", f);
-        put_time(f, (uint64_t)llround(seen));
-        fputs(" seen)</title></text>", f);
-        for (uint32_t i = 0; i < r->bins; i++) {
-            uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
-            double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns), base = LANE_H;
-            for (int s = 0; s < 3; s++) {
-                double q = rows[s].values[i];
-                if (q <= 0) continue;
-                double hgt = (q > 1 ? 1 : q) * LANE_H;
-                base -= hgt;
-                bin_open(c, r, rows[s].id, i);
-                fprintf(f,
-                        " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\">"
-                        "<title>",
-                        x0, base, x1 - x0, hgt, colour[s]);
-                put_esc(f, rows[s].name);
-                fprintf(f, " %s ", rows[s].kind);
-                bin_title(c, r, i);
-                fprintf(f, ": %.6f (", q);
-                put_time(f, (uint64_t)llround(q * (double)r->bin_ns));
-                fputs(")</title></rect>", f);
-            }
-        }
+        svgtext_esc(f, rows[0].name); /* utilisation: the page adds up the bars' shares */
+        fputs("</text>", f);
+        for (int st = 0; st < 3; st++)
+            for (uint32_t pc = 0; pc * CAPS_PIECE < r->bins; pc++)
+                caps_piece(c, r, rows, st, pc, colour[st]);
         fputs("</g>\n", f);
     }
     double ly = TOP + (double)ncaps * (LANE_H + 6) + 8;
     for (int s = 0; s < 3; s++)
         legend(c, ly, s == 0 ? "running" : s == 1 ? "gc" : "idle", colour[s], s);
+    provisional(c, r->bin_ns, TOP, ly - 8);
     now_line(c, TOP - 8, ly - 6);
     return 0;
 }
@@ -405,34 +418,44 @@ static uint32_t upto_now(const cv_t *c, const aggr_result_t *r)
     return n < r->bins ? (uint32_t)n : r->bins;
 }
 
-/* A transparent column per bin carrying the tooltip of every row's value there. */
+#define HOVER_PIECE 8 /* bins per hover element of a chart */
+
+/* Transparent hover areas over the chart band, one per HOVER_PIECE bins up to "now"
+ * (<rect id="SERIES-hK">), carrying the exact value of every row in each of those bins:
+ * data-b the first bin's absolute number, data-v the bins' values separated by ",", each the
+ * rows' values separated by " " in the order of the names in the "hover-rows" element written
+ * first (which also says the unit). A new bin rewrites only the last area's data-v. */
 static void hover(const cv_t *c, const aggr_result_t *r, const char *series, double y0, double h,
                   int type)
 {
     FILE *f = c->f;
-    for (uint32_t i = 0, nb = upto_now(c, r); i < nb; i++) {
-        uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
-        double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns);
-        bin_open(c, r, series, i);
+    fputs("<desc id=\"hover-rows\" data-names=\"", f);
+    for (size_t k = 0; k < r->nrows; k++) {
+        const aggr_row_t *row = &r->rows[k];
+        if (k) fputs("&#10;", f);
+        svgtext_esc(f, row->name);
+        if (strcmp(row->kind, "last") && strcmp(row->kind, "counter") &&
+            strcmp(row->kind, "residency"))
+            fprintf(f, " (%s)", row->kind);
+    }
+    fprintf(f, "\" data-unit=\"%s\"/>\n", type == Y_BYTES ? "B" : "");
+    uint32_t nb = upto_now(c, r);
+    for (uint32_t p = 0; p * HOVER_PIECE < nb; p++) {
+        uint32_t a = p * HOVER_PIECE, b = a + HOVER_PIECE < nb ? a + HOVER_PIECE : nb;
+        uint64_t b0 = r->from_ns + (uint64_t)a * r->bin_ns;
+        double x0 = xt(c, b0), x1 = xt(c, r->from_ns + (uint64_t)b * r->bin_ns);
+        fprintf(f, "<rect id=\"%s-h%llu\" x=\"", series,
+                (unsigned long long)(b0 / r->bin_ns / HOVER_PIECE));
+        svgtext_px(f, x0);
+        fprintf(f, "\" y=\"%.0f\" width=\"", y0);
+        svgtext_px(f, x1 - x0);
         fprintf(f,
-                " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"none\" "
-                "pointer-events=\"all\"><title>",
-                x0, y0, x1 - x0, h);
-        bin_title(c, r, i);
-        for (size_t k = 0; k < r->nrows; k++) {
-            const aggr_row_t *row = &r->rows[k];
-            fputs("&#10;", f);
-            put_esc(f, row->name);
-            if (strcmp(row->kind, "last") && strcmp(row->kind, "counter") &&
-                strcmp(row->kind, "residency"))
-                fprintf(f, " (%s)", row->kind);
-            fprintf(f, ": %.17g", row->values[i]);
-            if (type == Y_BYTES) {
-                fputs(" B = ", f);
-                put_bytes(f, row->values[i]);
-            }
-        }
-        fputs("</title></rect>\n", f);
+                "\" height=\"%.0f\" fill=\"none\" pointer-events=\"all\" data-b=\"%llu\" data-v=\"",
+                h, (unsigned long long)(b0 / r->bin_ns));
+        for (uint32_t i = a; i < b; i++)
+            for (size_t k = 0; k < r->nrows; k++)
+                fprintf(f, k ? " %.15g" : i > a ? ",%.15g" : "%.15g", r->rows[k].values[i]);
+        fputs("\"/>\n", f);
     }
 }
 
@@ -445,23 +468,29 @@ static double yv(double v, double top, double y0, double h)
 }
 
 /* A line through hi (lo NULL) or the area between lo and hi, x at each bin's end where its
- * latest value holds, as <path id="ID-sK"> pieces of PIECE bins, each joined to the previous
- * piece's last point, inside the group the caller opened. */
+ * latest value holds, up to the bin of "now", as <path id="ID-sK"> pieces of PIECE bins, each
+ * joined to the previous piece's last point, inside the group the caller opened. */
 static void pieces(const cv_t *c, const aggr_result_t *r, const char *id, const double *hi,
                    const double *lo, double y0, double h, double top)
 {
     FILE *f = c->f;
-    for (uint32_t k = 0; k * PIECE < r->bins; k++) {
-        uint32_t a = k ? k * PIECE - 1 : 0,
-                 b = (k + 1) * PIECE < r->bins ? (k + 1) * PIECE : r->bins;
+    uint32_t nb = upto_now(c, r); /* later bins would only repeat the latest value */
+    for (uint32_t k = 0; k * PIECE < nb; k++) {
+        uint32_t a = k ? k * PIECE - 1 : 0, b = (k + 1) * PIECE < nb ? (k + 1) * PIECE : nb;
         fprintf(f, "<path id=\"%s-s%u\" d=\"", id, k);
-        for (uint32_t i = a; i < b; i++)
-            fprintf(f, "%c%.2f,%.2f", i == a ? 'M' : 'L', xt(c, r->from_ns + (i + 1) * r->bin_ns),
-                    yv(hi[i], top, y0, h));
+        for (uint32_t i = a; i < b; i++) {
+            fputc(i == a ? 'M' : 'L', f);
+            svgtext_px(f, xt(c, r->from_ns + (i + 1) * r->bin_ns));
+            fputc(',', f);
+            svgtext_px(f, yv(hi[i], top, y0, h));
+        }
         if (lo) {
-            for (uint32_t i = b; i-- > a;)
-                fprintf(f, "L%.2f,%.2f", xt(c, r->from_ns + (i + 1) * r->bin_ns),
-                        yv(lo[i], top, y0, h));
+            for (uint32_t i = b; i-- > a;) {
+                fputc('L', f);
+                svgtext_px(f, xt(c, r->from_ns + (i + 1) * r->bin_ns));
+                fputc(',', f);
+                svgtext_px(f, yv(lo[i], top, y0, h));
+            }
             fputc('Z', f);
         }
         fputs("\"/>", f);
@@ -484,10 +513,16 @@ static int draw_gc(cv_t *c, const aggr_result_t *r)
     head(c, "gc", r);
     time_axis(c);
     double y0 = TOP + 4, max = 0;
-    if (r->nrows < 2) return 0;                                  /* no data: the frame only */
     const aggr_row_t *pause = &r->rows[0], *count = &r->rows[1]; /* aggr_query's order */
-    for (uint32_t i = 0; i < r->bins; i++)
+    bool any = false;
+    for (uint32_t i = 0; r->nrows >= 2 && i < r->bins; i++) {
         if (pause->values[i] > max) max = pause->values[i];
+        any |= pause->values[i] > 0 || count->values[i] > 0;
+    }
+    if (!any) {
+        empty_note(c, y0, CHART_H, "garbage collections");
+        return 0;
+    }
     double top = value_axis(c, y0, CHART_H, max, Y_FRACTION);
     FILE *f = c->f;
     fputs("<g id=\"gc-pause\" fill=\"rgb(255,0,0)\">", f);
@@ -498,12 +533,10 @@ static int draw_gc(cv_t *c, const aggr_result_t *r)
         double x0 = xt(c, b0), x1 = xt(c, b0 + r->bin_ns), hgt = (q / top > 1 ? 1 : q / top);
         hgt *= CHART_H;
         bin_open(c, r, pause->id, i);
-        fprintf(f, " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\"><title>GC ", x0,
-                y0 + CHART_H - hgt, x1 - x0, hgt);
-        bin_title(c, r, i);
-        fprintf(f, ": pause %.6f (", q);
-        put_time(f, (uint64_t)llround(q * (double)r->bin_ns));
-        fprintf(f, "), %.0f GCs started</title></rect>", count->values[i]);
+        fprintf(f,
+                " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" data-q=\"%.6g\" "
+                "data-n=\"%.0f\"/>",
+                x0, y0 + CHART_H - hgt, x1 - x0, hgt, q, count->values[i]);
     }
     fputs("</g>\n", f);
     legend(c, y0 + CHART_H + 12, "GC pause (fraction of each bin)", "rgb(255,0,0)", 0);
@@ -522,8 +555,12 @@ static int draw_lines(cv_t *c, const aggr_result_t *r, const char *kind, int typ
     time_axis(c);
     double y0 = TOP + 4, max = 0;
     for (size_t k = 0; k < r->nrows; k++)
-        for (uint32_t i = 0; i < r->bins; i++)
+        for (uint32_t i = 0, nb = upto_now(c, r); i < nb; i++)
             if (r->rows[k].values[i] > max) max = r->rows[k].values[i];
+    if (!nlines || !upto_now(c, r) || max <= 0) {
+        empty_note(c, y0, CHART_H, type == Y_BYTES ? "heap samples" : "spark events");
+        return 0;
+    }
     double top = value_axis(c, y0, CHART_H, max, type);
     FILE *f = c->f;
     size_t li = 0;
@@ -560,6 +597,10 @@ static int draw_heapprof(cv_t *c, const aggr_result_t *r)
             s += r->rows[k].values[i];
         if (s > max) max = s;
     }
+    if (!r->nrows || !upto_now(c, r) || max <= 0) {
+        empty_note(c, y0, CHART_H, "heap-profile samples");
+        return 0;
+    }
     double top = value_axis(c, y0, CHART_H, max, Y_BYTES);
     FILE *f = c->f;
     double *below = calloc(r->bins + 1, sizeof *below);
@@ -576,7 +617,7 @@ static int draw_heapprof(cv_t *c, const aggr_result_t *r)
                 "<g id=\"%s\" fill=\"%s\" fill-opacity=\"0.85\" stroke=\"none\"><title "
                 "id=\"%s-title\">",
                 row->id, colour, row->id);
-        put_esc(f, row->name);
+        svgtext_esc(f, row->name);
         fputs("</title>", f);
         for (uint32_t i = 0; i < r->bins; i++)
             hi[i] = below[i] + row->values[i];
@@ -619,6 +660,14 @@ int aggr_svg_query(const aggr_t *a, const char *kind, uint64_t from, uint64_t to
     if (!a || k < 0) return LP_EARG;
     if (!width) width = AGGR_SVG_DEFAULT_WIDTH;
     if (width < 200 || width > 100000) return LP_ERANGE;
+    /* every kind of a session frames the same range: [from, to) as asked, 0s standing for the
+     * data's first and latest event on the finest bins' edges */
+    uint64_t first, last, fine = aggr_options(a)->fine_ns;
+    if ((!from || !to) && aggr_range(a, &first, &last)) {
+        if (!from) from = first / fine * fine;
+        if (!to) to = (last / fine + 1) * fine;
+        if (to <= from) to = from + fine;
+    }
     d->kind = k;
     d->width = width;
     d->from = from;
@@ -664,7 +713,10 @@ int aggr_svg_draw(const aggr_svg_data_t *d, FILE *f)
         if (res[i].to_ns > t1) t1 = res[i].to_ns;
         if (res[i].provisional_from_ns < prov) prov = res[i].provisional_from_ns;
     }
-    if (t1 <= t0) { /* no data: an empty frame over [from, to) or [0, 1 ms) */
+    if (d->to > d->from) { /* the asked range, cutting the bins that stick out of it */
+        t0 = d->from;
+        t1 = d->to;
+    } else if (t1 <= t0) { /* no data: an empty frame over [from, 1 ms on) */
         t0 = d->from;
         t1 = d->to > d->from ? d->to : d->from + 1000000;
     }
@@ -716,7 +768,7 @@ int aggr_svg_follow(const aggr_t *a, const char *kind, uint32_t width, uint64_t 
     if (!width) width = AGGR_SVG_DEFAULT_WIDTH;
     if (width < 200 || width > 100000) return LP_ERANGE;
     double x0, pw;
-    uint64_t bins = plot_bins(k, width, &x0, &pw), first = 0, last = 0;
+    uint64_t bins = plot_bins(1, width, &x0, &pw), first = 0, last = 0; /* the most bins */
     uint64_t bin = aggr_options(a)->fine_ns;
     aggr_range(a, &first, &last);
     for (;;) {

@@ -1,6 +1,7 @@
 /* The WebSocket server on libwebsockets: one service thread, one port. A browser connection is
  * checked by the HTTP thread (token, visibility) through a lookup request, then attached to its
- * session's feed; the feed's deltas, at most one render every 50 ms, are shared messages
+ * session's feed; the feed's deltas, at most one render every 50 ms (less often for feeds with
+ * more than FANOUT_CLIENTS clients: see coalesce_ms), are shared messages
  * placed on every client's bounded queue. A client whose queue overflows is reset onto fresh
  * snapshots, so slow readers cost only their own memory and never slow ingestion. */
 #include "ws.h"
@@ -19,12 +20,14 @@
 #include <time.h>
 
 #define MAX_ROUTES 4
-#define QCAP 256          /* messages queued per client */
-#define QBYTES (8u << 20) /* bytes queued per client before it is reset to snapshots */
-#define RX_MAX 4096       /* largest client message */
-#define COALESCE_MS 50    /* at most one render per session this often */
-#define GREET_MS 50       /* wait this long for Hello/Subscribe before the snapshots */
-#define LINGER_MS 30000   /* keep an unwatched feed this long for resuming clients */
+#define QCAP 256             /* messages queued per client */
+#define QBYTES (8u << 20)    /* bytes queued per client before it is reset to snapshots */
+#define RX_MAX 4096          /* largest client message */
+#define COALESCE_MS 50       /* at most one render per session this often ... */
+#define FANOUT_CLIENTS 250   /* ... up to this many clients on its feed, then proportionally less */
+#define COALESCE_MAX_MS 1000 /* ... but at least once a second */
+#define GREET_MS 50          /* wait this long for Hello/Subscribe before the snapshots */
+#define LINGER_MS 30000      /* keep an unwatched feed this long for resuming clients */
 #define MAX_VIEWS 6
 #define TICK_US 10000
 
@@ -204,6 +207,16 @@ void ws_session_changed(void *arg, session_t *s)
 }
 
 /* ---- client queues ------------------------------------------------------------------------ */
+
+/* The least time between two renders of a feed with n clients: COALESCE_MS up to
+ * FANOUT_CLIENTS, then in proportion to n (every render's messages go to every client, so the
+ * messages written per second stay those of FANOUT_CLIENTS clients at 50 ms), at most
+ * COALESCE_MAX_MS. */
+static int64_t coalesce_ms(int n)
+{
+    int64_t ms = (int64_t)COALESCE_MS * n / FANOUT_CLIENTS;
+    return ms < COALESCE_MS ? COALESCE_MS : ms > COALESCE_MAX_MS ? COALESCE_MAX_MS : ms;
+}
 
 static void q_clear(client_t *c)
 {
@@ -463,7 +476,7 @@ static void tick(lws_sorted_usec_list_t *sul)
             pthread_mutex_unlock(&ws->mu);
             http_notify(ws->lookup_note);
         }
-        if (e->dirty && now - e->last_ms >= COALESCE_MS && !gone) feed_update(e);
+        if (e->dirty && now - e->last_ms >= coalesce_ms(e->nclients) && !gone) feed_update(e);
         pp = &e->next;
     }
     if (!atomic_load_explicit(&ws->stop, memory_order_relaxed))
@@ -623,7 +636,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         if (ws) drain(ws);
         for (feed_ent_t *e = ws ? ws->feeds : NULL; e; e = e->next)
-            if (e->dirty && now_ms() - e->last_ms >= COALESCE_MS) feed_update(e);
+            if (e->dirty && now_ms() - e->last_ms >= coalesce_ms(e->nclients)) feed_update(e);
         return 0;
     case LWS_CALLBACK_ESTABLISHED:
         return established(ws, c, wsi);

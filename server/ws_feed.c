@@ -129,12 +129,17 @@ static bool render(ws_feed_t *f, ws_view_t **vs, size_t n, diagram_t *next, uint
     session_t *s = f->s;
     pthread_mutex_lock(&s->lock);
     const aggr_t *a = session_aggr(s);
+    /* a settled session shows its data's range (as /diagram.svg without from and to), a live
+     * one the live view's range; either is the same for every kind */
+    bool settled = session_state(s) >= SESSION_DONE;
     for (size_t i = 0; i < n && a; i++) {
         const char *kind = ws_feed_kinds[vs[i]->kind];
         to[i] = vs[i]->to_req;
-        if (!to[i]) aggr_svg_follow(a, kind, WS_VIEW_WIDTH, &to[i]);
+        if (!to[i] && !settled) aggr_svg_follow(a, kind, WS_VIEW_WIDTH, &to[i]);
         if (aggr_svg_query(a, kind, vs[i]->from, to[i], WS_VIEW_WIDTH, &data[i]) < 0)
             memset(&data[i], 0, sizeof data[i]);
+        else if (!to[i])
+            to[i] = data[i].to; /* the data's range as resolved by the query */
     }
     pthread_mutex_unlock(&s->lock);
     for (size_t i = 0; i < n && a; i++) {

@@ -225,23 +225,39 @@ static char *render(const aggr_t *a, const char *kind, uint32_t width, xml_t *x)
     return text;
 }
 
-/* Every value cell of row `id` has fill `rgb` and opacity 0.3 + 0.7 q for the q in its title. */
+/* Every cell path of row `id` has fill `rgb`, one subpath per "bin:q" value in its data-q, and
+ * the opacity 0.3 + 0.7 q of each of them rounded to the level its id names; returns the cells. */
 static size_t check_cells(const char *svg, const char *id, const char *rgb)
 {
     char pat[128];
-    snprintf(pat, sizeof pat, "<rect id=\"%s-b", id);
+    snprintf(pat, sizeof pat, "<path id=\"%s-o", id);
     size_t n = 0;
     for (const char *p = strstr(svg, pat); p; p = strstr(p + 1, pat)) {
-        const char *end = strstr(p, "</rect>");
+        const char *end = strstr(p, "/>");
         REQUIRE(end);
         const char *fill = strstr(p, " fill=\""), *op = strstr(p, "fill-opacity=\"");
-        const char *q = strstr(p, "): ");
-        REQUIRE(fill && op && q && fill < end && op < end && q < end);
+        const char *d = strstr(p, " d=\""), *q = strstr(p, "data-q=\"");
+        REQUIRE(fill && op && d && q && fill < end && op < end && d < end && q < end);
         CHECKF(!strncmp(fill + 7, rgb, strlen(rgb)), "%s: fill %.20s", id, fill + 7);
-        double o = strtod(op + 14, NULL), v = strtod(q + 3, NULL);
-        CHECKF(v > 0 && o > 0.3 - 1e-9 && fabs(o - (0.3 + 0.7 * v)) < 2e-6,
-               "%s: opacity %.6f for q %.6f", id, o, v);
-        n++;
+        int level = atoi(p + strlen(pat));
+        double o = strtod(op + 14, NULL);
+        CHECKF(fabs(o - (0.3 + 0.7 * level / 20)) < 1e-9, "%s: opacity %.6f at level %d", id, o,
+               level);
+        size_t subpaths = 0, values = 0;
+        for (const char *s = d + 4; *s != '"'; s++)
+            subpaths += *s == 'M';
+        for (const char *s = q + 8; *s != '"';) {
+            char *e;
+            strtoull(s, &e, 10);
+            REQUIRE(*e == ':');
+            double v = strtod(e + 1, &e);
+            int lv = (int)(v * 20 + 0.5); /* shares above 1 (overlapping labels) draw at 1 */
+            CHECKF(v > 0 && (lv > 20 ? 20 : lv) == level, "%s: q %.6f at level %d", id, v, level);
+            values++;
+            s = *e == ' ' ? e + 1 : e;
+        }
+        CHECK_EQ_U64(subpaths, values);
+        n += values;
     }
     return n;
 }
@@ -274,19 +290,19 @@ TEST(aggr_svg_every_kind)
 {
     struct {
         const char *log, *kind, *ids[4];
-        size_t min_bins;
+        size_t min_bins; /* elements with a prefix id ("-b" bins, "-s" pieces, "-h" hover areas) */
     } cases[] = {
-        {"fib-labels", "caps", {"caps-0", "caps-1", "caps-0-running-b", "caps-1-idle-b"}, 10},
+        {"fib-labels", "caps", {"caps-0", "caps-1", "caps-0-running-s", "caps-1-idle-s"}, 10},
         {"fib-labels", "gc", {"gc-pause", "gc-pause-b", "value-axis", NULL}, 5},
         {"heap",
          "heap",
-         {"heap-size-last", "heap-live-last", "heap-allocated-last", "heap-b"},
-         100},
-        {"heap", "heapprof", {"heapprof-_other", "heapprof-STACK", "heapprof-b", NULL}, 100},
+         {"heap-size-last", "heap-live-last", "heap-allocated-last", "heap-h"},
+         12}, /* 8 bins each */
+        {"heap", "heapprof", {"heapprof-_other", "heapprof-STACK", "heapprof-h", NULL}, 12},
         {"sparks",
          "sparks",
-         {"sparks-created", "sparks-fizzled", "sparks-remaining", "sparks-b"},
-         8}, /* an 11 ms run: 1 ms bins */
+         {"sparks-created", "sparks-fizzled", "sparks-remaining", "sparks-h"},
+         2}, /* an 11 ms run: 1 ms bins */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         aggr_t *a = load(cases[i].log);
@@ -294,7 +310,7 @@ TEST(aggr_svg_every_kind)
         char *svg = render(a, cases[i].kind, 0, &x);
         for (int k = 0; k < 4 && cases[i].ids[k]; k++) {
             const char *id = cases[i].ids[k];
-            bool prefix = id[strlen(id) - 1] == 'b' && id[strlen(id) - 2] == '-';
+            bool prefix = id[strlen(id) - 2] == '-';
             CHECKF(prefix ? ids_with(&x, id) >= cases[i].min_bins : has_id(&x, id), "%s %s: no %s",
                    cases[i].log, cases[i].kind, id);
         }
@@ -341,8 +357,108 @@ TEST(aggr_svg_errors_escapes_and_provisional)
     char *svg = render(a, "grid", 0, &x);
     CHECK(ids_with(&x, "labels-a_b__c______-x") >= 2); /* sanitized, hashed: row and cells */
     CHECK(strstr(svg, "a&lt;b&amp;&quot;c\xef\xbf\xbd\xef\xbf\xbd \xe2\x82\xac") != NULL);
-    CHECK(strstr(svg, "class=\"p\"") != NULL && strstr(svg, "(provisional)") != NULL);
+    CHECK(strstr(svg, "<rect id=\"provisional\" class=\"p\"") != NULL); /* the open label */
     free(svg);
     xml_free(&x);
+    aggr_destroy(a);
+}
+
+/* The value of attribute `name` of the root element, as a number. */
+static unsigned long long root_attr(const char *svg, const char *name)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, " %s=\"", name);
+    const char *p = strstr(svg, pat);
+    REQUIRE(p);
+    return strtoull(p + strlen(pat), NULL, 10);
+}
+
+/* The value axis has five labels and no two read the same. */
+static void check_axis_labels(const char *svg, const char *what)
+{
+    const char *g = strstr(svg, "<g id=\"value-axis\""), *end = g ? strstr(g, "</g>") : NULL;
+    REQUIRE(g && end);
+    char labels[5][32];
+    int n = 0;
+    for (const char *p = strstr(g, "<text"); p && p < end; p = strstr(p + 1, "<text")) {
+        const char *a = strchr(p, '>') + 1, *b = strstr(a, "</text>");
+        REQUIRE(n < 5 && b && (size_t)(b - a) < sizeof labels[0]);
+        snprintf(labels[n++], sizeof labels[0], "%.*s", (int)(b - a), a);
+    }
+    CHECKF(n == 5, "%s: %d labels", what, n);
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            CHECKF(strcmp(labels[i], labels[j]), "%s: label %s twice", what, labels[i]);
+}
+
+TEST(aggr_svg_empty_charts_say_so_and_axis_labels_differ)
+{
+    aggr_t *a = load("fib-labels"); /* no heap profile, no sparks */
+    xml_t x;
+    char *svg = render(a, "heapprof", 0, &x);
+    CHECK(strstr(svg, "<text id=\"empty\"") &&
+          strstr(svg, ">no heap-profile samples in this range<"));
+    CHECK(!strstr(svg, "value-axis"));
+    free(svg);
+    xml_free(&x);
+    svg = render(a, "sparks", 0, &x);
+    CHECK(strstr(svg, ">no spark events in this range<") && !strstr(svg, "value-axis"));
+    free(svg);
+    xml_free(&x);
+    svg = render(a, "gc", 0, &x);
+    CHECK(!strstr(svg, "id=\"empty\""));
+    check_axis_labels(svg, "fib-labels gc");
+    free(svg);
+    xml_free(&x);
+    aggr_destroy(a);
+    static const char *const cases[3][2] = {
+        {"heap", "heap"}, {"heap", "heapprof"}, {"sparks", "sparks"}};
+    for (int i = 0; i < 3; i++) {
+        a = load(cases[i][0]);
+        svg = render(a, cases[i][1], 0, &x);
+        CHECK(!strstr(svg, "id=\"empty\""));
+        check_axis_labels(svg, cases[i][1]);
+        free(svg);
+        xml_free(&x);
+        aggr_destroy(a);
+    }
+    /* a tiny series: counts step by whole numbers at least */
+    a = aggr_create(NULL);
+    evlog_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.known = true;
+    ev.type = EVLOG_SPARK_COUNTERS;
+    ev.ts = 2000000;
+    ev.f.spark_counters.v[0] = 1;
+    aggr_event(a, &ev);
+    svg = render(a, "sparks", 0, &x);
+    check_axis_labels(svg, "one spark");
+    CHECK(strstr(svg, ">4</text>") != NULL);
+    free(svg);
+    xml_free(&x);
+    aggr_destroy(a);
+}
+
+TEST(aggr_svg_kinds_share_one_range)
+{
+    static const char *const kinds[6] = {"grid", "caps", "gc", "heap", "heapprof", "sparks"};
+    aggr_t *a = load("fib-labels");
+    unsigned long long from = 0, to = 0;
+    uint64_t follow = 0;
+    for (int k = 0; k < 6; k++) {
+        xml_t x;
+        char *svg = render(a, kinds[k], 0, &x);
+        unsigned long long f = root_attr(svg, "data-from-ns"), t = root_attr(svg, "data-to-ns");
+        if (!k) from = f, to = t;
+        CHECKF(f == from && t == to && t > f, "%s: [%llu, %llu) vs [%llu, %llu)", kinds[k], f, t,
+               from, to);
+        free(svg);
+        xml_free(&x);
+        uint64_t fw;
+        CHECK(aggr_svg_follow(a, kinds[k], 1000, &fw) == 0);
+        if (!k) follow = fw;
+        CHECKF(fw == follow && fw >= to, "%s: follows to %llu, grid to %llu", kinds[k],
+               (unsigned long long)fw, (unsigned long long)follow);
+    }
     aggr_destroy(a);
 }

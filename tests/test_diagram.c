@@ -83,8 +83,14 @@ static void step(svgapply_t *doc, const diagram_t *prev, const diagram_t *cur, s
     diagram_delta_dispose(&x);
 }
 
-/* Feeds `log` in pieces, checks every step, and that while the range stays the deltas' bytes
- * stay under `ratio` times the documents' bytes. */
+/* The chart says it has nothing to show (its first data then comes as a whole). */
+static bool empty(const diagram_t *d)
+{
+    return d->text && strstr(d->text, "<text id=\"empty\"") != NULL;
+}
+
+/* Feeds `log` in pieces, checks every step, and that while the range stays (and the chart had
+ * data before the step) the deltas' bytes stay under `ratio` times the documents' bytes. */
 static void feed_in_pieces(const char *log, const char *kind, uint32_t width, size_t piece,
                            double ratio)
 {
@@ -111,7 +117,7 @@ static void feed_in_pieces(const char *log, const char *kind, uint32_t width, si
         REQUIRE(live_feed(l, buf + off, n) == 0);
         uint64_t was = to;
         REQUIRE(render(&cur, live_aggr(l), kind, width, &to) == 0);
-        step(&doc, &prev, &cur, &st, what, was == to);
+        step(&doc, &prev, &cur, &st, what, was == to && !empty(&prev));
         diagram_t t = prev;
         prev = cur;
         cur = t;
@@ -119,7 +125,7 @@ static void feed_in_pieces(const char *log, const char *kind, uint32_t width, si
     live_finish(l);
     uint64_t was = to;
     REQUIRE(render(&cur, live_aggr(l), kind, width, &to) == 0);
-    step(&doc, &prev, &cur, &st, what, was == to);
+    step(&doc, &prev, &cur, &st, what, was == to && !empty(&prev));
     /* the /diagram.svg rendering of the same range is the same document */
     char *full = NULL;
     size_t flen = 0;
@@ -127,8 +133,9 @@ static void feed_in_pieces(const char *log, const char *kind, uint32_t width, si
     REQUIRE(f && aggr_svg(live_aggr(l), kind, 0, to, width, f) == 0);
     fclose(f);
     CHECKF(flen == cur.len && !memcmp(full, cur.text, flen), "%s: final render differs", what);
-    /* while the range stays, deltas are much smaller than re-sending the document */
-    CHECKF((double)st.delta_bytes < ratio * (double)st.snapshot_bytes,
+    /* while the range stays, deltas are much smaller than re-sending the document (a chart
+     * that never had data, as GC in a run without one, sends neither) */
+    CHECKF((double)st.delta_bytes <= ratio * (double)st.snapshot_bytes,
            "%s: %zu delta bytes for %zu snapshot bytes", what, st.delta_bytes, st.snapshot_bytes);
     CHECKF(st.snapshots * 4 < st.steps, "%s: %zu snapshots in %zu steps", what, st.snapshots,
            st.steps);

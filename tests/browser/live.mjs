@@ -39,7 +39,9 @@ run(async () => {
   await page.goto(`${http}/?ws=${encodeURIComponent(ws)}#/session/${session}`);
   await page.waitForSelector('#diagram-grid svg.diagram', { timeout: 10000 });
   await page.evaluate(() => (window.__sameDocument = true));
-  const cells = () => page.$$eval('#diagram-grid svg rect[id]', (r) => r.length);
+  /* grid cells: one "bin:q" value each in the data-q of their row's level paths */
+  const cells = () =>
+    page.$$eval('#diagram-grid svg path[data-q]', (ps) => ps.reduce((n, p) => n + p.getAttribute('data-q').split(' ').length, 0));
   const seen = new Set([await cells()]);
   let midShot = false;
   while (offset < bytes.length) {
@@ -47,7 +49,7 @@ run(async () => {
     await page.waitForTimeout(PAUSE_MS);
     const n = await cells();
     seen.add(n);
-    if (!midShot && n > 300 && offset < bytes.length) {
+    if (!midShot && n > 200 && offset < bytes.length) {
       /* the first view with data while the log is still arriving */
       midShot = true;
       const state = await page.getAttribute('.page', 'data-state');

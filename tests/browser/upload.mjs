@@ -86,9 +86,27 @@ run(async () => {
   const gridRows = await page.$$eval('#diagram-grid svg g.row', (g) => g.length);
   const wantRows = expected.filter((r) => r.length === 3 && r[0] !== 'TOTAL').length;
   check(gridRows === wantRows, `the grid has a row per total (GC, labels, threads): ${gridRows} == ${wantRows}`);
-  const cells = await page.$$eval('#diagram-grid svg g.row rect[id]', (r) => r.length);
+  const cells = await page.$$eval('#diagram-grid svg g.row path[data-q]', (ps) =>
+    ps.reduce((n, p) => n + p.getAttribute('data-q').split(' ').length, 0),
+  );
   check(cells > 20, `the grid has cells (${cells})`);
   await shot(page, 'dashboard.png', true);
+
+  /* every diagram of the session spans the same time range, so their axes line up */
+  const ranges = await page.$$eval('.diagram-host svg', (ss) => ss.map((s) => `${s.dataset.kind}:${s.dataset.fromNs}-${s.dataset.toNs}`));
+  check(ranges.length >= 3 && new Set(ranges.map((r) => r.split(':')[1])).size === 1, `the diagrams share one time range (${ranges.join(', ')})`);
+
+  /* a grid cell's exact value shows in a tip on hover (values live in data-q, not <title>s) */
+  const cell = await page.$eval('#diagram-grid svg g.row path[data-q]', (p) => {
+    const m = /^M([-\d.]+),[-\d.]+h([-\d.]+)/.exec(p.getAttribute('d'));
+    const ctm = p.getScreenCTM();
+    const pt = new DOMPoint(Number(m[1]) + Number(m[2]) / 2, 7).matrixTransform(ctm);
+    return { x: pt.x, y: pt.y, q: p.getAttribute('data-q').split(' ')[0].split(':')[1], name: p.closest('g.row').querySelector('text').textContent };
+  });
+  await page.mouse.move(cell.x, cell.y);
+  const tip = await page.$eval('#diagram-grid .diagram-tip', (t) => (t.hidden ? '' : t.textContent)).catch(() => '');
+  check(tip.startsWith(`${cell.name} [`) && tip.includes(`: ${Number(cell.q)} (`), `hovering a grid cell shows its value (${tip} for ${cell.name} q ${cell.q})`);
+  await page.mouse.move(0, 0);
 
   /* row filters: labels matching "round", threads matching "worker" */
   const before = await page.$eval('#diagram-grid svg', (s) => s.getBoundingClientRect().height);

@@ -2,7 +2,9 @@
 // and applies deltas (add / update / remove by element id) in place. The page never draws:
 // every element comes from the server, whole (snapshot) or one element at a time (delta).
 // Row filters only hide rows of the grid and close the gaps they leave, through inline CSS
-// (display, transform, aspect-ratio) that no server attribute ever touches.
+// (display, transform, aspect-ratio) that no server attribute ever touches. Grid cells carry
+// their exact values in data attributes (no <title> per cell), and so do the charts' bins: the
+// page shows them in a tip on hover.
 
 export interface DeltaItem {
   op: 'add' | 'update' | 'remove';
@@ -19,6 +21,94 @@ export interface Filters {
 }
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/** A time in ns as the diagrams label it: "1.5 s", "250 ms", "12 µs". */
+function fmtNs(ns: number): string {
+  if (ns >= 1e9) return `${+(ns / 1e9).toFixed(6)} s`;
+  if (ns >= 1e6) return `${+(ns / 1e6).toFixed(6)} ms`;
+  if (ns >= 1e3) return `${+(ns / 1e3).toFixed(3)} µs`;
+  return `${Math.round(ns)} ns`;
+}
+
+function fmtValue(v: number, unit: string): string {
+  if (unit !== 'B') return String(v);
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let u = 0,
+    x = v;
+  while (Math.abs(x) >= 1024 && u < units.length - 1) {
+    x /= 1024;
+    u++;
+  }
+  return u ? `${v} B = ${x.toFixed(1)} ${units[u]}` : `${v} B`;
+}
+
+/** Sums the shares in the data-q ("bin:q ...") of the elements matched by `sel` under `root`. */
+function sumShares(root: Element, sel: string): number {
+  let total = 0;
+  for (const p of Array.from(root.querySelectorAll(sel)))
+    for (const c of (p.getAttribute('data-q') ?? '').split(' ')) total += Number(c.split(':')[1] ?? 0);
+  return total;
+}
+
+/** The tooltip of a diagram element at user x, from the data attributes the server writes
+ * instead of per-element <title>s (docs/websocket.md): grid cells and capability bars (paths
+ * of "bin:q" pairs in data-q, one subpath "Mx,y h w..." each), grid row and lane names (sums
+ * of their shares), GC bars (data-q, data-n), the charts' hover areas (data-b, data-v named by
+ * #hover-rows) and the "now" line; '' for anything else. */
+export function tipText(el: Element, x: number, svg: SVGSVGElement): string {
+  const num = (name: string): number => Number(svg.getAttribute(name) ?? 0);
+  const binNs = num('data-bin-ns');
+  const prov = num('data-provisional-from-ns');
+  const range = (b: number): string =>
+    `[${fmtNs(b * binNs)}, ${fmtNs((b + 1) * binNs)})${(b + 1) * binNs > prov ? ' (provisional)' : ''}`;
+  const share = (v: number): string => `${v} (${fmtNs(Math.round(v * binNs))})`;
+  if (el.id === 'now') return `now: ${fmtNs(num('data-now-ns'))}`;
+  const row = el.closest('g.row');
+  const lane = el.closest('g.lane');
+  if (row && el.localName === 'text') return `${el.textContent}: ${fmtNs(Math.round(sumShares(row, 'path[data-q]') * binNs))} in range`;
+  if (lane && el.localName === 'text') {
+    const id = lane.id;
+    const parts = ['running', 'gc', 'idle'].map((st) => [st, sumShares(lane, `path[id^="${id}-${st}-"]`)] as const);
+    const seen = parts.reduce((n, [, v]) => n + v, 0);
+    if (!seen) return `${el.textContent}: no data`;
+    return `${el.textContent}: ${parts.map(([st, v]) => `${st} ${((100 * v) / seen).toFixed(2)}%`).join(', ')} (${fmtNs(Math.round(seen * binNs))} seen)`;
+  }
+  const q = el.getAttribute('data-q');
+  if (q !== null && el.hasAttribute('d')) {
+    const name = row
+      ? (row.querySelector('text')?.textContent ?? '')
+      : `${lane?.querySelector('text')?.textContent ?? ''} ${/-([a-z]+)-s\d+$/.exec(el.id)?.[1] ?? ''}`;
+    const cells = q.split(' ');
+    const starts = (el.getAttribute('d') ?? '').split('M').slice(1);
+    for (let i = 0; i < starts.length && i < cells.length; i++) {
+      const m = /^([-\d.]+),[-\d.]+h([-\d.]+)/.exec(starts[i]!);
+      if (!m || x < Number(m[1]) || x > Number(m[1]) + Number(m[2])) continue;
+      const [b, v] = cells[i]!.split(':').map(Number) as [number, number];
+      return `${name} ${range(b)}: ${share(v)}`;
+    }
+    return '';
+  }
+  if (q !== null) {
+    const m = /-b(\d+)$/.exec(el.id);
+    if (!m) return '';
+    return `GC ${range(Number(m[1]))}: pause ${share(Number(q))}, ${el.getAttribute('data-n') ?? 0} GCs started`;
+  }
+  const vs = el.getAttribute('data-v');
+  if (vs === null || !binNs) return '';
+  const from = num('data-from-ns'),
+    to = num('data-to-ns'),
+    px = num('data-plot-x'),
+    pw = num('data-plot-w');
+  const b = Math.floor((from + ((x - px) / (pw || 1)) * (to - from)) / binNs);
+  const bins = vs.split(',');
+  const i = b - Number(el.getAttribute('data-b') ?? 0);
+  if (i < 0 || i >= bins.length) return '';
+  const rows = svg.querySelector('#hover-rows');
+  const names = (rows?.getAttribute('data-names') ?? '').split('\n');
+  const unit = rows?.getAttribute('data-unit') ?? '';
+  const lines = bins[i]!.split(' ').map((v, k) => `${names[k] ?? ''}: ${fmtValue(Number(v), unit)}`);
+  return [range(b), ...lines].join('\n');
+}
 
 /** Parses SVG element markup (one element per string) in one pass; returns them in order. */
 function parseElements(markups: string[]): (Element | null)[] {
@@ -46,6 +136,32 @@ export class DiagramView {
   constructor(readonly kind: string) {
     this.host = document.createElement('div');
     this.host.className = 'diagram-host';
+    this.hoverTips();
+  }
+
+  /** Shows the exact values of the element under the pointer (tipText) in a tip beside it. */
+  private hoverTips(): void {
+    const tip = document.createElement('div');
+    tip.className = 'diagram-tip';
+    tip.hidden = true;
+    this.host.addEventListener('mousemove', (e) => {
+      const svg = this.svg;
+      const el = e.target as Element | null;
+      const ctm = svg?.getScreenCTM();
+      if (!svg || !el || !ctm || !svg.contains(el)) {
+        tip.hidden = true;
+        return;
+      }
+      const p = new DOMPoint(e.clientX, e.clientY).matrixTransform(ctm.inverse());
+      const text = tipText(el, p.x, svg);
+      tip.hidden = !text;
+      tip.textContent = text;
+      const r = this.host.getBoundingClientRect();
+      tip.style.left = `${e.clientX - r.left + 12}px`;
+      tip.style.top = `${e.clientY - r.top + 14}px`;
+      if (tip.parentNode !== this.host) this.host.append(tip);
+    });
+    this.host.addEventListener('mouseleave', () => (tip.hidden = true));
   }
 
   /** Replaces the whole diagram with a server-rendered SVG document (snapshot or REST). */

@@ -1,0 +1,24 @@
+/* XML text and numbers as the SVG writers put them (lib/aggr_svg.c): escaped character data,
+ * exact times, byte sizes, compact pixel coordinates and round axis steps. */
+#ifndef LP_SVGTEXT_H
+#define LP_SVGTEXT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* Writes s as XML character data (also fit for attribute values): markup characters as
+ * entities, other control characters, invalid UTF-8 and U+FFFE/U+FFFF as U+FFFD. Any thread. */
+void svgtext_esc(FILE *f, const char *s);
+/* Writes a time in ns exactly, in the largest unit it reaches: "1.5 s", "250 ms", "12 µs".
+ * Any thread. */
+void svgtext_time(FILE *f, uint64_t ns);
+/* Writes a byte count: "512 B", else one decimal in the largest binary unit ("1.5 KiB").
+ * Any thread. */
+void svgtext_bytes(FILE *f, double b);
+/* Writes v with at most two decimals and no trailing zeros ("12", "12.5", "12.25"). Any
+ * thread. */
+void svgtext_px(FILE *f, double v);
+/* Returns the smallest 1, 2 or 5 times a power of ten that is >= v (v > 0). Any thread. */
+double svgtext_nice(double v);
+
+#endif

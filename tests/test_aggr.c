@@ -549,7 +549,9 @@ TEST(aggr_rows_beyond_max_go_to_other)
     aggr_destroy(a);
 }
 
-TEST(aggr_query_latency_1000_rows)
+/* A wide query: 1000 label rows x 1000 bins, every value where the intervals put it. (Its speed
+ * is measured by the bench's REST latency stage, not here.) */
+TEST(aggr_query_1000_rows)
 {
     aggr_t *a = aggr_create(NULL);
     char msg[32];
@@ -559,16 +561,15 @@ TEST(aggr_query_latency_1000_rows)
             ev_msg(a, t * MS + (uint64_t)l, 0, msg);
         }
     aggr_result_t r;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = aggr_query(a, "labels", 0, 1000 * MS, 1000, &r);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double us = (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
-    REQUIRE(rc == 0);
+    REQUIRE(aggr_query(a, "labels", 0, 1000 * MS, 1000, &r) == 0);
     CHECK(r.nrows == 1000 && r.bins == 1000);
+    /* each label is open in the even milliseconds, from its offset l ns on */
+    bool ok = true;
+    for (size_t i = 0; i < r.nrows && ok; i++)
+        for (uint32_t b = 0; b + 1 < r.bins && ok; b++)
+            ok = b % 2 ? r.rows[i].values[b] < 0.001 : r.rows[i].values[b] > 0.99;
+    CHECK(ok);
     CHECK(near(r.rows[0].values[0], 1) && near(r.rows[0].values[1], 0));
-    printf("  query labels 1000 rows x 1000 bins: %.0f us\n", us);
-    CHECKF(us < 200000, "query took %.0f us", us);
     aggr_result_dispose(&r);
     aggr_destroy(a);
 }

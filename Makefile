@@ -1,5 +1,6 @@
 # liveprof — one non-recursive Makefile. Objects go to build/ (or build/<sanitizer>/).
-# Targets: all run test bench bench-quick fuzz format clean deps. SANITIZER=address|thread.
+# Targets: all run test bench bench-quick fuzz fuzz-replay format clean deps.
+# SANITIZER=address|thread|fuzzer (fuzzer: clang with libFuzzer instrumentation).
 
 CC       ?= gcc
 ifeq ($(origin CC),default)
@@ -14,6 +15,11 @@ LDLIBS   := -lh2o-evloop -lssl -lcrypto -ljansson -lsqlite3 -lsodium -lpcre2-8 -
 ifeq ($(SANITIZER),address)
 ALLCFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
+endif
+ifeq ($(SANITIZER),fuzzer)
+CC       := clang
+ALLCFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=fuzzer,address,undefined
 endif
 ifeq ($(SANITIZER),thread)
 ALLCFLAGS += -fsanitize=thread -fno-omit-frame-pointer
@@ -31,7 +37,7 @@ SRV_OBJ  := $(SRV_SRC:%.c=$(O)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(O)/obj/%.o)
 LIBA     := $(O)/libliveprof.a
 
-.PHONY: all run test test-unit test-asan test-tsan bench bench-quick fuzz format clean deps ref
+.PHONY: all run test test-unit test-asan test-tsan bench bench-quick fuzz fuzz-replay format clean deps ref
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(O)/bench-%)
 all: deps-ok $(O)/liveprof $(O)/tests $(BENCH_BIN)
 
@@ -84,6 +90,7 @@ test: all ref
 	./build/tests
 	$(MAKE) --no-print-directory SANITIZER=address build/address/tests build/address/liveprof
 	LIVEPROF_BIN=build/address/liveprof ASAN_OPTIONS=detect_leaks=1 ./build/address/tests --skip-slow
+	$(MAKE) --no-print-directory fuzz-replay
 	$(MAKE) --no-print-directory test-tsan
 
 # The concurrent tests (every name containing _concurrent_) under ThreadSanitizer, with the
@@ -92,13 +99,34 @@ test-tsan: deps-ok
 	$(MAKE) --no-print-directory SANITIZER=thread build/thread/tests build/thread/liveprof
 	LIVEPROF_BIN=build/thread/liveprof TSAN_OPTIONS=halt_on_error=1 ./build/thread/tests --match _concurrent_
 
+# Fuzzing: each fuzz/NAME.c is one libFuzzer target (LLVMFuzzerTestOneInput) with its corpus in
+# fuzz/corpus/NAME/ and an optional fuzz/dict/NAME.dict. `make fuzz` builds them with clang
+# (build/fuzzer/fuzz-NAME) and runs each for FUZZ_SECONDS, merging inputs that add coverage into
+# the corpus; FUZZ_TARGETS picks some. `make fuzz-replay` (part of `make test`) feeds every corpus
+# file to its target built with gcc under ASan+UBSan (build/address/replay-NAME).
+FUZZ_NAMES   := $(basename $(notdir $(wildcard fuzz/*.c)))
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_SECONDS ?= 60
+fuzz: deps-ok
+	$(MAKE) --no-print-directory SANITIZER=fuzzer $(FUZZ_TARGETS:%=build/fuzzer/fuzz-%)
+	@for t in $(FUZZ_TARGETS); do sh fuzz/run.sh $$t $(FUZZ_SECONDS) || exit 1; done
+fuzz-replay: deps-ok
+	$(MAKE) --no-print-directory SANITIZER=address $(FUZZ_NAMES:%=build/address/replay-%)
+	@for t in $(FUZZ_NAMES); do \
+	    ASAN_OPTIONS=detect_leaks=1 build/address/replay-$$t fuzz/corpus/$$t || exit 1; done
+
+$(O)/fuzz-%: $(O)/obj/fuzz/%.o $(SRVA) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $< $(SRVA) $(LIBA) $(LDLIBS)
+$(O)/replay-%: $(O)/obj/fuzz/%.o $(O)/obj/fuzz/driver/replay.o $(SRVA) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $< $(O)/obj/fuzz/driver/replay.o $(SRVA) $(LIBA) $(LDLIBS)
+
 bench: all ref
 	sh bench/run.sh full
 bench-quick: all ref
 	sh bench/run.sh quick
 
 format:
-	clang-format -i $(LIB_SRC) $(wildcard lib/*.h) $(CLI_SRC) $(SRV_SRC) $(wildcard server/*.h) $(TEST_SRC) $(wildcard tests/*.h) $(BENCH_SRC)
+	clang-format -i $(wildcard fuzz/*.c fuzz/*.h fuzz/driver/*.c) $(LIB_SRC) $(wildcard lib/*.h) $(CLI_SRC) $(SRV_SRC) $(wildcard server/*.h) $(TEST_SRC) $(wildcard tests/*.h) $(BENCH_SRC)
 
 clean:
 	rm -rf build

@@ -5,6 +5,7 @@
 #include "http.h"
 
 #include "err.h"
+#include "httpreq.h"
 #include "server.h"
 #include "xmalloc.h"
 
@@ -164,50 +165,9 @@ json_t *http_body_json(http_req_t *r)
 
 /* ---- query strings ------------------------------------------------------------------------ */
 
-static int hexval(int c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* Percent-decodes s[0..n) into out (cap bytes with the NUL); '+' is a space in queries. */
-static int decode(const char *s, size_t n, char *out, size_t cap, bool plus)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
-            i += 2;
-        } else if (c == '+' && plus) {
-            c = ' ';
-        }
-        if (k + 1 >= cap) return -1;
-        out[k++] = (char)c;
-    }
-    out[k] = 0;
-    return (int)k;
-}
-
 int http_query(const http_req_t *r, const char *name, char *buf, size_t cap)
 {
-    size_t nl = strlen(name);
-    for (const char *p = r->query; *p;) {
-        const char *amp = strchr(p, '&');
-        size_t len = amp ? (size_t)(amp - p) : strlen(p);
-        const char *eq = memchr(p, '=', len);
-        size_t kl = eq ? (size_t)(eq - p) : len;
-        char key[128];
-        if (decode(p, kl, key, sizeof key, true) == (int)nl && !memcmp(key, name, nl)) {
-            if (!eq) return cap ? (buf[0] = 0, 0) : -1;
-            return decode(eq + 1, len - kl - 1, buf, cap, true);
-        }
-        p += len + (amp ? 1 : 0);
-        if (!amp) break;
-    }
-    return -1;
+    return httpreq_query(r->query, name, buf, cap);
 }
 
 /* ---- routing ------------------------------------------------------------------------------ */
@@ -215,24 +175,15 @@ int http_query(const http_req_t *r, const char *name, char *buf, size_t cap)
 /* Matches path against pattern; fills params with pool copies of the {} segments. */
 static bool match(h2o_mem_pool_t *pool, const char *pattern, const char *path, http_req_t *r)
 {
-    r->nparams = 0;
-    const char *p = pattern, *q = path;
-    while (*p && *q) {
-        if (p[0] == '{' && p[1] == '}') {
-            const char *end = strchr(q, '/');
-            size_t n = end ? (size_t)(end - q) : strlen(q);
-            if (n == 0 || r->nparams == HTTP_MAX_PARAMS) return false;
-            char *seg = h2o_mem_alloc_pool(pool, n + 1);
-            memcpy(seg, q, n);
-            seg[n] = 0;
-            r->params[r->nparams++] = seg;
-            p += 2;
-            q += n;
-            continue;
-        }
-        if (*p++ != *q++) return false;
+    httpreq_span_t sp[HTTP_MAX_PARAMS];
+    if (!httpreq_match(pattern, path, sp, HTTP_MAX_PARAMS, &r->nparams)) return false;
+    for (size_t i = 0; i < r->nparams; i++) {
+        char *seg = h2o_mem_alloc_pool(pool, sp[i].len + 1);
+        memcpy(seg, path + sp[i].off, sp[i].len);
+        seg[sp[i].len] = 0;
+        r->params[i] = seg;
     }
-    return *p == 0 && *q == 0;
+    return true;
 }
 
 static char *pool_str(h2o_mem_pool_t *pool, const char *s, size_t n)
@@ -254,7 +205,7 @@ static int on_api(h2o_handler_t *self, h2o_req_t *req)
     r->method = pool_str(&req->pool, req->method.base, req->method.len);
     size_t plen = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
     char *path = h2o_mem_alloc_pool(&req->pool, plen + 1);
-    if (decode(req->path.base, plen, path, plen + 1, false) < 0) path[0] = 0;
+    if (httpreq_decode(req->path.base, plen, path, plen + 1, false) < 0) path[0] = 0;
     r->path = path;
     r->query = req->query_at == SIZE_MAX ? ""
                                          : pool_str(&req->pool, req->path.base + req->query_at + 1,

@@ -12,6 +12,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: liveprof serve [--http ADDR:PORT] [--ws ADDR:PORT] [--data DIR]\n"
                "                      [--max-body BYTES] [--workers N] [--web DIR]\n"
+               "                      [--session-memory BYTES] [--login-ttl SECONDS]\n"
                "\n"
                "Serves the REST API, the web front end and the sessions' data.\n"
                "  --http ADDR:PORT   HTTP address (default 127.0.0.1:8080; port 0 picks one)\n"
@@ -20,6 +21,7 @@ static void usage(FILE *f)
                "  --max-body BYTES   largest request body (default 1 GiB; K/M/G suffixes)\n"
                "  --workers N        session worker threads (default: one per core)\n"
                "  --session-memory BYTES  bound on each session's binned aggregates (16M)\n"
+               "  --login-ttl SECONDS  lifetime of login tokens (default 2592000, 30 days)\n"
                "  --web DIR          static files served at / (default: ./web when present)\n"
                "On first start the user 'admin' is created and its API token written to\n"
                "DIR/admin.token. SIGTERM or SIGINT stops the server cleanly.\n");
@@ -86,6 +88,11 @@ int cli_serve(int argc, char **argv)
             uint64_t sz = 0;
             bad = parse_size(v, &sz);
             o.aggr_bytes = (size_t)sz;
+        } else if (!strcmp(a, "--login-ttl")) {
+            char *end;
+            long long ttl = strtoll(v, &end, 10);
+            bad = end == v || *end || ttl < 1 ? -1 : 0;
+            o.login_ttl = ttl;
         } else if (!strcmp(a, "--workers"))
             bad = (o.workers = atoi(v)) <= 0 ? -1 : 0;
         else {

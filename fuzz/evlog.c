@@ -42,7 +42,7 @@ static int on_event(void *ctx, const evlog_event_t *ev)
 {
     seen_t *s = ctx;
     s->events++;
-    s->markers += ev->type == EVLOG_BLOCK_MARKER;
+    s->markers += ev->type == EVLOG_BLOCK_MARKER && ev->known; /* else an unknown event */
     s->text.len = 0;
     evshow_event(&s->text, ev);
     evjson_event(&s->text, ev);

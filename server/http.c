@@ -12,6 +12,7 @@
 #include <h2o.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -92,6 +93,16 @@ static const char *reason_of(int status)
     default:
         return status < 400 ? "OK" : status < 500 ? "Bad Request" : "Internal Server Error";
     }
+}
+
+void http_add_header(http_req_t *r, const char *name, const char *value)
+{
+    h2o_req_t *req = r->priv;
+    size_t nl = strlen(name), vl = strlen(value);
+    char *n = h2o_mem_alloc_pool(&req->pool, nl + 1), *v = h2o_mem_alloc_pool(&req->pool, vl + 1);
+    memcpy(n, name, nl + 1);
+    memcpy(v, value, vl + 1);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, n, nl, 1, NULL, v, vl);
 }
 
 void http_send(http_req_t *r, int status, const char *content_type, const void *body, size_t len)
@@ -194,6 +205,27 @@ static char *pool_str(h2o_mem_pool_t *pool, const char *s, size_t n)
     return c;
 }
 
+/* Errors h2o answers by itself before a handler runs (a body over --max-body) are turned into
+ * our JSON errors: h2o's errordoc filter re-requests them here as GET ERRORS_PATH<status>. */
+#define ERRORS_PATH "/api/errors/"
+
+static void send_errordoc(http_req_t *r, int status)
+{
+    /* The filter drops the length; a close-delimited body could be lost to the reset that
+     * closing with the unread request body causes, so the length goes in as a header. */
+    static const char body413[] =
+        "{\"error\":\"payload_too_large\",\"detail\":\"the body is larger than the server's "
+        "--max-body; use a chunked upload\"}\n";
+    static const char body400[] =
+        "{\"error\":\"bad_request\",\"detail\":\"the request is malformed\"}\n";
+    const char *body = status == 413 ? body413 : body400;
+    char len[24];
+    snprintf(len, sizeof len, "%zu", strlen(body));
+    http_add_header(r, "content-length", len);
+    http_send(r, status >= 400 && status < 600 ? status : 400, "application/json", body,
+              strlen(body));
+}
+
 static int on_api(h2o_handler_t *self, h2o_req_t *req)
 {
     http_server_t *h = ((api_handler_t *)self)->h;
@@ -216,6 +248,16 @@ static int on_api(h2o_handler_t *self, h2o_req_t *req)
     if (i >= 0) {
         h2o_iovec_t v = req->headers.entries[i].value;
         r->content_type = pool_str(&req->pool, v.base, v.len);
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    char *peer = h2o_mem_alloc_pool(&req->pool, NI_MAXHOST);
+    size_t pl = sl ? h2o_socket_getnumerichost((struct sockaddr *)&ss, sl, peer) : SIZE_MAX;
+    peer[pl == SIZE_MAX ? 0 : pl] = 0;
+    r->peer = peer;
+    if (!strncmp(r->path, ERRORS_PATH, sizeof ERRORS_PATH - 1)) {
+        send_errordoc(r, atoi(r->path + sizeof ERRORS_PATH - 1));
+        return 0;
     }
     bool path_known = false;
     const http_route_t *route = NULL;
@@ -305,6 +347,8 @@ http_server_t *http_create(server_t *srv, const char *host, int port, const char
     h2o_hostconf_t *hc =
         h2o_config_register_host(&h->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     register_api(h, hc, "/api");
+    static h2o_errordoc_t errdocs[] = {{413, {H2O_STRLIT(ERRORS_PATH "413")}}};
+    h2o_errordoc_register(&hc->fallback_path, errdocs, 1);
     register_api(h, hc, "/metrics");
     if (web_dir && *web_dir) {
         h2o_pathconf_t *pc = h2o_config_register_path(hc, "/", 0);

@@ -20,6 +20,7 @@ typedef struct server_opts {
     int workers;            /* session worker threads (0: one per core) */
     size_t ring_bytes;      /* per-session ring capacity (power of two) */
     size_t aggr_bytes;      /* per-session bound on the binned aggregates */
+    int64_t login_ttl;      /* lifetime of login tokens in seconds (default 30 days) */
 } server_opts_t;
 
 /* Fills the design's defaults: 127.0.0.1:8080, 127.0.0.1:8081, ./liveprof-data, 1 GiB. */

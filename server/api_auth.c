@@ -7,7 +7,6 @@
 
 #include <sodium.h>
 #include <stdio.h>
-#include <time.h>
 
 #define LOGIN_FIELDS(F)                                                                            \
     F(user, RT_TEXT, RF_REQUIRED, .min = 1, .max = 63)                                             \
@@ -71,7 +70,7 @@ static void on_login(http_req_t *r)
     json_t *body = resource_http_body(r);
     if (!body) return;
     const char *user = json_string_value(json_object_get(body, "user"));
-    int64_t now = (int64_t)time(NULL), wait = auth_limit_wait(user, r->peer, now);
+    int64_t wait = auth_limit_wait(user, r->peer, auth_limit_now());
     if (wait > 0) {
         char secs[24], detail[96];
         snprintf(secs, sizeof secs, "%lld", (long long)wait);
@@ -83,8 +82,9 @@ static void on_login(http_req_t *r)
     }
     resource_reply_t out = {0};
     api_auth_login(server_db(r->srv), body, &out);
-    if (out.status == 401) auth_limit_fail(user, r->peer, now);
-    if (out.status == 200) auth_limit_success(user, r->peer, now);
+    /* the time after the (slow) password check: the lockout starts when the answer leaves */
+    if (out.status == 401) auth_limit_fail(user, r->peer, auth_limit_now());
+    if (out.status == 200) auth_limit_success(user, r->peer, auth_limit_now());
     json_decref(body);
     resource_http_send(r, &out);
 }

@@ -5,14 +5,15 @@
 #include <sodium.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
-#define FORGET_AFTER 3600 /* seconds without failures after which a pair starts afresh */
+#define FORGET_AFTER (3600 * 1000) /* ms without failures after which a pair starts afresh */
 
 typedef struct slot {
     uint8_t key[16];   /* BLAKE2b of "user\0peer" (all zero: free) */
     uint32_t failures; /* consecutive failures */
-    int64_t last;      /* time of the last failure */
-    int64_t until;     /* locked out before this time */
+    int64_t last;      /* time of the last failure, ms */
+    int64_t until;     /* locked out before this time, ms */
 } slot_t;
 
 static slot_t slots[AUTH_LIMIT_SLOTS];
@@ -54,10 +55,17 @@ static slot_t *find(const char *user, const char *peer, int64_t now, bool make)
     return victim;
 }
 
+int64_t auth_limit_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int64_t auth_limit_wait(const char *user, const char *peer, int64_t now)
 {
     slot_t *s = find(user, peer, now, false);
-    return s && s->until > now ? s->until - now : 0;
+    return s && s->until > now ? (s->until - now + 999) / 1000 : 0;
 }
 
 void auth_limit_fail(const char *user, const char *peer, int64_t now)
@@ -68,7 +76,7 @@ void auth_limit_fail(const char *user, const char *peer, int64_t now)
     if (s->failures >= AUTH_LIMIT_FREE) {
         uint32_t k = s->failures - AUTH_LIMIT_FREE;
         int64_t wait = k >= 10 ? AUTH_LIMIT_MAX_WAIT : (int64_t)1 << k;
-        s->until = now + (wait < AUTH_LIMIT_MAX_WAIT ? wait : AUTH_LIMIT_MAX_WAIT);
+        s->until = now + 1000 * (wait < AUTH_LIMIT_MAX_WAIT ? wait : AUTH_LIMIT_MAX_WAIT);
     }
 }
 

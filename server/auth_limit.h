@@ -12,12 +12,14 @@
 #define AUTH_LIMIT_MAX_WAIT 900
 #define AUTH_LIMIT_SLOTS 4096
 
-/* Seconds the pair must still wait before it may try again at time `now` (0: it may try).
- * Borrows user and peer. */
-int64_t auth_limit_wait(const char *user, const char *peer, int64_t now);
-/* Records a failed login of the pair at `now`. */
-void auth_limit_fail(const char *user, const char *peer, int64_t now);
-/* Records a successful login at `now`: the pair's failures are forgotten. */
-void auth_limit_success(const char *user, const char *peer, int64_t now);
+/* Times are milliseconds of a monotonic clock (auth_limit_now). */
+int64_t auth_limit_now(void);
+/* Whole seconds (rounded up) the pair must still wait before it may try again at `now_ms`
+ * (0: it may try). Borrows user and peer. */
+int64_t auth_limit_wait(const char *user, const char *peer, int64_t now_ms);
+/* Records a failed login of the pair at `now_ms`. */
+void auth_limit_fail(const char *user, const char *peer, int64_t now_ms);
+/* Records a successful login at `now_ms`: the pair's failures are forgotten. */
+void auth_limit_success(const char *user, const char *peer, int64_t now_ms);
 
 #endif

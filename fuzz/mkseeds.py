@@ -101,6 +101,7 @@ SCRIPTS = {
 def main():
     for name, data in eventlog_seeds().items():
         put("evlog", name, data)
+        put("live", name, data)
         if len(data) < 16384:
             put("pipeline", name, data)
     put("pipeline", "tiny-window", small_log() + b"\x01")

@@ -142,7 +142,8 @@ static uint32_t thread_row(aggr_t *a, uint32_t tid, uint64_t t, bool *created)
 static void thread_create(aggr_t *a, uint32_t tid, uint64_t t)
 {
     bool created;
-    arow_t *r = &a->s[AS_THREADS].rows[thread_row(a, tid, t, &created)];
+    uint32_t v = thread_row(a, tid, t, &created); /* first: it may move the rows */
+    arow_t *r = &a->s[AS_THREADS].rows[v];
     if (created) return;
     char num[16];
     int n = snprintf(num, sizeof num, "%u", tid);

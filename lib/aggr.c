@@ -527,7 +527,8 @@ void aggr_event(aggr_t *a, const evlog_event_t *ev)
     default:
         break;
     }
-    if (c) cap_transition(a, c, t);
+    /* cap_alive above may have moved a->caps (another capability's first event): index anew */
+    if (c) cap_transition(a, &a->caps[ev->cap], t);
     if (a->bins_mem > a->shrink_at) shrink(a);
 }
 

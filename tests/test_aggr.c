@@ -736,3 +736,26 @@ TEST(aggr_query_extreme_ranges_are_cheap)
     CHECK(t1.tv_sec - t0.tv_sec < 30);
     aggr_destroy(a);
 }
+
+/* Found by fuzz/live.c: an event on one capability announcing another (CapCreate of cap 100 in
+ * cap 0's block) grew the capability array under the pointer the event was being applied to
+ * (a use after free, seen under ASan). */
+TEST(aggr_cap_create_of_another_cap)
+{
+    aggr_t *a = aggr_create(NULL);
+    ev_thread(a, EVLOG_CREATE_THREAD, 1 * MS, 0, 1);
+    ev_thread(a, EVLOG_RUN_THREAD, 1 * MS, 0, 1);
+    for (uint16_t cap = 1; cap < 300; cap += 37) {
+        evlog_event_t ev = mk(EVLOG_CAP_CREATE, 2 * MS + cap, 0);
+        ev.f.cap.cap = cap;
+        aggr_event(a, &ev);
+    }
+    ev_stop(a, 3 * MS, 0, 1, 5);
+    aggr_result_t r;
+    REQUIRE(aggr_query(a, "caps", 0, 4 * MS, 4, &r) == 0);
+    const aggr_row_t *run = row_of(&r, "cap 0", "running");
+    REQUIRE(run);
+    CHECKF(near(run->total, 2.0 * MS), "cap 0 ran %f ns", run->total); /* 1 ms to 3 ms */
+    aggr_result_dispose(&r);
+    aggr_destroy(a);
+}

@@ -408,8 +408,8 @@ TEST(badinput_path_traversal)
                "%s leaks a file", statics[i]);
         free(resp);
     }
-    char *resp = srv_raw(&s, "GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 62,
-                         2000, NULL);
+    const char *index_req = "GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    char *resp = srv_raw(&s, index_req, strlen(index_req), 2000, NULL);
     CHECK(srv_raw_status(resp) == 200 && strstr(resp, "<html>liveprof"));
     free(resp);
     still_serving(&s, __LINE__);

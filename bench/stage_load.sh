@@ -72,7 +72,7 @@ p="load	fib-labels"
 printf '%s\ttotals_requests_per_s\t%s\treq/s\t-\t-\twrk -c8 during uploads\n' "$p" "$(rps "$out/wrk-totals.txt")"
 printf '%s\taggregates_requests_per_s\t%s\treq/s\t-\t-\twrk -c8 during uploads\n' "$p" "$(rps "$out/wrk-aggr.txt")"
 printf '%s\tuploads\t%s\tsessions\t-\t-\twhole uploads in %s s\n' "$p" "$uploads" "$secs"
-printf '%s\ttotals_mismatches\t%s\tsessions\t-\t-\tvs the old tool\x27s totals.txt\n' "$p" "$bad"
+printf '%s\ttotals_mismatches\t%s\tsessions\t-\t-\tagainst the expected totals.txt\n' "$p" "$bad"
 printf '%s\trss_start\t%s\tKiB\t-\t-\tafter warm-up\n' "$p" "$rss0"
 printf '%s\trss_end\t%s\tKiB\t-\t-\tafter %s sessions\n' "$p" "$rss1" "$uploads"
 kill $pid

@@ -37,7 +37,7 @@ TEST(tidmap_matches_reference)
     tidmap_dispose(&m);
 }
 
-/* Found by fuzzing the analysis: one large thread id per --window analysis made every window
+/* Found while seeding fuzz/pipeline.c: one large thread id per --window analysis made every window
  * allocate 16 MiB arrays (a 17 KB log took 13 GB and minutes). */
 TEST(tidmap_scattered_ids_stay_small)
 {

@@ -1,5 +1,6 @@
 # liveprof — one non-recursive Makefile. Objects go to build/ (or build/<sanitizer>/).
-# Targets: all run test bench bench-quick bench-check fuzz format clean deps. SANITIZER=address|thread.
+# Targets: all run test bench bench-quick bench-check fuzz fuzz-replay format clean deps.
+# SANITIZER=address|thread|fuzzer (fuzzer: clang with libFuzzer instrumentation).
 
 CC       ?= gcc
 ifeq ($(origin CC),default)
@@ -15,6 +16,11 @@ SANFLAGS :=
 ifeq ($(SANITIZER),address)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
+endif
+ifeq ($(SANITIZER),fuzzer)
+CC       := clang
+ALLCFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=fuzzer,address,undefined
 endif
 ifeq ($(SANITIZER),thread)
 SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
@@ -44,7 +50,7 @@ MON_SRC  := $(sort $(wildcard monitor/*.c))
 MON_OBJ  := $(MON_SRC:%.c=$(O)/obj/%.o)
 MON_LIB  := $(filter-out $(O)/obj/monitor/main.o,$(MON_OBJ))
 
-.PHONY: all run test test-unit test-asan test-tsan bench bench-quick bench-check bench-baseline fuzz format clean deps ref web
+.PHONY: all run test test-unit test-asan test-tsan bench bench-quick bench-check bench-baseline fuzz fuzz-replay format clean deps ref web
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(O)/bench-%)
 all: deps-ok $(O)/liveprof $(O)/liveprof-monitor $(O)/tests $(BENCH_BIN) $(O)/wire_check leech web
 
@@ -178,6 +184,7 @@ test: all ref hs
 	./build/tests
 	$(MAKE) --no-print-directory SANITIZER=address build/address/tests build/address/liveprof
 	LIVEPROF_BIN=build/address/liveprof ASAN_OPTIONS=detect_leaks=1 ./build/address/tests --skip-slow
+	$(MAKE) --no-print-directory fuzz-replay
 	$(MAKE) --no-print-directory test-tsan
 
 # The concurrent tests (every name containing _concurrent_) under ThreadSanitizer, with the
@@ -185,6 +192,27 @@ test: all ref hs
 test-tsan: deps-ok
 	$(MAKE) --no-print-directory SANITIZER=thread build/thread/tests build/thread/liveprof
 	LIVEPROF_BIN=build/thread/liveprof TSAN_OPTIONS=halt_on_error=1 ./build/thread/tests --match _concurrent_
+
+# Fuzzing: each fuzz/NAME.c is one libFuzzer target (LLVMFuzzerTestOneInput) with its corpus in
+# fuzz/corpus/NAME/ and an optional fuzz/dict/NAME.dict. `make fuzz` builds them with clang
+# (build/fuzzer/fuzz-NAME) and runs each for FUZZ_SECONDS, merging inputs that add coverage into
+# the corpus; FUZZ_TARGETS picks some. `make fuzz-replay` (part of `make test`) feeds every corpus
+# file to its target built with gcc under ASan+UBSan (build/address/replay-NAME).
+FUZZ_NAMES   := $(basename $(notdir $(wildcard fuzz/*.c)))
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_SECONDS ?= 60
+fuzz: deps-ok
+	$(MAKE) --no-print-directory SANITIZER=fuzzer $(FUZZ_TARGETS:%=build/fuzzer/fuzz-%)
+	@for t in $(FUZZ_TARGETS); do sh fuzz/run.sh $$t $(FUZZ_SECONDS) || exit 1; done
+fuzz-replay: deps-ok
+	$(MAKE) --no-print-directory SANITIZER=address $(FUZZ_NAMES:%=build/address/replay-%)
+	@for t in $(FUZZ_NAMES); do \
+	    ASAN_OPTIONS=detect_leaks=1 build/address/replay-$$t fuzz/corpus/$$t || exit 1; done
+
+$(O)/fuzz-%: $(O)/obj/fuzz/%.o $(SRVA) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $< $(SRVA) $(LIBA) $(LDLIBS)
+$(O)/replay-%: $(O)/obj/fuzz/%.o $(O)/obj/fuzz/driver/replay.o $(SRVA) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $< $(O)/obj/fuzz/driver/replay.o $(SRVA) $(LIBA) $(LDLIBS)
 
 # Benchmarks (bench/README.md): every bench/stage_*.sh, a report in bench/results/<date>/.
 # bench-check fails when a headline ratio in bench/baseline.tsv drops by more than 20%;
@@ -199,7 +227,7 @@ bench-baseline: all ref
 	sh bench/run.sh quick --write-baseline bench/baseline.tsv
 
 format:
-	clang-format -i $(MON_SRC) $(wildcard monitor/*.h leech/*.c leech/*.h) $(LIB_SRC) $(wildcard lib/*.h) $(CLI_SRC) $(SRV_SRC) $(wildcard server/*.h) $(TEST_SRC) $(wildcard tests/*.h) $(BENCH_SRC) $(wildcard bench/*.h)
+	clang-format -i $(wildcard fuzz/*.c fuzz/*.h fuzz/driver/*.c) $(MON_SRC) $(wildcard monitor/*.h leech/*.c leech/*.h) $(LIB_SRC) $(wildcard lib/*.h) $(CLI_SRC) $(SRV_SRC) $(wildcard server/*.h) $(TEST_SRC) $(wildcard tests/*.h) $(BENCH_SRC) $(wildcard bench/*.h)
 
 clean:
 	rm -rf build

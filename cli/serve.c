@@ -12,6 +12,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: liveprof serve [--http ADDR:PORT] [--ws ADDR:PORT] [--data DIR]\n"
                "                      [--max-body BYTES] [--workers N] [--web DIR]\n"
+               "                      [--session-memory BYTES] [--login-ttl SECONDS]\n"
                "\n"
                "Serves the REST API, the web front end and the sessions' data.\n"
                "  --http ADDR:PORT   HTTP address (default 127.0.0.1:8080; port 0 picks one)\n"
@@ -20,6 +21,7 @@ static void usage(FILE *f)
                "  --max-body BYTES   largest request body (default 1 GiB; K/M/G suffixes)\n"
                "  --workers N        session worker threads (default: one per core)\n"
                "  --session-memory BYTES  bound on each session's binned aggregates (16M)\n"
+               "  --login-ttl SECONDS  lifetime of login tokens (default 2592000, 30 days)\n"
                "  --web DIR          static files served at / (default: ./build/web when present)\n"
                "Durable sessions (see docs/segments.md):\n"
                "  --fsync-ms N       group commit interval of the segment files (default 1000;\n"
@@ -106,6 +108,11 @@ int cli_serve(int argc, char **argv)
             uint64_t sz = 0;
             bad = parse_size(v, &sz);
             o.aggr_bytes = (size_t)sz;
+        } else if (!strcmp(a, "--login-ttl")) {
+            char *end;
+            long long ttl = strtoll(v, &end, 10);
+            bad = end == v || *end || ttl < 1 ? -1 : 0;
+            o.login_ttl = ttl;
         } else if (!strcmp(a, "--fsync-ms"))
             bad = parse_count(v, &o.fsync_ms);
         else if (!strcmp(a, "--segment-size"))

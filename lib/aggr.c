@@ -142,7 +142,8 @@ static uint32_t thread_row(aggr_t *a, uint32_t tid, uint64_t t, bool *created)
 static void thread_create(aggr_t *a, uint32_t tid, uint64_t t)
 {
     bool created;
-    arow_t *r = &a->s[AS_THREADS].rows[thread_row(a, tid, t, &created)];
+    uint32_t v = thread_row(a, tid, t, &created); /* first: it may move the rows */
+    arow_t *r = &a->s[AS_THREADS].rows[v];
     if (created) return;
     char num[16];
     int n = snprintf(num, sizeof num, "%u", tid);
@@ -526,7 +527,8 @@ void aggr_event(aggr_t *a, const evlog_event_t *ev)
     default:
         break;
     }
-    if (c) cap_transition(a, c, t);
+    /* cap_alive above may have moved a->caps (another capability's first event): index anew */
+    if (c) cap_transition(a, &a->caps[ev->cap], t);
     if (a->bins_mem > a->shrink_at) shrink(a);
 }
 

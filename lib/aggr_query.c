@@ -190,18 +190,34 @@ static int by_key(const void *x, const void *y, void *ctx)
     return a->kind < b->kind ? -1 : a->kind > b->kind;
 }
 
+/* The level bins output bin i folds, [*b0, *b1), cut to the bins the level retains: a query's
+ * cost follows the data held, not the width of its range (an extreme timestamp in a hostile log
+ * makes the range 2^63 ns wide). */
+static void grid_bins(const tiers_t *t, const tiers_grid_t *g, uint32_t i, int64_t *b0, int64_t *b1)
+{
+    const tiers_level_t *L = &t->lv[g->level];
+    int64_t lo = L->lo, hi = L->hi;
+    if (g->level + 1 == t->o.levels) lo = 0, hi = (int64_t)t->o.bins - 1;
+    *b0 = g->first + (int64_t)i * g->fold;
+    *b1 = *b0 + (int64_t)g->fold;
+    if (*b0 < lo) *b0 = lo;
+    if (*b1 > hi + 1) *b1 = hi + 1;
+}
+
 /* Runs BODY for every entry E of the grid's bins, with I the output bin it folds into. */
 #define FOR_ENTRIES(t, g, I, E, BODY)                                                              \
-    for (uint32_t I = 0; I < (g)->n; I++)                                                          \
-        for (uint32_t j_ = 0; j_ < (g)->fold; j_++) {                                              \
-            const tiers_slot_t *sl_ =                                                              \
-                tiers_slot((t), (g)->level, (g)->first + (int64_t)I * (g)->fold + j_);             \
+    for (uint32_t I = 0; I < (g)->n; I++) {                                                        \
+        int64_t b0_, b1_;                                                                          \
+        grid_bins((t), (g), I, &b0_, &b1_);                                                        \
+        for (int64_t b_ = b0_; b_ < b1_; b_++) {                                                   \
+            const tiers_slot_t *sl_ = tiers_slot((t), (g)->level, b_);                             \
             if (!sl_) continue;                                                                    \
             for (uint32_t e_ = 0; e_ < sl_->n; e_++) {                                             \
                 const tiers_cell_t *E = &sl_->c[e_];                                               \
                 BODY                                                                               \
             }                                                                                      \
-        }
+        }                                                                                          \
+    }
 
 static void fold_spans(const aggr_t *a, int sid, const aggr_query_t *q, const tiers_grid_t *g,
                        build_t *b)
@@ -317,10 +333,11 @@ static gfold_t *fold_gauge_cells(const aggr_t *a, int sid, const tiers_grid_t *g
 {
     const aseries_t *s = &a->s[sid];
     gfold_t *f = xcalloc((size_t)s->nrows * bins + 1, sizeof *f);
-    for (uint32_t i = 0; i < g->n; i++)
-        for (uint32_t j = 0; j < g->fold; j++) {
-            const tiers_slot_t *sl =
-                tiers_slot(&s->t, g->level, g->first + (int64_t)i * g->fold + j);
+    for (uint32_t i = 0; i < g->n; i++) {
+        int64_t b0, b1;
+        grid_bins(&s->t, g, i, &b0, &b1);
+        for (int64_t b = b0; b < b1; b++) {
+            const tiers_slot_t *sl = tiers_slot(&s->t, g->level, b);
             if (!sl) continue;
             for (uint32_t e = 0; e < sl->n; e++) {
                 const tiers_gauge_t *h = &sl->g[e];
@@ -337,6 +354,7 @@ static gfold_t *fold_gauge_cells(const aggr_t *a, int sid, const tiers_grid_t *g
                 }
             }
         }
+    }
     for (uint32_t r = 0; r < s->nrows; r++) {
         double prev = 0;
         tiers_last_before(&s->t, g->level, r, g->first, &prev);

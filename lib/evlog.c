@@ -558,7 +558,7 @@ static int events_bytes(evlog_t *d, const uint8_t *buf, size_t len, size_t *used
                 memcpy(d->hdr, d->carry, d->carry_len);
                 d->hdr_len = d->carry_len;
                 d->carry_len = 0;
-                *used = 0;
+                *used = i; /* the bytes that completed "hdrb" are in hdr[] now */
                 return 0;
             }
             size_t want = (size_t)(need < 0 ? -need : need);

@@ -392,21 +392,29 @@ void tiers_pick(const tiers_t *t, uint64_t from, uint64_t to, uint32_t bins, int
         }
         k = (uint32_t)(best >= 0 ? best : finest);
     }
+    /* a fold must fit 32 bits: extreme ranges (timestamps near 2^64) take coarser levels */
+    while (k + 1 < t->o.levels && ideal / t->lv[k].width >= UINT32_MAX / 2)
+        k++;
     uint64_t w = t->lv[k].width;
     uint64_t fold = ideal / w + (ideal % w != 0);
     if (fold == 0) fold = 1;
+    /* the widest grid: a 32-bit fold whose output bin width fits 64 bits */
+    uint64_t max_fold = UINT64_MAX / w < UINT32_MAX ? UINT64_MAX / w : UINT32_MAX;
     for (;;) {
+        if (fold > max_fold) fold = max_fold;
         uint64_t ow = fold * w, first = from / ow;
         uint64_t span = to - first * ow, n = span / ow + (span % ow != 0);
-        if (n <= bins) {
+        if (n <= bins || fold == max_fold) {
             g->level = k;
             g->width = w;
             g->fold = (uint32_t)fold;
             g->first = (int64_t)(first * fold);
-            g->n = (uint32_t)n;
+            g->n = (uint32_t)(n <= bins ? n : bins); /* (the widest grid ends before `to`) */
             return;
         }
-        fold++;
+        /* n is at most a few over bins: grow the fold by about one output bin's worth, not by
+         * one level bin at a time (which took ~fold / bins rounds) */
+        fold += fold / bins > 1 ? fold / bins : 1;
     }
 }
 
@@ -431,7 +439,8 @@ bool tiers_last_before(const tiers_t *t, uint32_t level, uint32_t row, int64_t b
         const tiers_level_t *L = &t->lv[j];
         int64_t start = (int64_t)(T / L->width) - 1, lim = (int64_t)(searched / L->width);
         if (j > level && lim < start) start = lim;
-        int64_t lo = is_last(t, j) ? 0 : L->lo;
+        int64_t lo = is_last(t, j) ? 0 : L->lo, hi = is_last(t, j) ? (int64_t)t->o.bins - 1 : L->hi;
+        if (start > hi) start = hi; /* only retained bins: a far-away `bin` costs nothing */
         for (int64_t b = start; b >= lo; b--) {
             const tiers_slot_t *s = tiers_slot(t, j, b);
             if (!s) continue;

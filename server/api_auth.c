@@ -2,9 +2,11 @@
  * and who the caller is. The login body is checked by a resource declaration of its own. */
 #include "api.h"
 
+#include "auth_limit.h"
 #include "err.h"
 
 #include <sodium.h>
+#include <stdio.h>
 
 #define LOGIN_FIELDS(F)                                                                            \
     F(user, RT_TEXT, RF_REQUIRED, .min = 1, .max = 63)                                             \
@@ -62,12 +64,27 @@ json_t *api_auth_me(const auth_t *a)
                      a->role == AUTH_ADMIN ? "admin" : "user");
 }
 
+/* Login with rate limiting per (user name, client address): see auth_limit.h. */
 static void on_login(http_req_t *r)
 {
     json_t *body = resource_http_body(r);
     if (!body) return;
+    const char *user = json_string_value(json_object_get(body, "user"));
+    int64_t wait = auth_limit_wait(user, r->peer, auth_limit_now());
+    if (wait > 0) {
+        char secs[24], detail[96];
+        snprintf(secs, sizeof secs, "%lld", (long long)wait);
+        snprintf(detail, sizeof detail, "too many failed logins; retry in %lld s", (long long)wait);
+        json_decref(body);
+        http_add_header(r, "retry-after", secs);
+        http_send_error(r, 429, "too_many_requests", detail);
+        return;
+    }
     resource_reply_t out = {0};
     api_auth_login(server_db(r->srv), body, &out);
+    /* the time after the (slow) password check: the lockout starts when the answer leaves */
+    if (out.status == 401) auth_limit_fail(user, r->peer, auth_limit_now());
+    if (out.status == 200) auth_limit_success(user, r->peer, auth_limit_now());
     json_decref(body);
     resource_http_send(r, &out);
 }

@@ -51,6 +51,8 @@ static void get_metrics(http_req_t *r)
         session_t *s = all[i];
         session_state_t state = session_state(s);
         if (state != SESSION_INGESTING && state != SESSION_LIVE) continue;
+        /* per-session series only for sessions the caller may read (no private ids leak) */
+        if (!auth_can_read(&r->auth, s->meta.owner, s->meta.is_public)) continue;
         pthread_mutex_lock(&s->lock);
         unsigned long long late = s->live ? live_late(s->live) : 0;
         pthread_mutex_unlock(&s->lock);

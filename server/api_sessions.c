@@ -5,6 +5,7 @@
 #include "aggr.h"
 #include "aggr_svg.h"
 #include "auth.h"
+#include "httpreq.h"
 #include "live.h"
 #include "report.h"
 #include "report_out.h"
@@ -187,19 +188,12 @@ static void get_totals_txt(http_req_t *r)
 /* Reads an optional unsigned query parameter; false after sending 400 for a bad one. */
 static bool query_u64(http_req_t *r, const char *name, uint64_t *out, uint64_t dflt)
 {
-    char buf[32];
-    int n = http_query(r, name, buf, sizeof buf);
-    *out = dflt;
-    if (n < 0) return true;
-    char *end;
-    unsigned long long v = strtoull(buf, &end, 10);
-    if (n == 0 || *end || buf[0] == '-') {
+    if (httpreq_query_u64(r->query, name, dflt, out) < 0) {
         char detail[96];
         snprintf(detail, sizeof detail, "'%s' must be a whole number", name);
         http_send_error(r, 400, "bad_query", detail);
         return false;
     }
-    *out = v;
     return true;
 }
 

@@ -3,6 +3,7 @@
  * server expects, so a client can always resume. */
 #include "routes.h"
 
+#include "httpreq.h"
 #include "server.h"
 #include "session.h"
 
@@ -55,11 +56,8 @@ static void put_chunk(http_req_t *r)
 {
     upload_t *u = visible_upload(r);
     if (!u || !api_raw_body_ok(r)) return;
-    char buf[32];
-    char *end = NULL;
-    unsigned long long off = 0;
-    if (http_query(r, "offset", buf, sizeof buf) > 0) off = strtoull(buf, &end, 10);
-    if (!end || *end || buf[0] == '-') {
+    uint64_t off;
+    if (httpreq_query_u64(r->query, "offset", 0, &off) != 0) {
         http_send_error(r, 400, "bad_query", "offset=N (a whole number) is required");
         return;
     }

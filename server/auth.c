@@ -173,6 +173,20 @@ int auth_revoke_logins(db_t *db, int64_t user_id, int64_t keep_token_id)
     return ret;
 }
 
+int auth_purge_tokens(db_t *db, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db_handle(db),
+                                "DELETE FROM tokens WHERE revoked != 0 OR "
+                                "(expires IS NOT NULL AND expires <= ?1)",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, now);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return db_status(rc);
+    return sqlite3_changes(db_handle(db));
+}
+
 /* ---- login -------------------------------------------------------------------------------- */
 
 /* A hash no password is known for, verified against when the user does not exist so that an

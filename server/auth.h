@@ -65,5 +65,8 @@ int auth_login(db_t *db, const char *user, const char *password, char token[AUTH
 void auth_set_login_ttl(int64_t seconds);
 /* The lifetime of new login tokens in seconds. */
 int64_t auth_login_ttl(void);
+/* Deletes the tokens that can never be used again: expired at `now` (Unix seconds) or revoked.
+ * Returns how many, or a negative code. HTTP thread. */
+int auth_purge_tokens(db_t *db, int64_t now);
 
 #endif

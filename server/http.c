@@ -5,12 +5,14 @@
 #include "http.h"
 
 #include "err.h"
+#include "httpreq.h"
 #include "server.h"
 #include "xmalloc.h"
 
 #include <h2o.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -91,6 +93,16 @@ static const char *reason_of(int status)
     default:
         return status < 400 ? "OK" : status < 500 ? "Bad Request" : "Internal Server Error";
     }
+}
+
+void http_add_header(http_req_t *r, const char *name, const char *value)
+{
+    h2o_req_t *req = r->priv;
+    size_t nl = strlen(name), vl = strlen(value);
+    char *n = h2o_mem_alloc_pool(&req->pool, nl + 1), *v = h2o_mem_alloc_pool(&req->pool, vl + 1);
+    memcpy(n, name, nl + 1);
+    memcpy(v, value, vl + 1);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, n, nl, 1, NULL, v, vl);
 }
 
 void http_send(http_req_t *r, int status, const char *content_type, const void *body, size_t len)
@@ -238,50 +250,9 @@ json_t *http_body_json(http_req_t *r)
 
 /* ---- query strings ------------------------------------------------------------------------ */
 
-static int hexval(int c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* Percent-decodes s[0..n) into out (cap bytes with the NUL); '+' is a space in queries. */
-static int decode(const char *s, size_t n, char *out, size_t cap, bool plus)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
-            i += 2;
-        } else if (c == '+' && plus) {
-            c = ' ';
-        }
-        if (k + 1 >= cap) return -1;
-        out[k++] = (char)c;
-    }
-    out[k] = 0;
-    return (int)k;
-}
-
 int http_query(const http_req_t *r, const char *name, char *buf, size_t cap)
 {
-    size_t nl = strlen(name);
-    for (const char *p = r->query; *p;) {
-        const char *amp = strchr(p, '&');
-        size_t len = amp ? (size_t)(amp - p) : strlen(p);
-        const char *eq = memchr(p, '=', len);
-        size_t kl = eq ? (size_t)(eq - p) : len;
-        char key[128];
-        if (decode(p, kl, key, sizeof key, true) == (int)nl && !memcmp(key, name, nl)) {
-            if (!eq) return cap ? (buf[0] = 0, 0) : -1;
-            return decode(eq + 1, len - kl - 1, buf, cap, true);
-        }
-        p += len + (amp ? 1 : 0);
-        if (!amp) break;
-    }
-    return -1;
+    return httpreq_query(r->query, name, buf, cap);
 }
 
 /* ---- routing ------------------------------------------------------------------------------ */
@@ -289,24 +260,15 @@ int http_query(const http_req_t *r, const char *name, char *buf, size_t cap)
 /* Matches path against pattern; fills params with pool copies of the {} segments. */
 static bool match(h2o_mem_pool_t *pool, const char *pattern, const char *path, http_req_t *r)
 {
-    r->nparams = 0;
-    const char *p = pattern, *q = path;
-    while (*p && *q) {
-        if (p[0] == '{' && p[1] == '}') {
-            const char *end = strchr(q, '/');
-            size_t n = end ? (size_t)(end - q) : strlen(q);
-            if (n == 0 || r->nparams == HTTP_MAX_PARAMS) return false;
-            char *seg = h2o_mem_alloc_pool(pool, n + 1);
-            memcpy(seg, q, n);
-            seg[n] = 0;
-            r->params[r->nparams++] = seg;
-            p += 2;
-            q += n;
-            continue;
-        }
-        if (*p++ != *q++) return false;
+    httpreq_span_t sp[HTTP_MAX_PARAMS];
+    if (!httpreq_match(pattern, path, sp, HTTP_MAX_PARAMS, &r->nparams)) return false;
+    for (size_t i = 0; i < r->nparams; i++) {
+        char *seg = h2o_mem_alloc_pool(pool, sp[i].len + 1);
+        memcpy(seg, path + sp[i].off, sp[i].len);
+        seg[sp[i].len] = 0;
+        r->params[i] = seg;
     }
-    return *p == 0 && *q == 0;
+    return true;
 }
 
 static char *pool_str(h2o_mem_pool_t *pool, const char *s, size_t n)
@@ -315,6 +277,27 @@ static char *pool_str(h2o_mem_pool_t *pool, const char *s, size_t n)
     memcpy(c, s, n);
     c[n] = 0;
     return c;
+}
+
+/* Errors h2o answers by itself before a handler runs (a body over --max-body) are turned into
+ * our JSON errors: h2o's errordoc filter re-requests them here as GET ERRORS_PATH<status>. */
+#define ERRORS_PATH "/api/errors/"
+
+static void send_errordoc(http_req_t *r, int status)
+{
+    /* The filter drops the length; a close-delimited body could be lost to the reset that
+     * closing with the unread request body causes, so the length goes in as a header. */
+    static const char body413[] =
+        "{\"error\":\"payload_too_large\",\"detail\":\"the body is larger than the server's "
+        "--max-body; use a chunked upload\"}\n";
+    static const char body400[] =
+        "{\"error\":\"bad_request\",\"detail\":\"the request is malformed\"}\n";
+    const char *body = status == 413 ? body413 : body400;
+    char len[24];
+    snprintf(len, sizeof len, "%zu", strlen(body));
+    http_add_header(r, "content-length", len);
+    http_send(r, status >= 400 && status < 600 ? status : 400, "application/json", body,
+              strlen(body));
 }
 
 static int on_api(h2o_handler_t *self, h2o_req_t *req)
@@ -328,7 +311,7 @@ static int on_api(h2o_handler_t *self, h2o_req_t *req)
     r->method = pool_str(&req->pool, req->method.base, req->method.len);
     size_t plen = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
     char *path = h2o_mem_alloc_pool(&req->pool, plen + 1);
-    if (decode(req->path.base, plen, path, plen + 1, false) < 0) path[0] = 0;
+    if (httpreq_decode(req->path.base, plen, path, plen + 1, false) < 0) path[0] = 0;
     r->path = path;
     r->query = req->query_at == SIZE_MAX ? ""
                                          : pool_str(&req->pool, req->path.base + req->query_at + 1,
@@ -339,6 +322,16 @@ static int on_api(h2o_handler_t *self, h2o_req_t *req)
     if (i >= 0) {
         h2o_iovec_t v = req->headers.entries[i].value;
         r->content_type = pool_str(&req->pool, v.base, v.len);
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    char *peer = h2o_mem_alloc_pool(&req->pool, NI_MAXHOST);
+    size_t pl = sl ? h2o_socket_getnumerichost((struct sockaddr *)&ss, sl, peer) : SIZE_MAX;
+    peer[pl == SIZE_MAX ? 0 : pl] = 0;
+    r->peer = peer;
+    if (!strncmp(r->path, ERRORS_PATH, sizeof ERRORS_PATH - 1)) {
+        send_errordoc(r, atoi(r->path + sizeof ERRORS_PATH - 1));
+        return 0;
     }
     bool path_known = false;
     const http_route_t *route = NULL;
@@ -428,6 +421,8 @@ http_server_t *http_create(server_t *srv, const char *host, int port, const char
     h2o_hostconf_t *hc =
         h2o_config_register_host(&h->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     register_api(h, hc, "/api");
+    static h2o_errordoc_t errdocs[] = {{413, {H2O_STRLIT(ERRORS_PATH "413")}}};
+    h2o_errordoc_register(&hc->fallback_path, errdocs, 1);
     register_api(h, hc, "/metrics");
     if (web_dir && *web_dir) {
         h2o_pathconf_t *pc = h2o_config_register_path(hc, "/", 0);

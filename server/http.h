@@ -23,6 +23,7 @@ typedef struct http_req {
     const uint8_t *body; /* request body (whole; h2o caps it at --max-body) */
     size_t body_len;
     const char *content_type;            /* NULL when absent */
+    const char *peer;                    /* the client's numeric address ("127.0.0.1"), or "" */
     const char *params[HTTP_MAX_PARAMS]; /* path parameters matched by "{}" in the route */
     size_t nparams;
     auth_t auth; /* the caller, resolved from "Authorization: Bearer" by the router */
@@ -74,6 +75,8 @@ void http_every(http_server_t *h, uint64_t ms, void (*cb)(void *ctx), void *ctx)
 /* Looks up query parameter `name` and percent-decodes it into buf (NUL-terminated). Returns its
  * length, or -1 when absent or longer than cap - 1. HTTP thread. */
 int http_query(const http_req_t *r, const char *name, char *buf, size_t cap);
+/* Adds a header (name and value copied) to the response sent next. HTTP thread. */
+void http_add_header(http_req_t *r, const char *name, const char *value);
 /* Sends a response with a body (copied). HTTP thread. */
 void http_send(http_req_t *r, int status, const char *content_type, const void *body, size_t len);
 /* Sends `body` as JSON (takes the reference). HTTP thread. */

@@ -381,8 +381,12 @@ void resource_time_text(int64_t t, char *out, size_t cap)
 {
     struct tm tm;
     time_t tt = (time_t)t;
-    if (!gmtime_r(&tt, &tm) || !strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
+    /* four-digit years always (strftime's %Y writes year 12 as "12", which does not parse) */
+    if (!gmtime_r(&tt, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
         snprintf(out, cap, "1970-01-01T00:00:00Z");
+    else
+        snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 int resource_time_parse(const char *s, int64_t *t)

@@ -37,6 +37,14 @@ static void on_signal(int sig)
     stopping = 1;
 }
 
+/* Deletes expired and revoked tokens (at start and every minute). HTTP thread. */
+static void purge_tokens(void *ctx)
+{
+    server_t *srv = ctx;
+    int n = auth_purge_tokens(srv->db, (int64_t)time(NULL));
+    if (n < 0) fprintf(stderr, "serve: cannot purge expired tokens: %s\n", db_errmsg(srv->db));
+}
+
 void server_opts_default(server_opts_t *o)
 {
     memset(o, 0, sizeof *o);
@@ -50,6 +58,7 @@ void server_opts_default(server_opts_t *o)
     o->aggr_bytes = 16u << 20;
     o->fsync_ms = 1000;
     o->seg_bytes = 64u << 20;
+    o->login_ttl = 30 * 24 * 3600;
 }
 
 db_t *server_db(server_t *srv)
@@ -83,6 +92,9 @@ int server_run(const server_opts_t *o)
     memset(&srv, 0, sizeof srv);
     srv.opts = *o;
     srv.stats.started_unix = (uint64_t)time(NULL);
+    /* Nothing the server writes (database, raw logs, tokens) is for other users to read. */
+    umask(077);
+    auth_set_login_ttl(o->login_ttl);
     if (sodium_init() < 0) {
         fprintf(stderr, "serve: libsodium cannot initialise\n");
         return 1;
@@ -117,6 +129,8 @@ int server_run(const server_opts_t *o)
         db_close(srv.db);
         return 1;
     }
+    purge_tokens(&srv);
+    http_every(h, 60000, purge_tokens, &srv);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     srv.reg = registry_create(&srv, h, o->workers > 0 ? o->workers : (int)(cores > 0 ? cores : 2),
                               o->ring_bytes);

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,4 +171,82 @@ char *srv_wait_session(const srv_t *s, const char *id, const char *token, int se
         usleep(50000);
     }
     return NULL;
+}
+
+void srv_add_user(const srv_t *s, const char *user, const char *password, const char *role)
+{
+    char body[512];
+    snprintf(body, sizeof body, "{\"name\":\"%s\",\"password\":\"%s\",\"role\":\"%s\"}", user,
+             password, role);
+    httpc_resp_t r;
+    int st = srv_req(s, "POST", "/api/users", s->admin, "application/json", body, strlen(body), &r);
+    CHECKF(st == 201, "creating %s: %d %s", user, st, r.body ? r.body : "");
+    httpc_resp_dispose(&r);
+}
+
+char *srv_login(const srv_t *s, const char *user, const char *password, int *status)
+{
+    char body[512];
+    snprintf(body, sizeof body, "{\"user\":\"%s\",\"password\":\"%s\"}", user, password);
+    httpc_resp_t r;
+    int st =
+        srv_req(s, "POST", "/api/auth/login", NULL, "application/json", body, strlen(body), &r);
+    char *tok = st == 200 ? srv_json_str(r.body, "token") : NULL;
+    httpc_resp_dispose(&r);
+    if (status) *status = st;
+    return tok;
+}
+
+long srv_rss_kb(const srv_t *s)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)s->pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6)) kb = atol(line + 6);
+    if (f) fclose(f);
+    return kb;
+}
+
+int srv_connect(const srv_t *s)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)s->port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0) return fd;
+    if (fd >= 0) close(fd);
+    return -1;
+}
+
+char *srv_raw(const srv_t *s, const void *req, size_t len, int ms, size_t *out_len)
+{
+    int fd = srv_connect(s);
+    if (fd < 0) return NULL;
+    for (size_t at = 0; at < len;) {
+        ssize_t w = send(fd, (const char *)req + at, len - at, MSG_NOSIGNAL);
+        if (w <= 0) break; /* the server may refuse early; read what it said */
+        at += (size_t)w;
+    }
+    size_t n = 0, cap = 4096;
+    char *buf = malloc(cap);
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, ms) <= 0) break;
+        if (n + 1 >= cap) buf = realloc(buf, cap *= 2);
+        ssize_t r = recv(fd, buf + n, cap - n - 1, 0);
+        if (r <= 0) break;
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = 0;
+    if (out_len) *out_len = n;
+    return buf;
+}
+
+int srv_raw_status(const char *resp)
+{
+    if (!resp || strncmp(resp, "HTTP/1.", 7) || strlen(resp) < 12) return -1;
+    return atoi(resp + 9);
 }

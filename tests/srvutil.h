@@ -35,4 +35,21 @@ char *srv_json_str(const char *body, const char *field);
 /* The integer value of a top-level JSON field, or -1. */
 long long srv_json_int(const char *body, const char *field);
 
+/* Creates a user with role "user" or "admin" through the admin's token (the test fails
+ * otherwise). */
+void srv_add_user(const srv_t *s, const char *user, const char *password, const char *role);
+/* Logs in; returns the login token (malloc'd) or NULL, and the HTTP status in *status (may be
+ * NULL). */
+char *srv_login(const srv_t *s, const char *user, const char *password, int *status);
+/* The server process's resident set size in KiB (VmRSS of /proc/<pid>/status), or -1. */
+long srv_rss_kb(const srv_t *s);
+/* Opens a TCP connection to the server; returns the socket or -1. */
+int srv_connect(const srv_t *s);
+/* Sends `len` raw bytes on a new connection and reads until the server closes it or `ms`
+ * milliseconds pass without data; returns the bytes read (malloc'd, NUL-terminated, length in
+ * *out_len), or NULL when the connection failed. */
+char *srv_raw(const srv_t *s, const void *req, size_t len, int ms, size_t *out_len);
+/* The status code of a raw HTTP response ("HTTP/1.1 404 ..." -> 404), or -1. */
+int srv_raw_status(const char *resp);
+
 #endif

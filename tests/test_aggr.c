@@ -702,3 +702,61 @@ TEST(aggr_series_on_shared_logs)
     for (size_t i = 0; i < sizeof logs / sizeof *logs; i++)
         check_log(logs[i]);
 }
+
+/* Found by fuzz/live.c: a log with timestamps near 2^61 made every query of its whole range
+ * step through ~10^11 empty level bins (the HTTP thread hung for hours), and a grid's fold did
+ * not fit 32 bits. Queries must cost what the data held costs, whatever the range. */
+TEST(aggr_query_extreme_ranges_are_cheap)
+{
+    aggr_opts_t o = {.fine_ns = 1000, .bins_per_tier = 64, .tiers = 3};
+    aggr_t *a = aggr_create(&o);
+    const uint64_t far = 1ull << 61;
+    ev_heap(a, EVLOG_HEAP_SIZE, 5 * MS, 0, 100);
+    ev_thread(a, EVLOG_CREATE_THREAD, 5 * MS, 0, 1);
+    ev_thread(a, EVLOG_RUN_THREAD, 5 * MS, 0, 1);
+    ev_heap(a, EVLOG_HEAP_SIZE, far, 0, 300);
+    ev_stop(a, far, 0, 1, 5);
+    static const char *const series[] = {"heap", "threads", "caps", "gc", "labels"};
+    const uint64_t ranges[][2] = {
+        {0, 0}, {far / 3, far + far / 2}, {1, UINT64_MAX}, {far - 1, far + 1}};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (size_t s = 0; s < sizeof series / sizeof series[0]; s++)
+        for (size_t k = 0; k < sizeof ranges / sizeof ranges[0]; k++)
+            for (uint32_t bins = 1; bins <= 1000; bins *= 10) {
+                aggr_result_t r;
+                if (aggr_query(a, series[s], ranges[k][0], ranges[k][1], bins, &r) < 0) continue;
+                CHECKF(r.bins <= bins && r.to_ns == r.from_ns + (uint64_t)r.bins * r.bin_ns,
+                       "%s [%llu, %llu) in %u bins: %u bins of %llu ns", series[s],
+                       (unsigned long long)ranges[k][0], (unsigned long long)ranges[k][1], bins,
+                       r.bins, (unsigned long long)r.bin_ns);
+                aggr_result_dispose(&r);
+            }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* a deadline only as a hang guard (the old code took hours): 60 queries of a few rows */
+    CHECK(t1.tv_sec - t0.tv_sec < 30);
+    aggr_destroy(a);
+}
+
+/* Found by fuzz/live.c: an event on one capability announcing another (CapCreate of cap 100 in
+ * cap 0's block) grew the capability array under the pointer the event was being applied to
+ * (a use after free, seen under ASan). */
+TEST(aggr_cap_create_of_another_cap)
+{
+    aggr_t *a = aggr_create(NULL);
+    ev_thread(a, EVLOG_CREATE_THREAD, 1 * MS, 0, 1);
+    ev_thread(a, EVLOG_RUN_THREAD, 1 * MS, 0, 1);
+    for (uint16_t cap = 1; cap < 300; cap += 37) {
+        evlog_event_t ev = mk(EVLOG_CAP_CREATE, 2 * MS + cap, 0);
+        ev.f.cap.cap = cap;
+        aggr_event(a, &ev);
+    }
+    ev_stop(a, 3 * MS, 0, 1, 5);
+    aggr_result_t r;
+    REQUIRE(aggr_query(a, "caps", 0, 4 * MS, 4, &r) == 0);
+    const aggr_row_t *run = row_of(&r, "cap 0", "running");
+    REQUIRE(run);
+    CHECKF(near(run->total, 2.0 * MS), "cap 0 ran %f ns", run->total); /* 1 ms to 3 ms */
+    aggr_result_dispose(&r);
+    aggr_destroy(a);
+}

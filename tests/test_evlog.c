@@ -200,3 +200,36 @@ TEST(evlog_random_corruption)
     free(buf);
     free(orig);
 }
+
+/* Found by fuzz/evlog.c: a repeated header whose "hdrb" is split across two chunks (the first
+ * ending with "h", "hd" or "hdr") lost the bytes that completed it and failed as malformed. */
+TEST(evlog_restart_split_inside_hdrb)
+{
+    size_t len;
+    uint8_t *one = tu_read_file(tu_data("eventlogs/fib-labels-user-only.eventlog"), &len);
+    REQUIRE(one && len > 2);
+    size_t second = len - 2, total = second + len; /* logging restarted: no end marker */
+    uint8_t *buf = malloc(total);
+    memcpy(buf, one, second);
+    memcpy(buf + second, one, len);
+    run_t whole = decode(buf, total, 0, 0);
+    REQUIRE(whole.rc == 0 && whole.n > 0);
+    for (size_t cut = second - 3; cut <= second + 6; cut++) {
+        run_t x = {0};
+        evlog_t d;
+        evlog_sink_t sink = {.on_event = on_event, .on_warning = on_warning, .ctx = &x};
+        REQUIRE(evlog_init(&d, &sink) == 0);
+        int rc = evlog_feed(&d, buf, cut);
+        if (rc == 0) rc = evlog_feed(&d, buf + cut, total - cut);
+        if (rc == 0) rc = evlog_finish(&d);
+        evlog_dispose(&d);
+        CHECKF(rc == 0 && x.n == whole.n && same(&x, &whole, whole.n) &&
+                   x.warnings == whole.warnings,
+               "split at %zu (header at %zu): rc %d, %zu of %zu events", cut, second, rc, x.n,
+               whole.n);
+        free(x.r);
+    }
+    free(whole.r);
+    free(buf);
+    free(one);
+}

@@ -686,3 +686,19 @@ TEST(session_meta_patch_rules)
     CHECKF(!strcmp(err, "name: must be UTF-8 text"), "%s", err);
     CHECK(session_meta_validate_name("caf\xc3\xa9", err, sizeof err) == 0);
 }
+
+/* Found by fuzz/rest.c: a time before year 1000 parsed but was written back without its leading
+ * zeros ("12-05-20T11:00:00Z"), which does not parse. */
+TEST(resource_time_round_trip)
+{
+    const char *texts[] = {"0012-05-20T11:00:00Z", "0001-01-01T00:00:00Z", "1970-01-01T00:00:00Z",
+                           "2024-02-29T23:59:59Z", "9999-12-31T23:59:59Z"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        int64_t t, t2;
+        char back[32];
+        REQUIRE(resource_time_parse(texts[i], &t) == 0);
+        resource_time_text(t, back, sizeof back);
+        CHECKF(!strcmp(back, texts[i]), "%s came back as %s", texts[i], back);
+        CHECK(resource_time_parse(back, &t2) == 0 && t2 == t);
+    }
+}

@@ -59,9 +59,10 @@ static void run_pushed(const srv_t *s, mon_t *m, const char *token, const char *
     CHECK(cap_wait(cap_spawn(cmd, log), 60) == 0);
 }
 
-/* The push direction end to end: the session of the pushed program is live, then done, owned
+/* (Also under TSan: the WebSocket thread and the HTTP thread hand bytes over.) The push
+ * direction end to end: the session of the pushed program is live, then done, owned
  * by the token's user, with the totals of the tee. */
-TEST(push_monitor)
+TEST(push_concurrent_monitor)
 {
     srv_t s;
     srv_start(&s, NULL, "");

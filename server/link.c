@@ -379,8 +379,10 @@ static void on_program(links_t *l, const op_t *o)
         h->conn = o->conn;
         snprintf(h->id, sizeof h->id, "%s", o->prog);
         snprintf(h->sid, sizeof h->sid, "%s", s->meta.id);
-        h->expected = h->appended = s->received; /* resume what an earlier run received */
-        h->hdr_len = s->received;
+        /* resume what an earlier run received (kept open across a server restart); a State
+         * belongs right after the header only, never in the middle of resumed bytes */
+        h->expected = h->appended = s->received;
+        h->hdr_len = 0;
     }
     if (h->ended || h->gen == o->gen) return;
     h->gen = o->gen;

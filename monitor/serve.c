@@ -193,6 +193,12 @@ static void link_message(serve_t *s, link_t *l, const uint8_t *b, size_t n)
         snprintf(l->error, sizeof l->error, "malformed frame");
         return;
     }
+    if (f.kind == WIRE_ERROR) { /* the peer refused us (a server: a bad --token) and closes */
+        fprintf(stderr, "liveprof-monitor: the peer closed the link: %.*s\n", (int)f.text.len,
+                (const char *)f.text.p);
+        l->closing = true;
+        return;
+    }
     if (!l->peer_ok) {
         if (f.kind != WIRE_HELLO)
             snprintf(l->error, sizeof l->error, "expected hello");

@@ -4,9 +4,12 @@
  * Header, State, Gap and Bye, for the HTTP thread, which owns the sessions and the offsets. */
 #include "link.h"
 
+#include "link_int.h"
+
 #include "resources.h"
 #include "session.h"
 #include "wire.h"
+#include "ws.h"
 #include "xmalloc.h"
 
 #include <libwebsockets.h>
@@ -17,87 +20,10 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_DIALS 64
-#define MAX_UNITS 64
-#define UNIT_MAX (64u << 20)
-
-enum { OP_PROGRAM, OP_HEADER, OP_STATE, OP_DATA, OP_GAP, OP_BYE, OP_LINKED };
-
-typedef struct op op_t;
-struct op {
-    op_t *next;
-    int64_t conn;
-    uint64_t gen; /* the link's connection number (a new one re-subscribes) */
-    int kind;
-    char prog[WIRE_MAX_PROGRAM + 1];
-    uint64_t offset, length;
-    uint8_t *data;
-    size_t len;
-};
-
-typedef struct unit { /* link thread: a Data unit being gathered */
-    char prog[WIRE_MAX_PROGRAM + 1];
-    uint64_t offset, ack;
-    uint8_t *buf;
-    size_t len, cap;
-    bool on, ack_due;
-} unit_t;
-
-typedef struct sub_req {
-    char prog[WIRE_MAX_PROGRAM + 1];
-    uint64_t offset;
-} sub_req_t;
-
-typedef struct dial {
-    int64_t id; /* 0 = free */
-    /* under links.mu */
-    char host[256], token[1025];
-    int port;
-    bool want, dirty;
-    char state[16], error[200];
-    sub_req_t subs[MAX_UNITS];
-    size_t nsubs;
-    auth_t owner;
-    uint64_t gen;
-    /* link thread only */
-    struct lws *wsi;
-    bool hello_sent, closing;
-    unsigned backoff_ms;
-    lws_sorted_usec_list_t sul;
-    unit_t units[MAX_UNITS];
-    uint8_t *rx;
-    size_t rx_len;
-    struct links *owner_links;
-} dial_t;
-
-typedef struct hprog { /* HTTP thread: one program of one connection */
-    int64_t conn;
-    char id[WIRE_MAX_PROGRAM + 1];
-    char sid[33];      /* the session's id (looked up on use: it may have been deleted) */
-    uint64_t expected; /* stream offset of the next byte the session needs */
-    uint64_t hdr_len, appended, gaps, gap_bytes, gen;
-    bool ended, live;
-} hprog_t;
-
-struct links {
-    registry_t *reg;
-    db_t *db;
-    http_notifier_t *notifier;
-    struct lws_context *ctx;
-    pthread_t thread;
-    _Atomic bool stop;
-    pthread_mutex_t mu;
-    dial_t dials[MAX_DIALS];
-    op_t *ops_head, *ops_tail;
-    hprog_t *progs; /* HTTP thread */
-    size_t nprogs, progs_cap;
-    uint8_t tx[LWS_PRE + WIRE_MAX_FRAME];
-};
-
 /* ---- link thread ------------------------------------------------------------------------- */
 
-static void push_op(links_t *l, dial_t *d, int kind, const wire_frame_t *f, const uint8_t *data,
-                    size_t len)
+void link_push_op(links_t *l, dial_t *d, int kind, const wire_frame_t *f, const uint8_t *data,
+                  size_t len)
 {
     op_t *o = xcalloc(1, sizeof *o);
     o->kind = kind;
@@ -134,33 +60,35 @@ static unit_t *unit_of(dial_t *d, wire_str_t prog)
     return free_u;
 }
 
-static void set_error(links_t *l, dial_t *d, const char *msg)
+void link_set_error(links_t *l, dial_t *d, const char *msg)
 {
     pthread_mutex_lock(&l->mu);
     snprintf(d->error, sizeof d->error, "%.199s", msg);
     pthread_mutex_unlock(&l->mu);
-    fprintf(stderr, "liveprof: monitor link %lld: %s\n", (long long)d->id, msg);
+    if (d->pushed)
+        fprintf(stderr, "liveprof: pushed monitor link: %s\n", msg);
+    else
+        fprintf(stderr, "liveprof: monitor link %lld: %s\n", (long long)d->id, msg);
 }
 
-/* One whole message from the monitor. Returns -1 to close the link. */
-static int on_frame(links_t *l, dial_t *d, const uint8_t *b, size_t n)
+int link_on_frame(links_t *l, dial_t *d, const uint8_t *b, size_t n)
 {
     wire_frame_t f;
     if (wire_decode(&f, b, n) < 0) {
-        set_error(l, d, "malformed frame from the monitor");
+        link_set_error(l, d, "malformed frame from the monitor");
         return -1;
     }
     switch (f.kind) {
     case WIRE_HELLO:
         if (f.version < 1) {
-            set_error(l, d, "unsupported protocol version");
+            link_set_error(l, d, "unsupported protocol version");
             return -1;
         }
         return 0;
     case WIRE_ERROR: {
         char msg[WIRE_MAX_TEXT + 32];
         snprintf(msg, sizeof msg, "monitor: %.*s", (int)f.text.len, (const char *)f.text.p);
-        set_error(l, d, msg);
+        link_set_error(l, d, msg);
         return -1;
     }
     case WIRE_PROGRAMS:
@@ -168,20 +96,20 @@ static int on_frame(links_t *l, dial_t *d, const uint8_t *b, size_t n)
             wire_program_t p;
             if (wire_program_at(&f, i, &p) < 0 || !p.id.len) continue;
             wire_frame_t g = {.program = p.id, .length = p.ended};
-            push_op(l, d, OP_PROGRAM, &g, NULL, 0);
+            link_push_op(l, d, OP_PROGRAM, &g, NULL, 0);
         }
         return 0;
     case WIRE_HEADER:
-        push_op(l, d, OP_HEADER, &f, f.data.p, f.data.len);
+        link_push_op(l, d, OP_HEADER, &f, f.data.p, f.data.len);
         return 0;
     case WIRE_STATE:
-        push_op(l, d, OP_STATE, &f, f.data.p, f.data.len);
+        link_push_op(l, d, OP_STATE, &f, f.data.p, f.data.len);
         return 0;
     case WIRE_GAP:
-        push_op(l, d, OP_GAP, &f, NULL, 0);
+        link_push_op(l, d, OP_GAP, &f, NULL, 0);
         return 0;
     case WIRE_BYE:
-        if (f.program.len) push_op(l, d, OP_BYE, &f, NULL, 0);
+        if (f.program.len) link_push_op(l, d, OP_BYE, &f, NULL, 0);
         return 0;
     case WIRE_HEARTBEAT:
         return 0;
@@ -193,11 +121,11 @@ static int on_frame(links_t *l, dial_t *d, const uint8_t *b, size_t n)
             u->offset = f.offset;
             u->len = 0;
         } else if (f.offset != u->offset + u->len) {
-            set_error(l, d, "data out of order from the monitor");
+            link_set_error(l, d, "data out of order from the monitor");
             return -1;
         }
         if (u->len + f.data.len > UNIT_MAX) {
-            set_error(l, d, "unit too large");
+            link_set_error(l, d, "unit too large");
             return -1;
         }
         xgrow((void **)&u->buf, &u->cap, u->len + f.data.len, 1);
@@ -205,7 +133,7 @@ static int on_frame(links_t *l, dial_t *d, const uint8_t *b, size_t n)
         u->len += f.data.len;
         if (f.flags & WIRE_FLAG_BLOCK_END) {
             wire_frame_t g = {.program = f.program, .offset = u->offset};
-            push_op(l, d, OP_DATA, &g, u->buf, u->len);
+            link_push_op(l, d, OP_DATA, &g, u->buf, u->len);
             u->on = false;
             u->ack = u->offset + u->len;
             u->ack_due = true;
@@ -214,20 +142,20 @@ static int on_frame(links_t *l, dial_t *d, const uint8_t *b, size_t n)
         return 0;
     }
     default:
-        set_error(l, d, "unexpected frame from the monitor");
+        link_set_error(l, d, "unexpected frame from the monitor");
         return -1;
     }
 }
 
 static int send_frame(links_t *l, dial_t *d, const wire_frame_t *f)
 {
-    int n = wire_encode(f, l->tx + LWS_PRE, WIRE_MAX_FRAME);
+    uint8_t *tx = d->pushed ? l->ptx : l->tx; /* one buffer per serving thread */
+    int n = wire_encode(f, tx + LWS_PRE, WIRE_MAX_FRAME);
     if (n < 0) return -1;
-    return lws_write(d->wsi, l->tx + LWS_PRE, (size_t)n, LWS_WRITE_BINARY) < n ? -1 : 0;
+    return lws_write(d->wsi, tx + LWS_PRE, (size_t)n, LWS_WRITE_BINARY) < n ? -1 : 0;
 }
 
-/* Sends one pending frame; 1 when more may follow, 0 when idle, -1 on error. */
-static int on_writeable(links_t *l, dial_t *d)
+int link_on_writeable(links_t *l, dial_t *d)
 {
     if (d->closing) return -1;
     if (!d->hello_sent) {
@@ -315,14 +243,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             d->units[i].on = d->units[i].ack_due = false;
         {
             wire_frame_t none = {0};
-            push_op(l, d, OP_LINKED, &none, NULL, 0); /* the HTTP thread sets last_used */
+            link_push_op(l, d, OP_LINKED, &none, NULL, 0); /* the HTTP thread sets last_used */
         }
         lws_callback_on_writable(wsi);
         return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE:
         if (!d) return -1;
         if (d->rx_len + len > WIRE_MAX_FRAME) {
-            set_error(l, d, "message larger than 64 KiB from the monitor");
+            link_set_error(l, d, "message larger than 64 KiB from the monitor");
             return -1;
         }
         memcpy(d->rx + d->rx_len, in, len);
@@ -330,12 +258,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
             size_t n = d->rx_len;
             d->rx_len = 0;
-            if (on_frame(l, d, d->rx, n) < 0) return -1;
+            if (link_on_frame(l, d, d->rx, n) < 0) return -1;
         }
         return 0;
     case LWS_CALLBACK_CLIENT_WRITEABLE: {
         if (!d) return -1;
-        int rc = on_writeable(l, d);
+        int rc = link_on_writeable(l, d);
         if (rc < 0) return -1;
         if (rc > 0) lws_callback_on_writable(wsi);
         return 0;
@@ -361,7 +289,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_CLIENT_CLOSED:
         if (!d) return 0;
         if (reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR)
-            set_error(l, d, in ? (const char *)in : "cannot connect to the monitor");
+            link_set_error(l, d, in ? (const char *)in : "cannot connect to the monitor");
         d->wsi = NULL;
         pthread_mutex_lock(&l->mu);
         bool want = d->want;
@@ -419,14 +347,14 @@ static session_t *open_session_named(links_t *l, const char *name)
 static void subscribe(links_t *l, int64_t conn, const hprog_t *h)
 {
     pthread_mutex_lock(&l->mu);
-    for (int i = 0; i < MAX_DIALS; i++) {
-        dial_t *d = &l->dials[i];
-        if (d->id != conn || d->nsubs >= MAX_UNITS) continue;
+    dial_t *d = link_slot(l, conn);
+    if (d && d->nsubs < MAX_UNITS) {
         snprintf(d->subs[d->nsubs].prog, sizeof d->subs[0].prog, "%s", h->id);
         d->subs[d->nsubs++].offset = h->expected;
     }
     pthread_mutex_unlock(&l->mu);
-    lws_cancel_service(l->ctx);
+    struct lws_context *ctx = link_ctx_of(l, conn);
+    if (ctx) lws_cancel_service(ctx);
 }
 
 static void on_program(links_t *l, const op_t *o)
@@ -435,8 +363,8 @@ static void on_program(links_t *l, const op_t *o)
     if (!h) {
         auth_t owner = {0};
         pthread_mutex_lock(&l->mu);
-        for (int i = 0; i < MAX_DIALS; i++)
-            if (l->dials[i].id == o->conn) owner = l->dials[i].owner;
+        dial_t *d = link_slot(l, o->conn);
+        if (d) owner = d->owner;
         pthread_mutex_unlock(&l->mu);
         session_t *s = open_session_named(l, o->prog);
         char err[256] = "";
@@ -451,8 +379,10 @@ static void on_program(links_t *l, const op_t *o)
         h->conn = o->conn;
         snprintf(h->id, sizeof h->id, "%s", o->prog);
         snprintf(h->sid, sizeof h->sid, "%s", s->meta.id);
-        h->expected = h->appended = s->received; /* resume what an earlier run received */
-        h->hdr_len = s->received;
+        /* resume what an earlier run received (kept open across a server restart); a State
+         * belongs right after the header only, never in the middle of resumed bytes */
+        h->expected = h->appended = s->received;
+        h->hdr_len = 0;
     }
     if (h->ended || h->gen == o->gen) return;
     h->gen = o->gen;
@@ -489,7 +419,11 @@ static void linked(links_t *l, int64_t conn)
 static void on_op(links_t *l, const op_t *o)
 {
     if (o->kind == OP_LINKED) {
-        linked(l, o->conn);
+        if (o->conn > 0) linked(l, o->conn);
+        return;
+    }
+    if (o->kind == OP_HELLO) {
+        link_push_hello(l, o->conn, o->gen);
         return;
     }
     if (o->kind == OP_PROGRAM) {
@@ -556,7 +490,21 @@ static void on_news(void *ctx)
     }
 }
 
-links_t *links_create(registry_t *reg, http_server_t *http, db_t *db, char *err, size_t cap)
+dial_t *link_slot(links_t *l, int64_t id)
+{
+    if (id < 0 && id >= -MAX_PUSHES) return &l->pushes[-id - 1];
+    for (int i = 0; i < MAX_DIALS && id > 0; i++)
+        if (l->dials[i].id == id) return &l->dials[i];
+    return NULL;
+}
+
+struct lws_context *link_ctx_of(links_t *l, int64_t id)
+{
+    return id < 0 ? (l->ws ? ws_context(l->ws) : NULL) : l->ctx;
+}
+
+links_t *links_create(registry_t *reg, http_server_t *http, db_t *db, ws_t *ws, char *err,
+                      size_t cap)
 {
     links_t *l = xcalloc(1, sizeof *l);
     l->reg = reg;
@@ -579,6 +527,8 @@ links_t *links_create(registry_t *reg, http_server_t *http, db_t *db, char *err,
         return NULL;
     }
     l->notifier = http_notifier_create(http, on_news, l);
+    if (ws && link_push_init(l, ws) < 0)
+        fprintf(stderr, "liveprof: monitors cannot push to the WebSocket port\n");
     if (pthread_create(&l->thread, NULL, service, l) != 0) {
         snprintf(err, cap, "cannot start the monitor link thread");
         http_notifier_destroy(l->notifier);
@@ -602,10 +552,11 @@ void links_destroy(links_t *l)
         free(o->data);
         free(o);
     }
-    for (int i = 0; i < MAX_DIALS; i++) {
-        free(l->dials[i].rx);
+    for (int i = 0; i < MAX_DIALS + MAX_PUSHES; i++) {
+        dial_t *d = i < MAX_DIALS ? &l->dials[i] : &l->pushes[i - MAX_DIALS];
+        free(d->rx);
         for (int k = 0; k < MAX_UNITS; k++)
-            free(l->dials[i].units[k].buf);
+            free(d->units[k].buf);
     }
     free(l->progs);
     pthread_mutex_destroy(&l->mu);

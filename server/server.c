@@ -135,19 +135,19 @@ int server_run(const server_opts_t *o)
     srv.reg = registry_create(&srv, h, o->workers > 0 ? o->workers : (int)(cores > 0 ? cores : 2),
                               o->ring_bytes);
     ws_t *ws = ws_create(&srv, h, o->ws_host, o->ws_port);
+    /* before ws_start: the links register the WebSocket port's /monitor (pushing monitors) */
+    srv.links = links_create(srv.reg, h, srv.db, ws, err, sizeof err);
+    if (!srv.links) fprintf(stderr, "serve: %s (monitor links disabled)\n", err);
     if (ws_start(ws, err, sizeof err) < 0) {
         fprintf(stderr, "serve: %s\n", err);
         ws_destroy(ws);
+        links_destroy(srv.links);
         registry_destroy(srv.reg);
         http_destroy(h);
         db_close(srv.db);
         return 1;
     }
-    srv.links = links_create(srv.reg, h, srv.db, err, sizeof err);
-    if (!srv.links)
-        fprintf(stderr, "serve: %s (monitor links disabled)\n", err);
-    else
-        api_connections_resume(&srv);
+    if (srv.links) api_connections_resume(&srv);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -166,9 +166,9 @@ int server_run(const server_opts_t *o)
         }
     http_stop_accepting(h);
     ws_stop(ws); /* before the workers go: the feeds read sessions */
-    links_destroy(srv.links);
     registry_destroy(srv.reg);
     ws_destroy(ws);
+    links_destroy(srv.links); /* after ws_destroy: it closes the pushed monitors' connections */
     http_destroy(h);
     db_close(srv.db);
     fprintf(stderr, "liveprof: stopped\n");

@@ -542,6 +542,7 @@ static int established(ws_t *ws, client_t *c, struct lws *wsi)
     c->wsi = wsi;
     const route_t *r = route_of(ws, uri);
     if (r) {
+        lws_set_opaque_user_data(wsi, r->proto->user); /* the route's own state (ws_route) */
         c->route = r->proto;
         c->route_pss =
             r->proto->per_session_data_size ? xcalloc(1, r->proto->per_session_data_size) : NULL;

@@ -24,10 +24,11 @@ struct lws_protocols;
 ws_t *ws_create(server_t *srv, http_server_t *http, const char *host, int port);
 
 /* Registers an extra lws protocol (borrowed; it must outlive the server) serving the WebSocket
- * connections whose request path is exactly `path` (e.g. "/monitor" for server/link.c). Its
+ * connections whose request path is exactly `path` (e.g. "/monitor" for server/link_push.c). Its
  * callback gets the connection callbacks of those connections (ESTABLISHED, RECEIVE,
  * SERVER_WRITEABLE, WS_PEER_INITIATED_CLOSE, RECEIVE_PONG, TIMER, CLOSED) with its own
- * per-session data (of its per_session_data_size, zeroed), on the WebSocket thread; a client
+ * per-session data (of its per_session_data_size, zeroed), on the WebSocket thread, and the
+ * connection's opaque user data (lws_get_opaque_user_data) set to the protocol's `user`; a client
  * that names the protocol in Sec-WebSocket-Protocol reaches it directly, with every callback.
  * The protocol is also a named protocol of the
  * context (for client connections it makes with lws_client_connect_via_info, ws_context gives

@@ -339,9 +339,9 @@ TEST(capture_no_monitor)
 }
 
 /* The server is stopped and started again while the program runs: it dials the monitor again
- * by itself (the connection is still wanted) and, since the monitor's backlog still holds the
- * whole stream, the program's session after the restart is complete: its totals equal
- * `liveprof analyze` of the monitor's tee. */
+ * by itself (the connection is still wanted) and the program continues in the same session
+ * (still open: its segments hold a prefix of the stream) from the bytes it holds; its totals
+ * equal `liveprof analyze` of the monitor's tee. */
 TEST(capture_server_restart)
 {
     if (test_skip_slow()) return;
@@ -361,6 +361,15 @@ TEST(capture_server_restart)
     for (int i = 0; i < 500 && status_int(&s, conn, "\"bytes\"") < (2 << 20); i++)
         usleep(20000);
     CHECK(status_int(&s, conn, "\"bytes\"") >= (2 << 20));
+    char before[33] = "", path[128];
+    snprintf(path, sizeof path, "/api/connections/%d/status", conn);
+    httpc_resp_t r;
+    if (srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200) {
+        const char *at = strstr(r.body, "\"session\"");
+        if (at && (at = strchr(at + 9, '"')) && strlen(at) > 33) snprintf(before, 33, "%s", at + 1);
+    }
+    httpc_resp_dispose(&r);
+    CHECK(strlen(before) == 32);
     CHECK(srv_stop(&s) == 0);
     srv_start(&s, data, "");
     CHECK(cap_wait(p, 120) == 0);
@@ -368,6 +377,8 @@ TEST(capture_server_restart)
     char *status = cap_wait_program(&s, conn, "sr", sid, NULL, 60);
     REQUIRE(status);
     free(status);
+    CHECKF(!strcmp(sid, before), "the session changed: %s before the restart, %s after", before,
+           sid);
     char tee[700];
     snprintf(tee, sizeof tee, "%s/sr.eventlog", m.tee);
     cap_check_totals(&s, sid, tee);

@@ -42,7 +42,7 @@ static void replay_free(replay_t *r)
 {
     pace_destroy(r->pace);
     persist_release(r->src);
-    session_release(r->dst);
+    session_unref(r->dst);
     free(r->pending);
     free(r);
 }
@@ -117,7 +117,7 @@ int replays_start(replays_t *rs, session_t *src, session_t *dst, uint64_t from, 
     replay_t *r = xcalloc(1, sizeof *r);
     r->pace = p;
     r->src = persist_retain(src->pt);
-    r->dst = session_retain(dst);
+    r->dst = session_ref(dst);
     r->start_ns = mono_ns();
     r->next = rs->head;
     rs->head = r;

@@ -121,18 +121,6 @@ void session_unref(session_t *s)
     free(s);
 }
 
-session_t *session_retain(session_t *s)
-{
-    /* relaxed: the caller holds a reference already */
-    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
-    return s;
-}
-
-void session_release(session_t *s)
-{
-    session_unref(s);
-}
-
 bool session_deleted(const session_t *s)
 {
     /* acquire: pairs with session_delete's release */

@@ -100,9 +100,6 @@ void session_end_input(registry_t *reg, session_t *s);
 int session_store_whole(registry_t *reg, session_t *s, const void *p, size_t n);
 /* Deletes the session: its files, its metadata, its uploads. HTTP thread. */
 void session_delete(registry_t *reg, session_t *s);
-/* Another reference to s (returns s) / dropping one; the last frees it. Any thread. */
-session_t *session_retain(session_t *s);
-void session_release(session_t *s);
 /* True once the session was deleted (acquire). */
 bool session_deleted(const session_t *s);
 /* The running replays. */

@@ -250,3 +250,17 @@ int srv_raw_status(const char *resp)
     if (!resp || strncmp(resp, "HTTP/1.", 7) || strlen(resp) < 12) return -1;
     return atoi(resp + 9);
 }
+
+bool srv_totals_equal(const srv_t *s, const char *id, const char *expected)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/api/sessions/%s/totals.txt", id);
+    httpc_resp_t r;
+    size_t n;
+    char *want = (char *)tu_read_file(tu_data(expected), &n);
+    bool ok = srv_req(s, "GET", path, s->admin, NULL, NULL, 0, &r) == 200 && want && r.len == n &&
+              !memcmp(r.body, want, n);
+    free(want);
+    httpc_resp_dispose(&r);
+    return ok;
+}

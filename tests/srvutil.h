@@ -29,6 +29,9 @@ int srv_req(const srv_t *s, const char *method, const char *path, const char *to
             const char *ctype, const void *body, size_t len, httpc_resp_t *out);
 /* Waits until the session's state is done or failed (at most `seconds`); returns the state
  * (malloc'd) or NULL. */
+/* True when the session's /totals.txt (as admin) equals the shared file `expected`
+ * (a path below ../shared/data) byte for byte. */
+bool srv_totals_equal(const srv_t *s, const char *id, const char *expected);
 char *srv_wait_session(const srv_t *s, const char *id, const char *token, int seconds);
 /* The string value of a top-level JSON field of a response body, malloc'd, or NULL. */
 char *srv_json_str(const char *body, const char *field);

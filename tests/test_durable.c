@@ -19,20 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static bool totals_equal(const srv_t *s, const char *id, const char *expected)
-{
-    char path[128];
-    snprintf(path, sizeof path, "/api/sessions/%s/totals.txt", id);
-    httpc_resp_t r;
-    size_t n;
-    char *want = (char *)tu_read_file(tu_data(expected), &n);
-    bool ok = srv_req(s, "GET", path, s->admin, NULL, NULL, 0, &r) == 200 && want && r.len == n &&
-              !memcmp(r.body, want, n);
-    free(want);
-    httpc_resp_dispose(&r);
-    return ok;
-}
-
 static char *post_log(const srv_t *s, const uint8_t *b, size_t n)
 {
     httpc_resp_t r;
@@ -111,8 +97,8 @@ TEST(durable_roundtrip_every_log)
         CHECKF(state && !strcmp(state, "done"), "%s after restart: %s", every_log[i].log,
                state ? state : "(missing)");
         free(state);
-        CHECKF(totals_equal(&s, ids[i], every_log[i].expected), "%s: totals differ after restart",
-               every_log[i].log);
+        CHECKF(srv_totals_equal(&s, ids[i], every_log[i].expected),
+               "%s: totals differ after restart", every_log[i].log);
         char path[128];
         snprintf(path, sizeof path, "/api/sessions/%s/eventlog", ids[i]);
         httpc_resp_t r;
@@ -229,7 +215,7 @@ TEST(durable_concurrent_crash_loop_chunked_upload)
     char *state = srv_wait_session(&s, sid, s.admin, 60);
     CHECKF(state && !strcmp(state, "done"), "state %s", state ? state : "(timeout)");
     free(state);
-    CHECK(totals_equal(&s, sid, "expected/scale-1m/default/scale-1m.totals.txt"));
+    CHECK(srv_totals_equal(&s, sid, "expected/scale-1m/default/scale-1m.totals.txt"));
     CHECK(srv_stop(&s) == 0);
     free(up);
     free(sid);
@@ -337,7 +323,7 @@ TEST(durable_damaged_segments)
         httpc_resp_dispose(&r);
         if (i == 3) {
             free(srv_wait_session(&s, ids[i], s.admin, 30));
-            CHECK(totals_equal(&s, ids[i], "expected/scale-1m/default/scale-1m.totals.txt"));
+            CHECK(srv_totals_equal(&s, ids[i], "expected/scale-1m/default/scale-1m.totals.txt"));
         }
         snprintf(path, sizeof path, "/api/sessions/%s/totals.txt", ids[i]);
         CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
@@ -416,7 +402,7 @@ TEST(durable_replay_max_realtime_range)
     char *rid = replay(&s, id, "speed=max");
     REQUIRE(rid);
     wait_settled(&s, rid, now_s());
-    CHECK(totals_equal(&s, rid, "expected/scale-1m/default/scale-1m.totals.txt"));
+    CHECK(srv_totals_equal(&s, rid, "expected/scale-1m/default/scale-1m.totals.txt"));
     char path[200];
     snprintf(path, sizeof path, "/api/sessions/%s/eventlog", rid);
     httpc_resp_t r;
@@ -451,7 +437,7 @@ TEST(durable_replay_max_realtime_range)
     CHECKF(took >= want * 0.95, "paced replay took %.3f s, want %.3f s", took, want);
     CHECKF(half >= 0 && half < want * 0.9, "the first bytes came after %.3f s", half);
     wait_settled(&s, rid, t0);
-    CHECK(totals_equal(&s, rid, "expected/scale-1m/default/scale-1m.totals.txt"));
+    CHECK(srv_totals_equal(&s, rid, "expected/scale-1m/default/scale-1m.totals.txt"));
     free(rid);
     /* bad requests */
     snprintf(path, sizeof path, "/api/sessions/%s/replay?speed=fast", id);
@@ -479,7 +465,7 @@ TEST(durable_replay_max_realtime_range)
         char *state = srv_wait_session(&s, (char *)out, s.admin, 60);
         CHECK(state && !strcmp(state, "done"));
         free(state);
-        CHECK(totals_equal(&s, (char *)out, "expected/scale-1m/default/scale-1m.totals.txt"));
+        CHECK(srv_totals_equal(&s, (char *)out, "expected/scale-1m/default/scale-1m.totals.txt"));
     }
     free(out);
     free(want_txt);
@@ -573,7 +559,7 @@ TEST(durable_retention_keeps_coarse_tiers)
         usleep(100000);
     CHECKF(disk <= (9u << 20), "retention left %llu bytes", (unsigned long long)disk);
     CHECKF(strcmp(first, "seg-00000000.lps") > 0, "the oldest segment %s is still there", first);
-    CHECK(totals_equal(&s, id, totals));
+    CHECK(srv_totals_equal(&s, id, totals));
     char path[200];
     snprintf(path, sizeof path, "/api/sessions/%s/eventlog", id);
     CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 410);
@@ -586,7 +572,7 @@ TEST(durable_retention_keeps_coarse_tiers)
     char *state = srv_wait_session(&s, id, s.admin, 10);
     CHECK(state && !strcmp(state, "done"));
     free(state);
-    CHECK(totals_equal(&s, id, totals));
+    CHECK(srv_totals_equal(&s, id, totals));
     snprintf(path, sizeof path, "/api/sessions/%s/aggregates?series=threads", id);
     CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
     CHECK(r.body && strstr(r.body, "\"coarse\":true") && strstr(r.body, "\"values\":[0."));

@@ -25,21 +25,6 @@ static char *upload_raw(const srv_t *s, const char *token, const char *log, int 
     return id;
 }
 
-/* True when the session's /totals.txt equals the old tool's file `expected` (a shared path). */
-static bool totals_match(const srv_t *s, const char *id, const char *expected)
-{
-    char path[128];
-    snprintf(path, sizeof path, "/api/sessions/%s/totals.txt", id);
-    httpc_resp_t r;
-    size_t n;
-    char *want = (char *)tu_read_file(tu_data(expected), &n);
-    bool ok = srv_req(s, "GET", path, s->admin, NULL, NULL, 0, &r) == 200 && want && r.len == n &&
-              !memcmp(r.body, want, n);
-    free(want);
-    httpc_resp_dispose(&r);
-    return ok;
-}
-
 /* True when /totals (JSON) has the rows of the old tool's totals file `expected`, in order:
  * sections by title, other rows as "<name> <total_ns>ns". */
 static bool totals_json_match(const srv_t *s, const char *id, const char *expected)
@@ -97,7 +82,7 @@ static void upload_and_compare(const srv_t *s, const char *log, const char *expe
     char *state = srv_wait_session(s, id, s->admin, 60);
     CHECKF(state && !strcmp(state, "done"), "%s: state %s", log, state ? state : "(timeout)");
     free(state);
-    CHECKF(totals_match(s, id, expected), "%s: totals.txt differs from %s", log, expected);
+    CHECKF(srv_totals_equal(s, id, expected), "%s: totals.txt differs from %s", log, expected);
     free(id);
 }
 
@@ -165,7 +150,7 @@ TEST(server_chunked_upload_resume)
     httpc_resp_dispose(&r);
     char *state = srv_wait_session(&s, sid, s.admin, 60);
     CHECKF(state && !strcmp(state, "done"), "state %s", state ? state : "(timeout)");
-    CHECK(totals_match(&s, sid, "expected/small/default/small.totals.txt"));
+    CHECK(srv_totals_equal(&s, sid, "expected/small/default/small.totals.txt"));
     CHECK(totals_json_match(&s, sid, "expected/small/default/small.totals.txt"));
     free(state);
     free(up);
@@ -329,7 +314,7 @@ static void *upload_job(void *arg)
     }
     char *state = srv_wait_session(j->s, id, j->s->admin, 120);
     snprintf(j->why, sizeof j->why, "session %s: state %s", id, state ? state : "(timeout)");
-    j->ok = state && !strcmp(state, "done") && totals_match(j->s, id, j->expected);
+    j->ok = state && !strcmp(state, "done") && srv_totals_equal(j->s, id, j->expected);
     if (!j->ok)
         snprintf(j->why, sizeof j->why, "session %s: state %s, totals.txt differs", id,
                  state ? state : "(timeout)");
@@ -394,7 +379,7 @@ TEST(server_restart_keeps_sessions)
     srv_start(&s, data, "");
     char *state = srv_wait_session(&s, id, s.admin, 30);
     CHECKF(state && !strcmp(state, "done"), "after restart: %s", state ? state : "(missing)");
-    CHECK(totals_match(&s, id, "expected/leech-main/default/leech-main.totals.txt"));
+    CHECK(srv_totals_equal(&s, id, "expected/leech-main/default/leech-main.totals.txt"));
     free(state);
     free(id);
     CHECK(srv_stop(&s) == 0);
@@ -418,7 +403,7 @@ TEST(server_upload_cli)
         out[--n] = 0;
     char *last = strrchr((char *)out, '\n');
     last = last ? last + 1 : (char *)out;
-    CHECK(totals_match(&s, last, "expected/small/default/small.totals.txt"));
+    CHECK(srv_totals_equal(&s, last, "expected/small/default/small.totals.txt"));
     free(out);
     CHECK(srv_stop(&s) == 0);
 }

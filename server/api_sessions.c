@@ -153,7 +153,8 @@ static void totals_report(registry_t *reg, session_t *s, report_t *out)
     pthread_mutex_unlock(&s->lock);
 }
 
-static void get_totals(http_req_t *r)
+/* Sends the totals report as the JSON document or as the text `liveprof analyze` writes. */
+static void send_totals(http_req_t *r, bool json)
 {
     session_t *s = api_visible_session(r);
     if (!s) return;
@@ -162,27 +163,24 @@ static void get_totals(http_req_t *r)
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    report_write_totals_json(&rep, session_state(s) >= SESSION_DONE, f);
+    if (json)
+        report_write_totals_json(&rep, session_state(s) >= SESSION_DONE, f);
+    else
+        report_write_totals(&rep, f);
     fclose(f);
     report_dispose(&rep);
-    http_send(r, 200, "application/json", text, len);
+    http_send(r, 200, json ? "application/json" : "text/plain; charset=utf-8", text, len);
     free(text);
+}
+
+static void get_totals(http_req_t *r)
+{
+    send_totals(r, true);
 }
 
 static void get_totals_txt(http_req_t *r)
 {
-    session_t *s = api_visible_session(r);
-    if (!s) return;
-    report_t rep;
-    totals_report(server_registry(r->srv), s, &rep);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    report_write_totals(&rep, f);
-    fclose(f);
-    report_dispose(&rep);
-    http_send(r, 200, "text/plain; charset=utf-8", text, len);
-    free(text);
+    send_totals(r, false);
 }
 
 /* Reads an optional unsigned query parameter; false after sending 400 for a bad one. */

@@ -218,6 +218,11 @@ fuzz-seeds: deps-ok
 	$(O)/fuzz-seeds
 $(O)/fuzz-seeds: $(O)/obj/fuzz/driver/seeds.o $(SRVA) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $< $(SRVA) $(LIBA) $(LDLIBS)
+# the monitor's leech socket target links the monitor and leech objects too
+$(O)/fuzz-ingest: $(O)/obj/fuzz/ingest.o $(MON_LIB) $(LEECH_OBJ) $(SRVA) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $< $(MON_LIB) $(LEECH_OBJ) $(SRVA) $(LIBA) $(LDLIBS)
+$(O)/replay-ingest: $(O)/obj/fuzz/ingest.o $(O)/obj/fuzz/driver/replay.o $(MON_LIB) $(LEECH_OBJ) $(SRVA) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $< $(O)/obj/fuzz/driver/replay.o $(MON_LIB) $(LEECH_OBJ) $(SRVA) $(LIBA) $(LDLIBS)
 $(O)/replay-%: $(O)/obj/fuzz/%.o $(O)/obj/fuzz/driver/replay.o $(SRVA) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $< $(O)/obj/fuzz/driver/replay.o $(SRVA) $(LIBA) $(LDLIBS)
 

@@ -1,6 +1,6 @@
-/* Writes the seed-* inputs of the wsmsg, wire, snapshot and segment corpora with the project's
- * own encoders and segment writer, so every seed is what liveprof itself sends or stores. Run
- * from the repository root: `make fuzz-seeds` (existing seed files are overwritten). */
+/* Writes the seed-* inputs of the wsmsg, wire, snapshot, segment and ingest corpora with the
+ * project's own encoders and segment writer, so every seed is what liveprof itself sends or stores.
+ * Run from the repository root: `make fuzz-seeds` (existing seed files are overwritten). */
 #include "seg_log.h"
 #include "seg_writer.h"
 #include "segment.h"
@@ -222,11 +222,71 @@ static void segment_seeds(void)
     }
 }
 
+/* Appends one length-prefixed frame (as a leech writes them) to out. */
+static size_t frame(uint8_t *out, size_t at, const wire_frame_t *f)
+{
+    int n = wire_encode(f, out + at + 4, WIRE_MAX_FRAME);
+    if (n < 0) exit(1);
+    uint32_t len = (uint32_t)n;
+    memcpy(out + at, &len, 4);
+    return at + 4 + (size_t)n;
+}
+
+/* What a leech sends the monitor: hello, the eventlog's header, state, the data in units of
+ * several frames, a gap, heartbeat, bye (and variants out of order). */
+static void ingest_seeds(void)
+{
+    static uint8_t log[1 << 14], out[1 << 16];
+    FILE *f = fopen(LOG_PATH, "rb");
+    if (!f) exit(1);
+    size_t n = fread(log, 1, sizeof log, f);
+    fclose(f);
+    const uint8_t *datb = memmem(log, n, "datb", 4);
+    if (!datb) exit(1);
+    size_t hl = (size_t)(datb - log) + 4, at = 0;
+    wire_frame_t hello = {.kind = WIRE_HELLO,
+                          .version = WIRE_VERSION,
+                          .program = wire_cstr("fib"),
+                          .text = wire_cstr("fib 4242")};
+    at = frame(out, at, &hello);
+    at = frame(out, at, &(wire_frame_t){.kind = WIRE_HEADER, .data = {log, (uint32_t)hl}});
+    at = frame(out, at, &(wire_frame_t){.kind = WIRE_STATE, .data = {log + hl, 16}});
+    size_t head_only = at;
+    uint64_t seq = 0;
+    for (size_t off = hl; off < n; off += 1500) { /* units of three frames of 500 bytes */
+        for (size_t k = 0; k < 3 && off + 500 * k < n; k++) {
+            size_t o = off + 500 * k, len = n - o < 500 ? n - o : 500;
+            uint32_t fl = (k == 0 ? WIRE_FLAG_BLOCK_START : 0) |
+                          (k == 2 || o + len == n ? WIRE_FLAG_BLOCK_END : 0);
+            at = frame(out, at,
+                       &(wire_frame_t){.kind = WIRE_DATA,
+                                       .seq = seq++,
+                                       .offset = o,
+                                       .flags = fl,
+                                       .data = {log + o, (uint32_t)len}});
+        }
+    }
+    at = frame(out, at, &(wire_frame_t){.kind = WIRE_GAP, .offset = n, .length = 4096});
+    at = frame(out, at, &(wire_frame_t){.kind = WIRE_HEARTBEAT, .time_ns = 1});
+    at = frame(out, at, &(wire_frame_t){.kind = WIRE_BYE});
+    put("ingest", "session", out, at);
+    put("ingest", "hello-header-state", out, head_only);
+    /* data before the header, and a second hello */
+    at = frame(out, 0, &hello);
+    at = frame(out, at,
+               &(wire_frame_t){.kind = WIRE_DATA, .offset = 0, .flags = 3, .data = {log, 100}});
+    put("ingest", "data-before-header", out, at);
+    at = frame(out, 0, &hello);
+    at = frame(out, at, &hello);
+    put("ingest", "hello-twice", out, at);
+}
+
 int main(void)
 {
     wsmsg_seeds();
     wire_seeds();
     snapshot_seeds();
     segment_seeds();
+    ingest_seeds();
     return 0;
 }

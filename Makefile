@@ -50,7 +50,7 @@ MON_SRC  := $(sort $(wildcard monitor/*.c))
 MON_OBJ  := $(MON_SRC:%.c=$(O)/obj/%.o)
 MON_LIB  := $(filter-out $(O)/obj/monitor/main.o,$(MON_OBJ))
 
-.PHONY: all run test test-unit test-asan test-tsan bench bench-quick bench-check bench-baseline fuzz fuzz-replay format clean deps ref web
+.PHONY: all run test test-unit test-asan test-tsan bench bench-quick bench-check bench-baseline fuzz fuzz-replay fuzz-seeds format clean deps ref web
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(O)/bench-%)
 all: deps-ok $(O)/liveprof $(O)/liveprof-monitor $(O)/tests $(BENCH_BIN) $(O)/wire_check leech web
 
@@ -211,6 +211,18 @@ fuzz-replay: deps-ok
 
 $(O)/fuzz-%: $(O)/obj/fuzz/%.o $(SRVA) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $< $(SRVA) $(LIBA) $(LDLIBS)
+# fuzz-seeds: the seed-* inputs the project's own encoders and segment writer make
+# (fuzz/driver/seeds.c; fuzz/mkseeds.py writes the others).
+fuzz-seeds: deps-ok
+	$(MAKE) --no-print-directory $(O)/fuzz-seeds
+	$(O)/fuzz-seeds
+$(O)/fuzz-seeds: $(O)/obj/fuzz/driver/seeds.o $(SRVA) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $< $(SRVA) $(LIBA) $(LDLIBS)
+# the monitor's leech socket target links the monitor and leech objects too
+$(O)/fuzz-ingest: $(O)/obj/fuzz/ingest.o $(MON_LIB) $(LEECH_OBJ) $(SRVA) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $< $(MON_LIB) $(LEECH_OBJ) $(SRVA) $(LIBA) $(LDLIBS)
+$(O)/replay-ingest: $(O)/obj/fuzz/ingest.o $(O)/obj/fuzz/driver/replay.o $(MON_LIB) $(LEECH_OBJ) $(SRVA) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $< $(O)/obj/fuzz/driver/replay.o $(MON_LIB) $(LEECH_OBJ) $(SRVA) $(LIBA) $(LDLIBS)
 $(O)/replay-%: $(O)/obj/fuzz/%.o $(O)/obj/fuzz/driver/replay.o $(SRVA) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $< $(O)/obj/fuzz/driver/replay.o $(SRVA) $(LIBA) $(LDLIBS)
 

@@ -13,6 +13,9 @@
 
 #define AGGR_DEFAULT_BINS 1000 /* bins of a query that asks for 0 */
 #define AGGR_MAX_BINS 100000   /* most bins a query may ask for */
+/* Most cells (rows x bins) one query folds or returns: a query over more rows gets fewer bins,
+ * at least one (then its cost is that of the rows it already holds). */
+#define AGGR_MAX_CELLS (1u << 22)
 
 /* Options; a zero field takes its default. */
 typedef struct aggr_opts {
@@ -102,7 +105,8 @@ const aggr_opts_t *aggr_options(const aggr_t *a);
  * multiples of its bin width, aligned on their width (so from_ns <= from, to_ns >= to and
  * `bins` may come out smaller). Labels and threads
  * give only rows with data in the range, at most max_rows of them (the largest totals, listed
- * in name / tid order) plus an "other" row for the rest. Returns 0, LP_EARG (unknown series) or
+ * in name / tid order) plus an "other" row for the rest. Bins are cut further so that rows x
+ * bins stays within AGGR_MAX_CELLS (at least 1 bin). Returns 0, LP_EARG (unknown series) or
  * LP_ERANGE (to <= from, bins > AGGR_MAX_BINS); no data gives 0 rows and 0 bins. The result
  * owns its memory (aggr_result_dispose). Reader thread, under the caller's lock. */
 int aggr_query(const aggr_t *a, const char *series, uint64_t from, uint64_t to, uint32_t bins,

@@ -477,6 +477,11 @@ int aggr_query_ex(const aggr_t *a, const aggr_query_t *q, aggr_result_t *out)
     if (!to) to = a->now < UINT64_MAX ? a->now + 1 : UINT64_MAX;
     if (to <= from) return LP_ERANGE;
     const aseries_t *s = &a->s[sid];
+    /* the cells the fold and the result hold: gauges fold every stored row (heap returns three
+     * rows per stored one); spans return at most every stored row and "other" */
+    uint64_t rows = (uint64_t)s->nrows * (sid == AS_HEAP ? 3 : 1) + 1;
+    if ((uint64_t)bins * rows > AGGR_MAX_CELLS)
+        bins = rows >= AGGR_MAX_CELLS ? 1 : (uint32_t)(AGGR_MAX_CELLS / rows);
     tiers_grid_t g;
     tiers_pick(&s->t, from, to, bins, q->tier, &g);
     out->tier = (int)g.level;

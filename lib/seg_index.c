@@ -173,8 +173,8 @@ uint8_t *seg_index_encode(seg_index_t *x, size_t *len)
 int seg_index_decode(seg_index_t *x, const uint8_t *p, size_t len)
 {
     seg_index_init(x, 0);
+    if (len < 60) goto bad; /* before `end`: an empty payload may come as NULL */
     const uint8_t *end = p + len;
-    if (len < 60) goto bad;
     uint64_t *head[7] = {&x->stream_start, &x->stream_end, &x->first_ts,     &x->last_ts,
                          &x->bin_ns,       &x->events,     &x->thread_bin_ns};
     for (int i = 0; i < 7; i++, p += 8)

@@ -195,8 +195,8 @@ static uint64_t scan_file(seg_log_t *l, uint64_t seq, int fd, uint64_t size, uin
             *why = "record cut short";
             break;
         }
-        if (r.len > *cap) {
-            *cap = r.len;
+        if (r.len > *cap || !*buf) { /* never NULL: empty payloads are copied and decoded too */
+            *cap = r.len > 64 ? r.len : 64;
             *buf = xrealloc(*buf, *cap);
         }
         if (read_full(fd, *buf, r.len, off + SEG_REC_HDR) < 0 ||

@@ -296,6 +296,7 @@ int wire_decode(wire_frame_t *f, const uint8_t *b, size_t n)
         rd_str(b, n, &x, 8, WIRE_MAX_TEXT, &f->token) < 0 ||
         rd_str(b, n, &x, 9, WIRE_MAX_TEXT, &f->text) < 0 || rd_u64(b, &x, 11, &f->time_ns) < 0)
         return LP_EPROTO;
+    if (len > WIRE_MAX_DATA) return LP_EPROTO; /* the encoder's limit: a frame it never makes */
     f->data.p = at ? b + at + 4 : NULL;
     f->data.len = len;
     if (rd_vec(b, n, &x, 10, 4, false, &at, &len) < 0) return LP_EPROTO;

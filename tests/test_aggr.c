@@ -760,3 +760,36 @@ TEST(aggr_cap_create_of_another_cap)
     aggr_result_dispose(&r);
     aggr_destroy(a);
 }
+
+/* A hostile log with many heap-profile labels queried with the most bins used to fold
+ * rows x bins cells (10^5 labels x 10^5 bins: ~400 GB through the fatal out-of-memory path):
+ * the bins are cut so that rows x bins stays within AGGR_MAX_CELLS, and the values still hold. */
+TEST(aggr_query_caps_rows_times_bins)
+{
+    aggr_t *a = aggr_create(NULL);
+    const uint32_t labels = 5000; /* x 900 one-ms bins: over the cap */
+    char name[32];
+    for (uint32_t i = 0; i < labels; i++) {
+        snprintf(name, sizeof name, "label-%u", i);
+        ev_hp(a, 1 * MS + i, name, 1000 + i);
+    }
+    ev_hp(a, 900 * MS, "label-0", 5);
+    aggr_result_t r;
+    REQUIRE(aggr_query(a, "heapprof", 0, 0, AGGR_MAX_BINS, &r) == 0);
+    CHECKF((uint64_t)r.bins * (labels + 1) <= AGGR_MAX_CELLS, "%u bins of %u rows", r.bins, labels);
+    CHECK(r.bins >= 1 && r.to_ns == r.from_ns + (uint64_t)r.bins * r.bin_ns);
+    CHECK(r.nrows > 0 && r.nrows <= aggr_options(a)->heapprof_top + 1);
+    /* the largest label is listed first and keeps its residency */
+    REQUIRE(r.nrows > 0);
+    CHECK(!strcmp(r.rows[0].name, "label-4999"));
+    double mx = 0;
+    for (uint32_t i = 0; i < r.bins; i++)
+        if (r.rows[0].values[i] > mx) mx = r.rows[0].values[i];
+    CHECK(mx == 1000 + labels - 1);
+    aggr_result_dispose(&r);
+    /* few rows keep every bin they ask for */
+    REQUIRE(aggr_query(a, "heap", 0, 0, AGGR_MAX_BINS, &r) == 0);
+    CHECK(r.bins > AGGR_MAX_CELLS / (labels + 1));
+    aggr_result_dispose(&r);
+    aggr_destroy(a);
+}

@@ -21,7 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static char dir[512], sock_path[600];
+static char dir[96], sock_path[108]; /* sock_path: sockaddr_un's sun_path */
 static monitor_t mon;
 static ingest_t *ing;
 
@@ -44,12 +44,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     signal(SIGPIPE, SIG_IGN);
     const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/lp-fuzz-ingest-XXXXXX", t && *t ? t : P_tmpdir);
+    if (snprintf(dir, sizeof dir, "%s/lp-fuzz-ingest-XXXXXX", t && *t ? t : P_tmpdir) >=
+        (int)sizeof dir) {
+        fprintf(stderr, "ingest fuzz: TMPDIR too long for a socket path\n");
+        exit(1);
+    }
     if (!mkdtemp(dir)) {
         perror("ingest fuzz: mkdtemp");
         exit(1);
     }
-    snprintf(sock_path, sizeof sock_path, "%s/s", dir);
+    snprintf(sock_path, sizeof sock_path, "%.96s/s", dir);
     memset(&mon, 0, sizeof mon);
     pthread_mutex_init(&mon.mu, NULL);
     mon.backlog_cap = 1u << 20;
@@ -131,9 +135,7 @@ static uint64_t run(const uint8_t *data, size_t size, size_t cut)
 {
     int cfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    size_t plen = strlen(sock_path);
-    if (plen >= sizeof a.sun_path) fail("socket path too long");
-    memcpy(a.sun_path, sock_path, plen + 1);
+    memcpy(a.sun_path, sock_path, sizeof a.sun_path);
     if (cfd < 0 || connect(cfd, (struct sockaddr *)&a, sizeof a) != 0) fail("cannot connect");
     int sz = 1 << 20;
     setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);

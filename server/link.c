@@ -71,6 +71,20 @@ void link_set_error(links_t *l, dial_t *d, const char *msg)
         fprintf(stderr, "liveprof: monitor link %lld: %s\n", (long long)d->id, msg);
 }
 
+int link_rx(links_t *l, dial_t *d, struct lws *wsi, const void *in, size_t len, size_t *n)
+{
+    if (d->rx_len + len > WIRE_MAX_FRAME) {
+        link_set_error(l, d, "message larger than 64 KiB from the monitor");
+        return -1;
+    }
+    memcpy(d->rx + d->rx_len, in, len);
+    d->rx_len += len;
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi)) return 0;
+    *n = d->rx_len;
+    d->rx_len = 0;
+    return 1;
+}
+
 int link_on_frame(links_t *l, dial_t *d, const uint8_t *b, size_t n)
 {
     wire_frame_t f;
@@ -249,17 +263,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE:
         if (!d) return -1;
-        if (d->rx_len + len > WIRE_MAX_FRAME) {
-            link_set_error(l, d, "message larger than 64 KiB from the monitor");
-            return -1;
-        }
-        memcpy(d->rx + d->rx_len, in, len);
-        d->rx_len += len;
-        if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
-            size_t n = d->rx_len;
-            d->rx_len = 0;
-            if (link_on_frame(l, d, d->rx, n) < 0) return -1;
-        }
+        size_t n;
+        int whole = link_rx(l, d, wsi, in, len, &n);
+        if (whole < 0 || (whole && link_on_frame(l, d, d->rx, n) < 0)) return -1;
         return 0;
     case LWS_CALLBACK_CLIENT_WRITEABLE: {
         if (!d) return -1;

@@ -110,6 +110,10 @@ void link_set_error(links_t *l, dial_t *d, const char *msg);
 /* Handles one whole message from the monitor. Returns 0, or -1 to close the connection. The
  * thread serving d's connection. */
 int link_on_frame(links_t *l, dial_t *d, const uint8_t *b, size_t n);
+/* Adds one received piece of a WebSocket message to d->rx. Returns 1 when the message is whole
+ * (its bytes are d->rx[0..*n), and d->rx is free again), 0 when more is to come, or -1 (the
+ * error is set) for a message over 64 KiB. WebSocket or link thread, the connection's own. */
+int link_rx(links_t *l, dial_t *d, struct lws *wsi, const void *in, size_t len, size_t *n);
 /* Sends one pending frame (Hello, Subscribe, Ack) on d's connection; 1 when more may follow, 0
  * when idle, -1 to close. The thread serving d's connection, in its writeable callback. */
 int link_on_writeable(links_t *l, dial_t *d);

@@ -149,20 +149,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_RECEIVE: {
         dial_t *d = ps ? ps->d : NULL;
         if (!d) return -1;
-        if (d->rx_len + len > WIRE_MAX_FRAME) {
-            link_set_error(l, d, "message larger than 64 KiB from the monitor");
+        size_t n;
+        int whole = link_rx(l, d, wsi, in, len, &n);
+        if (whole < 0) return -1;
+        if (whole && message(l, d, d->rx, n) < 0) {
+            lws_close_reason(wsi, (enum lws_close_status)CLOSE_POLICY,
+                             (unsigned char *)"protocol error", 14);
             return -1;
-        }
-        memcpy(d->rx + d->rx_len, in, len);
-        d->rx_len += len;
-        if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
-            size_t n = d->rx_len;
-            d->rx_len = 0;
-            if (message(l, d, d->rx, n) < 0) {
-                lws_close_reason(wsi, (enum lws_close_status)CLOSE_POLICY,
-                                 (unsigned char *)"protocol error", 14);
-                return -1;
-            }
         }
         return 0;
     }

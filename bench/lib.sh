@@ -137,7 +137,8 @@ input_row() {
 
 # measure N warm|cold FILE CMD...: runs CMD N times through bench-timeit with FILE's page
 # cache warmed once or evicted before each run; stdout to /dev/null, stderr to $OUT/stderr.txt.
-# Sets MED MIN MAX (seconds), RSS_KB (max), RC, CACHE.
+# Sets MED MIN MAX (seconds), CPU_MIN (the least user + system seconds of a run), RSS_KB (max),
+# RC, CACHE.
 measure() {
     _n=$1
     _cache=$2
@@ -148,6 +149,7 @@ measure() {
     MED=$(kv median_s "$_line")
     MIN=$(kv min_s "$_line")
     MAX=$(kv max_s "$_line")
+    CPU_MIN=$(kv cpu_min_s "$_line")
     RSS_KB=$(kv rss_kb "$_line")
     RC=$(kv rc "$_line")
     CACHE=$(kv cache "$_line")
@@ -167,6 +169,14 @@ throughput_rows() {
     row "$1" "$2" time "$MED" s - - "n=$N_RUNS min=$MIN max=$MAX"
     row "$1" "$2" peak_rss "$(kb_mb "$RSS_KB")" MB - - "max over $N_RUNS runs"
     LAST_MBS=$_mbs
+    LAST_CPU_MBS=$(per_sec "$_bytes" "${CPU_MIN:-}")
+}
+
+# cpu_row STAGE INPUT MBS BASELINE BASELINE_MBS NOTE: the CPU-time throughput (bytes / the least
+# user + system seconds of a run) against a baseline's. The regression check guards these
+# ratios: other load on the machine moves them far less than it moves wall time.
+cpu_row() {
+    row "$1" "$2" cpu_throughput "$3" MB/s "$4" "$5" "bytes / least CPU seconds of a run; $6"
 }
 
 # ---- a server -----------------------------------------------------------------------------

@@ -3,12 +3,12 @@
 # while wrk reads totals and aggregates of a finished session — checking that every upload's
 # totals.txt stays byte-identical to the old tool's and that the server's RSS stays flat.
 # Usage (repository root, after `make all`): sh bench/stage_load.sh quick|full OUTDIR
-# quick: 15 s of load; full: 120 s. Prints TSV rows (stage input metric value unit baseline
+# quick: 8 s of load; full: 120 s. Prints TSV rows (stage input metric value unit baseline
 # baseline_value note); exits non-zero when a result differs or RSS grows by more than 50 %.
 set -eu
 mode=${1:-quick}
 out=${2:-build/bench/load}
-secs=15
+secs=8
 [ "$mode" = full ] && secs=120
 mkdir -p "$out"
 log=../shared/data/eventlogs/fib-labels.eventlog

@@ -13,7 +13,7 @@ set -eu
 MODE=${1:-quick}
 OUT=${2:-build/bench/ws}
 case $MODE in
-quick) SECS=3 CLIENTS=1000 ;;
+quick) SECS=2 CLIENTS=1000 ;;
 full) SECS=8 CLIENTS=1000 ;;
 *)
     echo "usage: sh bench/stage_ws.sh quick|full OUTDIR" >&2

@@ -1,6 +1,7 @@
 /* Runs a command several times and prints its median, fastest and slowest wall time and its
- * peak RSS and least CPU time (from wait4, so no /usr/bin/time is needed), with the input file's page cache
- * warmed or evicted before every run. The bench stage scripts time every CLI run with it. */
+ * peak RSS and least CPU time (from wait4, so no /usr/bin/time is needed), with the input file's
+ * page cache warmed or evicted before every run. The bench stage scripts time every CLI run with
+ * it. */
 #include "pagecache.h"
 
 #include <errno.h>

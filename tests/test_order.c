@@ -105,8 +105,9 @@ static void check_order(const uint8_t *buf, size_t len, bool from_file, bool can
 }
 
 /* Three capabilities writing interleaved blocks, timestamps jittered inside each block (as
- * EndGC is), and the global block last; `early` puts one event before its block's marker. */
-static uint8_t *make_log_n(size_t *len, bool early, int per_block)
+ * EndGC is), and the global block last; `early` puts one event before its block's marker,
+ * `spike` one far in the future near the start of a block, so most of that block falls below it. */
+static uint8_t *make_log_n(size_t *len, bool early, int per_block, bool spike)
 {
     evwrite_t w;
     evwrite_init(&w);
@@ -120,6 +121,7 @@ static uint8_t *make_log_n(size_t *len, bool early, int per_block)
                 seed = seed * 1103515245u + 12345u;
                 uint64_t ts = t[cap] + (seed >> 16) % 7; /* small jitter: not sorted */
                 if (early && round == 20 && cap == 1 && i == 0) ts = t[cap] - 500;
+                if (spike && round == 10 && cap == 2 && i == 1) ts = t[cap] + 100000;
                 if (i % 3 == 0) { /* variable sizes, so events straddle read pieces */
                     char msg[200];
                     memset(msg, 'x', sizeof msg);
@@ -143,7 +145,7 @@ static uint8_t *make_log_n(size_t *len, bool early, int per_block)
 
 static uint8_t *make_log(size_t *len, bool early)
 {
-    return make_log_n(len, early, 50);
+    return make_log_n(len, early, 50, false);
 }
 
 TEST(order_fast_path_memory_and_file)
@@ -158,13 +160,40 @@ TEST(order_fast_path_memory_and_file)
 TEST(order_big_blocks)
 {
     size_t len;
-    uint8_t *buf = make_log_n(&len, false, 12000); /* blocks of about 600 KiB */
+    uint8_t *buf = make_log_n(&len, false, 12000, false); /* blocks of about 600 KiB */
     check_order(buf, len, true, true, true);
     free(buf);
-    buf = make_log_n(&len, true, 12000);
+    buf = make_log_n(&len, true, 12000, false);
     check_order(buf, len, true, true, false);
     check_order(buf, len, true, false, false);
     free(buf);
+}
+
+/* Blocks nearly in order and a block far from order (an event far in the future near its
+ * start): both come out in the exact stable order, on the fast path. */
+TEST(order_nearly_sorted_and_spiked_blocks)
+{
+    size_t len;
+    uint8_t *buf = make_log_n(&len, false, 400, true);
+    check_order(buf, len, true, true, true);
+    check_order(buf, len, false, true, true);
+    free(buf);
+}
+
+/* Real GHC logs: their blocks hold events stamped earlier than the one before them. */
+TEST(order_real_logs_match_stable_sort)
+{
+    const char *logs[] = {"small", "heap", "scale-1m", "concurrent"};
+    for (size_t i = 0; i < sizeof logs / sizeof *logs; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "../shared/data/eventlogs/%s.eventlog", logs[i]);
+        size_t len;
+        uint8_t *buf = tu_read_file(path, &len);
+        REQUIRE(buf);
+        check_order(buf, len, true, true, true);
+        check_order(buf, len, false, true, true);
+        free(buf);
+    }
 }
 
 TEST(order_fast_path_falls_back)

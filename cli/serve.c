@@ -32,6 +32,10 @@ static void usage(FILE *f)
                "  --retain-age SECONDS   drop raw segments older than this (default: keep)\n"
                "  --retain-session BYTES keep at most this much raw segment data per session\n"
                "  --retain-total BYTES   ... and in all (oldest first; results stay)\n"
+               "  --retain-coarse LIST   series whose coarse (about a minute) bins outlive the\n"
+               "                     raw segments: all (default), none, or a comma list of\n"
+               "                     labels,threads,caps,gc,heap,heapprof,sparks\n"
+               "  --retain-coarse-age SECONDS  how much of them to keep (default: all held)\n"
                "On first start the user 'admin' is created and its API token written to\n"
                "DIR/admin.token. SIGTERM or SIGINT stops the server cleanly.\n");
 }
@@ -129,6 +133,10 @@ int cli_serve(int argc, char **argv)
             bad = parse_size(v, &o.retain_session_bytes);
         else if (!strcmp(a, "--retain-total"))
             bad = parse_size(v, &o.retain_total_bytes);
+        else if (!strcmp(a, "--retain-coarse"))
+            bad = retention_series_mask(v, &o.retain_coarse);
+        else if (!strcmp(a, "--retain-coarse-age"))
+            bad = parse_count(v, &o.retain_coarse_age_s);
         else if (!strcmp(a, "--workers"))
             bad = (o.workers = atoi(v)) <= 0 ? -1 : 0;
         else {

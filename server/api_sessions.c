@@ -203,6 +203,15 @@ static void snapshot_aggregates(http_req_t *r, session_t *s, const char *series,
     const snapshot_series_t *se = NULL;
     for (size_t i = 0; s->snap && i < s->snap->nseries; i++)
         if (!strcmp(s->snap->series[i].name, series)) se = &s->snap->series[i];
+    bool known = false;
+    for (size_t i = 0; i < RETENTION_NSERIES; i++)
+        known |= !strcmp(series, retention_series[i]);
+    if (!se && known) {
+        http_send_error(r, 410, "not_kept",
+                        "retention dropped the raw segments and kept no coarse bins of this "
+                        "series (see coarse_series in /api/admin/retention)");
+        return;
+    }
     if (!se) {
         http_send_error(r, 400, "bad_query", "unknown series or an empty range");
         return;

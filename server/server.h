@@ -27,11 +27,17 @@ typedef struct server_opts {
     uint64_t retain_age_s;         /* raw segments older than this are dropped (0: kept) */
     uint64_t retain_session_bytes; /* raw segment bytes kept per session (0: all) */
     uint64_t retain_total_bytes;   /* raw segment bytes kept in all (0: all) */
+    uint32_t retain_coarse;        /* series kept as coarse bins in snapshots (bit per series) */
+    uint64_t retain_coarse_age_s;  /* seconds of coarse bins a snapshot keeps (0: all held) */
     int64_t login_ttl;             /* lifetime of login tokens in seconds (default 30 days) */
 } server_opts_t;
 
 /* Fills the design's defaults: 127.0.0.1:8080, 127.0.0.1:8081, ./liveprof-data, 1 GiB. */
 void server_opts_default(server_opts_t *o);
+/* The series names "labels", "threads", "caps", "gc", "heap", "heapprof", "sparks" as a bit
+ * mask (bit i: the i-th of them) from a comma-separated LIST, "all" or "none"; returns 0 or -1
+ * for an unknown name. Any thread. */
+int retention_series_mask(const char *list, uint32_t *mask);
 /* Runs the server until SIGTERM or SIGINT; returns the process exit status. Main thread. */
 int server_run(const server_opts_t *o);
 

@@ -700,5 +700,6 @@ void registry_destroy(registry_t *reg)
     free(reg->sessions);
     free(reg->uploads);
     free(reg->workers);
+    free(reg->retention.sessions);
     free(reg);
 }

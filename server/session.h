@@ -146,18 +146,36 @@ void session_save_snapshot(registry_t *reg, session_t *s);
  * it has none or still has every byte (then it is analysed again). HTTP thread, at start. */
 bool session_restore_snapshot(registry_t *reg, session_t *s);
 /* Retention (server/retention.c): the limits on raw segments (0: none), from the flags, or from
- * DIR/retention.json once an admin changed them; retention_tick drops the oldest raw segments
- * beyond them (each session's results and a snapshot stay). HTTP thread. */
+ * DIR/retention.json once an admin changed them, with per-session overrides; retention_tick
+ * drops the oldest raw segments beyond them (each session's results and a snapshot with the
+ * kept coarse series stay). HTTP thread. */
+#define RETENTION_NSERIES 7
+#define RETENTION_UNSET UINT64_MAX /* a session's limit that follows the global one */
+extern const char *const retention_series[RETENTION_NSERIES];
+typedef struct retention_session {
+    char id[33];
+    uint64_t age_s, bytes; /* this session's limits (0: none), or RETENTION_UNSET */
+} retention_session_t;
 typedef struct retention {
     uint64_t age_s;         /* raw segments older than this */
     uint64_t session_bytes; /* raw segment bytes per session */
     uint64_t total_bytes;   /* raw segment bytes in all */
+    uint32_t coarse_series; /* bit i: retention_series[i] is kept in snapshots */
+    uint64_t coarse_age_s;  /* seconds of coarse bins a snapshot keeps (0: all the tier holds) */
+    retention_session_t *sessions; /* overrides, owned */
+    size_t nsessions, sessions_cap;
 } retention_t;
 retention_t *registry_retention(registry_t *reg);
 server_t *registry_server(registry_t *reg);
 void retention_load(registry_t *reg);
 int retention_save(registry_t *reg);
 void retention_tick(registry_t *reg);
+/* The override of session ID (created unset when `create`), or NULL. */
+retention_session_t *retention_session(retention_t *r, const char *id, bool create);
+/* Session ID's limits in effect: its overrides, else the global ones. */
+void retention_effective(const retention_t *r, const char *id, uint64_t *age_s, uint64_t *bytes);
+/* retention_series names for a mask, as a new JSON array. */
+json_t *retention_series_json(uint32_t mask);
 /* The session's upload, if any. HTTP thread. */
 upload_t *session_upload(registry_t *reg, session_t *s);
 

@@ -13,35 +13,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const series_names[] = {"labels", "threads",  "caps",  "gc",
-                                           "heap",   "heapprof", "sparks"};
-#define NSERIES (sizeof series_names / sizeof series_names[0])
 #define SNAPSHOT_BINS 4096 /* coarse bins per series at most */
 #define SNAPSHOT_ROWS 100  /* label and thread rows per series before "other" */
 
-/* The coarsest tier of every series of `a` into sn. */
-static void coarse_series(const aggr_t *a, snapshot_t *sn)
+/* The coarsest tier of the series of `a` that retention keeps (r->coarse_series) into sn, each
+ * cut to its last r->coarse_age_s seconds when that is set. */
+static void coarse_series(const aggr_t *a, const retention_t *rt, snapshot_t *sn)
 {
-    sn->series = xcalloc(NSERIES, sizeof *sn->series);
-    for (size_t i = 0; a && i < NSERIES; i++) {
-        aggr_query_t q = {.series = series_names[i],
+    sn->series = xcalloc(RETENTION_NSERIES, sizeof *sn->series);
+    for (size_t i = 0; a && i < RETENTION_NSERIES; i++) {
+        if (!(rt->coarse_series >> i & 1)) continue;
+        aggr_query_t q = {.series = retention_series[i],
                           .bins = SNAPSHOT_BINS,
                           .tier = (int)aggr_options(a)->tiers - 1,
                           .max_rows = SNAPSHOT_ROWS};
         aggr_result_t res;
         if (aggr_query_ex(a, &q, &res) < 0) continue;
+        size_t skip = 0; /* the bins older than the kept age */
+        if (rt->coarse_age_s && res.bin_ns) {
+            uint64_t keep = (rt->coarse_age_s * 1000000000ull + res.bin_ns - 1) / res.bin_ns;
+            if (keep < res.bins) skip = res.bins - keep;
+        }
         snapshot_series_t *o = &sn->series[sn->nseries++];
-        o->name = xstrndup(series_names[i], strlen(series_names[i]));
-        o->from_ns = res.from_ns;
+        o->name = xstrndup(retention_series[i], strlen(retention_series[i]));
+        o->from_ns = res.from_ns + skip * res.bin_ns;
         o->bin_ns = res.bin_ns;
         o->rows = xcalloc(res.nrows ? res.nrows : 1, sizeof *o->rows);
         for (size_t r = 0; r < res.nrows; r++) {
             snapshot_srow_t *w = &o->rows[o->nrows++];
             w->name = xstrndup(res.rows[r].name, strlen(res.rows[r].name));
             w->kind = xstrndup(res.rows[r].kind, strlen(res.rows[r].kind));
-            w->nvalues = res.bins;
-            w->values = xmalloc((res.bins ? res.bins : 1) * sizeof *w->values);
-            memcpy(w->values, res.rows[r].values, res.bins * sizeof *w->values);
+            w->nvalues = res.bins - skip;
+            w->values = xmalloc((w->nvalues ? w->nvalues : 1) * sizeof *w->values);
+            memcpy(w->values, res.rows[r].values + skip, w->nvalues * sizeof *w->values);
         }
         aggr_result_dispose(&res);
     }
@@ -69,7 +73,7 @@ void session_save_snapshot(registry_t *reg, session_t *s)
     for (size_t i = 0; i < rep->nrows; i++)
         sn.totals[sn.ntotals++] =
             (snapshot_row_t){(uint8_t)rep->rows[i].kind, rep->rows[i].title, rep->rows[i].total};
-    if (!s->snap) coarse_series(session_aggr(s), &sn);
+    if (!s->snap) coarse_series(session_aggr(s), registry_retention(reg), &sn);
     size_t len;
     uint8_t *b = snapshot_encode(&sn, &len);
     for (size_t i = 0; i < sn.ntotals; i++) /* borrowed titles */

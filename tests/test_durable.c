@@ -6,6 +6,7 @@
 #include "test.h"
 
 #include "evlog.h"
+#include "evwrite.h"
 #include "srvutil.h"
 
 #include <dirent.h>
@@ -587,6 +588,172 @@ TEST(durable_retention_keeps_coarse_tiers)
     CHECK(srv_req(&s, "GET", "/api/admin/retention", s.admin, NULL, NULL, 0, &r) == 200);
     CHECK(srv_json_int(r.body, "session_max_bytes") == 0 &&
           srv_json_int(r.body, "max_age_s") == 86400);
+    httpc_resp_dispose(&r);
+    CHECK(srv_stop(&s) == 0);
+    free(id);
+    free(b);
+}
+
+/* A session's own limit, the coarse series kept and their age: a session with a byte limit
+ * loses its oldest segments while another keeps all of its own; after a restart the first
+ * answers from its snapshot for the kept series only, and every setting is still there. */
+TEST(durable_retention_per_session_and_coarse_series)
+{
+    srv_t s;
+    const char *flags = "--segment-size 256K --retain-coarse threads,labels "
+                        "--retain-coarse-age 3600";
+    srv_start(&s, NULL, flags);
+    httpc_resp_t r;
+    CHECK(srv_req(&s, "GET", "/api/admin/retention", s.admin, NULL, NULL, 0, &r) == 200);
+    CHECKF(r.body && strstr(r.body, "\"coarse_series\":[\"labels\",\"threads\"]") &&
+               srv_json_int(r.body, "coarse_keep_s") == 3600,
+           "%s", r.body ? r.body : "");
+    httpc_resp_dispose(&r);
+    const char *bad_series = "{\"coarse_series\":[\"threads\",\"nope\"]}";
+    CHECK(srv_req(&s, "PUT", "/api/admin/retention", s.admin, "application/json", bad_series,
+                  strlen(bad_series), &r) == 400);
+    httpc_resp_dispose(&r);
+    size_t n;
+    uint8_t *b = tu_read_file(tu_data("eventlogs/scale-1m.eventlog"), &n);
+    REQUIRE(b);
+    char *ids[2];
+    for (int i = 0; i < 2; i++) {
+        ids[i] = post_log(&s, b, n);
+        REQUIRE(ids[i]);
+        free(srv_wait_session(&s, ids[i], s.admin, 60));
+    }
+    char path[200];
+    snprintf(path, sizeof path, "/api/sessions/%s/retention", ids[0]);
+    CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
+    CHECKF(r.body && strstr(r.body, "\"max_bytes\":null"), "%s", r.body ? r.body : "");
+    httpc_resp_dispose(&r);
+    static const char *const bad[] = {"{\"max_bytes\":-1}", "{\"max_bytes\":\"1\"}",
+                                      "{\"max_size\":1}", "[1]"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECKF(srv_req(&s, "PUT", path, s.admin, "application/json", bad[i], strlen(bad[i]), &r) ==
+                   400,
+               "%s", bad[i]);
+        httpc_resp_dispose(&r);
+    }
+    const char *limit = "{\"max_bytes\":300000}";
+    CHECK(srv_req(&s, "PUT", path, s.admin, "application/json", limit, strlen(limit), &r) == 200);
+    CHECKF(r.body && strstr(r.body, "\"effective\":{\"max_age_s\":0,\"max_bytes\":300000"), "%s",
+           r.body ? r.body : "");
+    httpc_resp_dispose(&r);
+    char dir[2][700], first[2][64];
+    for (int i = 0; i < 2; i++)
+        snprintf(dir[i], sizeof dir[i], "%s/sessions/%s", s.data, ids[i]);
+    uint64_t disk = 0;
+    for (int i = 0; i < 100 && (disk = dir_bytes(dir[0], first[0], sizeof first[0])) > 600000; i++)
+        usleep(100000);
+    CHECKF(disk <= 600000, "the limited session keeps %llu bytes", (unsigned long long)disk);
+    CHECKF(strcmp(first[0], "seg-00000000.lps") > 0, "its oldest segment %s is there", first[0]);
+    dir_bytes(dir[1], first[1], sizeof first[1]);
+    CHECKF(!strcmp(first[1], "seg-00000000.lps"), "the other session lost %s", first[1]);
+    const char *totals = "expected/scale-1m/default/scale-1m.totals.txt";
+    char data[512];
+    snprintf(data, sizeof data, "%s", s.data);
+    CHECK(srv_stop(&s) == 0);
+    srv_start(&s, data, "--segment-size 256K");
+    for (int i = 0; i < 2; i++) {
+        char *state = srv_wait_session(&s, ids[i], s.admin, 30);
+        CHECK(state && !strcmp(state, "done"));
+        free(state);
+        CHECK(srv_totals_equal(&s, ids[i], totals));
+    }
+    /* the restored session: the kept series, cut to their age; not the others */
+    snprintf(path, sizeof path, "/api/sessions/%s/aggregates?series=threads", ids[0]);
+    CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
+    CHECK(r.body && strstr(r.body, "\"coarse\":true"));
+    httpc_resp_dispose(&r);
+    snprintf(path, sizeof path, "/api/sessions/%s/aggregates?series=gc", ids[0]);
+    CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 410);
+    CHECK(r.body && strstr(r.body, "not_kept"));
+    httpc_resp_dispose(&r);
+    snprintf(path, sizeof path, "/api/sessions/%s/aggregates?series=gc", ids[1]);
+    CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
+    httpc_resp_dispose(&r);
+    /* the settings outlive the restart; null hands a session back to the global limits */
+    snprintf(path, sizeof path, "/api/sessions/%s/retention", ids[0]);
+    CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
+    CHECK(r.body && srv_json_int(r.body, "max_bytes") == 300000);
+    httpc_resp_dispose(&r);
+    const char *unset = "{\"max_bytes\":null}";
+    CHECK(srv_req(&s, "PUT", path, s.admin, "application/json", unset, strlen(unset), &r) == 200);
+    CHECKF(r.body && strstr(r.body, "\"max_bytes\":null"), "%s", r.body ? r.body : "");
+    httpc_resp_dispose(&r);
+    CHECK(srv_req(&s, "GET", "/api/admin/retention", s.admin, NULL, NULL, 0, &r) == 200);
+    CHECK(r.body && strstr(r.body, "\"coarse_series\":[\"labels\",\"threads\"]"));
+    httpc_resp_dispose(&r);
+    CHECK(srv_stop(&s) == 0);
+    for (int i = 0; i < 2; i++)
+        free(ids[i]);
+    free(b);
+}
+
+/* A log of one thread running in short slices for 20 minutes, about 1.3 MB. */
+static uint8_t *long_span_log(size_t *len)
+{
+    evwrite_t w;
+    evwrite_init(&w);
+    evwrite_header(&w, NULL, 0);
+    uint64_t ts = 1000000;
+    evwrite_block_begin(&w, 0, ts);
+    evwrite_thread(&w, EVLOG_CREATE_THREAD, ts, 1);
+    for (int i = 0; i < 40000; i++) {
+        if (i % 1000 == 999) {
+            evwrite_block_end(&w, ts);
+            evwrite_block_begin(&w, 0, ts);
+        }
+        evwrite_thread(&w, EVLOG_RUN_THREAD, ts, 1);
+        evwrite_stop_thread(&w, ts + 10000000, 1, 2, 0);
+        ts += 30000000; /* 30 ms */
+    }
+    evwrite_block_end(&w, ts);
+    evwrite_end(&w);
+    uint8_t *b = evwrite_take(&w, len);
+    evwrite_dispose(&w);
+    return b;
+}
+
+/* --retain-coarse-age: a restored session's coarse bins cover only that much of the end. */
+TEST(durable_retention_coarse_age)
+{
+    srv_t s;
+    srv_start(&s, NULL, "--segment-size 256K --retain-coarse threads --retain-coarse-age 120");
+    size_t n;
+    uint8_t *b = long_span_log(&n);
+    char *id = post_log(&s, b, n);
+    REQUIRE(id);
+    free(srv_wait_session(&s, id, s.admin, 60));
+    httpc_resp_t r;
+    char path[200];
+    snprintf(path, sizeof path, "/api/sessions/%s/aggregates?series=threads", id);
+    CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
+    long long all_s =
+        r.body ? (srv_json_int(r.body, "to_ns") - srv_json_int(r.body, "from_ns")) / 1000000000 : 0;
+    httpc_resp_dispose(&r);
+    snprintf(path, sizeof path, "/api/sessions/%s/retention", id);
+    const char *limit = "{\"max_bytes\":300000}";
+    CHECK(srv_req(&s, "PUT", path, s.admin, "application/json", limit, strlen(limit), &r) == 200);
+    httpc_resp_dispose(&r);
+    char dir[700], first[64];
+    snprintf(dir, sizeof dir, "%s/sessions/%s", s.data, id);
+    for (int i = 0; i < 100 && dir_bytes(dir, first, sizeof first) > 600000; i++)
+        usleep(100000);
+    char data[512];
+    snprintf(data, sizeof data, "%s", s.data);
+    CHECK(srv_stop(&s) == 0);
+    srv_start(&s, data, "");
+    free(srv_wait_session(&s, id, s.admin, 30));
+    snprintf(path, sizeof path, "/api/sessions/%s/aggregates?series=threads", id);
+    CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
+    CHECKF(r.body && strstr(r.body, "\"coarse\":true"), "%s", r.body ? r.body : "");
+    /* 120 s of bins of 65.536 s: two of them */
+    long long kept_s =
+        r.body ? (srv_json_int(r.body, "to_ns") - srv_json_int(r.body, "from_ns")) / 1000000000 : 0;
+    CHECKF(all_s >= 1100 && kept_s >= 120 && kept_s <= 197, "%lld s in all, %lld s kept: %.300s",
+           all_s, kept_s, r.body ? r.body : "");
     httpc_resp_dispose(&r);
     CHECK(srv_stop(&s) == 0);
     free(id);

@@ -79,6 +79,12 @@ static const row_t table[] = {
     {"DELETE", "/api/connections/%s", CONN, NULL, {0, 0, 404, 401, 401}},
     {"POST", "/api/connections/%s/connect", CONN, NULL, {202, 202, 404, 401, 401}},
     {"POST", "/api/connections/%s/disconnect", CONN, NULL, {202, 202, 404, 401, 401}},
+    {"GET", "/api/admin/retention", NONE, NULL, {200, 403, 403, 401, 401}},
+    {"PUT", "/api/admin/retention", NONE, "{}", {200, 403, 403, 401, 401}},
+    {"GET", "/api/sessions/%s/retention", PRIV, NULL, {200, 200, 404, 404, 401}},
+    {"GET", "/api/sessions/%s/retention", PUB, NULL, {200, 200, 403, 403, 401}},
+    {"PUT", "/api/sessions/%s/retention", PRIV, "{}", {200, 403, 404, 404, 401}},
+    {"PUT", "/api/sessions/%s/retention", PUB, "{}", {200, 403, 403, 401, 401}},
     {"POST", "/api/auth/logout", NONE, NULL, {0, 0, 0, 401, 401}},
 };
 

@@ -69,8 +69,13 @@ static void *pool_get(indexer_t *x, size_t need, size_t *cap)
             x->pool[i] = x->pool[--x->npool];
             return p;
         }
-    *cap = need ? need : 1;
-    return xmalloc(*cap);
+    /* a power of two, so that runs of a similar size reuse each other's buffers (a fresh
+     * buffer costs page faults; its untouched tail costs nothing) */
+    size_t c = 4096;
+    while (c < need)
+        c *= 2;
+    *cap = c;
+    return xmalloc(c);
 }
 
 static void pool_put(indexer_t *x, void *p, size_t cap)

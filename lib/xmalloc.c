@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static _Noreturn void oom(size_t n)
+_Noreturn void xoom(size_t n)
 {
     fprintf(stderr, "fatal: out of memory (%zu bytes)\n", n);
     abort();
@@ -14,21 +14,21 @@ static _Noreturn void oom(size_t n)
 void *xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
-    if (!p) oom(n);
+    if (!p) xoom(n);
     return p;
 }
 
 void *xcalloc(size_t count, size_t size)
 {
     void *p = calloc(count ? count : 1, size ? size : 1);
-    if (!p) oom(count * size);
+    if (!p) xoom(count * size);
     return p;
 }
 
 void *xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
-    if (!q) oom(n);
+    if (!q) xoom(n);
     return q;
 }
 

@@ -10,6 +10,9 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrndup(const char *s, size_t n);
+/* The family's fatal end, for memory that comes from elsewhere (mmap): prints the message for
+ * n bytes and aborts. Any thread. */
+_Noreturn void xoom(size_t n);
 /* Grows *p (an array of `elem`-byte items with capacity *cap) to hold at least `need`. */
 void xgrow(void **p, size_t *cap, size_t need, size_t elem);
 

@@ -10,7 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static void program_free(program_t *p);
+static void program_free(monitor_t *m, program_t *p);
+_Static_assert(sizeof(unit_t) + WIRE_MAX_DATA <= UNITMEM_MAX, "a unit fits unitmem");
 
 program_t *program_get(monitor_t *m, const char *id, bool create)
 {
@@ -22,7 +23,7 @@ program_t *program_get(monitor_t *m, const char *id, bool create)
         while (i < m->nprogs && (!m->progs[i]->ended || m->progs[i]->connected))
             i++;
         if (i == m->nprogs) return NULL;
-        program_free(m->progs[i]);
+        program_free(m, m->progs[i]);
         memmove(m->progs + i, m->progs + i + 1, (m->nprogs - i - 1) * sizeof *m->progs);
         m->nprogs--;
     }
@@ -92,7 +93,7 @@ static void trim(monitor_t *m, program_t *p)
         p->head = u->next;
         p->bytes -= u->len + sizeof *u;
         if (u->len) joiner_feed(&p->joiner, u->data, u->len);
-        free(u);
+        unitmem_free(&m->units, u);
     }
 }
 
@@ -108,7 +109,7 @@ void program_gap(monitor_t *m, program_t *p, uint64_t off, uint64_t len)
         off = p->end;
     }
     if (!len) return;
-    unit_t *u = xmalloc(sizeof *u);
+    unit_t *u = unitmem_alloc(&m->units, sizeof *u);
     memset(u, 0, sizeof *u);
     u->offset = off;
     u->gap = len;
@@ -132,7 +133,7 @@ void program_commit(monitor_t *m, program_t *p, uint64_t off, const uint8_t *dat
     tee_write(p, data, n);
     for (size_t at = 0; at < n;) {
         size_t k = n - at < WIRE_MAX_DATA ? n - at : WIRE_MAX_DATA;
-        unit_t *u = xmalloc(sizeof *u + k);
+        unit_t *u = unitmem_alloc(&m->units, sizeof *u + k);
         memset(u, 0, sizeof *u);
         u->offset = off + at;
         u->len = (uint32_t)k;
@@ -167,12 +168,12 @@ const unit_t *program_unit_at(const program_t *p, uint64_t off)
 }
 
 /* Folds the whole backlog into the late-joiner state and frees it. */
-static void release(program_t *p)
+static void release(monitor_t *m, program_t *p)
 {
     for (unit_t *u = p->head, *n; u; u = n) {
         n = u->next;
         if (u->len) joiner_feed(&p->joiner, u->data, u->len);
-        free(u);
+        unitmem_free(&m->units, u);
     }
     p->head = p->tail = NULL;
     p->bytes = 0;
@@ -187,15 +188,15 @@ void program_end(monitor_t *m, program_t *p)
     for (size_t i = m->nprogs; i-- > 0;) { /* newest first */
         program_t *q = m->progs[i];
         if (!q->ended || !q->head) continue;
-        if (++kept > MONITOR_KEEP_ENDED) release(q);
+        if (++kept > MONITOR_KEEP_ENDED) release(m, q);
     }
 }
 
-static void program_free(program_t *p)
+static void program_free(monitor_t *m, program_t *p)
 {
     for (unit_t *u = p->head, *n; u; u = n) {
         n = u->next;
-        free(u);
+        unitmem_free(&m->units, u);
     }
     joiner_dispose(&p->joiner);
     if (p->tee_fd >= 0) close(p->tee_fd);
@@ -207,6 +208,7 @@ static void program_free(program_t *p)
 void program_free_all(monitor_t *m)
 {
     for (size_t i = 0; i < m->nprogs; i++)
-        program_free(m->progs[i]);
+        program_free(m, m->progs[i]);
     m->nprogs = 0;
+    unitmem_dispose(&m->units);
 }

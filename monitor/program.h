@@ -6,6 +6,7 @@
 #define LP_PROGRAM_H
 
 #include "joiner.h"
+#include "unitmem.h"
 #include "wire.h"
 
 #include <pthread.h>
@@ -56,6 +57,7 @@ typedef struct monitor {
     const char *token;
     uint64_t version;      /* bumped on every change subscribers may want (mu held) */
     uint64_t list_version; /* bumped when the program list changes (mu held) */
+    unitmem_t units;       /* where the backlog units live (mu held) */
 } monitor_t;
 
 /* Finds the program with this id or creates it; a full registry forgets its oldest ended and

@@ -102,6 +102,7 @@ bench_input() {
         return
     fi
     N_RUNS=3
+    if [ "$bytes" -gt 1100000000 ]; then N_RUNS=1; fi
     measure "$N_RUNS" warm "$f" "$B/liveprof" dump --format hs "$f"
     if [ "$RC" != 0 ]; then
         fail "dump --format hs" "$label" "exit $RC: $(head -c 200 "$OUT/stderr.txt")"

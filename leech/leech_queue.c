@@ -38,21 +38,57 @@ void leech_queue_dispose(leech_queue_t *q)
 {
     free_list(q->raw_head);
     free_list(q->out_head);
+    for (size_t i = 0; i < q->nspare; i++)
+        free(q->spare[i]);
     pthread_cond_destroy(&q->cv);
     pthread_mutex_destroy(&q->mu);
     memset(q, 0, sizeof *q);
 }
 
-lq_entry_t *leech_queue_entry(size_t n)
+/* An entry for the spares while there is room, else freed. Lock held. */
+static void recycle(leech_queue_t *q, lq_entry_t *e)
 {
-    lq_entry_t *e = malloc(sizeof *e + n);
-    if (e) {
-        e->next = NULL;
-        e->offset = 0;
-        e->len = n;
-        e->block_start = false;
+    if (q->nspare < LQ_SPARE)
+        q->spare[q->nspare++] = e;
+    else
+        free(e);
+}
+
+lq_entry_t *leech_queue_entry(leech_queue_t *q, size_t n)
+{
+    lq_entry_t *e = NULL;
+    if (q) {
+        pthread_mutex_lock(&q->mu);
+        for (size_t i = 0; i < q->nspare; i++)
+            if (q->spare[i]->cap >= n) {
+                e = q->spare[i];
+                q->spare[i] = q->spare[--q->nspare];
+                break;
+            }
+        pthread_mutex_unlock(&q->mu);
     }
+    if (!e) {
+        e = malloc(sizeof *e + n);
+        if (!e) return NULL;
+        e->cap = n;
+    }
+    e->next = NULL;
+    e->offset = 0;
+    e->len = n;
+    e->block_start = false;
     return e;
+}
+
+void leech_queue_free(leech_queue_t *q, lq_entry_t *e)
+{
+    if (!e) return;
+    if (!q) {
+        free(e);
+        return;
+    }
+    pthread_mutex_lock(&q->mu);
+    recycle(q, e);
+    pthread_mutex_unlock(&q->mu);
 }
 
 /* Drops whole entries, oldest first, until the total fits the cap: repaired ones (not the one
@@ -77,13 +113,13 @@ static void enforce_cap(leech_queue_t *q)
         }
         q->bytes -= e->len;
         q->dropped_total += e->len;
-        free(e);
+        recycle(q, e);
     }
 }
 
 bool leech_queue_put_raw(leech_queue_t *q, const void *p, size_t n, uint64_t tag)
 {
-    lq_entry_t *e = leech_queue_entry(n); /* copy outside the lock */
+    lq_entry_t *e = leech_queue_entry(q, n); /* copy outside the lock */
     if (e) {
         memcpy(e->data, p, n);
         e->block_start = true;
@@ -165,7 +201,7 @@ void leech_queue_done_out(leech_queue_t *q, bool sent)
         q->out_head = e->next;
         if (!q->out_head) q->out_tail = NULL;
         q->bytes -= e->len;
-        free(e);
+        recycle(q, e);
     }
     pthread_mutex_unlock(&q->mu);
 }

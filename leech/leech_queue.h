@@ -10,11 +10,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define LQ_SPARE 4
+
 typedef struct lq_entry lq_entry_t;
 struct lq_entry {
     lq_entry_t *next;
     uint64_t offset; /* stream offset (repaired entries); raw entries: the writer's tag */
     size_t len;
+    size_t cap;       /* bytes data[] can hold */
     bool block_start; /* the bytes start an RTS buffer */
     uint8_t data[];
 };
@@ -31,6 +34,9 @@ typedef struct leech_queue {
     uint64_t dropped_total; /* every byte ever dropped */
     bool raw_droppable;     /* the drain thread has the header: raw entries may be dropped */
     bool stop;
+    lq_entry_t *spare[LQ_SPARE]; /* freed entries kept for the next buffers (fresh memory
+                                    costs the host program page faults) */
+    size_t nspare;
 } leech_queue_t;
 
 /* Sets up an empty queue capped at `cap` bytes. Returns 0 or a negative code. */
@@ -56,7 +62,12 @@ lq_entry_t *leech_queue_peek_out(leech_queue_t *q);
 void leech_queue_done_out(leech_queue_t *q, bool sent);
 /* Counts the raw and out entries, up to 2 each (enough to tell none, one, more). Any thread. */
 void leech_queue_pending(leech_queue_t *q, size_t *raw, size_t *out);
-/* A new entry of n bytes (malloc), or NULL. */
-lq_entry_t *leech_queue_entry(size_t n);
+/* An entry of n bytes: one of q's spares that is big enough, else new (malloc); NULL when out
+ * of memory. q may be NULL (always new). The caller owns it until it hands it to q. Any
+ * thread. */
+lq_entry_t *leech_queue_entry(leech_queue_t *q, size_t n);
+/* Gives an entry the caller owns back: to q's spares while there is room, else free. q may be
+ * NULL (free); e may be NULL. Any thread. */
+void leech_queue_free(leech_queue_t *q, lq_entry_t *e);
 
 #endif

@@ -154,7 +154,7 @@ int leech_repair_state(const leech_repair_t *r, uint8_t *out, size_t cap)
 static int emit(leech_repair_t *r, leech_queue_t *q, const uint8_t *p, size_t n, bool block)
 {
     if (!n) return 0;
-    lq_entry_t *e = leech_queue_entry(n);
+    lq_entry_t *e = leech_queue_entry(q, n);
     if (!e) return LP_ENOMEM;
     memcpy(e->data, p, n);
     e->offset = r->next_off;
@@ -269,16 +269,22 @@ int leech_repair_feed(leech_repair_t *r, lq_entry_t *e, int session, bool attach
         if (tt && evlog_decode_one(tt, e->data, e->len, 0, &ev) > 0 &&
             ev.type == EVLOG_BLOCK_MARKER && ev.known && ev.f.block.cap == 0xFFFF)
             r->init_in_stream |= scan_init(r, tt, e->data, e->len);
-        rc = emit(r, q, e->data, e->len, e->block_start);
-        free(e);
-        return rc;
+        if (!e->len) {
+            leech_queue_free(q, e);
+            return 0;
+        }
+        /* in order already: the raw entry itself goes out, at the stream's next offset */
+        e->offset = r->next_off;
+        r->next_off += e->len;
+        leech_queue_put_out(q, e);
+        return 0;
     }
     if (r->pre_len + e->len > PRE_MAX) { /* no header in sight: drop what came before */
         r->junk += r->pre_len;
         r->pre_len = 0;
     }
     rc = pre_append(r, e->data, e->len);
-    free(e);
+    leech_queue_free(q, e);
     if (rc < 0) return rc;
     if (r->state == SEEK) {
         size_t at = find_hdrb(r->pre, r->pre_len);

@@ -46,7 +46,8 @@ int leech_repair_init(leech_repair_t *r, const leech_proc_t *proc);
 void leech_repair_dispose(leech_repair_t *r);
 /* Takes one raw entry (owned) of writer session `session` (started by a run-time attach when
  * `attached`), after `dropped` raw bytes were lost, and appends repaired entries with stream
- * offsets to q. Returns 0 or a negative code. Drain thread. */
+ * offsets to q (once past the header, the raw entry itself, without a copy). Returns 0 or a
+ * negative code. Drain thread. */
 int leech_repair_feed(leech_repair_t *r, lq_entry_t *e, int session, bool attached,
                       uint64_t dropped, leech_queue_t *q);
 /* The stream header (NULL until one arrived) and the kept init events re-encoded as events

@@ -253,7 +253,7 @@ static const char *fifo_read(ingest_t *g, conn_t *c)
     ssize_t r = read(c->fd, c->buf, READ_BUF);
     if (r < 0) return errno == EAGAIN || errno == EINTR ? NULL : strerror(errno);
     if (r == 0) return "";
-    lq_entry_t *e = leech_queue_entry((size_t)r);
+    lq_entry_t *e = leech_queue_entry(&c->q, (size_t)r);
     if (!e) return "out of memory";
     memcpy(e->data, c->buf, (size_t)r);
     if (leech_repair_feed(&c->repair, e, 0, false, 0, &c->q) < 0) return "out of memory";

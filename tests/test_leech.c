@@ -17,7 +17,7 @@ TEST(leech_queue_cap)
     uint8_t buf[30000];
     memset(buf, 1, sizeof buf);
     for (int i = 0; i < 10; i++) { /* repaired entries at offsets 0, 30000, ... */
-        lq_entry_t *e = leech_queue_entry(sizeof buf);
+        lq_entry_t *e = leech_queue_entry(NULL, sizeof buf);
         memcpy(e->data, buf, sizeof buf);
         e->offset = (uint64_t)i * sizeof buf;
         leech_queue_put_out(&q, e);
@@ -28,7 +28,7 @@ TEST(leech_queue_cap)
     REQUIRE(e);
     CHECK_EQ_U64(e->offset, 7 * sizeof buf); /* the newest whole entries are kept */
     /* the entry in flight survives further pressure; the one after it goes */
-    lq_entry_t *f = leech_queue_entry(90000);
+    lq_entry_t *f = leech_queue_entry(NULL, 90000);
     f->offset = 10 * sizeof buf;
     leech_queue_put_out(&q, f);
     CHECK(leech_queue_peek_out(&q) == e);
@@ -87,7 +87,7 @@ static uint8_t *repair(const char *log, size_t chunk, bool attached, size_t *out
     leech_queue_init(&q, SIZE_MAX);
     for (size_t at = 0; at < n; at += chunk) {
         size_t k = n - at < chunk ? n - at : chunk;
-        lq_entry_t *e = leech_queue_entry(k);
+        lq_entry_t *e = leech_queue_entry(NULL, k);
         memcpy(e->data, d + at, k);
         REQUIRE(leech_repair_feed(r, e, 1, attached, 0, &q) == 0);
     }
@@ -187,7 +187,7 @@ TEST(leech_repair_two_sessions)
     leech_queue_t q;
     leech_queue_init(&q, SIZE_MAX);
     for (int session = 1; session <= 2; session++) {
-        lq_entry_t *e = leech_queue_entry(n - 2); /* without the end marker */
+        lq_entry_t *e = leech_queue_entry(NULL, n - 2); /* without the end marker */
         memcpy(e->data, d, n - 2);
         REQUIRE(leech_repair_feed(&r, e, session, false, 0, &q) == 0);
     }
@@ -207,4 +207,34 @@ TEST(leech_repair_two_sessions)
     leech_repair_dispose(&r);
     free(out);
     free(d);
+}
+
+/* Sent and dropped entries become spares that the next buffers reuse (no fresh memory for the
+ * host program to fault in); a bigger buffer than every spare gets a new entry. */
+TEST(leech_queue_reuses_entries)
+{
+    leech_queue_t q;
+    REQUIRE(leech_queue_init(&q, 1 << 20) == 0);
+    uint8_t buf[4096] = {1, 2, 3};
+    REQUIRE(leech_queue_put_raw(&q, buf, sizeof buf, 0));
+    uint64_t dropped;
+    lq_entry_t *e = leech_queue_take_raw(&q, 0, &dropped);
+    REQUIRE(e);
+    CHECK(e->len == sizeof buf && e->cap >= sizeof buf && e->data[2] == 3);
+    leech_queue_put_out(&q, e);
+    CHECK(leech_queue_peek_out(&q) == e);
+    leech_queue_done_out(&q, true); /* sent: a spare now */
+    CHECK_EQ_U64(q.nspare, 1);
+    lq_entry_t *again = leech_queue_entry(&q, 1000);
+    CHECK(again == e && again->len == 1000 && again->next == NULL);
+    CHECK_EQ_U64(q.nspare, 0);
+    leech_queue_free(&q, again);
+    lq_entry_t *big = leech_queue_entry(&q, 8192);
+    CHECK(big && big != e && big->cap == 8192);
+    CHECK_EQ_U64(q.nspare, 1);
+    leech_queue_free(&q, big);
+    for (int i = 0; i < LQ_SPARE + 3; i++)
+        leech_queue_free(&q, leech_queue_entry(NULL, 100));
+    CHECK(q.nspare == LQ_SPARE);
+    leech_queue_dispose(&q);
 }

@@ -412,6 +412,19 @@ static void gap(hprog_t *h, uint64_t off, uint64_t len)
             (unsigned long long)len, (unsigned long long)off);
 }
 
+/* Data or a Gap for a session that holds nothing yet, before its Header: refused (the session would
+ * be no eventlog), with the error on the connection. The Header, when it comes, starts it. */
+static void data_before_header(links_t *l, int64_t conn, const hprog_t *h)
+{
+    char msg[WIRE_MAX_PROGRAM + 64];
+    snprintf(msg, sizeof msg, "program %s: data or a gap before its header, ignored", h->id);
+    pthread_mutex_lock(&l->mu);
+    dial_t *d = link_slot(l, conn);
+    if (d) snprintf(d->error, sizeof d->error, "%.199s", msg);
+    pthread_mutex_unlock(&l->mu);
+    fprintf(stderr, "liveprof: monitor link: %s\n", msg);
+}
+
 /* Records the time of a successful link in the connection's last_used. */
 static void linked(links_t *l, int64_t conn)
 {
@@ -450,7 +463,11 @@ static void on_op(links_t *l, const op_t *o)
         if (h->appended == h->hdr_len && h->hdr_len) append(l, h, s, o->data, o->len);
         break;
     case OP_GAP:
-        if (o->offset + o->length > h->expected) {
+        if (!h->expected) {
+            data_before_header(l, o->conn, h);
+            break;
+        }
+        if (o->offset + o->length > h->expected && o->offset + o->length >= o->offset) {
             uint64_t from = o->offset > h->expected ? h->expected : o->offset;
             if (from < h->expected) from = h->expected;
             gap(h, from, o->offset + o->length - from);
@@ -460,7 +477,11 @@ static void on_op(links_t *l, const op_t *o)
         uint64_t off = o->offset;
         const uint8_t *p = o->data;
         size_t n = o->len;
-        if (off + n <= h->expected) break; /* already held: no duplicate */
+        if (!h->expected) { /* a stream starts with its header: bytes before it are no eventlog */
+            data_before_header(l, o->conn, h);
+            break;
+        }
+        if (off + n <= h->expected || off + n < off) break; /* already held: no duplicate */
         if (off < h->expected) {
             p += h->expected - off;
             n -= h->expected - off;

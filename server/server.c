@@ -59,6 +59,7 @@ void server_opts_default(server_opts_t *o)
     o->fsync_ms = 1000;
     o->seg_bytes = 64u << 20;
     o->login_ttl = 30 * 24 * 3600;
+    o->ws_timeout_s = 30;
 }
 
 db_t *server_db(server_t *srv)

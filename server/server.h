@@ -28,6 +28,7 @@ typedef struct server_opts {
     uint64_t retain_session_bytes; /* raw segment bytes kept per session (0: all) */
     uint64_t retain_total_bytes;   /* raw segment bytes kept in all (0: all) */
     int64_t login_ttl;             /* lifetime of login tokens in seconds (default 30 days) */
+    int ws_timeout_s; /* WebSocket port: a connection silent to pings this long is closed */
 } server_opts_t;
 
 /* Fills the design's defaults: 127.0.0.1:8080, 127.0.0.1:8081, ./liveprof-data, 1 GiB. */

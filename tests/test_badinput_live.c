@@ -714,3 +714,48 @@ TEST(badinput_monitor_frames_dialled)
     free(st.log);
     CHECK(srv_stop(&s) == 0);
 }
+
+/* A pushed monitor that keeps units open in several programs cannot make the server hold more
+ * than 128 MiB for them: the unit that would pass that closes the link with a clear error, and
+ * the memory is given back. */
+TEST(badinput_monitor_units_bounded)
+{
+    if (test_skip_slow()) return; /* 66 MiB through the sanitizers' memcpy */
+    srv_t s;
+    srv_start(&s, NULL, "");
+    linker_t lk = {.s = &s};
+    long rss0 = srv_rss_kb(&s);
+    peer_t p;
+    link_open(&lk, &p);
+    const char *progs[] = {"u1", "u2", "u3"};
+    send_programs(&p, progs, 3);
+    for (int i = 0; i < 3; i++)
+        CHECK(subscribed(&p, progs[i]) == 0);
+    static uint8_t zeros[WIRE_MAX_DATA];
+    const size_t per = (33u << 20) / WIRE_MAX_DATA + 1; /* frames: just over 32 MiB each */
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < per; i++) {
+            wire_frame_t f = {.kind = WIRE_DATA,
+                              .program = wire_cstr(progs[k]),
+                              .offset = 1000 + i * WIRE_MAX_DATA,
+                              .seq = ++p.seq,
+                              .flags = i ? 0 : WIRE_FLAG_BLOCK_START,
+                              .data = {zeros, WIRE_MAX_DATA}};
+            REQUIRE(peer_send(&p, &f) == 0);
+        }
+    /* the third program's first bytes would pass 128 MiB of buffers */
+    CHECK(peer_send_kind(&p, WIRE_DATA, "u3", zeros, 0, 100, WIRE_FLAG_BLOCK_START) == 0);
+    uint8_t buf[WIRE_MAX_FRAME];
+    size_t n;
+    while (peer_recv(&p, buf, &n, 10000) == 1) {
+    }
+    CHECKF(p.close_code == 1008, "the link was not closed as it should (%d)", p.close_code);
+    CHECK(error_said(&lk, 0, "units in progress over 128 MiB", 1));
+    peer_close(&p);
+    still_serving(&s, __LINE__);
+    long rss1 = 0;
+    for (int i = 0; i < 100 && (rss1 = srv_rss_kb(&s)) >= rss0 + 32 * 1024; i++)
+        usleep(50000);
+    CHECKF(rss0 > 0 && rss1 < rss0 + 32 * 1024, "RSS from %ld to %ld KiB", rss0, rss1);
+    CHECK(srv_stop(&s) == 0);
+}

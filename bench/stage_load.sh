@@ -25,28 +25,32 @@ livelog=../shared/data/eventlogs/scale-1m.eventlog
 livewant=../shared/data/expected/scale-1m/default/scale-1m.totals.txt
 wslog=build/bench/ws-live-20M-block32K-t32.eventlog # shared with stage_ws.sh
 [ -s "$wslog" ] || build/bench-gen --size 20M --caps 2 --block 32K --threads 32 --labels 16 -o "$wslog" 2> /dev/null
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-ws=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 rm -rf "$out/data" "$out/leech.sock"
-build/liveprof serve --http "127.0.0.1:$port" --ws "127.0.0.1:$ws" --data "$out/data" --web '' \
+# ports picked by the server (port 0); its first line names them
+build/liveprof serve --http 127.0.0.1:0 --ws 127.0.0.1:0 --data "$out/data" --web '' \
     > "$out/server.log" 2>&1 &
 pid=$!
 mpid=
 trap 'kill $pid $mpid 2> /dev/null || true' EXIT
-url="http://127.0.0.1:$port"
 i=0
-while [ ! -s "$out/data/admin.token" ] || ! curl -sf "$url/api/me" > /dev/null; do
+port=
+while [ -z "$port" ] || [ ! -s "$out/data/admin.token" ]; do
     i=$((i + 1))
-    [ $i -gt 100 ] && { echo "load: the server did not start" >&2; exit 1; }
+    [ $i -gt 100 ] && { echo "load: the server did not start: $(cat "$out/server.log")" >&2; exit 1; }
     sleep 0.1
+    port=$(sed -n 's|.*serving http://127.0.0.1:\([0-9]*\)/ and ws://127.0.0.1:\([0-9]*\)/.*|\1|p' "$out/server.log")
 done
+ws=$(sed -n 's|.*serving http://127.0.0.1:\([0-9]*\)/ and ws://127.0.0.1:\([0-9]*\)/.*|\2|p' "$out/server.log")
+url="http://127.0.0.1:$port"
 tok=$(cat "$out/data/admin.token")
 auth="Authorization: Bearer $tok"
+# (JSON fields with grep: the replies are compact, and python3 may start slowly)
+field() { grep -o "\"$1\":\"[^\"]*\"" | head -1 | cut -d'"' -f4; }
 upload() {
     curl -sf -X POST -H "$auth" -H 'Content-Type: application/octet-stream' --data-binary "@$log" \
-        "$url/api/sessions?name=load" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
+        "$url/api/sessions?name=load" | field id
 }
-state() { curl -sf -H "$auth" "$url/api/sessions/$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])'; }
+state() { curl -sf -H "$auth" "$url/api/sessions/$1" | field state; }
 # waits (at most 60 s) until session $1 is done or failed
 settle() {
     j=0
@@ -115,15 +119,14 @@ for id in $(cat "$out/ids"); do
     settle "$id"
     bad=$((bad + $(differs "$id" "$want")))
 done
-curl -sf -H "$auth" "$url/api/sessions" > "$out/sessions.json"
 livebad=0
 livedone=0
 for name in $(cat "$out/lives"); do
     j=0
     sid=
     while [ -z "$sid" ] && [ $j -lt 100 ]; do
-        curl -sf -H "$auth" "$url/api/sessions" > "$out/sessions.json"
-        sid=$(python3 -c 'import json,sys; print(" ".join(s["id"] for s in json.load(open(sys.argv[1]))["sessions"] if s["name"] == sys.argv[2]))' "$out/sessions.json" "$name")
+        sid=$(curl -sf -H "$auth" "$url/api/sessions" | grep -o "\"id\":\"[0-9a-f]*\",\"name\":\"$name\"" |
+            cut -d'"' -f4)
         [ -n "$sid" ] || sleep 0.1
         j=$((j + 1))
     done

@@ -588,6 +588,11 @@ static void closed(ws_t *ws, client_t *c)
 
 static int writable(client_t *c)
 {
+    /* messages to send and room for them: the client drained its socket, so it is reading. As
+     * good as a pong for the port's hang-up policy (a reader far behind could not answer a
+     * ping in time), unless it is stalled inside a message it sends. (Not on every writeable
+     * callback: lws's own pings come through here too.) */
+    if (c->qlen && !c->rxlen) lws_validity_confirmed(c->wsi);
     /* as many queued messages as the socket takes now: one poll round per burst, not per
      * message */
     if (c->qlen) {

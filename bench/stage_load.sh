@@ -1,82 +1,181 @@
 #!/bin/sh
-# Bench stage "load": sustained mixed load on one server — whole uploads of fib-labels in a loop
-# while wrk reads totals and aggregates of a finished session — checking that every upload's
-# totals.txt stays byte-identical to the old tool's and that the server's RSS stays flat.
+# Bench stage "load": sustained mixed load on one server — whole uploads of fib-labels in a loop,
+# live sessions of scale-1m fed through the real push path (bench-leech_feed -> leech ->
+# liveprof-monitor --push -> the server's WebSocket port), 1,000 WebSocket clients following a
+# paced live upload (bench-wsload) and wrk reading totals and aggregates of a finished session —
+# checking that every upload's and every live session's totals.txt stays byte-identical to the
+# old tool's and that the server's RSS stays flat (at the end at most 1.5 x + 64 MiB of what it
+# was a third into the load, when every source of load is running).
 # Usage (repository root, after `make all`): sh bench/stage_load.sh quick|full OUTDIR
 # quick: 8 s of load; full: 120 s. Prints TSV rows (stage input metric value unit baseline
 # baseline_value note); exits non-zero when a result differs or RSS grows by more than 50 %.
 set -eu
 mode=${1:-quick}
 out=${2:-build/bench/load}
-secs=8
-[ "$mode" = full ] && secs=120
-mkdir -p "$out"
+secs=8 lives=3
+[ "$mode" = full ] && secs=120 lives=12
+mkdir -p "$out" build/bench
+for bin in build/bench-gen build/bench-wsload build/bench-leech_feed build/liveprof build/liveprof-monitor; do
+    [ -x "$bin" ] || make -s "$bin" > /dev/null
+done
+ulimit -n 8192 2> /dev/null || ulimit -n 4096 2> /dev/null || true
 log=../shared/data/eventlogs/fib-labels.eventlog
 want=../shared/data/expected/fib-labels/default/fib-labels.totals.txt
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-ws=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-rm -rf "$out/data"
-build/liveprof serve --http "127.0.0.1:$port" --ws "127.0.0.1:$ws" --data "$out/data" --web '' \
+livelog=../shared/data/eventlogs/scale-1m.eventlog
+livewant=../shared/data/expected/scale-1m/default/scale-1m.totals.txt
+wslog=build/bench/ws-live-20M-block32K-t32.eventlog # shared with stage_ws.sh
+[ -s "$wslog" ] || build/bench-gen --size 20M --caps 2 --block 32K --threads 32 --labels 16 -o "$wslog" 2> /dev/null
+rm -rf "$out/data" "$out/leech.sock"
+# ports picked by the server (port 0); its first line names them
+build/liveprof serve --http 127.0.0.1:0 --ws 127.0.0.1:0 --data "$out/data" --web '' \
     > "$out/server.log" 2>&1 &
 pid=$!
-trap 'kill $pid 2> /dev/null || true' EXIT
-url="http://127.0.0.1:$port"
+mpid=
+trap 'kill $pid $mpid 2> /dev/null || true' EXIT
 i=0
-while [ ! -s "$out/data/admin.token" ] || ! curl -sf "$url/api/me" > /dev/null; do
+port=
+while [ -z "$port" ] || [ ! -s "$out/data/admin.token" ]; do
     i=$((i + 1))
-    [ $i -gt 100 ] && { echo "load: the server did not start" >&2; exit 1; }
+    [ $i -gt 100 ] && { echo "load: the server did not start: $(cat "$out/server.log")" >&2; exit 1; }
     sleep 0.1
+    port=$(sed -n 's|.*serving http://127.0.0.1:\([0-9]*\)/ and ws://127.0.0.1:\([0-9]*\)/.*|\1|p' "$out/server.log")
 done
+ws=$(sed -n 's|.*serving http://127.0.0.1:\([0-9]*\)/ and ws://127.0.0.1:\([0-9]*\)/.*|\2|p' "$out/server.log")
+url="http://127.0.0.1:$port"
 tok=$(cat "$out/data/admin.token")
 auth="Authorization: Bearer $tok"
+# (JSON fields with grep: the replies are compact, and python3 may start slowly)
+field() { grep -o "\"$1\":\"[^\"]*\"" | head -1 | cut -d'"' -f4; }
 upload() {
     curl -sf -X POST -H "$auth" -H 'Content-Type: application/octet-stream' --data-binary "@$log" \
-        "$url/api/sessions?name=load" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
+        "$url/api/sessions?name=load" | field id
 }
-rss() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
-first=$(upload)
-# warm up: one settled session and a few queries, then the baseline RSS
-for _ in 1 2 3 4 5 6 7 8 9 10; do
-    st=$(curl -sf -H "$auth" "$url/api/sessions/$first" | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
-    [ "$st" = done ] && break
-    sleep 0.5
-done
-rss0=$(rss)
-# uploads in the background for the whole stage
-: > "$out/ids"
-(end=$(($(date +%s) + secs)); while [ "$(date +%s)" -lt "$end" ]; do upload >> "$out/ids"; done) &
-up=$!
-half=$((secs / 2))
-wrk -t1 -c8 -d"${half}s" -H "$auth" "$url/api/sessions/$first/totals" > "$out/wrk-totals.txt" 2>&1
-wrk -t1 -c8 -d"${half}s" -H "$auth" "$url/api/sessions/$first/aggregates?series=threads&bins=200" \
-    > "$out/wrk-aggr.txt" 2>&1
-wait $up
-uploads=$(wc -l < "$out/ids")
-# every upload settles with exactly the old tool's totals
-bad=0
-for id in $(cat "$out/ids"); do
+state() { curl -sf -H "$auth" "$url/api/sessions/$1" | field state; }
+# waits (at most 60 s) until session $1 is done or failed
+settle() {
     j=0
     while :; do
-        st=$(curl -sf -H "$auth" "$url/api/sessions/$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+        st=$(state "$1")
         [ "$st" = done ] || [ "$st" = failed ] && break
         j=$((j + 1))
         [ $j -gt 600 ] && break
         sleep 0.1
     done
-    curl -sf -H "$auth" "$url/api/sessions/$id/totals.txt" > "$out/got.txt" || true
-    cmp -s "$out/got.txt" "$want" || bad=$((bad + 1))
+}
+# 1 when session $1's totals.txt differs from file $2
+differs() {
+    curl -sf -H "$auth" "$url/api/sessions/$1/totals.txt" > "$out/got.txt" || true
+    cmp -s "$out/got.txt" "$2" && echo 0 || echo 1
+}
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
+first=$(upload)
+# warm up: one settled session, then the baseline RSS
+settle "$first"
+rss0=$(rss)
+# the monitor that live programs stream to; it pushes to the server's WebSocket port
+build/liveprof-monitor --socket "$out/leech.sock" --push "ws://127.0.0.1:$ws/monitor" --token "$tok" \
+    > "$out/monitor.log" 2>&1 &
+mpid=$!
+end=$(($(date +%s) + secs))
+# uploads in the background for the whole stage: each is checked once it settles, then deleted
+# (a done session keeps its aggregates in memory: RSS flat means no leak, not no sessions)
+: > "$out/ids"
+(
+    while [ "$(date +%s)" -lt "$end" ]; do
+        id=$(upload)
+        settle "$id"
+        echo "$id $(differs "$id" "$want")" >> "$out/ids"
+        curl -sf -X DELETE -H "$auth" "$url/api/sessions/$id" > /dev/null || echo "$id 1" >> "$out/ids"
+    done
+) &
+up=$!
+# live programs, spread over the stage: each feeds scale-1m through the leech's writer callbacks
+: > "$out/lives"
+(
+    n=0
+    while [ $n -lt $lives ]; do
+        n=$((n + 1))
+        LIVEPROF_SOCKET="$out/leech.sock" LIVEPROF_PROGRAM="load-live-$n" \
+            build/bench-leech_feed "$livelog" throughput 1 > /dev/null 2>> "$out/feed.log" &&
+            echo "load-live-$n" >> "$out/lives"
+        sleep $((secs / lives))
+    done
+) &
+lv=$!
+# 1,000 WebSocket clients on one live session, paced (250,000 events over the stage)
+wsecs=$((secs - 4))
+build/bench-wsload --http "$port" --ws "$ws" --token "$tok" --log "$wslog" --clients 1000 \
+    --rate $((250000 / wsecs)) --seconds "$wsecs" > "$out/wsload.txt" 2> "$out/wsload.err" &
+wl=$!
+# the server's RSS once a second while the load runs
+t0=$(date +%s)
+(while kill -0 $pid 2> /dev/null; do echo "$(($(date +%s) - t0)) $(rss)"; sleep 1; done) > "$out/rss.tsv" 2> /dev/null &
+sampler=$!
+half=$((secs / 2))
+wrk -t1 -c8 -d"${half}s" -H "$auth" "$url/api/sessions/$first/totals" > "$out/wrk-totals.txt" 2>&1
+wrk -t1 -c8 -d"${half}s" -H "$auth" "$url/api/sessions/$first/aggregates?series=threads&bins=200" \
+    > "$out/wrk-aggr.txt" 2>&1
+wait $up
+wait $lv
+wsok=0
+wait $wl || wsok=1
+echo "load: the load ended after $(($(date +%s) - t0)) s" >&2
+uploads=$(wc -l < "$out/ids")
+# every upload settled with exactly the old tool's totals; so does every live session
+bad=$(awk '$2 != 0' "$out/ids" | wc -l)
+livebad=0
+livedone=0
+for name in $(cat "$out/lives"); do
+    j=0
+    sid=
+    while [ -z "$sid" ] && [ $j -lt 100 ]; do
+        sid=$(curl -sf -H "$auth" "$url/api/sessions" | grep -o "\"id\":\"[0-9a-f]*\",\"name\":\"$name\"" |
+            cut -d'"' -f4)
+        [ -n "$sid" ] || sleep 0.1
+        j=$((j + 1))
+    done
+    if [ -z "$sid" ]; then
+        livebad=$((livebad + 1))
+        continue
+    fi
+    settle "$sid"
+    [ "$(state "$sid")" = done ] && livedone=$((livedone + 1))
+    livebad=$((livebad + $(differs "$sid" "$livewant")))
 done
 rss1=$(rss)
+kill $sampler 2> /dev/null || true
+# flat: the RSS at the end against the RSS a third into the load (every source of load running)
+rssload=$(awk -v t=$((secs / 3)) '$1 >= t { print $2; exit }' "$out/rss.tsv")
+rsspeak=$(awk 'BEGIN { m = 0 } $2 > m { m = $2 } END { print m }' "$out/rss.tsv")
 rps() { awk '/^Requests\/sec/ { print $2 }' "$1"; }
+# bench-wsload: p50_ms p99_ms samples clients_connected deltas mean_delta_bytes snapshots ...
+read -r wp50 wp99 wsamples wclients wdeltas _ wsnaps _ < "$out/wsload.txt" || true
 p="load	fib-labels"
-printf '%s\ttotals_requests_per_s\t%s\treq/s\t-\t-\twrk -c8 during uploads\n' "$p" "$(rps "$out/wrk-totals.txt")"
-printf '%s\taggregates_requests_per_s\t%s\treq/s\t-\t-\twrk -c8 during uploads\n' "$p" "$(rps "$out/wrk-aggr.txt")"
-printf '%s\tuploads\t%s\tsessions\t-\t-\twhole uploads in %s s\n' "$p" "$uploads" "$secs"
+printf '%s\ttotals_requests_per_s\t%s\treq/s\t-\t-\twrk -c8 during uploads, live sessions, 1,000 WebSocket clients\n' "$p" "$(rps "$out/wrk-totals.txt")"
+printf '%s\taggregates_requests_per_s\t%s\treq/s\t-\t-\twrk -c8 during uploads, live sessions, 1,000 WebSocket clients\n' "$p" "$(rps "$out/wrk-aggr.txt")"
+printf '%s\tuploads\t%s\tsessions\t-\t-\twhole uploads in %s s, each checked, then deleted\n' "$p" "$uploads" "$secs"
 printf '%s\ttotals_mismatches\t%s\tsessions\t-\t-\tagainst the expected totals.txt\n' "$p" "$bad"
+p2="load	scale-1m"
+printf '%s\tlive_sessions\t%s\tsessions\t-\t-\tpushed by liveprof-monitor --push, done (of %s fed)\n' "$p2" "$livedone" "$(wc -l < "$out/lives")"
+printf '%s\tlive_totals_mismatches\t%s\tsessions\t-\t-\tagainst the expected totals.txt\n' "$p2" "$livebad"
+p3="load	gen-20M-block32K-t32"
+printf '%s\tws_clients_connected\t%s\tclients\t-\t-\tof 1000, at the end\n' "$p3" "${wclients:--}"
+printf '%s\tws_deltas\t%s\tmessages\t-\t-\tdeltas received by all clients\n' "$p3" "${wdeltas:--}"
+printf '%s\tws_snapshots\t%s\tmessages\t-\t-\tsnapshots received by all clients\n' "$p3" "${wsnaps:--}"
+printf '%s\tws_latency_p50\t%s\tms\t-\t-\tchunk PUT to the pushed update, %s samples\n' "$p3" "${wp50:--}" "${wsamples:--}"
+printf '%s\tws_latency_p99\t%s\tms\t-\t-\tchunk PUT to the pushed update\n' "$p3" "${wp99:--}"
 printf '%s\trss_start\t%s\tKiB\t-\t-\tafter warm-up\n' "$p" "$rss0"
-printf '%s\trss_end\t%s\tKiB\t-\t-\tafter %s sessions\n' "$p" "$rss1" "$uploads"
+printf '%s\trss_load\t%s\tKiB\t-\t-\ta third into the load\n' "$p" "$rssload"
+printf '%s\trss_peak\t%s\tKiB\t-\t-\tsampled once a second\n' "$p" "$rsspeak"
+printf '%s\trss_end\t%s\tKiB\t-\t-\tafter %s uploads, %s live sessions, 1,000 WebSocket clients\n' "$p" "$rss1" "$uploads" "$livedone"
+kill $mpid 2> /dev/null || true
 kill $pid
 wait $pid 2> /dev/null || true
 trap - EXIT
 [ "$bad" -eq 0 ] || { echo "load: $bad sessions differ from the expected totals" >&2; exit 1; }
-[ "$rss1" -le $((rss0 * 3 / 2 + 65536)) ] || { echo "load: RSS grew from $rss0 to $rss1 KiB" >&2; exit 1; }
+[ "$livebad" -eq 0 ] && [ "$livedone" -eq "$lives" ] ||
+    { echo "load: $livedone of $lives live sessions done, $livebad differ from the expected totals" >&2; exit 1; }
+[ "$wsok" -eq 0 ] && [ "${wclients:-0}" -ge 990 ] ||
+    { echo "load: bench-wsload failed or lost clients: $(cat "$out/wsload.err")" >&2; exit 1; }
+[ "$rss1" -le $((rssload * 3 / 2 + 65536)) ] ||
+    { echo "load: RSS grew from $rssload KiB (a third into the load) to $rss1 KiB" >&2; exit 1; }

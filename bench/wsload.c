@@ -80,6 +80,16 @@ static void on_msg(conn_t *c, const uint8_t *p, size_t n, double t)
     }
 }
 
+/* Answers a ping (the server closes connections that answer none: serve --ws-timeout). */
+static void pong(conn_t *c, const uint8_t *p, size_t n)
+{
+    uint8_t f[6 + 125] = {0x8a, (uint8_t)(0x80 | (n > 125 ? 125 : n)), 1, 2, 3, 4};
+    if (n > 125) n = 125;
+    for (size_t i = 0; i < n; i++)
+        f[6 + i] = p[i] ^ f[2 + i % 4];
+    (void)!write(c->fd, f, 6 + n);
+}
+
 /* Parses whole frames from c->buf. */
 static void parse(conn_t *c, double t)
 {
@@ -107,6 +117,7 @@ static void parse(conn_t *c, double t)
         }
         if (c->len - off < hl + n) break;
         if ((h[0] & 0x0f) == 2) on_msg(c, h + hl, n, t);
+        if ((h[0] & 0x0f) == 9) pong(c, h + hl, n);
         off += hl + n;
     }
     memmove(c->buf, c->buf + off, c->len - off);

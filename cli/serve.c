@@ -23,6 +23,9 @@ static void usage(FILE *f)
                "  --session-memory BYTES  bound on each session's binned aggregates (16M)\n"
                "  --login-ttl SECONDS  lifetime of login tokens (default 2592000, 30 days)\n"
                "  --web DIR          static files served at / (default: ./build/web when present)\n"
+               "  --ws-timeout SECONDS  close WebSocket connections that answer no ping for this\n"
+               "                     long (pinged after half of it; default 30, 2 to 3600);\n"
+               "                     an upgrade request must be whole within min(this, 10) s\n"
                "Durable sessions (see docs/segments.md):\n"
                "  --fsync-ms N       group commit interval of the segment files (default 1000;\n"
                "                     0 = after every write)\n"
@@ -117,6 +120,10 @@ int cli_serve(int argc, char **argv)
             long long ttl = strtoll(v, &end, 10);
             bad = end == v || *end || ttl < 1 ? -1 : 0;
             o.login_ttl = ttl;
+        } else if (!strcmp(a, "--ws-timeout")) {
+            uint64_t t = 0;
+            bad = parse_count(v, &t) || t < 2 || t > 3600 ? -1 : 0;
+            o.ws_timeout_s = (int)t;
         } else if (!strcmp(a, "--fsync-ms"))
             bad = parse_count(v, &o.fsync_ms);
         else if (!strcmp(a, "--segment-size"))

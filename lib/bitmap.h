@@ -25,8 +25,9 @@ uint64_t bitmap_count(const bitmap_t *b);
 size_t bitmap_size(bitmap_t *b);
 /* Writes the portable serialization (bitmap_size bytes) to out; returns the bytes written. */
 size_t bitmap_save(const bitmap_t *b, uint8_t *out);
-/* Reads a portable serialization of at most `len` bytes. Returns a new set or NULL when the
- * bytes are not a valid bitmap (never reads past len). */
+/* Reads the portable serialization that is exactly p[0..len) (as bitmap_save writes it). Returns
+ * a new set, or NULL when the bytes are not one valid set (validated whole before CRoaring reads
+ * them, so corrupt input never makes it print; never reads past len). Any thread. */
 bitmap_t *bitmap_load(const uint8_t *p, size_t len);
 
 #endif

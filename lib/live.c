@@ -25,6 +25,7 @@ struct live {
     gea_t *gea;
     aggr_t *aggr;
     uint64_t bytes, last_ts, warnings;
+    uint64_t late, forced; /* the window's counts, kept when it is given back */
     int err;
     bool finished;
     lcap_t *caps;
@@ -191,6 +192,13 @@ int live_finish(live_t *l)
     block_close(l);
     reorder_flush(l->win);
     if (rc < 0) l->err = rc;
+    /* nothing more comes: the window (most of a pipeline's memory) and the decoder's tables
+     * are given back; a finished pipeline keeps its analysis, aggregates and counts */
+    l->late = reorder_late(l->win);
+    l->forced = reorder_forced(l->win);
+    reorder_destroy(l->win);
+    l->win = NULL;
+    evlog_dispose(&l->dec);
     return rc;
 }
 
@@ -206,17 +214,17 @@ uint64_t live_bytes(const live_t *l)
 
 uint64_t live_late(const live_t *l)
 {
-    return reorder_late(l->win);
+    return l->win ? reorder_late(l->win) : l->late;
 }
 
 uint64_t live_forced(const live_t *l)
 {
-    return reorder_forced(l->win);
+    return l->win ? reorder_forced(l->win) : l->forced;
 }
 
 size_t live_pending(const live_t *l)
 {
-    return reorder_len(l->win);
+    return l->win ? reorder_len(l->win) : 0;
 }
 
 uint64_t live_last_ts(const live_t *l)
@@ -258,6 +266,6 @@ const aggr_t *live_aggr(const live_t *l)
 
 size_t live_memory(const live_t *l)
 {
-    return sizeof *l + reorder_memory(l->win) + aggr_memory(l->aggr) + sizeof(evlog_types_t) +
-           l->ncaps * sizeof *l->caps;
+    return sizeof *l + (l->win ? reorder_memory(l->win) + sizeof(evlog_types_t) : 0) +
+           aggr_memory(l->aggr) + l->ncaps * sizeof *l->caps;
 }

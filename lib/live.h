@@ -38,7 +38,8 @@ void live_destroy(live_t *l);
  * the window is then flushed, so everything decoded before the bad byte stays analysed), or
  * LP_EARG after live_finish. Feeding thread. */
 int live_feed(live_t *l, const uint8_t *p, size_t n);
-/* Ends the input: flushes the window. Returns 0 or the decoder's verdict, which also becomes the
+/* Ends the input: flushes the window, then frees it and the decoder's tables (the pipeline keeps
+ * its analysis, aggregates and counts). Returns 0 or the decoder's verdict, which also becomes the
  * sticky error: LP_ETRUNCATED when the stream stopped inside an event or a header, LP_ENO_HEADER
  * when no header came, or the earlier error. LP_EARG when called again. Feeding thread. */
 int live_finish(live_t *l);

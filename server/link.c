@@ -85,6 +85,46 @@ int link_rx(links_t *l, dial_t *d, struct lws *wsi, const void *in, size_t len, 
     return 1;
 }
 
+void link_units_free(dial_t *d)
+{
+    for (int i = 0; i < MAX_UNITS; i++) {
+        unit_t *u = &d->units[i];
+        free(u->buf);
+        u->buf = NULL;
+        u->len = u->cap = 0;
+        u->on = false;
+    }
+}
+
+/* Bytes the buffers of d's units hold. */
+static size_t units_held(const dial_t *d)
+{
+    size_t held = 0;
+    for (int i = 0; i < MAX_UNITS; i++)
+        held += d->units[i].cap;
+    return held;
+}
+
+/* Memory of a connection's units is bounded: before u's buffer grows to hold `need` bytes, the
+ * buffers of d's units stay within UNITS_MAX (idle units give theirs back first). Returns 0, or
+ * -1 when the units in progress would need more. */
+static int units_make_room(dial_t *d, const unit_t *u, size_t need)
+{
+    if (need <= u->cap) return 0;
+    size_t grown = u->cap ? u->cap : 8;
+    while (grown < need)
+        grown *= 2; /* as xgrow does */
+    if (units_held(d) - u->cap + grown <= UNITS_MAX) return 0;
+    for (int i = 0; i < MAX_UNITS; i++) {
+        unit_t *x = &d->units[i];
+        if (x == u || x->on) continue;
+        free(x->buf);
+        x->buf = NULL;
+        x->cap = 0;
+    }
+    return units_held(d) - u->cap + grown <= UNITS_MAX ? 0 : -1;
+}
+
 int link_on_frame(links_t *l, dial_t *d, const uint8_t *b, size_t n)
 {
     wire_frame_t f;
@@ -142,6 +182,10 @@ int link_on_frame(links_t *l, dial_t *d, const uint8_t *b, size_t n)
             link_set_error(l, d, "unit too large");
             return -1;
         }
+        if (units_make_room(d, u, u->len + f.data.len) < 0) {
+            link_set_error(l, d, "units in progress over 128 MiB");
+            return -1;
+        }
         xgrow((void **)&u->buf, &u->cap, u->len + f.data.len, 1);
         memcpy(u->buf + u->len, f.data.p, f.data.len);
         u->len += f.data.len;
@@ -151,6 +195,11 @@ int link_on_frame(links_t *l, dial_t *d, const uint8_t *b, size_t n)
             u->on = false;
             u->ack = u->offset + u->len;
             u->ack_due = true;
+            if (u->cap > UNIT_KEEP) { /* a huge unit's buffer is not kept for the next one */
+                free(u->buf);
+                u->buf = NULL;
+                u->cap = 0;
+            }
             lws_callback_on_writable(d->wsi);
         }
         return 0;
@@ -297,6 +346,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR)
             link_set_error(l, d, in ? (const char *)in : "cannot connect to the monitor");
         d->wsi = NULL;
+        link_units_free(d);
         pthread_mutex_lock(&l->mu);
         bool want = d->want;
         snprintf(d->state, sizeof d->state, want ? "connecting" : "disconnected");
@@ -412,6 +462,19 @@ static void gap(hprog_t *h, uint64_t off, uint64_t len)
             (unsigned long long)len, (unsigned long long)off);
 }
 
+/* Data or a Gap for a session that holds nothing yet, before its Header: refused (the session would
+ * be no eventlog), with the error on the connection. The Header, when it comes, starts it. */
+static void data_before_header(links_t *l, int64_t conn, const hprog_t *h)
+{
+    char msg[WIRE_MAX_PROGRAM + 64];
+    snprintf(msg, sizeof msg, "program %s: data or a gap before its header, ignored", h->id);
+    pthread_mutex_lock(&l->mu);
+    dial_t *d = link_slot(l, conn);
+    if (d) snprintf(d->error, sizeof d->error, "%.199s", msg);
+    pthread_mutex_unlock(&l->mu);
+    fprintf(stderr, "liveprof: monitor link: %s\n", msg);
+}
+
 /* Records the time of a successful link in the connection's last_used. */
 static void linked(links_t *l, int64_t conn)
 {
@@ -450,7 +513,11 @@ static void on_op(links_t *l, const op_t *o)
         if (h->appended == h->hdr_len && h->hdr_len) append(l, h, s, o->data, o->len);
         break;
     case OP_GAP:
-        if (o->offset + o->length > h->expected) {
+        if (!h->expected) {
+            data_before_header(l, o->conn, h);
+            break;
+        }
+        if (o->offset + o->length > h->expected && o->offset + o->length >= o->offset) {
             uint64_t from = o->offset > h->expected ? h->expected : o->offset;
             if (from < h->expected) from = h->expected;
             gap(h, from, o->offset + o->length - from);
@@ -460,7 +527,11 @@ static void on_op(links_t *l, const op_t *o)
         uint64_t off = o->offset;
         const uint8_t *p = o->data;
         size_t n = o->len;
-        if (off + n <= h->expected) break; /* already held: no duplicate */
+        if (!h->expected) { /* a stream starts with its header: bytes before it are no eventlog */
+            data_before_header(l, o->conn, h);
+            break;
+        }
+        if (off + n <= h->expected || off + n < off) break; /* already held: no duplicate */
         if (off < h->expected) {
             p += h->expected - off;
             n -= h->expected - off;

@@ -15,7 +15,9 @@
 #define MAX_DIALS 64
 #define MAX_PUSHES 64 /* monitors connected to the WebSocket port at once */
 #define MAX_UNITS 64
-#define UNIT_MAX (64u << 20)
+#define UNIT_MAX (64u << 20)   /* bytes of one unit */
+#define UNITS_MAX (128u << 20) /* bytes of all units a connection has in progress */
+#define UNIT_KEEP (4u << 20)   /* a committed unit's buffer over this is given back */
 
 enum { OP_PROGRAM, OP_HEADER, OP_STATE, OP_DATA, OP_GAP, OP_BYE, OP_LINKED, OP_HELLO };
 
@@ -114,6 +116,9 @@ int link_on_frame(links_t *l, dial_t *d, const uint8_t *b, size_t n);
  * (its bytes are d->rx[0..*n), and d->rx is free again), 0 when more is to come, or -1 (the
  * error is set) for a message over 64 KiB. WebSocket or link thread, the connection's own. */
 int link_rx(links_t *l, dial_t *d, struct lws *wsi, const void *in, size_t len, size_t *n);
+/* Frees the buffers of d's units (its link closed; a unit in progress comes again whole). The
+ * thread serving d's connection. */
+void link_units_free(dial_t *d);
 /* Sends one pending frame (Hello, Subscribe, Ack) on d's connection; 1 when more may follow, 0
  * when idle, -1 to close. The thread serving d's connection, in its writeable callback. */
 int link_on_writeable(links_t *l, dial_t *d);

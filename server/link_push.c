@@ -129,6 +129,7 @@ static void closed(links_t *l, push_pss_t *ps)
     snprintf(d->state, sizeof d->state, "disconnected");
     pthread_mutex_unlock(&l->mu);
     d->wsi = NULL;
+    link_units_free(d);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

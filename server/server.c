@@ -60,6 +60,7 @@ void server_opts_default(server_opts_t *o)
     o->seg_bytes = 64u << 20;
     o->login_ttl = 30 * 24 * 3600;
     retention_series_mask("all", &o->retain_coarse);
+    o->ws_timeout_s = 30;
 }
 
 db_t *server_db(server_t *srv)

@@ -30,6 +30,7 @@ typedef struct server_opts {
     uint32_t retain_coarse;        /* series kept as coarse bins in snapshots (bit per series) */
     uint64_t retain_coarse_age_s;  /* seconds of coarse bins a snapshot keeps (0: all held) */
     int64_t login_ttl;             /* lifetime of login tokens in seconds (default 30 days) */
+    int ws_timeout_s; /* WebSocket port: a connection silent to pings this long is closed */
 } server_opts_t;
 
 /* Fills the design's defaults: 127.0.0.1:8080, 127.0.0.1:8081, ./liveprof-data, 1 GiB. */

@@ -128,6 +128,7 @@ struct ws {
     size_t npending, pending_cap;
     uint64_t next_req;
     lws_sorted_usec_list_t sul;
+    lws_retry_bo_t idle; /* ping and hang-up policy of the port's connections */
 };
 
 static int64_t now_ms(void)
@@ -587,6 +588,11 @@ static void closed(ws_t *ws, client_t *c)
 
 static int writable(client_t *c)
 {
+    /* messages to send and room for them: the client drained its socket, so it is reading. As
+     * good as a pong for the port's hang-up policy (a reader far behind could not answer a
+     * ping in time), unless it is stalled inside a message it sends. (Not on every writeable
+     * callback: lws's own pings come through here too.) */
+    if (c->qlen && !c->rxlen) lws_validity_confirmed(c->wsi);
     /* as many queued messages as the socket takes now: one poll round per burst, not per
      * message */
     if (c->qlen) {
@@ -718,7 +724,16 @@ int ws_start(ws_t *ws, char *err, size_t cap)
     info.protocols = ws->protos;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.user = ws;
-    info.timeout_secs = 10;
+    /* Stalled clients: an upgrade request must be whole within `hs` seconds; an established
+     * connection is pinged after half the timeout without a pong and closed after the whole
+     * (a client stalled inside a frame cannot answer, so slow-loris frames end there too). */
+    int t = server_opts(ws->srv)->ws_timeout_s;
+    unsigned hs = t > 0 && t < 10 ? (unsigned)t : 10;
+    info.timeout_secs = hs;
+    info.timeout_secs_ah_idle = hs;
+    ws->idle = (lws_retry_bo_t){.secs_since_valid_ping = (uint16_t)(t > 1 ? t / 2 : 15),
+                                .secs_since_valid_hangup = (uint16_t)(t > 1 ? t : 30)};
+    info.retry_and_idle_policy = &ws->idle;
     ws->ctx = lws_create_context(&info);
     if (!ws->ctx) {
         snprintf(err, cap, "cannot listen for WebSockets on %s:%d", ws->host, ws->port);

@@ -184,11 +184,17 @@ void program_end(monitor_t *m, program_t *p)
     p->ended = true;
     m->version++;
     m->list_version++;
-    size_t kept = 0;
+    size_t kept = 0, unacked = 0;
     for (size_t i = m->nprogs; i-- > 0;) { /* newest first */
         program_t *q = m->progs[i];
         if (!q->ended || !q->head) continue;
-        if (++kept > MONITOR_KEEP_ENDED) release(m, q);
+        if (q->acked < q->end) { /* a subscriber still lacks some of it: keep it while the
+                                    budget lasts, so a late server still gets every byte */
+            unacked += q->bytes;
+            if (unacked > MONITOR_UNACKED_BACKLOGS * m->backlog_cap) release(m, q);
+        } else if (++kept > MONITOR_KEEP_ENDED) {
+            release(m, q);
+        }
     }
 }
 

@@ -15,7 +15,10 @@
 #include <stdint.h>
 
 #define MONITOR_MAX_PROGRAMS 256
-#define MONITOR_KEEP_ENDED 8 /* ended programs that keep their backlog */
+#define MONITOR_KEEP_ENDED 8 /* ended and fully acknowledged programs that keep their backlog */
+#define MONITOR_UNACKED_BACKLOGS                                                                   \
+    4 /* ended programs not fully acknowledged keep their backlogs                                 \
+         up to this many times backlog_cap bytes in all */
 
 typedef struct unit unit_t;
 struct unit {
@@ -76,9 +79,10 @@ void program_gap(monitor_t *m, program_t *p, uint64_t off, uint64_t len);
 uint8_t *program_state(const program_t *p, size_t *len);
 /* The first unit ending after `off`, or NULL. Lock held. */
 const unit_t *program_unit_at(const program_t *p, uint64_t off);
-/* The program ended (Bye, or its FIFO closed). Beyond MONITOR_KEEP_ENDED ended programs with a
- * backlog, the oldest one's backlog is folded into its late-joiner state and freed (its header
- * and state stay). Lock held. */
+/* The program ended (Bye, or its FIFO closed). Ended programs whose every byte a subscriber
+ * acknowledged keep their backlogs up to MONITOR_KEEP_ENDED of them, the others up to
+ * MONITOR_UNACKED_BACKLOGS x backlog_cap bytes in all; beyond that the oldest backlogs are folded
+ * into their late-joiner state and freed (header and state stay). Lock held. */
 void program_end(monitor_t *m, program_t *p);
 /* Frees every program. */
 void program_free_all(monitor_t *m);

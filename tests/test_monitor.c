@@ -107,6 +107,7 @@ TEST(monitor_program_joiner_state)
     CHECK(counts[1] > 0);
     free(log);
     free(st);
+    p->acked = p->end; /* a subscriber holds all of it */
     program_end(&m, p);
     for (int i = 0; i < MONITOR_KEEP_ENDED; i++) { /* newer ended programs push it out */
         char id[16];
@@ -114,6 +115,7 @@ TEST(monitor_program_joiner_state)
         program_t *x = program_get(&m, id, true);
         program_header(&m, x, d, h);
         program_commit(&m, x, h, d + h, 100);
+        x->acked = x->end;
         program_end(&m, x);
     }
     CHECK(p->head == NULL);
@@ -145,6 +147,7 @@ TEST(monitor_program_end_and_limits)
         program_t *p = program_get(&m, id, true);
         program_header(&m, p, hdr, 4);
         program_commit(&m, p, 4, d, sizeof d);
+        p->acked = p->end;
         program_end(&m, p);
     }
     int with_backlog = 0;
@@ -164,5 +167,41 @@ TEST(monitor_program_end_and_limits)
     for (size_t i = 0; i < m.nprogs; i++)
         m.progs[i]->ended = false;
     CHECK(program_get(&m, "another", true) == NULL);
+    program_free_all(&m);
+}
+
+/* Ended programs a subscriber has not fully acknowledged keep their backlogs (a server that
+ * subscribes late still gets every byte) within a budget of MONITOR_UNACKED_BACKLOGS x the
+ * backlog cap, oldest released first; an acknowledgement lets the usual limit apply. */
+TEST(monitor_unacked_backlogs_kept_within_budget)
+{
+    monitor_t m;
+    mon_init(&m, 65536);
+    uint8_t hdr[4] = "hdrb", d[60000] = {0};
+    char id[32];
+    int n = MONITOR_KEEP_ENDED + 2 * MONITOR_UNACKED_BACKLOGS;
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "u%d", i);
+        program_t *p = program_get(&m, id, true);
+        program_header(&m, p, hdr, 4);
+        program_commit(&m, p, 4, d, sizeof d);
+        program_end(&m, p);
+    }
+    int with_backlog = 0;
+    for (size_t i = 0; i < m.nprogs; i++)
+        with_backlog += m.progs[i]->head != NULL;
+    /* each backlog holds about 60 KB of a 256 KiB budget: the newest four stay */
+    CHECK_EQ_U64(with_backlog, MONITOR_UNACKED_BACKLOGS);
+    CHECK(m.progs[n - 1]->head != NULL && m.progs[0]->head == NULL);
+    for (size_t i = 0; i < m.nprogs; i++) /* delivered at last: the usual limit */
+        m.progs[i]->acked = m.progs[i]->end;
+    snprintf(id, sizeof id, "last");
+    program_t *p = program_get(&m, id, true);
+    program_header(&m, p, hdr, 4);
+    program_end(&m, p);
+    with_backlog = 0;
+    for (size_t i = 0; i < m.nprogs; i++)
+        with_backlog += m.progs[i]->head != NULL;
+    CHECK(with_backlog <= MONITOR_KEEP_ENDED);
     program_free_all(&m);
 }

@@ -171,7 +171,7 @@ static void run_job(persist_t *p, job_t *j)
         if (rc < 0) io_failed(t, "writing a chunk", rc);
         atomic_fetch_sub_explicit(&t->queued, j->len, memory_order_relaxed);
         atomic_fetch_sub_explicit(&p->queued, j->len, memory_order_relaxed);
-        if (p->o.notify) p->o.notify(p->o.notify_ctx);
+        if (p->o.notify) p->o.notify(p->o.notify_ctx, t->tag);
         break;
     case J_RECORD:
         if ((rc = seg_writer_record(t->w, j->type, j->data, j->len)) < 0)
@@ -179,7 +179,7 @@ static void run_job(persist_t *p, job_t *j)
         break;
     case J_END:
         if ((rc = seg_writer_end(t->w)) < 0) io_failed(t, "writing the end", rc);
-        if (p->o.notify) p->o.notify(p->o.notify_ctx);
+        if (p->o.notify) p->o.notify(p->o.notify_ctx, t->tag);
         break;
     case J_CLOSE:
         if ((rc = seg_writer_close(t->w)) < 0) io_failed(t, "closing a segment", rc);

@@ -24,13 +24,16 @@ typedef struct persist_target {
     _Atomic uint64_t queued;  /* bytes enqueued and not yet written (relaxed: a counter) */
     _Atomic int failed;       /* an I/O error happened (relaxed: a flag) */
     _Atomic int refs;         /* the session and the thread (acq_rel; the last frees) */
+    int tag;                  /* the owner's, passed to notify (set before the first append) */
 } persist_target_t;
 
 typedef struct persist_opts {
-    uint64_t fsync_ms;      /* group commit interval (default 1000; 0 = after every write) */
-    seg_writer_opts_t seg;  /* segment size, age, compression */
-    size_t max_queued;      /* bytes enqueued at most before persist_append refuses (256 MiB) */
-    void (*notify)(void *); /* called (any thread, must not block) after bytes were written */
+    uint64_t fsync_ms;     /* group commit interval (default 1000; 0 = after every write) */
+    seg_writer_opts_t seg; /* segment size, age, compression */
+    size_t max_queued;     /* bytes enqueued at most before persist_append refuses (256 MiB) */
+    /* called on the writer thread (must not block) after bytes of the target tagged `tag` were
+     * written, or its end */
+    void (*notify)(void *ctx, int tag);
     void *notify_ctx;
 } persist_opts_t;
 

@@ -23,6 +23,7 @@ typedef struct persist_target {
     _Atomic uint64_t durable; /* stream bytes fsynced (release by the thread, acquire to read) */
     _Atomic uint64_t queued;  /* bytes enqueued and not yet written (relaxed: a counter) */
     _Atomic int failed;       /* an I/O error happened (relaxed: a flag) */
+    _Atomic bool want_sync;   /* a flush asked for this target (see persist_flush_target) */
     _Atomic int refs;         /* the session and the thread (acq_rel; the last frees) */
     int tag;                  /* the owner's, passed to notify (set before the first append) */
 } persist_target_t;
@@ -66,6 +67,9 @@ void persist_drop(persist_t *p, persist_target_t *t, bool remove);
 /* Makes everything enqueued so far durable now and waits for it (at most timeout_ms). Returns
  * true when it happened in time. Blocks the caller: for rare requests only. */
 bool persist_flush(persist_t *p, int timeout_ms);
+/* persist_flush for one target: makes everything enqueued so far for t durable now (without
+ * syncing the other targets) and waits for it. Same returns and rule. */
+bool persist_flush_target(persist_t *p, persist_target_t *t, int timeout_ms);
 /* Stream bytes durable for t (acquire). */
 uint64_t persist_durable(const persist_target_t *t);
 

@@ -1,10 +1,11 @@
 /* The session registry and the worker pool. The HTTP thread hands a session's bytes to the persist
- * thread, which appends them to the session's segments; the HTTP thread pumps them back from there
- * into the session's SPSC ring as the ring has room, so uploads never wait for the disk or the
- * analysis and memory stays bounded; the owning worker drains the ring into the live analysis,
- * and when the input has ended settles the session with the exact pass over the saved bytes (the
- * same ordering and analysis as `liveprof analyze`). On start every session comes back from its
- * segments (server/persist.c scans and repairs them). */
+ * thread, which appends them to the session's segments; the owning worker reads them back from
+ * there into the session's SPSC ring as the ring has room and drains the ring into the live
+ * analysis, so uploads never wait for the disk or the analysis, the HTTP thread never reads
+ * segments, and memory stays bounded; when the input has ended the worker settles the session
+ * with the exact pass over the saved bytes (the same ordering and analysis as `liveprof
+ * analyze`). On start every session comes back from its segments (server/persist.c scans and
+ * repairs them). */
 #include "session.h"
 
 #include "api.h"
@@ -38,6 +39,7 @@
 #define TICK_MS 200                 /* the registry's tick (metadata, retention) */
 #define REFILL_MAX (1u << 20)       /* bytes read from the segments into a ring per read */
 #define REFILL_STEPS 4              /* reads per refill */
+#define SETTLE_APART_MIN (1u << 20) /* logs from this size on settle their aggregates apart */
 #define HEAP_MMAP_MIN (64u << 20)   /* allocations from this size on get their own mapping */
 #define HEAP_KEEP_FREE (128u << 20) /* free heap kept for reuse rather than returned */
 #define COUNTERS_EVERY 25           /* ticks between writes of progress counters (5 s) */
@@ -160,6 +162,44 @@ static int exact_event(void *ctx, const evlog_event_t *ev)
     return 0;
 }
 
+static int aggr_only_event(void *ctx, const evlog_event_t *ev)
+{
+    aggr_event(((exact_t *)ctx)->a, ev);
+    return 0;
+}
+
+static void aggr_only_reset(void *ctx)
+{
+    exact_t *x = ctx;
+    aggr_destroy(x->a);
+    x->a = aggr_create(&x->ao);
+}
+
+/* The exact aggregates of a settling session, made on a thread of their own while the worker
+ * redoes the totals: two passes over the saved bytes at once, so that settling takes the longer
+ * of the two rather than their sum. */
+typedef struct aggr_pass {
+    seg_log_t *log;
+    uint64_t len;
+    exact_t x; /* x.a only */
+} aggr_pass_t;
+
+static void *aggr_pass_main(void *arg)
+{
+    aggr_pass_t *p = arg;
+    evlog_t d;
+    if (evlog_init(&d, NULL) == 0) {
+        seg_reader_t *rd = seg_reader_create(p->log);
+        order_source_t src = {
+            .fd = -1, .read = seg_reader_read_full, .read_ctx = rd, .len = p->len};
+        order_stats_t st = {.reset = aggr_only_reset, .progress_ctx = &p->x};
+        order_log(&d, &src, aggr_only_event, &p->x, &st); /* an error: the totals pass has it */
+        seg_reader_destroy(rd);
+    }
+    evlog_dispose(&d);
+    return NULL;
+}
+
 static void exact_reset(void *ctx)
 {
     exact_t *x = ctx;
@@ -206,7 +246,16 @@ static void settle(registry_t *reg, session_t *s)
                      live_error(s->live) == 0 && live_bytes(s->live) == src.len &&
                      live_late(s->live) == 0;
     exact_t x = {.g = gea_create(NULL), .ao = {.max_memory = server_opts(reg->srv)->aggr_bytes}};
-    if (!keep_live) x.a = aggr_create(&x.ao);
+    /* the aggregates on a thread of their own when the log is worth it (else in this pass) */
+    aggr_pass_t ap = {.log = &s->pt->log, .len = src.len, .x = {.ao = x.ao}};
+    pthread_t ath;
+    bool apart = false;
+    if (!keep_live && start == 0 && src.len >= SETTLE_APART_MIN) {
+        ap.x.a = aggr_create(&ap.x.ao);
+        apart = pthread_create(&ath, NULL, aggr_pass_main, &ap) == 0;
+        if (!apart) aggr_destroy(ap.x.a);
+    }
+    if (!keep_live && !apart) x.a = aggr_create(&x.ao);
     evlog_t d;
     int rc = evlog_init(&d, NULL);
     if (start > 0) { /* retention dropped the head: the live pass's results are final */
@@ -221,7 +270,7 @@ static void settle(registry_t *reg, session_t *s)
         snprintf(err, sizeof err, "cannot start the decoder");
     } else {
         order_stats_t st = {.reset = exact_reset, .progress_ctx = &x};
-        if (keep_live) {
+        if (keep_live || apart) {
             gea_fields(gea_only);
             st.fields = gea_only;
         }
@@ -234,6 +283,10 @@ static void settle(registry_t *reg, session_t *s)
     }
     seg_reader_destroy(rd);
     evlog_dispose(&d);
+    if (apart) {
+        pthread_join(ath, NULL);
+        x.a = ap.x.a;
+    }
     pthread_mutex_lock(&s->lock);
     report_dispose(&s->final);
     report_build(&s->final, gea_output(x.g, 0), reg->totals_script, false, 1000);
@@ -263,7 +316,7 @@ static bool refill(session_t *s)
     if (s->ring_closed) return false;
     seg_log_t *l = &s->pt->log;
     pthread_mutex_lock(&l->mu);
-    uint64_t end = l->end;
+    uint64_t start = l->start, end = l->end;
     bool ended = l->ended;
     pthread_mutex_unlock(&l->mu);
     /* acquire: pairs with session_store_whole's release */
@@ -271,7 +324,13 @@ static bool refill(session_t *s)
     session_state_t st = session_state(s);
     if (st == SESSION_DONE || st == SESSION_FAILED) return false; /* settled (a snapshot) */
     bool moved = false;
-    if ((direct || ended) && s->fed < end) s->fed = end;
+    if ((direct || ended) && s->fed < end) {
+        s->fed = end;
+        /* the exact pass replaces the live one (it does not see every byte): what is still in
+         * the ring is not worth analysing, unless the live pass is all there will be (the head of
+         * the log was dropped) */
+        s->skip_live = start == 0;
+    }
     for (size_t steps = 0; s->fed < end && steps < REFILL_STEPS; steps++) {
         uint8_t *span;
         size_t room;
@@ -300,7 +359,11 @@ static bool work_on(registry_t *reg, session_t *s)
     size_t n;
     bool did = refill(s);
     ring_peek_spsc(s->ring, &p, &n);
-    if (n > 0 && s->live) {
+    if (n > 0 && s->live && s->skip_live) {
+        ring_consume_spsc(s->ring, n);
+        atomic_fetch_add_explicit(&s->consumed, n, memory_order_relaxed);
+        did = true;
+    } else if (n > 0 && s->live) {
         if (n > FEED_MAX) n = FEED_MAX;
         pthread_mutex_lock(&s->lock);
         live_feed(s->live, p, n);
@@ -315,7 +378,7 @@ static bool work_on(registry_t *reg, session_t *s)
     session_state_t st = session_state(s);
     if (!did && ring_eof_spsc(s->ring) && (st == SESSION_INGESTING || st == SESSION_LIVE)) {
         pthread_mutex_lock(&s->lock);
-        if (s->live && atomic_load_explicit(&s->consumed, memory_order_relaxed))
+        if (s->live && !s->skip_live && atomic_load_explicit(&s->consumed, memory_order_relaxed))
             live_finish(s->live);
         pthread_mutex_unlock(&s->lock);
         settle(reg, s);
@@ -557,7 +620,7 @@ uint64_t session_durable(const session_t *s)
 
 uint64_t session_flush(registry_t *reg, session_t *s)
 {
-    if (session_durable(s) < s->received) persist_flush(reg->persist, 2000);
+    if (session_durable(s) < s->received) persist_flush_target(reg->persist, s->pt, 2000);
     return session_durable(s);
 }
 
@@ -644,7 +707,7 @@ upload_t *upload_create(registry_t *reg, session_t *s)
     for (int i = 0; i < 16; i++)
         snprintf(id + 2 * i, 3, "%02x", rnd[i]);
     persist_record(reg->persist, s->pt, SEG_REC_UPLOAD, id, 32);
-    persist_flush(reg->persist, 2000); /* the id survives a crash before it is handed out */
+    persist_flush_target(reg->persist, s->pt, 2000); /* the id survives a crash first */
     return upload_restore(reg, s, id);
 }
 

@@ -51,6 +51,7 @@ struct session {
     seg_reader_t *pump_rd; /* reads the segments back for the ring */
     uint64_t fed;          /* bytes put into the ring */
     bool ring_closed;
+    bool skip_live; /* the live pass stops: the exact pass will redo it all */
     /* all bytes came at once: no live pass, the worker settles directly (release by the HTTP
      * thread, acquire by the worker) */
     _Atomic bool direct;

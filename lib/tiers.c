@@ -1,6 +1,9 @@
 /* The levels of one series: ring levels advance with the newest bin written and drop the oldest;
- * the last level folds pairs of bins when time outgrows it. A per-row cache of the newest entry
- * on each level makes the usual update (the row's newest bin) one indexed access. */
+ * the last level folds pairs of bins when time outgrows it. Writes go to the finest level; a ring
+ * level's newest bin is folded into the next level when the level moves on (so coarse levels
+ * cost one fold per bin and row, not one write per event), and readers see the newest bins
+ * folded in on the fly through a scratch bin. A per-row cache of the newest entry on each level
+ * makes the usual update (the row's newest bin) one indexed access. */
 #include "tiers.h"
 
 #include "xmalloc.h"
@@ -10,6 +13,13 @@
 #include <string.h>
 
 #define NONE UINT32_MAX
+
+/* The readers' scratch bin (see tiers_slot). */
+typedef struct tiers_view {
+    tiers_slot_t s;
+    uint32_t *ix; /* per row: its entry in s, or NONE */
+    size_t ix_cap;
+} tiers_view_t;
 
 static size_t entry_size(const tiers_t *t)
 {
@@ -64,6 +74,7 @@ void tiers_init(tiers_t *t, const tiers_opts_t *o, bool gauge, size_t *mem_total
     t->o = *o;
     t->gauge = gauge;
     t->mem_total = mem_total;
+    t->view = xcalloc(1, sizeof *t->view);
     uint64_t w = o->fine_ns;
     for (uint32_t k = 0; k < o->levels; k++) {
         t->lv[k].width = w;
@@ -99,6 +110,13 @@ void tiers_dispose(tiers_t *t)
     free(t->chi);
     free(t->cpos);
     free(t->scratch);
+    if (t->view) {
+        free(t->view->s.c);
+        free(t->view->s.g);
+        free(t->view->ix);
+        free(t->view);
+        t->view = NULL;
+    }
     t->chi = NULL;
     t->cpos = NULL;
     t->scratch = NULL;
@@ -141,12 +159,16 @@ static inline uint32_t ring_index(const tiers_t *t, int64_t b)
     return (B & (B - 1)) == 0 ? (uint32_t)b & (B - 1) : (uint32_t)(b % (int64_t)B);
 }
 
-/* Ring level k: makes b the newest bin if it is newer, recycling the slots of dropped bins. */
+static void fold_up(tiers_t *t, uint32_t k, int64_t b);
+
+/* Ring level k: makes b the newest bin if it is newer, folding the newest bin so far into the next
+ * level and recycling the slots of dropped bins. */
 static inline void advance(tiers_t *t, uint32_t k, int64_t b)
 {
     tiers_level_t *L = &t->lv[k];
     ensure_slots(t, L);
     if (b <= L->hi) return;
+    if (L->hi >= 0 && L->hi >= L->lo) fold_up(t, k, L->hi);
     int64_t B = t->o.bins, from = L->hi + 1;
     if (from < b - B + 1) from = b - B + 1;
     if (from < 0) from = 0;
@@ -192,20 +214,67 @@ static inline uint32_t entry(tiers_t *t, uint32_t k, tiers_slot_t *s, int64_t b,
     return i;
 }
 
-/* The slot of bin b on level k for writing (advancing ring levels, growing the last level), or
- * NULL when b is older than what the level retains. */
-static inline tiers_slot_t *slot_w(tiers_t *t, uint32_t k, int64_t b)
+/* Adds a cell's data into entry i of slot sl: sum and count, and for gauges the extremes and the
+ * latest sample (g). */
+static inline void cell_add(tiers_t *t, tiers_slot_t *sl, uint32_t i, double sum, uint32_t count,
+                            const tiers_gauge_t *g)
+{
+    tiers_cell_t *c = &sl->c[i];
+    if (t->gauge) {
+        tiers_gauge_t *d = &sl->g[i];
+        if (c->count == 0) {
+            *d = *g;
+        } else {
+            if (g->min < d->min) d->min = g->min;
+            if (g->max > d->max) d->max = g->max;
+            if (g->last_ts >= d->last_ts) {
+                d->last = g->last;
+                d->last_ts = g->last_ts;
+            }
+        }
+    }
+    c->sum += sum;
+    c->count += count;
+}
+
+/* Adds a cell's data for `row` at time ts to level k and, while the bin it lands in was folded on
+ * already (or dropped), to the coarser levels too; the newest bin of a ring level keeps it until
+ * it is folded. */
+static void put(tiers_t *t, uint32_t k, uint64_t ts, uint32_t row, double sum, uint32_t count,
+                const tiers_gauge_t *g)
+{
+    uint64_t q = ts / t->o.fine_ns;
+    for (;; k++) {
+        tiers_level_t *L = &t->lv[k];
+        int64_t b = bin_at(t, k, ts, q);
+        if (is_last(t, k)) {
+            ensure_slots(t, L);
+            if (b >= (int64_t)t->o.bins) b = t->o.bins - 1; /* width cannot grow further */
+            if (b > L->hi) L->hi = b;
+            tiers_slot_t *sl = &L->slots[b];
+            cell_add(t, sl, entry(t, k, sl, b, row), sum, count, g);
+            return;
+        }
+        advance(t, k, b);
+        if (b >= L->lo) {
+            tiers_slot_t *sl = &L->slots[ring_index(t, b)];
+            cell_add(t, sl, entry(t, k, sl, b, row), sum, count, g);
+        }
+        if (b >= L->hi) return;
+    }
+}
+
+/* Folds bin b (the newest so far) of ring level k into level k + 1. */
+static void fold_up(tiers_t *t, uint32_t k, int64_t b)
 {
     tiers_level_t *L = &t->lv[k];
-    if (is_last(t, k)) {
-        ensure_slots(t, L);
-        if (b >= (int64_t)t->o.bins) b = t->o.bins - 1; /* width cannot grow further */
-        if (b > L->hi) L->hi = b;
-        return &L->slots[b];
+    tiers_slot_t *sl = &L->slots[ring_index(t, b)];
+    if (sl->bin != b) return;
+    uint64_t ts = (uint64_t)b * L->width;
+    for (uint32_t i = 0; i < sl->n; i++) {
+        tiers_gauge_t g = t->gauge ? sl->g[i] : (tiers_gauge_t){0};
+        put(t, k + 1, ts, sl->c[i].row, sl->c[i].sum, sl->c[i].count, &g);
     }
-    advance(t, k, b);
-    if (b < L->lo) return NULL;
-    return &L->slots[ring_index(t, b)];
 }
 
 /* Grows the last level's width until time ts falls inside it. */
@@ -218,22 +287,36 @@ static void cover(tiers_t *t, uint64_t ts)
     t->cover_end = L->width > UINT64_MAX / t->o.bins ? UINT64_MAX : L->width * t->o.bins;
 }
 
+/* What a write at time ts does to every level's extent: the ring levels move on to ts's bin
+ * (folding their newest bins on), the last level grows to cover it. */
+static inline void reach(tiers_t *t, uint64_t ts)
+{
+    cover(t, ts);
+    uint64_t q = ts / t->o.fine_ns;
+    uint32_t last = t->o.levels - 1;
+    for (uint32_t k = 0; k < last; k++)
+        advance(t, k, bin_at(t, k, ts, q));
+    tiers_level_t *L = &t->lv[last];
+    ensure_slots(t, L);
+    int64_t b = bin_at(t, last, ts, q);
+    if (b >= (int64_t)t->o.bins) b = t->o.bins - 1;
+    if (b > L->hi) L->hi = b;
+}
+
 void tiers_span(tiers_t *t, uint32_t row, uint64_t s, uint64_t e)
 {
     if (e <= s || row >= t->nrows) return;
-    cover(t, e - 1);
-    uint64_t qs = s / t->o.fine_ns, qe = (e - 1) / t->o.fine_ns;
-    for (uint32_t k = 0; k < t->o.levels; k++) {
-        uint64_t w = t->lv[k].width;
-        int64_t b0 = bin_at(t, k, s, qs), b1 = bin_at(t, k, e - 1, qe);
-        if (is_last(t, k) && b1 >= (int64_t)t->o.bins) b1 = t->o.bins - 1;
-        if (!is_last(t, k)) {
-            advance(t, k, b1);
-            if (b0 < t->lv[k].lo) b0 = t->lv[k].lo;
-        }
+    reach(t, e - 1);
+    for (uint32_t k = 0;; k++) {
+        tiers_level_t *L = &t->lv[k];
+        uint64_t w = L->width;
+        int64_t b0 = bin_at(t, k, s, s / t->o.fine_ns);
+        int64_t b1 = bin_at(t, k, e - 1, (e - 1) / t->o.fine_ns);
+        bool last = is_last(t, k);
+        if (last && b1 >= (int64_t)t->o.bins) b1 = t->o.bins - 1;
+        if (!last && b0 < L->lo) b0 = L->lo;
         for (int64_t b = b0; b <= b1; b++) {
-            tiers_slot_t *sl = slot_w(t, k, b);
-            if (!sl) continue;
+            tiers_slot_t *sl = last ? &L->slots[b] : &L->slots[ring_index(t, b)];
             uint64_t lo = (uint64_t)b * w, hi = bin_end(b, w);
             uint64_t ov = (e < hi ? e : hi) - (s > lo ? s : lo);
             uint32_t i = entry(t, k, sl, b, row); /* may move sl->c */
@@ -241,51 +324,29 @@ void tiers_span(tiers_t *t, uint32_t row, uint64_t s, uint64_t e)
             c->sum += (double)ov;
             c->count++;
         }
+        if (last) return;
+        /* the part before this level's newest bin is folded on already: the next level gets it
+         * too (the newest bin's part follows when it is folded) */
+        uint64_t newest = (uint64_t)L->hi * w;
+        if (s >= newest) return;
+        if (e > newest) e = newest;
     }
 }
 
 void tiers_add(tiers_t *t, uint32_t row, uint64_t ts, double v)
 {
     if (row >= t->nrows) return;
-    cover(t, ts);
-    uint64_t q = ts / t->o.fine_ns;
-    for (uint32_t k = 0; k < t->o.levels; k++) {
-        int64_t b = bin_at(t, k, ts, q);
-        tiers_slot_t *sl = slot_w(t, k, b);
-        if (!sl) continue;
-        uint32_t i = entry(t, k, sl, b, row); /* may move sl->c */
-        tiers_cell_t *c = &sl->c[i];
-        c->sum += v;
-        c->count++;
-    }
+    reach(t, ts);
+    tiers_gauge_t g = {0};
+    put(t, 0, ts, row, v, 1, &g);
 }
 
 void tiers_sample(tiers_t *t, uint32_t row, uint64_t ts, double v)
 {
     if (row >= t->nrows || !t->gauge) return;
-    cover(t, ts);
-    uint64_t q = ts / t->o.fine_ns;
-    for (uint32_t k = 0; k < t->o.levels; k++) {
-        int64_t b = bin_at(t, k, ts, q);
-        tiers_slot_t *sl = slot_w(t, k, b);
-        if (!sl) continue;
-        uint32_t i = entry(t, k, sl, b, row);
-        tiers_cell_t *c = &sl->c[i];
-        tiers_gauge_t *g = &sl->g[i];
-        if (c->count == 0) {
-            g->min = g->max = g->last = v;
-            g->last_ts = ts;
-        } else {
-            if (v < g->min) g->min = v;
-            if (v > g->max) g->max = v;
-            if (ts >= g->last_ts) {
-                g->last = v;
-                g->last_ts = ts;
-            }
-        }
-        c->sum += v;
-        c->count++;
-    }
+    reach(t, ts);
+    tiers_gauge_t g = {.min = v, .max = v, .last = v, .last_ts = ts};
+    put(t, 0, ts, row, v, 1, &g);
 }
 
 size_t tiers_trim(tiers_t *t, uint32_t level, int64_t lo)
@@ -418,7 +479,8 @@ void tiers_pick(const tiers_t *t, uint64_t from, uint64_t to, uint32_t bins, int
     }
 }
 
-const tiers_slot_t *tiers_slot(const tiers_t *t, uint32_t level, int64_t bin)
+/* The bin as stored on its level (without the finer levels' newest bins). */
+static const tiers_slot_t *stored(const tiers_t *t, uint32_t level, int64_t bin)
 {
     const tiers_level_t *L = &t->lv[level];
     if (!L->slots || bin < 0) return NULL;
@@ -427,8 +489,79 @@ const tiers_slot_t *tiers_slot(const tiers_t *t, uint32_t level, int64_t bin)
         return L->slots[bin].n ? &L->slots[bin] : NULL;
     }
     if (bin < L->lo || bin > L->hi) return NULL;
-    const tiers_slot_t *s = &L->slots[bin % (int64_t)t->o.bins];
+    const tiers_slot_t *s = &L->slots[ring_index(t, bin)];
     return s->bin == bin && s->n ? s : NULL;
+}
+
+/* Folds the entries of `src` into the view (rows matched through v->ix). */
+static void view_merge(const tiers_t *t, tiers_view_t *v, const tiers_slot_t *src)
+{
+    tiers_slot_t *d = &v->s;
+    for (uint32_t i = 0; i < src->n; i++) {
+        const tiers_cell_t *c = &src->c[i];
+        uint32_t p = v->ix[c->row];
+        if (p == NONE) {
+            if (d->n == d->cap) {
+                d->cap = d->cap ? d->cap * 2 : 64;
+                d->c = xrealloc(d->c, d->cap * sizeof *d->c);
+                if (t->gauge) d->g = xrealloc(d->g, d->cap * sizeof *d->g);
+            }
+            p = v->ix[c->row] = d->n++;
+            d->c[p] = (tiers_cell_t){.row = c->row};
+        }
+        tiers_gauge_t g = t->gauge ? src->g[i] : (tiers_gauge_t){0};
+        tiers_cell_t *x = &d->c[p];
+        if (t->gauge) {
+            tiers_gauge_t *y = &d->g[p];
+            if (x->count == 0) {
+                *y = g;
+            } else {
+                if (g.min < y->min) y->min = g.min;
+                if (g.max > y->max) y->max = g.max;
+                if (g.last_ts >= y->last_ts) {
+                    y->last = g.last;
+                    y->last_ts = g.last_ts;
+                }
+            }
+        }
+        x->sum += c->sum;
+        x->count += c->count;
+    }
+}
+
+const tiers_slot_t *tiers_slot(const tiers_t *t, uint32_t level, int64_t bin)
+{
+    const tiers_slot_t *st = stored(t, level, bin);
+    if (level == 0 || !t->view || bin < 0) return st;
+    /* the newest bins of the finer levels that lie in this one are not folded in yet */
+    const tiers_slot_t *pend[TIERS_MAX_LEVELS];
+    uint32_t np = 0;
+    uint64_t w = t->lv[level].width;
+    for (uint32_t j = 0; j < level; j++) {
+        const tiers_level_t *L = &t->lv[j];
+        if (!L->slots || L->hi < 0 || L->hi < L->lo) continue;
+        const tiers_slot_t *p = &L->slots[ring_index(t, L->hi)];
+        if (p->bin != L->hi || p->n == 0) continue;
+        int64_t b = (int64_t)((uint64_t)L->hi * L->width / w);
+        if (is_last(t, level) && b >= (int64_t)t->o.bins) b = t->o.bins - 1;
+        if (b == bin) pend[np++] = p;
+    }
+    if (np == 0) return st;
+    tiers_view_t *v = t->view;
+    if (v->ix_cap < t->nrows) {
+        v->ix = xrealloc(v->ix, t->nrows * sizeof *v->ix);
+        for (size_t r = v->ix_cap; r < t->nrows; r++)
+            v->ix[r] = NONE;
+        v->ix_cap = t->nrows;
+    }
+    v->s.n = 0;
+    v->s.bin = bin;
+    if (st) view_merge(t, v, st);
+    for (uint32_t j = 0; j < np; j++)
+        view_merge(t, v, pend[j]);
+    for (uint32_t i = 0; i < v->s.n; i++)
+        v->ix[v->s.c[i].row] = NONE;
+    return v->s.n ? &v->s : NULL;
 }
 
 bool tiers_last_before(const tiers_t *t, uint32_t level, uint32_t row, int64_t bin, double *v)

@@ -3,7 +3,10 @@
  * bins, the last covering all time from 0 (its bin width doubles when time outgrows it). Each bin
  * holds a sparse list of (row, cell) entries, so memory grows with the rows active per bin, never
  * with events. Bins are aligned on multiples of their width from time 0, so a coarse bin is
- * exactly the fold of the finer bins it covers. */
+ * exactly the fold of the finer bins it covers; that is how coarse bins are filled: a write goes
+ * to the finest level, and the newest bin of each ring level is folded into the next level when
+ * the level moves on to a newer bin (writes to bins folded already go through to the coarser
+ * levels at once). Readers see the newest bins folded in on the fly. */
 #ifndef LP_TIERS_H
 #define LP_TIERS_H
 
@@ -61,6 +64,7 @@ typedef struct tiers {
     uint32_t *scratch;
     size_t *mem_total; /* a counter shared with other series (may be NULL) */
     size_t mem;
+    struct tiers_view *view; /* readers' scratch bin: a bin with the newest finer bins folded in */
 } tiers_t;
 
 /* An output grid on one level: output bin i folds level bins [first + i*fold, first + (i+1)*fold).
@@ -75,8 +79,8 @@ typedef struct tiers_grid {
 
 /* Sets up empty storage. `o` must be valid (see tiers_opts_t); `gauge` selects gauge cells;
  * `mem_total` (may be NULL) is kept up to date with this storage's byte count. Out of memory is
- * fatal. Like every function here: one thread at a time per storage; readers must not run while
- * a writer does. */
+ * fatal. Like every function here: one thread at a time per storage, readers included (they
+ * share a scratch bin); readers must not run while a writer does. */
 void tiers_init(tiers_t *t, const tiers_opts_t *o, bool gauge, size_t *mem_total);
 /* Frees everything. Safe on zeroed or disposed storage. */
 void tiers_dispose(tiers_t *t);
@@ -100,7 +104,8 @@ bool tiers_covers(const tiers_t *t, uint32_t level, uint64_t from);
  * finest covering level when none is). Output bins are aligned on multiples of their width. */
 void tiers_pick(const tiers_t *t, uint64_t from, uint64_t to, uint32_t bins, int level,
                 tiers_grid_t *g);
-/* The bin `bin` of `level` when it is retained and has entries, else NULL. Borrowed. */
+/* The bin `bin` of `level` when it is retained and has entries, else NULL. Borrowed: valid until
+ * the next call on this storage. */
 const tiers_slot_t *tiers_slot(const tiers_t *t, uint32_t level, int64_t bin);
 /* The latest sample of gauge `row` in a bin before `bin` of `level` (searching that level back
  * to its oldest retained bin, then coarser levels): true and *v, or false when there is none. */

@@ -33,6 +33,7 @@ struct persist {
     job_t *head, *tail;
     bool stop;
     uint64_t flush_asked, flush_done; /* flush generations (under mu) */
+    bool flush_all;                   /* a flush asked for every target (under mu) */
     _Atomic uint64_t queued;          /* bytes in the queue (relaxed: a counter) */
     persist_target_t **targets;       /* targets with a writer (thread only) */
     size_t ntargets, targets_cap;
@@ -171,7 +172,7 @@ static void run_job(persist_t *p, job_t *j)
         if (rc < 0) io_failed(t, "writing a chunk", rc);
         atomic_fetch_sub_explicit(&t->queued, j->len, memory_order_relaxed);
         atomic_fetch_sub_explicit(&p->queued, j->len, memory_order_relaxed);
-        if (p->o.notify) p->o.notify(p->o.notify_ctx);
+        if (p->o.notify) p->o.notify(p->o.notify_ctx, t->tag);
         break;
     case J_RECORD:
         if ((rc = seg_writer_record(t->w, j->type, j->data, j->len)) < 0)
@@ -179,7 +180,7 @@ static void run_job(persist_t *p, job_t *j)
         break;
     case J_END:
         if ((rc = seg_writer_end(t->w)) < 0) io_failed(t, "writing the end", rc);
-        if (p->o.notify) p->o.notify(p->o.notify_ctx);
+        if (p->o.notify) p->o.notify(p->o.notify_ctx, t->tag);
         break;
     case J_CLOSE:
         if ((rc = seg_writer_close(t->w)) < 0) io_failed(t, "closing a segment", rc);
@@ -203,11 +204,15 @@ static void run_job(persist_t *p, job_t *j)
     }
 }
 
-/* The group commit: every target written since the last one. */
-static void sync_all(persist_t *p)
+/* The group commit: every target written since the last one (or, with `marked`, only those a
+ * flush asked for). */
+static void sync_all(persist_t *p, bool marked)
 {
     for (size_t i = 0; i < p->ntargets; i++) {
         persist_target_t *t = p->targets[i];
+        /* relaxed: the flag travels with the flush request, under the queue's mutex */
+        bool asked = atomic_exchange_explicit(&t->want_sync, false, memory_order_relaxed);
+        if (marked && !asked) continue;
         if (!t->w || !seg_writer_dirty(t->w)) continue;
         uint64_t off = seg_writer_offset(t->w);
         int rc = seg_writer_sync(t->w);
@@ -234,22 +239,28 @@ static void *persist_main(void *arg)
             run_job(p, j);
             target_unref(j->t);
             free(j);
-            if (p->o.fsync_ms == 0) sync_all(p);
+            if (p->o.fsync_ms == 0) sync_all(p, false);
             pthread_mutex_lock(&p->mu);
         }
         uint64_t now = mono_ms();
         bool flush = p->flush_asked > p->flush_done;
         if (now >= next_sync || flush || p->stop) {
             uint64_t gen = p->flush_asked;
+            /* a flush for some targets only syncs those: an upload's resume point does not wait
+             * for the other sessions' bytes */
+            bool all = now >= next_sync || p->stop || p->flush_all;
+            p->flush_all = false;
             pthread_mutex_unlock(&p->mu);
-            sync_all(p);
-            uint64_t t = now * 1000000ull;
-            for (size_t i = 0; i < p->ntargets; i++)
-                if (p->targets[i]->w) seg_writer_tick(p->targets[i]->w, t);
+            sync_all(p, !all);
+            if (all) {
+                uint64_t t = now * 1000000ull;
+                for (size_t i = 0; i < p->ntargets; i++)
+                    if (p->targets[i]->w) seg_writer_tick(p->targets[i]->w, t);
+            }
             pthread_mutex_lock(&p->mu);
             p->flush_done = gen;
             pthread_cond_broadcast(&p->done_cv);
-            next_sync = now + (p->o.fsync_ms ? p->o.fsync_ms : 1000);
+            if (all) next_sync = now + (p->o.fsync_ms ? p->o.fsync_ms : 1000);
             if (p->stop && !p->head) break;
             continue;
         }
@@ -269,9 +280,11 @@ static void *persist_main(void *arg)
     return NULL;
 }
 
-bool persist_flush(persist_t *p, int timeout_ms)
+/* Asks for a flush (of every target, or of those marked want_sync) and waits for it. */
+static bool flush(persist_t *p, bool all, int timeout_ms)
 {
     pthread_mutex_lock(&p->mu);
+    if (all) p->flush_all = true;
     uint64_t gen = ++p->flush_asked;
     pthread_cond_signal(&p->cv);
     struct timespec ts;
@@ -288,6 +301,18 @@ bool persist_flush(persist_t *p, int timeout_ms)
     bool ok = p->flush_done >= gen;
     pthread_mutex_unlock(&p->mu);
     return ok;
+}
+
+bool persist_flush(persist_t *p, int timeout_ms)
+{
+    return flush(p, true, timeout_ms);
+}
+
+bool persist_flush_target(persist_t *p, persist_target_t *t, int timeout_ms)
+{
+    /* relaxed: the flush request that follows is made under the queue's mutex */
+    atomic_store_explicit(&t->want_sync, true, memory_order_relaxed);
+    return flush(p, false, timeout_ms);
 }
 
 typedef struct say_ctx {
@@ -317,6 +342,7 @@ persist_target_t *persist_open(persist_t *p, const char *dir, const char *who, c
         return NULL;
     }
     atomic_init(&t->durable, seg_log_end(&t->log));
+    atomic_init(&t->want_sync, false);
     atomic_init(&t->refs, 2);
     enqueue(p, t, J_ADD, 0, NULL, 0); /* the list of targets is the thread's alone */
     return t;

@@ -23,14 +23,18 @@ typedef struct persist_target {
     _Atomic uint64_t durable; /* stream bytes fsynced (release by the thread, acquire to read) */
     _Atomic uint64_t queued;  /* bytes enqueued and not yet written (relaxed: a counter) */
     _Atomic int failed;       /* an I/O error happened (relaxed: a flag) */
+    _Atomic bool want_sync;   /* a flush asked for this target (see persist_flush_target) */
     _Atomic int refs;         /* the session and the thread (acq_rel; the last frees) */
+    int tag;                  /* the owner's, passed to notify (set before the first append) */
 } persist_target_t;
 
 typedef struct persist_opts {
-    uint64_t fsync_ms;      /* group commit interval (default 1000; 0 = after every write) */
-    seg_writer_opts_t seg;  /* segment size, age, compression */
-    size_t max_queued;      /* bytes enqueued at most before persist_append refuses (256 MiB) */
-    void (*notify)(void *); /* called (any thread, must not block) after bytes were written */
+    uint64_t fsync_ms;     /* group commit interval (default 1000; 0 = after every write) */
+    seg_writer_opts_t seg; /* segment size, age, compression */
+    size_t max_queued;     /* bytes enqueued at most before persist_append refuses (256 MiB) */
+    /* called on the writer thread (must not block) after bytes of the target tagged `tag` were
+     * written, or its end */
+    void (*notify)(void *ctx, int tag);
     void *notify_ctx;
 } persist_opts_t;
 
@@ -63,6 +67,9 @@ void persist_drop(persist_t *p, persist_target_t *t, bool remove);
 /* Makes everything enqueued so far durable now and waits for it (at most timeout_ms). Returns
  * true when it happened in time. Blocks the caller: for rare requests only. */
 bool persist_flush(persist_t *p, int timeout_ms);
+/* persist_flush for one target: makes everything enqueued so far for t durable now (without
+ * syncing the other targets) and waits for it. Same returns and rule. */
+bool persist_flush_target(persist_t *p, persist_target_t *t, int timeout_ms);
 /* Stream bytes durable for t (acquire). */
 uint64_t persist_durable(const persist_target_t *t);
 

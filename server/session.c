@@ -1,10 +1,11 @@
 /* The session registry and the worker pool. The HTTP thread hands a session's bytes to the persist
- * thread, which appends them to the session's segments; the HTTP thread pumps them back from there
- * into the session's SPSC ring as the ring has room, so uploads never wait for the disk or the
- * analysis and memory stays bounded; the owning worker drains the ring into the live analysis,
- * and when the input has ended settles the session with the exact pass over the saved bytes (the
- * same ordering and analysis as `liveprof analyze`). On start every session comes back from its
- * segments (server/persist.c scans and repairs them). */
+ * thread, which appends them to the session's segments; the owning worker reads them back from
+ * there into the session's SPSC ring as the ring has room and drains the ring into the live
+ * analysis, so uploads never wait for the disk or the analysis, the HTTP thread never reads
+ * segments, and memory stays bounded; when the input has ended the worker settles the session
+ * with the exact pass over the saved bytes (the same ordering and analysis as `liveprof
+ * analyze`). On start every session comes back from its segments (server/persist.c scans and
+ * repairs them). */
 #include "session.h"
 
 #include "api.h"
@@ -25,14 +26,23 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#define FEED_MAX (64u << 10) /* bytes fed per lock hold: keeps readers' waits under a ms */
+#define FEED_MAX (64u << 10)        /* bytes fed per lock hold: keeps readers' waits under a ms */
+#define TICK_MS 200                 /* the registry's tick (metadata, retention) */
+#define REFILL_MAX (1u << 20)       /* bytes read from the segments into a ring per read */
+#define REFILL_STEPS 4              /* reads per refill */
+#define SETTLE_APART_MIN (1u << 20) /* logs from this size on settle their aggregates apart */
+#define HEAP_MMAP_MIN (64u << 20)   /* allocations from this size on get their own mapping */
+#define HEAP_KEEP_FREE (128u << 20) /* free heap kept for reuse rather than returned */
+#define COUNTERS_EVERY 25           /* ticks between writes of progress counters (5 s) */
 
 typedef struct worker {
     pthread_t thread;
@@ -59,6 +69,7 @@ struct registry {
     upload_t **uploads;
     size_t nuploads, uploads_cap;
     _Atomic(const session_watch_t *) watch; /* told when a session's analysis changed */
+    uint64_t ticks;                         /* on_tick calls */
 };
 
 const char *session_state_name(session_state_t st)
@@ -151,6 +162,44 @@ static int exact_event(void *ctx, const evlog_event_t *ev)
     return 0;
 }
 
+static int aggr_only_event(void *ctx, const evlog_event_t *ev)
+{
+    aggr_event(((exact_t *)ctx)->a, ev);
+    return 0;
+}
+
+static void aggr_only_reset(void *ctx)
+{
+    exact_t *x = ctx;
+    aggr_destroy(x->a);
+    x->a = aggr_create(&x->ao);
+}
+
+/* The exact aggregates of a settling session, made on a thread of their own while the worker
+ * redoes the totals: two passes over the saved bytes at once, so that settling takes the longer
+ * of the two rather than their sum. */
+typedef struct aggr_pass {
+    seg_log_t *log;
+    uint64_t len;
+    exact_t x; /* x.a only */
+} aggr_pass_t;
+
+static void *aggr_pass_main(void *arg)
+{
+    aggr_pass_t *p = arg;
+    evlog_t d;
+    if (evlog_init(&d, NULL) == 0) {
+        seg_reader_t *rd = seg_reader_create(p->log);
+        order_source_t src = {
+            .fd = -1, .read = seg_reader_read_full, .read_ctx = rd, .len = p->len};
+        order_stats_t st = {.reset = aggr_only_reset, .progress_ctx = &p->x};
+        order_log(&d, &src, aggr_only_event, &p->x, &st); /* an error: the totals pass has it */
+        seg_reader_destroy(rd);
+    }
+    evlog_dispose(&d);
+    return NULL;
+}
+
 static void exact_reset(void *ctx)
 {
     exact_t *x = ctx;
@@ -177,16 +226,12 @@ static void settle_from_live(registry_t *reg, session_t *s)
 }
 
 /* The exact pass over the saved bytes: the same totals as `liveprof analyze`. When the live pass
- * saw every byte without an error its aggregates stay (they are binned sums of the same
- * events), and the exact pass only redoes the totals, reading just the fields they need. */
+ * saw every byte in the exact order without an error its aggregates stay (they are binned sums
+ * of the same events), and the exact pass only redoes the totals, reading just the fields they
+ * need. */
 static void settle(registry_t *reg, session_t *s)
 {
     uint64_t gea_only[1024] = {0};
-    bool keep_live = s->live && !s->direct && live_error(s->live) == 0;
-    exact_t x = {.g = gea_create(NULL), .ao = {.max_memory = server_opts(reg->srv)->aggr_bytes}};
-    if (!keep_live) x.a = aggr_create(&x.ao);
-    evlog_t d;
-    int rc = evlog_init(&d, NULL);
     seg_reader_t *rd = seg_reader_create(&s->pt->log);
     order_source_t src = {.fd = -1, .read = seg_reader_read_full, .read_ctx = rd};
     char err[256] = "";
@@ -194,6 +239,25 @@ static void settle(registry_t *reg, session_t *s)
     uint64_t start = s->pt->log.start;
     src.len = s->pt->log.end;
     pthread_mutex_unlock(&s->pt->log.mu);
+    /* The live aggregates equal the exact ones only when the live pass saw every byte, in the
+     * exact order: no event was applied late (the exact order is by time, then file offset,
+     * which is the order the reorder window releases in when nothing is late). */
+    bool keep_live = s->live && !atomic_load_explicit(&s->direct, memory_order_acquire) &&
+                     live_error(s->live) == 0 && live_bytes(s->live) == src.len &&
+                     live_late(s->live) == 0;
+    exact_t x = {.g = gea_create(NULL), .ao = {.max_memory = server_opts(reg->srv)->aggr_bytes}};
+    /* the aggregates on a thread of their own when the log is worth it (else in this pass) */
+    aggr_pass_t ap = {.log = &s->pt->log, .len = src.len, .x = {.ao = x.ao}};
+    pthread_t ath;
+    bool apart = false;
+    if (!keep_live && start == 0 && src.len >= SETTLE_APART_MIN) {
+        ap.x.a = aggr_create(&ap.x.ao);
+        apart = pthread_create(&ath, NULL, aggr_pass_main, &ap) == 0;
+        if (!apart) aggr_destroy(ap.x.a);
+    }
+    if (!keep_live && !apart) x.a = aggr_create(&x.ao);
+    evlog_t d;
+    int rc = evlog_init(&d, NULL);
     if (start > 0) { /* retention dropped the head: the live pass's results are final */
         seg_reader_destroy(rd);
         evlog_dispose(&d);
@@ -206,7 +270,7 @@ static void settle(registry_t *reg, session_t *s)
         snprintf(err, sizeof err, "cannot start the decoder");
     } else {
         order_stats_t st = {.reset = exact_reset, .progress_ctx = &x};
-        if (keep_live) {
+        if (keep_live || apart) {
             gea_fields(gea_only);
             st.fields = gea_only;
         }
@@ -219,6 +283,10 @@ static void settle(registry_t *reg, session_t *s)
     }
     seg_reader_destroy(rd);
     evlog_dispose(&d);
+    if (apart) {
+        pthread_join(ath, NULL);
+        x.a = ap.x.a;
+    }
     pthread_mutex_lock(&s->lock);
     report_dispose(&s->final);
     report_build(&s->final, gea_output(x.g, 0), reg->totals_script, false, 1000);
@@ -238,14 +306,64 @@ static void settle(registry_t *reg, session_t *s)
     persist_close(reg->persist, s->pt); /* the last segment gets its index */
 }
 
+/* Moves the session's written bytes from its segments into its ring, as far as the ring has room
+ * (the worker is the ring's producer as well as its consumer: reading the segments never blocks
+ * the HTTP thread). Once the input has ended, or for a whole log stored at once, the exact pass
+ * over the saved bytes settles everything: the live pass does not catch up first. The ring is
+ * closed when every byte is in. True when it moved something. */
+static bool refill(session_t *s)
+{
+    if (s->ring_closed) return false;
+    seg_log_t *l = &s->pt->log;
+    pthread_mutex_lock(&l->mu);
+    uint64_t start = l->start, end = l->end;
+    bool ended = l->ended;
+    pthread_mutex_unlock(&l->mu);
+    /* acquire: pairs with session_store_whole's release */
+    bool direct = atomic_load_explicit(&s->direct, memory_order_acquire);
+    session_state_t st = session_state(s);
+    if (st == SESSION_DONE || st == SESSION_FAILED) return false; /* settled (a snapshot) */
+    bool moved = false;
+    if ((direct || ended) && s->fed < end) {
+        s->fed = end;
+        /* the exact pass replaces the live one (it does not see every byte): what is still in
+         * the ring is not worth analysing, unless the live pass is all there will be (the head of
+         * the log was dropped) */
+        s->skip_live = start == 0;
+    }
+    for (size_t steps = 0; s->fed < end && steps < REFILL_STEPS; steps++) {
+        uint8_t *span;
+        size_t room;
+        ring_reserve_spsc(s->ring, &span, &room);
+        if (room == 0) break;
+        size_t want = end - s->fed < room ? (size_t)(end - s->fed) : room;
+        if (want > REFILL_MAX) want = REFILL_MAX;
+        ssize_t r = seg_reader_pread(s->pump_rd, span, want, s->fed);
+        if (r <= 0) break;
+        ring_commit_spsc(s->ring, (size_t)r);
+        s->fed += (uint64_t)r;
+        moved = true;
+    }
+    if (ended && s->fed == end) {
+        ring_close_spsc(s->ring);
+        s->ring_closed = true;
+        moved = true;
+    }
+    return moved;
+}
+
 /* One step on one session; true when it did something. */
 static bool work_on(registry_t *reg, session_t *s)
 {
     const uint8_t *p;
     size_t n;
-    bool did = false;
+    bool did = refill(s);
     ring_peek_spsc(s->ring, &p, &n);
-    if (n > 0 && s->live) {
+    if (n > 0 && s->live && s->skip_live) {
+        ring_consume_spsc(s->ring, n);
+        atomic_fetch_add_explicit(&s->consumed, n, memory_order_relaxed);
+        did = true;
+    } else if (n > 0 && s->live) {
         if (n > FEED_MAX) n = FEED_MAX;
         pthread_mutex_lock(&s->lock);
         live_feed(s->live, p, n);
@@ -255,13 +373,12 @@ static bool work_on(registry_t *reg, session_t *s)
         atomic_fetch_add_explicit(&s->consumed, n, memory_order_relaxed);
         atomic_store_explicit(&s->events, evs, memory_order_relaxed);
         did = true;
-        http_notify(reg->news); /* the ring has room again */
         tell_watch(reg, s);
     }
     session_state_t st = session_state(s);
     if (!did && ring_eof_spsc(s->ring) && (st == SESSION_INGESTING || st == SESSION_LIVE)) {
         pthread_mutex_lock(&s->lock);
-        if (s->live && atomic_load_explicit(&s->consumed, memory_order_relaxed))
+        if (s->live && !s->skip_live && atomic_load_explicit(&s->consumed, memory_order_relaxed))
             live_finish(s->live);
         pthread_mutex_unlock(&s->lock);
         settle(reg, s);
@@ -275,6 +392,11 @@ static bool work_on(registry_t *reg, session_t *s)
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
+    /* The analysis is batch work: the scheduler lets the HTTP and WebSocket threads preempt it
+     * when they wake, so requests are answered at once even while every core ingests (the
+     * workers keep their full share of the processor). */
+    struct sched_param sp = {0};
+    pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
     pthread_mutex_lock(&w->mu);
     while (!w->stop) {
         for (session_t **pp = &w->head; *pp;) {
@@ -310,48 +432,30 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* ---- HTTP thread: pumping bytes into the rings --------------------------------------------- */
+/* ---- HTTP thread: news from the workers ---------------------------------------------------- */
 
-static void pump(registry_t *reg, session_t *s)
-{
-    uint8_t buf[64 << 10];
-    bool moved = false;
-    uint64_t written = seg_log_end(&s->pt->log);
-    /* Once the input has ended the exact pass over the saved bytes settles everything: the live
-     * pass does not need to catch up first. */
-    if ((s->direct || s->input_done) && s->fed < written) s->fed = written;
-    while (s->fed < written) {
-        size_t room = ring_writable(s->ring);
-        if (room == 0) break;
-        size_t want = written - s->fed < room ? (size_t)(written - s->fed) : room;
-        if (want > sizeof buf) want = sizeof buf;
-        ssize_t r = seg_reader_pread(s->pump_rd, buf, want, s->fed);
-        if (r <= 0) break;
-        size_t w = ring_write_spsc(s->ring, buf, (size_t)r);
-        s->fed += w;
-        moved = true;
-        if (w < (size_t)r) break;
-    }
-    if (s->input_done && s->fed == s->received && !s->ring_closed) {
-        ring_close_spsc(s->ring);
-        s->ring_closed = true;
-        moved = true;
-    }
-    if (moved) worker_wake(&reg->workers[s->worker]);
-}
+static void save_meta(registry_t *reg, bool counters);
 
-/* A worker made room in a ring or settled a session. */
+/* A worker settled a session: its new state goes to the database now. */
 static void on_news(void *ctx)
 {
+    save_meta(ctx, false);
+}
+
+/* The persist thread wrote bytes of a session owned by worker `tag`: it moves them on. */
+static void on_written(void *ctx, int tag)
+{
     registry_t *reg = ctx;
-    for (size_t i = 0; i < reg->nsessions; i++)
-        pump(reg, reg->sessions[i]);
+    if (tag >= 0 && tag < reg->nworkers) worker_wake(&reg->workers[tag]);
 }
 
 static void on_tick(void *ctx)
 {
-    on_news(ctx);
-    registry_persist(ctx);
+    registry_t *reg = ctx;
+    /* Progress counters reach the database every COUNTERS_EVERY ticks only: each commit syncs
+     * the database on this thread, which would otherwise delay every request several times a
+     * second during an ingest (a restart analyses the sessions again anyway). */
+    save_meta(reg, ++reg->ticks % COUNTERS_EVERY == 0);
     retention_tick(ctx);
 }
 
@@ -374,14 +478,40 @@ const script_t *registry_totals_script(const registry_t *reg)
     return reg->totals_script;
 }
 
-void registry_persist(registry_t *reg)
+/* Writes the sessions whose metadata changed, all in one transaction (one commit, so one sync of
+ * the database for any number of sessions). With `counters`, a change of the progress counters
+ * alone (bytes, events) is written too; without, only other changes (state, name, error...). */
+static void save_meta(registry_t *reg, bool counters)
 {
+    db_t *db = server_db(reg->srv);
+    bool open = false;
     for (size_t i = 0; i < reg->nsessions; i++) {
         session_t *s = reg->sessions[i];
         session_sync_meta(s);
+        s->saving = false;
         if (memcmp(&s->meta, &s->saved, sizeof s->meta) == 0) continue;
-        if (session_meta_update(server_db(reg->srv), &s->meta) == 0) s->saved = s->meta;
+        if (!counters) {
+            session_meta_t m = s->meta;
+            m.bytes_ingested = s->saved.bytes_ingested;
+            m.events = s->saved.events;
+            if (memcmp(&m, &s->saved, sizeof m) == 0) continue;
+        }
+        if (!open && db_begin(db) < 0) return;
+        open = true;
+        s->saving = session_meta_update(db, &s->meta) == 0;
     }
+    if (!open) return;
+    if (db_commit(db) < 0) { /* nothing was written: the next call tries again */
+        db_rollback(db);
+        return;
+    }
+    for (size_t i = 0; i < reg->nsessions; i++)
+        if (reg->sessions[i]->saving) reg->sessions[i]->saved = reg->sessions[i]->meta;
+}
+
+void registry_persist(registry_t *reg)
+{
+    save_meta(reg, true);
 }
 
 static char *session_dir(registry_t *reg, const char *id, char *buf, size_t cap)
@@ -411,14 +541,22 @@ static session_t *session_new(registry_t *reg, const session_meta_t *m, char *er
     atomic_init(&s->state, SESSION_INGESTING);
     atomic_init(&s->refs, 2);
     s->worker = reg->next_worker++ % reg->nworkers;
+    pt->tag = s->worker;
     xgrow((void **)&reg->sessions, &reg->sessions_cap, reg->nsessions + 1, sizeof *reg->sessions);
     reg->sessions[reg->nsessions++] = s;
+    return s;
+}
+
+/* Hands a session that is set up to its worker (the worker's list holds one reference). */
+static void session_start(registry_t *reg, session_t *s)
+{
     worker_t *w = &reg->workers[s->worker];
     pthread_mutex_lock(&w->mu);
     s->next_in_worker = w->head;
     w->head = s;
+    w->wake = true;
+    pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
-    return s;
 }
 
 session_t *session_create(registry_t *reg, const auth_t *owner, const char *name, char *err,
@@ -440,7 +578,10 @@ session_t *session_create(registry_t *reg, const auth_t *owner, const char *name
         return NULL;
     }
     session_t *s = session_new(reg, &m, err, cap);
-    if (!s) session_meta_delete(server_db(reg->srv), m.id);
+    if (!s)
+        session_meta_delete(server_db(reg->srv), m.id);
+    else
+        session_start(reg, s);
     atomic_fetch_add_explicit(&server_stats(reg->srv)->sessions_created, 1, memory_order_relaxed);
     return s;
 }
@@ -479,7 +620,7 @@ uint64_t session_durable(const session_t *s)
 
 uint64_t session_flush(registry_t *reg, session_t *s)
 {
-    if (session_durable(s) < s->received) persist_flush(reg->persist, 2000);
+    if (session_durable(s) < s->received) persist_flush_target(reg->persist, s->pt, 2000);
     return session_durable(s);
 }
 
@@ -511,7 +652,8 @@ const aggr_t *session_aggr(const session_t *s)
 
 int session_store_whole(registry_t *reg, session_t *s, const void *p, size_t n)
 {
-    s->direct = true;
+    /* release: pairs with the worker's acquire in refill */
+    atomic_store_explicit(&s->direct, true, memory_order_release);
     int rc = append(reg, s, p, n, false); /* the body is in memory already: never refused */
     session_end_input(reg, s);
     return rc;
@@ -521,7 +663,6 @@ void session_end_input(registry_t *reg, session_t *s)
 {
     if (!s->input_done) persist_end(reg->persist, s->pt);
     s->input_done = true;
-    pump(reg, s);
 }
 
 void session_delete(registry_t *reg, session_t *s)
@@ -566,7 +707,7 @@ upload_t *upload_create(registry_t *reg, session_t *s)
     for (int i = 0; i < 16; i++)
         snprintf(id + 2 * i, 3, "%02x", rnd[i]);
     persist_record(reg->persist, s->pt, SEG_REC_UPLOAD, id, 32);
-    persist_flush(reg->persist, 2000); /* the id survives a crash before it is handed out */
+    persist_flush_target(reg->persist, s->pt, 2000); /* the id survives a crash first */
     return upload_restore(reg, s, id);
 }
 
@@ -625,16 +766,22 @@ static void load_one(void *ctx, const session_meta_t *m)
         u->offset = s->received;
         u->finished = l->ended;
     }
-    if (session_restore_snapshot(reg, s)) return; /* its oldest bytes are gone */
-    if (l->ended) { /* its bytes are analysed again from the segments */
+    if (!session_restore_snapshot(reg, s) && l->ended) { /* analysed again from the segments */
         s->input_done = true;
-        s->direct = true;
+        atomic_store_explicit(&s->direct, true, memory_order_relaxed); /* before session_start */
     }
-    pump(reg, s);
+    session_start(reg, s);
 }
 
 registry_t *registry_create(server_t *srv, http_server_t *http, int workers, size_t ring_bytes)
 {
+    /* Every upload chunk passes through large buffers (the request body, its copy for the
+     * persist thread). By default glibc maps each one afresh and unmaps it when freed, so every
+     * page of every chunk faults on first touch, which costs more than the copies themselves;
+     * served from the heap and kept there once freed, they reuse the same pages (the memory kept
+     * is bounded by HEAP_KEEP_FREE plus what is in use). */
+    mallopt(M_MMAP_THRESHOLD, HEAP_MMAP_MIN);
+    mallopt(M_TRIM_THRESHOLD, HEAP_KEEP_FREE);
     registry_t *reg = xcalloc(1, sizeof *reg);
     reg->srv = srv;
     reg->http = http;
@@ -656,13 +803,13 @@ registry_t *registry_create(server_t *srv, http_server_t *http, int workers, siz
                          .seg = {.max_bytes = so->seg_bytes,
                                  .max_age_ns = so->seg_age_s * 1000000000ull,
                                  .zstd_level = so->zstd_level},
-                         .notify = (void (*)(void *))http_notify,
-                         .notify_ctx = reg->news};
+                         .notify = on_written,
+                         .notify_ctx = reg};
     reg->persist = persist_create(&po);
     reg->retention =
         (retention_t){so->retain_age_s, so->retain_session_bytes, so->retain_total_bytes};
     retention_load(reg);
-    http_every(http, 200, on_tick, reg);
+    http_every(http, TICK_MS, on_tick, reg);
     reg->replays = replays_create(reg, http);
     char dir[PATH_MAX + 16];
     snprintf(dir, sizeof dir, "%s/sessions", server_opts(srv)->data_dir);

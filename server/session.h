@@ -33,14 +33,11 @@ typedef struct session session_t;
 struct session {
     /* HTTP thread: metadata and ingestion bookkeeping */
     session_meta_t meta;
-    persist_target_t *pt;  /* the session's segments (bytes handed to the persist thread) */
-    seg_reader_t *pump_rd; /* reads them back for the ring */
-    uint64_t received;     /* bytes accepted (enqueued for the segments) */
-    uint64_t fed;          /* bytes handed to the ring */
-    bool input_done;       /* no more bytes will come */
-    bool ring_closed;
-    bool direct;          /* all bytes came at once: no live pass, the worker settles directly */
+    persist_target_t *pt; /* the session's segments (bytes handed to the persist thread) */
+    uint64_t received;    /* bytes accepted (enqueued for the segments) */
+    bool input_done;      /* no more bytes will come */
     session_meta_t saved; /* what the database holds, to write only changes */
+    bool saving;          /* written in the transaction being committed */
     /* shared: the worker feeds `live` and settles `final`; readers take `lock` */
     pthread_mutex_t lock;
     live_t *live;
@@ -50,6 +47,14 @@ struct session {
     snapshot_t *snap; /* restored from a snapshot: totals and coarse series only (raw dropped) */
     char error[256];  /* set before state becomes FAILED */
     ring_t *ring;
+    /* the worker: it moves the written bytes from the segments into the ring itself */
+    seg_reader_t *pump_rd; /* reads the segments back for the ring */
+    uint64_t fed;          /* bytes put into the ring */
+    bool ring_closed;
+    bool skip_live; /* the live pass stops: the exact pass will redo it all */
+    /* all bytes came at once: no live pass, the worker settles directly (release by the HTTP
+     * thread, acquire by the worker) */
+    _Atomic bool direct;
     _Atomic int state;         /* session_state_t; release by the worker, acquire by readers */
     _Atomic uint64_t consumed; /* bytes the worker took from the ring (relaxed: a counter) */
     _Atomic uint64_t events;   /* events decoded (relaxed: a counter) */

@@ -133,7 +133,6 @@ bool session_restore_snapshot(registry_t *reg, session_t *s)
     pthread_mutex_unlock(&s->lock);
     atomic_store_explicit(&s->events, sn->events, memory_order_relaxed);
     atomic_store_explicit(&s->consumed, l->end, memory_order_relaxed);
-    s->fed = s->received;
     /* release: `final` and `error` are written before readers can see the new state */
     atomic_store_explicit(&s->state, sn->state == SESSION_FAILED ? SESSION_FAILED : SESSION_DONE,
                           memory_order_release);

@@ -264,3 +264,29 @@ bool srv_totals_equal(const srv_t *s, const char *id, const char *expected)
     httpc_resp_dispose(&r);
     return ok;
 }
+
+int srv_session_named(const srv_t *s, const char *name, char *sid, char *state, size_t cap,
+                      long long *durable)
+{
+    int count = 0;
+    sid[0] = 0;
+    if (state) state[0] = 0;
+    httpc_resp_t r;
+    if (srv_req(s, "GET", "/api/sessions", s->admin, NULL, NULL, 0, &r) == 200) {
+        json_t *o = json_loadb(r.body, r.len, 0, NULL);
+        json_t *arr = json_object_get(o, "sessions");
+        for (size_t i = 0; i < json_array_size(arr); i++) {
+            json_t *x = json_array_get(arr, i);
+            const char *n = json_string_value(json_object_get(x, "name"));
+            if (!n || strcmp(n, name)) continue;
+            snprintf(sid, 33, "%s", json_string_value(json_object_get(x, "id")));
+            const char *st = json_string_value(json_object_get(x, "state"));
+            if (state) snprintf(state, cap, "%s", st ? st : "");
+            if (durable) *durable = json_integer_value(json_object_get(x, "bytes_durable"));
+            count++;
+        }
+        json_decref(o);
+    }
+    httpc_resp_dispose(&r);
+    return count;
+}

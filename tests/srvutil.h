@@ -46,6 +46,11 @@ void srv_add_user(const srv_t *s, const char *user, const char *password, const 
 char *srv_login(const srv_t *s, const char *user, const char *password, int *status);
 /* The server process's resident set size in KiB (VmRSS of /proc/<pid>/status), or -1. */
 long srv_rss_kb(const srv_t *s);
+/* The sessions named `name` (admin view): their count; the last one's id into sid (33 bytes,
+ * "" when none), its state into state (cap bytes; may be NULL) and its bytes_durable into
+ * *durable (may be NULL). */
+int srv_session_named(const srv_t *s, const char *name, char *sid, char *state, size_t cap,
+                      long long *durable);
 /* Opens a TCP connection to the server; returns the socket or -1. */
 int srv_connect(const srv_t *s);
 /* Sends `len` raw bytes on a new connection and reads until the server closes it or `ms`

@@ -469,25 +469,6 @@ static uint64_t subscribed(peer_t *p, const char *prog)
     test_abort();
 }
 
-/* The id of the session named `name` (33 bytes; "" when none). */
-static void sid_named(const srv_t *s, const char *name, char *sid)
-{
-    sid[0] = 0;
-    httpc_resp_t r;
-    if (srv_req(s, "GET", "/api/sessions", s->admin, NULL, NULL, 0, &r) == 200) {
-        json_t *o = json_loadb(r.body, r.len, 0, NULL);
-        json_t *arr = json_object_get(o, "sessions");
-        for (size_t i = 0; i < json_array_size(arr); i++) {
-            json_t *x = json_array_get(arr, i);
-            const char *n = json_string_value(json_object_get(x, "name"));
-            if (n && !strcmp(n, name))
-                snprintf(sid, 33, "%s", json_string_value(json_object_get(x, "id")));
-        }
-        json_decref(o);
-    }
-    httpc_resp_dispose(&r);
-}
-
 /* Waits for the link's error: the dialled connection's status names it, a pushed monitor's is
  * in the server's log (the nth time). */
 static bool error_said(const linker_t *lk, int conn, const char *text, int nth)
@@ -516,7 +497,7 @@ static void check_session(const srv_t *s, const char *name, const uint8_t *want,
 {
     char sid[33] = "", path[700], cmd[2048];
     for (int i = 0; i < 250 && !sid[0]; i++) {
-        sid_named(s, name, sid);
+        srv_session_named(s, name, sid, NULL, 0, NULL);
         if (!sid[0]) usleep(20000);
     }
     REQUIRE(sid[0]);

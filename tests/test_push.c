@@ -17,31 +17,6 @@
 
 /* The id, state and durable bytes of the (last) session named `name` (sid: 33 bytes; "" when
  * there is none). Returns how many sessions have that name. */
-static int session_named(const srv_t *s, const char *name, char *sid, char *state, size_t cap,
-                         long long *durable)
-{
-    int count = 0;
-    sid[0] = state[0] = 0;
-    httpc_resp_t r;
-    if (srv_req(s, "GET", "/api/sessions", s->admin, NULL, NULL, 0, &r) == 200) {
-        json_t *o = json_loadb(r.body, r.len, 0, NULL);
-        json_t *arr = json_object_get(o, "sessions");
-        for (size_t i = 0; i < json_array_size(arr); i++) {
-            json_t *x = json_array_get(arr, i);
-            const char *n = json_string_value(json_object_get(x, "name"));
-            if (!n || strcmp(n, name)) continue;
-            snprintf(sid, 33, "%s", json_string_value(json_object_get(x, "id")));
-            const char *st = json_string_value(json_object_get(x, "state"));
-            snprintf(state, cap, "%s", st ? st : "");
-            if (durable) *durable = json_integer_value(json_object_get(x, "bytes_durable"));
-            count++;
-        }
-        json_decref(o);
-    }
-    httpc_resp_dispose(&r);
-    return count;
-}
-
 static bool file_has(const char *path, const char *text)
 {
     size_t n = 0;
@@ -83,7 +58,7 @@ TEST(push_concurrent_monitor)
     run_pushed(&s, &m, s.admin, "pushed");
     char sid[33] = "", state[32] = "";
     for (int i = 0; i < 1500 && strcmp(state, "done"); i++) {
-        session_named(&s, "pushed", sid, state, sizeof state, NULL);
+        srv_session_named(&s, "pushed", sid, state, sizeof state, NULL);
         if (strcmp(state, "done")) usleep(20000);
     }
     CHECKF(!strcmp(state, "done"), "session of the pushed program: '%s' state '%s'", sid, state);
@@ -107,7 +82,7 @@ TEST(push_bad_token)
     CHECKF(file_has(m.log, "the peer closed the link: invalid or expired token"),
            "the monitor did not say it was refused");
     char sid[33], state[32];
-    session_named(&s, "refused", sid, state, sizeof state, NULL);
+    srv_session_named(&s, "refused", sid, state, sizeof state, NULL);
     CHECKF(!sid[0], "a refused monitor made session %s", sid);
     cap_mon_stop(&m, SIGTERM);
 
@@ -166,7 +141,7 @@ TEST(push_server_restart)
     char sid[33] = "", state[32] = "";
     long long durable = 0;
     for (int i = 0; i < 1000 && durable < (2 << 20); i++) {
-        session_named(&s, "pr", sid, state, sizeof state, &durable);
+        srv_session_named(&s, "pr", sid, state, sizeof state, &durable);
         if (durable < (2 << 20)) usleep(20000);
     }
     REQUIRE(durable >= (2 << 20));
@@ -178,7 +153,7 @@ TEST(push_server_restart)
     char sid2[33] = "";
     int n = 0;
     for (int i = 0; i < 3000 && strcmp(state, "done"); i++) {
-        n = session_named(&s, "pr", sid2, state, sizeof state, NULL);
+        n = srv_session_named(&s, "pr", sid2, state, sizeof state, NULL);
         if (strcmp(state, "done")) usleep(20000);
     }
     CHECKF(!strcmp(state, "done"), "state after the restart: %s", state);

@@ -2,6 +2,7 @@
  * reads or from one mmap, with a sink that touches every event (sums timestamps, counts
  * types), and prints MB/s, M events/s and peak RSS as one line of key=value pairs. The file
  * is cached first (warm) or evicted before every run (--cold). */
+#include "clock.h"
 #include "err.h"
 #include "evlog.h"
 #include "pagecache.h"
@@ -54,22 +55,6 @@ static int on_event(void *ctx, const evlog_event_t *ev)
         break;
     }
     return 0;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* This process's CPU time so far (user + system): what other load on the machine disturbs
- * far less than wall time, so the regression check reads it. */
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Decodes the whole file once; returns 0 or an error already printed. */
@@ -128,12 +113,6 @@ static int decode_once(const char *path, bool use_mmap, tally_t *t, uint64_t *by
     evlog_dispose(&d);
     close(fd);
     return rc ? 1 : 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static void usage(FILE *f)

@@ -7,6 +7,7 @@
  *                                              N buffers, one per PAUSE_MS; after each, polls
  *                                              the server's link status until it holds the
  *                                              buffer; prints one latency in ms per line */
+#include "clock.h"
 #include "liveprof_leech.h"
 
 #include "httpc.h"
@@ -35,13 +36,6 @@ bool startEventLogging(const EventLogWriter *w)
     return true;
 }
 void endEventLogging(void) {}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static uint8_t *read_all(const char *path, size_t *n)
 {

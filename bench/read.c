@@ -2,6 +2,7 @@
  * bytes, so that the benchmark can report liveprof's throughput as a fraction of what merely
  * getting the file into memory costs (warm: the page-cache copy, i.e. memory bandwidth; cold:
  * the disk). Prints one line of key=value pairs like bench-decode. */
+#include "clock.h"
 #include "pagecache.h"
 
 #include <errno.h>
@@ -15,13 +16,6 @@
 #include <unistd.h>
 
 #define CHUNK ((size_t)1 << 20)
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Reads the whole file once into buf; returns the bytes read or -1 (message printed). */
 static int64_t read_once(const char *path, unsigned char *buf, uint64_t *fold)
@@ -47,12 +41,6 @@ static int64_t read_once(const char *path, unsigned char *buf, uint64_t *fold)
     }
     close(fd);
     return total;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static void usage(FILE *f)

@@ -2,6 +2,7 @@
  * peak RSS and least CPU time (from wait4, so no /usr/bin/time is needed), with the input file's
  * page cache warmed or evicted before every run. The bench stage scripts time every CLI run with
  * it. */
+#include "clock.h"
 #include "pagecache.h"
 
 #include <errno.h>
@@ -21,19 +22,6 @@ static void on_alarm(int sig)
 {
     (void)sig;
     if (child > 0) kill((pid_t)child, SIGKILL);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* Runs argv once with stdout to out and stderr to err; returns its exit status (128 + signal

@@ -5,6 +5,7 @@
  * its deltas following in the same burst). Prints
  * one line: "p50_ms p99_ms samples clients_connected deltas mean_delta_bytes snapshots
  * mean_snapshot_bytes" (counted over every client and diagram). */
+#include "clock.h"
 #include "err.h"
 #include "evlog.h"
 #include "httpc.h"
@@ -26,13 +27,6 @@
 #include <unistd.h>
 
 #define MAX_CHUNKS 100000
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* chunks sent: end offset and time (appended by the uploader, read by the loop) */
 static uint64_t chunk_end[MAX_CHUNKS];

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 /* ---- link thread ------------------------------------------------------------------------- */
@@ -85,13 +86,43 @@ int link_rx(links_t *l, dial_t *d, struct lws *wsi, const void *in, size_t len, 
     return 1;
 }
 
+/* A unit's buffer is a mapping of its own, grown in place where the kernel can: what a unit gives
+ * up goes back to the system at once, instead of staying in the link thread's heap where the
+ * next units may not fit into its holes. Capacity is a power of two from UNIT_MIN_CAP. */
+#define UNIT_MIN_CAP (64u << 10)
+
+static size_t unit_capacity(size_t cap, size_t need)
+{
+    size_t c = cap ? cap : UNIT_MIN_CAP;
+    while (c < need)
+        c *= 2;
+    return c;
+}
+
+static void unit_reserve(unit_t *u, size_t need)
+{
+    if (need <= u->cap) return;
+    size_t c = unit_capacity(u->cap, need);
+    void *p = u->buf ? mremap(u->buf, u->cap, c, MREMAP_MAYMOVE)
+                     : mmap(NULL, c, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) xoom(c);
+    u->buf = p;
+    u->cap = c;
+}
+
+static void unit_release(unit_t *u)
+{
+    if (u->buf) munmap(u->buf, u->cap);
+    u->buf = NULL;
+    u->cap = 0;
+}
+
 void link_units_free(dial_t *d)
 {
     for (int i = 0; i < MAX_UNITS; i++) {
         unit_t *u = &d->units[i];
-        free(u->buf);
-        u->buf = NULL;
-        u->len = u->cap = 0;
+        unit_release(u);
+        u->len = 0;
         u->on = false;
     }
 }
@@ -111,16 +142,12 @@ static size_t units_held(const dial_t *d)
 static int units_make_room(dial_t *d, const unit_t *u, size_t need)
 {
     if (need <= u->cap) return 0;
-    size_t grown = u->cap ? u->cap : 8;
-    while (grown < need)
-        grown *= 2; /* as xgrow does */
+    size_t grown = unit_capacity(u->cap, need);
     if (units_held(d) - u->cap + grown <= UNITS_MAX) return 0;
     for (int i = 0; i < MAX_UNITS; i++) {
         unit_t *x = &d->units[i];
         if (x == u || x->on) continue;
-        free(x->buf);
-        x->buf = NULL;
-        x->cap = 0;
+        unit_release(x);
     }
     return units_held(d) - u->cap + grown <= UNITS_MAX ? 0 : -1;
 }
@@ -186,7 +213,7 @@ int link_on_frame(links_t *l, dial_t *d, const uint8_t *b, size_t n)
             link_set_error(l, d, "units in progress over 128 MiB");
             return -1;
         }
-        xgrow((void **)&u->buf, &u->cap, u->len + f.data.len, 1);
+        unit_reserve(u, u->len + f.data.len);
         memcpy(u->buf + u->len, f.data.p, f.data.len);
         u->len += f.data.len;
         if (f.flags & WIRE_FLAG_BLOCK_END) {
@@ -195,11 +222,8 @@ int link_on_frame(links_t *l, dial_t *d, const uint8_t *b, size_t n)
             u->on = false;
             u->ack = u->offset + u->len;
             u->ack_due = true;
-            if (u->cap > UNIT_KEEP) { /* a huge unit's buffer is not kept for the next one */
-                free(u->buf);
-                u->buf = NULL;
-                u->cap = 0;
-            }
+            if (u->cap > UNIT_KEEP) /* a huge unit's buffer is not kept for the next one */
+                unit_release(u);
             lws_callback_on_writable(d->wsi);
         }
         return 0;
@@ -632,8 +656,7 @@ void links_destroy(links_t *l)
     for (int i = 0; i < MAX_DIALS + MAX_PUSHES; i++) {
         dial_t *d = i < MAX_DIALS ? &l->dials[i] : &l->pushes[i - MAX_DIALS];
         free(d->rx);
-        for (int k = 0; k < MAX_UNITS; k++)
-            free(d->units[k].buf);
+        link_units_free(d);
     }
     free(l->progs);
     pthread_mutex_destroy(&l->mu);

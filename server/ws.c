@@ -1,6 +1,6 @@
 /* The WebSocket server on libwebsockets: one service thread, one port. A browser connection is
  * checked by the HTTP thread (token, visibility) through a lookup request, then attached to its
- * session's feed; the feed's deltas, at most one render every 50 ms (less often for feeds with
+ * session's feed; the feed's deltas, at most one render every 25 ms (less often for feeds with
  * more than FANOUT_CLIENTS clients: see coalesce_ms), are shared messages
  * placed on every client's bounded queue. A client whose queue overflows is reset onto fresh
  * snapshots, so slow readers cost only their own memory and never slow ingestion. */
@@ -20,11 +20,14 @@
 #include <time.h>
 
 #define MAX_ROUTES 4
-#define QCAP 256             /* messages queued per client */
-#define QBYTES (8u << 20)    /* bytes queued per client before it is reset to snapshots */
-#define RX_MAX 4096          /* largest client message */
-#define COALESCE_MS 50       /* at most one render per session this often ... */
-#define FANOUT_CLIENTS 250   /* ... up to this many clients on its feed, then proportionally less */
+#define QCAP 256          /* messages queued per client */
+#define QBYTES (8u << 20) /* bytes queued per client before it is reset to snapshots */
+#define RX_MAX 4096       /* largest client message */
+/* Bytes one send() may carry. lws's default is rx_buffer_size (RX_MAX): a 50 KB delta would go
+ * out in 4 KiB pieces, a poll round each, the rest copied into lws's buffer list. */
+#define TX_SEND_MAX (1u << 20)
+#define COALESCE_MS 25       /* at most one render per session this often ... */
+#define FANOUT_CLIENTS 125   /* ... up to this many clients on its feed, then proportionally less */
 #define COALESCE_MAX_MS 1000 /* ... but at least once a second */
 #define GREET_MS 50          /* wait this long for Hello/Subscribe before the snapshots */
 #define LINGER_MS 30000      /* keep an unwatched feed this long for resuming clients */
@@ -127,8 +130,8 @@ struct ws {
     client_t **pending;
     size_t npending, pending_cap;
     uint64_t next_req;
-    lws_sorted_usec_list_t sul;
-    lws_retry_bo_t idle; /* ping and hang-up policy of the port's connections */
+    lws_sorted_usec_list_t sul, due_sul; /* the tick; the next render that falls due */
+    lws_retry_bo_t idle;                 /* ping and hang-up policy of the port's connections */
 };
 
 static int64_t now_ms(void)
@@ -211,7 +214,7 @@ void ws_session_changed(void *arg, session_t *s)
 
 /* The least time between two renders of a feed with n clients: COALESCE_MS up to
  * FANOUT_CLIENTS, then in proportion to n (every render's messages go to every client, so the
- * messages written per second stay those of FANOUT_CLIENTS clients at 50 ms), at most
+ * messages written per second stay those of FANOUT_CLIENTS clients at COALESCE_MS), at most
  * COALESCE_MAX_MS. */
 static int64_t coalesce_ms(int n)
 {
@@ -444,7 +447,31 @@ static void drain(ws_t *ws)
     }
 }
 
-/* Every 10 ms: coalesced renders, greetings, deleted sessions, idle feeds. */
+static void render_due(ws_t *ws);
+
+static void due(lws_sorted_usec_list_t *sul)
+{
+    render_due(lws_container_of(sul, ws_t, due_sul));
+}
+
+/* Renders the dirty feeds whose coalescing time is up, and sets the render timer for the first
+ * of the others: a render happens when it falls due, not at the next tick. */
+static void render_due(ws_t *ws)
+{
+    int64_t now = now_ms(), next = INT64_MAX;
+    for (feed_ent_t *e = ws->feeds; e; e = e->next) {
+        if (!e->dirty || atomic_load_explicit(&e->s->deleted, memory_order_acquire)) continue;
+        int64_t at = e->last_ms + coalesce_ms(e->nclients);
+        if (at <= now)
+            feed_update(e);
+        else if (at < next)
+            next = at;
+    }
+    if (next != INT64_MAX && !atomic_load_explicit(&ws->stop, memory_order_relaxed))
+        lws_sul_schedule(ws->ctx, 0, &ws->due_sul, due, (next - now) * 1000);
+}
+
+/* Every 10 ms: greetings, deleted sessions, idle feeds, then the renders that are due. */
 static void tick(lws_sorted_usec_list_t *sul)
 {
     ws_t *ws = lws_container_of(sul, ws_t, sul);
@@ -477,9 +504,9 @@ static void tick(lws_sorted_usec_list_t *sul)
             pthread_mutex_unlock(&ws->mu);
             http_notify(ws->lookup_note);
         }
-        if (e->dirty && now - e->last_ms >= coalesce_ms(e->nclients) && !gone) feed_update(e);
         pp = &e->next;
     }
+    render_due(ws);
     if (!atomic_load_explicit(&ws->stop, memory_order_relaxed))
         lws_sul_schedule(ws->ctx, 0, &ws->sul, tick, TICK_US);
 }
@@ -641,9 +668,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
     switch (reason) {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (ws) drain(ws);
-        for (feed_ent_t *e = ws ? ws->feeds : NULL; e; e = e->next)
-            if (e->dirty && now_ms() - e->last_ms >= coalesce_ms(e->nclients)) feed_update(e);
+        if (ws) {
+            drain(ws);
+            render_due(ws);
+        }
         return 0;
     case LWS_CALLBACK_ESTABLISHED:
         return established(ws, c, wsi);
@@ -714,7 +742,8 @@ int ws_start(ws_t *ws, char *err, size_t cap)
     ws->protos[0] = (struct lws_protocols){.name = "liveprof",
                                            .callback = callback,
                                            .per_session_data_size = sizeof(client_t),
-                                           .rx_buffer_size = RX_MAX};
+                                           .rx_buffer_size = RX_MAX,
+                                           .tx_packet_size = TX_SEND_MAX};
     for (int i = 0; i < ws->nroutes; i++)
         ws->protos[i + 1] = *ws->routes[i].proto;
     struct lws_context_creation_info info;

@@ -17,8 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SNAPSHOT_BINS 4096 /* coarse bins per series at most */
-#define SNAPSHOT_ROWS 100  /* label and thread rows per series before "other" */
+#define SNAPSHOT_BINS 4096               /* coarse bins per series at most */
+#define SNAPSHOT_ROWS 100                /* label and thread rows per series before "other" */
+#define SNAPSHOT_AGGR_FLOOR (256u << 10) /* a whole aggregate state this small is always kept */
 
 /* The coarsest tier of the series of `a` that retention keeps (r->coarse_series) into sn, each
  * cut to its last r->coarse_age_s seconds when that is set. */
@@ -80,14 +81,23 @@ void session_save_snapshot(registry_t *reg, session_t *s)
     if (!s->snap) coarse_series(session_aggr(s), registry_retention(reg), &sn);
     sn.version = SNAPSHOT_VERSION;
     snapshot_aggr_t whole;
-    bool with_aggr = s->settled && !s->snap && session_aggr(s);
+    /* the whole state only where a restart can resume from it: a session whose raw bytes stay
+     * (under a retention limit they go, and the coarse series are what is kept) */
+    uint64_t age_s, bytes;
+    const retention_t *rt = registry_retention(reg);
+    retention_effective(rt, s->meta.id, &age_s, &bytes);
+    bool with_aggr = s->settled && !s->snap && session_aggr(s) && !age_s && !bytes &&
+                     !rt->total_bytes && s->pt->log.start == 0;
     if (with_aggr) { /* borrowed from the aggregates, which no longer change once settled */
         aggr_snap_export(session_aggr(s), &whole);
         sn.aggr = &whole;
     }
     size_t len;
     uint8_t *b = snapshot_encode(&sn, &len);
-    if (with_aggr && len > SEG_MAX_PAYLOAD) { /* too large a record: the next start re-analyses */
+    /* at most half the raw bytes on disk (or 256 KiB), and a record a scan accepts: else
+     * the next start analyses the session again */
+    uint64_t raw = atomic_load_explicit(&s->consumed, memory_order_relaxed);
+    if (with_aggr && (len > SEG_MAX_PAYLOAD || (len > SNAPSHOT_AGGR_FLOOR && len > raw / 2))) {
         free(b);
         sn.aggr = NULL;
         with_aggr = false;

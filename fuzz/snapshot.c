@@ -1,7 +1,11 @@
 /* Fuzz target: the snapshot decoder (lib/snapshot.c over lib/flatb.c), which reads the snapshot
  * records of segment files at recovery. Properties: no crash, no leak; a refused buffer leaves
  * the snapshot empty; a decoded snapshot re-encodes, and decoding that gives the same snapshot
- * (decode(encode(decode(x))) = decode(x), values compared bit for bit). */
+ * (decode(encode(decode(x))) = decode(x), values compared bit for bit, and the whole aggregate
+ * state by its encoding: encode(decode(encode(s))) = encode(s)); an aggregate state that
+ * decodes is imported or refused by lib/aggr_snap.c without a crash. */
+#include "aggr.h"
+#include "aggr_snap.h"
 #include "err.h"
 #include "snapshot.h"
 
@@ -25,7 +29,7 @@ static bool snap_eq(const snapshot_t *a, const snapshot_t *b)
 {
     if (a->stream_offset != b->stream_offset || a->events != b->events || a->state != b->state ||
         a->final != b->final || !str_eq(a->error, b->error) || a->ntotals != b->ntotals ||
-        a->nseries != b->nseries)
+        a->nseries != b->nseries || a->version != b->version || !a->aggr != !b->aggr)
         return false;
     for (size_t i = 0; i < a->ntotals; i++)
         if (a->totals[i].kind != b->totals[i].kind ||
@@ -66,6 +70,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *b = snapshot_encode(&s, &n);
     if (snapshot_decode(&back, b, n) != 0) fail("an encoded snapshot does not decode");
     if (!snap_eq(&s, &back)) fail("decode(encode(s)) differs from s");
+    size_t n2;
+    uint8_t *b2 = snapshot_encode(&back, &n2);
+    if (n2 != n || memcmp(b, b2, n)) fail("encode(decode(encode(s))) differs from encode(s)");
+    free(b2);
+    if (s.aggr) aggr_destroy(aggr_snap_import(s.aggr));
     snapshot_dispose(&back);
     snapshot_dispose(&s);
     free(b);

@@ -86,6 +86,30 @@ static long text_row(aggr_t *a, strix_t *x, int series, const char *p, size_t n,
     return row;
 }
 
+/* Builds index x over every row of s afresh. */
+static void strix_rebuild(strix_t *x, const aseries_t *s)
+{
+    free(x->slots);
+    x->cap = 64;
+    while (x->cap < (size_t)s->nrows * 2 + 2)
+        x->cap *= 2;
+    x->slots = xcalloc(x->cap, sizeof *x->slots);
+    x->n = s->nrows;
+    for (uint32_t i = 0; i < s->nrows; i++)
+        strix_insert(x, s, i);
+}
+
+void aggr_reindex(aggr_t *a)
+{
+    strix_rebuild(&a->labels_ix, &a->s[AS_LABELS]);
+    strix_rebuild(&a->hp_ix, &a->s[AS_HEAPPROF]);
+    tidmap_dispose(&a->tids);
+    tidmap_init(&a->tids);
+    const aseries_t *th = &a->s[AS_THREADS];
+    for (uint32_t i = 0; i < th->nrows; i++)
+        tidmap_put(&a->tids, th->rows[i].key, i);
+}
+
 static void open_add(aseries_t *s, uint32_t row)
 {
     xgrow((void **)&s->open, &s->open_cap, s->nopen + 1, sizeof *s->open);

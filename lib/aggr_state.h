@@ -114,6 +114,10 @@ struct aggr {
     uint64_t first, now, events, late;
 };
 
+/* Rebuilds the lookup indexes (labels and heap profile texts, thread ids) from the rows, after
+ * the rows were restored from a snapshot (lib/aggr_snap.c). Writer thread. */
+void aggr_reindex(aggr_t *a);
+
 extern const char *const aggr_kind_names[AK_N];
 extern const char *const aggr_series_names[AS_N];
 

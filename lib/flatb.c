@@ -239,3 +239,13 @@ double flatb_vec_f64(flatb_ref_t t, size_t data, size_t i)
     memcpy(&d, &u, 8);
     return d;
 }
+
+bool flatb_has(flatb_ref_t t, int id)
+{
+    return field(t, id, 1) != 0;
+}
+
+flatb_ref_t flatb_get_table(flatb_ref_t t, int id)
+{
+    return table_at(t.b, t.len, deref(t, field(t, id, 4)));
+}

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FLATB_MAX_FIELDS 16
+#define FLATB_MAX_FIELDS 24
 
 /* A buffer being built. */
 typedef struct flatb {
@@ -63,6 +63,10 @@ const char *flatb_get_str(flatb_ref_t t, int id, size_t *n);
 /* A vector field: its element count and the position of element 0, or 0 when absent/bad.
  * `elem` is the element size (4 for offsets). */
 size_t flatb_get_vec(flatb_ref_t t, int id, int elem, size_t *data);
+/* True when field `id` is present in the table (whatever its value). */
+bool flatb_has(flatb_ref_t t, int id);
+/* A table field: the table, or pos = 0 when absent or bad. */
+flatb_ref_t flatb_get_table(flatb_ref_t t, int id);
 /* Element i of a vector of tables whose data starts at `data`. */
 flatb_ref_t flatb_vec_table(flatb_ref_t t, size_t data, size_t i);
 /* Element i of a vector of doubles. */

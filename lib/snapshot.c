@@ -4,6 +4,7 @@
 
 #include "err.h"
 #include "flatb.h"
+#include "snapshot_aggr.h"
 #include "xmalloc.h"
 
 #include <stdlib.h>
@@ -12,7 +13,18 @@
 enum { TR_KIND, TR_TITLE, TR_TOTAL, TR_N };
 enum { SR_NAME, SR_KIND, SR_VALUES, SR_N };
 enum { SE_NAME, SE_FROM, SE_BIN, SE_ROWS, SE_N };
-enum { SN_OFFSET, SN_EVENTS, SN_STATE, SN_FINAL, SN_ERROR, SN_TOTALS, SN_SERIES, SN_N };
+enum {
+    SN_OFFSET,
+    SN_EVENTS,
+    SN_STATE,
+    SN_FINAL,
+    SN_ERROR,
+    SN_TOTALS,
+    SN_SERIES,
+    SN_VERSION,
+    SN_AGGR,
+    SN_N
+};
 
 static void str_at(flatb_t *f, size_t slot, const char *s)
 {
@@ -61,6 +73,8 @@ uint8_t *snapshot_encode(const snapshot_t *s, size_t *len)
     if (s->error) flatb_offset(&t, SN_ERROR);
     flatb_offset(&t, SN_TOTALS);
     flatb_offset(&t, SN_SERIES);
+    if (s->version) flatb_scalar(&t, SN_VERSION, 4, s->version);
+    if (s->aggr) flatb_offset(&t, SN_AGGR);
     flatb_table_end(&f, &t);
     if (s->error) str_at(&f, t.pos[SN_ERROR], s->error);
     size_t slots;
@@ -77,6 +91,7 @@ uint8_t *snapshot_encode(const snapshot_t *s, size_t *len)
     flatb_patch(&f, t.pos[SN_SERIES], flatb_vec_offsets(&f, s->nseries, &slots));
     for (size_t i = 0; i < s->nseries; i++)
         put_series(&f, slots + 4 * i, &s->series[i]);
+    if (s->aggr) snapshot_aggr_put(&f, t.pos[SN_AGGR], s->aggr);
     *len = f.len;
     return f.b; /* malloc'd: aligned for any scalar */
 }
@@ -135,6 +150,9 @@ int snapshot_decode(snapshot_t *s, const uint8_t *b, size_t len)
             if (!r.pos || !w->name || !w->kind) goto bad;
         }
     }
+    s->version = (uint32_t)flatb_get_u(root, SN_VERSION, 4, 0);
+    if (flatb_has(root, SN_AGGR) && snapshot_aggr_get(flatb_get_table(root, SN_AGGR), &s->aggr) < 0)
+        goto bad;
     return 0;
 bad:
     snapshot_dispose(s);
@@ -158,5 +176,6 @@ void snapshot_dispose(snapshot_t *s)
         free(o->name);
     }
     free(s->series);
+    snapshot_aggr_destroy(s->aggr);
     memset(s, 0, sizeof *s);
 }

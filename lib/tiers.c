@@ -6,6 +6,7 @@
  * makes the usual update (the row's newest bin) one indexed access. */
 #include "tiers.h"
 
+#include "err.h"
 #include "xmalloc.h"
 
 #include <math.h>
@@ -587,4 +588,57 @@ bool tiers_last_before(const tiers_t *t, uint32_t level, uint32_t row, int64_t b
         if (searched == 0) break;
     }
     return false;
+}
+
+/* ---- restoring from a snapshot ------------------------------------------------------------ */
+
+int tiers_load_level(tiers_t *t, uint32_t k, uint64_t width, int64_t lo, int64_t hi,
+                     uint64_t cover_end)
+{
+    if (k >= t->o.levels) return LP_ECORRUPT;
+    tiers_level_t *L = &t->lv[k];
+    uint64_t B = t->o.bins;
+    if (!is_last(t, k)) {
+        bool empty = hi < lo && lo >= 0 && hi >= -1;
+        if (width != L->width || !(empty || (lo >= 0 && hi - lo < (int64_t)B))) return LP_ECORRUPT;
+    } else {
+        uint64_t w = L->width; /* the width tiers_init gave it, doubled by each coarsening */
+        while (w < width && w <= UINT64_MAX / 2 / B)
+            w *= 2;
+        if (w != width || lo != 0 || hi < -1 || hi >= (int64_t)B) return LP_ECORRUPT;
+        if (cover_end != 0 && cover_end != (width > UINT64_MAX / B ? UINT64_MAX : width * B))
+            return LP_ECORRUPT;
+        t->cover_end = cover_end;
+    }
+    L->width = width;
+    L->lo = lo;
+    L->hi = hi;
+    set_shift(t, k);
+    if (hi >= 0) ensure_slots(t, L);
+    return 0;
+}
+
+int tiers_load_bin(tiers_t *t, uint32_t k, int64_t bin, tiers_cell_t *c, tiers_gauge_t *g,
+                   uint32_t n)
+{
+    if (k >= t->o.levels || n == 0 || (g != NULL) != t->gauge) return LP_ECORRUPT;
+    tiers_level_t *L = &t->lv[k];
+    if (!L->slots || bin < L->lo || bin > L->hi) return LP_ECORRUPT;
+    tiers_slot_t *s = &L->slots[is_last(t, k) ? (uint32_t)bin : ring_index(t, bin)];
+    if (s->bin != -1 || s->n) return LP_ECORRUPT; /* a bin given twice */
+    for (uint32_t i = 0; i < n; i++)
+        if (c[i].row >= t->nrows) return LP_ECORRUPT;
+    s->bin = bin;
+    s->c = c;
+    s->g = g;
+    s->n = s->cap = n;
+    mem_add(t, L, n * entry_size(t));
+    for (uint32_t i = 0; i < n; i++) { /* the newest entry of each row, as writes keep it */
+        size_t ci = (size_t)c[i].row * t->o.levels + k;
+        if (bin >= t->chi[ci]) {
+            t->chi[ci] = bin;
+            t->cpos[ci] = i;
+        }
+    }
+    return 0;
 }

@@ -111,4 +111,14 @@ const tiers_slot_t *tiers_slot(const tiers_t *t, uint32_t level, int64_t bin);
  * to its oldest retained bin, then coarser levels): true and *v, or false when there is none. */
 bool tiers_last_before(const tiers_t *t, uint32_t level, uint32_t row, int64_t bin, double *v);
 
+/* Restoring storage set up by tiers_init (rows made usable by tiers_rows) from a snapshot
+ * (lib/aggr_snap.c): tiers_load_level sets level k's bin width, retained extent [lo, hi] and,
+ * for the last level, cover_end; tiers_load_bin then gives it bin `bin` with n entries (c, and
+ * g for gauge storage: malloc'd arrays that the storage takes over on success). Both return 0,
+ * or LP_ECORRUPT for values that writes could not have produced (then nothing was taken). */
+int tiers_load_level(tiers_t *t, uint32_t k, uint64_t width, int64_t lo, int64_t hi,
+                     uint64_t cover_end);
+int tiers_load_bin(tiers_t *t, uint32_t k, int64_t bin, tiers_cell_t *c, tiers_gauge_t *g,
+                   uint32_t n);
+
 #endif

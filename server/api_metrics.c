@@ -34,9 +34,19 @@ static void get_metrics(http_req_t *r)
         "# HELP liveprof_bytes_received_total Eventlog bytes received.\n"
         "# TYPE liveprof_bytes_received_total counter\nliveprof_bytes_received_total %llu\n"
         "# HELP liveprof_sessions_created_total Sessions created since start.\n"
-        "# TYPE liveprof_sessions_created_total counter\nliveprof_sessions_created_total %llu\n",
+        "# TYPE liveprof_sessions_created_total counter\nliveprof_sessions_created_total %llu\n"
+        "# HELP liveprof_sessions_restored_total Sessions brought back at start, by how: "
+        "\"snapshot\" (settled, resumed from its snapshot alone, no raw byte analysed) or "
+        "\"analysis\" (analysed again from its raw segments).\n"
+        "# TYPE liveprof_sessions_restored_total counter\n"
+        "liveprof_sessions_restored_total{how=\"snapshot\"} %llu\n"
+        "liveprof_sessions_restored_total{how=\"analysis\"} %llu\n"
+        "# HELP liveprof_restore_reanalysed_bytes Raw eventlog bytes that sessions brought back "
+        "at start are analysed again from.\n"
+        "# TYPE liveprof_restore_reanalysed_bytes gauge\nliveprof_restore_reanalysed_bytes %llu\n",
         (unsigned long long)(time(NULL) - (time_t)st->started_unix), LOAD(http_requests),
-        LOAD(http_errors), LOAD(bytes_received), LOAD(sessions_created));
+        LOAD(http_errors), LOAD(bytes_received), LOAD(sessions_created), LOAD(sessions_resumed),
+        LOAD(sessions_reanalysed), LOAD(reanalysed_bytes));
 #undef LOAD
     fprintf(f, "# HELP liveprof_sessions Sessions by state.\n# TYPE liveprof_sessions gauge\n");
     for (int s = 0; s < 4; s++)

@@ -63,6 +63,11 @@ typedef struct server_stats {
     _Atomic uint64_t bytes_received;
     _Atomic uint64_t sessions_created;
     _Atomic uint64_t late_events;
+    /* sessions brought back at start: settled ones resumed from their snapshot alone, and ones
+     * analysed again from their raw segments (with the bytes that analysis reads) */
+    _Atomic uint64_t sessions_resumed;
+    _Atomic uint64_t sessions_reanalysed;
+    _Atomic uint64_t reanalysed_bytes;
     uint64_t started_unix;
 } server_stats_t;
 

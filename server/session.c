@@ -766,7 +766,16 @@ static void load_one(void *ctx, const session_meta_t *m)
         u->offset = s->received;
         u->finished = l->ended;
     }
-    if (!session_restore_snapshot(reg, s) && l->ended) { /* analysed again from the segments */
+    server_stats_t *st = server_stats(reg->srv);
+    if (session_restore_snapshot(reg, s)) {
+        if (l->start == 0)
+            atomic_fetch_add_explicit(&st->sessions_resumed, 1, memory_order_relaxed);
+    } else if (s->received > l->start) { /* analysed again from the segments */
+        atomic_fetch_add_explicit(&st->sessions_reanalysed, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st->reanalysed_bytes, s->received - l->start,
+                                  memory_order_relaxed);
+    }
+    if (session_state(s) < SESSION_DONE && l->ended) {
         s->input_done = true;
         atomic_store_explicit(&s->direct, true, memory_order_relaxed); /* before session_start */
     }

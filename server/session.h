@@ -147,8 +147,11 @@ void registry_watch(registry_t *reg, const session_watch_t *w);
 /* Snapshots (server/session_snap.c). Writes one of the session's current totals, counters and
  * coarse series to its segments; any thread but the session's lock must not be held. */
 void session_save_snapshot(registry_t *reg, session_t *s);
-/* Restores a session whose oldest raw segments were dropped from its latest snapshot; false when
- * it has none or still has every byte (then it is analysed again). HTTP thread, at start. */
+/* Restores a session from its latest snapshot: one whose oldest raw segments were dropped (its
+ * totals and coarse series), or a settled one that still has every raw byte, when the snapshot
+ * holds its whole aggregate state and covers every byte (then no raw byte is read again). False
+ * when it cannot (then a finished session is analysed again from its raw segments). HTTP thread,
+ * at start. */
 bool session_restore_snapshot(registry_t *reg, session_t *s);
 /* Retention (server/retention.c): the limits on raw segments (0: none), from the flags, or from
  * DIR/retention.json once an admin changed them, with per-session overrides; retention_tick

@@ -1,10 +1,14 @@
 /* Session snapshots: the totals report, the counters and the coarsest aggregate tier of every
  * series (bins of about a minute: lib/aggr.c's last level) written to the session's segments
  * after it settles and before retention drops raw segments, and read back on start when the raw
- * bytes that would rebuild them are gone. */
+ * bytes that would rebuild them are gone; a settled session's snapshot also holds the whole
+ * state of its aggregates, so that on start it resumes from the snapshot alone, without
+ * analysing its raw bytes again. */
 #include "session.h"
 
 #include "aggr.h"
+#include "aggr_snap.h"
+#include "server.h"
 #include "live.h"
 #include "segment.h"
 #include "snapshot.h"
@@ -13,8 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SNAPSHOT_BINS 4096 /* coarse bins per series at most */
-#define SNAPSHOT_ROWS 100  /* label and thread rows per series before "other" */
+#define SNAPSHOT_BINS 4096               /* coarse bins per series at most */
+#define SNAPSHOT_ROWS 100                /* label and thread rows per series before "other" */
+#define SNAPSHOT_AGGR_FLOOR (256u << 10) /* a whole aggregate state this small is always kept */
 
 /* The coarsest tier of the series of `a` that retention keeps (r->coarse_series) into sn, each
  * cut to its last r->coarse_age_s seconds when that is set. */
@@ -74,8 +79,32 @@ void session_save_snapshot(registry_t *reg, session_t *s)
         sn.totals[sn.ntotals++] =
             (snapshot_row_t){(uint8_t)rep->rows[i].kind, rep->rows[i].title, rep->rows[i].total};
     if (!s->snap) coarse_series(session_aggr(s), registry_retention(reg), &sn);
+    sn.version = SNAPSHOT_VERSION;
+    snapshot_aggr_t whole;
+    /* the whole state only where a restart can resume from it: a session whose raw bytes stay
+     * (under a retention limit they go, and the coarse series are what is kept) */
+    uint64_t age_s, bytes;
+    const retention_t *rt = registry_retention(reg);
+    retention_effective(rt, s->meta.id, &age_s, &bytes);
+    bool with_aggr = s->settled && !s->snap && session_aggr(s) && !age_s && !bytes &&
+                     !rt->total_bytes && s->pt->log.start == 0;
+    if (with_aggr) { /* borrowed from the aggregates, which no longer change once settled */
+        aggr_snap_export(session_aggr(s), &whole);
+        sn.aggr = &whole;
+    }
     size_t len;
     uint8_t *b = snapshot_encode(&sn, &len);
+    /* at most half the raw bytes on disk (or 256 KiB), and a record a scan accepts: else
+     * the next start analyses the session again */
+    uint64_t raw = atomic_load_explicit(&s->consumed, memory_order_relaxed);
+    if (with_aggr && (len > SEG_MAX_PAYLOAD || (len > SNAPSHOT_AGGR_FLOOR && len > raw / 2))) {
+        free(b);
+        sn.aggr = NULL;
+        with_aggr = false;
+        b = snapshot_encode(&sn, &len);
+    }
+    if (sn.aggr) aggr_snap_release(&whole);
+    sn.aggr = NULL;
     for (size_t i = 0; i < sn.ntotals; i++) /* borrowed titles */
         sn.totals[i].title = NULL;
     if (rep == &live_rep) report_dispose(&live_rep);
@@ -99,14 +128,91 @@ void session_save_snapshot(registry_t *reg, session_t *s)
     free(s->pt->log.snapshot);
     s->pt->log.snapshot = b;
     s->pt->log.snapshot_len = len;
+    if (with_aggr) { /* only a restored session re-uses it (s->snap): not worth the memory */
+        free(s->pt->log.snapshot);
+        s->pt->log.snapshot = NULL;
+        s->pt->log.snapshot_len = 0;
+    }
     pthread_mutex_unlock(&s->pt->log.mu);
+}
+
+/* Why the latest snapshot of a session that still has every raw byte cannot stand for its
+ * analysis, or NULL when it can. */
+static const char *not_resumable(const snapshot_t *sn, const seg_log_t *l)
+{
+    if (sn->version != SNAPSHOT_VERSION) return "it is from an older version";
+    if (!sn->final || !sn->aggr) return "it was not taken of a settled session";
+    if (sn->stream_offset != l->end) return "bytes were written after it";
+    if (sn->state != SESSION_DONE && sn->state != SESSION_FAILED) return "its state is not final";
+    return NULL;
+}
+
+/* Resumes a settled session that still has every raw byte from its latest snapshot, when that
+ * snapshot holds the whole aggregate state and covers every byte. False when it cannot (then the
+ * session is analysed again from its raw segments). */
+static bool resume(session_t *s)
+{
+    seg_log_t *l = &s->pt->log;
+    if (!l->ended) return false; /* still live at the crash: its analysis starts again */
+    const char *why = "it has none";
+    snapshot_t *sn = NULL;
+    aggr_t *a = NULL;
+    if (l->snapshot) {
+        sn = xcalloc(1, sizeof *sn);
+        why = snapshot_decode(sn, l->snapshot, l->snapshot_len) < 0 ? "it does not decode"
+                                                                    : not_resumable(sn, l);
+        if (!why && !(a = aggr_snap_import(sn->aggr))) why = "its aggregates are inconsistent";
+    }
+    if (why) {
+        fprintf(stderr,
+                "serve: session %s: not resumed from its snapshot (%s); analysed again "
+                "from its raw segments\n",
+                s->meta.id, why);
+        if (sn) snapshot_dispose(sn);
+        free(sn);
+        return false;
+    }
+    pthread_mutex_lock(&s->lock);
+    report_dispose(&s->final);
+    s->final.nrows = sn->ntotals;
+    s->final.rows = xcalloc(sn->ntotals ? sn->ntotals : 1, sizeof *s->final.rows);
+    for (size_t i = 0; i < sn->ntotals; i++) {
+        report_row_t *r = &s->final.rows[i];
+        r->kind =
+            sn->totals[i].kind <= REPORT_SUM ? (report_kind_t)sn->totals[i].kind : REPORT_SECTION;
+        r->title = sn->totals[i].title; /* taken */
+        sn->totals[i].title = NULL;
+        r->total = sn->totals[i].total_ns;
+    }
+    aggr_destroy(s->final_aggr);
+    s->final_aggr = a;
+    s->settled = true;
+    live_destroy(s->live);
+    s->live = NULL;
+    if (sn->error) snprintf(s->error, sizeof s->error, "%s", sn->error);
+    pthread_mutex_unlock(&s->lock);
+    s->input_done = true;
+    atomic_store_explicit(&s->events, sn->events, memory_order_relaxed);
+    atomic_store_explicit(&s->consumed, l->end, memory_order_relaxed);
+    /* release: `final` and `error` are written before readers can see the new state */
+    atomic_store_explicit(&s->state, sn->state == SESSION_FAILED ? SESSION_FAILED : SESSION_DONE,
+                          memory_order_release);
+    snapshot_dispose(sn);
+    free(sn);
+    pthread_mutex_lock(&l->mu); /* decoded: the bytes are not needed any more */
+    free(l->snapshot);
+    l->snapshot = NULL;
+    l->snapshot_len = 0;
+    pthread_mutex_unlock(&l->mu);
+    return true;
 }
 
 bool session_restore_snapshot(registry_t *reg, session_t *s)
 {
-    (void)reg;
     seg_log_t *l = &s->pt->log;
-    if (l->start == 0 || !l->snapshot) return false;
+    (void)reg;
+    if (l->start == 0) return resume(s);
+    if (!l->snapshot) return false;
     snapshot_t *sn = xcalloc(1, sizeof *sn);
     if (snapshot_decode(sn, l->snapshot, l->snapshot_len) < 0) {
         fprintf(stderr, "serve: session %s: its snapshot does not decode; raw bytes from %llu on\n",

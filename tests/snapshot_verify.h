@@ -16,6 +16,10 @@ typedef struct snapshot_seen {
     uint64_t totals_sum, bin_sum;
     double value_sum;
     char first_title[128];
+    uint32_t version;
+    bool has_aggr;
+    size_t aggr_series, aggr_rows, aggr_bins, aggr_cells, aggr_gauges;
+    double aggr_cell_sum; /* of every cell's sum */
 } snapshot_seen_t;
 
 /* 0 when the Verifier accepts buf (filling *seen), negative when not. */

@@ -1,6 +1,9 @@
 /* Writes the seed-* inputs of the wsmsg, wire, snapshot, segment and ingest corpora with the
  * project's own encoders and segment writer, so every seed is what liveprof itself sends or stores.
  * Run from the repository root: `make fuzz-seeds` (existing seed files are overwritten). */
+#include "aggr.h"
+#include "aggr_snap.h"
+#include "evlog.h"
 #include "seg_log.h"
 #include "seg_writer.h"
 #include "segment.h"
@@ -151,6 +154,34 @@ static void snapshot_seeds(void)
     b = snapshot_encode(&e, &n);
     put("snapshot", "empty", b, n);
     free(b);
+    /* with the whole aggregate state: a capability that runs, a GC, a label and a heap sample */
+    aggr_t *a = aggr_create(&(aggr_opts_t){.bins_per_tier = 16, .tiers = 2});
+    static const struct {
+        uint16_t type;
+        uint64_t ts;
+    } evs[] = {{EVLOG_RUN_THREAD, 1000},
+               {EVLOG_GC_START, 5000000},
+               {EVLOG_GC_END, 6000000},
+               {EVLOG_STOP_THREAD, 9000000},
+               {EVLOG_HEAP_SIZE, 9500000}};
+    for (size_t i = 0; i < sizeof evs / sizeof *evs; i++) {
+        evlog_event_t ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = evs[i].type;
+        ev.ts = evs[i].ts;
+        ev.cap = 0;
+        ev.known = true;
+        aggr_event(a, &ev);
+    }
+    snapshot_aggr_t whole;
+    aggr_snap_export(a, &whole);
+    snapshot_t w = {
+        .stream_offset = 100, .final = true, .version = SNAPSHOT_VERSION, .aggr = &whole};
+    b = snapshot_encode(&w, &n);
+    put("snapshot", "aggr", b, n);
+    free(b);
+    aggr_snap_release(&whole);
+    aggr_destroy(a);
 }
 
 /* Concatenates the segment files of `dir` (in name order, as a scan sees them) after flag byte

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 int seg_log_init(seg_log_t *l, const char *dir)
 {
@@ -140,6 +141,34 @@ static void say(seg_log_say_fn fn, void *ctx, const char *fmt, ...)
     fn(ctx, msg);
 }
 
+/* A snapshot record (checksum verified) becomes the log's latest snapshot, inflated when the
+ * writer compressed it. One that does not inflate to its stated size is passed over: the
+ * snapshot before it stays the latest. */
+static void snapshot_take(seg_log_t *l, const seg_rec_hdr_t *r, const uint8_t *payload)
+{
+    uint8_t *b;
+    size_t n;
+    if (!r->flags) {
+        n = r->len;
+        b = xmalloc(n ? n : 1);
+        memcpy(b, payload, n);
+    } else if (r->flags == SEG_F_ZSTD && r->raw_len && r->raw_len <= SEG_MAX_PAYLOAD &&
+               ZSTD_getFrameContentSize(payload, r->len) == r->raw_len) {
+        n = r->raw_len;
+        b = xmalloc(n);
+        size_t got = ZSTD_decompress(b, n, payload, r->len);
+        if (ZSTD_isError(got) || got != n) {
+            free(b);
+            return;
+        }
+    } else {
+        return;
+    }
+    free(l->snapshot);
+    l->snapshot = b;
+    l->snapshot_len = n;
+}
+
 static int read_full(int fd, void *p, size_t n, uint64_t off)
 {
     uint8_t *b = p;
@@ -221,11 +250,8 @@ static uint64_t scan_file(seg_log_t *l, uint64_t seq, int fd, uint64_t size, uin
             l->evheader = xmalloc(r.len);
             memcpy(l->evheader, *buf, r.len);
             l->evheader_len = r.len;
-        } else if (r.type == SEG_REC_SNAPSHOT && !r.flags) {
-            free(l->snapshot);
-            l->snapshot = xmalloc(r.len ? r.len : 1);
-            memcpy(l->snapshot, *buf, r.len);
-            l->snapshot_len = r.len;
+        } else if (r.type == SEG_REC_SNAPSHOT) {
+            snapshot_take(l, &r, *buf);
         } else if (r.type == SEG_REC_UPLOAD && r.len == 32) {
             memcpy(l->upload, *buf, 32);
             l->upload[32] = 0;

@@ -214,6 +214,20 @@ int seg_writer_close(seg_writer_t *w)
     return rc;
 }
 
+/* The payload of record h (n bytes at p) compressed at `level` into the writer's buffer when
+ * that makes it smaller (h then says so); else p itself. */
+static const void *pack(seg_writer_t *w, seg_rec_hdr_t *h, const void *p, size_t n, int level)
+{
+    size_t bound = ZSTD_compressBound(n);
+    if (bound > w->zcap) w->zbuf = xrealloc(w->zbuf, w->zcap = bound);
+    if (!w->zc) w->zc = ZSTD_createCCtx();
+    size_t z = ZSTD_compressCCtx(w->zc, w->zbuf, w->zcap, p, n, level);
+    if (ZSTD_isError(z) || z >= n) return p;
+    h->flags = SEG_F_ZSTD;
+    h->len = (uint32_t)z;
+    return w->zbuf;
+}
+
 /* Writes one chunk record of raw bytes at the current position. */
 static int put_chunk(seg_writer_t *w, const uint8_t *p, size_t n)
 {
@@ -222,18 +236,7 @@ static int put_chunk(seg_writer_t *w, const uint8_t *p, size_t n)
     if (rc < 0) return rc;
     seg_rec_hdr_t h = {
         .type = SEG_REC_CHUNK, .len = (uint32_t)n, .raw_len = (uint32_t)n, .stream_off = w->pos};
-    const void *payload = p;
-    if (w->o.zstd_level > 0) {
-        size_t bound = ZSTD_compressBound(n);
-        if (bound > w->zcap) w->zbuf = xrealloc(w->zbuf, w->zcap = bound);
-        if (!w->zc) w->zc = ZSTD_createCCtx();
-        size_t z = ZSTD_compressCCtx(w->zc, w->zbuf, w->zcap, p, n, w->o.zstd_level);
-        if (!ZSTD_isError(z) && z < n) {
-            h.flags = SEG_F_ZSTD;
-            h.len = (uint32_t)z;
-            payload = w->zbuf;
-        }
-    }
+    const void *payload = w->o.zstd_level > 0 ? pack(w, &h, p, n, w->o.zstd_level) : p;
     uint64_t pay;
     if ((rc = put_record(w, &h, payload, &pay)) < 0) return rc;
     pthread_mutex_lock(&w->l->mu);
@@ -300,7 +303,11 @@ int seg_writer_record(seg_writer_t *w, int type, const void *p, size_t n)
     if (rc < 0) return rc;
     seg_rec_hdr_t h = {
         .type = (uint8_t)type, .len = (uint32_t)n, .raw_len = (uint32_t)n, .stream_off = w->pos};
-    if ((rc = put_record(w, &h, p, NULL)) < 0) return rc;
+    /* snapshots are mostly runs of empty bins: always compressed (they are written rarely) */
+    const void *payload = type == SEG_REC_SNAPSHOT && n >= SEG_SNAPSHOT_ZSTD_MIN
+                              ? pack(w, &h, p, n, SEG_SNAPSHOT_ZSTD_LEVEL)
+                              : p;
+    if ((rc = put_record(w, &h, payload, NULL)) < 0) return rc;
     pthread_mutex_lock(&w->l->mu);
     update_file_locked(w);
     if (type == SEG_REC_UPLOAD && n == 32) {

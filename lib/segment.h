@@ -35,6 +35,10 @@ typedef enum seg_rec_type {
 } seg_rec_type_t;
 
 enum { SEG_F_ZSTD = 1 }; /* record flag: the payload is one zstd frame of raw_len bytes */
+/* Snapshot records of this many bytes or more are written as zstd frames at this level (their
+ * aggregate state is mostly empty bins); chunk records only when the writer is told to. */
+#define SEG_SNAPSHOT_ZSTD_MIN 4096
+#define SEG_SNAPSHOT_ZSTD_LEVEL 3
 
 /* File header, 64 bytes: magic[8], u32 version, u32 flags (0), u64 seq (0, 1, ...),
  * u64 stream_start (stream offset of the first chunk byte of this segment; a block boundary for

@@ -16,6 +16,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 #define SNAPSHOT_BINS 4096               /* coarse bins per series at most */
 #define SNAPSHOT_ROWS 100                /* label and thread rows per series before "other" */
@@ -56,6 +57,23 @@ static void coarse_series(const aggr_t *a, const retention_t *rt, snapshot_t *sn
     }
 }
 
+/* The bytes a snapshot of n bytes takes on disk, where the segment writer compresses it. */
+static size_t packed_len(const uint8_t *b, size_t n)
+{
+    if (n < SEG_SNAPSHOT_ZSTD_MIN) return n;
+    size_t cap = ZSTD_compressBound(n);
+    void *z = xmalloc(cap);
+    size_t k = ZSTD_compress(z, cap, b, n, SEG_SNAPSHOT_ZSTD_LEVEL);
+    free(z);
+    return ZSTD_isError(k) || k > n ? n : k;
+}
+
+/* Whether n bytes of snapshot are too many to keep for a session of `raw` bytes. */
+static bool too_big(size_t n, uint64_t raw)
+{
+    return n > SNAPSHOT_AGGR_FLOOR && n > raw / 2;
+}
+
 void session_save_snapshot(registry_t *reg, session_t *s)
 {
     snapshot_t sn;
@@ -94,10 +112,11 @@ void session_save_snapshot(registry_t *reg, session_t *s)
     }
     size_t len;
     uint8_t *b = snapshot_encode(&sn, &len);
-    /* at most half the raw bytes on disk (or 256 KiB), and a record a scan accepts: else
-     * the next start analyses the session again */
+    /* on disk (compressed) at most half the raw bytes or 256 KiB, and a record a scan accepts:
+     * else the next start analyses the session again */
     uint64_t raw = atomic_load_explicit(&s->consumed, memory_order_relaxed);
-    if (with_aggr && (len > SEG_MAX_PAYLOAD || (len > SNAPSHOT_AGGR_FLOOR && len > raw / 2))) {
+    if (with_aggr &&
+        (len > SEG_MAX_PAYLOAD || (too_big(len, raw) && too_big(packed_len(b, len), raw)))) {
         free(b);
         sn.aggr = NULL;
         with_aggr = false;

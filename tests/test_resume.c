@@ -14,12 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Logs whose whole aggregate state is small enough to be kept (server/session_snap.c: at most
- * 256 KiB or half the raw bytes). */
+/* Logs whose whole aggregate state is small enough to be kept (server/session_snap.c: on disk,
+ * compressed, at most 256 KiB or half the raw bytes): every kind of series among them. */
 static const char *const logs[] = {
-    "eventlogs/fib-labels.eventlog",
-    "eventlogs/concurrent.eventlog",
-    "eventlogs/sparks.eventlog",
+    "eventlogs/fib-labels.eventlog",     "eventlogs/concurrent.eventlog",
+    "eventlogs/sparks.eventlog",         "eventlogs/heap.eventlog",
+    "eventlogs/heap-nonmoving.eventlog", "eventlogs/scale-1m.eventlog",
 };
 #define NLOGS (sizeof logs / sizeof logs[0])
 

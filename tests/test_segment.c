@@ -1,6 +1,6 @@
 /* Segment files: write and read back byte-identical (with and without compression), rolling at
- * block boundaries so each segment decodes alone, the footer index, resuming a writer, and
- * recovery from truncated and bit-flipped files. */
+ * block boundaries so each segment decodes alone, the footer index, compressed snapshot records,
+ * resuming a writer, and recovery from truncated and bit-flipped files. */
 #include "test.h"
 
 #include "err.h"
@@ -198,6 +198,68 @@ TEST(segment_resume_open_segment)
         CHECK(l.files[i].closed);
     seg_log_dispose(&l);
     free(back);
+    free(b);
+}
+
+/* The snapshot record's header in the only segment of dir: its flags and sizes. */
+static seg_rec_hdr_t snapshot_header(const char *dir)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/seg-00000000.lps", dir);
+    size_t n;
+    uint8_t *b = tu_read_file(path, &n);
+    REQUIRE(b);
+    seg_rec_hdr_t h = {0};
+    for (size_t off = SEG_FILE_HDR; off + SEG_REC_HDR <= n;) {
+        seg_rec_hdr_t r;
+        REQUIRE(seg_rec_hdr_decode(b + off, &r) == 0);
+        if (r.type == SEG_REC_SNAPSHOT) h = r;
+        off += SEG_REC_HDR + r.len;
+    }
+    free(b);
+    return h;
+}
+
+/* Snapshot records are compressed on disk (at least the big ones) and read back as they were;
+ * the latest one is the log's snapshot. */
+TEST(segment_snapshot_records_compressed)
+{
+    size_t n;
+    uint8_t *b = tu_read_file(tu_data("eventlogs/concurrent.eventlog"), &n);
+    REQUIRE(b);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/snap", tu_tmpdir());
+    write_log(dir, b, n, 30000, &(seg_writer_opts_t){.max_bytes = 1u << 30}, false);
+    size_t big = 200000;
+    uint8_t *s = calloc(1, big); /* mostly zeros, as empty bins are */
+    REQUIRE(s);
+    for (size_t i = 0; i < big; i += 97)
+        s[i] = (uint8_t)i;
+    const size_t sizes[] = {10, big};
+    for (int k = 0; k < 2; k++) {
+        seg_log_t l;
+        REQUIRE(seg_log_open(&l, dir, true, NULL, NULL) == 0);
+        char err[256];
+        seg_writer_t *w =
+            seg_writer_create(&l, &(seg_writer_opts_t){.max_bytes = 1u << 30}, err, sizeof err);
+        REQUIRE(w);
+        CHECK(seg_writer_record(w, SEG_REC_SNAPSHOT, s + k, sizes[k]) == 0);
+        CHECK(seg_writer_sync(w) == 0);
+        seg_writer_destroy(w);
+        seg_log_dispose(&l);
+        seg_rec_hdr_t h = snapshot_header(dir);
+        CHECK_EQ_U64(h.raw_len, sizes[k]);
+        CHECK(k == 0 ? h.flags == 0 && h.len == sizes[k]
+                     : h.flags == SEG_F_ZSTD && h.len < big / 4);
+        REQUIRE(seg_log_open(&l, dir, false, NULL, NULL) == 0);
+        CHECK(l.snapshot_len == sizes[k] && !memcmp(l.snapshot, s + k, sizes[k]));
+        size_t m;
+        uint8_t *back = read_back(&l, &m);
+        CHECK(m == n && !memcmp(back, b, n));
+        free(back);
+        seg_log_dispose(&l);
+    }
+    free(s);
     free(b);
 }
 

@@ -5,6 +5,7 @@
 
 #include "hsshow.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -77,17 +78,55 @@ void svgtext_bytes(FILE *f, double b)
         fprintf(f, "%.1f %s", v, units[u]);
 }
 
-/* Writes v with at most two decimals and no trailing zeros ("12", "12.5", "12.25"): pixel
- * coordinates to what is visible, in as few bytes as that takes. */
-void svgtext_px(FILE *f, double v)
+/* printf's "%.2f" of v with trailing zeros and point dropped, "-0" as "0". */
+static int px_printf(char *b, size_t cap, double v)
 {
-    char b[32];
-    int n = snprintf(b, sizeof b, "%.2f", v);
+    int n = snprintf(b, cap, "%.2f", v);
     while (n > 0 && b[n - 1] == '0')
         n--;
     if (n > 0 && b[n - 1] == '.') n--;
     if (n == 2 && b[0] == '-' && b[1] == '0') b[0] = '0', n = 1; /* "-0" */
-    fwrite(b, 1, (size_t)n, f);
+    return n;
+}
+
+int svgtext_px_fmt(char *b, double v)
+{
+#if LDBL_MANT_DIG >= 64
+    /* v x 100 is exact in extended precision (53 + 7 bits), so is its split into whole and
+     * fraction: the rounding printf makes, to nearest with ties to even, is known exactly */
+    double a = fabs(v);
+    if (a < 1e15) {
+        long double s = (long double)a * 100.0L, w = floorl(s), frac = s - w;
+        uint64_t q = (uint64_t)w;
+        if (frac > 0.5L || (frac == 0.5L && (q & 1))) q++;
+        char *p = b;
+        if (q && signbit(v)) *p++ = '-';
+        char dig[24];
+        int k = 0;
+        uint64_t whole = q / 100;
+        do
+            dig[k++] = (char)('0' + whole % 10);
+        while (whole /= 10);
+        while (k)
+            *p++ = dig[--k];
+        unsigned cents = (unsigned)(q % 100);
+        if (cents) {
+            *p++ = '.';
+            *p++ = (char)('0' + cents / 10);
+            if (cents % 10) *p++ = (char)('0' + cents % 10);
+        }
+        return (int)(p - b);
+    }
+#endif
+    return px_printf(b, SVGTEXT_PX_MAX, v);
+}
+
+/* Writes v with at most two decimals and no trailing zeros ("12", "12.5", "12.25"): pixel
+ * coordinates to what is visible, in as few bytes as that takes. */
+void svgtext_px(FILE *f, double v)
+{
+    char b[SVGTEXT_PX_MAX];
+    fwrite(b, 1, (size_t)svgtext_px_fmt(b, v), f);
 }
 
 /* The smallest 1, 2 or 5 times a power of ten that is >= v (v > 0). */

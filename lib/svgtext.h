@@ -18,6 +18,10 @@ void svgtext_bytes(FILE *f, double b);
 /* Writes v with at most two decimals and no trailing zeros ("12", "12.5", "12.25"). Any
  * thread. */
 void svgtext_px(FILE *f, double v);
+#define SVGTEXT_PX_MAX 330 /* bytes svgtext_px_fmt may write (the widest %.2f of a double) */
+/* The text svgtext_px writes, into b (the caller's, SVGTEXT_PX_MAX bytes, not NUL-terminated):
+ * printf's "%.2f" rounding, without printf for |v| < 1e15. Returns its length. Any thread. */
+int svgtext_px_fmt(char *b, double v);
 /* Returns the smallest 1, 2 or 5 times a power of ten that is >= v (v > 0). Any thread. */
 double svgtext_nice(double v);
 

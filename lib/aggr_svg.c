@@ -228,7 +228,9 @@ static void grid_path(const cv_t *c, const aggr_result_t *r, const aggr_row_t *r
         svgtext_px(f, x0);
         fputs(",0h", f);
         svgtext_px(f, x1 - x0);
-        fprintf(f, "v%.0fh-", ROW_H);
+        fputc('v', f);
+        svgtext_px(f, ROW_H);
+        fputs("h-", f);
         svgtext_px(f, x1 - x0);
         fputc('z', f);
     }

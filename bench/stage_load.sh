@@ -23,7 +23,7 @@ log=../shared/data/eventlogs/fib-labels.eventlog
 want=../shared/data/expected/fib-labels/default/fib-labels.totals.txt
 livelog=../shared/data/eventlogs/scale-1m.eventlog
 livewant=../shared/data/expected/scale-1m/default/scale-1m.totals.txt
-wslog=build/bench/ws-live-20M-block32K-t32.eventlog # shared with stage_ws.sh
+wslog=build/bench/ws-live-20M-block32K-t32.eventlog # the shape of the ws stage's logs
 [ -s "$wslog" ] || build/bench-gen --size 20M --caps 2 --block 32K --threads 32 --labels 16 -o "$wslog" 2> /dev/null
 rm -rf "$out/data" "$out/leech.sock"
 # ports picked by the server (port 0); its first line names them

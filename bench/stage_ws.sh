@@ -13,8 +13,8 @@ set -eu
 MODE=${1:-quick}
 OUT=${2:-build/bench/ws}
 case $MODE in
-quick) SECS=2 CLIENTS=1000 ;;
-full) SECS=8 CLIENTS=1000 ;;
+quick) SECS=2 CLIENTS=1000 SIZE=48M ;;
+full) SECS=8 CLIENTS=1000 SIZE=176M ;;
 *)
     echo "usage: sh bench/stage_ws.sh quick|full OUTDIR" >&2
     exit 2
@@ -26,9 +26,10 @@ for bin in "$B/bench-gen" "$B/bench-wsload" "$B/liveprof"; do
     [ -x "$bin" ] || make -s "$bin" > /dev/null
 done
 ulimit -n 8192 2> /dev/null || ulimit -n 4096 2> /dev/null || true
-LOG=$B/bench/ws-live-20M-block32K-t32.eventlog
-[ -s "$LOG" ] || "$B/bench-gen" --size 20M --caps 2 --block 32K --threads 32 --labels 16 -o "$LOG" 2> /dev/null
-INPUT=gen-20M-block32K-t32
+# big enough for SECS of ingest at 10^6 events/s (about 20 bytes an event)
+LOG=$B/bench/ws-live-$SIZE-block32K-t32.eventlog
+[ -s "$LOG" ] || "$B/bench-gen" --size "$SIZE" --caps 2 --block 32K --threads 32 --labels 16 -o "$LOG" 2> /dev/null
+INPUT=gen-$SIZE-block32K-t32
 
 row() { printf 'ws\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$INPUT" "$1" "$2" "$3" - - "$4"; }
 

@@ -5,7 +5,6 @@
 
 #include "hsshow.h"
 
-#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -91,34 +90,45 @@ static int px_printf(char *b, size_t cap, double v)
 
 int svgtext_px_fmt(char *b, double v)
 {
-#if LDBL_MANT_DIG >= 64
-    /* v x 100 is exact in extended precision (53 + 7 bits), so is its split into whole and
-     * fraction: the rounding printf makes, to nearest with ties to even, is known exactly */
     double a = fabs(v);
-    if (a < 1e15) {
-        long double s = (long double)a * 100.0L, w = floorl(s), frac = s - w;
-        uint64_t q = (uint64_t)w;
-        if (frac > 0.5L || (frac == 0.5L && (q & 1))) q++;
-        char *p = b;
-        if (q && signbit(v)) *p++ = '-';
-        char dig[24];
-        int k = 0;
-        uint64_t whole = q / 100;
-        do
-            dig[k++] = (char)('0' + whole % 10);
-        while (whole /= 10);
-        while (k)
-            *p++ = dig[--k];
-        unsigned cents = (unsigned)(q % 100);
-        if (cents) {
-            *p++ = '.';
-            *p++ = (char)('0' + cents / 10);
-            if (cents % 10) *p++ = (char)('0' + cents % 10);
-        }
-        return (int)(p - b);
+    if (!(a < 1e15)) return px_printf(b, SVGTEXT_PX_MAX, v); /* also NaN */
+    /* a = m x 2^e exactly, so a x 100 = 100m x 2^e with 100m < 2^60: the whole hundredths and
+     * the bits below them are exact, and so is printf's rounding, to nearest with ties to even */
+    uint64_t bits;
+    memcpy(&bits, &a, sizeof bits);
+    int be = (int)(bits >> 52);
+    uint64_t m = bits & ((1ull << 52) - 1);
+    if (be)
+        m |= 1ull << 52;
+    else
+        be = 1; /* subnormal */
+    int e = be - 1075;
+    uint64_t p = m * 100, q = 0;
+    if (e >= 0) {
+        q = p << e; /* a < 1e15: a x 100 < 2^57 */
+    } else if (e > -64) {
+        int sh = -e;
+        uint64_t rem = p & ((1ull << sh) - 1), half = 1ull << (sh - 1);
+        q = p >> sh;
+        if (rem > half || (rem == half && (q & 1))) q++;
+    } /* else a x 100 < 2^-4: rounds to 0 */
+    char *o = b;
+    if (q && signbit(v)) *o++ = '-';
+    char dig[24];
+    int k = 0;
+    uint64_t whole = q / 100;
+    do
+        dig[k++] = (char)('0' + whole % 10);
+    while (whole /= 10);
+    while (k)
+        *o++ = dig[--k];
+    unsigned cents = (unsigned)(q % 100);
+    if (cents) {
+        *o++ = '.';
+        *o++ = (char)('0' + cents / 10);
+        if (cents % 10) *o++ = (char)('0' + cents % 10);
     }
-#endif
-    return px_printf(b, SVGTEXT_PX_MAX, v);
+    return (int)(o - b);
 }
 
 /* Writes v with at most two decimals and no trailing zeros ("12", "12.5", "12.25"): pixel

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_CAP (64ull << 20)
@@ -26,15 +27,20 @@ static struct {
     leech_queue_t q;
     leech_repair_t repair;
     leech_link_t link;
-    _Atomic int session;    /* writer sessions started (init callbacks) */
-    _Atomic bool attached;  /* the current session came from liveprof_leech_attach */
-    _Atomic bool stopping;  /* the process exits: send what is left, then end */
-    _Atomic bool idle;      /* the drain thread has nothing left to send */
-    _Atomic bool connected; /* the drain thread's link is up */
+    _Atomic int session;     /* writer sessions started (init callbacks) */
+    _Atomic bool attached;   /* the current session came from liveprof_leech_attach */
+    _Atomic bool stopping;   /* the process exits: send what is left, then end */
+    _Atomic uint64_t puts;   /* buffers the writer has put into the queue */
+    pthread_mutex_t done_mu; /* guards `drained` and `up`; done_cv announces their changes */
+    pthread_cond_t done_cv;
+    uint64_t drained; /* every buffer of the first `drained` puts is sent */
+    bool up;          /* the drain thread's link is up */
     _Atomic uint64_t bytes_in, bytes_sent, junk, connects, gaps; /* counters (relaxed) */
     char program[WIRE_MAX_PROGRAM + 1];
     char rts_id[64];
-} lk = {.mu = PTHREAD_MUTEX_INITIALIZER};
+} lk = {.mu = PTHREAD_MUTEX_INITIALIZER,
+        .done_mu = PTHREAD_MUTEX_INITIALIZER,
+        .done_cv = PTHREAD_COND_INITIALIZER};
 
 static uint64_t parse_size(const char *s, uint64_t def)
 {
@@ -50,13 +56,26 @@ static uint64_t parse_size(const char *s, uint64_t def)
     return v >= 65536 ? v : def;
 }
 
+/* Tells stop_writer how far the sending got: the link is up or not, and every buffer of the
+ * first `drained` puts is sent. Drain thread. */
+static void publish(bool up, bool drained, uint64_t puts)
+{
+    pthread_mutex_lock(&lk.done_mu);
+    lk.up = up;
+    if (drained) lk.drained = puts;
+    pthread_cond_broadcast(&lk.done_cv);
+    pthread_mutex_unlock(&lk.done_mu);
+}
+
 static void *drain(void *arg)
 {
     (void)arg;
-    uint64_t dropped = 0, exit_by = 0;
+    uint64_t dropped = 0, exit_by = 0, told = 0;
+    bool was_up = false;
     for (;;) {
-        bool stopping = atomic_load_explicit(&lk.stopping, memory_order_acquire);
-        if (stopping && !exit_by) exit_by = leech_now_ns() + EXIT_WAIT_NS;
+        /* acquire: pairs with write_log's release increment, so each buffer counted in `puts`
+         * is in the queue (or was taken before) when take_raw looks */
+        uint64_t puts = atomic_load_explicit(&lk.puts, memory_order_acquire);
         uint64_t d = 0;
         bool connected = lk.link.fd >= 0;
         size_t nraw = 0, nout = 0;
@@ -69,7 +88,11 @@ static void *drain(void *arg)
             dropped = 0;
             continue; /* repair everything that is there before sending */
         }
+        /* acquire: pairs with at_exit's release store; read after the take, so the wake-up
+         * leech_queue_stop gives is acted on in this round */
+        bool stopping = atomic_load_explicit(&lk.stopping, memory_order_acquire);
         uint64_t now = leech_now_ns();
+        if (stopping && !exit_by) exit_by = now + EXIT_WAIT_NS;
         lq_entry_t *o = NULL;
         if (leech_link_ready(&lk.link, &lk.repair, now)) {
             o = leech_queue_peek_out(&lk.q);
@@ -84,13 +107,17 @@ static void *drain(void *arg)
         atomic_store_explicit(&lk.connects, lk.link.connects, memory_order_relaxed);
         atomic_store_explicit(&lk.gaps, lk.link.gaps, memory_order_relaxed);
         leech_queue_pending(&lk.q, &nraw, &nout);
-        bool idle = !o && !nraw;
-        /* release: pairs with the acquire loads in stop_writer's wait */
-        atomic_store_explicit(&lk.connected, lk.link.fd >= 0, memory_order_release);
-        atomic_store_explicit(&lk.idle, idle, memory_order_release);
-        if (stopping && (idle || lk.link.fd < 0 || now > exit_by)) break;
+        bool up = lk.link.fd >= 0;
+        bool drained = up && !nraw && !nout; /* what `puts` counted is all sent */
+        if (up != was_up || (drained && puts != told)) {
+            publish(up, drained, puts);
+            was_up = up;
+            if (drained) told = puts;
+        }
+        if (stopping && (drained || !up || now > exit_by)) break;
     }
     leech_link_close(&lk.link, true);
+    publish(false, false, 0);
     return NULL;
 }
 
@@ -100,9 +127,7 @@ static void at_exit(void)
     if (lk.started) {
         /* release: the drain thread reads `stopping` with acquire, then sends what is left */
         atomic_store_explicit(&lk.stopping, true, memory_order_release);
-        pthread_mutex_lock(&lk.q.mu);
-        pthread_cond_signal(&lk.q.cv);
-        pthread_mutex_unlock(&lk.q.mu);
+        leech_queue_stop(&lk.q); /* no more waiting for buffers: there will be none */
         pthread_join(lk.thread, NULL);
         lk.started = false;
     }
@@ -165,25 +190,27 @@ static bool write_log(void *buf, size_t size)
     bool a = atomic_load_explicit(&lk.attached, memory_order_relaxed);
     atomic_fetch_add_explicit(&lk.bytes_in, size, memory_order_relaxed);
     leech_queue_put_raw(&lk.q, buf, size, (uint64_t)s << 1 | (a ? 1 : 0));
+    /* release: the buffer is queued before the drain thread can count it */
+    atomic_fetch_add_explicit(&lk.puts, 1, memory_order_release);
     return true; /* never fail the RTS: losses are accounted as gaps */
 }
 
 static void flush_log(void) {}
 
-/* The RTS stops this writer (exit or endEventLogging): wait briefly while the drain thread is
- * connected and still sending, so a normal exit delivers everything. */
+/* The RTS stops this writer (exit or endEventLogging): while the drain thread is connected,
+ * wait (at most EXIT_WAIT_NS) until it has sent every buffer handed over so far, so a normal
+ * exit delivers everything. The drain thread announces its progress: no polling, no sleep. */
 static void stop_writer(void)
 {
-    uint64_t until = leech_now_ns() + EXIT_WAIT_NS;
-    usleep(5000); /* the drain thread's next round sees the buffers just written */
-    while (lk.started && atomic_load_explicit(&lk.connected, memory_order_acquire) &&
-           leech_now_ns() < until) {
-        size_t nraw = 0, nout = 0;
-        leech_queue_pending(&lk.q, &nraw, &nout);
-        /* acquire: pairs with the drain thread's release store of `idle` */
-        if (atomic_load_explicit(&lk.idle, memory_order_acquire) && !nraw && !nout) break;
-        usleep(2000);
-    }
+    /* relaxed: the RTS makes its last writes happen before it stops the writer */
+    uint64_t target = atomic_load_explicit(&lk.puts, memory_order_relaxed);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until); /* the clock of PTHREAD_COND_INITIALIZER */
+    until.tv_sec += (time_t)(EXIT_WAIT_NS / 1000000000ull);
+    pthread_mutex_lock(&lk.done_mu);
+    while (lk.started && lk.up && lk.drained < target)
+        if (pthread_cond_timedwait(&lk.done_cv, &lk.done_mu, &until)) break;
+    pthread_mutex_unlock(&lk.done_mu);
 }
 
 const EventLogWriter liveprof_leech_writer = {

@@ -169,6 +169,14 @@ lq_entry_t *leech_queue_take_raw(leech_queue_t *q, int ms, uint64_t *dropped)
     return e;
 }
 
+void leech_queue_stop(leech_queue_t *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->stop = true;
+    pthread_cond_signal(&q->cv); /* the mutex orders `stop` before the waiter's check */
+    pthread_mutex_unlock(&q->mu);
+}
+
 void leech_queue_put_out(leech_queue_t *q, lq_entry_t *e)
 {
     e->next = NULL;

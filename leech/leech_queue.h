@@ -51,6 +51,9 @@ bool leech_queue_put_raw(leech_queue_t *q, const void *p, size_t n, uint64_t tag
  * *dropped gets the raw bytes dropped since the last call. The caller owns the entry. Drain
  * thread. */
 lq_entry_t *leech_queue_take_raw(leech_queue_t *q, int ms, uint64_t *dropped);
+/* Makes every take_raw return at once from now on (the process exits: the drain thread sends
+ * what is left without waiting for more). Any thread. */
+void leech_queue_stop(leech_queue_t *q);
 /* Appends a repaired entry (owned by the queue from now on), then enforces the cap. Drain
  * thread. */
 void leech_queue_put_out(leech_queue_t *q, lq_entry_t *e);

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 static void program_free(monitor_t *m, program_t *p);
-_Static_assert(sizeof(unit_t) + WIRE_MAX_DATA <= UNITMEM_MAX, "a unit fits unitmem");
+_Static_assert(WIRE_MAX_DATA <= UNITMEM_MAX, "a unit fits unitmem");
 
 program_t *program_get(monitor_t *m, const char *id, bool create)
 {
@@ -86,14 +86,34 @@ static void push_unit(program_t *p, unit_t *u)
     p->bytes += u->len + sizeof *u;
 }
 
+static void unit_free(monitor_t *m, unit_t *u)
+{
+    if (u->len) unitmem_free(&m->units, u->pos);
+    free(u);
+}
+
+void program_unit_read(const monitor_t *m, const unit_t *u, uint8_t *out)
+{
+    if (u->len) unitmem_read(&m->units, u->pos, out, u->len);
+}
+
+/* The unit's bytes into the late-joiner state. */
+static void feed_joiner(monitor_t *m, program_t *p, const unit_t *u)
+{
+    uint8_t buf[WIRE_MAX_DATA];
+    if (!u->len) return;
+    program_unit_read(m, u, buf);
+    joiner_feed(&p->joiner, buf, u->len);
+}
+
 static void trim(monitor_t *m, program_t *p)
 {
     while (p->bytes > m->backlog_cap && p->head && p->head != p->tail) {
         unit_t *u = p->head;
         p->head = u->next;
         p->bytes -= u->len + sizeof *u;
-        if (u->len) joiner_feed(&p->joiner, u->data, u->len);
-        unitmem_free(&m->units, u);
+        feed_joiner(m, p, u);
+        unit_free(m, u);
     }
 }
 
@@ -109,8 +129,7 @@ void program_gap(monitor_t *m, program_t *p, uint64_t off, uint64_t len)
         off = p->end;
     }
     if (!len) return;
-    unit_t *u = unitmem_alloc(&m->units, sizeof *u);
-    memset(u, 0, sizeof *u);
+    unit_t *u = xcalloc(1, sizeof *u);
     u->offset = off;
     u->gap = len;
     push_unit(p, u);
@@ -133,12 +152,14 @@ void program_commit(monitor_t *m, program_t *p, uint64_t off, const uint8_t *dat
     tee_write(p, data, n);
     for (size_t at = 0; at < n;) {
         size_t k = n - at < WIRE_MAX_DATA ? n - at : WIRE_MAX_DATA;
-        unit_t *u = unitmem_alloc(&m->units, sizeof *u + k);
-        memset(u, 0, sizeof *u);
+        unit_t *u = xcalloc(1, sizeof *u);
         u->offset = off + at;
         u->len = (uint32_t)k;
         u->flags = (at == 0 ? WIRE_FLAG_BLOCK_START : 0) | (at + k == n ? WIRE_FLAG_BLOCK_END : 0);
-        memcpy(u->data, data + at, k);
+        if (k) {
+            u->pos = unitmem_alloc(&m->units, k);
+            unitmem_write(&m->units, u->pos, data + at, k);
+        }
         push_unit(p, u);
         at += k;
     }
@@ -172,8 +193,8 @@ static void release(monitor_t *m, program_t *p)
 {
     for (unit_t *u = p->head, *n; u; u = n) {
         n = u->next;
-        if (u->len) joiner_feed(&p->joiner, u->data, u->len);
-        unitmem_free(&m->units, u);
+        feed_joiner(m, p, u);
+        unit_free(m, u);
     }
     p->head = p->tail = NULL;
     p->bytes = 0;
@@ -202,7 +223,7 @@ static void program_free(monitor_t *m, program_t *p)
 {
     for (unit_t *u = p->head, *n; u; u = n) {
         n = u->next;
-        unitmem_free(&m->units, u);
+        unit_free(m, u);
     }
     joiner_dispose(&p->joiner);
     if (p->tee_fd >= 0) close(p->tee_fd);

@@ -16,13 +16,13 @@ static void mon_init(monitor_t *m, size_t cap)
 }
 
 /* Concatenates the backlog's bytes; counts gap units. */
-static size_t backlog_bytes(const program_t *p, uint8_t *out, int *gaps)
+static size_t backlog_bytes(const monitor_t *m, const program_t *p, uint8_t *out, int *gaps)
 {
     size_t n = 0;
     *gaps = 0;
     for (const unit_t *u = p->head; u; u = u->next) {
         if (u->gap) ++*gaps;
-        memcpy(out + n, u->data, u->len);
+        program_unit_read(m, u, out + n);
         n += u->len;
     }
     return n;
@@ -44,7 +44,7 @@ TEST(monitor_program_units)
     program_commit(&m, p, 50010, d + 50000, 100000); /* overlaps: only the new tail */
     CHECK_EQ_U64(p->end, 150010);
     int gaps;
-    size_t n = backlog_bytes(p, out, &gaps);
+    size_t n = backlog_bytes(&m, p, out, &gaps);
     CHECK(n == 150000 && memcmp(out, d, n) == 0 && gaps == 0);
     program_commit(&m, p, 160010, d, 1000); /* a jump: a gap unit first */
     CHECK_EQ_U64(p->gaps, 1);

@@ -30,8 +30,8 @@ typedef struct conn {
     program_t *prog;
     uint8_t *buf; /* length-prefixed frames being read */
     size_t len;
-    uint8_t *unit; /* Data bytes of the unit being received */
-    size_t unit_len, unit_cap;
+    unit_t *pend, **pend_tail; /* Data frames of the unit being received, already stored */
+    size_t unit_len;
     uint64_t unit_off;
     bool unit_on;
     leech_repair_t repair; /* FIFO only */
@@ -102,6 +102,7 @@ static void conn_close(ingest_t *g, size_t i, const char *why)
         g->m->version++;
         g->m->list_version++;
     }
+    program_units_free(g->m, c->pend); /* a unit cut short: it comes again whole */
     pthread_mutex_unlock(&g->m->mu);
     close(c->fd);
     if (c->fifo) {
@@ -109,7 +110,6 @@ static void conn_close(ingest_t *g, size_t i, const char *why)
         leech_queue_dispose(&c->q);
     }
     free(c->buf);
-    free(c->unit);
     free(c);
     g->conns[i] = g->conns[--g->nconns];
 }
@@ -188,6 +188,9 @@ static const char *leech_frame(ingest_t *g, conn_t *c, const wire_frame_t *f)
     case WIRE_DATA:
         if (!p->hdr) return "data before the header";
         if ((f->flags & WIRE_FLAG_BLOCK_START) || !c->unit_on) {
+            program_units_free(m, c->pend); /* an unfinished unit is replaced */
+            c->pend = NULL;
+            c->pend_tail = &c->pend;
             c->unit_on = true;
             c->unit_off = f->offset;
             c->unit_len = 0;
@@ -195,11 +198,18 @@ static const char *leech_frame(ingest_t *g, conn_t *c, const wire_frame_t *f)
             return "data frame out of order";
         }
         if (c->unit_len + f->data.len > UNIT_MAX) return "unit too large";
-        xgrow((void **)&c->unit, &c->unit_cap, c->unit_len + f->data.len, 1);
-        memcpy(c->unit + c->unit_len, f->data.p, f->data.len);
+        if (f->data.len) { /* stored right away; it joins the backlog when the unit is whole */
+            *c->pend_tail = program_unit_new(m, f->offset, f->data.p, f->data.len);
+            c->pend_tail = &(*c->pend_tail)->next;
+        }
         c->unit_len += f->data.len;
         if (f->flags & WIRE_FLAG_BLOCK_END) {
-            program_commit(m, p, c->unit_off, c->unit, c->unit_len);
+            if (c->pend)
+                program_commit_units(m, p, c->pend);
+            else
+                program_commit(m, p, c->unit_off, NULL, 0);
+            c->pend = NULL;
+            c->pend_tail = &c->pend;
             c->unit_on = false;
         }
         return NULL;

@@ -140,6 +140,62 @@ void program_gap(monitor_t *m, program_t *p, uint64_t off, uint64_t len)
     m->version++;
 }
 
+unit_t *program_unit_new(monitor_t *m, uint64_t off, const uint8_t *data, size_t n)
+{
+    unit_t *u = xcalloc(1, sizeof *u);
+    u->offset = off;
+    u->len = (uint32_t)n;
+    if (n) {
+        u->pos = unitmem_alloc(&m->units, n);
+        unitmem_write(&m->units, u->pos, data, n);
+    }
+    return u;
+}
+
+void program_units_free(monitor_t *m, unit_t *u)
+{
+    for (unit_t *n; u; u = n) {
+        n = u->next;
+        unit_free(m, u);
+    }
+}
+
+/* Writes the unit's bytes to the tee file. */
+static void tee_unit(monitor_t *m, program_t *p, const unit_t *u)
+{
+    uint8_t buf[WIRE_MAX_DATA];
+    if (p->tee_fd < 0 || !u->len) return;
+    program_unit_read(m, u, buf);
+    tee_write(p, buf, u->len);
+}
+
+void program_commit_units(monitor_t *m, program_t *p, unit_t *u)
+{
+    while (u && u->offset + u->len <= p->end) { /* already here */
+        unit_t *n = u->next;
+        unit_free(m, u);
+        u = n;
+    }
+    if (!u) return;
+    if (u->offset < p->end) { /* partly here: keep the rest (the piece stays in its chunk) */
+        uint64_t skip = p->end - u->offset;
+        u->pos += skip;
+        u->len -= (uint32_t)skip;
+        u->offset = p->end;
+    }
+    if (u->offset > p->end) program_gap(m, p, p->end, u->offset - p->end);
+    u->flags = WIRE_FLAG_BLOCK_START;
+    for (unit_t *n; u; u = n) {
+        n = u->next;
+        if (!n) u->flags |= WIRE_FLAG_BLOCK_END;
+        tee_unit(m, p, u);
+        push_unit(p, u);
+        p->end = u->offset + u->len;
+    }
+    trim(m, p);
+    m->version++;
+}
+
 void program_commit(monitor_t *m, program_t *p, uint64_t off, const uint8_t *data, size_t n)
 {
     if (off < p->end) {
@@ -148,24 +204,18 @@ void program_commit(monitor_t *m, program_t *p, uint64_t off, const uint8_t *dat
         n -= p->end - off;
         off = p->end;
     }
-    if (off > p->end) program_gap(m, p, p->end, off - p->end);
-    tee_write(p, data, n);
+    if (!n) { /* nothing but a jump */
+        if (off > p->end) program_gap(m, p, p->end, off - p->end);
+        return;
+    }
+    unit_t *head = NULL, **tail = &head;
     for (size_t at = 0; at < n;) {
         size_t k = n - at < WIRE_MAX_DATA ? n - at : WIRE_MAX_DATA;
-        unit_t *u = xcalloc(1, sizeof *u);
-        u->offset = off + at;
-        u->len = (uint32_t)k;
-        u->flags = (at == 0 ? WIRE_FLAG_BLOCK_START : 0) | (at + k == n ? WIRE_FLAG_BLOCK_END : 0);
-        if (k) {
-            u->pos = unitmem_alloc(&m->units, k);
-            unitmem_write(&m->units, u->pos, data + at, k);
-        }
-        push_unit(p, u);
+        *tail = program_unit_new(m, off + at, data + at, k);
+        tail = &(*tail)->next;
         at += k;
     }
-    p->end = off + n;
-    trim(m, p);
-    m->version++;
+    program_commit_units(m, p, head);
 }
 
 uint8_t *program_state(const program_t *p, size_t *len)

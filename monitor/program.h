@@ -72,6 +72,15 @@ void program_header(monitor_t *m, program_t *p, const uint8_t *hdr, size_t n);
  * gap unit; the bytes are split into units of at most WIRE_MAX_DATA, teed, and the backlog is
  * trimmed (what leaves it feeds the late-joiner state). Lock held. */
 void program_commit(monitor_t *m, program_t *p, uint64_t off, const uint8_t *data, size_t n);
+/* A unit (not in any backlog yet) holding a copy of data: n <= WIRE_MAX_DATA bytes at stream
+ * offset off. The caller owns it (program_commit_units or program_units_free). Lock held. */
+unit_t *program_unit_new(monitor_t *m, uint64_t off, const uint8_t *data, size_t n);
+/* Frees a chain of units from program_unit_new (linked by next). Lock held. */
+void program_units_free(monitor_t *m, unit_t *u);
+/* Commits a chain of contiguous units from program_unit_new (one whole unit of the stream, as
+ * program_commit does with bytes) and takes them over: what is already here is dropped, a jump
+ * before them becomes a gap. Lock held. */
+void program_commit_units(monitor_t *m, program_t *p, unit_t *u);
 /* Records that [off, off + len) will never come. Lock held. */
 void program_gap(monitor_t *m, program_t *p, uint64_t off, uint64_t len);
 /* The late-joiner state (leech state, then the tracked state) as events; malloc'd, may be NULL.

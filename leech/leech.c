@@ -1,4 +1,5 @@
-/* The leech's RTS side: the EventLogWriter callbacks (copy into the queue, never block on I/O),
+/* The leech's RTS side: the EventLogWriter callbacks (a non-blocking send when the link is idle,
+ * else a copy into the queue; never a wait),
  * the drain thread (repair, then send to the monitor), configuration from the environment,
  * and the two ways to attach. Process-wide state: the RTS writer API has no context pointer. */
 #include "liveprof_leech.h"

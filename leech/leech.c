@@ -75,15 +75,13 @@ static void publish(bool up, bool drained, uint64_t puts)
  * everything queued is sent. */
 static bool drain_round(uint64_t now, bool *drained)
 {
-    uint64_t d = 0, dropped = 0;
+    uint64_t dropped = 0; /* raw bytes dropped since the previous take */
     lq_entry_t *e;
-    while ((e = leech_queue_take_raw(&lk.q, 0, &d)) != NULL) {
+    while ((e = leech_queue_take_raw(&lk.q, 0, &dropped)) != NULL) {
         uint64_t tag = e->offset;
-        (void)leech_repair_feed(&lk.repair, e, (int)(tag >> 1), tag & 1, dropped + d, &lk.q);
-        dropped = 0;
-        d = 0;
+        (void)leech_repair_feed(&lk.repair, e, (int)(tag >> 1), tag & 1, dropped, &lk.q);
     }
-    lk.repair.next_off += d; /* dropped buffers leave a jump: the sender reports the gap */
+    lk.repair.next_off += dropped; /* dropped buffers leave a jump: the sender reports the gap */
     if (leech_link_ready(&lk.link, &lk.repair, now)) {
         lq_entry_t *o = leech_queue_peek_out(&lk.q);
         if (o) {
@@ -219,8 +217,9 @@ static bool write_now(const uint8_t *buf, size_t size, int session)
             atomic_fetch_add_explicit(&lk.bytes_sent, size, memory_order_relaxed);
             publish(true, true, puts);
         } else { /* not (all) sent: the drain thread sends it, at the offset it has now */
-            lq_entry_t *e = leech_queue_entry(&lk.q, size);
-            if (e) { /* out of memory: the offsets jump, the sender reports the gap */
+            lq_entry_t *e = leech_queue_entry(&lk.q, size); /* NULL: out of memory, the
+                                                               offsets jump, a gap is sent */
+            if (e) {
                 memcpy(e->data, buf, size);
                 e->offset = off;
                 e->block_start = true;

@@ -36,7 +36,7 @@ static struct {
     pthread_cond_t done_cv;
     uint64_t drained; /* every buffer of the first `drained` puts is sent */
     bool up;          /* the drain thread's link is up */
-    _Atomic uint64_t bytes_in, bytes_sent, junk, connects, gaps; /* counters (relaxed) */
+    _Atomic uint64_t bytes_in, bytes_sent, junk, connects, gaps, direct; /* counters (relaxed) */
     char program[WIRE_MAX_PROGRAM + 1];
     char rts_id[64];
 } lk = {.mu = PTHREAD_MUTEX_INITIALIZER,
@@ -215,6 +215,7 @@ static bool write_now(const uint8_t *buf, size_t size, int session)
         uint64_t off = leech_repair_pass(&lk.repair, size);
         if (leech_link_send_now(&lk.link, off, buf, size) == 0) {
             atomic_fetch_add_explicit(&lk.bytes_sent, size, memory_order_relaxed);
+            atomic_fetch_add_explicit(&lk.direct, 1, memory_order_relaxed);
             publish(true, true, puts);
         } else { /* not (all) sent: the drain thread sends it, at the offset it has now */
             lq_entry_t *e = leech_queue_entry(&lk.q, size); /* NULL: out of memory, the
@@ -299,4 +300,5 @@ void liveprof_leech_stats(liveprof_leech_stats_t *out)
     out->bytes_junk = atomic_load(&lk.junk);
     out->connects = atomic_load(&lk.connects);
     out->gaps = atomic_load(&lk.gaps);
+    out->sent_direct = atomic_load(&lk.direct);
 }

@@ -48,6 +48,7 @@ typedef struct liveprof_leech_stats {
     uint64_t bytes_junk;    /* bytes removed by stream repair (junk, repeated headers) */
     uint64_t bytes_sent;    /* stream bytes sent to the monitor */
     uint64_t connects, gaps;
+    uint64_t sent_direct; /* RTS buffers sent from the writer callback itself (not queued) */
 } liveprof_leech_stats_t;
 void liveprof_leech_stats(liveprof_leech_stats_t *out);
 

@@ -81,8 +81,11 @@ $(O)/obj/tests/list.h: $(TEST_SRC)
 $(O)/obj/tests/runner.o: $(O)/obj/tests/list.h
 $(O)/obj/tests/runner.o: ALLCFLAGS += -I$(O)/obj/tests
 
-$(O)/tests: $(TEST_OBJ) $(CXXT_OBJ) $(MON_LIB) $(LEECH_OBJ) $(SRVA) $(LIBA)
-	$(CXX) $(LDFLAGS) -o $@ $(TEST_OBJ) $(CXXT_OBJ) $(MON_LIB) $(LEECH_OBJ) $(SRVA) $(LIBA) $(LDLIBS)
+# The tests also hold the leech's RTS side (leech/leech.c); tests/test_leech_writer.c provides
+# the RTS entry points it calls.
+$(O)/obj/leech/leech.o $(O)/obj/tests/test_leech_writer.o: ALLCFLAGS += -I$(GHC_INC)
+$(O)/tests: $(TEST_OBJ) $(CXXT_OBJ) $(MON_LIB) $(LEECH_OBJ) $(O)/obj/leech/leech.o $(SRVA) $(LIBA)
+	$(CXX) $(LDFLAGS) -o $@ $(TEST_OBJ) $(CXXT_OBJ) $(MON_LIB) $(LEECH_OBJ) $(O)/obj/leech/leech.o $(SRVA) $(LIBA) $(LDLIBS)
 
 $(O)/gen/%_generated.h: proto/%.fbs
 	@mkdir -p $(dir $@)

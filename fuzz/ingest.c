@@ -98,7 +98,9 @@ static uint64_t check_and_digest(void)
             if (u->next ? u->next->offset != next : next != p->end) fail("backlog not contiguous");
             uint64_t w[4] = {u->offset, u->gap, u->len, u->flags};
             h = mix(h, w, sizeof w);
-            h = mix(h, u->data, u->len);
+            static uint8_t bytes[WIRE_MAX_DATA];
+            program_unit_read(&mon, u, bytes);
+            h = mix(h, bytes, u->len);
         }
     }
     return h;

@@ -126,6 +126,7 @@ bool leech_queue_put_raw(leech_queue_t *q, const void *p, size_t n, uint64_t tag
         e->offset = tag;
     }
     pthread_mutex_lock(&q->mu);
+    q->puts++;
     if (!e) {
         q->raw_dropped += n;
         q->dropped_total += n;
@@ -143,7 +144,8 @@ bool leech_queue_put_raw(leech_queue_t *q, const void *p, size_t n, uint64_t tag
     return e != NULL;
 }
 
-lq_entry_t *leech_queue_take_raw(leech_queue_t *q, int ms, uint64_t *dropped)
+/* The monotonic time ms milliseconds from now. */
+static struct timespec deadline(int ms)
 {
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
@@ -153,6 +155,12 @@ lq_entry_t *leech_queue_take_raw(leech_queue_t *q, int ms, uint64_t *dropped)
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
+    return until;
+}
+
+lq_entry_t *leech_queue_take_raw(leech_queue_t *q, int ms, uint64_t *dropped)
+{
+    struct timespec until = deadline(ms);
     pthread_mutex_lock(&q->mu);
     while (!q->raw_head && !q->stop && ms > 0)
         if (pthread_cond_timedwait(&q->cv, &q->mu, &until)) break;
@@ -167,6 +175,49 @@ lq_entry_t *leech_queue_take_raw(leech_queue_t *q, int ms, uint64_t *dropped)
     q->raw_dropped = 0;
     pthread_mutex_unlock(&q->mu);
     return e;
+}
+
+void leech_queue_wait_raw(leech_queue_t *q, int ms)
+{
+    struct timespec until = deadline(ms);
+    pthread_mutex_lock(&q->mu);
+    while (!q->raw_head && !q->stop && !q->kick && ms > 0)
+        if (pthread_cond_timedwait(&q->cv, &q->mu, &until)) break;
+    q->kick = false;
+    pthread_mutex_unlock(&q->mu);
+}
+
+void leech_queue_wake(leech_queue_t *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->kick = true;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+bool leech_queue_claim_empty(leech_queue_t *q, uint64_t *puts)
+{
+    pthread_mutex_lock(&q->mu);
+    bool empty = !q->raw_head && !q->out_head && !q->in_flight && !q->raw_dropped;
+    if (empty) *puts = ++q->puts;
+    pthread_mutex_unlock(&q->mu);
+    return empty;
+}
+
+uint64_t leech_queue_puts(leech_queue_t *q)
+{
+    pthread_mutex_lock(&q->mu);
+    uint64_t n = q->puts;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+void leech_queue_stop(leech_queue_t *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->stop = true;
+    pthread_cond_signal(&q->cv); /* the mutex orders `stop` before the waiter's check */
+    pthread_mutex_unlock(&q->mu);
 }
 
 void leech_queue_put_out(leech_queue_t *q, lq_entry_t *e)

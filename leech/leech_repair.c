@@ -252,6 +252,27 @@ static size_t find_hdrb(const uint8_t *p, size_t n)
     return h ? (size_t)(h - p) : SIZE_MAX;
 }
 
+/* Whether p starts with the block marker of a global (capability-less) block. */
+static bool global_block(const leech_repair_t *r, const uint8_t *p, size_t n)
+{
+    const evlog_types_t *tt = r->dec_live ? evlog_types(&r->dec) : NULL;
+    evlog_event_t ev;
+    return tt && evlog_decode_one(tt, p, n, 0, &ev) > 0 && ev.type == EVLOG_BLOCK_MARKER &&
+           ev.known && ev.f.block.cap == 0xFFFF;
+}
+
+bool leech_repair_can_pass(const leech_repair_t *r, int session, const uint8_t *p, size_t n)
+{
+    return r->state == DATA && session == r->session && n > 0 && !global_block(r, p, n);
+}
+
+uint64_t leech_repair_pass(leech_repair_t *r, size_t n)
+{
+    uint64_t off = r->next_off;
+    r->next_off += n;
+    return off;
+}
+
 int leech_repair_feed(leech_repair_t *r, lq_entry_t *e, int session, bool attached,
                       uint64_t dropped, leech_queue_t *q)
 {
@@ -264,11 +285,8 @@ int leech_repair_feed(leech_repair_t *r, lq_entry_t *e, int session, bool attach
         r->pre_len = 0;
     }
     if (r->state == DATA) {
-        const evlog_types_t *tt = r->dec_live ? evlog_types(&r->dec) : NULL;
-        evlog_event_t ev;
-        if (tt && evlog_decode_one(tt, e->data, e->len, 0, &ev) > 0 &&
-            ev.type == EVLOG_BLOCK_MARKER && ev.known && ev.f.block.cap == 0xFFFF)
-            r->init_in_stream |= scan_init(r, tt, e->data, e->len);
+        if (global_block(r, e->data, e->len))
+            r->init_in_stream |= scan_init(r, evlog_types(&r->dec), e->data, e->len);
         if (!e->len) {
             leech_queue_free(q, e);
             return 0;

@@ -50,6 +50,12 @@ void leech_repair_dispose(leech_repair_t *r);
  * negative code. Drain thread. */
 int leech_repair_feed(leech_repair_t *r, lq_entry_t *e, int session, bool attached,
                       uint64_t dropped, leech_queue_t *q);
+/* Whether one RTS buffer of writer session `session` may go to the stream as it is, with no
+ * repair: the session's header is past and the buffer is not a global block (those may carry
+ * init events the repairer keeps). Pure; the caller holds what guards r. */
+bool leech_repair_can_pass(const leech_repair_t *r, int session, const uint8_t *p, size_t n);
+/* Gives the next n stream bytes to a buffer that can pass: returns its stream offset. */
+uint64_t leech_repair_pass(leech_repair_t *r, size_t n);
 /* The stream header (NULL until one arrived) and the kept init events re-encoded as events
  * (a late joiner's state), valid until the next feed. */
 const uint8_t *leech_repair_header(const leech_repair_t *r, size_t *len);

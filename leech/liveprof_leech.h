@@ -1,9 +1,10 @@
 /* liveprof leech: streams a running GHC program's eventlog to the liveprof monitor.
  *
- * The leech is an RTS EventLogWriter. Each RTS buffer it is handed is copied into memory (the
- * RTS never waits for the network) and a background thread sends it to the monitor listening
- * on the Unix socket named by the LIVEPROF_SOCKET environment variable. When the monitor is
- * absent or slow the leech keeps the header and the newest whole buffers up to a cap
+ * The leech is an RTS EventLogWriter sending to the monitor listening on the Unix socket named
+ * by the LIVEPROF_SOCKET environment variable; the RTS never waits for it. An RTS buffer goes
+ * out from the writer callback itself when the link is idle and the socket has room for it (a
+ * non-blocking send); otherwise it is copied into memory and a background thread sends it. When the
+ * monitor is absent or slow the leech keeps the header and the newest whole buffers up to a cap
  * (LIVEPROF_LEECH_CAP bytes, default 64 MiB; suffixes K, M, G), drops the oldest whole buffers
  * (the monitor is told the exact byte range as a gap) and reconnects with backoff. Without
  * LIVEPROF_SOCKET the program runs exactly as without the leech.
@@ -47,6 +48,7 @@ typedef struct liveprof_leech_stats {
     uint64_t bytes_junk;    /* bytes removed by stream repair (junk, repeated headers) */
     uint64_t bytes_sent;    /* stream bytes sent to the monitor */
     uint64_t connects, gaps;
+    uint64_t sent_direct; /* RTS buffers sent from the writer callback itself (not queued) */
 } liveprof_leech_stats_t;
 void liveprof_leech_stats(liveprof_leech_stats_t *out);
 

@@ -184,6 +184,19 @@ int wire_encode(const wire_frame_t *f, uint8_t *out, size_t cap)
     return e.over ? LP_ERANGE : (int)e.pos;
 }
 
+int wire_encode_head(const wire_frame_t *f, uint8_t *out, size_t cap)
+{
+    if (!f->data.p || f->token.p || f->text.p || f->progs || f->nprogs) return LP_EARG;
+    if (f->data.len > WIRE_MAX_DATA) return LP_ERANGE;
+    wire_frame_t h = *f;
+    h.data.len = 0; /* the same layout, the vector's bytes left out */
+    int n = wire_encode(&h, out, cap);
+    if (n < 0) return n;
+    if ((size_t)n + f->data.len > WIRE_MAX_FRAME) return LP_ERANGE;
+    put32(out + n - 4, f->data.len); /* the data vector's length ends the head */
+    return n;
+}
+
 /* ---- decoder ----------------------------------------------------------------------------- */
 
 typedef struct tbl {

@@ -67,6 +67,12 @@ typedef struct wire_frame {
  * exceed cap or WIRE_MAX_FRAME or a field its limit, or LP_EARG for an unknown kind. Pure;
  * any thread. */
 int wire_encode(const wire_frame_t *f, uint8_t *out, size_t cap);
+/* Encodes everything of `f` that comes before its data bytes, when the data are the last thing
+ * in the frame (f->data set; no token, text or programs): the frame is then the returned head
+ * followed by f->data.len bytes, as wire_encode would lay them out, so a sender can pass the
+ * bytes from where they are (writev) instead of copying them. Returns the head's length,
+ * LP_EARG when f has a field after the data, or what wire_encode returns. Pure; any thread. */
+int wire_encode_head(const wire_frame_t *f, uint8_t *out, size_t cap);
 /* Decodes and validates the frame in buf (len bytes, borrowed by *f afterwards). Returns 0,
  * or LP_EPROTO when it is not a well-formed frame (identifier, offsets, sizes, alignment,
  * strings, limits, unknown kind). Never allocates; any thread. */

@@ -30,8 +30,8 @@ typedef struct conn {
     program_t *prog;
     uint8_t *buf; /* length-prefixed frames being read */
     size_t len;
-    uint8_t *unit; /* Data bytes of the unit being received */
-    size_t unit_len, unit_cap;
+    unit_t *pend, **pend_tail; /* Data frames of the unit being received, already stored */
+    size_t unit_len;
     uint64_t unit_off;
     bool unit_on;
     leech_repair_t repair; /* FIFO only */
@@ -46,6 +46,8 @@ struct ingest {
     size_t nconns;
     void (*wake)(void *);
     void *wake_ctx;
+    uint8_t *spare_buf; /* a closed connection's read buffer, for the next one (its pages are
+                           mapped already: a fresh one costs a page fault per 4 KiB) */
 };
 
 ingest_t *ingest_create(monitor_t *m, const char *path, void (*wake)(void *), void *wake_ctx,
@@ -84,7 +86,8 @@ static conn_t *conn_new(ingest_t *g, int fd, bool fifo)
     conn_t *c = xcalloc(1, sizeof *c);
     c->fd = fd;
     c->fifo = fifo;
-    c->buf = xmalloc(READ_BUF + 4 + WIRE_MAX_FRAME);
+    c->buf = g->spare_buf ? g->spare_buf : xmalloc(READ_BUF + 4 + WIRE_MAX_FRAME);
+    g->spare_buf = NULL;
     g->conns[g->nconns++] = c;
     return c;
 }
@@ -102,14 +105,17 @@ static void conn_close(ingest_t *g, size_t i, const char *why)
         g->m->version++;
         g->m->list_version++;
     }
+    program_units_free(g->m, c->pend); /* a unit cut short: it comes again whole */
     pthread_mutex_unlock(&g->m->mu);
     close(c->fd);
     if (c->fifo) {
         leech_repair_dispose(&c->repair);
         leech_queue_dispose(&c->q);
     }
-    free(c->buf);
-    free(c->unit);
+    if (!g->spare_buf)
+        g->spare_buf = c->buf;
+    else
+        free(c->buf);
     free(c);
     g->conns[i] = g->conns[--g->nconns];
 }
@@ -188,6 +194,9 @@ static const char *leech_frame(ingest_t *g, conn_t *c, const wire_frame_t *f)
     case WIRE_DATA:
         if (!p->hdr) return "data before the header";
         if ((f->flags & WIRE_FLAG_BLOCK_START) || !c->unit_on) {
+            program_units_free(m, c->pend); /* an unfinished unit is replaced */
+            c->pend = NULL;
+            c->pend_tail = &c->pend;
             c->unit_on = true;
             c->unit_off = f->offset;
             c->unit_len = 0;
@@ -195,11 +204,18 @@ static const char *leech_frame(ingest_t *g, conn_t *c, const wire_frame_t *f)
             return "data frame out of order";
         }
         if (c->unit_len + f->data.len > UNIT_MAX) return "unit too large";
-        xgrow((void **)&c->unit, &c->unit_cap, c->unit_len + f->data.len, 1);
-        memcpy(c->unit + c->unit_len, f->data.p, f->data.len);
+        if (f->data.len) { /* stored right away; it joins the backlog when the unit is whole */
+            *c->pend_tail = program_unit_new(m, f->offset, f->data.p, f->data.len);
+            c->pend_tail = &(*c->pend_tail)->next;
+        }
         c->unit_len += f->data.len;
         if (f->flags & WIRE_FLAG_BLOCK_END) {
-            program_commit(m, p, c->unit_off, c->unit, c->unit_len);
+            if (c->pend)
+                program_commit_units(m, p, c->pend);
+            else
+                program_commit(m, p, c->unit_off, NULL, 0);
+            c->pend = NULL;
+            c->pend_tail = &c->pend;
             c->unit_on = false;
         }
         return NULL;
@@ -310,5 +326,6 @@ void ingest_destroy(ingest_t *g)
         conn_close(g, g->nconns - 1, NULL);
     close(g->lfd);
     unlink(g->path);
+    free(g->spare_buf);
     free(g);
 }

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 static void program_free(monitor_t *m, program_t *p);
-_Static_assert(sizeof(unit_t) + WIRE_MAX_DATA <= UNITMEM_MAX, "a unit fits unitmem");
+_Static_assert(WIRE_MAX_DATA <= UNITMEM_MAX, "a unit fits unitmem");
 
 program_t *program_get(monitor_t *m, const char *id, bool create)
 {
@@ -86,14 +86,34 @@ static void push_unit(program_t *p, unit_t *u)
     p->bytes += u->len + sizeof *u;
 }
 
+static void unit_free(monitor_t *m, unit_t *u)
+{
+    if (u->len) unitmem_free(&m->units, u->pos);
+    free(u);
+}
+
+void program_unit_read(const monitor_t *m, const unit_t *u, uint8_t *out)
+{
+    if (u->len) unitmem_read(&m->units, u->pos, out, u->len);
+}
+
+/* The unit's bytes into the late-joiner state. */
+static void feed_joiner(monitor_t *m, program_t *p, const unit_t *u)
+{
+    uint8_t buf[WIRE_MAX_DATA];
+    if (!u->len) return;
+    program_unit_read(m, u, buf);
+    joiner_feed(&p->joiner, buf, u->len);
+}
+
 static void trim(monitor_t *m, program_t *p)
 {
     while (p->bytes > m->backlog_cap && p->head && p->head != p->tail) {
         unit_t *u = p->head;
         p->head = u->next;
         p->bytes -= u->len + sizeof *u;
-        if (u->len) joiner_feed(&p->joiner, u->data, u->len);
-        unitmem_free(&m->units, u);
+        feed_joiner(m, p, u);
+        unit_free(m, u);
     }
 }
 
@@ -109,14 +129,69 @@ void program_gap(monitor_t *m, program_t *p, uint64_t off, uint64_t len)
         off = p->end;
     }
     if (!len) return;
-    unit_t *u = unitmem_alloc(&m->units, sizeof *u);
-    memset(u, 0, sizeof *u);
+    unit_t *u = xcalloc(1, sizeof *u);
     u->offset = off;
     u->gap = len;
     push_unit(p, u);
     p->end = off + len;
     p->gaps++;
     p->gap_bytes += len;
+    trim(m, p);
+    m->version++;
+}
+
+unit_t *program_unit_new(monitor_t *m, uint64_t off, const uint8_t *data, size_t n)
+{
+    unit_t *u = xcalloc(1, sizeof *u);
+    u->offset = off;
+    u->len = (uint32_t)n;
+    if (n) {
+        u->pos = unitmem_alloc(&m->units, n);
+        unitmem_write(&m->units, u->pos, data, n);
+    }
+    return u;
+}
+
+void program_units_free(monitor_t *m, unit_t *u)
+{
+    for (unit_t *n; u; u = n) {
+        n = u->next;
+        unit_free(m, u);
+    }
+}
+
+/* Writes the unit's bytes to the tee file. */
+static void tee_unit(monitor_t *m, program_t *p, const unit_t *u)
+{
+    uint8_t buf[WIRE_MAX_DATA];
+    if (p->tee_fd < 0 || !u->len) return;
+    program_unit_read(m, u, buf);
+    tee_write(p, buf, u->len);
+}
+
+void program_commit_units(monitor_t *m, program_t *p, unit_t *u)
+{
+    while (u && u->offset + u->len <= p->end) { /* already here */
+        unit_t *n = u->next;
+        unit_free(m, u);
+        u = n;
+    }
+    if (!u) return;
+    if (u->offset < p->end) { /* partly here: keep the rest (the piece stays in its chunk) */
+        uint64_t skip = p->end - u->offset;
+        u->pos += skip;
+        u->len -= (uint32_t)skip;
+        u->offset = p->end;
+    }
+    if (u->offset > p->end) program_gap(m, p, p->end, u->offset - p->end);
+    u->flags = WIRE_FLAG_BLOCK_START;
+    for (unit_t *n; u; u = n) {
+        n = u->next;
+        if (!n) u->flags |= WIRE_FLAG_BLOCK_END;
+        tee_unit(m, p, u);
+        push_unit(p, u);
+        p->end = u->offset + u->len;
+    }
     trim(m, p);
     m->version++;
 }
@@ -129,22 +204,18 @@ void program_commit(monitor_t *m, program_t *p, uint64_t off, const uint8_t *dat
         n -= p->end - off;
         off = p->end;
     }
-    if (off > p->end) program_gap(m, p, p->end, off - p->end);
-    tee_write(p, data, n);
+    if (!n) { /* nothing but a jump */
+        if (off > p->end) program_gap(m, p, p->end, off - p->end);
+        return;
+    }
+    unit_t *head = NULL, **tail = &head;
     for (size_t at = 0; at < n;) {
         size_t k = n - at < WIRE_MAX_DATA ? n - at : WIRE_MAX_DATA;
-        unit_t *u = unitmem_alloc(&m->units, sizeof *u + k);
-        memset(u, 0, sizeof *u);
-        u->offset = off + at;
-        u->len = (uint32_t)k;
-        u->flags = (at == 0 ? WIRE_FLAG_BLOCK_START : 0) | (at + k == n ? WIRE_FLAG_BLOCK_END : 0);
-        memcpy(u->data, data + at, k);
-        push_unit(p, u);
+        *tail = program_unit_new(m, off + at, data + at, k);
+        tail = &(*tail)->next;
         at += k;
     }
-    p->end = off + n;
-    trim(m, p);
-    m->version++;
+    program_commit_units(m, p, head);
 }
 
 uint8_t *program_state(const program_t *p, size_t *len)
@@ -172,8 +243,8 @@ static void release(monitor_t *m, program_t *p)
 {
     for (unit_t *u = p->head, *n; u; u = n) {
         n = u->next;
-        if (u->len) joiner_feed(&p->joiner, u->data, u->len);
-        unitmem_free(&m->units, u);
+        feed_joiner(m, p, u);
+        unit_free(m, u);
     }
     p->head = p->tail = NULL;
     p->bytes = 0;
@@ -202,7 +273,7 @@ static void program_free(monitor_t *m, program_t *p)
 {
     for (unit_t *u = p->head, *n; u; u = n) {
         n = u->next;
-        unitmem_free(&m->units, u);
+        unit_free(m, u);
     }
     joiner_dispose(&p->joiner);
     if (p->tee_fd >= 0) close(p->tee_fd);

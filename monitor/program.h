@@ -28,7 +28,7 @@ struct unit {
     uint64_t gap; /* > 0: a gap unit of that many bytes (len = 0) */
     uint32_t len;
     uint32_t flags; /* WIRE_FLAG_BLOCK_START / _END of the commit it belongs to */
-    uint8_t data[];
+    uint64_t pos;   /* where its bytes are in monitor_t.units (len > 0) */
 };
 
 typedef struct program {
@@ -60,7 +60,7 @@ typedef struct monitor {
     const char *token;
     uint64_t version;      /* bumped on every change subscribers may want (mu held) */
     uint64_t list_version; /* bumped when the program list changes (mu held) */
-    unitmem_t units;       /* where the backlog units live (mu held) */
+    unitmem_t units;       /* where the backlog units' bytes live (mu held) */
 } monitor_t;
 
 /* Finds the program with this id or creates it; a full registry forgets its oldest ended and
@@ -72,11 +72,22 @@ void program_header(monitor_t *m, program_t *p, const uint8_t *hdr, size_t n);
  * gap unit; the bytes are split into units of at most WIRE_MAX_DATA, teed, and the backlog is
  * trimmed (what leaves it feeds the late-joiner state). Lock held. */
 void program_commit(monitor_t *m, program_t *p, uint64_t off, const uint8_t *data, size_t n);
+/* A unit (not in any backlog yet) holding a copy of data: n <= WIRE_MAX_DATA bytes at stream
+ * offset off. The caller owns it (program_commit_units or program_units_free). Lock held. */
+unit_t *program_unit_new(monitor_t *m, uint64_t off, const uint8_t *data, size_t n);
+/* Frees a chain of units from program_unit_new (linked by next). Lock held. */
+void program_units_free(monitor_t *m, unit_t *u);
+/* Commits a chain of contiguous units from program_unit_new (one whole unit of the stream, as
+ * program_commit does with bytes) and takes them over: what is already here is dropped, a jump
+ * before them becomes a gap. Lock held. */
+void program_commit_units(monitor_t *m, program_t *p, unit_t *u);
 /* Records that [off, off + len) will never come. Lock held. */
 void program_gap(monitor_t *m, program_t *p, uint64_t off, uint64_t len);
 /* The late-joiner state (leech state, then the tracked state) as events; malloc'd, may be NULL.
  * Lock held. */
 uint8_t *program_state(const program_t *p, size_t *len);
+/* Copies the unit's len bytes into out. Lock held. */
+void program_unit_read(const monitor_t *m, const unit_t *u, uint8_t *out);
 /* The first unit ending after `off`, or NULL. Lock held. */
 const unit_t *program_unit_at(const program_t *p, uint64_t off);
 /* The program ended (Bye, or its FIFO closed). Ended programs whose every byte a subscriber

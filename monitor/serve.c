@@ -51,6 +51,7 @@ struct serve {
     lws_sorted_usec_list_t sul;
     unsigned backoff_ms;
     uint8_t tx[LWS_PRE + WIRE_MAX_FRAME];
+    uint8_t rd[WIRE_MAX_DATA]; /* a unit's bytes on their way out */
 };
 
 static int send_frame(serve_t *s, link_t *l, const wire_frame_t *f)
@@ -72,8 +73,9 @@ static sub_t *sub_of(link_t *l, const program_t *p)
 }
 
 /* Builds the next frame for subscription u into f; false when u is caught up. `state` gets a
- * malloc'd buffer the caller frees after sending. Lock held. */
-static bool sub_next(monitor_t *m, sub_t *u, wire_frame_t *f, uint8_t **state)
+ * malloc'd buffer the caller frees after sending; a unit's bytes are read into rd
+ * (WIRE_MAX_DATA bytes). Lock held. */
+static bool sub_next(monitor_t *m, sub_t *u, wire_frame_t *f, uint8_t **state, uint8_t *rd)
 {
     program_t *p = program_get(m, u->id, false);
     memset(f, 0, sizeof *f);
@@ -131,7 +133,8 @@ static bool sub_next(monitor_t *m, sub_t *u, wire_frame_t *f, uint8_t **state)
     }
     f->kind = WIRE_DATA;
     f->flags = x->flags;
-    f->data.p = x->data;
+    program_unit_read(m, x, rd);
+    f->data.p = rd;
     f->data.len = x->len;
     u->next = x->offset + x->len;
     return true;
@@ -174,7 +177,7 @@ static int link_write(serve_t *s, link_t *l)
         sub_t *u = &l->subs[(l->rr + k) % l->nsubs];
         wire_frame_t f;
         uint8_t *state = NULL;
-        if (!sub_next(m, u, &f, &state)) continue;
+        if (!sub_next(m, u, &f, &state, s->rd)) continue;
         l->rr = (l->rr + k + 1) % l->nsubs;
         rc = send_frame(s, l, &f) < 0 ? -1 : 1;
         free(state);

@@ -1,14 +1,21 @@
 /* The leech's RTS-independent parts: the capped queue (whole entries dropped oldest first,
- * never the one in flight) and stream repair on the recorded leech captures of
+ * never the one in flight), the link's direct send and stream repair on the recorded leech captures
+ * of
  * ../shared/data (junk before the header, repeated headers, missing init events). */
 #include "test.h"
 
+#include "err.h"
 #include "evlog.h"
+#include "evwrite.h"
+#include "leech_link.h"
 #include "leech_queue.h"
 #include "leech_repair.h"
+#include "wire.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 TEST(leech_queue_cap)
 {
@@ -237,4 +244,146 @@ TEST(leech_queue_reuses_entries)
         leech_queue_free(&q, leech_queue_entry(NULL, 100));
     CHECK(q.nspare == LQ_SPARE);
     leech_queue_dispose(&q);
+}
+
+/* The writer's direct send counts a buffer only when the queue holds nothing at all (every
+ * buffer counted before it is then sent): not with a raw entry, an out entry or one in flight. */
+TEST(leech_queue_claim_empty)
+{
+    leech_queue_t q;
+    REQUIRE(leech_queue_init(&q, 1 << 20) == 0);
+    uint64_t puts = 0;
+    CHECK(leech_queue_claim_empty(&q, &puts) && puts == 1);
+    uint8_t buf[100] = {0};
+    REQUIRE(leech_queue_put_raw(&q, buf, sizeof buf, 0));
+    CHECK_EQ_U64(leech_queue_puts(&q), 2);
+    CHECK(!leech_queue_claim_empty(&q, &puts) && puts == 1); /* a raw entry waits */
+    uint64_t dropped;
+    lq_entry_t *e = leech_queue_take_raw(&q, 0, &dropped);
+    REQUIRE(e);
+    CHECK(leech_queue_claim_empty(&q, &puts) && puts == 3); /* taken: the caller holds it */
+    leech_queue_put_out(&q, e);
+    CHECK(!leech_queue_claim_empty(&q, &puts)); /* an out entry waits */
+    CHECK(leech_queue_peek_out(&q) == e);
+    CHECK(!leech_queue_claim_empty(&q, &puts)); /* in flight */
+    leech_queue_done_out(&q, true);
+    CHECK(leech_queue_claim_empty(&q, &puts) && puts == 4);
+    CHECK_EQ_U64(leech_queue_puts(&q), 4);
+    leech_queue_dispose(&q);
+}
+
+/* Past the header, a buffer of the same session passes unrepaired (and gets the next offsets);
+ * a global block (init events to keep) or another session's buffer does not. */
+TEST(leech_repair_can_pass)
+{
+    size_t len = 0;
+    leech_repair_t r;
+    uint8_t *out = repair("eventlogs/leech-main.eventlog", 65536, false, &len, &r);
+    REQUIRE(out && len > 0);
+    uint8_t cap_block[64] = {0};
+    memcpy(cap_block, out + len - 64, 64); /* the stream's last events: no global marker */
+    evwrite_t w;
+    REQUIRE(evwrite_init(&w) == 0);
+    REQUIRE(evwrite_block_begin(&w, 0xFFFF, 5) == 0);
+    REQUIRE(evwrite_block_end(&w, 6) == 0);
+    size_t gn = 0;
+    const uint8_t *global = evwrite_data(&w, &gn);
+    CHECK(!leech_repair_can_pass(&r, 1, global, gn));
+    CHECK(leech_repair_can_pass(&r, 1, cap_block, sizeof cap_block));
+    CHECK(!leech_repair_can_pass(&r, 2, cap_block, sizeof cap_block)); /* a new session */
+    CHECK(!leech_repair_can_pass(&r, 1, cap_block, 0));
+    CHECK_EQ_U64(leech_repair_pass(&r, 64), len);
+    CHECK_EQ_U64(leech_repair_pass(&r, 10), len + 64);
+    evwrite_dispose(&w);
+    leech_repair_dispose(&r);
+    free(out);
+}
+
+/* Reads the frames in fd (until EAGAIN or EOF) and checks they are Data frames of whole units
+ * from `off` on; returns the data bytes (in out) and counts units and a unit left open. */
+static size_t read_units(int fd, uint64_t off, uint8_t *out, int *units, bool *open_unit)
+{
+    static uint8_t buf[8 << 20];
+    size_t n = 0, len = 0;
+    for (;;) {
+        ssize_t r = recv(fd, buf + n, sizeof buf - n, MSG_DONTWAIT);
+        if (r <= 0) break;
+        n += (size_t)r;
+    }
+    *units = 0;
+    *open_unit = false;
+    for (size_t at = 0; at + 4 <= n;) {
+        uint32_t fl;
+        memcpy(&fl, buf + at, 4);
+        if (at + 4 + fl > n) break;
+        wire_frame_t f;
+        REQUIRE(wire_decode(&f, buf + at + 4, fl) == 0);
+        CHECK(f.kind == WIRE_DATA && f.offset == off + len);
+        CHECK(((f.flags & WIRE_FLAG_BLOCK_START) != 0) == !*open_unit);
+        memcpy(out + len, f.data.p, f.data.len);
+        len += f.data.len;
+        *open_unit = !(f.flags & WIRE_FLAG_BLOCK_END);
+        *units += !*open_unit;
+        at += 4 + fl;
+    }
+    return len;
+}
+
+/* The direct send: a unit goes whole from where its bytes are, or nothing goes (the link stays
+ * as it was) when the socket lacks room or a gap is pending; a socket that takes only a part
+ * closes the link, so the monitor drops the part. */
+TEST(leech_link_send_now)
+{
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    int sz = 1 << 20;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    leech_link_t *l = calloc(1, sizeof *l);
+    REQUIRE(l);
+    leech_link_init(l, "", "prog-x", "prog", 7, NULL);
+    l->fd = sv[0];
+    socklen_t sl = sizeof l->sndbuf;
+    REQUIRE(getsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &l->sndbuf, &sl) == 0);
+    l->sent_end = 100; /* the header went */
+    enum { N = 200000 };
+    static uint8_t d[N], out[8 << 20];
+    for (size_t i = 0; i < N; i++)
+        d[i] = (uint8_t)(i * 29 + 5);
+    CHECK(leech_link_send_now(l, 100, d, N) == 0);
+    CHECK_EQ_U64(l->sent_end, 100 + N);
+    CHECK(leech_link_send_now(l, 100 + N + 50, d, N) == LP_ETIMEOUT); /* a gap is pending */
+    int units;
+    bool open_unit;
+    CHECK_EQ_U64(read_units(sv[1], 100, out, &units, &open_unit), N);
+    CHECK(units == 1 && !open_unit && memcmp(out, d, N) == 0);
+
+    /* nobody reads: sends go whole until the room check refuses, untouched link */
+    uint64_t off = 100 + N;
+    int sent = 0, rc;
+    while ((rc = leech_link_send_now(l, off, d, N)) == 0) {
+        off += N;
+        sent++;
+    }
+    uint64_t seq = l->seq;
+    CHECK(rc == LP_ETIMEOUT && sent >= 1 && l->fd == sv[0] && l->sent_end == off);
+    CHECK(leech_link_send_now(l, off, d, N) == LP_ETIMEOUT && l->seq == seq);
+    CHECK_EQ_U64(read_units(sv[1], 100 + N, out, &units, &open_unit), (uint64_t)sent * N);
+    CHECK(units == sent && !open_unit);
+
+    /* a socket smaller than it claims: a part goes, the link closes */
+    l->sndbuf = 64 << 20;
+    int small = 4096;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    uint8_t *big = calloc(1, 2 << 20);
+    REQUIRE(big);
+    CHECK(leech_link_send_now(l, off, big, 2 << 20) == LP_ENET);
+    CHECK(l->fd < 0 && l->sent_end == off);
+    size_t got = 0; /* some bytes, not the whole unit: the monitor sees it cut short */
+    ssize_t r;
+    while ((r = recv(sv[1], out + got, sizeof out - got, MSG_DONTWAIT)) > 0)
+        got += (size_t)r;
+    CHECK(got > 0 && got < (2u << 20));
+    free(big);
+    free(l);
+    close(sv[1]);
 }

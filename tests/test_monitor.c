@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void mon_init(monitor_t *m, size_t cap)
 {
@@ -16,13 +17,13 @@ static void mon_init(monitor_t *m, size_t cap)
 }
 
 /* Concatenates the backlog's bytes; counts gap units. */
-static size_t backlog_bytes(const program_t *p, uint8_t *out, int *gaps)
+static size_t backlog_bytes(const monitor_t *m, const program_t *p, uint8_t *out, int *gaps)
 {
     size_t n = 0;
     *gaps = 0;
     for (const unit_t *u = p->head; u; u = u->next) {
         if (u->gap) ++*gaps;
-        memcpy(out + n, u->data, u->len);
+        program_unit_read(m, u, out + n);
         n += u->len;
     }
     return n;
@@ -44,7 +45,7 @@ TEST(monitor_program_units)
     program_commit(&m, p, 50010, d + 50000, 100000); /* overlaps: only the new tail */
     CHECK_EQ_U64(p->end, 150010);
     int gaps;
-    size_t n = backlog_bytes(p, out, &gaps);
+    size_t n = backlog_bytes(&m, p, out, &gaps);
     CHECK(n == 150000 && memcmp(out, d, n) == 0 && gaps == 0);
     program_commit(&m, p, 160010, d, 1000); /* a jump: a gap unit first */
     CHECK_EQ_U64(p->gaps, 1);
@@ -60,6 +61,62 @@ TEST(monitor_program_units)
     program_gap(&m, p, 100, 50); /* inside what is held: nothing */
     CHECK_EQ_U64(p->gaps, 1);
     program_free_all(&m);
+}
+
+/* Units stored as their frames arrive and committed whole (the ingest's way): a unit sent again
+ * after a lost link overlaps what is held mid-piece and adds only its new bytes; one cut short
+ * is freed without a trace; the tee gets exactly the committed bytes. */
+static unit_t *chain(monitor_t *m, uint64_t off, const uint8_t *d, size_t n, size_t piece)
+{
+    unit_t *head = NULL, **tail = &head;
+    for (size_t at = 0; at < n; at += piece) {
+        *tail = program_unit_new(m, off + at, d + at, n - at < piece ? n - at : piece);
+        tail = &(*tail)->next;
+    }
+    return head;
+}
+
+TEST(monitor_commit_stored_units)
+{
+    monitor_t m;
+    mon_init(&m, 1 << 30);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/tee-units", tu_tmpdir());
+    mkdir(dir, 0755);
+    m.tee_dir = dir;
+    program_t *p = program_get(&m, "q", true);
+    static uint8_t d[300000], out[600000];
+    for (size_t i = 0; i < sizeof d; i++)
+        d[i] = (uint8_t)(i * 13 + 1);
+    program_header(&m, p, d, 100);
+    program_commit_units(&m, p, chain(&m, 100, d + 100, 100000, 30000));
+    program_units_free(&m, chain(&m, 100100, d + 100100, 50000, 30000)); /* cut short */
+    /* the same unit again from 70100 (mid-piece of what is held) to 200100 */
+    program_commit_units(&m, p, chain(&m, 70100, d + 70100, 130000, WIRE_MAX_DATA));
+    CHECK_EQ_U64(p->end, 200100);
+    int gaps;
+    size_t n = backlog_bytes(&m, p, out, &gaps);
+    CHECK(n == 200000 && memcmp(out, d + 100, n) == 0 && gaps == 0);
+    int starts = 0, ends = 0;
+    for (const unit_t *u = p->head; u; u = u->next) {
+        starts += (u->flags & WIRE_FLAG_BLOCK_START) != 0;
+        ends += (u->flags & WIRE_FLAG_BLOCK_END) != 0;
+    }
+    CHECK(starts == 2 && ends == 2);
+    program_commit_units(&m, p, chain(&m, 100, d + 100, 1000, 500));       /* all held: dropped */
+    program_commit_units(&m, p, chain(&m, 210100, d + 210100, 1000, 500)); /* a jump */
+    CHECK_EQ_U64(p->gap_bytes, 10000);
+    char path[600];
+    snprintf(path, sizeof path, "%s/q.eventlog", dir);
+    size_t tn = 0;
+    uint8_t *tee = tu_read_file(path, &tn);
+    REQUIRE(tee);
+    CHECK(tn == 200100 + 1000 && memcmp(tee, d, 200100) == 0 &&
+          memcmp(tee + 200100, d + 210100, 1000) == 0);
+    free(tee);
+    size_t held = m.units.chunks;
+    program_free_all(&m);
+    CHECK(held > 0 && m.units.chunks == 0);
 }
 
 /* A real log through a small backlog: what leaves it becomes the late-joiner state, whose

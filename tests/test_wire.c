@@ -48,6 +48,33 @@ TEST(wire_roundtrip)
     CHECK(wire_program_at(&g, 2, &p) == LP_ERANGE);
 }
 
+TEST(wire_encode_head_then_data)
+{
+    static uint8_t whole[WIRE_MAX_FRAME], head[WIRE_MAX_FRAME], payload[WIRE_MAX_DATA];
+    for (size_t i = 0; i < sizeof payload; i++)
+        payload[i] = (uint8_t)(i * 7 + 3);
+    static const uint32_t lens[] = {0, 1, 3, 1000, WIRE_MAX_DATA};
+    static const char *const ids[] = {"p", "prog-1", "a-program-id-of-some-length.x"};
+    for (size_t k = 0; k < sizeof ids / sizeof *ids; k++)
+        for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+            wire_frame_t f = data_frame(payload, lens[i]);
+            f.program = wire_cstr(ids[k]);
+            int n = wire_encode(&f, whole, sizeof whole);
+            int h = wire_encode_head(&f, head, sizeof head);
+            REQUIRE(n > 0 && h > 0);
+            CHECK((uint32_t)n == (uint32_t)h + lens[i]);
+            CHECK(memcmp(head, whole, (size_t)h) == 0);
+            CHECK(memcmp(whole + h, payload, lens[i]) == 0);
+        }
+    wire_frame_t f = data_frame(payload, 10);
+    f.token = wire_cstr("t");
+    CHECK(wire_encode_head(&f, head, sizeof head) == LP_EARG);
+    f = data_frame(NULL, 0);
+    CHECK(wire_encode_head(&f, head, sizeof head) == LP_EARG);
+    f = data_frame(payload, WIRE_MAX_DATA + 1);
+    CHECK(wire_encode_head(&f, head, sizeof head) == LP_ERANGE);
+}
+
 TEST(wire_limits)
 {
     static uint8_t buf[WIRE_MAX_FRAME], payload[WIRE_MAX_DATA + 1];

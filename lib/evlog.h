@@ -334,6 +334,11 @@ int evlog_decode_one(const evlog_types_t *tt, const uint8_t *p, size_t avail, ui
 int evlog_decode_framed(const evlog_types_t *tt, const uint8_t *p, uint64_t off, bool fields,
                         evlog_event_t *ev);
 
+/* Decodes the payload fields of `ev`, whose type, size and payload the caller has set (`var`:
+ * its type is variable-size), and sets ev->known. Returns 0, or LP_EBAD_EVENT when a
+ * variable-size payload contradicts its own layout. Pure; any thread. */
+int evlog_decode_fields(evlog_event_t *ev, bool var);
+
 /* Big-endian readers for payload fields. */
 static inline uint16_t evlog_u16(const uint8_t *p)
 {

@@ -18,11 +18,23 @@
 #define RUN_MAX_BYTES (64u << 20)
 #define CHUNK (4u << 20)
 
+/* What a run's table says of an event type: declared, variable-size, fields wanted, and the
+ * payload size of a fixed-size type; an event's entry keeps the last three for the merge. */
+#define INFO_DECLARED (1u << 31)
+#define INFO_WANT (1u << 17)
+#define INFO_VAR (1u << 16)
+#define INFO_SIZE 0xFFFFu
+
 typedef struct entry {
     uint64_t ts;
-    uint32_t off; /* from the run's first byte */
-    uint32_t pad;
+    uint32_t off;  /* from the run's first byte */
+    uint32_t meta; /* INFO_WANT | INFO_VAR | payload size */
 } entry_t;
+
+/* One header's type table as the merge reads it: INFO_* bits per type number. */
+typedef struct info_table {
+    uint32_t t[65536];
+} info_table_t;
 
 typedef struct run {
     uint64_t start, end; /* file offsets [start, end) */
@@ -33,22 +45,17 @@ typedef struct run {
     const uint8_t *bytes; /* while loaded */
     uint8_t *owned;       /* bytes read from the file */
     size_t owned_cap, ents_cap;
-    entry_t *ents; /* while loaded, unless `seq` */
-    uint32_t pos;
-    /* A fast-path run found in time order when loaded (GHC's blocks mostly are) is read in
-     * place: `cur` is the offset of its next event, `cur_ts` that event's time, `cur_len` its
-     * size. Otherwise it gets sorted entries like an exact-path run. */
-    bool seq;
-    uint32_t cur, cur_len;
-    uint64_t cur_ts;
+    entry_t *ents; /* while loaded: its events in time order */
+    uint32_t pos;  /* the next entry to emit */
 } run_t;
 
 typedef struct indexer {
     evlog_t *d;
     run_t *runs;
     size_t nruns, runs_cap;
-    evlog_types_t **tables;
+    info_table_t **tables;
     size_t ntables, tables_cap;
+    const uint64_t *fields; /* order_stats_t.fields */
     int last_headers;
     evlog_sink_t user; /* the caller's sink, for warnings */
     /* Buffers of unloaded runs, kept for the next ones: fresh big allocations cost page faults. */
@@ -89,19 +96,32 @@ static void pool_put(indexer_t *x, void *p, size_t cap)
     }
 }
 
+/* Adds the info table of the decoder's current header. */
+static void add_table(indexer_t *x, const evlog_types_t *tt)
+{
+    xgrow((void **)&x->tables, &x->tables_cap, x->ntables + 1, sizeof *x->tables);
+    info_table_t *t = xmalloc(sizeof *t);
+    const uint64_t *f = x->fields;
+    for (uint32_t i = 0; i < 65536; i++) {
+        int32_t size = tt->size[i];
+        bool want = !f || (f[i >> 6] >> (i & 63) & 1);
+        t->t[i] = size == EVLOG_UNDECLARED ? 0
+                  : INFO_DECLARED | (want ? INFO_WANT : 0) |
+                        (size == EVLOG_VAR_SIZE ? INFO_VAR : (uint32_t)size);
+    }
+    x->tables[x->ntables++] = t;
+}
+
 static int index_event(void *ctx, const evlog_event_t *ev)
 {
     indexer_t *x = ctx;
     if (ev->type == EVLOG_BLOCK_MARKER) return 0;
     if (evlog_headers(x->d) != x->last_headers) {
         x->last_headers = evlog_headers(x->d);
-        xgrow((void **)&x->tables, &x->tables_cap, x->ntables + 1, sizeof *x->tables);
-        evlog_types_t *t = xmalloc(sizeof *t);
-        memcpy(t, evlog_types(x->d), sizeof *t);
-        x->tables[x->ntables++] = t;
+        add_table(x, evlog_types(x->d));
     }
     uint32_t gen = (uint32_t)x->ntables - 1;
-    uint64_t total = (x->tables[gen]->size[ev->type] == EVLOG_VAR_SIZE ? 12 : 10) + ev->size;
+    uint64_t total = (x->tables[gen]->t[ev->type] & INFO_VAR ? 12 : 10) + ev->size;
     run_t *r = x->nruns ? &x->runs[x->nruns - 1] : NULL;
     if (!r || r->end != ev->offset || r->cap != ev->cap || r->gen != gen ||
         r->count >= RUN_MAX_EVENTS || r->end - r->start >= RUN_MAX_BYTES) {
@@ -198,44 +218,6 @@ static void sort_entries(entry_t *e, size_t n)
     }
 }
 
-/* Size of the event at p in a run of type table tt (its header is known to be in). */
-static inline uint32_t event_len(const evlog_types_t *tt, const uint8_t *p)
-{
-    int32_t size = tt->size[evlog_u16(p)];
-    return size == EVLOG_VAR_SIZE ? 12u + evlog_u16(p + 10) : 10u + (uint32_t)size;
-}
-
-static bool run_done(const run_t *r)
-{
-    return r->seq ? r->cur == r->end - r->start : r->pos == r->count;
-}
-
-/* The run's next event: its time and its offset from the run's first byte. */
-static inline void run_peek(const run_t *r, uint64_t *ts, uint32_t *off)
-{
-    if (r->seq) {
-        *ts = r->cur_ts;
-        *off = r->cur;
-    } else {
-        *ts = r->ents[r->pos].ts;
-        *off = r->ents[r->pos].off;
-    }
-}
-
-static inline void run_advance(const indexer_t *x, run_t *r)
-{
-    if (!r->seq) {
-        r->pos++;
-        return;
-    }
-    r->cur += r->cur_len;
-    if (r->cur < r->end - r->start) {
-        const uint8_t *p = r->bytes + r->cur;
-        r->cur_ts = evlog_u64(p + 2);
-        r->cur_len = event_len(x->tables[r->gen], p);
-    }
-}
-
 /* Reads the run's bytes into a pooled buffer (reused buffers avoid fresh page faults; a file
  * mapping of each run measured slower). Returns 0 or LP_EIO. */
 static int read_run(indexer_t *x, const order_source_t *src, run_t *r)
@@ -246,10 +228,9 @@ static int read_run(indexer_t *x, const order_source_t *src, run_t *r)
     return read_at(src, r->owned, n, r->start);
 }
 
-/* Brings a run into memory and makes its entries (time, offset) in time order. A fast-path run
- * (count 0: claimed from its block marker) has every event's framing checked on the way, and
- * is read in place when already in order. Returns 0, LP_EIO, or LP_EBAD_EVENT for a malformed
- * fast-path run. */
+/* Brings a run into memory and makes its entries (time, offset, size) in time order. A
+ * fast-path run (count 0: claimed from its block marker) has every event's framing checked on
+ * the way. Returns 0, LP_EIO, or LP_EBAD_EVENT for a malformed fast-path run. */
 static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
 {
     size_t n = (size_t)(r->end - r->start);
@@ -257,7 +238,8 @@ static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
         r->bytes = src->buf + r->start;
     else if (read_run(x, src, r) < 0)
         return LP_EIO;
-    const evlog_types_t *tt = x->tables[r->gen];
+    const uint32_t *info = x->tables[r->gen]->t;
+    const uint8_t *bytes = r->bytes;
     bool fast = r->count == 0;
     size_t max = fast ? n / 10 + 1 : r->count;
     r->ents = pool_get(x, max * sizeof *r->ents, &r->ents_cap);
@@ -268,21 +250,23 @@ static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
     bool sorted = true;
     if (fast) {
         while (off < n) {
-            const uint8_t *p = r->bytes + off;
+            const uint8_t *p = bytes + off;
             size_t left = n - off;
             if (left < 10) return LP_EBAD_EVENT;
             uint16_t type = evlog_u16(p);
-            int32_t size = tt->size[type];
-            if (size == EVLOG_UNDECLARED || type == EVLOG_BLOCK_MARKER ||
-                (size == EVLOG_VAR_SIZE && left < 12))
+            uint32_t in = info[type];
+            if (!(in & INFO_DECLARED) || type == EVLOG_BLOCK_MARKER ||
+                ((in & INFO_VAR) && left < 12))
                 return LP_EBAD_EVENT;
-            size_t total = size == EVLOG_VAR_SIZE ? 12u + evlog_u16(p + 10) : 10u + (uint32_t)size;
+            uint32_t size = in & INFO_VAR ? evlog_u16(p + 10) : in & INFO_SIZE;
+            size_t total = 10u + ((in & INFO_VAR) >> 15) + size;
             if (total > left) return LP_EBAD_EVENT;
             uint64_t ts = evlog_u64(p + 2);
             sorted &= ts >= prev;
             prev = ts;
             e[i].ts = ts;
             e[i].off = (uint32_t)off;
+            e[i].meta = (in & (INFO_WANT | INFO_VAR)) | size;
             i++;
             off += total;
         }
@@ -290,38 +274,26 @@ static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
         r->count = i;
     } else { /* the decoder has checked the framing */
         for (; i < r->count; i++) {
-            const uint8_t *p = r->bytes + off;
+            const uint8_t *p = bytes + off;
+            uint32_t in = info[evlog_u16(p)];
+            uint32_t size = in & INFO_VAR ? evlog_u16(p + 10) : in & INFO_SIZE;
             uint64_t ts = evlog_u64(p + 2);
             sorted &= ts >= prev;
             prev = ts;
             e[i].ts = ts;
             e[i].off = (uint32_t)off;
-            off += event_len(tt, p);
+            e[i].meta = (in & (INFO_WANT | INFO_VAR)) | size;
+            off += 10u + ((in & INFO_VAR) >> 15) + size;
         }
     }
-    if (sorted) { /* read in place */
-        r->seq = true;
-        r->cur = 0;
-        r->cur_ts = e[0].ts;
-        r->cur_len = event_len(tt, r->bytes);
-        pool_put(x, r->ents, r->ents_cap);
-        r->ents = NULL;
-        return 0;
-    }
-    sort_entries(r->ents, r->count);
+    if (!sorted) sort_entries(r->ents, r->count);
     r->pos = 0;
     return 0;
 }
 
-/* The smallest time of a loaded run (its entries are sorted). */
-static uint64_t run_min_ts(const run_t *r)
-{
-    return r->seq ? evlog_u64(r->bytes + 2) : r->ents[0].ts;
-}
-
 static uint64_t run_cost(const run_t *r)
 {
-    return (r->end - r->start) + (r->seq ? 0 : (uint64_t)r->count * sizeof(entry_t));
+    return (r->end - r->start) + (uint64_t)r->count * sizeof(entry_t);
 }
 
 static void unload_run(indexer_t *x, run_t *r)
@@ -340,24 +312,26 @@ typedef struct head {
     run_t *r;
 } head_t;
 
-static bool head_less(const head_t *a, const head_t *b)
+static inline bool key_less(uint64_t ts, uint64_t off, uint64_t ts2, uint64_t off2)
 {
-    return a->ts < b->ts || (a->ts == b->ts && a->off < b->off);
+    return ts < ts2 || (ts == ts2 && off < off2);
 }
 
-static void head_of(head_t *h, run_t *r)
+static inline bool head_less(const head_t *a, const head_t *b)
 {
-    uint32_t off;
-    run_peek(r, &h->ts, &off);
-    h->r = r;
-    h->off = r->start + off;
+    return key_less(a->ts, a->off, b->ts, b->off);
+}
+
+static inline head_t head_of(run_t *r)
+{
+    const entry_t *e = &r->ents[r->pos];
+    return (head_t){e->ts, r->start + e->off, r};
 }
 
 static void heap_push(head_t *h, size_t *n, run_t *r)
 {
     size_t i = (*n)++;
-    head_t v;
-    head_of(&v, r);
+    head_t v = head_of(r);
     while (i > 0 && head_less(&v, &h[(i - 1) / 2])) {
         h[i] = h[(i - 1) / 2];
         i = (i - 1) / 2;
@@ -366,7 +340,7 @@ static void heap_push(head_t *h, size_t *n, run_t *r)
 }
 
 /* Moves v down from the root of a heap of n heads (the root slot is free). */
-static void heap_sift_root(head_t *h, size_t n, head_t v)
+static inline void heap_sift_root(head_t *h, size_t n, head_t v)
 {
     size_t i = 0;
     for (;;) {
@@ -380,21 +354,10 @@ static void heap_sift_root(head_t *h, size_t n, head_t v)
     h[i] = v;
 }
 
-static run_t *heap_pop(head_t *h, size_t *n)
+static void heap_pop(head_t *h, size_t *n)
 {
-    run_t *top = h[0].r;
-    head_t v = h[--*n];
-    size_t i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1, m = l;
-        if (l >= *n) break;
-        if (l + 1 < *n && head_less(&h[l + 1], &h[l])) m = l + 1;
-        if (!head_less(&h[m], &v)) break;
-        h[i] = h[m];
-        i = m;
-    }
-    if (*n) h[i] = v;
-    return top;
+    --*n;
+    if (*n) heap_sift_root(h, *n, h[*n]);
 }
 
 static int pending_cmp(const void *a, const void *b)
@@ -404,12 +367,50 @@ static int pending_cmp(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
-static bool key_less(uint64_t ts, uint64_t off, uint64_t ts2, uint64_t off2)
-{
-    return ts < ts2 || (ts == ts2 && off < off2);
-}
-
 #define ORDER_VIOLATION 1 /* merge's return when a marker-indexed run broke the order */
+
+typedef struct emitter {
+    order_event_fn fn;
+    void *ctx;
+    bool verify;
+    uint64_t emitted;
+    evlog_event_t ev;
+} emitter_t;
+
+/* Emits the events of run r from its next one on while their keys stay below (bts, boff) and
+ * the run lasts. Returns fn's code, or ORDER_VIOLATION for a malformed payload under `verify`
+ * (the exact path then skips it). */
+static inline int emit_run(emitter_t *m, run_t *r, uint64_t bts, uint64_t boff)
+{
+    const entry_t *e = r->ents + r->pos, *end = r->ents + r->count;
+    const uint8_t *bytes = r->bytes;
+    uint64_t start = r->start;
+    evlog_event_t *ev = &m->ev;
+    ev->cap = r->cap;
+    int rc = 0;
+    for (;;) {
+        const uint8_t *p = bytes + e->off;
+        uint32_t meta = e->meta;
+        bool var = meta & INFO_VAR;
+        ev->type = evlog_u16(p);
+        ev->ts = e->ts;
+        ev->offset = start + e->off;
+        ev->size = meta & INFO_SIZE;
+        ev->payload = p + (var ? 12 : 10);
+        ev->known = false;
+        if (!(meta & INFO_WANT) || evlog_decode_fields(ev, var) == 0) {
+            m->emitted++;
+            rc = m->fn(m->ctx, ev);
+        } else if (m->verify) {
+            rc = ORDER_VIOLATION;
+            break;
+        }
+        e++;
+        if (rc != 0 || e == end || !key_less(e->ts, start + e->off, bts, boff)) break;
+    }
+    r->pos = (uint32_t)(e - r->ents);
+    return rc;
+}
 
 /* Pass 2. With `verify` (runs indexed from block markers), checks each run's claim as it loads
  * and returns ORDER_VIOLATION as soon as one is false, or when a run turns out malformed. */
@@ -426,20 +427,21 @@ static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, voi
     for (size_t i = 0; i < n; i++)
         total_bytes += x->runs[i].end - x->runs[i].start;
     int rc = 0;
-    evlog_event_t ev;
-    const uint64_t *fields = st->fields;
+    emitter_t m = {.fn = fn, .ctx = ctx, .verify = verify};
+    /* the next pending run's key: a bound for every emission (UINT64_MAX when none is left) */
+    uint64_t pts = n ? pending[0]->min_ts : UINT64_MAX, poff = n ? pending[0]->start : UINT64_MAX;
     while (rc == 0 && (next < n || nheap > 0)) {
         /* Load every pending run whose earliest key precedes the heap's head. */
         while (next < n) {
-            if (nheap &&
-                !key_less(pending[next]->min_ts, pending[next]->start, heap[0].ts, heap[0].off))
-                break;
+            if (nheap && !key_less(pts, poff, heap[0].ts, heap[0].off)) break;
             run_t *r = pending[next++];
+            pts = next < n ? pending[next]->min_ts : UINT64_MAX;
+            poff = next < n ? pending[next]->start : UINT64_MAX;
             int lr = load_run(x, src, r);
             /* A marker-indexed run was claimed to start at its marker's time: when no event of
              * it is earlier, everything emitted so far precedes all of it, so the merge of the
              * sorted runs is the exact order; otherwise the exact path takes over. */
-            if (lr == 0 && verify && run_min_ts(r) < r->min_ts) lr = LP_EBAD_EVENT;
+            if (lr == 0 && verify && r->ents[0].ts < r->min_ts) lr = LP_EBAD_EVENT;
             if (lr < 0) {
                 rc = lr == LP_EIO ? LP_EIO : ORDER_VIOLATION;
                 break;
@@ -449,53 +451,59 @@ static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, voi
             heap_push(heap, &nheap, r);
         }
         if (rc != 0) break;
-        /* Emit from the heap's top run while it stays ahead of the next best run (a child of
-         * the root) and of the next pending run; then sift it down in place. */
         run_t *r = heap[0].r;
-        uint64_t bts = UINT64_MAX, boff = UINT64_MAX;
-        for (size_t c = 1; c <= 2 && c < nheap; c++)
-            if (key_less(heap[c].ts, heap[c].off, bts, boff)) {
-                bts = heap[c].ts;
-                boff = heap[c].off;
+        if (nheap == 2) {
+            /* Two runs: emit from whichever is ahead, switching without the heap, until one
+             * ends or the next pending run is due (the common case with two capabilities). */
+            run_t *o = heap[1].r;
+            uint64_t ots = heap[1].ts, ooff = heap[1].off;
+            for (;;) {
+                bool due = key_less(pts, poff, ots, ooff);
+                rc = emit_run(&m, r, due ? pts : ots, due ? poff : ooff);
+                if (rc != 0 || r->pos == r->count || due) break;
+                const entry_t *e = &r->ents[r->pos];
+                uint64_t rts = e->ts, roff = r->start + e->off;
+                run_t *t = r;
+                r = o;
+                o = t;
+                ots = rts;
+                ooff = roff;
             }
-        if (next < n && key_less(pending[next]->min_ts, pending[next]->start, bts, boff)) {
-            bts = pending[next]->min_ts;
-            boff = pending[next]->start;
-        }
-        const evlog_types_t *tt = x->tables[r->gen];
-        uint64_t ets, emitted = 0;
-        uint32_t eoff;
-        run_peek(r, &ets, &eoff);
-        do {
-            const uint8_t *p = r->bytes + eoff;
-            uint16_t type = evlog_u16(p);
-            bool want = !fields || (fields[type >> 6] >> (type & 63) & 1);
-            if (evlog_decode_framed(tt, p, r->start + eoff, want, &ev) == 0) {
-                ev.cap = r->cap;
-                emitted++;
-                rc = fn(ctx, &ev);
-            } else if (verify) { /* a malformed payload: let the exact path skip it */
-                rc = ORDER_VIOLATION;
-                break;
+            if (rc > 0) break;
+            head_t ho = {ots, ooff, o};
+            if (r->pos < r->count) {
+                head_t hr = head_of(r);
+                bool o_first = head_less(&ho, &hr);
+                heap[0] = o_first ? ho : hr;
+                heap[1] = o_first ? hr : ho;
+                continue;
             }
-            run_advance(x, r);
-            if (run_done(r)) break;
-            run_peek(r, &ets, &eoff);
-        } while (rc == 0 && key_less(ets, r->start + eoff, bts, boff));
-        st->events += emitted;
-        if (rc > 0) break;
-        if (!run_done(r)) {
-            head_t v;
-            head_of(&v, r);
-            heap_sift_root(heap, nheap, v);
+            heap[0] = ho;
+            nheap = 1;
         } else {
+            /* Emit from the heap's top run while it stays ahead of the next best run (a child
+             * of the root) and of the next pending run; then sift it down in place. */
+            uint64_t bts = pts, boff = poff;
+            for (size_t c = 1; c <= 2 && c < nheap; c++)
+                if (key_less(heap[c].ts, heap[c].off, bts, boff)) {
+                    bts = heap[c].ts;
+                    boff = heap[c].off;
+                }
+            rc = emit_run(&m, r, bts, boff);
+            if (rc > 0) break;
+            if (r->pos < r->count) {
+                heap_sift_root(heap, nheap, head_of(r));
+                continue;
+            }
             heap_pop(heap, &nheap);
-            loaded -= run_cost(r);
-            done_bytes += r->end - r->start;
-            unload_run(x, r);
-            if (st->progress) st->progress(st->progress_ctx, 2, done_bytes, total_bytes);
         }
+        /* r is done */
+        loaded -= run_cost(r);
+        done_bytes += r->end - r->start;
+        unload_run(x, r);
+        if (st->progress) st->progress(st->progress_ctx, 2, done_bytes, total_bytes);
     }
+    st->events += m.emitted;
     for (size_t i = 0; i < nheap; i++)
         unload_run(x, heap[i].r);
     free(pending);
@@ -533,11 +541,8 @@ static bool index_blocks(indexer_t *x, const order_source_t *src)
     int rc = evlog_feed(d, p, n);
     d->sink = user;
     if (rc != LP_ERANGE || evlog_headers(d) != 1) return false;
-    xgrow((void **)&x->tables, &x->tables_cap, 1, sizeof *x->tables);
-    x->tables[0] = xmalloc(sizeof **x->tables);
-    memcpy(x->tables[0], evlog_types(d), sizeof **x->tables);
-    x->ntables = 1;
-    if (x->tables[0]->size[EVLOG_BLOCK_MARKER] != 14) return false;
+    if (evlog_types(d)->size[EVLOG_BLOCK_MARKER] != 14) return false;
+    add_table(x, evlog_types(d));
     for (uint64_t off = first;;) {
         uint8_t m[24];
         if (src->len - off < 2) return false;
@@ -574,8 +579,10 @@ static void indexer_reset(indexer_t *x)
     for (size_t i = 0; i < x->npool; i++)
         free(x->pool[i].p);
     evlog_t *d = x->d;
+    const uint64_t *fields = x->fields;
     memset(x, 0, sizeof *x);
     x->d = d;
+    x->fields = fields;
 }
 
 int order_log(evlog_t *d, const order_source_t *src, order_event_fn fn, void *ctx,
@@ -587,6 +594,7 @@ int order_log(evlog_t *d, const order_source_t *src, order_event_fn fn, void *ct
     indexer_t x;
     memset(&x, 0, sizeof x);
     x.d = d;
+    x.fields = st->fields;
     int rc = 1, derr = 0;
     if (st->reset) {
         /* A scratch decoder reads the header, so `d` stays fresh for the exact path. */

@@ -66,35 +66,53 @@ void gea_parse_label(const char *s, size_t n, const char **label, size_t *len, i
     *sub = neg ? -(int64_t)v : (int64_t)v;
 }
 
+static inline uint64_t load64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint32_t load32(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Hashes every byte of the label a word at a time: the last word overlaps the one before it, and
+ * short labels are read as two overlapping halves (no loop over single bytes). */
 static uint64_t user_hash(const char *label, size_t len, int64_t sub)
 {
+    const uint64_t k = 0x9E3779B97F4A7C15ull;
     uint64_t h = 1469598103934665603ull ^ len;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) { /* eight bytes at a time, then the tail */
-        uint64_t v;
-        memcpy(&v, label + i, 8);
-        h = (h ^ v) * 0x9E3779B97F4A7C15ull;
-        h ^= h >> 32;
+    if (len >= 8) {
+        for (size_t i = 0; i + 8 < len; i += 8) {
+            h = (h ^ load64(label + i)) * k;
+            h ^= h >> 32;
+        }
+        h = (h ^ load64(label + len - 8)) * k;
+    } else if (len >= 4) {
+        h = (h ^ ((uint64_t)load32(label) << 32 | load32(label + len - 4))) * k;
+    } else if (len > 0) {
+        h = (h ^ ((uint64_t)(uint8_t)label[0] << 16 | (uint64_t)(uint8_t)label[len / 2] << 8 |
+                  (uint8_t)label[len - 1])) *
+            k;
     }
-    uint64_t tail = 0;
-    for (; i < len; i++)
-        tail = tail << 8 | (uint8_t)label[i];
-    h = (h ^ tail) * 0x9E3779B97F4A7C15ull;
-    h = (h ^ (uint64_t)sub) * 0x9E3779B97F4A7C15ull;
+    h = (h ^ (uint64_t)sub) * k;
     return h ^ (h >> 29);
 }
 
-/* Whether a[0..n) equals b[0..n): inline, as labels are short. */
+/* Whether a[0..n) equals b[0..n): words, the last one overlapping, as labels are short. */
 static inline bool bytes_eq(const char *a, const char *b, size_t n)
 {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x, y;
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        if (x != y) return false;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (load64(a + i) != load64(b + i)) return false;
+        return load64(a + n - 8) == load64(b + n - 8);
     }
-    for (; i < n; i++)
+    if (n >= 4) return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+    for (size_t i = 0; i < n; i++)
         if (a[i] != b[i]) return false;
     return true;
 }
@@ -140,29 +158,10 @@ static void reindex(gea_window_t *w)
     }
 }
 
-/* Finds an id (GC: one; threads: by tid; users: hashed); creates it when `create`. Returns its
- * index or -1. */
-static long find_id(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid, const char *label,
-                    size_t len, int64_t sub, bool create)
+/* Adds an id to the window (h: the user id's hash). Returns its index. */
+static long new_id(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid, const char *label,
+                   size_t len, int64_t sub, uint64_t h)
 {
-    uint64_t h = 0;
-    if (kind == GEA_GC) {
-        if (w->gc_id >= 0 || !create) return w->gc_id;
-    } else if (kind == GEA_THREAD) {
-        uint32_t v = tidmap_get(&w->thread_ids, tid);
-        if (v != U32MAP_NONE || !create) return v == U32MAP_NONE ? -1 : (long)v;
-    } else {
-        h = user_hash(label, len, sub);
-        for (size_t s = w->slots_cap ? (size_t)h & (w->slots_cap - 1) : 0; w->slots_cap;
-             s = (s + 1) & (w->slots_cap - 1)) {
-            uint32_t v = w->slots[s];
-            if (!v) break;
-            const gea_id_t *id = &w->ids[v - 1];
-            if (id->sub == sub && id->label_len == len && bytes_eq(id->label, label, len))
-                return (long)v - 1;
-        }
-        if (!create) return -1;
-    }
     xgrow((void **)&w->ids, &w->ids_cap, w->nids + 1, sizeof *w->ids);
     gea_id_t *id = &w->ids[w->nids];
     memset(id, 0, sizeof *id);
@@ -189,6 +188,38 @@ static long find_id(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid, co
         w->slots[s] = (uint32_t)idx + 1;
     }
     return idx;
+}
+
+/* The index of user id (label, sub), created when absent and `create`; -1 if none. */
+static long user_id(gea_t *g, gea_window_t *w, const char *label, size_t len, int64_t sub,
+                    bool create)
+{
+    uint64_t h = user_hash(label, len, sub);
+    size_t mask = w->slots_cap - 1;
+    if (w->slots_cap)
+        for (size_t s = (size_t)h & mask;; s = (s + 1) & mask) {
+            uint32_t v = w->slots[s];
+            if (!v) break;
+            const gea_id_t *id = &w->ids[v - 1];
+            if (id->sub == sub && id->label_len == len && bytes_eq(id->label, label, len))
+                return (long)v - 1;
+        }
+    return create ? new_id(g, w, GEA_USER, 0, label, len, sub, h) : -1;
+}
+
+/* The index of thread tid's id, created when absent and `create`; -1 if none. */
+static inline long thread_id(gea_t *g, gea_window_t *w, uint32_t tid, bool create)
+{
+    uint32_t v = tidmap_get(&w->thread_ids, tid);
+    if (v != U32MAP_NONE) return (long)v;
+    return create ? new_id(g, w, GEA_THREAD, tid, NULL, 0, 0, 0) : -1;
+}
+
+/* The index of the GC id, created when absent and `create`; -1 if none. */
+static inline long gc_id(gea_t *g, gea_window_t *w, bool create)
+{
+    if (w->gc_id >= 0 || !create) return w->gc_id;
+    return new_id(g, w, GEA_GC, 0, NULL, 0, 0, 0);
 }
 
 int gea_id_cmp(const gea_id_t *a, const gea_id_t *b)
@@ -395,10 +426,9 @@ static void open_user_remove(gea_window_t *w, uint32_t idx)
     w->ids[idx].open_slot = -1;
 }
 
-static void event_start(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid, const char *label,
-                        size_t len, int64_t sub, uint64_t t)
+/* Opens one nesting level of id i (of `kind`) at t. */
+static void event_start(gea_window_t *w, gea_kind_t kind, long i, uint64_t t)
 {
-    long i = find_id(g, w, kind, tid, label, len, sub, true);
     gea_id_t *id = &w->ids[i];
     if (id->open_count++) return;
     id->open_start = t;
@@ -410,10 +440,9 @@ static void event_start(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid
         }
 }
 
-static void event_stop(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid, const char *label,
-                       size_t len, int64_t sub, uint64_t t)
+/* Closes one nesting level of id i (of `kind`, -1: none) at t. */
+static void event_stop(gea_window_t *w, gea_kind_t kind, long i, uint64_t t)
 {
-    long i = find_id(g, w, kind, tid, label, len, sub, false);
     if (i < 0) return;
     gea_id_t *id = &w->ids[i];
     if (id->open_count == 0) return;
@@ -542,12 +571,12 @@ static void user_message(gea_t *g, gea_window_t *w, const evlog_bytes_t *text, u
     int64_t sub;
     if (has_prefix(s, n, g->start_prefix, g->start_len, g->start_word, g->start_mask)) {
         gea_parse_label(s + g->start_len, n - g->start_len, &label, &len, &sub);
-        if (w->in_window) event_start(g, w, GEA_USER, 0, label, len, sub, t);
+        if (w->in_window) event_start(w, GEA_USER, user_id(g, w, label, len, sub, true), t);
         if (is_window(g, label, len, sub)) window_start(g, w, t);
     } else if (has_prefix(s, n, g->stop_prefix, g->stop_len, g->stop_word, g->stop_mask)) {
         gea_parse_label(s + g->stop_len, n - g->stop_len, &label, &len, &sub);
         if (is_window(g, label, len, sub)) w = window_stop(g, w, t);
-        if (w->in_window) event_stop(g, w, GEA_USER, 0, label, len, sub, t);
+        if (w->in_window) event_stop(w, GEA_USER, user_id(g, w, label, len, sub, false), t);
     }
 }
 
@@ -560,17 +589,12 @@ void gea_fields(uint64_t bits[1024])
         bits[used[i] >> 6] |= 1ull << (used[i] & 63);
 }
 
-void gea_event(gea_t *g, const evlog_event_t *ev)
+/* The part of gea_event for events whose fields it reads (kept out of line, so that the many
+ * events it only times cost a short call). */
+static __attribute__((noinline)) void known_event(gea_t *g, gea_window_t *w,
+                                                  const evlog_event_t *ev)
 {
-    gea_window_t *w = g->wins[g->nwins - 1];
     uint64_t t = ev->ts;
-    if (ev->type == EVLOG_BLOCK_MARKER) return;
-    if (!w->any_event) {
-        w->any_event = true;
-        w->first_ts = t;
-    }
-    if (t > w->end) w->end = t;
-    if (!ev->known) return;
     switch (ev->type) {
     case EVLOG_CAP_CREATE:
     case EVLOG_STARTUP:
@@ -587,13 +611,13 @@ void gea_event(gea_t *g, const evlog_event_t *ev)
         thread_seen(g, w, tid, t);
         if (ev->f.stop.status == 5) { /* ThreadFinished */
             if (w->in_window) {
-                event_stop(g, w, GEA_THREAD, tid, NULL, 0, 0, t);
+                event_stop(w, GEA_THREAD, thread_id(g, w, tid, false), t);
                 gea_thread_t *th = window_thread(w, tid, false);
                 if (th) th->finished = t;
             }
             running_remove(g, tid);
         } else if (w->in_window) {
-            event_stop(g, w, GEA_THREAD, tid, NULL, 0, 0, t);
+            event_stop(w, GEA_THREAD, thread_id(g, w, tid, false), t);
         }
         break;
     }
@@ -609,13 +633,14 @@ void gea_event(gea_t *g, const evlog_event_t *ev)
     }
     case EVLOG_RUN_THREAD:
         thread_seen(g, w, ev->f.thread.tid, t);
-        if (w->in_window) event_start(g, w, GEA_THREAD, ev->f.thread.tid, NULL, 0, 0, t);
+        if (w->in_window)
+            event_start(w, GEA_THREAD, thread_id(g, w, ev->f.thread.tid, true), t);
         break;
     case EVLOG_GC_START:
-        if (w->in_window) event_start(g, w, GEA_GC, 0, NULL, 0, 0, t);
+        if (w->in_window) event_start(w, GEA_GC, gc_id(g, w, true), t);
         break;
     case EVLOG_GC_END:
-        if (w->in_window) event_stop(g, w, GEA_GC, 0, NULL, 0, 0, t);
+        if (w->in_window) event_stop(w, GEA_GC, gc_id(g, w, false), t);
         break;
     case EVLOG_USER_MSG:
         user_message(g, w, &ev->f.msg.text, t);
@@ -623,6 +648,19 @@ void gea_event(gea_t *g, const evlog_event_t *ev)
     default:
         break;
     }
+}
+
+void gea_event(gea_t *g, const evlog_event_t *ev)
+{
+    gea_window_t *w = g->wins[g->nwins - 1];
+    uint64_t t = ev->ts;
+    if (ev->type == EVLOG_BLOCK_MARKER) return;
+    if (!w->any_event) {
+        w->any_event = true;
+        w->first_ts = t;
+    }
+    if (t > w->end) w->end = t;
+    if (ev->known) known_event(g, w, ev);
 }
 
 size_t gea_thread_header(const gea_window_t *w, uint32_t tid, char *buf, size_t cap)

@@ -633,8 +633,7 @@ static __attribute__((noinline)) void known_event(gea_t *g, gea_window_t *w,
     }
     case EVLOG_RUN_THREAD:
         thread_seen(g, w, ev->f.thread.tid, t);
-        if (w->in_window)
-            event_start(w, GEA_THREAD, thread_id(g, w, ev->f.thread.tid, true), t);
+        if (w->in_window) event_start(w, GEA_THREAD, thread_id(g, w, ev->f.thread.tid, true), t);
         break;
     case EVLOG_GC_START:
         if (w->in_window) event_start(w, GEA_GC, gc_id(g, w, true), t);
@@ -661,6 +660,15 @@ void gea_event(gea_t *g, const evlog_event_t *ev)
     }
     if (t > w->end) w->end = t;
     if (ev->known) known_event(g, w, ev);
+}
+
+void gea_skipped(gea_t *g, uint64_t first, uint64_t last)
+{
+    gea_window_t *w = g->wins[g->nwins - 1];
+    if (first > last) return;
+    if (!w->any_event || first < w->first_ts) w->first_ts = first;
+    w->any_event = true;
+    if (last > w->end) w->end = last;
 }
 
 size_t gea_thread_header(const gea_window_t *w, uint32_t tid, char *buf, size_t cap)

@@ -23,6 +23,7 @@
 /* What a run's table says of an event type: declared, variable-size, fields wanted, and the
  * payload size of a fixed-size type; an event's entry keeps the last three for the merge. */
 #define INFO_DECLARED (1u << 31)
+#define INFO_KEEP (1u << 18) /* merged and emitted (else only its time is noted) */
 #define INFO_WANT (1u << 17)
 #define INFO_VAR (1u << 16)
 #define INFO_SIZE 0xFFFFu
@@ -49,6 +50,7 @@ typedef struct run {
     size_t owned_cap, ents_cap;
     entry_t *ents; /* while loaded: its events in time order */
     uint32_t pos;  /* the next entry to emit */
+    uint64_t low;  /* once loaded: the smallest time of its events, emitted or skipped */
 } run_t;
 
 typedef struct indexer {
@@ -58,6 +60,8 @@ typedef struct indexer {
     info_table_t **tables;
     size_t ntables, tables_cap;
     const uint64_t *fields; /* order_stats_t.fields */
+    bool skip;              /* order_stats_t.skip_others */
+    uint64_t skipped, skip_min, skip_max;
     int last_headers;
     evlog_sink_t user; /* the caller's sink, for warnings */
     /* Buffers of unloaded runs, kept for the next ones: fresh big allocations cost page faults. */
@@ -113,10 +117,11 @@ static void add_table(indexer_t *x, const evlog_types_t *tt)
     for (uint32_t i = 0; i < 65536; i++) {
         int32_t size = tt->size[i];
         bool want = !f || (f[i >> 6] >> (i & 63) & 1);
+        uint32_t flags =
+            INFO_DECLARED | (want ? INFO_WANT : 0) | (want || !x->skip ? INFO_KEEP : 0);
         t->t[i] = size == EVLOG_UNDECLARED
                       ? 0
-                      : INFO_DECLARED | (want ? INFO_WANT : 0) |
-                            (size == EVLOG_VAR_SIZE ? INFO_VAR : (uint32_t)size);
+                      : flags | (size == EVLOG_VAR_SIZE ? INFO_VAR : (uint32_t)size);
     }
     x->tables[x->ntables++] = t;
 }
@@ -237,9 +242,10 @@ static int read_run(indexer_t *x, const order_source_t *src, run_t *r)
     return read_at(src, r->owned, n, r->start);
 }
 
-/* Brings a run into memory and makes its entries (time, offset, size) in time order. A
- * fast-path run (count 0: claimed from its block marker) has every event's framing checked on
- * the way. Returns 0, LP_EIO, or LP_EBAD_EVENT for a malformed fast-path run. */
+/* Brings a run into memory and makes the entries (time, offset, size) of its kept events in
+ * time order; the others are only counted, with their smallest and largest time. A fast-path
+ * run (count 0: claimed from its block marker) has every event's framing checked on the way.
+ * Returns 0, LP_EIO, or LP_EBAD_EVENT for a malformed fast-path run. */
 static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
 {
     size_t n = (size_t)(r->end - r->start);
@@ -253,10 +259,26 @@ static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
     size_t max = fast ? n / 10 + 1 : r->count;
     r->ents = pool_get(x, max * sizeof *r->ents, &r->ents_cap);
     entry_t *e = r->ents;
-    uint32_t i = 0;
+    uint32_t i = 0, nev = 0; /* entries kept, events seen */
     size_t off = 0;
-    uint64_t prev = 0;
+    uint64_t prev = 0, low = UINT64_MAX, smin = UINT64_MAX, smax = 0;
     bool sorted = true;
+    /* Every event's entry is written; a skipped one is overwritten by the next (no branch). */
+#define ADD_EVENT(p, in, size)                                                                     \
+    do {                                                                                           \
+        uint64_t ts = evlog_u64((p) + 2);                                                          \
+        bool keep = (in)&INFO_KEEP;                                                                \
+        low = ts < low ? ts : low;                                                                 \
+        smin = !keep && ts < smin ? ts : smin;                                                     \
+        smax = !keep && ts > smax ? ts : smax;                                                     \
+        sorted &= !keep || ts >= prev;                                                             \
+        prev = keep ? ts : prev;                                                                   \
+        e[i].ts = ts;                                                                              \
+        e[i].off = (uint32_t)off;                                                                  \
+        e[i].meta = ((in) & (INFO_WANT | INFO_VAR)) | (size);                                      \
+        i += keep;                                                                                 \
+        nev++;                                                                                     \
+    } while (0)
     if (fast) {
         while (off < n) {
             const uint8_t *p = bytes + off;
@@ -270,31 +292,25 @@ static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
             uint32_t size = in & INFO_VAR ? evlog_u16(p + 10) : in & INFO_SIZE;
             size_t total = 10u + ((in & INFO_VAR) >> 15) + size;
             if (total > left) return LP_EBAD_EVENT;
-            uint64_t ts = evlog_u64(p + 2);
-            sorted &= ts >= prev;
-            prev = ts;
-            e[i].ts = ts;
-            e[i].off = (uint32_t)off;
-            e[i].meta = (in & (INFO_WANT | INFO_VAR)) | size;
-            i++;
+            ADD_EVENT(p, in, size);
             off += total;
         }
-        if (i == 0) return LP_EBAD_EVENT;
-        r->count = i;
+        if (nev == 0) return LP_EBAD_EVENT;
     } else { /* the decoder has checked the framing */
-        for (; i < r->count; i++) {
+        for (uint32_t j = 0; j < r->count; j++) {
             const uint8_t *p = bytes + off;
             uint32_t in = info[evlog_u16(p)];
             uint32_t size = in & INFO_VAR ? evlog_u16(p + 10) : in & INFO_SIZE;
-            uint64_t ts = evlog_u64(p + 2);
-            sorted &= ts >= prev;
-            prev = ts;
-            e[i].ts = ts;
-            e[i].off = (uint32_t)off;
-            e[i].meta = (in & (INFO_WANT | INFO_VAR)) | size;
+            ADD_EVENT(p, in, size);
             off += 10u + ((in & INFO_VAR) >> 15) + size;
         }
     }
+#undef ADD_EVENT
+    r->count = i;
+    r->low = low;
+    x->skipped += nev - i;
+    if (smin < x->skip_min) x->skip_min = smin;
+    if (smax > x->skip_max) x->skip_max = smax;
     if (!sorted) sort_entries(r->ents, r->count);
     r->pos = 0;
     return 0;
@@ -454,11 +470,16 @@ static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, voi
             /* A marker-indexed run was claimed to start at its marker's time: when no event of
              * it is earlier, everything emitted so far precedes all of it, so the merge of the
              * sorted runs is the exact order; otherwise the exact path takes over. */
-            if (lr == 0 && verify && r->ents[0].ts < r->min_ts) lr = LP_EBAD_EVENT;
+            if (lr == 0 && verify && r->low < r->min_ts) lr = LP_EBAD_EVENT;
             if (lr < 0) {
                 unload_run(x, r);
                 rc = lr == LP_EIO ? LP_EIO : ORDER_VIOLATION;
                 break;
+            }
+            if (r->count == 0) { /* every event of it was skipped */
+                done_bytes += r->end - r->start;
+                unload_run(x, r);
+                continue;
             }
             loaded += run_cost(r);
             if (loaded > st->peak_loaded) st->peak_loaded = loaded;
@@ -504,6 +525,9 @@ static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, voi
         if (st->progress) st->progress(st->progress_ctx, 2, done_bytes, total_bytes);
     }
     st->events += emitted;
+    st->skipped = x->skipped;
+    st->skipped_min = x->skip_min;
+    st->skipped_max = x->skip_max;
     for (size_t i = 0; i < t.k; i++)
         if (t.run[i]) unload_run(x, t.run[i]);
     tree_dispose(&t);
@@ -580,9 +604,12 @@ static void indexer_reset(indexer_t *x)
         free(x->pool[i].p);
     evlog_t *d = x->d;
     const uint64_t *fields = x->fields;
+    bool skip = x->skip;
     memset(x, 0, sizeof *x);
     x->d = d;
     x->fields = fields;
+    x->skip = skip;
+    x->skip_min = UINT64_MAX;
 }
 
 int order_log(evlog_t *d, const order_source_t *src, order_event_fn fn, void *ctx,
@@ -590,11 +617,14 @@ int order_log(evlog_t *d, const order_source_t *src, order_event_fn fn, void *ct
 {
     order_stats_t local = {0};
     order_stats_t *st = stats ? stats : &local;
-    st->events = st->runs = st->peak_loaded = 0;
+    st->events = st->runs = st->peak_loaded = st->skipped = st->skipped_max = 0;
+    st->skipped_min = UINT64_MAX;
     indexer_t x;
     memset(&x, 0, sizeof x);
     x.d = d;
     x.fields = st->fields;
+    x.skip = st->fields && st->skip_others;
+    x.skip_min = UINT64_MAX;
     int rc = 1, derr = 0;
     if (st->reset) {
         /* A scratch decoder reads the header, so `d` stays fresh for the exact path. */

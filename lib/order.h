@@ -42,6 +42,12 @@ typedef struct order_stats {
      * bitmap of 65536 types; the others are emitted with ev->known = false and their payload
      * unread, which is cheaper. */
     const uint64_t *fields;
+    /* Set with `fields` by a caller that needs only the times of the other types' events (then
+     * they are not emitted at all, which is cheaper still): `skipped` counts them, and
+     * skipped_min and skipped_max are the smallest and largest of their times (UINT64_MAX and 0
+     * when none was skipped). */
+    bool skip_others;
+    uint64_t skipped, skipped_min, skipped_max;
 } order_stats_t;
 
 /* Emits every event of the log `src` describes in global order. `d` must be a fresh decoder

@@ -224,7 +224,7 @@ static int run_pass(const order_source_t *src, pass_t *p, bool report)
         .reset = on_reset, .progress_ctx = p, .fields = fields, .skip_others = skip};
     if (p->progress) st.progress = on_progress;
     int rc = order_log(&d, src, on_event, p, &st);
-    if (skip) gea_skipped(p->g, st.skipped_min, st.skipped_max);
+    if (skip) gea_skipped(p->g, st.min_ts, st.max_ts);
 
     if (rc == LP_EIO && report)
         fprintf(stderr, "error: cannot read the log: %s\n", strerror(errno));

@@ -80,7 +80,7 @@ static int analyse(seg_log_t *l, const char *dir)
     /* no windows: the events the analysis does not read are only timed (see order_stats_t) */
     order_stats_t st = {.reset = reset, .progress_ctx = &x, .fields = fields, .skip_others = true};
     if (rc == 0) rc = order_log(&d, &src, on_event, &x, &st);
-    gea_skipped(x.g, st.skipped_min, st.skipped_max);
+    gea_skipped(x.g, st.min_ts, st.max_ts);
     int status = 0;
     if (rc < 0) {
         fprintf(stderr, "error: %s at byte %llu\n",

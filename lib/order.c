@@ -59,9 +59,9 @@ typedef struct indexer {
     size_t nruns, runs_cap;
     info_table_t **tables;
     size_t ntables, tables_cap;
-    const uint64_t *fields; /* order_stats_t.fields */
-    bool skip;              /* order_stats_t.skip_others */
-    uint64_t skipped, skip_min, skip_max;
+    const uint64_t *fields;           /* order_stats_t.fields */
+    bool skip;                        /* order_stats_t.skip_others */
+    uint64_t skipped, min_ts, max_ts; /* events skipped; times of all events */
     int last_headers;
     evlog_sink_t user; /* the caller's sink, for warnings */
     /* Buffers of unloaded runs, kept for the next ones: fresh big allocations cost page faults. */
@@ -243,7 +243,7 @@ static int read_run(indexer_t *x, const order_source_t *src, run_t *r)
 }
 
 /* Brings a run into memory and makes the entries (time, offset, size) of its kept events in
- * time order; the others are only counted, with their smallest and largest time. A fast-path
+ * time order; the others are only counted. Notes the smallest and largest time of all. A fast-path
  * run (count 0: claimed from its block marker) has every event's framing checked on the way.
  * Returns 0, LP_EIO, or LP_EBAD_EVENT for a malformed fast-path run. */
 static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
@@ -261,17 +261,16 @@ static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
     entry_t *e = r->ents;
     uint32_t i = 0, nev = 0; /* entries kept, events seen */
     size_t off = 0;
-    uint64_t prev = 0, low = UINT64_MAX, smin = UINT64_MAX, smax = 0;
-    bool sorted = true;
+    uint64_t prev = 0, low = UINT64_MAX, high = 0;
+    uint32_t sorted = 1;
     /* Every event's entry is written; a skipped one is overwritten by the next (no branch). */
 #define ADD_EVENT(p, in, size)                                                                     \
     do {                                                                                           \
         uint64_t ts = evlog_u64((p) + 2);                                                          \
-        bool keep = (in)&INFO_KEEP;                                                                \
+        uint32_t keep = (in) >> 18 & 1; /* INFO_KEEP */                                            \
         low = ts < low ? ts : low;                                                                 \
-        smin = !keep && ts < smin ? ts : smin;                                                     \
-        smax = !keep && ts > smax ? ts : smax;                                                     \
-        sorted &= !keep || ts >= prev;                                                             \
+        high = ts > high ? ts : high;                                                              \
+        sorted &= (keep ^ 1) | (ts >= prev);                                                       \
         prev = keep ? ts : prev;                                                                   \
         e[i].ts = ts;                                                                              \
         e[i].off = (uint32_t)off;                                                                  \
@@ -309,8 +308,8 @@ static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
     r->count = i;
     r->low = low;
     x->skipped += nev - i;
-    if (smin < x->skip_min) x->skip_min = smin;
-    if (smax > x->skip_max) x->skip_max = smax;
+    if (low < x->min_ts) x->min_ts = low;
+    if (high > x->max_ts) x->max_ts = high;
     if (!sorted) sort_entries(r->ents, r->count);
     r->pos = 0;
     return 0;
@@ -526,8 +525,8 @@ static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, voi
     }
     st->events += emitted;
     st->skipped = x->skipped;
-    st->skipped_min = x->skip_min;
-    st->skipped_max = x->skip_max;
+    st->min_ts = x->min_ts;
+    st->max_ts = x->max_ts;
     for (size_t i = 0; i < t.k; i++)
         if (t.run[i]) unload_run(x, t.run[i]);
     tree_dispose(&t);
@@ -609,7 +608,7 @@ static void indexer_reset(indexer_t *x)
     x->d = d;
     x->fields = fields;
     x->skip = skip;
-    x->skip_min = UINT64_MAX;
+    x->min_ts = UINT64_MAX;
 }
 
 int order_log(evlog_t *d, const order_source_t *src, order_event_fn fn, void *ctx,
@@ -617,14 +616,14 @@ int order_log(evlog_t *d, const order_source_t *src, order_event_fn fn, void *ct
 {
     order_stats_t local = {0};
     order_stats_t *st = stats ? stats : &local;
-    st->events = st->runs = st->peak_loaded = st->skipped = st->skipped_max = 0;
-    st->skipped_min = UINT64_MAX;
+    st->events = st->runs = st->peak_loaded = st->skipped = st->max_ts = 0;
+    st->min_ts = UINT64_MAX;
     indexer_t x;
     memset(&x, 0, sizeof x);
     x.d = d;
     x.fields = st->fields;
     x.skip = st->fields && st->skip_others;
-    x.skip_min = UINT64_MAX;
+    x.min_ts = UINT64_MAX;
     int rc = 1, derr = 0;
     if (st->reset) {
         /* A scratch decoder reads the header, so `d` stays fresh for the exact path. */

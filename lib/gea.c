@@ -82,7 +82,7 @@ static inline uint32_t load32(const char *p)
 
 /* Hashes every byte of the label a word at a time: the last word overlaps the one before it, and
  * short labels are read as two overlapping halves (no loop over single bytes). */
-static uint64_t user_hash(const char *label, size_t len, int64_t sub)
+static inline uint64_t user_hash(const char *label, size_t len, int64_t sub)
 {
     const uint64_t k = 0x9E3779B97F4A7C15ull;
     uint64_t h = 1469598103934665603ull ^ len;
@@ -191,8 +191,8 @@ static long new_id(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid, con
 }
 
 /* The index of user id (label, sub), created when absent and `create`; -1 if none. */
-static long user_id(gea_t *g, gea_window_t *w, const char *label, size_t len, int64_t sub,
-                    bool create)
+static inline long user_id(gea_t *g, gea_window_t *w, const char *label, size_t len, int64_t sub,
+                           bool create)
 {
     uint64_t h = user_hash(label, len, sub);
     size_t mask = w->slots_cap - 1;
@@ -412,7 +412,8 @@ static void record(gea_window_t *w, gea_id_t *id, uint64_t s, uint64_t e)
 
 static void open_user_add(gea_window_t *w, uint32_t idx)
 {
-    xgrow((void **)&w->open_users, &w->open_cap, w->nopen + 1, sizeof *w->open_users);
+    if (w->nopen == w->open_cap)
+        xgrow((void **)&w->open_users, &w->open_cap, w->nopen + 1, sizeof *w->open_users);
     w->ids[idx].open_slot = (int32_t)w->nopen;
     w->open_users[w->nopen++] = idx;
 }
@@ -483,17 +484,21 @@ static const gea_label_t *cons_label(gea_t *g, const char *s, size_t n, const ge
     return l;
 }
 
-static running_t *global_thread(gea_t *g, uint32_t tid, bool create)
+static running_t *new_global_thread(gea_t *g, uint32_t tid)
 {
-    uint32_t v = tidmap_get(&g->thread_map, tid);
-    if (v != U32MAP_NONE) return &g->threads[v];
-    if (!create) return NULL;
     xgrow((void **)&g->threads, &g->threads_cap, g->nthreads + 1, sizeof *g->threads);
     tidmap_put(&g->thread_map, tid, (uint32_t)g->nthreads);
     running_t *r = &g->threads[g->nthreads++];
     r->labels = NULL;
     r->running = false;
     return r;
+}
+
+static inline running_t *global_thread(gea_t *g, uint32_t tid, bool create)
+{
+    uint32_t v = tidmap_get(&g->thread_map, tid);
+    if (v != U32MAP_NONE) return &g->threads[v];
+    return create ? new_global_thread(g, tid) : NULL;
 }
 
 static void thread_create(gea_t *g, gea_window_t *w, uint32_t tid, uint64_t t)
@@ -564,17 +569,30 @@ static gea_window_t *window_stop(gea_t *g, gea_window_t *w, uint64_t t)
     return new_window(g);
 }
 
+/* gea_parse_label, with the common case (no subscript) inline. */
+static inline void parse_label(const char *s, size_t n, const char **label, size_t *len,
+                               int64_t *sub)
+{
+    if (n == 0 || ((s[0] < '0' || s[0] > '9') && s[0] != '-')) {
+        *label = s;
+        *len = n;
+        *sub = 0;
+        return;
+    }
+    gea_parse_label(s, n, label, len, sub);
+}
+
 static void user_message(gea_t *g, gea_window_t *w, const evlog_bytes_t *text, uint64_t t)
 {
     const char *s = (const char *)text->p, *label;
     size_t n = text->len, len;
     int64_t sub;
     if (has_prefix(s, n, g->start_prefix, g->start_len, g->start_word, g->start_mask)) {
-        gea_parse_label(s + g->start_len, n - g->start_len, &label, &len, &sub);
+        parse_label(s + g->start_len, n - g->start_len, &label, &len, &sub);
         if (w->in_window) event_start(w, GEA_USER, user_id(g, w, label, len, sub, true), t);
         if (is_window(g, label, len, sub)) window_start(g, w, t);
     } else if (has_prefix(s, n, g->stop_prefix, g->stop_len, g->stop_word, g->stop_mask)) {
-        gea_parse_label(s + g->stop_len, n - g->stop_len, &label, &len, &sub);
+        parse_label(s + g->stop_len, n - g->stop_len, &label, &len, &sub);
         if (is_window(g, label, len, sub)) w = window_stop(g, w, t);
         if (w->in_window) event_stop(w, GEA_USER, user_id(g, w, label, len, sub, false), t);
     }

@@ -80,38 +80,59 @@ static inline uint32_t load32(const char *p)
     return v;
 }
 
-/* Hashes every byte of the label a word at a time: the last word overlaps the one before it, and
- * short labels are read as two overlapping halves (no loop over single bytes). */
+/* For 4 <= n <= 16: four 4-byte words of p[0..n) that together cover every byte (at 0, at
+ * min(4, n - 4), at max(n - 8, 0) and at n - 4), read without branching on n, as label lengths
+ * vary from one event to the next and such branches mispredict. */
+static inline void short_words(const char *p, size_t n, uint64_t *x, uint64_t *y)
+{
+    size_t second = n - 4 < 4 ? n - 4 : 4, third = n >= 8 ? n - 8 : 0;
+    *x = (uint64_t)load32(p) << 32 | load32(p + n - 4);
+    *y = (uint64_t)load32(p + second) << 32 | load32(p + third);
+}
+
+/* Hashes every byte of the label: short ones (the usual) as four overlapping words, longer ones a
+ * word at a time with the last word overlapping. */
 static inline uint64_t user_hash(const char *label, size_t len, int64_t sub)
 {
     const uint64_t k = 0x9E3779B97F4A7C15ull;
-    uint64_t h = 1469598103934665603ull ^ len;
-    if (len >= 8) {
-        for (size_t i = 0; i + 8 < len; i += 8) {
+    uint64_t h = 1469598103934665603ull ^ len, x, y;
+    if (len - 4 <= 12) {
+        short_words(label, len, &x, &y);
+    } else if (len > 16) {
+        size_t i = 0;
+        for (; i + 16 < len; i += 8) {
             h = (h ^ load64(label + i)) * k;
             h ^= h >> 32;
         }
-        h = (h ^ load64(label + len - 8)) * k;
-    } else if (len >= 4) {
-        h = (h ^ ((uint64_t)load32(label) << 32 | load32(label + len - 4))) * k;
-    } else if (len > 0) {
-        h = (h ^ ((uint64_t)(uint8_t)label[0] << 16 | (uint64_t)(uint8_t)label[len / 2] << 8 |
-                  (uint8_t)label[len - 1])) *
-            k;
+        x = load64(label + i);
+        y = load64(label + len - 8);
+    } else {
+        x = len ? (uint64_t)(uint8_t)label[0] << 16 | (uint64_t)(uint8_t)label[len / 2] << 8 |
+                      (uint8_t)label[len - 1]
+                : 0;
+        y = 0;
     }
+    h = (h ^ x) * k;
+    h ^= h >> 32;
+    h = (h ^ y) * k;
     h = (h ^ (uint64_t)sub) * k;
     return h ^ (h >> 29);
 }
 
-/* Whether a[0..n) equals b[0..n): words, the last one overlapping, as labels are short. */
+/* Whether a[0..n) equals b[0..n): short ones (the usual) compared as four words at once. */
 static inline bool bytes_eq(const char *a, const char *b, size_t n)
 {
-    if (n >= 8) {
+    if (n - 4 <= 12) {
+        uint64_t ax, ay, bx, by;
+        short_words(a, n, &ax, &ay);
+        short_words(b, n, &bx, &by);
+        return ((ax ^ bx) | (ay ^ by)) == 0;
+    }
+    if (n > 16) {
         for (size_t i = 0; i + 8 < n; i += 8)
             if (load64(a + i) != load64(b + i)) return false;
         return load64(a + n - 8) == load64(b + n - 8);
     }
-    if (n >= 4) return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
     for (size_t i = 0; i < n; i++)
         if (a[i] != b[i]) return false;
     return true;

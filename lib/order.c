@@ -286,7 +286,9 @@ static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
             const uint8_t *p = bytes + off;
             uint32_t in = info[evlog_u16(p)];
             if (!(in & INFO_DECLARED)) return LP_EBAD_EVENT;
-            uint32_t size = in & INFO_VAR ? evlog_u16(p + 10) : in & INFO_SIZE;
+            /* both sizes read, one chosen: fixed and variable sizes interleave unpredictably */
+            uint32_t var_size = evlog_u16(p + 10);
+            uint32_t size = in & INFO_VAR ? var_size : in & INFO_SIZE;
             ADD_EVENT(p, in, size);
             off += 10u + ((in & INFO_VAR) >> 15) + size;
         }
@@ -307,7 +309,8 @@ static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
         for (uint32_t j = 0; j < r->count; j++) {
             const uint8_t *p = bytes + off;
             uint32_t in = info[evlog_u16(p)];
-            uint32_t size = in & INFO_VAR ? evlog_u16(p + 10) : in & INFO_SIZE;
+            uint32_t var_size = off + 12 <= n ? evlog_u16(p + 10) : 0; /* as above */
+            uint32_t size = in & INFO_VAR ? var_size : in & INFO_SIZE;
             ADD_EVENT(p, in, size);
             off += 10u + ((in & INFO_VAR) >> 15) + size;
         }

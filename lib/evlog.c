@@ -346,21 +346,6 @@ int evlog_decode_one(const evlog_types_t *tt, const uint8_t *p, size_t avail, ui
     return (int)(hdr + len);
 }
 
-int evlog_decode_framed(const evlog_types_t *tt, const uint8_t *p, uint64_t off, bool fields,
-                        evlog_event_t *ev)
-{
-    uint16_t type = evlog_u16(p);
-    bool var = tt->size[type] == EVLOG_VAR_SIZE;
-    ev->type = type;
-    ev->ts = evlog_u64(p + 2);
-    ev->offset = off;
-    ev->cap = EVLOG_NO_CAP;
-    ev->size = var ? evlog_u16(p + 10) : (uint32_t)tt->size[type];
-    ev->payload = p + (var ? 12 : 10);
-    ev->known = false;
-    return fields ? evlog_decode_fields(ev, var) : 0;
-}
-
 /* ---- header ------------------------------------------------------------------------------- */
 
 /* Parses a whole header from hdr[0..len). Returns its size, 0 if more bytes are needed, or

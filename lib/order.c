@@ -1,9 +1,10 @@
 /* File ordering: pass 1 feeds the log through the streaming decoder (no field decoding) and
  * records runs (contiguous events of one capability, cut at block markers and every 64 Ki
  * events) with their smallest timestamp; pass 2 merges the runs by (timestamp, file offset),
- * which is exactly the stable sort by timestamp of the file order. A run's bytes are read (or,
- * in memory, pointed at) only while the merge needs them. A clean log skips pass 1: its blocks
- * are the runs, and each block's claim to start at its marker's time is checked as it loads. */
+ * which is exactly the stable sort by timestamp of the file order, with a winner tree over the
+ * loaded runs. A run's bytes are read (or, in memory, pointed at) only while the merge needs
+ * them. A clean log skips pass 1: its blocks are the runs, and each block's claim to start at
+ * its marker's time is checked as it loads. */
 #include "order.h"
 
 #include "err.h"

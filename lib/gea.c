@@ -200,7 +200,7 @@ static long new_id(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid, con
         w->gc_id = idx;
     } else if (kind == GEA_THREAD) {
         tidmap_put(&w->thread_ids, tid, (uint32_t)idx);
-    } else if (++w->nusers * 2 > w->slots_cap) {
+    } else if (++w->nusers * 4 > w->slots_cap) { /* at most a quarter full: few probes */
         reindex(w);
     } else {
         size_t s = (size_t)h & (w->slots_cap - 1);

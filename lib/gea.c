@@ -449,7 +449,7 @@ static void open_user_remove(gea_window_t *w, uint32_t idx)
 }
 
 /* Opens one nesting level of id i (of `kind`) at t. */
-static void event_start(gea_window_t *w, gea_kind_t kind, long i, uint64_t t)
+static inline void event_start(gea_window_t *w, gea_kind_t kind, long i, uint64_t t)
 {
     gea_id_t *id = &w->ids[i];
     if (id->open_count++) return;
@@ -463,7 +463,7 @@ static void event_start(gea_window_t *w, gea_kind_t kind, long i, uint64_t t)
 }
 
 /* Closes one nesting level of id i (of `kind`, -1: none) at t. */
-static void event_stop(gea_window_t *w, gea_kind_t kind, long i, uint64_t t)
+static inline void event_stop(gea_window_t *w, gea_kind_t kind, long i, uint64_t t)
 {
     if (i < 0) return;
     gea_id_t *id = &w->ids[i];

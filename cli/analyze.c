@@ -217,9 +217,14 @@ static int run_pass(const order_source_t *src, pass_t *p, bool report)
     if (evlog_init(&d, &sink) < 0) return LP_ENOMEM;
     static uint64_t fields[1024];
     gea_fields(fields);
-    order_stats_t st = {.reset = on_reset, .progress_ctx = p, .fields = fields};
+    /* without windows the analysis needs only the times of the events it does not read: they
+     * are skipped by the ordering and accounted for at the end */
+    bool skip = !p->opts->window;
+    order_stats_t st = {
+        .reset = on_reset, .progress_ctx = p, .fields = fields, .skip_others = skip};
     if (p->progress) st.progress = on_progress;
     int rc = order_log(&d, src, on_event, p, &st);
+    if (skip) gea_skipped(p->g, st.min_ts, st.max_ts);
 
     if (rc == LP_EIO && report)
         fprintf(stderr, "error: cannot read the log: %s\n", strerror(errno));

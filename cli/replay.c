@@ -75,8 +75,12 @@ static int analyse(seg_log_t *l, const char *dir)
     evlog_t d;
     evlog_sink_t sink = {.on_warning = on_warning};
     int rc = evlog_init(&d, &sink);
-    order_stats_t st = {.reset = reset, .progress_ctx = &x};
+    static uint64_t fields[1024];
+    gea_fields(fields);
+    /* no windows: the events the analysis does not read are only timed (see order_stats_t) */
+    order_stats_t st = {.reset = reset, .progress_ctx = &x, .fields = fields, .skip_others = true};
     if (rc == 0) rc = order_log(&d, &src, on_event, &x, &st);
+    gea_skipped(x.g, st.min_ts, st.max_ts);
     int status = 0;
     if (rc < 0) {
         fprintf(stderr, "error: %s at byte %llu\n",

@@ -86,9 +86,7 @@ static bool nul_str(const uint8_t *p, uint32_t len, uint32_t *at, evlog_bytes_t 
     return true;
 }
 
-/* Decodes the payload fields of `ev` (type, size, payload set). Returns 0, or LP_EBAD_EVENT
- * when a variable-size payload contradicts its own layout. Sets ev->known. */
-static int decode_fields(evlog_event_t *ev, bool var)
+int evlog_decode_fields(evlog_event_t *ev, bool var)
 {
     const uint8_t *p = ev->payload;
     uint32_t n = ev->size, at;
@@ -343,24 +341,9 @@ int evlog_decode_one(const evlog_types_t *tt, const uint8_t *p, size_t avail, ui
     ev->cap = EVLOG_NO_CAP;
     ev->size = len;
     ev->payload = p + hdr;
-    int rc = decode_fields(ev, size == EVLOG_VAR_SIZE);
+    int rc = evlog_decode_fields(ev, size == EVLOG_VAR_SIZE);
     if (rc < 0) return rc;
     return (int)(hdr + len);
-}
-
-int evlog_decode_framed(const evlog_types_t *tt, const uint8_t *p, uint64_t off, bool fields,
-                        evlog_event_t *ev)
-{
-    uint16_t type = evlog_u16(p);
-    bool var = tt->size[type] == EVLOG_VAR_SIZE;
-    ev->type = type;
-    ev->ts = evlog_u64(p + 2);
-    ev->offset = off;
-    ev->cap = EVLOG_NO_CAP;
-    ev->size = var ? evlog_u16(p + 10) : (uint32_t)tt->size[type];
-    ev->payload = p + (var ? 12 : 10);
-    ev->known = false;
-    return fields ? decode_fields(ev, var) : 0;
 }
 
 /* ---- header ------------------------------------------------------------------------------- */
@@ -501,7 +484,7 @@ static int process(evlog_t *d, const uint8_t *p, size_t total, uint64_t off)
     ev.known = false;
     ev.size = (uint32_t)total - (var ? 12u : 10u);
     ev.payload = p + (var ? 12 : 10);
-    if ((!d->raw || ev.type == EVLOG_BLOCK_MARKER) && (rc = decode_fields(&ev, var)) < 0)
+    if ((!d->raw || ev.type == EVLOG_BLOCK_MARKER) && (rc = evlog_decode_fields(&ev, var)) < 0)
         return fail(d, rc, off, "malformed event of type %llu", evlog_u16(p));
     if (ev.type == EVLOG_BLOCK_MARKER && ev.known) {
         if (d->block_left > 0 && !d->block_warned) warn(d, EVLOG_WARN_BLOCK_SIZE, d->block_off, 0);

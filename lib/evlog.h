@@ -327,12 +327,10 @@ const evlog_types_t *evlog_types(const evlog_t *d);
  * any thread. */
 int evlog_decode_one(const evlog_types_t *tt, const uint8_t *p, size_t avail, uint64_t off,
                      evlog_event_t *ev);
-/* Like evlog_decode_one for an event whose framing the caller has already checked (its type is
- * declared in `tt`, not the end marker, and all its bytes are at `p`). With `fields` false the
- * payload is not looked at (ev->known = false). Returns 0, or LP_EBAD_EVENT for a malformed
- * variable-size payload. Pure; any thread. */
-int evlog_decode_framed(const evlog_types_t *tt, const uint8_t *p, uint64_t off, bool fields,
-                        evlog_event_t *ev);
+/* Decodes the payload fields of `ev`, whose type, size and payload the caller has set (`var`:
+ * its type is variable-size), and sets ev->known. Returns 0, or LP_EBAD_EVENT when a
+ * variable-size payload contradicts its own layout. Pure; any thread. */
+int evlog_decode_fields(evlog_event_t *ev, bool var);
 
 /* Big-endian readers for payload fields. */
 static inline uint16_t evlog_u16(const uint8_t *p)

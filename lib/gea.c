@@ -66,35 +66,74 @@ void gea_parse_label(const char *s, size_t n, const char **label, size_t *len, i
     *sub = neg ? -(int64_t)v : (int64_t)v;
 }
 
-static uint64_t user_hash(const char *label, size_t len, int64_t sub)
+static inline uint64_t load64(const char *p)
 {
-    uint64_t h = 1469598103934665603ull ^ len;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) { /* eight bytes at a time, then the tail */
-        uint64_t v;
-        memcpy(&v, label + i, 8);
-        h = (h ^ v) * 0x9E3779B97F4A7C15ull;
-        h ^= h >> 32;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint32_t load32(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* For 4 <= n <= 16: four 4-byte words of p[0..n) that together cover every byte (at 0, at
+ * min(4, n - 4), at max(n - 8, 0) and at n - 4), read without branching on n, as label lengths
+ * vary from one event to the next and such branches mispredict. */
+static inline void short_words(const char *p, size_t n, uint64_t *x, uint64_t *y)
+{
+    size_t second = n - 4 < 4 ? n - 4 : 4, third = n >= 8 ? n - 8 : 0;
+    *x = (uint64_t)load32(p) << 32 | load32(p + n - 4);
+    *y = (uint64_t)load32(p + second) << 32 | load32(p + third);
+}
+
+/* Hashes every byte of the label: short ones (the usual) as four overlapping words, longer ones a
+ * word at a time with the last word overlapping. */
+static inline uint64_t user_hash(const char *label, size_t len, int64_t sub)
+{
+    const uint64_t k = 0x9E3779B97F4A7C15ull;
+    uint64_t h = 1469598103934665603ull ^ len, x, y;
+    if (len - 4 <= 12) {
+        short_words(label, len, &x, &y);
+    } else if (len > 16) {
+        size_t i = 0;
+        for (; i + 16 < len; i += 8) {
+            h = (h ^ load64(label + i)) * k;
+            h ^= h >> 32;
+        }
+        x = load64(label + i);
+        y = load64(label + len - 8);
+    } else {
+        x = len ? (uint64_t)(uint8_t)label[0] << 16 | (uint64_t)(uint8_t)label[len / 2] << 8 |
+                      (uint8_t)label[len - 1]
+                : 0;
+        y = 0;
     }
-    uint64_t tail = 0;
-    for (; i < len; i++)
-        tail = tail << 8 | (uint8_t)label[i];
-    h = (h ^ tail) * 0x9E3779B97F4A7C15ull;
-    h = (h ^ (uint64_t)sub) * 0x9E3779B97F4A7C15ull;
+    h = (h ^ x) * k;
+    h ^= h >> 32;
+    h = (h ^ y) * k;
+    h = (h ^ (uint64_t)sub) * k;
     return h ^ (h >> 29);
 }
 
-/* Whether a[0..n) equals b[0..n): inline, as labels are short. */
+/* Whether a[0..n) equals b[0..n): short ones (the usual) compared as four words at once. */
 static inline bool bytes_eq(const char *a, const char *b, size_t n)
 {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x, y;
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        if (x != y) return false;
+    if (n - 4 <= 12) {
+        uint64_t ax, ay, bx, by;
+        short_words(a, n, &ax, &ay);
+        short_words(b, n, &bx, &by);
+        return ((ax ^ bx) | (ay ^ by)) == 0;
     }
-    for (; i < n; i++)
+    if (n > 16) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (load64(a + i) != load64(b + i)) return false;
+        return load64(a + n - 8) == load64(b + n - 8);
+    }
+    for (size_t i = 0; i < n; i++)
         if (a[i] != b[i]) return false;
     return true;
 }
@@ -140,29 +179,10 @@ static void reindex(gea_window_t *w)
     }
 }
 
-/* Finds an id (GC: one; threads: by tid; users: hashed); creates it when `create`. Returns its
- * index or -1. */
-static long find_id(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid, const char *label,
-                    size_t len, int64_t sub, bool create)
+/* Adds an id to the window (h: the user id's hash). Returns its index. */
+static long new_id(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid, const char *label,
+                   size_t len, int64_t sub, uint64_t h)
 {
-    uint64_t h = 0;
-    if (kind == GEA_GC) {
-        if (w->gc_id >= 0 || !create) return w->gc_id;
-    } else if (kind == GEA_THREAD) {
-        uint32_t v = tidmap_get(&w->thread_ids, tid);
-        if (v != U32MAP_NONE || !create) return v == U32MAP_NONE ? -1 : (long)v;
-    } else {
-        h = user_hash(label, len, sub);
-        for (size_t s = w->slots_cap ? (size_t)h & (w->slots_cap - 1) : 0; w->slots_cap;
-             s = (s + 1) & (w->slots_cap - 1)) {
-            uint32_t v = w->slots[s];
-            if (!v) break;
-            const gea_id_t *id = &w->ids[v - 1];
-            if (id->sub == sub && id->label_len == len && bytes_eq(id->label, label, len))
-                return (long)v - 1;
-        }
-        if (!create) return -1;
-    }
     xgrow((void **)&w->ids, &w->ids_cap, w->nids + 1, sizeof *w->ids);
     gea_id_t *id = &w->ids[w->nids];
     memset(id, 0, sizeof *id);
@@ -180,7 +200,7 @@ static long find_id(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid, co
         w->gc_id = idx;
     } else if (kind == GEA_THREAD) {
         tidmap_put(&w->thread_ids, tid, (uint32_t)idx);
-    } else if (++w->nusers * 2 > w->slots_cap) {
+    } else if (++w->nusers * 4 > w->slots_cap) { /* at most a quarter full: few probes */
         reindex(w);
     } else {
         size_t s = (size_t)h & (w->slots_cap - 1);
@@ -189,6 +209,38 @@ static long find_id(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid, co
         w->slots[s] = (uint32_t)idx + 1;
     }
     return idx;
+}
+
+/* The index of user id (label, sub), created when absent and `create`; -1 if none. */
+static inline long user_id(gea_t *g, gea_window_t *w, const char *label, size_t len, int64_t sub,
+                           bool create)
+{
+    uint64_t h = user_hash(label, len, sub);
+    size_t mask = w->slots_cap - 1;
+    if (w->slots_cap)
+        for (size_t s = (size_t)h & mask;; s = (s + 1) & mask) {
+            uint32_t v = w->slots[s];
+            if (!v) break;
+            const gea_id_t *id = &w->ids[v - 1];
+            if (id->sub == sub && id->label_len == len && bytes_eq(id->label, label, len))
+                return (long)v - 1;
+        }
+    return create ? new_id(g, w, GEA_USER, 0, label, len, sub, h) : -1;
+}
+
+/* The index of thread tid's id, created when absent and `create`; -1 if none. */
+static inline long thread_id(gea_t *g, gea_window_t *w, uint32_t tid, bool create)
+{
+    uint32_t v = tidmap_get(&w->thread_ids, tid);
+    if (v != U32MAP_NONE) return (long)v;
+    return create ? new_id(g, w, GEA_THREAD, tid, NULL, 0, 0, 0) : -1;
+}
+
+/* The index of the GC id, created when absent and `create`; -1 if none. */
+static inline long gc_id(gea_t *g, gea_window_t *w, bool create)
+{
+    if (w->gc_id >= 0 || !create) return w->gc_id;
+    return new_id(g, w, GEA_GC, 0, NULL, 0, 0, 0);
 }
 
 int gea_id_cmp(const gea_id_t *a, const gea_id_t *b)
@@ -381,7 +433,8 @@ static void record(gea_window_t *w, gea_id_t *id, uint64_t s, uint64_t e)
 
 static void open_user_add(gea_window_t *w, uint32_t idx)
 {
-    xgrow((void **)&w->open_users, &w->open_cap, w->nopen + 1, sizeof *w->open_users);
+    if (w->nopen == w->open_cap)
+        xgrow((void **)&w->open_users, &w->open_cap, w->nopen + 1, sizeof *w->open_users);
     w->ids[idx].open_slot = (int32_t)w->nopen;
     w->open_users[w->nopen++] = idx;
 }
@@ -395,10 +448,9 @@ static void open_user_remove(gea_window_t *w, uint32_t idx)
     w->ids[idx].open_slot = -1;
 }
 
-static void event_start(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid, const char *label,
-                        size_t len, int64_t sub, uint64_t t)
+/* Opens one nesting level of id i (of `kind`) at t. */
+static inline void event_start(gea_window_t *w, gea_kind_t kind, long i, uint64_t t)
 {
-    long i = find_id(g, w, kind, tid, label, len, sub, true);
     gea_id_t *id = &w->ids[i];
     if (id->open_count++) return;
     id->open_start = t;
@@ -410,10 +462,9 @@ static void event_start(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid
         }
 }
 
-static void event_stop(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid, const char *label,
-                       size_t len, int64_t sub, uint64_t t)
+/* Closes one nesting level of id i (of `kind`, -1: none) at t. */
+static inline void event_stop(gea_window_t *w, gea_kind_t kind, long i, uint64_t t)
 {
-    long i = find_id(g, w, kind, tid, label, len, sub, false);
     if (i < 0) return;
     gea_id_t *id = &w->ids[i];
     if (id->open_count == 0) return;
@@ -454,17 +505,21 @@ static const gea_label_t *cons_label(gea_t *g, const char *s, size_t n, const ge
     return l;
 }
 
-static running_t *global_thread(gea_t *g, uint32_t tid, bool create)
+static running_t *new_global_thread(gea_t *g, uint32_t tid)
 {
-    uint32_t v = tidmap_get(&g->thread_map, tid);
-    if (v != U32MAP_NONE) return &g->threads[v];
-    if (!create) return NULL;
     xgrow((void **)&g->threads, &g->threads_cap, g->nthreads + 1, sizeof *g->threads);
     tidmap_put(&g->thread_map, tid, (uint32_t)g->nthreads);
     running_t *r = &g->threads[g->nthreads++];
     r->labels = NULL;
     r->running = false;
     return r;
+}
+
+static inline running_t *global_thread(gea_t *g, uint32_t tid, bool create)
+{
+    uint32_t v = tidmap_get(&g->thread_map, tid);
+    if (v != U32MAP_NONE) return &g->threads[v];
+    return create ? new_global_thread(g, tid) : NULL;
 }
 
 static void thread_create(gea_t *g, gea_window_t *w, uint32_t tid, uint64_t t)
@@ -535,19 +590,32 @@ static gea_window_t *window_stop(gea_t *g, gea_window_t *w, uint64_t t)
     return new_window(g);
 }
 
+/* gea_parse_label, with the common case (no subscript) inline. */
+static inline void parse_label(const char *s, size_t n, const char **label, size_t *len,
+                               int64_t *sub)
+{
+    if (n == 0 || ((s[0] < '0' || s[0] > '9') && s[0] != '-')) {
+        *label = s;
+        *len = n;
+        *sub = 0;
+        return;
+    }
+    gea_parse_label(s, n, label, len, sub);
+}
+
 static void user_message(gea_t *g, gea_window_t *w, const evlog_bytes_t *text, uint64_t t)
 {
     const char *s = (const char *)text->p, *label;
     size_t n = text->len, len;
     int64_t sub;
     if (has_prefix(s, n, g->start_prefix, g->start_len, g->start_word, g->start_mask)) {
-        gea_parse_label(s + g->start_len, n - g->start_len, &label, &len, &sub);
-        if (w->in_window) event_start(g, w, GEA_USER, 0, label, len, sub, t);
+        parse_label(s + g->start_len, n - g->start_len, &label, &len, &sub);
+        if (w->in_window) event_start(w, GEA_USER, user_id(g, w, label, len, sub, true), t);
         if (is_window(g, label, len, sub)) window_start(g, w, t);
     } else if (has_prefix(s, n, g->stop_prefix, g->stop_len, g->stop_word, g->stop_mask)) {
-        gea_parse_label(s + g->stop_len, n - g->stop_len, &label, &len, &sub);
+        parse_label(s + g->stop_len, n - g->stop_len, &label, &len, &sub);
         if (is_window(g, label, len, sub)) w = window_stop(g, w, t);
-        if (w->in_window) event_stop(g, w, GEA_USER, 0, label, len, sub, t);
+        if (w->in_window) event_stop(w, GEA_USER, user_id(g, w, label, len, sub, false), t);
     }
 }
 
@@ -560,17 +628,12 @@ void gea_fields(uint64_t bits[1024])
         bits[used[i] >> 6] |= 1ull << (used[i] & 63);
 }
 
-void gea_event(gea_t *g, const evlog_event_t *ev)
+/* The part of gea_event for events whose fields it reads (kept out of line, so that the many
+ * events it only times cost a short call). */
+static __attribute__((noinline)) void known_event(gea_t *g, gea_window_t *w,
+                                                  const evlog_event_t *ev)
 {
-    gea_window_t *w = g->wins[g->nwins - 1];
     uint64_t t = ev->ts;
-    if (ev->type == EVLOG_BLOCK_MARKER) return;
-    if (!w->any_event) {
-        w->any_event = true;
-        w->first_ts = t;
-    }
-    if (t > w->end) w->end = t;
-    if (!ev->known) return;
     switch (ev->type) {
     case EVLOG_CAP_CREATE:
     case EVLOG_STARTUP:
@@ -587,13 +650,13 @@ void gea_event(gea_t *g, const evlog_event_t *ev)
         thread_seen(g, w, tid, t);
         if (ev->f.stop.status == 5) { /* ThreadFinished */
             if (w->in_window) {
-                event_stop(g, w, GEA_THREAD, tid, NULL, 0, 0, t);
+                event_stop(w, GEA_THREAD, thread_id(g, w, tid, false), t);
                 gea_thread_t *th = window_thread(w, tid, false);
                 if (th) th->finished = t;
             }
             running_remove(g, tid);
         } else if (w->in_window) {
-            event_stop(g, w, GEA_THREAD, tid, NULL, 0, 0, t);
+            event_stop(w, GEA_THREAD, thread_id(g, w, tid, false), t);
         }
         break;
     }
@@ -609,13 +672,13 @@ void gea_event(gea_t *g, const evlog_event_t *ev)
     }
     case EVLOG_RUN_THREAD:
         thread_seen(g, w, ev->f.thread.tid, t);
-        if (w->in_window) event_start(g, w, GEA_THREAD, ev->f.thread.tid, NULL, 0, 0, t);
+        if (w->in_window) event_start(w, GEA_THREAD, thread_id(g, w, ev->f.thread.tid, true), t);
         break;
     case EVLOG_GC_START:
-        if (w->in_window) event_start(g, w, GEA_GC, 0, NULL, 0, 0, t);
+        if (w->in_window) event_start(w, GEA_GC, gc_id(g, w, true), t);
         break;
     case EVLOG_GC_END:
-        if (w->in_window) event_stop(g, w, GEA_GC, 0, NULL, 0, 0, t);
+        if (w->in_window) event_stop(w, GEA_GC, gc_id(g, w, false), t);
         break;
     case EVLOG_USER_MSG:
         user_message(g, w, &ev->f.msg.text, t);
@@ -623,6 +686,28 @@ void gea_event(gea_t *g, const evlog_event_t *ev)
     default:
         break;
     }
+}
+
+void gea_event(gea_t *g, const evlog_event_t *ev)
+{
+    gea_window_t *w = g->wins[g->nwins - 1];
+    uint64_t t = ev->ts;
+    if (ev->type == EVLOG_BLOCK_MARKER) return;
+    if (!w->any_event) {
+        w->any_event = true;
+        w->first_ts = t;
+    }
+    if (t > w->end) w->end = t;
+    if (ev->known) known_event(g, w, ev);
+}
+
+void gea_skipped(gea_t *g, uint64_t first, uint64_t last)
+{
+    gea_window_t *w = g->wins[g->nwins - 1];
+    if (first > last) return;
+    if (!w->any_event || first < w->first_ts) w->first_ts = first;
+    w->any_event = true;
+    if (last > w->end) w->end = last;
 }
 
 size_t gea_thread_header(const gea_window_t *w, uint32_t tid, char *buf, size_t cap)

@@ -96,6 +96,11 @@ void gea_event(gea_t *g, const evlog_event_t *ev);
 /* Sets in `bits` (a bitmap of 65536 event types, 1024 words) the types whose fields gea_event
  * reads; it needs only the time of the others (see order_stats_t.fields). Any thread. */
 void gea_fields(uint64_t bits[1024]);
+/* Accounts for events of the other types that were not fed (order_stats_t.skip_others): first
+ * and last are the first and last time of all events of the log, fed or not (first > last:
+ * none); the same as feeding them, for an analysis without windows (with windows they must be
+ * fed). */
+void gea_skipped(gea_t *g, uint64_t first, uint64_t last);
 /* The analyses to report, per spec §4: every closed window, or the single analysis when no
  * window closed. Pointers stay valid until the next gea_event or gea_destroy. */
 size_t gea_outputs(const gea_t *g);

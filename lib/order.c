@@ -1,9 +1,10 @@
 /* File ordering: pass 1 feeds the log through the streaming decoder (no field decoding) and
  * records runs (contiguous events of one capability, cut at block markers and every 64 Ki
  * events) with their smallest timestamp; pass 2 merges the runs by (timestamp, file offset),
- * which is exactly the stable sort by timestamp of the file order. A run's bytes are read (or,
- * in memory, pointed at) only while the merge needs them. A clean log skips pass 1: its blocks
- * are the runs, and each block's claim to start at its marker's time is checked as it loads. */
+ * which is exactly the stable sort by timestamp of the file order, with a winner tree over the
+ * loaded runs. A run's bytes are read (or, in memory, pointed at) only while the merge needs
+ * them. A clean log skips pass 1: its blocks are the runs, and each block's claim to start at
+ * its marker's time is checked as it loads. */
 #include "order.h"
 
 #include "err.h"
@@ -12,17 +13,33 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define RUN_MAX_EVENTS 65536
 #define RUN_MAX_BYTES (64u << 20)
 #define CHUNK (4u << 20)
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/* What a run's table says of an event type: declared, variable-size, fields wanted, and the
+ * payload size of a fixed-size type; an event's entry keeps the last three for the merge. */
+#define INFO_DECLARED (1u << 31)
+#define INFO_KEEP (1u << 18) /* merged and emitted (else only its time is noted) */
+#define INFO_WANT (1u << 17)
+#define INFO_VAR (1u << 16)
+#define INFO_SIZE 0xFFFFu
 
 typedef struct entry {
     uint64_t ts;
-    uint32_t off; /* from the run's first byte */
-    uint32_t pad;
+    uint32_t off;  /* from the run's first byte */
+    uint32_t meta; /* INFO_WANT | INFO_VAR | payload size */
 } entry_t;
+
+/* One header's type table as the merge reads it: INFO_* bits per type number (0 for an undeclared
+ * type, and for block markers, which never belong to a run). */
+typedef struct info_table {
+    uint32_t t[65536];
+} info_table_t;
 
 typedef struct run {
     uint64_t start, end; /* file offsets [start, end) */
@@ -33,22 +50,20 @@ typedef struct run {
     const uint8_t *bytes; /* while loaded */
     uint8_t *owned;       /* bytes read from the file */
     size_t owned_cap, ents_cap;
-    entry_t *ents; /* while loaded, unless `seq` */
-    uint32_t pos;
-    /* A fast-path run found in time order when loaded (GHC's blocks mostly are) is read in
-     * place: `cur` is the offset of its next event, `cur_ts` that event's time, `cur_len` its
-     * size. Otherwise it gets sorted entries like an exact-path run. */
-    bool seq;
-    uint32_t cur, cur_len;
-    uint64_t cur_ts;
+    entry_t *ents; /* while loaded: its events in time order */
+    uint32_t pos;  /* the next entry to emit */
+    uint64_t low;  /* once loaded: the smallest time of its events, emitted or skipped */
 } run_t;
 
 typedef struct indexer {
     evlog_t *d;
     run_t *runs;
     size_t nruns, runs_cap;
-    evlog_types_t **tables;
+    info_table_t **tables;
     size_t ntables, tables_cap;
+    const uint64_t *fields;           /* order_stats_t.fields */
+    bool skip;                        /* order_stats_t.skip_others */
+    uint64_t skipped, min_ts, max_ts; /* events skipped; times of all events */
     int last_headers;
     evlog_sink_t user; /* the caller's sink, for warnings */
     /* Buffers of unloaded runs, kept for the next ones: fresh big allocations cost page faults. */
@@ -75,7 +90,13 @@ static void *pool_get(indexer_t *x, size_t need, size_t *cap)
     while (c < need)
         c *= 2;
     *cap = c;
-    return xmalloc(c);
+    if (c < HUGE_PAGE) return xmalloc(c);
+    /* whole huge pages: fewer faults while the buffer fills, fewer TLB misses while the merge
+     * reads a handful of runs at once */
+    void *p = NULL;
+    if (posix_memalign(&p, HUGE_PAGE, c) != 0) xoom(c);
+    madvise(p, c, MADV_HUGEPAGE);
+    return p;
 }
 
 static void pool_put(indexer_t *x, void *p, size_t cap)
@@ -89,19 +110,34 @@ static void pool_put(indexer_t *x, void *p, size_t cap)
     }
 }
 
+/* Adds the info table of the decoder's current header. */
+static void add_table(indexer_t *x, const evlog_types_t *tt)
+{
+    xgrow((void **)&x->tables, &x->tables_cap, x->ntables + 1, sizeof *x->tables);
+    info_table_t *t = xmalloc(sizeof *t);
+    const uint64_t *f = x->fields;
+    for (uint32_t i = 0; i < 65536; i++) {
+        int32_t size = tt->size[i];
+        bool want = !f || (f[i >> 6] >> (i & 63) & 1);
+        uint32_t flags =
+            INFO_DECLARED | (want ? INFO_WANT : 0) | (want || !x->skip ? INFO_KEEP : 0);
+        t->t[i] = size == EVLOG_UNDECLARED || i == EVLOG_BLOCK_MARKER /* never inside a run */
+                      ? 0
+                      : flags | (size == EVLOG_VAR_SIZE ? INFO_VAR : (uint32_t)size);
+    }
+    x->tables[x->ntables++] = t;
+}
+
 static int index_event(void *ctx, const evlog_event_t *ev)
 {
     indexer_t *x = ctx;
     if (ev->type == EVLOG_BLOCK_MARKER) return 0;
     if (evlog_headers(x->d) != x->last_headers) {
         x->last_headers = evlog_headers(x->d);
-        xgrow((void **)&x->tables, &x->tables_cap, x->ntables + 1, sizeof *x->tables);
-        evlog_types_t *t = xmalloc(sizeof *t);
-        memcpy(t, evlog_types(x->d), sizeof *t);
-        x->tables[x->ntables++] = t;
+        add_table(x, evlog_types(x->d));
     }
     uint32_t gen = (uint32_t)x->ntables - 1;
-    uint64_t total = (x->tables[gen]->size[ev->type] == EVLOG_VAR_SIZE ? 12 : 10) + ev->size;
+    uint64_t total = (x->tables[gen]->t[ev->type] & INFO_VAR ? 12 : 10) + ev->size;
     run_t *r = x->nruns ? &x->runs[x->nruns - 1] : NULL;
     if (!r || r->end != ev->offset || r->cap != ev->cap || r->gen != gen ||
         r->count >= RUN_MAX_EVENTS || r->end - r->start >= RUN_MAX_BYTES) {
@@ -198,44 +234,6 @@ static void sort_entries(entry_t *e, size_t n)
     }
 }
 
-/* Size of the event at p in a run of type table tt (its header is known to be in). */
-static inline uint32_t event_len(const evlog_types_t *tt, const uint8_t *p)
-{
-    int32_t size = tt->size[evlog_u16(p)];
-    return size == EVLOG_VAR_SIZE ? 12u + evlog_u16(p + 10) : 10u + (uint32_t)size;
-}
-
-static bool run_done(const run_t *r)
-{
-    return r->seq ? r->cur == r->end - r->start : r->pos == r->count;
-}
-
-/* The run's next event: its time and its offset from the run's first byte. */
-static inline void run_peek(const run_t *r, uint64_t *ts, uint32_t *off)
-{
-    if (r->seq) {
-        *ts = r->cur_ts;
-        *off = r->cur;
-    } else {
-        *ts = r->ents[r->pos].ts;
-        *off = r->ents[r->pos].off;
-    }
-}
-
-static inline void run_advance(const indexer_t *x, run_t *r)
-{
-    if (!r->seq) {
-        r->pos++;
-        return;
-    }
-    r->cur += r->cur_len;
-    if (r->cur < r->end - r->start) {
-        const uint8_t *p = r->bytes + r->cur;
-        r->cur_ts = evlog_u64(p + 2);
-        r->cur_len = event_len(x->tables[r->gen], p);
-    }
-}
-
 /* Reads the run's bytes into a pooled buffer (reused buffers avoid fresh page faults; a file
  * mapping of each run measured slower). Returns 0 or LP_EIO. */
 static int read_run(indexer_t *x, const order_source_t *src, run_t *r)
@@ -246,10 +244,10 @@ static int read_run(indexer_t *x, const order_source_t *src, run_t *r)
     return read_at(src, r->owned, n, r->start);
 }
 
-/* Brings a run into memory and makes its entries (time, offset) in time order. A fast-path run
- * (count 0: claimed from its block marker) has every event's framing checked on the way, and
- * is read in place when already in order. Returns 0, LP_EIO, or LP_EBAD_EVENT for a malformed
- * fast-path run. */
+/* Brings a run into memory and makes the entries (time, offset, size) of its kept events in
+ * time order; the others are only counted. Notes the smallest and largest time of all. A fast-path
+ * run (count 0: claimed from its block marker) has every event's framing checked on the way.
+ * Returns 0, LP_EIO, or LP_EBAD_EVENT for a malformed fast-path run. */
 static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
 {
     size_t n = (size_t)(r->end - r->start);
@@ -257,71 +255,81 @@ static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
         r->bytes = src->buf + r->start;
     else if (read_run(x, src, r) < 0)
         return LP_EIO;
-    const evlog_types_t *tt = x->tables[r->gen];
+    const uint32_t *info = x->tables[r->gen]->t;
+    const uint8_t *bytes = r->bytes;
     bool fast = r->count == 0;
     size_t max = fast ? n / 10 + 1 : r->count;
     r->ents = pool_get(x, max * sizeof *r->ents, &r->ents_cap);
     entry_t *e = r->ents;
-    uint32_t i = 0;
+    uint32_t i = 0, nev = 0; /* entries kept, events seen */
     size_t off = 0;
-    uint64_t prev = 0;
-    bool sorted = true;
+    uint64_t prev = 0, low = UINT64_MAX, high = 0;
+    uint32_t sorted = 1;
+    /* Every event's entry is written; a skipped one is overwritten by the next (no branch). */
+#define ADD_EVENT(p, in, size)                                                                     \
+    do {                                                                                           \
+        uint64_t ts = evlog_u64((p) + 2);                                                          \
+        uint32_t keep = (in) >> 18 & 1; /* INFO_KEEP */                                            \
+        low = ts < low ? ts : low;                                                                 \
+        high = ts > high ? ts : high;                                                              \
+        sorted &= (keep ^ 1) | (ts >= prev);                                                       \
+        prev = keep ? ts : prev;                                                                   \
+        e[i].ts = ts;                                                                              \
+        e[i].off = (uint32_t)off;                                                                  \
+        e[i].meta = ((in) & (INFO_WANT | INFO_VAR)) | (size);                                      \
+        i += keep;                                                                                 \
+        nev++;                                                                                     \
+    } while (0)
     if (fast) {
+        /* far enough from the end any event fits: only its type needs checking */
+        size_t safe = n > EVLOG_MAX_EVENT ? n - EVLOG_MAX_EVENT : 0;
+        while (off < safe) {
+            const uint8_t *p = bytes + off;
+            uint32_t in = info[evlog_u16(p)];
+            if (!(in & INFO_DECLARED)) return LP_EBAD_EVENT;
+            /* both sizes read, one chosen: fixed and variable sizes interleave unpredictably */
+            uint32_t var_size = evlog_u16(p + 10);
+            uint32_t size = in & INFO_VAR ? var_size : in & INFO_SIZE;
+            ADD_EVENT(p, in, size);
+            off += 10u + ((in & INFO_VAR) >> 15) + size;
+        }
         while (off < n) {
-            const uint8_t *p = r->bytes + off;
+            const uint8_t *p = bytes + off;
             size_t left = n - off;
             if (left < 10) return LP_EBAD_EVENT;
-            uint16_t type = evlog_u16(p);
-            int32_t size = tt->size[type];
-            if (size == EVLOG_UNDECLARED || type == EVLOG_BLOCK_MARKER ||
-                (size == EVLOG_VAR_SIZE && left < 12))
-                return LP_EBAD_EVENT;
-            size_t total = size == EVLOG_VAR_SIZE ? 12u + evlog_u16(p + 10) : 10u + (uint32_t)size;
+            uint32_t in = info[evlog_u16(p)];
+            if (!(in & INFO_DECLARED) || ((in & INFO_VAR) && left < 12)) return LP_EBAD_EVENT;
+            uint32_t size = in & INFO_VAR ? evlog_u16(p + 10) : in & INFO_SIZE;
+            size_t total = 10u + ((in & INFO_VAR) >> 15) + size;
             if (total > left) return LP_EBAD_EVENT;
-            uint64_t ts = evlog_u64(p + 2);
-            sorted &= ts >= prev;
-            prev = ts;
-            e[i].ts = ts;
-            e[i].off = (uint32_t)off;
-            i++;
+            ADD_EVENT(p, in, size);
             off += total;
         }
-        if (i == 0) return LP_EBAD_EVENT;
-        r->count = i;
+        if (nev == 0) return LP_EBAD_EVENT;
     } else { /* the decoder has checked the framing */
-        for (; i < r->count; i++) {
-            const uint8_t *p = r->bytes + off;
-            uint64_t ts = evlog_u64(p + 2);
-            sorted &= ts >= prev;
-            prev = ts;
-            e[i].ts = ts;
-            e[i].off = (uint32_t)off;
-            off += event_len(tt, p);
+        for (uint32_t j = 0; j < r->count; j++) {
+            const uint8_t *p = bytes + off;
+            uint32_t in = info[evlog_u16(p)];
+            uint32_t var_size = off + 12 <= n ? evlog_u16(p + 10) : 0; /* as above */
+            uint32_t size = in & INFO_VAR ? var_size : in & INFO_SIZE;
+            ADD_EVENT(p, in, size);
+            off += 10u + ((in & INFO_VAR) >> 15) + size;
         }
     }
-    if (sorted) { /* read in place */
-        r->seq = true;
-        r->cur = 0;
-        r->cur_ts = e[0].ts;
-        r->cur_len = event_len(tt, r->bytes);
-        pool_put(x, r->ents, r->ents_cap);
-        r->ents = NULL;
-        return 0;
-    }
-    sort_entries(r->ents, r->count);
+#undef ADD_EVENT
+    r->count = i;
+    r->low = low;
+    x->skipped += nev - i;
+    if (low < x->min_ts) x->min_ts = low;
+    if (high > x->max_ts) x->max_ts = high;
+    if (!sorted) sort_entries(r->ents, r->count);
     r->pos = 0;
     return 0;
 }
 
-/* The smallest time of a loaded run (its entries are sorted). */
-static uint64_t run_min_ts(const run_t *r)
-{
-    return r->seq ? evlog_u64(r->bytes + 2) : r->ents[0].ts;
-}
-
 static uint64_t run_cost(const run_t *r)
 {
-    return (r->end - r->start) + (r->seq ? 0 : (uint64_t)r->count * sizeof(entry_t));
+    return (r->end - r->start) + (uint64_t)r->count * sizeof(entry_t);
 }
 
 static void unload_run(indexer_t *x, run_t *r)
@@ -333,68 +341,103 @@ static void unload_run(indexer_t *x, run_t *r)
     r->bytes = NULL;
 }
 
-/* ---- a binary min-heap of loaded runs keyed by (ts, file offset) of their head entry ------- */
+/* ---- a loser tree of loaded runs keyed by (ts, file offset) of their next event ----------- */
 
-typedef struct head {
-    uint64_t ts, off; /* the run's next event, cached so comparisons touch only the heap */
-    run_t *r;
-} head_t;
+/* A key (ts, file offset) as one number: keys compare with one branch-free comparison, so that
+ * picking among finely interleaved runs costs no mispredicted branches. */
+typedef unsigned __int128 okey_t;
+#define KEY_NONE (~(okey_t)0) /* an empty leaf, or no pending run */
+#define SENTINEL 0            /* the leaf holding the next pending run's key */
 
-static bool head_less(const head_t *a, const head_t *b)
+static inline okey_t key_of(uint64_t ts, uint64_t off)
 {
-    return a->ts < b->ts || (a->ts == b->ts && a->off < b->off);
+    return (okey_t)ts << 64 | off;
 }
 
-static void head_of(head_t *h, run_t *r)
-{
-    uint32_t off;
-    run_peek(r, &h->ts, &off);
-    h->r = r;
-    h->off = r->start + off;
-}
+/* A tournament over `k` leaves (a power of two), kept as a winner tree: win[1] is the leaf with
+ * the smallest key, win[i] (1 <= i < k) the winner below inner node i, whose children are the
+ * nodes 2i and 2i + 1, the leaves being nodes k .. 2k - 1. Any leaf's key may change; replaying
+ * it costs one comparison per level. */
+typedef struct tree {
+    size_t k;
+    uint32_t *win;
+    okey_t *key; /* per leaf */
+    run_t **run; /* per leaf: its run, NULL when empty (or the sentinel) */
+    uint32_t *free_leaves;
+    size_t nfree;
+} tree_t;
 
-static void heap_push(head_t *h, size_t *n, run_t *r)
+/* Plays leaf w's (new) key up to the root. */
+static inline void tree_replay(tree_t *t, uint32_t w)
 {
-    size_t i = (*n)++;
-    head_t v;
-    head_of(&v, r);
-    while (i > 0 && head_less(&v, &h[(i - 1) / 2])) {
-        h[i] = h[(i - 1) / 2];
-        i = (i - 1) / 2;
+    okey_t kw = t->key[w], ks = t->key[w ^ 1];
+    uint32_t s = w ^ 1;
+    bool take = ks < kw;
+    w = take ? s : w;
+    kw = take ? ks : kw;
+    size_t i = (t->k + w) >> 1;
+    t->win[i] = w;
+    for (; i > 1; i >>= 1) {
+        s = t->win[i ^ 1];
+        ks = t->key[s];
+        take = ks < kw;
+        w = take ? s : w;
+        kw = take ? ks : kw;
+        t->win[i >> 1] = w;
     }
-    h[i] = v;
 }
 
-/* Moves v down from the root of a heap of n heads (the root slot is free). */
-static void heap_sift_root(head_t *h, size_t n, head_t v)
+/* Builds the tree over k leaves whose keys are set. */
+static void tree_build(tree_t *t)
 {
-    size_t i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1, m = l;
-        if (l >= n) break;
-        if (l + 1 < n && head_less(&h[l + 1], &h[l])) m = l + 1;
-        if (!head_less(&h[m], &v)) break;
-        h[i] = h[m];
-        i = m;
+    size_t k = t->k;
+    for (size_t i = k - 1; i >= 1; i--) {
+        uint32_t a = 2 * i >= k ? (uint32_t)(2 * i - k) : t->win[2 * i];
+        uint32_t b = 2 * i + 1 >= k ? (uint32_t)(2 * i + 1 - k) : t->win[2 * i + 1];
+        t->win[i] = t->key[b] < t->key[a] ? b : a;
     }
-    h[i] = v;
 }
 
-static run_t *heap_pop(head_t *h, size_t *n)
+static void tree_init(tree_t *t, size_t k)
 {
-    run_t *top = h[0].r;
-    head_t v = h[--*n];
-    size_t i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1, m = l;
-        if (l >= *n) break;
-        if (l + 1 < *n && head_less(&h[l + 1], &h[l])) m = l + 1;
-        if (!head_less(&h[m], &v)) break;
-        h[i] = h[m];
-        i = m;
+    t->k = k;
+    t->win = xmalloc(k * sizeof *t->win);
+    t->key = xmalloc(k * sizeof *t->key);
+    t->run = xmalloc(k * sizeof *t->run);
+    t->free_leaves = xmalloc(k * sizeof *t->free_leaves);
+    t->nfree = 0;
+    for (size_t i = 0; i < k; i++) {
+        t->key[i] = KEY_NONE;
+        t->run[i] = NULL;
     }
-    if (*n) h[i] = v;
-    return top;
+    for (size_t i = k - 1; i > SENTINEL; i--) /* the lowest leaf is taken first */
+        t->free_leaves[t->nfree++] = (uint32_t)i;
+}
+
+static void tree_dispose(tree_t *t)
+{
+    free(t->win);
+    free(t->key);
+    free(t->run);
+    free(t->free_leaves);
+}
+
+/* Doubles the leaves (all of them were in use), keeping every leaf's key and run. */
+static void tree_grow(tree_t *t)
+{
+    size_t k = t->k, nk = 2 * k;
+    t->win = xrealloc(t->win, nk * sizeof *t->win);
+    t->key = xrealloc(t->key, nk * sizeof *t->key);
+    t->run = xrealloc(t->run, nk * sizeof *t->run);
+    t->free_leaves = xrealloc(t->free_leaves, nk * sizeof *t->free_leaves);
+    for (size_t i = k; i < nk; i++) {
+        t->key[i] = KEY_NONE;
+        t->run[i] = NULL;
+    }
+    for (size_t i = nk; i > k; i--)
+        t->free_leaves[t->nfree++] = (uint32_t)(i - 1);
+    t->k = nk;
+    tree_build(t);
 }
 
 static int pending_cmp(const void *a, const void *b)
@@ -404,11 +447,6 @@ static int pending_cmp(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
-static bool key_less(uint64_t ts, uint64_t off, uint64_t ts2, uint64_t off2)
-{
-    return ts < ts2 || (ts == ts2 && off < off2);
-}
-
 #define ORDER_VIOLATION 1 /* merge's return when a marker-indexed run broke the order */
 
 /* Pass 2. With `verify` (runs indexed from block markers), checks each run's claim as it loads
@@ -416,90 +454,95 @@ static bool key_less(uint64_t ts, uint64_t off, uint64_t ts2, uint64_t off2)
 static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, void *ctx,
                  order_stats_t *st, bool verify)
 {
-    size_t n = x->nruns, next = 0, nheap = 0;
+    size_t n = x->nruns, next = 0;
     run_t **pending = xmalloc((n ? n : 1) * sizeof *pending);
-    head_t *heap = xmalloc((n ? n : 1) * sizeof *heap);
     for (size_t i = 0; i < n; i++)
         pending[i] = &x->runs[i];
     qsort(pending, n, sizeof *pending, pending_cmp);
-    uint64_t loaded = 0, total_bytes = 0, done_bytes = 0;
+    uint64_t loaded = 0, total_bytes = 0, done_bytes = 0, emitted = 0;
     for (size_t i = 0; i < n; i++)
         total_bytes += x->runs[i].end - x->runs[i].start;
+    tree_t t;
+    tree_init(&t, 8);
+    t.key[SENTINEL] = n ? key_of(pending[0]->min_ts, pending[0]->start) : KEY_NONE;
+    tree_build(&t);
     int rc = 0;
     evlog_event_t ev;
-    const uint64_t *fields = st->fields;
-    while (rc == 0 && (next < n || nheap > 0)) {
-        /* Load every pending run whose earliest key precedes the heap's head. */
-        while (next < n) {
-            if (nheap &&
-                !key_less(pending[next]->min_ts, pending[next]->start, heap[0].ts, heap[0].off))
-                break;
+    while (rc == 0) {
+        uint32_t w = t.win[1];
+        if (t.key[w] == KEY_NONE) break; /* every run is done */
+        if (w == SENTINEL) {
+            /* The next pending run is due: load it into a leaf of its own. */
             run_t *r = pending[next++];
+            t.key[SENTINEL] =
+                next < n ? key_of(pending[next]->min_ts, pending[next]->start) : KEY_NONE;
+            tree_replay(&t, SENTINEL);
             int lr = load_run(x, src, r);
             /* A marker-indexed run was claimed to start at its marker's time: when no event of
              * it is earlier, everything emitted so far precedes all of it, so the merge of the
              * sorted runs is the exact order; otherwise the exact path takes over. */
-            if (lr == 0 && verify && run_min_ts(r) < r->min_ts) lr = LP_EBAD_EVENT;
+            if (lr == 0 && verify && r->low < r->min_ts) lr = LP_EBAD_EVENT;
             if (lr < 0) {
+                unload_run(x, r);
                 rc = lr == LP_EIO ? LP_EIO : ORDER_VIOLATION;
                 break;
             }
+            if (r->count == 0) { /* every event of it was skipped */
+                done_bytes += r->end - r->start;
+                unload_run(x, r);
+                continue;
+            }
             loaded += run_cost(r);
             if (loaded > st->peak_loaded) st->peak_loaded = loaded;
-            heap_push(heap, &nheap, r);
+            if (t.nfree == 0) tree_grow(&t);
+            uint32_t leaf = t.free_leaves[--t.nfree];
+            t.run[leaf] = r;
+            t.key[leaf] = key_of(r->ents[0].ts, r->start + r->ents[0].off);
+            tree_replay(&t, leaf);
+            continue;
         }
-        if (rc != 0) break;
-        /* Emit from the heap's top run while it stays ahead of the next best run (a child of
-         * the root) and of the next pending run; then sift it down in place. */
-        run_t *r = heap[0].r;
-        uint64_t bts = UINT64_MAX, boff = UINT64_MAX;
-        for (size_t c = 1; c <= 2 && c < nheap; c++)
-            if (key_less(heap[c].ts, heap[c].off, bts, boff)) {
-                bts = heap[c].ts;
-                boff = heap[c].off;
-            }
-        if (next < n && key_less(pending[next]->min_ts, pending[next]->start, bts, boff)) {
-            bts = pending[next]->min_ts;
-            boff = pending[next]->start;
+        run_t *r = t.run[w];
+        const entry_t *e = &r->ents[r->pos];
+        const uint8_t *p = r->bytes + e->off;
+        uint32_t meta = e->meta;
+        bool var = meta & INFO_VAR;
+        ev.type = evlog_u16(p);
+        ev.ts = e->ts;
+        ev.offset = r->start + e->off;
+        ev.cap = r->cap;
+        ev.size = meta & INFO_SIZE;
+        ev.payload = p + (var ? 12 : 10);
+        ev.known = false;
+        if (!(meta & INFO_WANT) || evlog_decode_fields(&ev, var) == 0) {
+            emitted++;
+            rc = fn(ctx, &ev);
+        } else if (verify) { /* a malformed payload: let the exact path skip it */
+            rc = ORDER_VIOLATION;
+            break;
         }
-        const evlog_types_t *tt = x->tables[r->gen];
-        uint64_t ets, emitted = 0;
-        uint32_t eoff;
-        run_peek(r, &ets, &eoff);
-        do {
-            const uint8_t *p = r->bytes + eoff;
-            uint16_t type = evlog_u16(p);
-            bool want = !fields || (fields[type >> 6] >> (type & 63) & 1);
-            if (evlog_decode_framed(tt, p, r->start + eoff, want, &ev) == 0) {
-                ev.cap = r->cap;
-                emitted++;
-                rc = fn(ctx, &ev);
-            } else if (verify) { /* a malformed payload: let the exact path skip it */
-                rc = ORDER_VIOLATION;
-                break;
-            }
-            run_advance(x, r);
-            if (run_done(r)) break;
-            run_peek(r, &ets, &eoff);
-        } while (rc == 0 && key_less(ets, r->start + eoff, bts, boff));
-        st->events += emitted;
-        if (rc > 0) break;
-        if (!run_done(r)) {
-            head_t v;
-            head_of(&v, r);
-            heap_sift_root(heap, nheap, v);
-        } else {
-            heap_pop(heap, &nheap);
-            loaded -= run_cost(r);
-            done_bytes += r->end - r->start;
-            unload_run(x, r);
-            if (st->progress) st->progress(st->progress_ctx, 2, done_bytes, total_bytes);
+        if (++r->pos < r->count) {
+            t.key[w] = key_of(e[1].ts, r->start + e[1].off);
+            tree_replay(&t, w);
+            continue;
         }
+        /* the run is done */
+        t.key[w] = KEY_NONE;
+        t.run[w] = NULL;
+        t.free_leaves[t.nfree++] = w;
+        tree_replay(&t, w);
+        loaded -= run_cost(r);
+        done_bytes += r->end - r->start;
+        unload_run(x, r);
+        if (st->progress) st->progress(st->progress_ctx, 2, done_bytes, total_bytes);
     }
-    for (size_t i = 0; i < nheap; i++)
-        unload_run(x, heap[i].r);
+    st->events += emitted;
+    st->skipped = x->skipped;
+    st->min_ts = x->min_ts;
+    st->max_ts = x->max_ts;
+    for (size_t i = 0; i < t.k; i++)
+        if (t.run[i]) unload_run(x, t.run[i]);
+    tree_dispose(&t);
     free(pending);
-    free(heap);
     return rc;
 }
 
@@ -533,11 +576,8 @@ static bool index_blocks(indexer_t *x, const order_source_t *src)
     int rc = evlog_feed(d, p, n);
     d->sink = user;
     if (rc != LP_ERANGE || evlog_headers(d) != 1) return false;
-    xgrow((void **)&x->tables, &x->tables_cap, 1, sizeof *x->tables);
-    x->tables[0] = xmalloc(sizeof **x->tables);
-    memcpy(x->tables[0], evlog_types(d), sizeof **x->tables);
-    x->ntables = 1;
-    if (x->tables[0]->size[EVLOG_BLOCK_MARKER] != 14) return false;
+    if (evlog_types(d)->size[EVLOG_BLOCK_MARKER] != 14) return false;
+    add_table(x, evlog_types(d));
     for (uint64_t off = first;;) {
         uint8_t m[24];
         if (src->len - off < 2) return false;
@@ -574,8 +614,13 @@ static void indexer_reset(indexer_t *x)
     for (size_t i = 0; i < x->npool; i++)
         free(x->pool[i].p);
     evlog_t *d = x->d;
+    const uint64_t *fields = x->fields;
+    bool skip = x->skip;
     memset(x, 0, sizeof *x);
     x->d = d;
+    x->fields = fields;
+    x->skip = skip;
+    x->min_ts = UINT64_MAX;
 }
 
 int order_log(evlog_t *d, const order_source_t *src, order_event_fn fn, void *ctx,
@@ -583,10 +628,14 @@ int order_log(evlog_t *d, const order_source_t *src, order_event_fn fn, void *ct
 {
     order_stats_t local = {0};
     order_stats_t *st = stats ? stats : &local;
-    st->events = st->runs = st->peak_loaded = 0;
+    st->events = st->runs = st->peak_loaded = st->skipped = st->max_ts = 0;
+    st->min_ts = UINT64_MAX;
     indexer_t x;
     memset(&x, 0, sizeof x);
     x.d = d;
+    x.fields = st->fields;
+    x.skip = st->fields && st->skip_others;
+    x.min_ts = UINT64_MAX;
     int rc = 1, derr = 0;
     if (st->reset) {
         /* A scratch decoder reads the header, so `d` stays fresh for the exact path. */

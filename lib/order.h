@@ -42,6 +42,11 @@ typedef struct order_stats {
      * bitmap of 65536 types; the others are emitted with ev->known = false and their payload
      * unread, which is cheaper. */
     const uint64_t *fields;
+    /* Set with `fields` by a caller that needs only the times of the other types' events (then
+     * they are not emitted at all, which is cheaper still): `skipped` counts them. */
+    bool skip_others;
+    uint64_t skipped;
+    uint64_t min_ts, max_ts; /* the first and last time of all events (UINT64_MAX, 0: none) */
 } order_stats_t;
 
 /* Emits every event of the log `src` describes in global order. `d` must be a fresh decoder

@@ -256,3 +256,49 @@ TEST(gea_buckets)
     CHECK(clamped);
     gea_destroy(g);
 }
+
+/* Labels of every length from 0 to 40 that differ from each other in a single byte, at every
+ * position (and a subscript): each is an id of its own, found again by its STOP. */
+TEST(gea_labels_differing_in_one_byte)
+{
+    gea_t *g = gea_create(NULL);
+    char base[41], msg[64];
+    memset(base, 'q', sizeof base);
+    uint64_t t = 100;
+    size_t nlabels = 0;
+    for (size_t len = 0; len <= 40; len++)
+        for (size_t pos = 0; pos <= len; pos++) { /* pos == len: the unchanged label */
+            char label[41];
+            memcpy(label, base, len);
+            if (pos < len) label[pos] = 'r';
+            for (int sub = 0; sub < 2; sub++) {
+                int n = sub ? snprintf(msg, sizeof msg, "START 7 %.*s", (int)len, label)
+                            : snprintf(msg, sizeof msg, "START %.*s", (int)len, label);
+                (void)n;
+                ev_msg(g, t, msg);
+                memcpy(msg, "STOP ", 5);
+                memmove(msg + 5, msg + 6, strlen(msg + 6) + 1); /* "START x" -> "STOP x" */
+                ev_msg(g, t + len + 1, msg);
+                t += 100;
+            }
+            nlabels++;
+        }
+    const gea_window_t *w = gea_output(g, 0);
+    CHECK_EQ_U64(w->nids, 2 * nlabels);
+    for (size_t len = 0; len <= 40; len += 7) {
+        char label[41];
+        memcpy(label, base, len);
+        label[len] = 0;
+        const gea_id_t *a = user(w, label, 0), *b = user(w, label, 7);
+        REQUIRE(a && b);
+        CHECK_EQ_U64(a->intervals, 1);
+        CHECK_EQ_U64(a->total, len + 1);
+        CHECK_EQ_U64(b->total, len + 1);
+        if (len) {
+            label[len - 1] = 'r';
+            REQUIRE(user(w, label, 0));
+            CHECK_EQ_U64(user(w, label, 0)->total, len + 1);
+        }
+    }
+    gea_destroy(g);
+}

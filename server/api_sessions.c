@@ -3,6 +3,7 @@
 #include "routes.h"
 
 #include "aggr.h"
+#include "aggrjson.h"
 #include "aggr_svg.h"
 #include "auth.h"
 #include "httpreq.h"
@@ -12,8 +13,6 @@
 #include "script.h"
 #include "server.h"
 #include "err.h"
-#include "gfmt.h"
-#include "outbuf.h"
 #include "replay.h"
 #include "seg_reader.h"
 #include "session.h"
@@ -239,16 +238,6 @@ static void snapshot_aggregates(http_req_t *r, session_t *s, const char *series,
     http_send_json(r, 200, o);
 }
 
-/* A string as a JSON value, escaped by jansson ("null" for a NULL one). */
-static void put_json_string(outbuf_t *ob, const char *str)
-{
-    json_t *j = str ? json_string(str) : NULL;
-    char *text = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-    outbuf_puts(ob, text ? text : "null");
-    free(text);
-    json_decref(j);
-}
-
 static void get_aggregates(http_req_t *r)
 {
     session_t *s = api_visible_session(r);
@@ -279,40 +268,9 @@ static void get_aggregates(http_req_t *r)
         http_send_error(r, 400, "bad_query", "unknown series or an empty range");
         return;
     }
-    /* Written directly: a jansson tree of up to 100,000 numbers costs more than the query, and
-     * printf's "%.12g" more than the rest together (gfmt writes the same bytes). */
     outbuf_t ob;
-    if (outbuf_init(&ob, -1, 4096 + (size_t)res.nrows * res.bins * 12) < 0) xoom(4096);
-    outbuf_puts(&ob, "{\"series\":\"");
-    outbuf_puts(&ob, series);
-    outbuf_puts(&ob, "\",\"from_ns\":");
-    outbuf_u64(&ob, res.from_ns);
-    outbuf_puts(&ob, ",\"to_ns\":");
-    outbuf_u64(&ob, res.to_ns);
-    outbuf_puts(&ob, ",\"bin_ns\":");
-    outbuf_u64(&ob, res.bin_ns);
-    outbuf_puts(&ob, ",\"rows\":[");
-    for (size_t i = 0; i < res.nrows; i++) {
-        outbuf_puts(&ob, i ? ",{\"name\":" : "{\"name\":");
-        put_json_string(&ob, res.rows[i].name);
-        outbuf_puts(&ob, ",\"kind\":");
-        put_json_string(&ob, res.rows[i].kind);
-        outbuf_puts(&ob, ",\"values\":[");
-        for (uint32_t b = 0; b < res.bins; b++) {
-            double v = res.rows[i].values[b];
-            if (b) outbuf_putc(&ob, ',');
-            if (v == (double)(int64_t)v && v > -9e15 && v < 9e15)
-                outbuf_i64(&ob, (int64_t)v);
-            else if (v == v && v - v == 0)
-                outbuf_commit(&ob, gfmt_g(outbuf_reserve(&ob, GFMT_MAX), v, 12));
-            else
-                outbuf_puts(&ob, "null");
-        }
-        outbuf_puts(&ob, "]}");
-    }
-    outbuf_puts(&ob, "]}\n");
+    aggrjson_write(&ob, series, &res);
     aggr_result_dispose(&res);
-    if (ob.err) xoom(ob.cap);
     http_send(r, 200, "application/json", ob.buf, ob.len);
     outbuf_dispose(&ob);
 }

@@ -3,6 +3,7 @@
  * the last one) every fsync interval or when a caller asks to flush. */
 #include "persist.h"
 
+#include "blockpool.h"
 #include "err.h"
 #include "xmalloc.h"
 
@@ -17,12 +18,17 @@
 
 enum job_kind { J_ADD, J_APPEND, J_RECORD, J_END, J_CLOSE, J_DROP, J_DROP_REMOVE };
 
+#define POOL_KEEP 16    /* free blocks kept for the next chunks (32 MiB) */
+#define POOL_PREFAULT 4 /* free blocks the thread maps ahead of the HTTP thread (one 8 MiB chunk)  \
+                         */
+
 typedef struct job {
     struct job *next;
     persist_target_t *t;
     int kind, type;
     size_t len;
-    uint8_t data[]; /* the copy */
+    uint8_t *data;  /* the copy: in `block`, or right after the job */
+    uint8_t *block; /* a pool block holding the bytes of an append, or NULL */
 } job_t;
 
 struct persist {
@@ -36,6 +42,7 @@ struct persist {
     bool flush_all;                   /* a flush asked for every target (under mu) */
     _Atomic uint64_t queued;          /* bytes in the queue (relaxed: a counter) */
     persist_target_t **targets;       /* targets with a writer (thread only) */
+    blockpool_t *pool;                /* the appends' copies */
     size_t ntargets, targets_cap;
 };
 
@@ -73,9 +80,10 @@ uint64_t persist_durable(const persist_target_t *t)
     return atomic_load_explicit(&t->durable, memory_order_acquire);
 }
 
-static void enqueue(persist_t *p, persist_target_t *t, int kind, int type, const void *b, size_t n)
+/* A job with the target referenced and (without a block) room for n bytes after it. */
+static job_t *job_new(persist_target_t *t, int kind, int type, size_t n, uint8_t *block)
 {
-    job_t *j = xmalloc(sizeof *j + n);
+    job_t *j = xmalloc(sizeof *j + (block ? 0 : n));
     /* relaxed: the caller holds a reference already; the job's keeps t alive until it ran */
     atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
     j->next = NULL;
@@ -83,15 +91,29 @@ static void enqueue(persist_t *p, persist_target_t *t, int kind, int type, const
     j->kind = kind;
     j->type = type;
     j->len = n;
-    if (n) memcpy(j->data, b, n);
+    j->block = block;
+    j->data = block ? block : (uint8_t *)(j + 1);
+    return j;
+}
+
+/* Links the chain first..last at the queue's tail, at once, and wakes the thread. */
+static void link_jobs(persist_t *p, job_t *first, job_t *last)
+{
     pthread_mutex_lock(&p->mu);
     if (p->tail)
-        p->tail->next = j;
+        p->tail->next = first;
     else
-        p->head = j;
-    p->tail = j;
+        p->head = first;
+    p->tail = last;
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
+}
+
+static void enqueue(persist_t *p, persist_target_t *t, int kind, int type, const void *b, size_t n)
+{
+    job_t *j = job_new(t, kind, type, n, NULL);
+    if (n) memcpy(j->data, b, n);
+    link_jobs(p, j, j);
 }
 
 int persist_append(persist_t *p, persist_target_t *t, const void *b, size_t n, bool may_refuse)
@@ -100,9 +122,22 @@ int persist_append(persist_t *p, persist_target_t *t, const void *b, size_t n, b
         atomic_load_explicit(&p->queued, memory_order_relaxed) + n > p->o.max_queued &&
         atomic_load_explicit(&p->queued, memory_order_relaxed) > 0)
         return LP_ERANGE;
+    if (n == 0) return 0;
     atomic_fetch_add_explicit(&p->queued, n, memory_order_relaxed);
     atomic_fetch_add_explicit(&t->queued, n, memory_order_relaxed);
-    enqueue(p, t, J_APPEND, 0, b, n);
+    /* the copy goes to pool blocks (mapped already, mostly), one job each, linked as one */
+    job_t *first = NULL, *last = NULL;
+    for (size_t off = 0; off < n; off += BLOCKPOOL_BLOCK) {
+        size_t k = n - off < BLOCKPOOL_BLOCK ? n - off : BLOCKPOOL_BLOCK;
+        job_t *j = job_new(t, J_APPEND, 0, k, blockpool_get(p->pool));
+        memcpy(j->data, (const uint8_t *)b + off, k);
+        if (last)
+            last->next = j;
+        else
+            first = j;
+        last = j;
+    }
+    link_jobs(p, first, last);
     return 0;
 }
 
@@ -238,7 +273,11 @@ static void *persist_main(void *arg)
             pthread_mutex_unlock(&p->mu);
             run_job(p, j);
             target_unref(j->t);
+            blockpool_put(p->pool, j->block);
+            bool appended = j->kind == J_APPEND;
             free(j);
+            /* the next chunks' blocks are mapped here rather than on the HTTP thread */
+            if (appended) blockpool_prefault(p->pool, POOL_PREFAULT);
             if (p->o.fsync_ms == 0) sync_all(p, false);
             pthread_mutex_lock(&p->mu);
         }
@@ -353,6 +392,7 @@ persist_t *persist_create(const persist_opts_t *o)
     persist_t *p = xcalloc(1, sizeof *p);
     p->o = *o;
     if (!p->o.max_queued) p->o.max_queued = 256u << 20;
+    p->pool = blockpool_create(POOL_KEEP);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     pthread_cond_init(&p->done_cv, NULL);
@@ -371,6 +411,7 @@ void persist_destroy(persist_t *p)
     for (size_t i = 0; i < p->ntargets; i++)
         target_unref(p->targets[i]);
     free(p->targets);
+    blockpool_destroy(p->pool);
     pthread_cond_destroy(&p->cv);
     pthread_cond_destroy(&p->done_cv);
     pthread_mutex_destroy(&p->mu);

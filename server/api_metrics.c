@@ -34,9 +34,13 @@ static void get_metrics(http_req_t *r)
         "# HELP liveprof_bytes_received_total Eventlog bytes received.\n"
         "# TYPE liveprof_bytes_received_total counter\nliveprof_bytes_received_total %llu\n"
         "# HELP liveprof_sessions_created_total Sessions created since start.\n"
-        "# TYPE liveprof_sessions_created_total counter\nliveprof_sessions_created_total %llu\n",
+        "# TYPE liveprof_sessions_created_total counter\nliveprof_sessions_created_total %llu\n"
+        "# HELP liveprof_upload_chunks_held_total Upload chunks held unanswered until the segment "
+        "writer had room for them.\n"
+        "# TYPE liveprof_upload_chunks_held_total counter\nliveprof_upload_chunks_held_total "
+        "%llu\n",
         (unsigned long long)(time(NULL) - (time_t)st->started_unix), LOAD(http_requests),
-        LOAD(http_errors), LOAD(bytes_received), LOAD(sessions_created));
+        LOAD(http_errors), LOAD(bytes_received), LOAD(sessions_created), LOAD(chunks_held));
 #undef LOAD
     fprintf(f, "# HELP liveprof_sessions Sessions by state.\n# TYPE liveprof_sessions gauge\n");
     for (int s = 0; s < 4; s++)

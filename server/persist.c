@@ -18,17 +18,17 @@
 
 enum job_kind { J_ADD, J_APPEND, J_RECORD, J_END, J_CLOSE, J_DROP, J_DROP_REMOVE };
 
-#define POOL_KEEP 16    /* free blocks kept for the next chunks (32 MiB) */
-#define POOL_PREFAULT 4 /* free blocks the thread maps ahead of the HTTP thread (one 8 MiB chunk)  \
-                         */
+/* Free blocks kept for reuse: what the soft bound (32 MiB by default) holds, plus one, so that
+ * uploads that wait for room reuse mapped memory only. */
+#define POOL_KEEP 18
 
 typedef struct job {
     struct job *next;
     persist_target_t *t;
     int kind, type;
     size_t len;
-    uint8_t *data;  /* the copy: in `block`, or right after the job */
-    uint8_t *block; /* a pool block holding the bytes of an append, or NULL */
+    uint8_t *data;  /* the copy: after the job, in its block or its heap chunk */
+    uint8_t *block; /* the pool block the job heads (an append), or NULL (the heap) */
 } job_t;
 
 struct persist {
@@ -80,10 +80,17 @@ uint64_t persist_durable(const persist_target_t *t)
     return atomic_load_explicit(&t->durable, memory_order_acquire);
 }
 
-/* A job with the target referenced and (without a block) room for n bytes after it. */
+/* The room for bytes in a block after the job that heads it (16-byte aligned). */
+#define JOB_HEAD ((sizeof(job_t) + 15) & ~(size_t)15)
+#define BLOCK_DATA (BLOCKPOOL_BLOCK - JOB_HEAD)
+
+/* A job with the target referenced: heading a pool block (an append's bytes follow it in the
+ * block), or on the heap with room for n bytes after it. An append's job never comes from the
+ * heap: it is freed on the writer thread, and small heap chunks freed by another thread stay in
+ * that thread's caches, splitting the HTTP thread's heap so that it grows chunk after chunk. */
 static job_t *job_new(persist_target_t *t, int kind, int type, size_t n, uint8_t *block)
 {
-    job_t *j = xmalloc(sizeof *j + (block ? 0 : n));
+    job_t *j = block ? (job_t *)block : xmalloc(sizeof *j + n);
     /* relaxed: the caller holds a reference already; the job's keeps t alive until it ran */
     atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
     j->next = NULL;
@@ -92,7 +99,7 @@ static job_t *job_new(persist_target_t *t, int kind, int type, size_t n, uint8_t
     j->type = type;
     j->len = n;
     j->block = block;
-    j->data = block ? block : (uint8_t *)(j + 1);
+    j->data = block ? block + JOB_HEAD : (uint8_t *)(j + 1);
     return j;
 }
 
@@ -116,6 +123,12 @@ static void enqueue(persist_t *p, persist_target_t *t, int kind, int type, const
     link_jobs(p, j, j);
 }
 
+bool persist_room(const persist_t *p, size_t n)
+{
+    uint64_t q = atomic_load_explicit(&p->queued, memory_order_relaxed);
+    return q == 0 || q + n <= p->o.soft_queued;
+}
+
 int persist_append(persist_t *p, persist_target_t *t, const void *b, size_t n, bool may_refuse)
 {
     if (may_refuse &&
@@ -127,8 +140,8 @@ int persist_append(persist_t *p, persist_target_t *t, const void *b, size_t n, b
     atomic_fetch_add_explicit(&t->queued, n, memory_order_relaxed);
     /* the copy goes to pool blocks (mapped already, mostly), one job each, linked as one */
     job_t *first = NULL, *last = NULL;
-    for (size_t off = 0; off < n; off += BLOCKPOOL_BLOCK) {
-        size_t k = n - off < BLOCKPOOL_BLOCK ? n - off : BLOCKPOOL_BLOCK;
+    for (size_t off = 0; off < n; off += BLOCK_DATA) {
+        size_t k = n - off < BLOCK_DATA ? n - off : BLOCK_DATA;
         job_t *j = job_new(t, J_APPEND, 0, k, blockpool_get(p->pool));
         memcpy(j->data, (const uint8_t *)b + off, k);
         if (last)
@@ -273,11 +286,16 @@ static void *persist_main(void *arg)
             pthread_mutex_unlock(&p->mu);
             run_job(p, j);
             target_unref(j->t);
-            blockpool_put(p->pool, j->block);
             bool appended = j->kind == J_APPEND;
-            free(j);
-            /* the next chunks' blocks are mapped here rather than on the HTTP thread */
-            if (appended) blockpool_prefault(p->pool, POOL_PREFAULT);
+            if (j->block)
+                blockpool_put(p->pool, j->block); /* the job with it */
+            else
+                free(j);
+            /* once uploads come, the blocks are mapped here rather than on the HTTP thread */
+            if (appended) blockpool_prefault(p->pool, POOL_KEEP);
+            if (appended && p->o.room &&
+                atomic_load_explicit(&p->queued, memory_order_relaxed) <= p->o.soft_queued)
+                p->o.room(p->o.room_ctx);
             if (p->o.fsync_ms == 0) sync_all(p, false);
             pthread_mutex_lock(&p->mu);
         }
@@ -392,6 +410,7 @@ persist_t *persist_create(const persist_opts_t *o)
     persist_t *p = xcalloc(1, sizeof *p);
     p->o = *o;
     if (!p->o.max_queued) p->o.max_queued = 256u << 20;
+    if (!p->o.soft_queued) p->o.soft_queued = 32u << 20;
     p->pool = blockpool_create(POOL_KEEP);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);

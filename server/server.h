@@ -63,6 +63,7 @@ typedef struct server_stats {
     _Atomic uint64_t bytes_received;
     _Atomic uint64_t sessions_created;
     _Atomic uint64_t late_events;
+    _Atomic uint64_t chunks_held; /* upload chunks that waited for the segment writer */
     uint64_t started_unix;
 } server_stats_t;
 

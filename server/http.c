@@ -372,8 +372,6 @@ static int on_api(h2o_handler_t *self, h2o_req_t *req)
 
 /* ---- listening ---------------------------------------------------------------------------- */
 
-#define RCVBUF_BYTES (256 << 10) /* asked per connection (the kernel doubles it, for overhead) */
-
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err) return;
@@ -403,11 +401,7 @@ http_server_t *http_create(server_t *srv, const char *host, int port, const char
         snprintf(err, cap, "bad address '%s' (an IPv4 address such as 127.0.0.1)", host);
         return NULL;
     }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, rcvbuf = RCVBUF_BYTES;
-    /* h2o reads a readable socket until it has nothing more: a small receive buffer bounds what
-     * one upload hands the event loop at once (set before listen, so that accepted sockets
-     * inherit it and the window scale fits it) */
-    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, SOMAXCONN) != 0) {
         snprintf(err, cap, "cannot listen on %s:%d: %s", host, port, strerror(errno));

@@ -89,14 +89,18 @@ int gfmt_g_fast(char *dst, double v, int prec)
         d = (uint64_t)lo;
         e++;
     }
+    /* the trailing zeros go first (%g drops them), so only the digits that stay are written */
+    int nz = 0;
+    if (d % 100000000 == 0) d /= 100000000, nz += 8;
+    if (d % 10000 == 0) d /= 10000, nz += 4;
+    if (d % 100 == 0) d /= 100, nz += 2;
+    if (d % 10 == 0) d /= 10, nz += 1;
+    int nd = prec - nz; /* d has nd digits now (d >= 10^(prec-1) had at most prec-1 zeros) */
     char dig[FAST_PREC_MAX + 1];
-    int k = prec;
+    int k = nd;
     for (; k >= 2; k -= 2, d /= 100)
         memcpy(dig + k - 2, digit_pairs + 2 * (d % 100), 2);
     if (k) dig[0] = (char)('0' + d);
-    int nd = prec; /* the digits left once trailing zeros go, as %g drops them */
-    while (nd > 1 && dig[nd - 1] == '0')
-        nd--;
     if (e < -4 || e >= prec) { /* d.ddde+XX */
         *p++ = dig[0];
         if (nd > 1) {
@@ -113,9 +117,12 @@ int gfmt_g_fast(char *dst, double v, int prec)
         }
         *p++ = (char)('0' + x / 10);
         *p++ = (char)('0' + x % 10);
-    } else if (e >= 0) { /* ddd.ddd: the digits past nd are zeros */
-        memcpy(p, dig, (size_t)e + 1);
-        p += e + 1;
+    } else if (e >= 0) { /* ddd.ddd, or ddd000 when the digits end before the point */
+        int ni = nd < e + 1 ? nd : e + 1;
+        memcpy(p, dig, (size_t)ni);
+        p += ni;
+        for (int i = ni; i < e + 1; i++)
+            *p++ = '0';
         if (nd > e + 1) {
             *p++ = '.';
             memcpy(p, dig + e + 1, (size_t)(nd - e - 1));

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,6 +277,10 @@ static void sync_all(persist_t *p, bool marked)
 static void *persist_main(void *arg)
 {
     persist_t *p = arg;
+    /* Indexing and writing segments is batch work, like the analysis: the HTTP thread preempts
+     * it as soon as a request comes (the group commit waits on the disk, not on the CPU). */
+    struct sched_param sp = {0};
+    pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
     uint64_t next_sync = mono_ms() + p->o.fsync_ms;
     pthread_mutex_lock(&p->mu);
     for (;;) {

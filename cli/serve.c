@@ -1,7 +1,6 @@
 /* `liveprof serve`: parses the flags and runs the server. */
 #include "cli.h"
 
-#include "hugepages.h"
 #include "server.h"
 
 #include <stdio.h>
@@ -85,7 +84,6 @@ static int parse_count(const char *s, uint64_t *out)
 
 int cli_serve(int argc, char **argv)
 {
-    hugepages_reexec(); /* returns at once when the heap has huge pages already */
     server_opts_t o;
     server_opts_default(&o);
     struct stat sb;

@@ -152,6 +152,14 @@ wrk_rows() {
     row "$1" "$2" requests "$rps" req/s - - "$note"
 }
 
+# http_turns: the server's event-loop turns of at most 5 ms and 2 ms of CPU, and all of them
+http_turns() {
+    curl -s "$SRV_URL/metrics" | awk -F'[ {}"=]+' '
+        /^liveprof_http_turn_cpu_seconds_bucket/ { if ($3 == "0.005") a = $4; if ($3 == "0.002") b = $4 }
+        /^liveprof_http_turn_cpu_seconds_count/ { c = $2 }
+        END { if (c != "") print a, b, c }'
+}
+
 # REST latency, idle and during the ingest of a LOAD_SIZE log
 bench_latency() {
     if ! command -v wrk > /dev/null; then
@@ -196,10 +204,21 @@ bench_latency() {
         fi
     done
     curl -s -m 60 "$SRV_URL/api/me" > /dev/null || true # until the slow requests are answered
+    turns_before=$(http_turns)
     "$B/liveprof" upload "$load" --server "$SRV_URL" --token "$SRV_TOKEN" > "$OUT/load.out" 2>&1 &
     up=$!
     sleep 0.3
     wrk_rows "serve: GET aggregates (during ingest)" "$LAT_BASE" "$agg" "$idle50" "$idle99" || true
+    turns_after=$(http_turns)
+    # turns of the HTTP thread's loop while wrk ran, by CPU time: what a request could wait
+    # behind on the server itself, whatever else the machine runs (wall times are not)
+    # shellcheck disable=SC2086 # the numbers split into $1..$6
+    set -- $turns_before $turns_after
+    if [ $# = 6 ]; then
+        note="CPU time per event-loop turn of the HTTP thread while wrk ran and gen-mixed-$LOAD_SIZE ingested ($(($6 - $3)) turns; /metrics liveprof_http_turn_cpu_seconds)"
+        row "serve: HTTP thread turns (during ingest)" "$LAT_BASE" over_2ms $(($6 - $5 - $3 + $2)) turns - - "$note"
+        row "serve: HTTP thread turns (during ingest)" "$LAT_BASE" over_5ms $(($6 - $4 - $3 + $1)) turns - - "$note"
+    fi
     if kill -0 "$up" 2> /dev/null; then
         still="the upload of gen-mixed-$LOAD_SIZE was still running when wrk ended"
         kill "$up" 2> /dev/null || true

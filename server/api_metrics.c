@@ -43,10 +43,34 @@ static void get_metrics(http_req_t *r)
         "liveprof_sessions_restored_total{how=\"analysis\"} %llu\n"
         "# HELP liveprof_restore_reanalysed_bytes Raw eventlog bytes that sessions brought back "
         "at start are analysed again from.\n"
-        "# TYPE liveprof_restore_reanalysed_bytes gauge\nliveprof_restore_reanalysed_bytes %llu\n",
+        "# TYPE liveprof_restore_reanalysed_bytes gauge\nliveprof_restore_reanalysed_bytes %llu\n"
+        "# HELP liveprof_upload_chunks_held_total Upload chunks held unanswered until the segment "
+        "writer had room for them.\n"
+        "# TYPE liveprof_upload_chunks_held_total counter\nliveprof_upload_chunks_held_total "
+        "%llu\n",
         (unsigned long long)(time(NULL) - (time_t)st->started_unix), LOAD(http_requests),
         LOAD(http_errors), LOAD(bytes_received), LOAD(sessions_created), LOAD(sessions_resumed),
-        LOAD(sessions_reanalysed), LOAD(reanalysed_bytes));
+        LOAD(sessions_reanalysed), LOAD(reanalysed_bytes), LOAD(chunks_held));
+    fprintf(f, "# HELP liveprof_http_turn_cpu_seconds CPU time of each turn of the HTTP thread's "
+               "event loop (a request that arrives during a turn waits for it).\n"
+               "# TYPE liveprof_http_turn_cpu_seconds histogram\n");
+    for (int i = 0; i < HTTP_TURN_BUCKETS; i++) {
+        unsigned long long c = LOAD(http_turns[i]);
+        if (i < HTTP_TURN_BUCKETS - 1)
+            fprintf(f, "liveprof_http_turn_cpu_seconds_bucket{le=\"%g\"} %llu\n", http_turn_le[i],
+                    c);
+        else
+            fprintf(f,
+                    "liveprof_http_turn_cpu_seconds_bucket{le=\"+Inf\"} %llu\n"
+                    "liveprof_http_turn_cpu_seconds_count %llu\n",
+                    c, c);
+    }
+    fprintf(f,
+            "liveprof_http_turn_cpu_seconds_sum %.9f\n"
+            "# HELP liveprof_http_turn_cpu_max_seconds The longest turn since the start.\n"
+            "# TYPE liveprof_http_turn_cpu_max_seconds gauge\n"
+            "liveprof_http_turn_cpu_max_seconds %.9f\n",
+            LOAD(http_turn_ns_sum) / 1e9, LOAD(http_turn_ns_max) / 1e9);
 #undef LOAD
     fprintf(f, "# HELP liveprof_sessions Sessions by state.\n# TYPE liveprof_sessions gauge\n");
     for (int s = 0; s < 4; s++)

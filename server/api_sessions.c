@@ -3,6 +3,7 @@
 #include "routes.h"
 
 #include "aggr.h"
+#include "aggrjson.h"
 #include "aggr_svg.h"
 #include "auth.h"
 #include "httpreq.h"
@@ -267,39 +268,11 @@ static void get_aggregates(http_req_t *r)
         http_send_error(r, 400, "bad_query", "unknown series or an empty range");
         return;
     }
-    /* Written directly: a jansson tree of up to 100,000 numbers costs more than the query. */
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    fprintf(f, "{\"series\":\"%s\",\"from_ns\":%llu,\"to_ns\":%llu,\"bin_ns\":%llu,\"rows\":[",
-            series, (unsigned long long)res.from_ns, (unsigned long long)res.to_ns,
-            (unsigned long long)res.bin_ns);
-    for (size_t i = 0; i < res.nrows; i++) {
-        json_t *name = json_string(res.rows[i].name), *kind = json_string(res.rows[i].kind);
-        fprintf(f, "%s{\"name\":", i ? "," : "");
-        json_dumpf(name ? name : json_null(), f, JSON_ENCODE_ANY);
-        fputs(",\"kind\":", f);
-        json_dumpf(kind ? kind : json_null(), f, JSON_ENCODE_ANY);
-        json_decref(name);
-        json_decref(kind);
-        fputs(",\"values\":[", f);
-        for (uint32_t b = 0; b < res.bins; b++) {
-            double v = res.rows[i].values[b];
-            if (b) fputc(',', f);
-            if (v == (double)(int64_t)v && v > -9e15 && v < 9e15)
-                fprintf(f, "%lld", (long long)v);
-            else if (v == v && v - v == 0)
-                fprintf(f, "%.12g", v);
-            else
-                fputs("null", f);
-        }
-        fputs("]}", f);
-    }
-    fputs("]}\n", f);
-    fclose(f);
+    outbuf_t ob;
+    aggrjson_write(&ob, series, &res);
     aggr_result_dispose(&res);
-    http_send(r, 200, "application/json", text, len);
-    free(text);
+    http_send(r, 200, "application/json", ob.buf, ob.len);
+    outbuf_dispose(&ob);
 }
 
 static void get_diagram(http_req_t *r)

@@ -74,6 +74,8 @@ static void put_chunk(http_req_t *r)
         http_send_json(r, 409, o);
         return;
     }
+    /* the writer is behind: the chunk waits (unanswered, so the client sends no more) */
+    if (!session_append_or_hold(server_registry(r->srv), r, put_chunk)) return;
     int rc = session_append(server_registry(r->srv), u->session, r->body, r->body_len);
     if (rc == LP_ERANGE) {
         http_send_error(r, 503, "busy", "the disk writer is behind; send the chunk again soon");

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct timer {
@@ -443,10 +444,35 @@ int http_port(const http_server_t *h)
     return h->port;
 }
 
+const double http_turn_le[HTTP_TURN_BUCKETS - 1] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.05};
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Counts one turn of the loop by its CPU time: what a request that came meanwhile waited for. */
+static void count_turn(server_stats_t *st, uint64_t ns)
+{
+    /* relaxed, all of them: counters that /metrics reads one by one */
+    for (int i = 0; i < HTTP_TURN_BUCKETS; i++)
+        if (i == HTTP_TURN_BUCKETS - 1 || (double)ns <= http_turn_le[i] * 1e9)
+            atomic_fetch_add_explicit(&st->http_turns[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->http_turn_ns_sum, ns, memory_order_relaxed);
+    if (ns > atomic_load_explicit(&st->http_turn_ns_max, memory_order_relaxed))
+        atomic_store_explicit(&st->http_turn_ns_max, ns, memory_order_relaxed); /* one writer */
+}
+
 int http_run(http_server_t *h, int max_wait_ms)
 {
     errno = 0;
-    if (h2o_evloop_run(h->ctx.loop, max_wait_ms) == 0 || errno == EINTR) return 0;
+    uint64_t t0 = thread_cpu_ns();
+    int rc = h2o_evloop_run(h->ctx.loop, max_wait_ms);
+    int e = errno;
+    count_turn(server_stats(h->srv), thread_cpu_ns() - t0);
+    if (rc == 0 || e == EINTR) return 0;
     return -1;
 }
 
@@ -502,6 +528,95 @@ static void on_timer(h2o_timeout_entry_t *entry)
     timer_t_ *t = H2O_STRUCT_FROM_MEMBER(timer_t_, entry, entry);
     t->cb(t->ctx);
     h2o_timeout_link(t->loop, &t->timeout, &t->entry);
+}
+
+/* ---- held requests ------------------------------------------------------------------------ */
+
+typedef struct held {
+    struct held *next;
+    http_req_t *r;
+    http_handler_fn fn;
+    struct held_guard *guard; /* in the request's pool; valid while !gone */
+    bool gone;                /* the request was disposed (its connection or stream closed) */
+} held_t;
+
+/* Lives in the request's pool: h2o disposes it with the request, which tells the entry. */
+typedef struct held_guard {
+    held_t *e; /* NULL once resumed */
+} held_guard_t;
+
+struct http_waitq {
+    http_notifier_t *wake;
+    held_t *head, **tail;
+    _Atomic size_t len; /* relaxed: a count the wakers read to skip needless notifies */
+};
+
+static void held_guard_dispose(void *p)
+{
+    held_guard_t *g = p;
+    if (g->e) g->e->gone = true;
+}
+
+/* The notifier's callback: every request held now runs its handler again, in order. */
+static void waitq_resume(void *ctx)
+{
+    http_waitq_t *q = ctx;
+    held_t *e = q->head;
+    q->head = NULL;
+    q->tail = &q->head;
+    while (e) {
+        held_t *next = e->next;
+        atomic_fetch_sub_explicit(&q->len, 1, memory_order_relaxed);
+        if (!e->gone) {
+            e->guard->e = NULL;
+            e->fn(e->r); /* may hold it again, at the tail: the order stays */
+        }
+        free(e);
+        e = next;
+    }
+}
+
+http_waitq_t *http_waitq_create(http_server_t *h)
+{
+    http_waitq_t *q = xcalloc(1, sizeof *q);
+    q->tail = &q->head;
+    q->wake = http_notifier_create(h, waitq_resume, q);
+    return q;
+}
+
+void http_waitq_destroy(http_waitq_t *q)
+{
+    if (!q) return;
+    for (held_t *e = q->head, *n; e; e = n) {
+        n = e->next;
+        if (!e->gone) e->guard->e = NULL;
+        free(e);
+    }
+    http_notifier_destroy(q->wake);
+    free(q);
+}
+
+void http_waitq_hold(http_waitq_t *q, http_req_t *r, http_handler_fn fn)
+{
+    h2o_req_t *req = r->priv;
+    held_t *e = xcalloc(1, sizeof *e);
+    e->r = r;
+    e->fn = fn;
+    e->guard = h2o_mem_alloc_shared(&req->pool, sizeof *e->guard, held_guard_dispose);
+    e->guard->e = e;
+    *q->tail = e;
+    q->tail = &e->next;
+    atomic_fetch_add_explicit(&q->len, 1, memory_order_relaxed);
+}
+
+void http_waitq_wake(http_waitq_t *q)
+{
+    if (atomic_load_explicit(&q->len, memory_order_relaxed)) http_notify(q->wake);
+}
+
+size_t http_waitq_len(const http_waitq_t *q)
+{
+    return atomic_load_explicit(&q->len, memory_order_relaxed);
 }
 
 void http_every(http_server_t *h, uint64_t ms, void (*cb)(void *ctx), void *ctx)

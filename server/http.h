@@ -70,6 +70,24 @@ void http_notifier_destroy(http_notifier_t *n);
 /* Calls cb(ctx) on the HTTP thread every `ms` milliseconds until http_destroy. */
 void http_every(http_server_t *h, uint64_t ms, void (*cb)(void *ctx), void *ctx);
 
+/* Requests held unanswered until there is room for them (backpressure without a refusal): a
+ * handler that cannot take a request yet holds it, and http_waitq_wake (any thread) makes every
+ * held request run its handler again on the HTTP thread, in the order they were held. The request
+ * and its body stay valid while held (h2o reads nothing more from the connection meanwhile); one
+ * whose stream went away is dropped. */
+typedef struct http_waitq http_waitq_t;
+http_waitq_t *http_waitq_create(http_server_t *h);
+/* Frees the queue; requests still held are left unanswered (shutdown). Main thread, after the
+ * loop (NULL is a no-op). */
+void http_waitq_destroy(http_waitq_t *q);
+/* Holds r until the next wake, then calls fn(r) (which answers it or holds it again). HTTP
+ * thread, from a handler, before anything was sent. */
+void http_waitq_hold(http_waitq_t *q, http_req_t *r, http_handler_fn fn);
+/* Resumes the held requests soon (coalescing; nothing when none is held). Any thread. */
+void http_waitq_wake(http_waitq_t *q);
+/* Requests held now. Any thread (relaxed: a count). */
+size_t http_waitq_len(const http_waitq_t *q);
+
 /* ---- handlers ------------------------------------------------------------------------------ */
 
 /* Looks up query parameter `name` and percent-decodes it into buf (NUL-terminated). Returns its

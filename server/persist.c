@@ -3,12 +3,14 @@
  * the last one) every fsync interval or when a caller asks to flush. */
 #include "persist.h"
 
+#include "blockpool.h"
 #include "err.h"
 #include "xmalloc.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +19,17 @@
 
 enum job_kind { J_ADD, J_APPEND, J_RECORD, J_END, J_CLOSE, J_DROP, J_DROP_REMOVE };
 
+/* Free blocks kept for reuse: what the soft bound (32 MiB by default) holds, plus one, so that
+ * uploads that wait for room reuse mapped memory only. */
+#define POOL_KEEP 18
+
 typedef struct job {
     struct job *next;
     persist_target_t *t;
     int kind, type;
     size_t len;
-    uint8_t data[]; /* the copy */
+    uint8_t *data;  /* the copy: after the job, in its block or its heap chunk */
+    uint8_t *block; /* the pool block the job heads (an append), or NULL (the heap) */
 } job_t;
 
 struct persist {
@@ -36,6 +43,7 @@ struct persist {
     bool flush_all;                   /* a flush asked for every target (under mu) */
     _Atomic uint64_t queued;          /* bytes in the queue (relaxed: a counter) */
     persist_target_t **targets;       /* targets with a writer (thread only) */
+    blockpool_t *pool;                /* the appends' copies */
     size_t ntargets, targets_cap;
 };
 
@@ -73,9 +81,17 @@ uint64_t persist_durable(const persist_target_t *t)
     return atomic_load_explicit(&t->durable, memory_order_acquire);
 }
 
-static void enqueue(persist_t *p, persist_target_t *t, int kind, int type, const void *b, size_t n)
+/* The room for bytes in a block after the job that heads it (16-byte aligned). */
+#define JOB_HEAD ((sizeof(job_t) + 15) & ~(size_t)15)
+#define BLOCK_DATA (BLOCKPOOL_BLOCK - JOB_HEAD)
+
+/* A job with the target referenced: heading a pool block (an append's bytes follow it in the
+ * block), or on the heap with room for n bytes after it. An append's job never comes from the
+ * heap: it is freed on the writer thread, and small heap chunks freed by another thread stay in
+ * that thread's caches, splitting the HTTP thread's heap so that it grows chunk after chunk. */
+static job_t *job_new(persist_target_t *t, int kind, int type, size_t n, uint8_t *block)
 {
-    job_t *j = xmalloc(sizeof *j + n);
+    job_t *j = block ? (job_t *)block : xmalloc(sizeof *j + n);
     /* relaxed: the caller holds a reference already; the job's keeps t alive until it ran */
     atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
     j->next = NULL;
@@ -83,15 +99,35 @@ static void enqueue(persist_t *p, persist_target_t *t, int kind, int type, const
     j->kind = kind;
     j->type = type;
     j->len = n;
-    if (n) memcpy(j->data, b, n);
+    j->block = block;
+    j->data = block ? block + JOB_HEAD : (uint8_t *)(j + 1);
+    return j;
+}
+
+/* Links the chain first..last at the queue's tail, at once, and wakes the thread. */
+static void link_jobs(persist_t *p, job_t *first, job_t *last)
+{
     pthread_mutex_lock(&p->mu);
     if (p->tail)
-        p->tail->next = j;
+        p->tail->next = first;
     else
-        p->head = j;
-    p->tail = j;
+        p->head = first;
+    p->tail = last;
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
+}
+
+static void enqueue(persist_t *p, persist_target_t *t, int kind, int type, const void *b, size_t n)
+{
+    job_t *j = job_new(t, kind, type, n, NULL);
+    if (n) memcpy(j->data, b, n);
+    link_jobs(p, j, j);
+}
+
+bool persist_room(const persist_t *p, size_t n)
+{
+    uint64_t q = atomic_load_explicit(&p->queued, memory_order_relaxed);
+    return q == 0 || q + n <= p->o.soft_queued;
 }
 
 int persist_append(persist_t *p, persist_target_t *t, const void *b, size_t n, bool may_refuse)
@@ -100,9 +136,22 @@ int persist_append(persist_t *p, persist_target_t *t, const void *b, size_t n, b
         atomic_load_explicit(&p->queued, memory_order_relaxed) + n > p->o.max_queued &&
         atomic_load_explicit(&p->queued, memory_order_relaxed) > 0)
         return LP_ERANGE;
+    if (n == 0) return 0;
     atomic_fetch_add_explicit(&p->queued, n, memory_order_relaxed);
     atomic_fetch_add_explicit(&t->queued, n, memory_order_relaxed);
-    enqueue(p, t, J_APPEND, 0, b, n);
+    /* the copy goes to pool blocks (mapped already, mostly), one job each, linked as one */
+    job_t *first = NULL, *last = NULL;
+    for (size_t off = 0; off < n; off += BLOCK_DATA) {
+        size_t k = n - off < BLOCK_DATA ? n - off : BLOCK_DATA;
+        job_t *j = job_new(t, J_APPEND, 0, k, blockpool_get(p->pool));
+        memcpy(j->data, (const uint8_t *)b + off, k);
+        if (last)
+            last->next = j;
+        else
+            first = j;
+        last = j;
+    }
+    link_jobs(p, first, last);
     return 0;
 }
 
@@ -228,6 +277,10 @@ static void sync_all(persist_t *p, bool marked)
 static void *persist_main(void *arg)
 {
     persist_t *p = arg;
+    /* Indexing and writing segments is batch work, like the analysis: the HTTP thread preempts
+     * it as soon as a request comes (the group commit waits on the disk, not on the CPU). */
+    struct sched_param sp = {0};
+    pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
     uint64_t next_sync = mono_ms() + p->o.fsync_ms;
     pthread_mutex_lock(&p->mu);
     for (;;) {
@@ -238,7 +291,16 @@ static void *persist_main(void *arg)
             pthread_mutex_unlock(&p->mu);
             run_job(p, j);
             target_unref(j->t);
-            free(j);
+            bool appended = j->kind == J_APPEND;
+            if (j->block)
+                blockpool_put(p->pool, j->block); /* the job with it */
+            else
+                free(j);
+            /* once uploads come, the blocks are mapped here rather than on the HTTP thread */
+            if (appended) blockpool_prefault(p->pool, POOL_KEEP);
+            if (appended && p->o.room &&
+                atomic_load_explicit(&p->queued, memory_order_relaxed) <= p->o.soft_queued)
+                p->o.room(p->o.room_ctx);
             if (p->o.fsync_ms == 0) sync_all(p, false);
             pthread_mutex_lock(&p->mu);
         }
@@ -353,6 +415,8 @@ persist_t *persist_create(const persist_opts_t *o)
     persist_t *p = xcalloc(1, sizeof *p);
     p->o = *o;
     if (!p->o.max_queued) p->o.max_queued = 256u << 20;
+    if (!p->o.soft_queued) p->o.soft_queued = 32u << 20;
+    p->pool = blockpool_create(POOL_KEEP);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     pthread_cond_init(&p->done_cv, NULL);
@@ -371,6 +435,7 @@ void persist_destroy(persist_t *p)
     for (size_t i = 0; i < p->ntargets; i++)
         target_unref(p->targets[i]);
     free(p->targets);
+    blockpool_destroy(p->pool);
     pthread_cond_destroy(&p->cv);
     pthread_cond_destroy(&p->done_cv);
     pthread_mutex_destroy(&p->mu);

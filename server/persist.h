@@ -32,10 +32,15 @@ typedef struct persist_opts {
     uint64_t fsync_ms;     /* group commit interval (default 1000; 0 = after every write) */
     seg_writer_opts_t seg; /* segment size, age, compression */
     size_t max_queued;     /* bytes enqueued at most before persist_append refuses (256 MiB) */
+    size_t soft_queued;    /* bytes enqueued past which persist_room says no (32 MiB) */
     /* called on the writer thread (must not block) after bytes of the target tagged `tag` were
      * written, or its end */
     void (*notify)(void *ctx, int tag);
     void *notify_ctx;
+    /* called on the writer thread (must not block) after an append was written while no more
+     * than soft_queued bytes are left queued: room for callers that waited (see persist_room) */
+    void (*room)(void *ctx);
+    void *room_ctx;
 } persist_opts_t;
 
 /* Starts the thread. Out of memory is fatal. Main thread. */
@@ -57,6 +62,10 @@ void persist_release(persist_target_t *t);
 /* Enqueues a copy of n stream bytes. With may_refuse, returns LP_ERANGE when too much is queued
  * already (the caller answers 503 and the client retries); else 0. Any thread. */
 int persist_append(persist_t *p, persist_target_t *t, const void *b, size_t n, bool may_refuse);
+/* True when n more bytes fit under the soft bound (always when nothing is queued): a caller that
+ * can wait (an upload's chunk) waits for the room callback instead of enqueueing, so that the
+ * bytes in flight, and the memory they take, stay bounded. Any thread. */
+bool persist_room(const persist_t *p, size_t n);
 /* Enqueues a record (a copy of the payload) of type SEG_REC_SNAPSHOT or SEG_REC_UPLOAD. */
 void persist_record(persist_t *p, persist_target_t *t, int type, const void *b, size_t n);
 /* Enqueues the end of the input, and closing the current segment (its index and trailer). */

@@ -57,6 +57,9 @@ links_t *server_links(server_t *srv);
 const server_opts_t *server_opts(const server_t *srv);
 
 /* Server-wide counters for /metrics (updated with relaxed atomics: they order nothing). */
+#define HTTP_TURN_BUCKETS 7 /* the last is +Inf */
+extern const double http_turn_le[HTTP_TURN_BUCKETS - 1];
+
 typedef struct server_stats {
     _Atomic uint64_t http_requests;
     _Atomic uint64_t http_errors;
@@ -68,6 +71,11 @@ typedef struct server_stats {
     _Atomic uint64_t sessions_resumed;
     _Atomic uint64_t sessions_reanalysed;
     _Atomic uint64_t reanalysed_bytes;
+    _Atomic uint64_t chunks_held; /* upload chunks that waited for the segment writer */
+    /* CPU time of the HTTP thread's event-loop turns (server/http.c): turns that took at most
+     * http_turn_le[i] seconds, cumulative as Prometheus buckets are; their sum and the longest */
+    _Atomic uint64_t http_turns[HTTP_TURN_BUCKETS];
+    _Atomic uint64_t http_turn_ns_sum, http_turn_ns_max;
     uint64_t started_unix;
 } server_stats_t;
 

@@ -57,6 +57,7 @@ struct registry {
     server_t *srv;
     http_server_t *http;
     http_notifier_t *news; /* workers -> HTTP thread: ring room, state changes */
+    http_waitq_t *waiting; /* upload chunks held until the segment writer has room */
     script_t *totals_script;
     worker_t *workers;
     int nworkers, next_worker;
@@ -449,9 +450,16 @@ static void on_written(void *ctx, int tag)
     if (tag >= 0 && tag < reg->nworkers) worker_wake(&reg->workers[tag]);
 }
 
+/* The segment writer has room again: held chunks go on. Writer thread. */
+static void on_room(void *ctx)
+{
+    http_waitq_wake(((registry_t *)ctx)->waiting);
+}
+
 static void on_tick(void *ctx)
 {
     registry_t *reg = ctx;
+    http_waitq_wake(reg->waiting); /* a chunk held just as the room came is not forgotten */
     /* Progress counters reach the database every COUNTERS_EVERY ticks only: each commit syncs
      * the database on this thread, which would otherwise delay every request several times a
      * second during an ingest (a restart analyses the sessions again anyway). */
@@ -611,6 +619,14 @@ static int append(registry_t *reg, session_t *s, const void *p, size_t n, bool m
 int session_append(registry_t *reg, session_t *s, const void *p, size_t n)
 {
     return append(reg, s, p, n, true);
+}
+
+bool session_append_or_hold(registry_t *reg, http_req_t *r, http_handler_fn fn)
+{
+    if (persist_room(reg->persist, r->body_len)) return true;
+    http_waitq_hold(reg->waiting, r, fn);
+    atomic_fetch_add_explicit(&server_stats(reg->srv)->chunks_held, 1, memory_order_relaxed);
+    return false;
 }
 
 uint64_t session_durable(const session_t *s)
@@ -807,13 +823,16 @@ registry_t *registry_create(server_t *srv, http_server_t *http, int workers, siz
         pthread_create(&w->thread, NULL, worker_main, w);
     }
     reg->news = http_notifier_create(http, on_news, reg);
+    reg->waiting = http_waitq_create(http);
     const server_opts_t *so = server_opts(srv);
     persist_opts_t po = {.fsync_ms = so->fsync_ms,
                          .seg = {.max_bytes = so->seg_bytes,
                                  .max_age_ns = so->seg_age_s * 1000000000ull,
                                  .zstd_level = so->zstd_level},
                          .notify = on_written,
-                         .notify_ctx = reg};
+                         .notify_ctx = reg,
+                         .room = on_room,
+                         .room_ctx = reg};
     reg->persist = persist_create(&po);
     reg->retention =
         (retention_t){so->retain_age_s, so->retain_session_bytes, so->retain_total_bytes};
@@ -852,6 +871,7 @@ void registry_destroy(registry_t *reg)
     for (size_t i = 0; i < reg->nuploads; i++)
         free(reg->uploads[i]);
     http_notifier_destroy(reg->news);
+    http_waitq_destroy(reg->waiting);
     script_destroy(reg->totals_script);
     free(reg->sessions);
     free(reg->uploads);

@@ -98,6 +98,10 @@ const aggr_t *session_aggr(const session_t *s);
  * commit) and, once written, towards its worker. Returns 0, or LP_ERANGE when the writer is too
  * far behind (answer 503; the client retries). HTTP thread. */
 int session_append(registry_t *reg, session_t *s, const void *p, size_t n);
+/* Backpressure for a request whose body is bytes to append: true when the segment writer has
+ * room for them now; else holds the request (no answer yet) and returns false, and fn(r) runs
+ * again on the HTTP thread once the writer has caught up. HTTP thread, from a handler. */
+bool session_append_or_hold(registry_t *reg, http_req_t *r, http_handler_fn fn);
 /* No more bytes will come: the worker settles the session when it has seen them all. */
 void session_end_input(registry_t *reg, session_t *s);
 /* Stores a whole log at once (a raw upload): no live pass, the worker settles it directly.

@@ -1,0 +1,117 @@
+/* The block pool: a mutex-guarded stack of free blocks over size-aligned anonymous mappings
+ * (madvise'd for huge pages where the kernel offers them). Blocks are never carved: one block is
+ * one buffer, so giving one back is O(1) and nothing fragments. */
+#include "blockpool.h"
+
+#include "xmalloc.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+struct blockpool {
+    pthread_mutex_t mu;
+    uint8_t **free; /* free blocks (a stack), at most keep */
+    size_t nfree, keep, mapped;
+};
+
+/* A fresh mapping of one block aligned to its size. */
+static uint8_t *block_map(void)
+{
+    size_t span = 2 * BLOCKPOOL_BLOCK;
+    uint8_t *m = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) xoom(span);
+    uintptr_t a = ((uintptr_t)m + BLOCKPOOL_BLOCK - 1) & ~(uintptr_t)(BLOCKPOOL_BLOCK - 1);
+    uint8_t *b = (uint8_t *)a;
+    if (b > m) munmap(m, (size_t)(b - m));
+    if (b + BLOCKPOOL_BLOCK < m + span)
+        munmap(b + BLOCKPOOL_BLOCK, (size_t)(m + span - (b + BLOCKPOOL_BLOCK)));
+#ifdef MADV_HUGEPAGE
+    madvise(b, BLOCKPOOL_BLOCK, MADV_HUGEPAGE); /* a hint: without it, plain pages */
+#endif
+    return b;
+}
+
+blockpool_t *blockpool_create(size_t keep)
+{
+    blockpool_t *bp = xcalloc(1, sizeof *bp);
+    pthread_mutex_init(&bp->mu, NULL);
+    bp->keep = keep;
+    bp->free = xcalloc(keep ? keep : 1, sizeof *bp->free);
+    return bp;
+}
+
+void blockpool_destroy(blockpool_t *bp)
+{
+    if (!bp) return;
+    for (size_t i = 0; i < bp->nfree; i++)
+        munmap(bp->free[i], BLOCKPOOL_BLOCK);
+    pthread_mutex_destroy(&bp->mu);
+    free(bp->free);
+    free(bp);
+}
+
+uint8_t *blockpool_get(blockpool_t *bp)
+{
+    pthread_mutex_lock(&bp->mu);
+    uint8_t *b = bp->nfree ? bp->free[--bp->nfree] : NULL;
+    if (!b) bp->mapped++;
+    pthread_mutex_unlock(&bp->mu);
+    return b ? b : block_map();
+}
+
+void blockpool_put(blockpool_t *bp, uint8_t *b)
+{
+    if (!b) return;
+    pthread_mutex_lock(&bp->mu);
+    bool keep = bp->nfree < bp->keep;
+    if (keep)
+        bp->free[bp->nfree++] = b;
+    else
+        bp->mapped--;
+    pthread_mutex_unlock(&bp->mu);
+    if (!keep) munmap(b, BLOCKPOOL_BLOCK);
+}
+
+void blockpool_prefault(blockpool_t *bp, size_t n)
+{
+    if (n > bp->keep) n = bp->keep;
+    for (;;) {
+        pthread_mutex_lock(&bp->mu);
+        bool more = bp->nfree < n;
+        if (more) bp->mapped++; /* counted now: the block is on its way in */
+        pthread_mutex_unlock(&bp->mu);
+        if (!more) return;
+        uint8_t *b = block_map();
+        memset(b, 0, BLOCKPOOL_BLOCK); /* the page faults happen here */
+        pthread_mutex_lock(&bp->mu);
+        bool keep = bp->nfree < bp->keep;
+        if (keep)
+            bp->free[bp->nfree++] = b;
+        else
+            bp->mapped--;
+        pthread_mutex_unlock(&bp->mu);
+        if (!keep) {
+            munmap(b, BLOCKPOOL_BLOCK);
+            return;
+        }
+    }
+}
+
+size_t blockpool_mapped(blockpool_t *bp)
+{
+    pthread_mutex_lock(&bp->mu);
+    size_t n = bp->mapped;
+    pthread_mutex_unlock(&bp->mu);
+    return n;
+}
+
+size_t blockpool_free(blockpool_t *bp)
+{
+    pthread_mutex_lock(&bp->mu);
+    size_t n = bp->nfree;
+    pthread_mutex_unlock(&bp->mu);
+    return n;
+}

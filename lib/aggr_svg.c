@@ -242,7 +242,7 @@ static void grid_path(const cv_t *c, const aggr_result_t *r, const aggr_row_t *r
     for (uint32_t i = a; i < b; i++) {
         uint64_t b0 = r->from_ns + (uint64_t)i * r->bin_ns;
         if (row->values[i] == 0 || level_of(row->values[i]) != lv) continue;
-        fprintf(f, "%s%llu:%.6g", sep, (unsigned long long)(b0 / r->bin_ns), row->values[i]);
+        svgtext_q(f, sep, b0 / r->bin_ns, row->values[i]);
         sep = " ";
     }
     fputs("\"/>", f);
@@ -347,7 +347,7 @@ static void caps_piece(const cv_t *c, const aggr_result_t *r, const aggr_row_t *
             double q = rows[st].values[i];
             if (q <= 0) continue;
             if (pass) {
-                fprintf(f, "%s%llu:%.6g", sep, (unsigned long long)(b0 / r->bin_ns), q);
+                svgtext_q(f, sep, b0 / r->bin_ns, q);
                 sep = " ";
                 continue;
             }
@@ -456,7 +456,7 @@ static void hover(const cv_t *c, const aggr_result_t *r, const char *series, dou
                 h, (unsigned long long)(b0 / r->bin_ns));
         for (uint32_t i = a; i < b; i++)
             for (size_t k = 0; k < r->nrows; k++)
-                fprintf(f, k ? " %.15g" : i > a ? ",%.15g" : "%.15g", r->rows[k].values[i]);
+                svgtext_g(f, k ? " " : i > a ? "," : "", r->rows[k].values[i], 15);
         fputs("\"/>\n", f);
     }
 }

@@ -3,6 +3,7 @@
  * axis steps. */
 #include "svgtext.h"
 
+#include "gfmt.h"
 #include "hsshow.h"
 
 #include <math.h>
@@ -137,6 +138,33 @@ void svgtext_px(FILE *f, double v)
 {
     char b[SVGTEXT_PX_MAX];
     fwrite(b, 1, (size_t)svgtext_px_fmt(b, v), f);
+}
+
+void svgtext_g(FILE *f, const char *sep, double v, int prec)
+{
+    char b[8 + GFMT_MAX];
+    size_t n = 0;
+    while (*sep && n < 8)
+        b[n++] = *sep++;
+    n += gfmt_g(b + n, v, prec);
+    fwrite(b, 1, n, f);
+}
+
+void svgtext_q(FILE *f, const char *sep, uint64_t bin, double q)
+{
+    char b[8 + 21 + GFMT_MAX], d[20];
+    size_t n = 0;
+    while (*sep && n < 8)
+        b[n++] = *sep++;
+    int k = 0;
+    do
+        d[k++] = (char)('0' + bin % 10);
+    while (bin /= 10);
+    while (k)
+        b[n++] = d[--k];
+    b[n++] = ':';
+    n += gfmt_g(b + n, q, 6);
+    fwrite(b, 1, n, f);
 }
 
 /* The smallest 1, 2 or 5 times a power of ten that is >= v (v > 0). */

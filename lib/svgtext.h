@@ -1,5 +1,5 @@
 /* XML text and numbers as the SVG writers put them (lib/aggr_svg.c): escaped character data,
- * exact times, byte sizes, compact pixel coordinates and round axis steps. */
+ * exact times, byte sizes, compact pixel coordinates, values and round axis steps. */
 #ifndef LP_SVGTEXT_H
 #define LP_SVGTEXT_H
 
@@ -22,6 +22,12 @@ void svgtext_px(FILE *f, double v);
 /* The text svgtext_px writes, into b (the caller's, SVGTEXT_PX_MAX bytes, not NUL-terminated):
  * printf's "%.2f" rounding, without printf for |v| < 1e15. Returns its length. Any thread. */
 int svgtext_px_fmt(char *b, double v);
+/* Writes sep (at most 8 bytes of it), then v as "%.*g" would (prec 1..17), without printf for
+ * almost every value (lib/gfmt.c). Any thread. */
+void svgtext_g(FILE *f, const char *sep, double v, int prec);
+/* Writes sep (at most 8 bytes of it) and a data-q pair "BIN:Q", as "%s%llu:%.6g" would. Any
+ * thread. */
+void svgtext_q(FILE *f, const char *sep, uint64_t bin, double q);
 /* Returns the smallest 1, 2 or 5 times a power of ten that is >= v (v > 0). Any thread. */
 double svgtext_nice(double v);
 

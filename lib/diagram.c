@@ -8,6 +8,7 @@
 #include "xmalloc.h"
 
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,6 +160,7 @@ int diagram_draw(diagram_t *d, const aggr_svg_data_t *data)
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     if (!f) return LP_ENOMEM;
+    __fsetlocking(f, FSETLOCKING_BYCALLER); /* this thread's own stream: no lock per write */
     int rc = aggr_svg_draw(data, f);
     if (fclose(f) != 0 && !rc) rc = LP_EIO;
     diagram_dispose(d);

@@ -15,6 +15,7 @@ struct blockpool {
     pthread_mutex_t mu;
     uint8_t **free; /* free blocks (a stack), at most keep */
     size_t nfree, keep, mapped;
+    size_t peak; /* the most blocks handed out at once so far */
 };
 
 /* A fresh mapping of one block aligned to its size. */
@@ -58,6 +59,7 @@ uint8_t *blockpool_get(blockpool_t *bp)
     pthread_mutex_lock(&bp->mu);
     uint8_t *b = bp->nfree ? bp->free[--bp->nfree] : NULL;
     if (!b) bp->mapped++;
+    if (bp->mapped - bp->nfree > bp->peak) bp->peak = bp->mapped - bp->nfree;
     pthread_mutex_unlock(&bp->mu);
     return b ? b : block_map();
 }
@@ -77,6 +79,9 @@ void blockpool_put(blockpool_t *bp, uint8_t *b)
 
 void blockpool_prefault(blockpool_t *bp, size_t n)
 {
+    pthread_mutex_lock(&bp->mu);
+    if (n > bp->peak) n = bp->peak; /* what the load so far has needed: a small one maps little */
+    pthread_mutex_unlock(&bp->mu);
     if (n > bp->keep) n = bp->keep;
     for (;;) {
         pthread_mutex_lock(&bp->mu);

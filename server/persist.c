@@ -86,9 +86,11 @@ uint64_t persist_durable(const persist_target_t *t)
 #define BLOCK_DATA (BLOCKPOOL_BLOCK - JOB_HEAD)
 
 /* A job with the target referenced: heading a pool block (an append's bytes follow it in the
- * block), or on the heap with room for n bytes after it. An append's job never comes from the
- * heap: it is freed on the writer thread, and small heap chunks freed by another thread stay in
- * that thread's caches, splitting the HTTP thread's heap so that it grows chunk after chunk. */
+ * block), or on the heap with room for n bytes after it. A big append's job never comes from the
+ * heap: an upload chunk's copies, made on the HTTP thread and freed on the writer thread, would
+ * split the HTTP thread's heap so that it grows chunk after chunk. A small one (a live unit)
+ * does: a 2 MiB block for each would keep the pool's mappings for what a few pages hold. */
+#define SMALL_APPEND (128u << 10)
 static job_t *job_new(persist_target_t *t, int kind, int type, size_t n, uint8_t *block)
 {
     job_t *j = block ? (job_t *)block : xmalloc(sizeof *j + n);
@@ -139,6 +141,10 @@ int persist_append(persist_t *p, persist_target_t *t, const void *b, size_t n, b
     if (n == 0) return 0;
     atomic_fetch_add_explicit(&p->queued, n, memory_order_relaxed);
     atomic_fetch_add_explicit(&t->queued, n, memory_order_relaxed);
+    if (n < SMALL_APPEND) {
+        enqueue(p, t, J_APPEND, 0, b, n);
+        return 0;
+    }
     /* the copy goes to pool blocks (mapped already, mostly), one job each, linked as one */
     job_t *first = NULL, *last = NULL;
     for (size_t off = 0; off < n; off += BLOCK_DATA) {

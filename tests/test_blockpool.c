@@ -37,9 +37,18 @@ TEST(blockpool_reuse_and_bound)
 TEST(blockpool_prefault)
 {
     blockpool_t *bp = blockpool_create(3);
-    blockpool_prefault(bp, 2);
-    CHECK_EQ_U64(blockpool_free(bp), 2);
-    CHECK_EQ_U64(blockpool_mapped(bp), 2);
+    blockpool_prefault(bp, 2); /* nothing handed out yet: nothing to prepare for */
+    CHECK_EQ_U64(blockpool_mapped(bp), 0);
+    uint8_t *one = blockpool_get(bp);
+    blockpool_put(bp, one);
+    blockpool_prefault(bp, 2); /* one at a time so far: one */
+    CHECK_EQ_U64(blockpool_free(bp), 1);
+    uint8_t *h[4];
+    for (int i = 0; i < 4; i++)
+        h[i] = blockpool_get(bp);
+    for (int i = 0; i < 4; i++)
+        blockpool_put(bp, h[i]); /* the fourth is unmapped: 3 kept */
+    CHECK_EQ_U64(blockpool_mapped(bp), 3);
     blockpool_prefault(bp, 10); /* never past the bound */
     CHECK_EQ_U64(blockpool_free(bp), 3);
     uint8_t *b = blockpool_get(bp);

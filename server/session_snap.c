@@ -166,6 +166,44 @@ static const char *not_resumable(const snapshot_t *sn, const seg_log_t *l)
     return NULL;
 }
 
+/* Settles s from snapshot sn: its totals become the final report, its counters and state the
+ * session's, `a` (unless NULL) the final aggregates. With `keep`, s keeps sn (s->snap: its coarse
+ * series answer the queries) and the titles are copied; else they are taken from sn. */
+static void settle_from(session_t *s, snapshot_t *sn, aggr_t *a, uint64_t end, bool keep)
+{
+    pthread_mutex_lock(&s->lock);
+    report_dispose(&s->final);
+    s->final.nrows = sn->ntotals;
+    s->final.rows = xcalloc(sn->ntotals ? sn->ntotals : 1, sizeof *s->final.rows);
+    for (size_t i = 0; i < sn->ntotals; i++) {
+        report_row_t *r = &s->final.rows[i];
+        r->kind =
+            sn->totals[i].kind <= REPORT_SUM ? (report_kind_t)sn->totals[i].kind : REPORT_SECTION;
+        if (keep) {
+            r->title = xstrndup(sn->totals[i].title, strlen(sn->totals[i].title));
+        } else {
+            r->title = sn->totals[i].title; /* taken */
+            sn->totals[i].title = NULL;
+        }
+        r->total = sn->totals[i].total_ns;
+    }
+    if (a) {
+        aggr_destroy(s->final_aggr);
+        s->final_aggr = a;
+    }
+    if (keep) s->snap = sn;
+    s->settled = true;
+    live_destroy(s->live);
+    s->live = NULL;
+    if (sn->error) snprintf(s->error, sizeof s->error, "%s", sn->error);
+    pthread_mutex_unlock(&s->lock);
+    atomic_store_explicit(&s->events, sn->events, memory_order_relaxed);
+    atomic_store_explicit(&s->consumed, end, memory_order_relaxed);
+    /* release: `final` and `error` are written before readers can see the new state */
+    atomic_store_explicit(&s->state, sn->state == SESSION_FAILED ? SESSION_FAILED : SESSION_DONE,
+                          memory_order_release);
+}
+
 /* Resumes a settled session that still has every raw byte from its latest snapshot, when that
  * snapshot holds the whole aggregate state and covers every byte. False when it cannot (then the
  * session is analysed again from its raw segments). */
@@ -191,31 +229,8 @@ static bool resume(session_t *s)
         free(sn);
         return false;
     }
-    pthread_mutex_lock(&s->lock);
-    report_dispose(&s->final);
-    s->final.nrows = sn->ntotals;
-    s->final.rows = xcalloc(sn->ntotals ? sn->ntotals : 1, sizeof *s->final.rows);
-    for (size_t i = 0; i < sn->ntotals; i++) {
-        report_row_t *r = &s->final.rows[i];
-        r->kind =
-            sn->totals[i].kind <= REPORT_SUM ? (report_kind_t)sn->totals[i].kind : REPORT_SECTION;
-        r->title = sn->totals[i].title; /* taken */
-        sn->totals[i].title = NULL;
-        r->total = sn->totals[i].total_ns;
-    }
-    aggr_destroy(s->final_aggr);
-    s->final_aggr = a;
-    s->settled = true;
-    live_destroy(s->live);
-    s->live = NULL;
-    if (sn->error) snprintf(s->error, sizeof s->error, "%s", sn->error);
-    pthread_mutex_unlock(&s->lock);
+    settle_from(s, sn, a, l->end, false);
     s->input_done = true;
-    atomic_store_explicit(&s->events, sn->events, memory_order_relaxed);
-    atomic_store_explicit(&s->consumed, l->end, memory_order_relaxed);
-    /* release: `final` and `error` are written before readers can see the new state */
-    atomic_store_explicit(&s->state, sn->state == SESSION_FAILED ? SESSION_FAILED : SESSION_DONE,
-                          memory_order_release);
     snapshot_dispose(sn);
     free(sn);
     pthread_mutex_lock(&l->mu); /* decoded: the bytes are not needed any more */
@@ -239,27 +254,6 @@ bool session_restore_snapshot(registry_t *reg, session_t *s)
         free(sn);
         return false;
     }
-    pthread_mutex_lock(&s->lock);
-    report_dispose(&s->final);
-    s->final.nrows = sn->ntotals;
-    s->final.rows = xcalloc(sn->ntotals ? sn->ntotals : 1, sizeof *s->final.rows);
-    for (size_t i = 0; i < sn->ntotals; i++) {
-        report_row_t *r = &s->final.rows[i];
-        r->kind =
-            sn->totals[i].kind <= REPORT_SUM ? (report_kind_t)sn->totals[i].kind : REPORT_SECTION;
-        r->title = xstrndup(sn->totals[i].title, strlen(sn->totals[i].title));
-        r->total = sn->totals[i].total_ns;
-    }
-    s->snap = sn;
-    s->settled = true;
-    live_destroy(s->live);
-    s->live = NULL;
-    if (sn->error) snprintf(s->error, sizeof s->error, "%s", sn->error);
-    pthread_mutex_unlock(&s->lock);
-    atomic_store_explicit(&s->events, sn->events, memory_order_relaxed);
-    atomic_store_explicit(&s->consumed, l->end, memory_order_relaxed);
-    /* release: `final` and `error` are written before readers can see the new state */
-    atomic_store_explicit(&s->state, sn->state == SESSION_FAILED ? SESSION_FAILED : SESSION_DONE,
-                          memory_order_release);
+    settle_from(s, sn, NULL, l->end, true);
     return true;
 }

@@ -5,6 +5,8 @@
  * (near ties, NaN and infinities, no extended precision) is snprintf's. */
 #include "gfmt.h"
 
+#include "digits.h"
+
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -30,17 +32,6 @@ static const long double pow10_tab[POW_MAX + 1] = {1e0L,  1e1L,  1e2L,  1e3L,  1
                                                    1e7L,  1e8L,  1e9L,  1e10L, 1e11L, 1e12L, 1e13L,
                                                    1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L, 1e20L,
                                                    1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
-
-static const char digit_pairs[201] = "00010203040506070809"
-                                     "10111213141516171819"
-                                     "20212223242526272829"
-                                     "30313233343536373839"
-                                     "40414243444546474849"
-                                     "50515253545556575859"
-                                     "60616263646566676869"
-                                     "70717273747576777879"
-                                     "80818283848586878889"
-                                     "90919293949596979899";
 
 /* a * 10^k, rounded once per power of the table it takes (at most SCALE_STEPS, which covers
  * every double's exponent); the extended exponent range neither overflows nor underflows here. */
@@ -99,7 +90,7 @@ int gfmt_g_fast(char *dst, double v, int prec)
     char dig[FAST_PREC_MAX + 1];
     int k = nd;
     for (; k >= 2; k -= 2, d /= 100)
-        memcpy(dig + k - 2, digit_pairs + 2 * (d % 100), 2);
+        memcpy(dig + k - 2, digits_pairs + 2 * (d % 100), 2);
     if (k) dig[0] = (char)('0' + d);
     if (e < -4 || e >= prec) { /* d.ddde+XX */
         *p++ = dig[0];

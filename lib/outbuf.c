@@ -2,22 +2,12 @@
  * two-digits-at-a-time decimal formatter used by the inline integer appenders. */
 #include "outbuf.h"
 
+#include "digits.h"
 #include "err.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
-
-static const char digit_pairs[201] = "00010203040506070809"
-                                     "10111213141516171819"
-                                     "20212223242526272829"
-                                     "30313233343536373839"
-                                     "40414243444546474849"
-                                     "50515253545556575859"
-                                     "60616263646566676869"
-                                     "70717273747576777879"
-                                     "80818283848586878889"
-                                     "90919293949596979899";
 
 int outbuf_init(outbuf_t *o, int fd, size_t cap)
 {
@@ -103,13 +93,13 @@ size_t outbuf_fmt_u64(char *dst, uint64_t v)
     while (v >= 100) {
         unsigned i = (unsigned)(v % 100) * 2;
         v /= 100;
-        *--e = digit_pairs[i + 1];
-        *--e = digit_pairs[i];
+        *--e = digits_pairs[i + 1];
+        *--e = digits_pairs[i];
     }
     if (v >= 10) {
         unsigned i = (unsigned)v * 2;
-        *--e = digit_pairs[i + 1];
-        *--e = digit_pairs[i];
+        *--e = digits_pairs[i + 1];
+        *--e = digits_pairs[i];
     } else {
         *--e = (char)('0' + v);
     }

@@ -64,9 +64,10 @@ uint8_t *blockpool_get(blockpool_t *bp)
     return b ? b : block_map();
 }
 
-void blockpool_put(blockpool_t *bp, uint8_t *b)
+/* Puts b on the free stack, or unmaps it when `keep` are free already. Returns whether it was
+ * kept. */
+static bool shelve(blockpool_t *bp, uint8_t *b)
 {
-    if (!b) return;
     pthread_mutex_lock(&bp->mu);
     bool keep = bp->nfree < bp->keep;
     if (keep)
@@ -75,6 +76,12 @@ void blockpool_put(blockpool_t *bp, uint8_t *b)
         bp->mapped--;
     pthread_mutex_unlock(&bp->mu);
     if (!keep) munmap(b, BLOCKPOOL_BLOCK);
+    return keep;
+}
+
+void blockpool_put(blockpool_t *bp, uint8_t *b)
+{
+    if (b) shelve(bp, b);
 }
 
 void blockpool_prefault(blockpool_t *bp, size_t n)
@@ -91,17 +98,7 @@ void blockpool_prefault(blockpool_t *bp, size_t n)
         if (!more) return;
         uint8_t *b = block_map();
         memset(b, 0, BLOCKPOOL_BLOCK); /* the page faults happen here */
-        pthread_mutex_lock(&bp->mu);
-        bool keep = bp->nfree < bp->keep;
-        if (keep)
-            bp->free[bp->nfree++] = b;
-        else
-            bp->mapped--;
-        pthread_mutex_unlock(&bp->mu);
-        if (!keep) {
-            munmap(b, BLOCKPOOL_BLOCK);
-            return;
-        }
+        if (!shelve(bp, b)) return;
     }
 }
 

@@ -141,6 +141,22 @@ static void wait_durable(const srv_t *s, const char *id)
     }
 }
 
+/* Checks that sessions ids[0..n) answer as they did before; with `last`, frees those answers
+ * and the ids. */
+static void check_same(const srv_t *s, size_t n, char **ids, answer_t (*before)[NQ], bool last)
+{
+    static answer_t after[NQ];
+    for (size_t i = 0; i < n; i++) {
+        collect(s, ids[i], after);
+        same_answers(logs[i], before[i], after);
+        free_answers(after);
+        if (last) {
+            free_answers(before[i]);
+            free(ids[i]);
+        }
+    }
+}
+
 /* Ingests logs[0..n), waits for them to settle and records every answer. */
 static void ingest(srv_t *s, size_t n, char **ids, answer_t (*before)[NQ])
 {
@@ -162,7 +178,7 @@ TEST(resume_finished_sessions_from_snapshot)
     srv_t s;
     srv_start(&s, NULL, "--segment-size 300K");
     char *ids[NLOGS];
-    static answer_t before[NLOGS][NQ], after[NLOGS][NQ];
+    static answer_t before[NLOGS][NQ];
     ingest(&s, NLOGS, ids, before);
     char data[512];
     snprintf(data, sizeof data, "%s", s.data);
@@ -172,22 +188,12 @@ TEST(resume_finished_sessions_from_snapshot)
     CHECK(metric(&s, RESUMED) == (long long)NLOGS);
     CHECK(metric(&s, ANALYSED) == 0);
     CHECK(metric(&s, "liveprof_restore_reanalysed_bytes") == 0);
-    for (size_t i = 0; i < NLOGS; i++) {
-        collect(&s, ids[i], after[i]);
-        same_answers(logs[i], before[i], after[i]);
-        free_answers(after[i]);
-    }
+    check_same(&s, NLOGS, ids, before, false);
     /* and again: a resumed session's snapshot stays the one it was resumed from */
     CHECK(srv_stop(&s) == 0);
     srv_start(&s, data, "--segment-size 300K");
     CHECK(metric(&s, RESUMED) == (long long)NLOGS);
-    for (size_t i = 0; i < NLOGS; i++) {
-        collect(&s, ids[i], after[i]);
-        same_answers(logs[i], before[i], after[i]);
-        free_answers(after[i]);
-        free_answers(before[i]);
-        free(ids[i]);
-    }
+    check_same(&s, NLOGS, ids, before, true);
     CHECK(srv_stop(&s) == 0);
 }
 
@@ -234,7 +240,7 @@ TEST(resume_damaged_snapshot_falls_back_to_analysis)
     srv_start(&s, NULL, "--segment-size 300K");
     enum { N = 2 };
     char *ids[N];
-    static answer_t before[N][NQ], after[N][NQ];
+    static answer_t before[N][NQ];
     ingest(&s, N, ids, before);
     char data[512];
     snprintf(data, sizeof data, "%s", s.data);
@@ -266,21 +272,11 @@ TEST(resume_damaged_snapshot_falls_back_to_analysis)
     CHECK(metric(&s, RESUMED) == 0);
     CHECK(metric(&s, ANALYSED) == N);
     CHECK(metric(&s, "liveprof_restore_reanalysed_bytes") > 0);
-    for (int i = 0; i < N; i++) {
-        collect(&s, ids[i], after[i]);
-        same_answers(logs[i], before[i], after[i]);
-        free_answers(after[i]);
-    }
+    check_same(&s, N, ids, before, false);
     /* the analysis wrote a new snapshot: the next start resumes from it */
     CHECK(srv_stop(&s) == 0);
     srv_start(&s, data, "--segment-size 300K");
     CHECK(metric(&s, RESUMED) == N);
-    for (int i = 0; i < N; i++) {
-        collect(&s, ids[i], after[i]);
-        same_answers(logs[i], before[i], after[i]);
-        free_answers(after[i]);
-        free_answers(before[i]);
-        free(ids[i]);
-    }
+    check_same(&s, N, ids, before, true);
     CHECK(srv_stop(&s) == 0);
 }

@@ -29,6 +29,8 @@ static void usage(FILE *f)
                "Durable sessions (see docs/segments.md):\n"
                "  --fsync-ms N       group commit interval of the segment files (default 1000;\n"
                "                     0 = after every write)\n"
+               "  --write-queue BYTES   upload bytes queued for the segment writer before\n"
+               "                     further chunks are held unanswered (default 32M)\n"
                "  --segment-size BYTES  roll segment files at this size (default 64M)\n"
                "  --segment-age SECONDS roll segment files at this age (default: never)\n"
                "  --compress LEVEL   zstd level for eventlog chunks in segments (default 0: none)\n"
@@ -126,6 +128,8 @@ int cli_serve(int argc, char **argv)
             o.ws_timeout_s = (int)t;
         } else if (!strcmp(a, "--fsync-ms"))
             bad = parse_count(v, &o.fsync_ms);
+        else if (!strcmp(a, "--write-queue"))
+            bad = parse_size(v, &o.write_queue);
         else if (!strcmp(a, "--segment-size"))
             bad = parse_size(v, &o.seg_bytes);
         else if (!strcmp(a, "--segment-age"))

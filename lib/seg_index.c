@@ -44,6 +44,7 @@ static seg_index_map_t *map_get(seg_index_t *x, int kind, uint32_t key, const ui
     m->kind = (uint8_t)kind;
     m->key = key;
     m->name = name ? xstrndup((const char *)name, name_len) : NULL;
+    m->name_len = m->name ? (uint32_t)strlen(m->name) : 0;
     m->bins = bitmap_create();
     u32map_put(&x->ix[kind], key, (uint32_t)x->nmaps);
     return &x->maps[x->nmaps++];
@@ -55,6 +56,26 @@ static void mark(seg_index_map_t *m, uint32_t bin)
     bitmap_add(m->bins, bin);
     m->last_bin = bin;
     m->any = true;
+}
+
+/* The map of a label: the one seen last at its place in label_seen when its text is the same
+ * (no hash of the whole text), else the one its XXH32 keys. */
+static seg_index_map_t *label_map(seg_index_t *x, const uint8_t *l, size_t n)
+{
+    uint64_t a = 0, b = 0; /* the first and the last (up to) 8 bytes */
+    size_t k = n < 8 ? n : 8;
+    memcpy(&a, l, k);
+    memcpy(&b, l + n - k, k);
+    uint64_t mix = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^ n;
+    size_t h = (size_t)(mix >> 40) & (SEG_INDEX_LABEL_SEEN - 1);
+    uint32_t c = x->label_seen[h];
+    if (c) {
+        seg_index_map_t *m = &x->maps[c - 1];
+        if (m->name_len == n && !memcmp(m->name, l, n)) return m;
+    }
+    seg_index_map_t *m = map_get(x, SEG_MAP_LABEL, XXH32(l, n, 0), l, n);
+    x->label_seen[h] = (uint32_t)(m - x->maps) + 1;
+    return m;
 }
 
 /* The label of a "START x" / "STOP x" user message, or NULL. */
@@ -120,7 +141,13 @@ void seg_index_event(seg_index_t *x, const evlog_event_t *ev, uint64_t off)
                 x->thread_map = u32map_get(&x->ix[SEG_MAP_THREAD], tb) + 1;
                 x->thread_bin = tb;
             }
-            mark(&x->maps[x->thread_map - 1], evlog_u32(ev->payload));
+            uint32_t tid = evlog_u32(ev->payload);
+            uint64_t seen = (uint64_t)x->thread_map << 32 | tid;
+            uint64_t *slot = &x->tid_seen[tid & (SEG_INDEX_TID_SEEN - 1)];
+            if (*slot != seen) {
+                mark(&x->maps[x->thread_map - 1], tid);
+                *slot = seen;
+            }
         }
         break;
     default: {
@@ -128,7 +155,7 @@ void seg_index_event(seg_index_t *x, const evlog_event_t *ev, uint64_t off)
         const uint8_t *l = label_of(ev, &n);
         if (l) {
             if (n > 65535) n = 65535;
-            mark(map_get(x, SEG_MAP_LABEL, XXH32(l, n, 0), l, n), bin);
+            mark(label_map(x, l, n), bin);
         }
     }
     }

@@ -14,6 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define SEG_INDEX_TID_SEEN 256   /* a power of two */
+#define SEG_INDEX_LABEL_SEEN 256 /* a power of two */
+
 typedef struct seg_index_point {
     uint64_t ts, stream_off;
 } seg_index_point_t;
@@ -24,6 +27,7 @@ typedef struct seg_index_map {
     char *name; /* labels: the label text (owned); else NULL */
     bitmap_t *bins;
     uint32_t last_bin; /* the bin added last (skips repeats) */
+    uint32_t name_len; /* labels: the length of `name` */
     bool any;
 } seg_index_map_t;
 
@@ -41,6 +45,10 @@ typedef struct seg_index {
     uint64_t thread_lo, thread_hi; /* its time range */
     uint64_t bin_lo, bin_hi; /* the time bin of the latest event [lo, hi), to spare divisions */
     uint32_t bin;
+    /* Repeats skipped before they reach a bitmap: (thread set + 1) << 32 | thread id by the id's
+     * low bits, and label map number + 1 by a cheap hash of the text. */
+    uint64_t tid_seen[SEG_INDEX_TID_SEEN];
+    uint32_t label_seen[SEG_INDEX_LABEL_SEEN];
 } seg_index_t;
 
 /* An empty index for a segment starting at stream offset `start`. */

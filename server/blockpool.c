@@ -92,7 +92,9 @@ void blockpool_prefault(blockpool_t *bp, size_t n)
     if (n > bp->keep) n = bp->keep;
     for (;;) {
         pthread_mutex_lock(&bp->mu);
-        bool more = bp->nfree < n;
+        /* blocks out now come back to the free stack: mapping past n in all would only unmap
+         * them again then (and fault a fresh block in for each one) */
+        bool more = bp->nfree < n && bp->mapped < n;
         if (more) bp->mapped++; /* counted now: the block is on its way in */
         pthread_mutex_unlock(&bp->mu);
         if (!more) return;

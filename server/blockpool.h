@@ -25,8 +25,9 @@ uint8_t *blockpool_get(blockpool_t *bp);
 /* Gives a block from blockpool_get back (NULL is a no-op): kept free, or unmapped when `keep`
  * are free already. Any thread (the pool's mutex). */
 void blockpool_put(blockpool_t *bp, uint8_t *b);
-/* Maps and touches fresh blocks until `n` are free, at most `keep` and at most the most blocks
- * ever handed out at once (a light load keeps little mapped), so that the page faults happen on
+/* Maps and touches fresh blocks until `n` are free or `n` are mapped in all (those handed out
+ * come back), at most `keep` and at most the most blocks ever handed out at once (a light load
+ * keeps little mapped), so that the page faults happen on
  * the calling thread rather than in a later blockpool_get; the mapping is done outside the
  * mutex. Any thread; meant for a background one. */
 void blockpool_prefault(blockpool_t *bp, size_t n);

@@ -39,14 +39,30 @@ int db_begin(db_t *db)
     return db_exec(db, "BEGIN IMMEDIATE");
 }
 
+int db_begin_lazy(db_t *db)
+{
+    int rc = db_exec(db, "PRAGMA synchronous = NORMAL");
+    if (rc == 0) rc = db_begin(db);
+    if (rc < 0) db_exec(db, "PRAGMA synchronous = FULL");
+    return rc;
+}
+
+/* Every transaction but a lazy one commits with a full sync: restored after each end. */
+static int end_tx(db_t *db, const char *sql)
+{
+    int rc = db_exec(db, sql);
+    db_exec(db, "PRAGMA synchronous = FULL"); /* a no-op when it was FULL */
+    return rc;
+}
+
 int db_commit(db_t *db)
 {
-    return db_exec(db, "COMMIT");
+    return end_tx(db, "COMMIT");
 }
 
 int db_rollback(db_t *db)
 {
-    return db_exec(db, "ROLLBACK");
+    return end_tx(db, "ROLLBACK");
 }
 
 const char *db_errmsg(db_t *db)

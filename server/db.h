@@ -20,6 +20,11 @@ int db_exec(db_t *db, const char *sql);
 int db_begin(db_t *db);
 int db_commit(db_t *db);
 int db_rollback(db_t *db);
+/* Starts a transaction whose commit does not wait for the disk (PRAGMA synchronous = NORMAL for
+ * it; the WAL stays consistent, and the next full commit syncs it too): for values a restart
+ * derives again anyway. Commit or roll back with the calls above, which restore the full sync.
+ * Returns 0 or a negative code. */
+int db_begin_lazy(db_t *db);
 /* Maps an SQLite result code to 0 or a project code: LP_ECONFLICT for unique and primary key
  * violations, LP_EARG for other constraints, LP_ENOMEM, else LP_EIO. */
 int db_status(int sqlite_rc);

@@ -393,6 +393,7 @@ static const struct lws_protocols protocols[] = {
 static void *service(void *arg)
 {
     links_t *l = arg;
+    pthread_setname_np(pthread_self(), "lp-links");
     while (!atomic_load(&l->stop))
         lws_service(l->ctx, 0);
     return NULL;

@@ -283,6 +283,7 @@ static void sync_all(persist_t *p, bool marked)
 static void *persist_main(void *arg)
 {
     persist_t *p = arg;
+    pthread_setname_np(pthread_self(), "lp-segments");
     /* Indexing and writing segments is batch work, like the analysis: the HTTP thread preempts
      * it as soon as a request comes (the group commit waits on the disk, not on the CPU). */
     struct sched_param sp = {0};

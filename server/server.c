@@ -57,6 +57,7 @@ void server_opts_default(server_opts_t *o)
     o->ring_bytes = 4u << 20;
     o->aggr_bytes = 16u << 20;
     o->fsync_ms = 1000;
+    o->write_queue = 32u << 20;
     o->seg_bytes = 64u << 20;
     o->login_ttl = 30 * 24 * 3600;
     retention_series_mask("all", &o->retain_coarse);

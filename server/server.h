@@ -21,6 +21,8 @@ typedef struct server_opts {
     size_t ring_bytes;             /* per-session ring capacity (power of two) */
     size_t aggr_bytes;             /* per-session bound on the binned aggregates */
     uint64_t fsync_ms;             /* group commit interval of the segments (0: every write) */
+    uint64_t write_queue;          /* upload bytes queued for the segment writer before chunks
+                                      are held (default 32 MiB) */
     uint64_t seg_bytes;            /* segment size before rolling */
     uint64_t seg_age_s;            /* segment age before rolling (0: never by age) */
     int zstd_level;                /* compression of chunk records (0: none) */

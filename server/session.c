@@ -188,6 +188,7 @@ typedef struct aggr_pass {
 static void *aggr_pass_main(void *arg)
 {
     aggr_pass_t *p = arg;
+    pthread_setname_np(pthread_self(), "lp-settle-aggr");
     evlog_t d;
     if (evlog_init(&d, NULL) == 0) {
         seg_reader_t *rd = seg_reader_create(p->log);
@@ -393,6 +394,7 @@ static bool work_on(registry_t *reg, session_t *s)
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
+    pthread_setname_np(pthread_self(), "lp-worker");
     /* The analysis is batch work: the scheduler lets the HTTP and WebSocket threads preempt it
      * when they wake, so requests are answered at once even while every core ingests (the
      * workers keep their full share of the processor). */
@@ -492,23 +494,34 @@ const script_t *registry_totals_script(const registry_t *reg)
 static void save_meta(registry_t *reg, bool counters)
 {
     db_t *db = server_db(reg->srv);
-    bool open = false;
+    /* Rows whose progress counters alone changed commit without waiting for the disk: a restart
+     * counts them again from the segments, and the HTTP thread does not stall on a sync while a
+     * busy disk takes an ingest's segments. Any other change syncs. */
+    bool any = false, sync = false;
     for (size_t i = 0; i < reg->nsessions; i++) {
         session_t *s = reg->sessions[i];
         session_sync_meta(s);
         s->saving = false;
         if (memcmp(&s->meta, &s->saved, sizeof s->meta) == 0) continue;
-        if (!counters) {
-            session_meta_t m = s->meta;
-            m.bytes_ingested = s->saved.bytes_ingested;
-            m.events = s->saved.events;
-            if (memcmp(&m, &s->saved, sizeof m) == 0) continue;
-        }
-        if (!open && db_begin(db) < 0) return;
-        open = true;
-        s->saving = session_meta_update(db, &s->meta) == 0;
+        session_meta_t m = s->meta;
+        m.bytes_ingested = s->saved.bytes_ingested;
+        m.events = s->saved.events;
+        bool only_counters = memcmp(&m, &s->saved, sizeof m) == 0;
+        if (only_counters && !counters) continue;
+        s->saving = true;
+        any = true;
+        sync |= !only_counters;
     }
-    if (!open) return;
+    if (!any) return;
+    if ((sync ? db_begin(db) : db_begin_lazy(db)) < 0) {
+        for (size_t i = 0; i < reg->nsessions; i++)
+            reg->sessions[i]->saving = false;
+        return;
+    }
+    for (size_t i = 0; i < reg->nsessions; i++) {
+        session_t *s = reg->sessions[i];
+        if (s->saving) s->saving = session_meta_update(db, &s->meta) == 0;
+    }
     if (db_commit(db) < 0) { /* nothing was written: the next call tries again */
         db_rollback(db);
         return;
@@ -826,6 +839,7 @@ registry_t *registry_create(server_t *srv, http_server_t *http, int workers, siz
     reg->waiting = http_waitq_create(http);
     const server_opts_t *so = server_opts(srv);
     persist_opts_t po = {.fsync_ms = so->fsync_ms,
+                         .soft_queued = (size_t)so->write_queue,
                          .seg = {.max_bytes = so->seg_bytes,
                                  .max_age_ns = so->seg_age_s * 1000000000ull,
                                  .zstd_level = so->zstd_level},

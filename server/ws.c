@@ -730,6 +730,7 @@ int ws_route(ws_t *ws, const char *path, const struct lws_protocols *proto)
 static void *service_main(void *arg)
 {
     ws_t *ws = arg;
+    pthread_setname_np(pthread_self(), "lp-websocket");
     while (!atomic_load_explicit(&ws->stop, memory_order_relaxed))
         if (lws_service(ws->ctx, 0) < 0) break;
     return NULL;

@@ -4,8 +4,10 @@
 # liveprof-monitor --push -> the server's WebSocket port), 1,000 WebSocket clients following a
 # paced live upload (bench-wsload) and wrk reading totals and aggregates of a finished session —
 # checking that every upload's and every live session's totals.txt stays byte-identical to the
-# old tool's and that the server's RSS stays flat (at the end at most 1.5 x + 64 MiB of what it
-# was a third into the load, when every source of load is running).
+# old tool's and that the server's memory stays flat: its RSS at the end at most 1.5 x + 64 MiB
+# of what it was a third into the load, when every source of load is running, and the bytes it
+# has allocated (/metrics liveprof_heap_bytes), once every session the load made is deleted, at
+# most 16 MiB over what they were a third in (a leak would stay).
 # Usage (repository root, after `make all`): sh bench/stage_load.sh quick|full OUTDIR
 # quick: 8 s of load; full: 120 s. Prints TSV rows (stage input metric value unit baseline
 # baseline_value note); exits non-zero when a result differs or RSS grows by more than 50 %.
@@ -62,12 +64,32 @@ settle() {
         sleep 0.1
     done
 }
-# 1 when session $1's totals.txt differs from file $2
+# the id of the session named $1, waiting (at most 10 s) until it exists
+by_name() {
+    j=0
+    sid=
+    while [ -z "$sid" ] && [ $j -lt 100 ]; do
+        sid=$(curl -sf -H "$auth" "$url/api/sessions" | grep -o "\"id\":\"[0-9a-f]*\",\"name\":\"$1\"" |
+            cut -d'"' -f4)
+        [ -n "$sid" ] || sleep 0.1
+        j=$((j + 1))
+    done
+    echo "$sid"
+}
+# 1 when session $1's totals.txt differs from file $2 (a file per session: uploads and live
+# sessions are checked at the same time)
 differs() {
-    curl -sf -H "$auth" "$url/api/sessions/$1/totals.txt" > "$out/got.txt" || true
-    cmp -s "$out/got.txt" "$2" && echo 0 || echo 1
+    curl -sf -H "$auth" "$url/api/sessions/$1/totals.txt" > "$out/got-$1.txt" || true
+    if cmp -s "$out/got-$1.txt" "$2"; then
+        echo 0
+        rm -f "$out/got-$1.txt"
+    else
+        echo 1 # the text stays for a look
+    fi
 }
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
+# the bytes the server has allocated and not freed (/metrics), in KiB
+heap() { curl -sf -H "$auth" "$url/metrics" | awk '$1 == "liveprof_heap_bytes" { printf "%d", $2 / 1024 }'; }
 first=$(upload)
 # warm up: one settled session, then the baseline RSS
 settle "$first"
@@ -89,16 +111,31 @@ end=$(($(date +%s) + secs))
     done
 ) &
 up=$!
-# live programs, spread over the stage: each feeds scale-1m through the leech's writer callbacks
+# live programs, spread over the stage: each feeds scale-1m through the leech's writer callbacks;
+# its session is checked once it settles, then deleted (as the uploads are), so that what the
+# server holds at the end is what it held a third in: RSS flat means no leak
 : > "$out/lives"
 (
     n=0
     while [ $n -lt $lives ]; do
         n=$((n + 1))
-        LIVEPROF_SOCKET="$out/leech.sock" LIVEPROF_PROGRAM="load-live-$n" \
-            build/bench-leech_feed "$livelog" throughput 1 > /dev/null 2>> "$out/feed.log" &&
-            echo "load-live-$n" >> "$out/lives"
-        sleep $((secs / lives))
+        t1=$(date +%s)
+        name="load-live-$n"
+        if LIVEPROF_SOCKET="$out/leech.sock" LIVEPROF_PROGRAM="$name" \
+            build/bench-leech_feed "$livelog" throughput 1 > /dev/null 2>> "$out/feed.log"; then
+            sid=$(by_name "$name")
+            if [ -z "$sid" ]; then
+                echo "$name missing 1" >> "$out/lives"
+            else
+                settle "$sid"
+                echo "$name $(state "$sid") $(differs "$sid" "$livewant")" >> "$out/lives"
+                curl -sf -X DELETE -H "$auth" "$url/api/sessions/$sid" > /dev/null || true
+            fi
+        else
+            echo "$name unfed 1" >> "$out/lives"
+        fi
+        left=$((secs / lives - ($(date +%s) - t1)))
+        [ $left -gt 0 ] && sleep $left
     done
 ) &
 lv=$!
@@ -109,7 +146,7 @@ build/bench-wsload --http "$port" --ws "$ws" --token "$tok" --log "$wslog" --cli
 wl=$!
 # the server's RSS once a second while the load runs
 t0=$(date +%s)
-(while kill -0 $pid 2> /dev/null; do echo "$(($(date +%s) - t0)) $(rss)"; sleep 1; done) > "$out/rss.tsv" 2> /dev/null &
+(while kill -0 $pid 2> /dev/null; do echo "$(($(date +%s) - t0)) $(rss) $(heap)"; sleep 1; done) > "$out/rss.tsv" 2> /dev/null &
 sampler=$!
 half=$((secs / 2))
 wrk -t1 -c8 -d"${half}s" -H "$auth" "$url/api/sessions/$first/totals" > "$out/wrk-totals.txt" 2>&1
@@ -123,29 +160,21 @@ echo "load: the load ended after $(($(date +%s) - t0)) s" >&2
 uploads=$(wc -l < "$out/ids")
 # every upload settled with exactly the old tool's totals; so does every live session
 bad=$(awk '$2 != 0' "$out/ids" | wc -l)
-livebad=0
-livedone=0
-for name in $(cat "$out/lives"); do
-    j=0
-    sid=
-    while [ -z "$sid" ] && [ $j -lt 100 ]; do
-        sid=$(curl -sf -H "$auth" "$url/api/sessions" | grep -o "\"id\":\"[0-9a-f]*\",\"name\":\"$name\"" |
-            cut -d'"' -f4)
-        [ -n "$sid" ] || sleep 0.1
-        j=$((j + 1))
-    done
-    if [ -z "$sid" ]; then
-        livebad=$((livebad + 1))
-        continue
-    fi
-    settle "$sid"
-    [ "$(state "$sid")" = done ] && livedone=$((livedone + 1))
-    livebad=$((livebad + $(differs "$sid" "$livewant")))
-done
+livedone=$(awk '$2 == "done"' "$out/lives" | wc -l)
+livebad=$(awk '$3 != 0' "$out/lives" | wc -l)
 rss1=$(rss)
 kill $sampler 2> /dev/null || true
+# the session the WebSocket clients followed grows with its data (bounded by --session-memory):
+# once it is deleted too, the server holds what it held after the warm-up
+wsid=$(by_name wsload)
+[ -n "$wsid" ] && curl -sf -X DELETE -H "$auth" "$url/api/sessions/$wsid" > /dev/null
+sleep 2
+rss2=$(rss)
+heap2=$(heap)
 # flat: the RSS at the end against the RSS a third into the load (every source of load running)
 rssload=$(awk -v t=$((secs / 3)) '$1 >= t { print $2; exit }' "$out/rss.tsv")
+heapload=$(awk -v t=$((secs / 3)) '$1 >= t { print $3; exit }' "$out/rss.tsv")
+heapend=$(awk 'NF == 3 { h = $3 } END { print h }' "$out/rss.tsv")
 rsspeak=$(awk 'BEGIN { m = 0 } $2 > m { m = $2 } END { print m }' "$out/rss.tsv")
 rps() { awk '/^Requests\/sec/ { print $2 }' "$1"; }
 # bench-wsload: p50_ms p99_ms samples clients_connected deltas mean_delta_bytes snapshots ...
@@ -156,7 +185,7 @@ printf '%s\taggregates_requests_per_s\t%s\treq/s\t-\t-\twrk -c8 during uploads, 
 printf '%s\tuploads\t%s\tsessions\t-\t-\twhole uploads in %s s, each checked, then deleted\n' "$p" "$uploads" "$secs"
 printf '%s\ttotals_mismatches\t%s\tsessions\t-\t-\tagainst the expected totals.txt\n' "$p" "$bad"
 p2="load	scale-1m"
-printf '%s\tlive_sessions\t%s\tsessions\t-\t-\tpushed by liveprof-monitor --push, done (of %s fed)\n' "$p2" "$livedone" "$(wc -l < "$out/lives")"
+printf '%s\tlive_sessions\t%s\tsessions\t-\t-\tpushed by liveprof-monitor --push, done (of %s fed), each checked, then deleted\n' "$p2" "$livedone" "$(wc -l < "$out/lives")"
 printf '%s\tlive_totals_mismatches\t%s\tsessions\t-\t-\tagainst the expected totals.txt\n' "$p2" "$livebad"
 p3="load	gen-20M-block32K-t32"
 printf '%s\tws_clients_connected\t%s\tclients\t-\t-\tof 1000, at the end\n' "$p3" "${wclients:--}"
@@ -168,6 +197,10 @@ printf '%s\trss_start\t%s\tKiB\t-\t-\tafter warm-up\n' "$p" "$rss0"
 printf '%s\trss_load\t%s\tKiB\t-\t-\ta third into the load\n' "$p" "$rssload"
 printf '%s\trss_peak\t%s\tKiB\t-\t-\tsampled once a second\n' "$p" "$rsspeak"
 printf '%s\trss_end\t%s\tKiB\t-\t-\tafter %s uploads, %s live sessions, 1,000 WebSocket clients\n' "$p" "$rss1" "$uploads" "$livedone"
+printf '%s\trss_after_cleanup\t%s\tKiB\t-\t-\tonce the followed live session was deleted too (the others were as they ended); the allocator keeps what it got\n' "$p" "$rss2"
+printf '%s\theap_load\t%s\tKiB\t-\t-\tallocated and not freed (/metrics liveprof_heap_bytes) a third into the load\n' "$p" "$heapload"
+printf '%s\theap_end\t%s\tKiB\t-\t-\tthe last sample while the load ran\n' "$p" "$heapend"
+printf '%s\theap_after_cleanup\t%s\tKiB\t-\t-\tonce every session the load made was deleted: a leak would stay\n' "$p" "$heap2"
 kill $mpid 2> /dev/null || true
 kill $pid
 wait $pid 2> /dev/null || true
@@ -177,5 +210,7 @@ trap - EXIT
     { echo "load: $livedone of $lives live sessions done, $livebad differ from the expected totals" >&2; exit 1; }
 [ "$wsok" -eq 0 ] && [ "${wclients:-0}" -ge 990 ] ||
     { echo "load: bench-wsload failed or lost clients: $(cat "$out/wsload.err")" >&2; exit 1; }
+[ -z "$heapload" ] || [ -z "$heap2" ] || [ "$heap2" -le $((heapload + 16384)) ] ||
+    { echo "load: $heap2 KiB still allocated once every session of the load was deleted ($heapload KiB a third in)" >&2; exit 1; }
 [ "$rss1" -le $((rssload * 3 / 2 + 65536)) ] ||
     { echo "load: RSS grew from $rssload KiB (a third into the load) to $rss1 KiB" >&2; exit 1; }

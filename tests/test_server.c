@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char *upload_raw(const srv_t *s, const char *token, const char *log, int *status)
 {
@@ -475,5 +476,54 @@ TEST(server_chunked_aggregates_equal_whole_upload)
             free(ids[k]);
         free(b);
     }
+    CHECK(srv_stop(&s) == 0);
+}
+
+/* liveprof_heap_bytes of /metrics, or -1. */
+static long long heap_bytes(const srv_t *s)
+{
+    httpc_resp_t r;
+    long long v = -1;
+    if (srv_req(s, "GET", "/metrics", s->admin, NULL, NULL, 0, &r) == 200 && r.body) {
+        const char *m = strstr(r.body, "\nliveprof_heap_bytes ");
+        if (m) v = atoll(m + 21);
+    }
+    httpc_resp_dispose(&r);
+    return v;
+}
+
+/* The allocated bytes /metrics reports grow with the sessions held and fall once they are
+ * deleted: the gauge the load benchmark checks for leaks. */
+TEST(server_metrics_heap_falls_when_sessions_go)
+{
+    srv_t s;
+    srv_start(&s, NULL, "");
+    long long h0 = heap_bytes(&s);
+    CHECKF(h0 > 0, "liveprof_heap_bytes %lld", h0);
+    char *ids[4];
+    for (int k = 0; k < 4; k++) {
+        int st;
+        ids[k] = upload_raw(&s, s.admin, "eventlogs/small.eventlog", &st);
+        REQUIRE(ids[k] && st == 201);
+        char *state = srv_wait_session(&s, ids[k], s.admin, 60);
+        CHECK(state && !strcmp(state, "done"));
+        free(state);
+    }
+    long long h1 = heap_bytes(&s);
+    CHECKF(h1 > h0, "four sessions held: %lld bytes, none: %lld", h1, h0);
+    for (int k = 0; k < 4; k++) {
+        char path[128];
+        snprintf(path, sizeof path, "/api/sessions/%s", ids[k]);
+        httpc_resp_t r;
+        CHECK(srv_req(&s, "DELETE", path, s.admin, NULL, NULL, 0, &r) == 204);
+        httpc_resp_dispose(&r);
+        free(ids[k]);
+    }
+    long long h2 = h1;
+    for (int i = 0; i < 50 && h2 >= h1; i++) { /* the workers let go of deleted sessions */
+        usleep(100000);
+        h2 = heap_bytes(&s);
+    }
+    CHECKF(h2 < h1, "after deleting them: %lld bytes, with them: %lld", h2, h1);
     CHECK(srv_stop(&s) == 0);
 }

@@ -30,6 +30,7 @@ void seg_index_dispose(seg_index_t *x)
     free(x->points);
     for (int k = 0; k < 3; k++)
         u32map_dispose(&x->ix[k]);
+    free(x->seen);
     memset(x, 0, sizeof *x);
 }
 
@@ -58,23 +59,32 @@ static void mark(seg_index_map_t *m, uint32_t bin)
     m->any = true;
 }
 
-/* The map of a label: the one seen last at its place in label_seen when its text is the same
- * (no hash of the whole text), else the one its XXH32 keys. */
+/* The map of a label: the one seen last at its place in `seen` when its text is the same (no
+ * hash of the whole text, no map lookup), else the one its XXH32 keys. */
 static seg_index_map_t *label_map(seg_index_t *x, const uint8_t *l, size_t n)
 {
-    uint64_t a = 0, b = 0; /* the first and the last (up to) 8 bytes */
-    size_t k = n < 8 ? n : 8;
-    memcpy(&a, l, k);
-    memcpy(&b, l + n - k, k);
+    uint64_t a = 0, b; /* the first and the last (up to) 8 bytes */
+    if (n >= 8) {      /* fixed-size loads: no call */
+        memcpy(&a, l, 8);
+        memcpy(&b, l + n - 8, 8);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            a |= (uint64_t)l[i] << (8 * i);
+        b = a;
+    }
     uint64_t mix = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^ n;
-    size_t h = (size_t)(mix >> 40) & (SEG_INDEX_LABEL_SEEN - 1);
-    uint32_t c = x->label_seen[h];
-    if (c) {
+    mix ^= mix >> 29;
+    mix *= 0xBF58476D1CE4E5B9ull;
+    uint32_t tag = (uint32_t)(mix >> 32);
+    size_t h = (size_t)mix & (SEG_INDEX_LABEL_SEEN - 1);
+    uint32_t c = x->seen->label[h].map;
+    if (c && x->seen->label[h].tag == tag) {
         seg_index_map_t *m = &x->maps[c - 1];
         if (m->name_len == n && !memcmp(m->name, l, n)) return m;
     }
     seg_index_map_t *m = map_get(x, SEG_MAP_LABEL, XXH32(l, n, 0), l, n);
-    x->label_seen[h] = (uint32_t)(m - x->maps) + 1;
+    x->seen->label[h].map = (uint32_t)(m - x->maps) + 1;
+    x->seen->label[h].tag = tag;
     return m;
 }
 
@@ -105,6 +115,7 @@ void seg_index_event(seg_index_t *x, const evlog_event_t *ev, uint64_t off)
         x->bin_hi = b < UINT32_MAX ? x->bin_lo + x->bin_ns : UINT64_MAX;
     }
     uint32_t bin = x->bin;
+    if (!x->seen) x->seen = xcalloc(1, sizeof *x->seen);
     if (ev->type == EVLOG_BLOCK_MARKER) {
         xgrow((void **)&x->points, &x->points_cap, x->npoints + 1, sizeof *x->points);
         x->points[x->npoints++] = (seg_index_point_t){ev->ts, off};
@@ -143,7 +154,7 @@ void seg_index_event(seg_index_t *x, const evlog_event_t *ev, uint64_t off)
             }
             uint32_t tid = evlog_u32(ev->payload);
             uint64_t seen = (uint64_t)x->thread_map << 32 | tid;
-            uint64_t *slot = &x->tid_seen[tid & (SEG_INDEX_TID_SEEN - 1)];
+            uint64_t *slot = &x->seen->tid[tid & (SEG_INDEX_TID_SEEN - 1)];
             if (*slot != seen) {
                 mark(&x->maps[x->thread_map - 1], tid);
                 *slot = seen;

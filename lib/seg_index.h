@@ -14,8 +14,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SEG_INDEX_TID_SEEN 256   /* a power of two */
-#define SEG_INDEX_LABEL_SEEN 256 /* a power of two */
+#define SEG_INDEX_TID_SEEN 256    /* a power of two */
+#define SEG_INDEX_LABEL_SEEN 1024 /* a power of two */
+
+/* Repeats skipped before they reach a bitmap, for an index being built (allocated by the first
+ * seg_index_event): (thread set + 1) << 32 | thread id by the id's low bits, and a label's map
+ * number + 1 with a tag of its text's hash, by that hash. */
+typedef struct seg_index_seen {
+    uint64_t tid[SEG_INDEX_TID_SEEN];
+    struct {
+        uint32_t map, tag;
+    } label[SEG_INDEX_LABEL_SEEN];
+} seg_index_seen_t;
 
 typedef struct seg_index_point {
     uint64_t ts, stream_off;
@@ -45,10 +55,7 @@ typedef struct seg_index {
     uint64_t thread_lo, thread_hi; /* its time range */
     uint64_t bin_lo, bin_hi; /* the time bin of the latest event [lo, hi), to spare divisions */
     uint32_t bin;
-    /* Repeats skipped before they reach a bitmap: (thread set + 1) << 32 | thread id by the id's
-     * low bits, and label map number + 1 by a cheap hash of the text. */
-    uint64_t tid_seen[SEG_INDEX_TID_SEEN];
-    uint32_t label_seen[SEG_INDEX_LABEL_SEEN];
+    seg_index_seen_t *seen; /* NULL until the first event */
 } seg_index_t;
 
 /* An empty index for a segment starting at stream offset `start`. */

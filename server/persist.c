@@ -5,6 +5,7 @@
 
 #include "blockpool.h"
 #include "err.h"
+#include "server.h"
 #include "xmalloc.h"
 
 #include <dirent.h>
@@ -283,11 +284,9 @@ static void sync_all(persist_t *p, bool marked)
 static void *persist_main(void *arg)
 {
     persist_t *p = arg;
-    pthread_setname_np(pthread_self(), "lp-segments");
     /* Indexing and writing segments is batch work, like the analysis: the HTTP thread preempts
      * it as soon as a request comes (the group commit waits on the disk, not on the CPU). */
-    struct sched_param sp = {0};
-    pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+    server_thread_batch("lp-segments");
     uint64_t next_sync = mono_ms() + p->o.fsync_ms;
     pthread_mutex_lock(&p->mu);
     for (;;) {

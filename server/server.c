@@ -13,10 +13,13 @@
 #include "ws.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sodium.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +46,15 @@ static void purge_tokens(void *ctx)
     server_t *srv = ctx;
     int n = auth_purge_tokens(srv->db, (int64_t)time(NULL));
     if (n < 0) fprintf(stderr, "serve: cannot purge expired tokens: %s\n", db_errmsg(srv->db));
+}
+
+void server_thread_batch(const char *name)
+{
+    pthread_setname_np(pthread_self(), name);
+    struct sched_param sp = {0};
+    pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+    /* Linux: the nice value of a thread, by its id; the threads it starts inherit it */
+    setpriority(PRIO_PROCESS, (id_t)gettid(), BATCH_NICE);
 }
 
 void server_opts_default(server_opts_t *o)

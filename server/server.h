@@ -37,6 +37,12 @@ typedef struct server_opts {
 
 /* Fills the design's defaults: 127.0.0.1:8080, 127.0.0.1:8081, ./liveprof-data, 1 GiB. */
 void server_opts_default(server_opts_t *o);
+/* Makes the calling thread a batch thread named `name` (at most 15 bytes): SCHED_BATCH (it never
+ * preempts a thread that wakes) and nice BATCH_NICE (a thread that serves requests gets several
+ * times its share of a busy core), so that the HTTP and WebSocket threads answer at once while
+ * every core ingests. For the analysis and segment writing threads; any of them, once, first. */
+void server_thread_batch(const char *name);
+#define BATCH_NICE 10
 /* The series names "labels", "threads", "caps", "gc", "heap", "heapprof", "sparks" as a bit
  * mask (bit i: the i-th of them) from a comma-separated LIST, "all" or "none"; returns 0 or -1
  * for an unknown name. Any thread. */

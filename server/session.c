@@ -188,7 +188,7 @@ typedef struct aggr_pass {
 static void *aggr_pass_main(void *arg)
 {
     aggr_pass_t *p = arg;
-    pthread_setname_np(pthread_self(), "lp-settle-aggr");
+    pthread_setname_np(pthread_self(), "lp-settle-aggr"); /* batch and nice as its worker */
     evlog_t d;
     if (evlog_init(&d, NULL) == 0) {
         seg_reader_t *rd = seg_reader_create(p->log);
@@ -394,12 +394,10 @@ static bool work_on(registry_t *reg, session_t *s)
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
-    pthread_setname_np(pthread_self(), "lp-worker");
     /* The analysis is batch work: the scheduler lets the HTTP and WebSocket threads preempt it
      * when they wake, so requests are answered at once even while every core ingests (the
      * workers keep their full share of the processor). */
-    struct sched_param sp = {0};
-    pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+    server_thread_batch("lp-worker");
     pthread_mutex_lock(&w->mu);
     while (!w->stop) {
         for (session_t **pp = &w->head; *pp;) {

@@ -106,15 +106,27 @@ static void feed_joiner(monitor_t *m, program_t *p, const unit_t *u)
     joiner_feed(&p->joiner, buf, u->len);
 }
 
+static void drop_head(monitor_t *m, program_t *p)
+{
+    unit_t *u = p->head;
+    p->head = u->next;
+    p->bytes -= u->len + sizeof *u;
+    feed_joiner(m, p, u);
+    unit_free(m, u);
+}
+
+/* Drops the oldest units while the backlog is over its cap, then up to the next whole block: a
+ * subscriber that resumes at the head after a gap gets a block's first unit, never the rest of a
+ * block whose start is gone (a server keeps whole blocks only, and takes a block's middle without
+ * its start for data out of order). */
 static void trim(monitor_t *m, program_t *p)
 {
-    while (p->bytes > m->backlog_cap && p->head && p->head != p->tail) {
-        unit_t *u = p->head;
-        p->head = u->next;
-        p->bytes -= u->len + sizeof *u;
-        feed_joiner(m, p, u);
-        unit_free(m, u);
-    }
+    bool dropped = false;
+    for (; p->bytes > m->backlog_cap && p->head && p->head != p->tail; dropped = true)
+        drop_head(m, p);
+    while (dropped && p->head && p->head != p->tail && !p->head->gap &&
+           !(p->head->flags & WIRE_FLAG_BLOCK_START))
+        drop_head(m, p);
 }
 
 void program_gap(monitor_t *m, program_t *p, uint64_t off, uint64_t len)

@@ -119,6 +119,30 @@ TEST(monitor_commit_stored_units)
     CHECK(held > 0 && m.units.chunks == 0);
 }
 
+/* Trimming keeps the backlog starting at a whole block: a subscriber that resumes at its head
+ * after a gap gets a block's first unit, never the middle of a block whose start was dropped
+ * (the server takes that for data out of order and drops the link). */
+TEST(monitor_trim_keeps_whole_blocks)
+{
+    monitor_t m;
+    mon_init(&m, 150000);
+    program_t *p = program_get(&m, "p", true);
+    REQUIRE(p);
+    uint8_t hdr[10] = "0123456789", d[100000];
+    memset(d, 7, sizeof d);
+    program_header(&m, p, hdr, sizeof hdr);
+    for (int b = 0; b < 5; b++) { /* blocks of two units each (WIRE_MAX_DATA + the rest) */
+        program_commit(&m, p, 10 + (uint64_t)b * sizeof d, d, sizeof d);
+        REQUIRE(p->head);
+        CHECKF(p->head->gap || (p->head->flags & WIRE_FLAG_BLOCK_START),
+               "block %d: the backlog starts at offset %llu, inside a block", b,
+               (unsigned long long)p->head->offset);
+        CHECKF(p->bytes <= m.backlog_cap || p->head->next == NULL, "block %d: %zu bytes held", b,
+               p->bytes);
+    }
+    program_free_all(&m);
+}
+
 /* A real log through a small backlog: what leaves it becomes the late-joiner state, whose
  * events (after the header) decode and name the labelled threads; once the whole backlog is
  * folded in (the program ended long ago) the capabilities are there too. */

@@ -7,7 +7,8 @@
 #    overhead also from the fastest run of each, which other load on a shared machine disturbs
 #    least);
 #  - throughput leech -> monitor and leech -> monitor -> server (stored by the server), fed by
-#    build/bench-leech_feed through the leech's own writer callbacks with a real log;
+#    build/bench-leech_feed through the leech's own writer callbacks with a real log, once with
+#    the server dialling the monitor and once with the monitor pushing to the server;
 #  - latency from the RTS handing a buffer over to the server holding it (p50, p99).
 # The chain throughput is timed by polling the server with curl every 50 ms (its resolution).
 set -eu
@@ -108,6 +109,33 @@ sleep 1 # the server's workers finish the live analysis of what it stored
 hz=$(getconf CLK_TCK)
 row "leech-real x$REPEAT" monitor_mb_per_cpu_s "$(echo "$bytes $(cpu "$MPID") $m0 $hz" | awk '{printf "%.1f", $1 / (($2 - $3) / $4) / 1e6}')" MB/s - - "bytes / monitor CPU time (independent of machine load)"
 row "leech-real x$REPEAT" server_mb_per_cpu_s "$(echo "$bytes $(cpu "$SPID") $s0 $hz" | awk '{printf "%.1f", $1 / (($2 - $3) / $4) / 1e6}')" MB/s - - "bytes / server CPU time, live analysis included"
+
+# the same through a monitor that pushes to the server's WebSocket port (the server is the
+# WebSocket server then, and the monitor the client); a backlog that holds the whole run, so that
+# the rate is not bought with gaps
+build/liveprof-monitor --socket "$OUT/push.sock" --push "ws://127.0.0.1:$WPORT/monitor" --token "$TOKEN" \
+    --backlog $((512 << 20)) >"$OUT/push-mon.log" 2>&1 &
+PPID2=$!
+PIDS="$PIDS $PPID2"
+sleep 0.5
+received() { # bytes the server accepted for the session named $1 (0 while it has none)
+    sid=$(api "$URL/api/sessions" | grep -o "\"id\":\"[0-9a-f]*\",\"name\":\"$1\"" | cut -d'"' -f4)
+    [ -n "$sid" ] && api "$URL/api/sessions/$sid" | grep -o '"bytes_received":[0-9]*' | cut -d: -f2 || echo 0
+}
+p0=$(cpu "$PPID2")
+t0=$(now)
+LIVEPROF_PROGRAM=chain-push LIVEPROF_LEECH_CAP=2G LIVEPROF_SOCKET="$OUT/push.sock" \
+    build/bench-leech_feed "$LOG" throughput "$REPEAT" >/dev/null
+n=0
+while [ "$(received chain-push)" -lt "$bytes" ] && [ $n -lt 1200 ]; do sleep 0.05 && n=$((n + 1)); done
+t1=$(now)
+if [ "$(received chain-push)" -ge "$bytes" ]; then
+    row "leech-real x$REPEAT" throughput_leech_monitor_push_server "$(echo "$bytes $t1 $t0" | awk '{printf "%.1f", $1 / ($2 - $3) / 1e6}')" MB/s - - "monitor --push: received by the server; target >= 200"
+    row "leech-real x$REPEAT" push_monitor_mb_per_cpu_s "$(echo "$bytes $(cpu "$PPID2") $p0 $hz" | awk '{printf "%.1f", $1 / (($2 - $3) / $4) / 1e6}')" MB/s - - "bytes / monitor CPU time as a WebSocket client (libwebsockets masks what a client sends byte by byte)"
+else
+    row "leech-real x$REPEAT" throughput_leech_monitor_push_server - MB/s - - "monitor --push: not every byte arrived within 60 s: $(tail -c 200 "$OUT/push-mon.log")"
+fi
+kill "$PPID2" 2>/dev/null || true
 
 # ---- latency: buffer handed over -> held by the server --------------------------------------
 LIVEPROF_PROGRAM=lat LIVEPROF_SOCKET="$OUT/leech.sock" \

@@ -154,23 +154,42 @@ static void totals_report(registry_t *reg, session_t *s, report_t *out)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* Sends the totals report as the JSON document or as the text `liveprof analyze` writes. */
+/* Sends the totals report as the JSON document or as the text `liveprof analyze` writes. A
+ * settled session's document is made once and kept (megabytes for thousands of threads). */
 static void send_totals(http_req_t *r, bool json)
 {
     session_t *s = api_visible_session(r);
     if (!s) return;
+    const char *type = json ? "application/json" : "text/plain; charset=utf-8";
+    int k = json ? 0 : 1;
+    pthread_mutex_lock(&s->lock);
+    if (s->settled && s->totals_doc[k]) {
+        http_send(r, 200, type, s->totals_doc[k], s->totals_len[k]); /* copies */
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    pthread_mutex_unlock(&s->lock);
+    /* acquire: a final state comes after `final` was written (the worker's release) */
+    bool final = session_state(s) >= SESSION_DONE;
     report_t rep;
     totals_report(server_registry(r->srv), s, &rep);
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     if (json)
-        report_write_totals_json(&rep, session_state(s) >= SESSION_DONE, f);
+        report_write_totals_json(&rep, final, f);
     else
         report_write_totals(&rep, f);
     fclose(f);
     report_dispose(&rep);
-    http_send(r, 200, json ? "application/json" : "text/plain; charset=utf-8", text, len);
+    http_send(r, 200, type, text, len);
+    pthread_mutex_lock(&s->lock);
+    if (final && s->settled && !s->totals_doc[k]) { /* kept: handed over to the session */
+        s->totals_doc[k] = text;
+        s->totals_len[k] = len;
+        text = NULL;
+    }
+    pthread_mutex_unlock(&s->lock);
     free(text);
 }
 

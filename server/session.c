@@ -117,6 +117,15 @@ static void tell_watch(registry_t *reg, session_t *s)
     if (w) w->fn(w->ctx, s);
 }
 
+void session_forget_totals(session_t *s)
+{
+    for (int k = 0; k < 2; k++) {
+        free(s->totals_doc[k]);
+        s->totals_doc[k] = NULL;
+        s->totals_len[k] = 0;
+    }
+}
+
 void session_unref(session_t *s)
 {
     /* acq_rel: the last owner sees every write the others made before they let go */
@@ -125,6 +134,7 @@ void session_unref(session_t *s)
     aggr_destroy(s->final_aggr);
     ring_destroy(s->ring);
     report_dispose(&s->final);
+    session_forget_totals(s);
     if (s->snap) snapshot_dispose(s->snap);
     free(s->snap);
     seg_reader_destroy(s->pump_rd);
@@ -217,6 +227,7 @@ static void settle_from_live(registry_t *reg, session_t *s)
 {
     pthread_mutex_lock(&s->lock);
     report_dispose(&s->final);
+    session_forget_totals(s);
     if (s->live)
         report_build(&s->final, gea_output(live_gea(s->live), 0), reg->totals_script, false, 1000);
     s->settled = true;
@@ -291,6 +302,7 @@ static void settle(registry_t *reg, session_t *s)
     }
     pthread_mutex_lock(&s->lock);
     report_dispose(&s->final);
+    session_forget_totals(s);
     report_build(&s->final, gea_output(x.g, 0), reg->totals_script, false, 1000);
     aggr_destroy(s->final_aggr);
     s->final_aggr = x.a;

@@ -44,6 +44,11 @@ struct session {
     report_t final;     /* totals report of the exact file pass (when settled) */
     aggr_t *final_aggr; /* aggregates of the exact file pass (when settled) */
     bool settled;
+    /* the totals documents of a settled session (JSON, text), made by the first request that
+     * asks: they never change after settling (session_forget_totals drops them when `final` is
+     * replaced) */
+    char *totals_doc[2];
+    size_t totals_len[2];
     snapshot_t *snap; /* restored from a snapshot: totals and coarse series only (raw dropped) */
     char error[256];  /* set before state becomes FAILED */
     ring_t *ring;
@@ -138,6 +143,8 @@ upload_t *upload_find(registry_t *reg, const char *id);
  * session_unref releases it and the last reference frees the session. Any thread. */
 session_t *session_ref(session_t *s);
 void session_unref(session_t *s);
+/* Drops the cached totals documents (a new `final` report is coming). Caller holds s->lock. */
+void session_forget_totals(session_t *s);
 
 /* A watcher told on a worker thread, right after a session's analysis changed (bytes fed, or
  * settled): fn(ctx, s) must be quick and must not block on the worker. */

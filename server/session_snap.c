@@ -173,6 +173,7 @@ static void settle_from(session_t *s, snapshot_t *sn, aggr_t *a, uint64_t end, b
 {
     pthread_mutex_lock(&s->lock);
     report_dispose(&s->final);
+    session_forget_totals(s);
     s->final.nrows = sn->ntotals;
     s->final.rows = xcalloc(sn->ntotals ? sn->ntotals : 1, sizeof *s->final.rows);
     for (size_t i = 0; i < sn->ntotals; i++) {

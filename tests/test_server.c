@@ -527,3 +527,36 @@ TEST(server_metrics_heap_falls_when_sessions_go)
     CHECKF(h2 < h1, "after deleting them: %lld bytes, with them: %lld", h2, h1);
     CHECK(srv_stop(&s) == 0);
 }
+
+/* A settled session's totals documents are made once and kept: later requests get the same
+ * bytes, and the text still equals the old tool's. */
+TEST(server_totals_kept_after_settling)
+{
+    srv_t s;
+    srv_start(&s, NULL, "");
+    int st;
+    char *id = upload_raw(&s, s.admin, "eventlogs/small.eventlog", &st);
+    REQUIRE(id && st == 201);
+    char *state = srv_wait_session(&s, id, s.admin, 60);
+    CHECK(state && !strcmp(state, "done"));
+    free(state);
+    for (int k = 0; k < 2; k++) {
+        char path[128];
+        snprintf(path, sizeof path, "/api/sessions/%s/%s", id, k ? "totals.txt" : "totals");
+        char *first = NULL;
+        for (int i = 0; i < 3; i++) {
+            httpc_resp_t r;
+            CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
+            if (i == 0)
+                first = strdup(r.body ? r.body : "");
+            else
+                CHECKF(r.body && first && !strcmp(r.body, first), "%s: request %d differs", path,
+                       i);
+            httpc_resp_dispose(&r);
+        }
+        free(first);
+    }
+    CHECK(srv_totals_equal(&s, id, "expected/small/default/small.totals.txt"));
+    free(id);
+    CHECK(srv_stop(&s) == 0);
+}

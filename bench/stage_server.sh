@@ -20,7 +20,7 @@ else
     SIZES="1M 4M 16M 64M 256M 1G 4G"
     REALS="scale-20m"
     LAT_BASE=scale-20m
-    LOAD_SIZE=256M
+    LOAD_SIZE=1G # ingests for longer than wrk runs: the whole measurement is under load
     WRK_SECS=5
     BUDGET=90
 fi

@@ -504,9 +504,10 @@ const script_t *registry_totals_script(const registry_t *reg)
 static void save_meta(registry_t *reg, bool counters)
 {
     db_t *db = server_db(reg->srv);
-    /* Rows whose progress counters alone changed commit without waiting for the disk: a restart
-     * counts them again from the segments, and the HTTP thread does not stall on a sync while a
-     * busy disk takes an ingest's segments. Any other change syncs. */
+    /* What the worker derives (state, error, progress counters) commits without waiting for the
+     * disk: a restart derives it again from the segments and snapshots, and the HTTP thread does
+     * not stall on a sync while a busy disk takes an ingest's segments and a settled session's
+     * snapshot. What a user set (name, visibility) syncs. */
     bool any = false, sync = false;
     for (size_t i = 0; i < reg->nsessions; i++) {
         session_t *s = reg->sessions[i];
@@ -520,7 +521,7 @@ static void save_meta(registry_t *reg, bool counters)
         if (only_counters && !counters) continue;
         s->saving = true;
         any = true;
-        sync |= !only_counters;
+        sync |= strcmp(s->meta.name, s->saved.name) != 0 || s->meta.is_public != s->saved.is_public;
     }
     if (!any) return;
     if ((sync ? db_begin(db) : db_begin_lazy(db)) < 0) {

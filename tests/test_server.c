@@ -492,6 +492,18 @@ static long long heap_bytes(const srv_t *s)
     return v;
 }
 
+/* Uploads a shared log whole as the admin and waits until its session is done; returns its id. */
+static char *upload_settled(const srv_t *s, const char *log)
+{
+    int st;
+    char *id = upload_raw(s, s->admin, log, &st);
+    REQUIRE(id && st == 201);
+    char *state = srv_wait_session(s, id, s->admin, 60);
+    CHECK(state && !strcmp(state, "done"));
+    free(state);
+    return id;
+}
+
 /* The allocated bytes /metrics reports grow with the sessions held and fall once they are
  * deleted: the gauge the load benchmark checks for leaks. */
 TEST(server_metrics_heap_falls_when_sessions_go)
@@ -501,14 +513,8 @@ TEST(server_metrics_heap_falls_when_sessions_go)
     long long h0 = heap_bytes(&s);
     CHECKF(h0 > 0, "liveprof_heap_bytes %lld", h0);
     char *ids[4];
-    for (int k = 0; k < 4; k++) {
-        int st;
-        ids[k] = upload_raw(&s, s.admin, "eventlogs/small.eventlog", &st);
-        REQUIRE(ids[k] && st == 201);
-        char *state = srv_wait_session(&s, ids[k], s.admin, 60);
-        CHECK(state && !strcmp(state, "done"));
-        free(state);
-    }
+    for (int k = 0; k < 4; k++)
+        ids[k] = upload_settled(&s, "eventlogs/small.eventlog");
     long long h1 = heap_bytes(&s);
     CHECKF(h1 > h0, "four sessions held: %lld bytes, none: %lld", h1, h0);
     for (int k = 0; k < 4; k++) {
@@ -534,12 +540,7 @@ TEST(server_totals_kept_after_settling)
 {
     srv_t s;
     srv_start(&s, NULL, "");
-    int st;
-    char *id = upload_raw(&s, s.admin, "eventlogs/small.eventlog", &st);
-    REQUIRE(id && st == 201);
-    char *state = srv_wait_session(&s, id, s.admin, 60);
-    CHECK(state && !strcmp(state, "done"));
-    free(state);
+    char *id = upload_settled(&s, "eventlogs/small.eventlog");
     for (int k = 0; k < 2; k++) {
         char path[128];
         snprintf(path, sizeof path, "/api/sessions/%s/%s", id, k ? "totals.txt" : "totals");

@@ -98,7 +98,38 @@ SCRIPTS = {
 }
 
 
+# ---- WebSocket frames (a server's, as the dialling server parses them) ------------------------
+def ws_frame(op, payload, fin=True, mask=None):
+    b = bytes([(0x80 if fin else 0) | op])
+    n, m = len(payload), 0x80 if mask else 0
+    if n < 126:
+        b += bytes([m | n])
+    elif n < 65536:
+        b += bytes([m | 126]) + n.to_bytes(2, "big")
+    else:
+        b += bytes([m | 127]) + n.to_bytes(8, "big")
+    if mask:
+        b += mask
+        payload = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+    return b + payload
+
+
+def wsframe_seeds():  # the first byte picks the piece size
+    upgrade = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
+    return {
+        "binary": b"\0" + ws_frame(2, b"hello world"),
+        "fragments-ping": b"\3" + ws_frame(2, b"abc", False) + ws_frame(9, b"p") + ws_frame(0, b"def"),
+        "masked": b"\5" + ws_frame(2, bytes(range(200)), mask=b"\1\2\3\4"),
+        "close": b"\1" + ws_frame(8, b"\3\xe8bye"),
+        "response": b"\7" + upgrade + ws_frame(2, b"x"),
+        "len16": b"\x10" + ws_frame(2, b"y" * 300),
+    }
+
+
 def main():
+    for name, data in wsframe_seeds().items():
+        put("wsframe", name, data)
     for name, data in eventlog_seeds().items():
         put("evlog", name, data)
         put("live", name, data)

@@ -4,6 +4,7 @@
  * ended. One frame per writeable callback; lws_cancel_service wakes the thread on new data. */
 #include "serve.h"
 
+#include "wsframe.h"
 #include "xmalloc.h"
 
 #include <libwebsockets.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #define MAX_SUBS 64
 
@@ -28,6 +30,7 @@ struct link {
     struct lws *wsi;
     link_t *next;
     bool hello_sent, peer_ok, closing;
+    bool client;        /* this end dialled (--push): what it sends is masked */
     uint64_t list_sent; /* m->list_version sent as Programs (0 = none) */
     sub_t subs[MAX_SUBS];
     size_t nsubs, rr;
@@ -54,11 +57,23 @@ struct serve {
     uint8_t rd[WIRE_MAX_DATA]; /* a unit's bytes on their way out */
 };
 
+/* A pushing monitor is the WebSocket client, whose frames must be masked; libwebsockets masks a
+ * byte at a time, which cost as much as everything else the monitor does per byte. So a client
+ * frame is made whole here (wsframe_client: header, random key, payload masked a word at a
+ * time) and handed to lws_write as bytes to send as they are (LWS_WRITE_HTTP bypasses the
+ * framing and is still queued behind what the library has pending). */
+_Static_assert(LWS_PRE >= WSFRAME_MAX_HEADER, "room for a client frame header");
 static int send_frame(serve_t *s, link_t *l, const wire_frame_t *f)
 {
     int n = wire_encode(f, s->tx + LWS_PRE, WIRE_MAX_FRAME);
     if (n < 0) return -1;
-    return lws_write(l->wsi, s->tx + LWS_PRE, (size_t)n, LWS_WRITE_BINARY) < n ? -1 : 0;
+    if (!l->client)
+        return lws_write(l->wsi, s->tx + LWS_PRE, (size_t)n, LWS_WRITE_BINARY) < n ? -1 : 0;
+    uint8_t key[4];
+    if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key) return -1;
+    size_t h = wsframe_client(s->tx + LWS_PRE, (size_t)n, WSFRAME_BINARY, key);
+    int whole = n + (int)h;
+    return lws_write(l->wsi, s->tx + LWS_PRE - h, (size_t)whole, LWS_WRITE_HTTP) < whole ? -1 : 0;
 }
 
 static sub_t *sub_of(link_t *l, const program_t *p)
@@ -275,7 +290,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         l->rx = xmalloc(WIRE_MAX_FRAME);
         l->next = s->links;
         s->links = l;
-        if (reason == LWS_CALLBACK_CLIENT_ESTABLISHED) s->backoff_ms = 100;
+        if (reason == LWS_CALLBACK_CLIENT_ESTABLISHED) {
+            s->backoff_ms = 100;
+            l->client = true;
+        }
         lws_callback_on_writable(wsi);
         return 0;
     case LWS_CALLBACK_RECEIVE:

@@ -239,6 +239,7 @@ static int send_frame(links_t *l, dial_t *d, const wire_frame_t *f)
     uint8_t *tx = d->pushed ? l->ptx : l->tx; /* one buffer per serving thread */
     int n = wire_encode(f, tx + LWS_PRE, WIRE_MAX_FRAME);
     if (n < 0) return -1;
+    if (!d->pushed) return link_dial_send(d, tx + LWS_PRE, (size_t)n);
     return lws_write(d->wsi, tx + LWS_PRE, (size_t)n, LWS_WRITE_BINARY) < n ? -1 : 0;
 }
 
@@ -271,132 +272,6 @@ int link_on_writeable(links_t *l, dial_t *d)
         return send_frame(l, d, &a) < 0 ? -1 : 1;
     }
     return 0;
-}
-
-static const struct lws_protocols protocols[];
-
-static void dial_connect(lws_sorted_usec_list_t *sul)
-{
-    dial_t *d = lws_container_of(sul, dial_t, sul);
-    links_t *l = d->owner_links;
-    if (d->wsi) return;
-    pthread_mutex_lock(&l->mu);
-    bool want = d->want;
-    char host[256];
-    int port = d->port;
-    snprintf(host, sizeof host, "%s", d->host);
-    if (want) snprintf(d->state, sizeof d->state, "connecting");
-    pthread_mutex_unlock(&l->mu);
-    if (!want) return;
-    struct lws_client_connect_info ci;
-    memset(&ci, 0, sizeof ci);
-    ci.context = l->ctx;
-    ci.address = host;
-    ci.port = port;
-    ci.path = "/monitor";
-    ci.host = host;
-    ci.origin = host;
-    ci.protocol = protocols[0].name;
-    ci.local_protocol_name = protocols[0].name;
-    ci.opaque_user_data = d;
-    ci.pwsi = &d->wsi;
-    d->hello_sent = false;
-    d->closing = false;
-    d->rx_len = 0;
-    if (!lws_client_connect_via_info(&ci)) {
-        d->wsi = NULL;
-        lws_sul_schedule(l->ctx, 0, &d->sul, dial_connect, (lws_usec_t)d->backoff_ms * 1000);
-        d->backoff_ms = d->backoff_ms * 2 > 5000 ? 5000 : d->backoff_ms * 2;
-    }
-}
-
-static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                    size_t len)
-{
-    (void)user;
-    struct lws_context *ctx = lws_get_context(wsi);
-    links_t *l = ctx ? lws_context_user(ctx) : NULL;
-    dial_t *d = wsi ? lws_get_opaque_user_data(wsi) : NULL;
-    switch (reason) {
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        d->backoff_ms = 100;
-        pthread_mutex_lock(&l->mu);
-        snprintf(d->state, sizeof d->state, "connected");
-        d->error[0] = 0;
-        d->gen++;
-        d->nsubs = 0;
-        pthread_mutex_unlock(&l->mu);
-        for (int i = 0; i < MAX_UNITS; i++)
-            d->units[i].on = d->units[i].ack_due = false;
-        {
-            wire_frame_t none = {0};
-            link_push_op(l, d, OP_LINKED, &none, NULL, 0); /* the HTTP thread sets last_used */
-        }
-        lws_callback_on_writable(wsi);
-        return 0;
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-        if (!d) return -1;
-        size_t n;
-        int whole = link_rx(l, d, wsi, in, len, &n);
-        if (whole < 0 || (whole && link_on_frame(l, d, d->rx, n) < 0)) return -1;
-        return 0;
-    case LWS_CALLBACK_CLIENT_WRITEABLE: {
-        if (!d) return -1;
-        int rc = link_on_writeable(l, d);
-        if (rc < 0) return -1;
-        if (rc > 0) lws_callback_on_writable(wsi);
-        return 0;
-    }
-    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (!l) return 0;
-        for (int i = 0; i < MAX_DIALS; i++) {
-            dial_t *x = &l->dials[i];
-            pthread_mutex_lock(&l->mu);
-            bool dirty = x->dirty, want = x->want, subs = x->nsubs > 0, used = x->id != 0;
-            x->dirty = false;
-            pthread_mutex_unlock(&l->mu);
-            if (!used) continue;
-            if (dirty && want && !x->wsi) {
-                x->backoff_ms = 100;
-                lws_sul_schedule(l->ctx, 0, &x->sul, dial_connect, 1);
-            }
-            if (dirty && !want && x->wsi) x->closing = true;
-            if (x->wsi && (subs || x->closing)) lws_callback_on_writable(x->wsi);
-        }
-        return 0;
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-    case LWS_CALLBACK_CLIENT_CLOSED:
-        if (!d) return 0;
-        if (reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR)
-            link_set_error(l, d, in ? (const char *)in : "cannot connect to the monitor");
-        d->wsi = NULL;
-        link_units_free(d);
-        pthread_mutex_lock(&l->mu);
-        bool want = d->want;
-        snprintf(d->state, sizeof d->state, want ? "connecting" : "disconnected");
-        pthread_mutex_unlock(&l->mu);
-        if (want && !atomic_load(&l->stop)) {
-            lws_sul_schedule(l->ctx, 0, &d->sul, dial_connect, (lws_usec_t)d->backoff_ms * 1000);
-            d->backoff_ms = d->backoff_ms * 2 > 5000 ? 5000 : d->backoff_ms * 2;
-        }
-        return 0;
-    default:
-        return 0;
-    }
-}
-
-static const struct lws_protocols protocols[] = {
-    {"liveprof-monitor", callback, 0, WIRE_MAX_FRAME, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0},
-};
-
-static void *service(void *arg)
-{
-    links_t *l = arg;
-    pthread_setname_np(pthread_self(), "lp-links");
-    while (!atomic_load(&l->stop))
-        lws_service(l->ctx, 0);
-    return NULL;
 }
 
 /* ---- HTTP thread --------------------------------------------------------------------------- */
@@ -619,8 +494,9 @@ links_t *links_create(registry_t *reg, http_server_t *http, db_t *db, ws_t *ws, 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = protocols;
+    info.protocols = link_dial_protocols;
     info.user = l;
+    info.pt_serv_buf_size = 4 * WIRE_MAX_FRAME; /* bytes a read(2) takes: not lws's 4 KiB */
     lws_set_log_level(LLL_ERR, NULL);
     l->ctx = lws_create_context(&info);
     if (!l->ctx) {
@@ -631,7 +507,7 @@ links_t *links_create(registry_t *reg, http_server_t *http, db_t *db, ws_t *ws, 
     l->notifier = http_notifier_create(http, on_news, l);
     if (ws && link_push_init(l, ws) < 0)
         fprintf(stderr, "liveprof: monitors cannot push to the WebSocket port\n");
-    if (pthread_create(&l->thread, NULL, service, l) != 0) {
+    if (pthread_create(&l->thread, NULL, link_dial_service, l) != 0) {
         snprintf(err, cap, "cannot start the monitor link thread");
         http_notifier_destroy(l->notifier);
         lws_context_destroy(l->ctx);

@@ -1,12 +1,14 @@
 /* What the two ends of a monitor link share: the connection slots (dialled by the server or
  * pushed by a monitor), the ops they queue for the HTTP thread, and the frame handling, which
- * does not depend on who dialled. Internal to server/link.c and server/link_push.c. */
+ * does not depend on who dialled. Internal to server/link.c, server/link_dial.c and
+ * server/link_push.c. */
 #ifndef LP_LINK_INT_H
 #define LP_LINK_INT_H
 
 #include "link.h"
 
 #include "wire.h"
+#include "wsframe.h"
 
 #include <libwebsockets.h>
 #include <pthread.h>
@@ -72,6 +74,14 @@ typedef struct dial {
     size_t rx_len;
     struct links *owner_links;
     bool pushed; /* a pushed connection */
+    /* dialled: the WebSocket client over a raw socket (server/link_dial.c) */
+    char key[WSFRAME_KEY_LEN + 1];
+    bool req_sent, upgraded, pong_due;
+    uint8_t hs[WSFRAME_RESPONSE_MAX]; /* the response head while it arrives */
+    size_t hs_len;
+    uint8_t pong[WSFRAME_MAX_CONTROL]; /* a ping's payload to answer */
+    size_t pong_len;
+    wsframe_rx_t wrx;
 } dial_t;
 
 typedef struct hprog { /* HTTP thread: one program of one connection */
@@ -122,6 +132,17 @@ void link_units_free(dial_t *d);
 /* Sends one pending frame (Hello, Subscribe, Ack) on d's connection; 1 when more may follow, 0
  * when idle, -1 to close. The thread serving d's connection, in its writeable callback. */
 int link_on_writeable(links_t *l, dial_t *d);
+
+/* ---- dialled connections (server/link_dial.c) ---- */
+
+/* The protocol the link context is created with. */
+extern const struct lws_protocols link_dial_protocols[];
+/* The link thread's body: serves the dialled connections until l->stop. */
+void *link_dial_service(void *arg);
+/* Sends the n payload bytes at p (with WSFRAME_MAX_HEADER bytes of room before them, which it
+ * overwrites, and masks p in place) as one binary frame on dialled connection d. Returns 0 or
+ * -1. Link thread. */
+int link_dial_send(dial_t *d, uint8_t *p, size_t n);
 
 /* ---- pushed connections (server/link_push.c) ---- */
 

@@ -20,9 +20,10 @@
 #include <time.h>
 
 #define MAX_ROUTES 4
-#define QCAP 256          /* messages queued per client */
-#define QBYTES (8u << 20) /* bytes queued per client before it is reset to snapshots */
-#define RX_MAX 4096       /* largest client message */
+#define QCAP 256              /* messages queued per client */
+#define QBYTES (8u << 20)     /* bytes queued per client before it is reset to snapshots */
+#define RX_MAX 4096           /* largest client message */
+#define READ_BUF (128u << 10) /* bytes one read(2) may take */
 /* Bytes one send() may carry. lws's default is rx_buffer_size (RX_MAX): a 50 KB delta would go
  * out in 4 KiB pieces, a poll round each, the rest copied into lws's buffer list. */
 #define TX_SEND_MAX (1u << 20)
@@ -754,6 +755,9 @@ int ws_start(ws_t *ws, char *err, size_t cap)
     info.protocols = ws->protos;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.user = ws;
+    /* The buffer each read(2) fills: lws's default 4 KiB made a pushing monitor's 64 KiB frames
+     * cost 16 reads and polls each (a route's rx_buffer_size still caps its reads). */
+    info.pt_serv_buf_size = READ_BUF;
     /* Stalled clients: an upgrade request must be whole within `hs` seconds; an established
      * connection is pinged after half the timeout without a pong and closed after the whole
      * (a client stalled inside a frame cannot answer, so slow-loris frames end there too). */

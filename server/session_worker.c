@@ -1,0 +1,309 @@
+/* The session workers: each owns some sessions, reads their written bytes back from the segments
+ * into their SPSC rings as the rings have room and drains the rings into the live analysis, so
+ * the HTTP thread never reads segments and memory stays bounded; when a session's input has
+ * ended the worker settles it with the exact pass over the saved bytes (the same ordering and
+ * analysis as `liveprof analyze`). */
+#include "session_int.h"
+
+#include "aggr.h"
+#include "gea.h"
+#include "live.h"
+#include "order.h"
+#include "ring.h"
+#include "seg_reader.h"
+#include "server.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define FEED_MAX (64u << 10)        /* bytes fed per lock hold: keeps readers' waits under a ms */
+#define REFILL_MAX (1u << 20)       /* bytes read from the segments into a ring per read */
+#define REFILL_STEPS 4              /* reads per refill */
+#define SETTLE_APART_MIN (1u << 20) /* logs from this size on settle their aggregates apart */
+
+typedef struct exact {
+    gea_t *g;
+    aggr_t *a;
+    aggr_opts_t ao;
+} exact_t;
+
+static int exact_event(void *ctx, const evlog_event_t *ev)
+{
+    exact_t *x = ctx;
+    gea_event(x->g, ev);
+    if (x->a) aggr_event(x->a, ev);
+    return 0;
+}
+
+static int aggr_only_event(void *ctx, const evlog_event_t *ev)
+{
+    aggr_event(((exact_t *)ctx)->a, ev);
+    return 0;
+}
+
+static void aggr_only_reset(void *ctx)
+{
+    exact_t *x = ctx;
+    aggr_destroy(x->a);
+    x->a = aggr_create(&x->ao);
+}
+
+/* The exact aggregates of a settling session, made on a thread of their own while the worker
+ * redoes the totals: two passes over the saved bytes at once, so that settling takes the longer
+ * of the two rather than their sum. */
+typedef struct aggr_pass {
+    seg_log_t *log;
+    uint64_t len;
+    exact_t x; /* x.a only */
+} aggr_pass_t;
+
+static void *aggr_pass_main(void *arg)
+{
+    aggr_pass_t *p = arg;
+    pthread_setname_np(pthread_self(), "lp-settle-aggr"); /* batch and nice as its worker */
+    evlog_t d;
+    if (evlog_init(&d, NULL) == 0) {
+        seg_reader_t *rd = seg_reader_create(p->log);
+        order_source_t src = {
+            .fd = -1, .read = seg_reader_read_full, .read_ctx = rd, .len = p->len};
+        order_stats_t st = {.reset = aggr_only_reset, .progress_ctx = &p->x};
+        order_log(&d, &src, aggr_only_event, &p->x, &st); /* an error: the totals pass has it */
+        seg_reader_destroy(rd);
+    }
+    evlog_dispose(&d);
+    return NULL;
+}
+
+static void exact_reset(void *ctx)
+{
+    exact_t *x = ctx;
+    gea_destroy(x->g);
+    x->g = gea_create(NULL);
+    if (!x->a) return;
+    aggr_destroy(x->a);
+    x->a = aggr_create(&x->ao);
+}
+
+/* Ends a session whose oldest bytes are gone with what the live pass knows. */
+static void settle_from_live(registry_t *reg, session_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+    report_dispose(&s->final);
+    session_forget_totals(s);
+    if (s->live)
+        report_build(&s->final, gea_output(live_gea(s->live), 0), reg->totals_script, false, 1000);
+    s->settled = true;
+    pthread_mutex_unlock(&s->lock);
+    /* release: `final` is written before readers can see the new state */
+    atomic_store_explicit(&s->state, SESSION_DONE, memory_order_release);
+    session_save_snapshot(reg, s);
+    persist_close(reg->persist, s->pt);
+}
+
+/* The exact pass over the saved bytes: the same totals as `liveprof analyze`. When the live pass
+ * saw every byte in the exact order without an error its aggregates stay (they are binned sums
+ * of the same events), and the exact pass only redoes the totals, reading just the fields they
+ * need. */
+static void settle(registry_t *reg, session_t *s)
+{
+    uint64_t gea_only[1024] = {0};
+    seg_reader_t *rd = seg_reader_create(&s->pt->log);
+    order_source_t src = {.fd = -1, .read = seg_reader_read_full, .read_ctx = rd};
+    char err[256] = "";
+    pthread_mutex_lock(&s->pt->log.mu);
+    uint64_t start = s->pt->log.start;
+    src.len = s->pt->log.end;
+    pthread_mutex_unlock(&s->pt->log.mu);
+    /* The live aggregates equal the exact ones only when the live pass saw every byte, in the
+     * exact order: no event was applied late (the exact order is by time, then file offset,
+     * which is the order the reorder window releases in when nothing is late). */
+    bool keep_live = s->live && !atomic_load_explicit(&s->direct, memory_order_acquire) &&
+                     live_error(s->live) == 0 && live_bytes(s->live) == src.len &&
+                     live_late(s->live) == 0;
+    exact_t x = {.g = gea_create(NULL), .ao = {.max_memory = server_opts(reg->srv)->aggr_bytes}};
+    /* the aggregates on a thread of their own when the log is worth it (else in this pass) */
+    aggr_pass_t ap = {.log = &s->pt->log, .len = src.len, .x = {.ao = x.ao}};
+    pthread_t ath;
+    bool apart = false;
+    if (!keep_live && start == 0 && src.len >= SETTLE_APART_MIN) {
+        ap.x.a = aggr_create(&ap.x.ao);
+        apart = pthread_create(&ath, NULL, aggr_pass_main, &ap) == 0;
+        if (!apart) aggr_destroy(ap.x.a);
+    }
+    if (!keep_live && !apart) x.a = aggr_create(&x.ao);
+    evlog_t d;
+    int rc = evlog_init(&d, NULL);
+    if (start > 0) { /* retention dropped the head: the live pass's results are final */
+        seg_reader_destroy(rd);
+        evlog_dispose(&d);
+        gea_destroy(x.g);
+        aggr_destroy(x.a);
+        settle_from_live(reg, s);
+        return;
+    }
+    if (rc < 0) {
+        snprintf(err, sizeof err, "cannot start the decoder");
+    } else {
+        order_stats_t st = {.reset = exact_reset, .progress_ctx = &x};
+        if (keep_live || apart) {
+            gea_fields(gea_only);
+            st.fields = gea_only;
+        }
+        rc = order_log(&d, &src, exact_event, &x, &st);
+        if (rc < 0)
+            snprintf(err, sizeof err, "%s at byte %llu", evlog_error_text(&d),
+                     (unsigned long long)evlog_error_offset(&d));
+        atomic_store_explicit(&s->events, st.events, memory_order_relaxed);
+        atomic_store_explicit(&s->consumed, src.len, memory_order_relaxed);
+    }
+    seg_reader_destroy(rd);
+    evlog_dispose(&d);
+    if (apart) {
+        pthread_join(ath, NULL);
+        x.a = ap.x.a;
+    }
+    pthread_mutex_lock(&s->lock);
+    report_dispose(&s->final);
+    session_forget_totals(s);
+    report_build(&s->final, gea_output(x.g, 0), reg->totals_script, false, 1000);
+    aggr_destroy(s->final_aggr);
+    s->final_aggr = x.a;
+    s->settled = true;
+    if (!keep_live) { /* the exact pass replaces everything the live one knew */
+        live_destroy(s->live);
+        s->live = NULL;
+    }
+    if (rc < 0) snprintf(s->error, sizeof s->error, "%s", err);
+    pthread_mutex_unlock(&s->lock);
+    gea_destroy(x.g);
+    /* release: `final` and `error` are written before readers can see the new state */
+    atomic_store_explicit(&s->state, rc < 0 ? SESSION_FAILED : SESSION_DONE, memory_order_release);
+    session_save_snapshot(reg, s);
+    persist_close(reg->persist, s->pt); /* the last segment gets its index */
+}
+
+/* Moves the session's written bytes from its segments into its ring, as far as the ring has room
+ * (the worker is the ring's producer as well as its consumer: reading the segments never blocks
+ * the HTTP thread). Once the input has ended, or for a whole log stored at once, the exact pass
+ * over the saved bytes settles everything: the live pass does not catch up first. The ring is
+ * closed when every byte is in. True when it moved something. */
+static bool refill(session_t *s)
+{
+    if (s->ring_closed) return false;
+    seg_log_t *l = &s->pt->log;
+    pthread_mutex_lock(&l->mu);
+    uint64_t start = l->start, end = l->end;
+    bool ended = l->ended;
+    pthread_mutex_unlock(&l->mu);
+    /* acquire: pairs with session_store_whole's release */
+    bool direct = atomic_load_explicit(&s->direct, memory_order_acquire);
+    session_state_t st = session_state(s);
+    if (st == SESSION_DONE || st == SESSION_FAILED) return false; /* settled (a snapshot) */
+    bool moved = false;
+    if ((direct || ended) && s->fed < end) {
+        s->fed = end;
+        /* the exact pass replaces the live one (it does not see every byte): what is still in
+         * the ring is not worth analysing, unless the live pass is all there will be (the head of
+         * the log was dropped) */
+        s->skip_live = start == 0;
+    }
+    for (size_t steps = 0; s->fed < end && steps < REFILL_STEPS; steps++) {
+        uint8_t *span;
+        size_t room;
+        ring_reserve_spsc(s->ring, &span, &room);
+        if (room == 0) break;
+        size_t want = end - s->fed < room ? (size_t)(end - s->fed) : room;
+        if (want > REFILL_MAX) want = REFILL_MAX;
+        ssize_t r = seg_reader_pread(s->pump_rd, span, want, s->fed);
+        if (r <= 0) break;
+        ring_commit_spsc(s->ring, (size_t)r);
+        s->fed += (uint64_t)r;
+        moved = true;
+    }
+    if (ended && s->fed == end) {
+        ring_close_spsc(s->ring);
+        s->ring_closed = true;
+        moved = true;
+    }
+    return moved;
+}
+
+/* One step on one session; true when it did something. */
+static bool work_on(registry_t *reg, session_t *s)
+{
+    const uint8_t *p;
+    size_t n;
+    bool did = refill(s);
+    ring_peek_spsc(s->ring, &p, &n);
+    if (n > 0 && s->live && s->skip_live) {
+        ring_consume_spsc(s->ring, n);
+        atomic_fetch_add_explicit(&s->consumed, n, memory_order_relaxed);
+        did = true;
+    } else if (n > 0 && s->live) {
+        if (n > FEED_MAX) n = FEED_MAX;
+        pthread_mutex_lock(&s->lock);
+        live_feed(s->live, p, n);
+        uint64_t evs = live_events(s->live);
+        pthread_mutex_unlock(&s->lock);
+        ring_consume_spsc(s->ring, n);
+        atomic_fetch_add_explicit(&s->consumed, n, memory_order_relaxed);
+        atomic_store_explicit(&s->events, evs, memory_order_relaxed);
+        did = true;
+        session_tell_watch(reg, s);
+    }
+    session_state_t st = session_state(s);
+    if (!did && ring_eof_spsc(s->ring) && (st == SESSION_INGESTING || st == SESSION_LIVE)) {
+        pthread_mutex_lock(&s->lock);
+        if (s->live && !s->skip_live && atomic_load_explicit(&s->consumed, memory_order_relaxed))
+            live_finish(s->live);
+        pthread_mutex_unlock(&s->lock);
+        settle(reg, s);
+        http_notify(reg->news); /* persist the new state */
+        session_tell_watch(reg, s);
+        did = true;
+    }
+    return did;
+}
+
+void *session_worker_main(void *arg)
+{
+    worker_t *w = arg;
+    /* The analysis is batch work: the scheduler lets the HTTP and WebSocket threads preempt it
+     * when they wake, so requests are answered at once even while every core ingests (the
+     * workers keep their full share of the processor). */
+    server_thread_batch("lp-worker");
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop) {
+        for (session_t **pp = &w->head; *pp;) {
+            session_t *s = *pp;
+            if (atomic_load_explicit(&s->deleted, memory_order_acquire)) {
+                *pp = s->next_in_worker;
+                session_unref(s);
+            } else {
+                pp = &s->next_in_worker;
+            }
+        }
+        /* Walking the list without the lock is safe: only this thread unlinks nodes, and the
+         * HTTP thread only pushes new ones at the head. */
+        session_t *first = w->head;
+        w->wake = false;
+        pthread_mutex_unlock(&w->mu);
+        bool did = false;
+        for (session_t *s = first; s; s = s->next_in_worker)
+            did |= work_on(w->reg, s);
+        pthread_mutex_lock(&w->mu);
+        if (!did && !w->wake && !w->stop) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 100 * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}

@@ -7,6 +7,7 @@
 #include "link_int.h"
 
 #include "resources.h"
+#include "server.h"
 #include "session.h"
 #include "wire.h"
 #include "ws.h"
@@ -504,6 +505,7 @@ links_t *links_create(registry_t *reg, http_server_t *http, db_t *db, ws_t *ws, 
         free(l);
         return NULL;
     }
+    link_dial_start(l, server_opts(registry_server(reg))->ws_timeout_s);
     l->notifier = http_notifier_create(http, on_news, l);
     if (ws && link_push_init(l, ws) < 0)
         fprintf(stderr, "liveprof: monitors cannot push to the WebSocket port\n");

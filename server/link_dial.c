@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #define PROTOCOL "liveprof-monitor"
 #define HANDSHAKE_S 10 /* seconds from connecting to the monitor's upgrade */
@@ -17,6 +18,13 @@
 _Static_assert(LWS_PRE >= WSFRAME_MAX_HEADER, "room for a client frame header");
 
 static void dial_connect(lws_sorted_usec_list_t *sul);
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void retry_later(links_t *l, dial_t *d)
 {
@@ -109,6 +117,8 @@ static void established(links_t *l, dial_t *d)
  * to close the connection. */
 static int received(links_t *l, dial_t *d, const uint8_t *in, size_t len)
 {
+    d->heard_ms = mono_ms();
+    d->pinged = false;
     if (!d->upgraded) {
         size_t before = d->hs_len, room = sizeof d->hs - before;
         size_t take = len < room ? len : room;
@@ -167,6 +177,13 @@ static int writeable(links_t *l, dial_t *d)
         lws_callback_on_writable(d->wsi);
         return 0;
     }
+    if (d->ping_due) {
+        uint8_t b[LWS_PRE];
+        d->ping_due = false;
+        if (send_ws(d, b + LWS_PRE, 0, WSFRAME_PING) < 0) return -1;
+        lws_callback_on_writable(d->wsi);
+        return 0;
+    }
     int rc = link_on_writeable(l, d);
     if (rc < 0) {
         if (d->closing) { /* a disconnect: say so before the socket goes */
@@ -190,6 +207,37 @@ static void closed(links_t *l, dial_t *d)
     snprintf(d->state, sizeof d->state, want ? "connecting" : "disconnected");
     pthread_mutex_unlock(&l->mu);
     if (want && !atomic_load(&l->stop)) retry_later(l, d);
+}
+
+/* Every second: a dialled monitor that sent nothing for half the timeout is pinged (libwebsockets
+ * answers for it), and one silent for the whole timeout is dropped and dialled again, so that a
+ * monitor whose host went away without closing the connection does not stay "connected". */
+static void check_live(lws_sorted_usec_list_t *sul)
+{
+    links_t *l = lws_container_of(sul, links_t, live_sul);
+    int64_t now = mono_ms(), limit = (int64_t)l->timeout_s * 1000;
+    for (int i = 0; i < MAX_DIALS; i++) {
+        dial_t *d = &l->dials[i];
+        if (!d->wsi || !d->upgraded) continue; /* the handshake has its own timeout */
+        int64_t quiet = now - d->heard_ms;
+        if (quiet >= limit) {
+            char why[96];
+            snprintf(why, sizeof why, "the monitor answered nothing for %d s", l->timeout_s);
+            link_set_error(l, d, why);
+            lws_set_timeout(d->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        } else if (quiet >= limit / 2 && !d->pinged) {
+            d->pinged = d->ping_due = true;
+            lws_callback_on_writable(d->wsi);
+        }
+    }
+    if (!atomic_load(&l->stop))
+        lws_sul_schedule(l->ctx, 0, &l->live_sul, check_live, LWS_US_PER_SEC);
+}
+
+void link_dial_start(links_t *l, int timeout_s)
+{
+    l->timeout_s = timeout_s > 0 ? timeout_s : 30;
+    lws_sul_schedule(l->ctx, 0, &l->live_sul, check_live, LWS_US_PER_SEC);
 }
 
 /* Wakes up for what the HTTP thread asked (links_want, subscriptions): dials, closes, writes. */
@@ -222,6 +270,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_RAW_CONNECTED:
         if (!d) return -1;
         wsframe_rx_init(&d->wrx, d->rx, WIRE_MAX_FRAME);
+        d->heard_ms = mono_ms();
+        d->pinged = d->ping_due = false;
         lws_set_timeout(wsi, PENDING_TIMEOUT_AWAITING_SERVER_RESPONSE, HANDSHAKE_S);
         lws_callback_on_writable(wsi);
         return 0;

@@ -82,6 +82,8 @@ typedef struct dial {
     uint8_t pong[WSFRAME_MAX_CONTROL]; /* a ping's payload to answer */
     size_t pong_len;
     wsframe_rx_t wrx;
+    int64_t heard_ms;      /* when the monitor last sent anything (monotonic ms) */
+    bool ping_due, pinged; /* a ping to send; one went since the monitor was last heard */
 } dial_t;
 
 typedef struct hprog { /* HTTP thread: one program of one connection */
@@ -106,6 +108,8 @@ struct links {
     hprog_t *progs; /* HTTP thread */
     size_t nprogs, progs_cap;
     uint8_t tx[LWS_PRE + WIRE_MAX_FRAME]; /* link thread */
+    int timeout_s;                        /* a dialled monitor silent this long is dropped */
+    lws_sorted_usec_list_t live_sul;      /* the link thread's check of that, every second */
     /* pushed connections */
     ws_t *ws;
     struct lws_protocols push_proto[1];
@@ -137,6 +141,9 @@ int link_on_writeable(links_t *l, dial_t *d);
 
 /* The protocol the link context is created with. */
 extern const struct lws_protocols link_dial_protocols[];
+/* Starts the link thread's liveness check of dialled monitors (silent for timeout_s: pinged after
+ * half of it, dropped after all of it). Main thread, before the link thread starts. */
+void link_dial_start(links_t *l, int timeout_s);
 /* The link thread's body: serves the dialled connections until l->stop. */
 void *link_dial_service(void *arg);
 /* Sends the n payload bytes at p (with WSFRAME_MAX_HEADER bytes of room before them, which it

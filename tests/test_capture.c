@@ -385,3 +385,58 @@ TEST(capture_server_restart)
     cap_mon_stop(&m, SIGTERM);
     CHECK(srv_stop(&s) == 0);
 }
+
+/* The state of connection `conn` ("connected", ...) into out (32 bytes), or "" on error. */
+static void status_state(const srv_t *s, int conn, char *out)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/api/connections/%d/status", conn);
+    httpc_resp_t r;
+    out[0] = 0;
+    if (srv_req(s, "GET", path, s->admin, NULL, NULL, 0, &r) == 200) {
+        const char *at = strstr(r.body, "\"state\":\"");
+        if (at) sscanf(at + 9, "%31[a-z]", out);
+    }
+    httpc_resp_dispose(&r);
+}
+
+/* A dialled monitor that stops answering (its process stopped: the connection stays open, as
+ * when its host goes away without closing it) is pinged after half of --ws-timeout and dropped
+ * after all of it; once it answers again the server has dialled it again by itself. */
+TEST(capture_silent_monitor_dropped)
+{
+    srv_t s;
+    srv_start(&s, NULL, "--ws-timeout 2");
+    mon_t m;
+    cap_mon_start(&m, "mon", 0, "");
+    int conn = cap_connect(&s, m.port, NULL);
+    char st[32] = "";
+    for (int i = 0; i < 250 && strcmp(st, "connected"); i++) {
+        usleep(20000);
+        status_state(&s, conn, st);
+    }
+    REQUIRE(!strcmp(st, "connected"));
+    usleep(3000000); /* a quiet monitor that answers pings stays connected */
+    status_state(&s, conn, st);
+    CHECKF(!strcmp(st, "connected"), "a quiet monitor was dropped: %s", st);
+    kill(m.pid, SIGSTOP);
+    for (int i = 0; i < 300 && !strcmp(st, "connected"); i++) {
+        usleep(20000);
+        status_state(&s, conn, st);
+    }
+    CHECKF(strcmp(st, "connected") != 0, "a stopped monitor still shows %s", st);
+    char path[128];
+    snprintf(path, sizeof path, "/api/connections/%d/status", conn);
+    httpc_resp_t r;
+    CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
+    CHECKF(strstr(r.body, "answered nothing"), "status: %s", r.body);
+    httpc_resp_dispose(&r);
+    kill(m.pid, SIGCONT);
+    for (int i = 0; i < 500 && strcmp(st, "connected"); i++) {
+        usleep(20000);
+        status_state(&s, conn, st);
+    }
+    CHECKF(!strcmp(st, "connected"), "not dialled again: %s", st);
+    cap_mon_stop(&m, SIGTERM);
+    CHECK(srv_stop(&s) == 0);
+}

@@ -400,6 +400,17 @@ static void status_state(const srv_t *s, int conn, char *out)
     httpc_resp_dispose(&r);
 }
 
+/* Polls the connection's state into st until it is (is = true) or is no longer `want`, for at
+ * most tries x 20 ms. */
+static void await_state(const srv_t *s, int conn, const char *want, bool is, int tries, char *st)
+{
+    status_state(s, conn, st);
+    for (int i = 0; i < tries && !strcmp(st, want) != is; i++) {
+        usleep(20000);
+        status_state(s, conn, st);
+    }
+}
+
 /* A dialled monitor that stops answering (its process stopped: the connection stays open, as
  * when its host goes away without closing it) is pinged after half of --ws-timeout and dropped
  * after all of it; once it answers again the server has dialled it again by itself. */
@@ -411,19 +422,13 @@ TEST(capture_silent_monitor_dropped)
     cap_mon_start(&m, "mon", 0, "");
     int conn = cap_connect(&s, m.port, NULL);
     char st[32] = "";
-    for (int i = 0; i < 250 && strcmp(st, "connected"); i++) {
-        usleep(20000);
-        status_state(&s, conn, st);
-    }
+    await_state(&s, conn, "connected", true, 250, st);
     REQUIRE(!strcmp(st, "connected"));
     usleep(3000000); /* a quiet monitor that answers pings stays connected */
     status_state(&s, conn, st);
     CHECKF(!strcmp(st, "connected"), "a quiet monitor was dropped: %s", st);
     kill(m.pid, SIGSTOP);
-    for (int i = 0; i < 300 && !strcmp(st, "connected"); i++) {
-        usleep(20000);
-        status_state(&s, conn, st);
-    }
+    await_state(&s, conn, "connected", false, 300, st);
     CHECKF(strcmp(st, "connected") != 0, "a stopped monitor still shows %s", st);
     char path[128];
     snprintf(path, sizeof path, "/api/connections/%d/status", conn);
@@ -432,10 +437,7 @@ TEST(capture_silent_monitor_dropped)
     CHECKF(strstr(r.body, "answered nothing"), "status: %s", r.body);
     httpc_resp_dispose(&r);
     kill(m.pid, SIGCONT);
-    for (int i = 0; i < 500 && strcmp(st, "connected"); i++) {
-        usleep(20000);
-        status_state(&s, conn, st);
-    }
+    await_state(&s, conn, "connected", true, 500, st);
     CHECKF(!strcmp(st, "connected"), "not dialled again: %s", st);
     cap_mon_stop(&m, SIGTERM);
     CHECK(srv_stop(&s) == 0);

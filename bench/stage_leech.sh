@@ -110,15 +110,21 @@ held() { # bytes the server holds of program $1 of the chain's connection (polle
     b=$(api "$URL/api/connections/$cconn/status" | grep -o "\"id\":\"$1\",\"session\":\"[0-9a-f]*\",\"bytes\":[0-9]*" | cut -d: -f4)
     echo "${b:-0}"
 }
+# chain_run PROGRAM SOCKET COUNT: feeds the log through the leech socket SOCKET as program
+# PROGRAM, then polls `COUNT PROGRAM` (the bytes the server has) until all are there (at most
+# 60 s); sets t0 and t1; fails when not every byte arrived
+chain_run() {
+    t0=$(now)
+    LIVEPROF_PROGRAM=$1 LIVEPROF_LEECH_CAP=2G LIVEPROF_SOCKET="$2" \
+        build/bench-leech_feed "$LOG" throughput "$REPEAT" >/dev/null
+    n=0
+    while [ "$($3 "$1")" -lt "$bytes" ] && [ $n -lt 1200 ]; do sleep 0.05 && n=$((n + 1)); done
+    t1=$(now)
+    [ "$($3 "$1")" -ge "$bytes" ]
+}
 m0=$(cpu "$CPID")
 s0=$(cpu "$SPID")
-t0=$(now)
-LIVEPROF_PROGRAM=chain LIVEPROF_LEECH_CAP=2G LIVEPROF_SOCKET="$OUT/chain.sock" \
-    build/bench-leech_feed "$LOG" throughput "$REPEAT" >/dev/null
-n=0
-while [ "$(held chain)" -lt "$bytes" ] && [ $n -lt 1200 ]; do sleep 0.05 && n=$((n + 1)); done
-t1=$(now)
-if [ "$(held chain)" -ge "$bytes" ]; then
+if chain_run chain "$OUT/chain.sock" held; then
     row "leech-real x$REPEAT" throughput_leech_monitor_server "$(echo "$bytes $t1 $t0" | awk '{printf "%.1f", $1 / ($2 - $3) / 1e6}')" MB/s - - "stored by the server; target >= 200"
 else
     row "leech-real x$REPEAT" throughput_leech_monitor_server - MB/s - - "not every byte arrived within 60 s: $(tail -c 200 "$OUT/srv.log")"
@@ -151,13 +157,7 @@ received() { # bytes the server accepted for the session named $1 (0 while it ha
     [ -n "$sid" ] && api "$URL/api/sessions/$sid" | grep -o '"bytes_received":[0-9]*' | cut -d: -f2 || echo 0
 }
 p0=$(cpu "$PPID2")
-t0=$(now)
-LIVEPROF_PROGRAM=chain-push LIVEPROF_LEECH_CAP=2G LIVEPROF_SOCKET="$OUT/push.sock" \
-    build/bench-leech_feed "$LOG" throughput "$REPEAT" >/dev/null
-n=0
-while [ "$(received chain-push)" -lt "$bytes" ] && [ $n -lt 1200 ]; do sleep 0.05 && n=$((n + 1)); done
-t1=$(now)
-if [ "$(received chain-push)" -ge "$bytes" ]; then
+if chain_run chain-push "$OUT/push.sock" received; then
     row "leech-real x$REPEAT" throughput_leech_monitor_push_server "$(echo "$bytes $t1 $t0" | awk '{printf "%.1f", $1 / ($2 - $3) / 1e6}')" MB/s - - "monitor --push: received by the server; target >= 200"
     row "leech-real x$REPEAT" push_monitor_mb_per_cpu_s "$(echo "$bytes $(cpu "$PPID2") $p0 $hz" | awk '{printf "%.1f", $1 / (($2 - $3) / $4) / 1e6}')" MB/s - - "bytes / monitor CPU time as a WebSocket client (its frames masked a word at a time)"
 else

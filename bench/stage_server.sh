@@ -2,8 +2,9 @@
 # Bench stage "server": `liveprof serve` end to end. Ingest by upload (`liveprof upload`, the
 # chunked API) of real and generated logs of 1 MB .. 4 GB, each into a fresh server so that
 # its peak RSS belongs to that log, against a plain read of the file; REST latency (wrk) of
-# /aggregates, /totals and the session on an idle server and while another log ingests; and
-# in full mode the server's memory with ten sessions.
+# /aggregates, /totals and the session on an idle server and while another log ingests, and of
+# /aggregates paced at 100 requests a second (bench-reqlat) right after its session settled and
+# while another log ingests; and in full mode the server's memory with ten sessions.
 #   sh bench/stage_server.sh quick|full OUTDIR      (rows on stdout, see bench/README.md)
 set -eu
 . bench/lib.sh
@@ -15,6 +16,7 @@ if [ "$MODE" = quick ]; then
     LAT_BASE=gen-mixed-4M # the session the REST requests read
     LOAD_SIZE=64M # the log that ingests while wrk measures
     WRK_SECS=2
+    PACED_SECS=1
     BUDGET=12 # seconds one ingest may be predicted to take
 else
     SIZES="1M 4M 16M 64M 256M 1G 4G"
@@ -22,6 +24,7 @@ else
     LAT_BASE=scale-20m
     LOAD_SIZE=1G # ingests for longer than wrk runs: the whole measurement is under load
     WRK_SECS=5
+    PACED_SECS=3
     BUDGET=90
 fi
 SIZES=${BENCH_SIZES-$SIZES} # BENCH_SIZES="1M 16M" narrows a run by hand
@@ -163,6 +166,22 @@ wrk_rows() {
     row "$1" "$2" requests "$rps" req/s - - "$note"
 }
 
+# reqlat_rows STAGE LABEL PATH SECONDS NOTE: GET PATH 100 times a second for SECONDS on one
+# connection (bench-reqlat: a dashboard's polling, not a saturating load like wrk); rows p50, p99
+# and max, latency counted from when each request was due
+reqlat_rows() {
+    res=$("$B/bench-reqlat" "$SRV_URL" "$3" "$SRV_TOKEN" 100 "$4" 2> "$OUT/reqlat.err") || {
+        fail "$1" "$2" "bench-reqlat failed: $(head -c 200 "$OUT/reqlat.err")"
+        return 1
+    }
+    # shellcheck disable=SC2086 # p50 p99 max n
+    set -- "$1" "$2" "$3" "$4" "$5" $res
+    note="bench-reqlat: 100 GET/s for $4 s on one connection, $9 requests; $5"
+    row "$1" "$2" p50 "$6" ms - - "$note"
+    row "$1" "$2" p99 "$7" ms - - "$note"
+    row "$1" "$2" max "$8" ms - - "$note"
+}
+
 # http_turns: the server's event-loop turns of at most 5 ms and 2 ms of CPU, and all of them
 http_turns() {
     curl -s "$SRV_URL/metrics" | awk -F'[ {}"=]+' '
@@ -200,6 +219,8 @@ bench_latency() {
         return
     fi
     agg="/api/sessions/$id/aggregates?series=labels&bins=100"
+    reqlat_rows "serve: GET aggregates, paced (just settled)" "$LAT_BASE" "$agg" "$PACED_SECS" \
+        "from the moment liveprof upload --wait returned: the session has just settled" || true
     for ep in session aggregates totals; do
         case $ep in
         aggregates) p=$agg ;;
@@ -219,6 +240,8 @@ bench_latency() {
     "$B/liveprof" upload "$load" --server "$SRV_URL" --token "$SRV_TOKEN" > "$OUT/load.out" 2>&1 &
     up=$!
     sleep 0.3
+    reqlat_rows "serve: GET aggregates, paced (during ingest)" "$LAT_BASE" "$agg" "$PACED_SECS" \
+        "while gen-mixed-$LOAD_SIZE ingested (then wrk ran)" || true
     wrk_rows "serve: GET aggregates (during ingest)" "$LAT_BASE" "$agg" "$idle50" "$idle99" || true
     turns_after=$(http_turns)
     # turns of the HTTP thread's loop while wrk ran, by CPU time: what a request could wait

@@ -27,8 +27,9 @@ static int usage(void)
     fprintf(stderr,
             "usage: liveprof-monitor --socket PATH [--listen ADDR:PORT] [--token T] [--tee DIR]\n"
             "                        [--push ws://HOST:PORT/monitor] [--backlog BYTES]\n"
-            "                        [--exec -- PROG ARGS...]\n"
-            "at least one of --listen and --push is required\n");
+            "                        [--timeout SECONDS] [--exec -- PROG ARGS...]\n"
+            "at least one of --listen and --push is required; --timeout (default 30, 2 to\n"
+            "3600): a WebSocket peer silent for half of it is pinged, for all of it dropped\n");
     return 2;
 }
 
@@ -85,6 +86,7 @@ int main(int argc, char **argv)
     memset(&m, 0, sizeof m);
     pthread_mutex_init(&m.mu, NULL);
     m.backlog_cap = 64u << 20;
+    int timeout_s = 30;
     char **exec_argv = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -107,11 +109,15 @@ int main(int argc, char **argv)
             push = v;
         else if (!strcmp(a, "--backlog"))
             m.backlog_cap = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--timeout"))
+            timeout_s = atoi(v);
         else
             return usage();
         i++;
     }
-    if (!sock || (!listen_at && !push) || m.backlog_cap < 65536) return usage();
+    if (!sock || (!listen_at && !push) || m.backlog_cap < 65536 || timeout_s < 2 ||
+        timeout_s > 3600)
+        return usage();
     char host[256] = "127.0.0.1";
     int port = -1;
     if (listen_at) {
@@ -128,7 +134,7 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     char err[512];
-    serve_t *s = serve_create(&m, host, port, push, err, sizeof err);
+    serve_t *s = serve_create(&m, host, port, push, timeout_s, err, sizeof err);
     if (!s) {
         fprintf(stderr, "liveprof-monitor: %s\n", err);
         return 1;

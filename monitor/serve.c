@@ -53,6 +53,7 @@ struct serve {
     struct lws *push_wsi;
     lws_sorted_usec_list_t sul;
     unsigned backoff_ms;
+    lws_retry_bo_t idle; /* pings and hang-ups of silent peers, both directions */
     uint8_t tx[LWS_PRE + WIRE_MAX_FRAME];
     uint8_t rd[WIRE_MAX_DATA]; /* a unit's bytes on their way out */
 };
@@ -341,6 +342,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             if (reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR)
                 fprintf(stderr, "liveprof-monitor: push to %s:%d failed: %s\n", s->push_host,
                         s->push_port, in ? (const char *)in : "connection error");
+            else
+                fprintf(stderr, "liveprof-monitor: push link to %s:%d closed, connecting again\n",
+                        s->push_host, s->push_port);
             s->push_wsi = NULL;
             schedule_push(s);
         }
@@ -370,6 +374,7 @@ static void push_connect(lws_sorted_usec_list_t *sul)
     ci.protocol = protocols[0].name;
     ci.local_protocol_name = protocols[0].name;
     ci.pwsi = &s->push_wsi;
+    ci.retry_and_idle_policy = &s->idle;
     if (!lws_client_connect_via_info(&ci)) schedule_push(s);
 }
 
@@ -400,13 +405,15 @@ static int parse_url(serve_t *s, const char *url)
     return s->push_port > 0 && s->push_port < 65536 ? 0 : -1;
 }
 
-serve_t *serve_create(monitor_t *m, const char *host, int port, const char *push_url, char *err,
-                      size_t cap)
+serve_t *serve_create(monitor_t *m, const char *host, int port, const char *push_url, int timeout_s,
+                      char *err, size_t cap)
 {
     serve_t *s = xcalloc(1, sizeof *s);
     s->m = m;
     s->port = -1;
     s->backoff_ms = 100;
+    s->idle = (lws_retry_bo_t){.secs_since_valid_ping = (uint16_t)(timeout_s / 2),
+                               .secs_since_valid_hangup = (uint16_t)timeout_s};
     if (push_url && parse_url(s, push_url) < 0) {
         snprintf(err, cap, "bad --push URL (want ws://HOST:PORT/monitor): %s", push_url);
         free(s);
@@ -420,6 +427,7 @@ serve_t *serve_create(monitor_t *m, const char *host, int port, const char *push
     info.protocols = protocols;
     info.user = s;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.retry_and_idle_policy = &s->idle;
     s->ctx = lws_create_context(&info);
     if (!s->ctx) {
         snprintf(err, cap, "cannot listen on %s:%d", host ? host : "*", port);

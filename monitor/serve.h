@@ -10,9 +10,11 @@
 typedef struct serve serve_t;
 
 /* Starts libwebsockets: listening on host:port when port >= 0 (0 = any free port) and/or
- * pushing to push_url when given. Returns NULL with a message in err. Main thread. */
-serve_t *serve_create(monitor_t *m, const char *host, int port, const char *push_url, char *err,
-                      size_t cap);
+ * pushing to push_url when given. A peer (a dialling server, or the server pushed to) that sends
+ * nothing for half of timeout_s seconds is pinged and after all of them dropped (a pushed link
+ * is then dialled again). Returns NULL with a message in err. Main thread. */
+serve_t *serve_create(monitor_t *m, const char *host, int port, const char *push_url, int timeout_s,
+                      char *err, size_t cap);
 /* The port actually bound (or -1). */
 int serve_port(const serve_t *s);
 /* Wakes the service thread to send what is new (any thread; lws_cancel_service). */

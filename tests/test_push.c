@@ -164,3 +164,41 @@ TEST(push_server_restart)
     cap_mon_stop(&m, SIGTERM);
     CHECK(srv_stop(&s) == 0);
 }
+
+/* A server that stops answering (its process stopped: the connection stays open) is pinged by a
+ * pushing monitor after half of --timeout and dropped after all of it; the monitor says so and
+ * connects again, and once the server runs again the pushed program still becomes its session. */
+TEST(push_silent_server_dropped)
+{
+    srv_t s;
+    srv_start(&s, NULL, "");
+    mon_t m;
+    char extra[512];
+    snprintf(extra, sizeof extra, "--timeout 2 --token %s --push ws://127.0.0.1:%d/monitor",
+             s.admin, s.ws_port);
+    cap_mon_start(&m, "mon", 0, extra);
+    usleep(500000); /* the link is up */
+    kill(s.pid, SIGSTOP);
+    bool said = false;
+    for (int i = 0; i < 300 && !said; i++) {
+        usleep(20000);
+        said = file_has(m.log, "closed, connecting again");
+    }
+    kill(s.pid, SIGCONT);
+    CHECKF(said, "the monitor did not drop the silent server");
+    char cmd[1024], log[600];
+    snprintf(log, sizeof log, "%s/prog.log", tu_tmpdir());
+    snprintf(cmd, sizeof cmd,
+             "LIVEPROF_SOCKET=%s LIVEPROF_PROGRAM=after exec build/hs/labels-main 20 2 0 +RTS -N2",
+             m.sock);
+    CHECK(cap_wait(cap_spawn(cmd, log), 60) == 0);
+    char sid[33] = "", state[32] = "";
+    for (int i = 0; i < 1500 && strcmp(state, "done"); i++) {
+        srv_session_named(&s, "after", sid, state, sizeof state, NULL);
+        if (strcmp(state, "done")) usleep(20000);
+    }
+    CHECKF(!strcmp(state, "done"), "session of the program after the stop: '%s' state '%s'", sid,
+           state);
+    cap_mon_stop(&m, SIGTERM);
+    CHECK(srv_stop(&s) == 0);
+}

@@ -34,17 +34,35 @@ static void mon_push(const srv_t *s, mon_t *m, const char *token)
     cap_mon_start(m, "mon", 0, extra);
 }
 
+/* Runs the labels program (with `args`) with the leech into monitor m as program `prog`, until
+ * it exits. */
+static void run_labels(const mon_t *m, const char *prog, const char *args)
+{
+    char cmd[1024], log[600];
+    snprintf(log, sizeof log, "%s/prog.log", tu_tmpdir());
+    snprintf(cmd, sizeof cmd,
+             "LIVEPROF_SOCKET=%s LIVEPROF_PROGRAM=%s exec build/hs/labels-main %s +RTS -N2",
+             m->sock, prog, args);
+    CHECK(cap_wait(cap_spawn(cmd, log), 60) == 0);
+}
+
 /* Runs the labels program with the leech into a monitor that pushes to the server with
  * `token`, until the program exits; the monitor keeps running. */
 static void run_pushed(const srv_t *s, mon_t *m, const char *token, const char *prog)
 {
-    char cmd[1024], log[600];
     mon_push(s, m, token);
-    snprintf(log, sizeof log, "%s/prog.log", tu_tmpdir());
-    snprintf(cmd, sizeof cmd,
-             "LIVEPROF_SOCKET=%s LIVEPROF_PROGRAM=%s exec build/hs/labels-main 40 2 20 +RTS -N2",
-             m->sock, prog);
-    CHECK(cap_wait(cap_spawn(cmd, log), 60) == 0);
+    run_labels(m, prog, "40 2 20");
+}
+
+/* Waits (at most 30 s) until the session named `name` is done; its id into sid (33 bytes), its
+ * state into state (32 bytes). */
+static void wait_done(const srv_t *s, const char *name, char *sid, char *state)
+{
+    state[0] = 0;
+    for (int i = 0; i < 1500 && strcmp(state, "done"); i++) {
+        srv_session_named(s, name, sid, state, 32, NULL);
+        if (strcmp(state, "done")) usleep(20000);
+    }
 }
 
 /* (Also under TSan: the WebSocket thread and the HTTP thread hand bytes over.) The push
@@ -57,10 +75,7 @@ TEST(push_concurrent_monitor)
     mon_t m;
     run_pushed(&s, &m, s.admin, "pushed");
     char sid[33] = "", state[32] = "";
-    for (int i = 0; i < 1500 && strcmp(state, "done"); i++) {
-        srv_session_named(&s, "pushed", sid, state, sizeof state, NULL);
-        if (strcmp(state, "done")) usleep(20000);
-    }
+    wait_done(&s, "pushed", sid, state);
     CHECKF(!strcmp(state, "done"), "session of the pushed program: '%s' state '%s'", sid, state);
     char tee[700];
     snprintf(tee, sizeof tee, "%s/pushed.eventlog", m.tee);
@@ -186,17 +201,9 @@ TEST(push_silent_server_dropped)
     }
     kill(s.pid, SIGCONT);
     CHECKF(said, "the monitor did not drop the silent server");
-    char cmd[1024], log[600];
-    snprintf(log, sizeof log, "%s/prog.log", tu_tmpdir());
-    snprintf(cmd, sizeof cmd,
-             "LIVEPROF_SOCKET=%s LIVEPROF_PROGRAM=after exec build/hs/labels-main 20 2 0 +RTS -N2",
-             m.sock);
-    CHECK(cap_wait(cap_spawn(cmd, log), 60) == 0);
+    run_labels(&m, "after", "20 2 0");
     char sid[33] = "", state[32] = "";
-    for (int i = 0; i < 1500 && strcmp(state, "done"); i++) {
-        srv_session_named(&s, "after", sid, state, sizeof state, NULL);
-        if (strcmp(state, "done")) usleep(20000);
-    }
+    wait_done(&s, "after", sid, state);
     CHECKF(!strcmp(state, "done"), "session of the program after the stop: '%s' state '%s'", sid,
            state);
     cap_mon_stop(&m, SIGTERM);

@@ -16,7 +16,7 @@ if [ "$MODE" = quick ]; then
     LAT_BASE=gen-mixed-4M # the session the REST requests read
     LOAD_SIZE=64M # the log that ingests while wrk measures
     WRK_SECS=2
-    PACED_SECS=1
+    PACED_SECS=0.5
     BUDGET=12 # seconds one ingest may be predicted to take
 else
     SIZES="1M 4M 16M 64M 256M 1G 4G"

@@ -15,7 +15,7 @@ if [ "$MODE" = quick ]; then
     REALS=""
     LAT_BASE=gen-mixed-4M # the session the REST requests read
     LOAD_SIZE=64M # the log that ingests while wrk measures
-    WRK_SECS=2
+    WRK_SECS=1
     PACED_SECS=0.5
     BUDGET=12 # seconds one ingest may be predicted to take
 else

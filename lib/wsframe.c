@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 
 unsigned wsframe_mask(uint8_t *p, size_t n, const uint8_t key[4], unsigned phase)
 {
@@ -154,6 +155,13 @@ int wsframe_rx_next(wsframe_rx_t *r, const uint8_t **in, size_t *n, wsframe_msg_
             return 1;
         }
     }
+}
+
+int wsframe_client_random(uint8_t *payload, size_t len, unsigned opcode)
+{
+    uint8_t key[4];
+    if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key) return LP_EIO;
+    return (int)wsframe_client(payload, len, opcode, key);
 }
 
 /* ---- the opening handshake ---------------------------------------------------------------- */

@@ -1,7 +1,7 @@
 /* WebSocket framing (RFC 6455) that the WebSocket library would do a byte at a time: a client's
  * frames (header, masking a machine word at a time), the opening handshake's request and its
- * accept check, and a parser that takes payload in bulk. Pure functions on caller memory; any
- * thread; nothing allocates. */
+ * accept check, and a parser that takes payload in bulk. Functions on caller memory, pure but
+ * for the key wsframe_client_random draws; any thread; nothing allocates. */
 #ifndef LP_WSFRAME_H
 #define LP_WSFRAME_H
 
@@ -28,6 +28,9 @@ unsigned wsframe_mask(uint8_t *p, size_t n, const uint8_t key[4], unsigned phase
  * caller provides, and masks the payload in place. Returns the header's length: the frame
  * starts that many bytes before payload. */
 size_t wsframe_client(uint8_t *payload, size_t len, unsigned opcode, const uint8_t key[4]);
+/* wsframe_client with a fresh random key (getrandom, as RFC 6455 asks of a client). Returns the
+ * header's length, or LP_EIO when the kernel gives no random bytes (nothing is written then). */
+int wsframe_client_random(uint8_t *payload, size_t len, unsigned opcode);
 
 /* The parser of what a server sends: data messages (fragments joined) into the caller's buffer,
  * control frames into its own. */

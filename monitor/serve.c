@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #define MAX_SUBS 64
 
@@ -60,8 +59,8 @@ struct serve {
 
 /* A pushing monitor is the WebSocket client, whose frames must be masked; libwebsockets masks a
  * byte at a time, which cost as much as everything else the monitor does per byte. So a client
- * frame is made whole here (wsframe_client: header, random key, payload masked a word at a
- * time) and handed to lws_write as bytes to send as they are (LWS_WRITE_HTTP bypasses the
+ * frame is made whole here (wsframe_client_random: header, random key, payload masked a word
+ * at a time) and handed to lws_write as bytes to send as they are (LWS_WRITE_HTTP bypasses the
  * framing and is still queued behind what the library has pending). */
 _Static_assert(LWS_PRE >= WSFRAME_MAX_HEADER, "room for a client frame header");
 static int send_frame(serve_t *s, link_t *l, const wire_frame_t *f)
@@ -70,10 +69,9 @@ static int send_frame(serve_t *s, link_t *l, const wire_frame_t *f)
     if (n < 0) return -1;
     if (!l->client)
         return lws_write(l->wsi, s->tx + LWS_PRE, (size_t)n, LWS_WRITE_BINARY) < n ? -1 : 0;
-    uint8_t key[4];
-    if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key) return -1;
-    size_t h = wsframe_client(s->tx + LWS_PRE, (size_t)n, WSFRAME_BINARY, key);
-    int whole = n + (int)h;
+    int h = wsframe_client_random(s->tx + LWS_PRE, (size_t)n, WSFRAME_BINARY);
+    if (h < 0) return -1;
+    int whole = n + h;
     return lws_write(l->wsi, s->tx + LWS_PRE - h, (size_t)whole, LWS_WRITE_HTTP) < whole ? -1 : 0;
 }
 

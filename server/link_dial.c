@@ -67,11 +67,18 @@ static void dial_connect(lws_sorted_usec_list_t *sul)
 /* Sends the n bytes at p (room for a header before them) as one frame of opcode op. */
 static int send_ws(dial_t *d, uint8_t *p, size_t n, unsigned op)
 {
-    uint8_t key[4];
-    if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key) return -1;
-    size_t h = wsframe_client(p, n, op, key);
-    int whole = (int)(n + h);
+    int h = wsframe_client_random(p, n, op);
+    if (h < 0) return -1;
+    int whole = (int)n + h;
     return lws_write(d->wsi, p - h, (size_t)whole, LWS_WRITE_RAW) < whole ? -1 : 0;
+}
+
+/* Sends a control frame (ping, pong, close) with the n <= 125 payload bytes at p. */
+static int send_control(dial_t *d, unsigned op, const void *p, size_t n)
+{
+    uint8_t b[LWS_PRE + WSFRAME_MAX_CONTROL];
+    if (n) memcpy(b + LWS_PRE, p, n);
+    return send_ws(d, b + LWS_PRE, n, op);
 }
 
 int link_dial_send(dial_t *d, uint8_t *p, size_t n)
@@ -169,27 +176,20 @@ static int writeable(links_t *l, dial_t *d)
 {
     if (!d->req_sent) return send_request(l, d);
     if (!d->upgraded) return 0;
+    int rc;
     if (d->pong_due) {
-        uint8_t b[LWS_PRE + WSFRAME_MAX_CONTROL];
         d->pong_due = false;
-        memcpy(b + LWS_PRE, d->pong, d->pong_len);
-        if (send_ws(d, b + LWS_PRE, d->pong_len, WSFRAME_PONG) < 0) return -1;
-        lws_callback_on_writable(d->wsi);
-        return 0;
-    }
-    if (d->ping_due) {
-        uint8_t b[LWS_PRE];
+        rc = send_control(d, WSFRAME_PONG, d->pong, d->pong_len) < 0 ? -1 : 1;
+    } else if (d->ping_due) {
         d->ping_due = false;
-        if (send_ws(d, b + LWS_PRE, 0, WSFRAME_PING) < 0) return -1;
-        lws_callback_on_writable(d->wsi);
-        return 0;
+        rc = send_control(d, WSFRAME_PING, NULL, 0) < 0 ? -1 : 1;
+    } else {
+        rc = link_on_writeable(l, d);
     }
-    int rc = link_on_writeable(l, d);
     if (rc < 0) {
         if (d->closing) { /* a disconnect: say so before the socket goes */
-            uint8_t b[LWS_PRE + 2] = {[LWS_PRE] = CLOSE_NORMAL >> 8,
-                                      [LWS_PRE + 1] = CLOSE_NORMAL & 0xff};
-            (void)send_ws(d, b + LWS_PRE, 2, WSFRAME_CLOSE);
+            const uint8_t code[2] = {CLOSE_NORMAL >> 8, CLOSE_NORMAL & 0xff};
+            (void)send_control(d, WSFRAME_CLOSE, code, sizeof code);
         }
         return -1;
     }

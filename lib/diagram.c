@@ -315,6 +315,35 @@ static void push_attr(diagram_delta_t *x, wsmsg_attr_t a)
     x->attrs[x->nattrs++] = a;
 }
 
+/* True when the attribute value t[0, n) reads the same as markup and as a DOM value, a byte a
+ * character: printable ASCII without entities. */
+static bool plain(const char *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i] < 0x20 || t[i] > 0x7e || t[i] == '&') return false;
+    return true;
+}
+
+#define SPLICE_MIN 24 /* bytes a splice must spare to be worth its three fields */
+
+/* Turns `a`, the new value of an attribute whose old value is old[0, n), into a splice of the
+ * bytes between their common prefix and suffix when that spares SPLICE_MIN bytes or more: a
+ * cell appended to a path sends the cell, not the path. */
+static void splice(wsmsg_attr_t *a, const char *old, size_t n)
+{
+    const char *v = a->value.p;
+    size_t m = a->value.len, p = 0, s = 0;
+    while (p < n && p < m && old[p] == v[p])
+        p++;
+    while (s < n - p && s < m - p && old[n - 1 - s] == v[m - 1 - s])
+        s++;
+    if (p + s < SPLICE_MIN || !plain(old, n) || !plain(v, m)) return;
+    a->splice = true;
+    a->at = (uint32_t)p;
+    a->cut = (uint32_t)(n - p - s);
+    a->value = (wsmsg_str_t){v + p, (uint32_t)(m - p - s)};
+}
+
 /* Emits an attribute update turning node o's opening tag into n's when that reproduces n's
  * tag exactly; returns false when it does not (the caller replaces the element). */
 static bool attr_update(ctx_t *c, const diagram_node_t *o, const diagram_node_t *n)
@@ -341,8 +370,9 @@ static bool attr_update(ctx_t *c, const diagram_node_t *o, const diagram_node_t 
     for (int i = 0; i < gb.n; i++) {
         int j = find_attr(ta, &ga, tb + gb.an[i], gb.anl[i]);
         if (j >= 0 && eq(ta + ga.av[j], ga.avl[j], tb + gb.av[i], gb.avl[i])) continue;
-        push_attr(c->x, (wsmsg_attr_t){slice(c->b, gb.an[i], gb.anl[i]),
-                                       slice(c->b, gb.av[i], gb.avl[i]), false});
+        wsmsg_attr_t a = {slice(c->b, gb.an[i], gb.anl[i]), slice(c->b, gb.av[i], gb.avl[i])};
+        if (j >= 0) splice(&a, ta + ga.av[j], ga.avl[j]);
+        push_attr(c->x, a);
     }
     if (c->x->nattrs == first) return true; /* the same tag */
     wsmsg_item_t *it = push(c->x, WSMSG_UPDATE, slice(c->b, n->id, n->id_len));

@@ -45,10 +45,25 @@ void wsmsg_buf_dispose(wsmsg_buf_t *b)
     memset(b, 0, sizeof *b);
 }
 
+#define VT_CACHE 16 /* vtables remembered for sharing */
+#define STR_CACHE 8 /* short strings remembered for sharing (attribute names) */
+
 typedef struct enc {
     wsmsg_buf_t *b;
     bool too_big;
+    size_t vt[VT_CACHE]; /* positions of vtables written */
+    uint8_t vt_len[VT_CACHE];
+    int nvt;
+    wsmsg_str_t str[STR_CACHE]; /* shared strings, written by end_shared */
+    int nstr;
+    struct pend {
+        size_t slot; /* a uoffset to patch ... */
+        int str;     /* ... to this shared string */
+    } * pend;
+    size_t npend, pend_cap;
 } enc_t;
+
+typedef struct pend pend_t;
 
 /* Appends n zero bytes; returns their position. */
 static size_t grow(enc_t *e, size_t n)
@@ -85,7 +100,8 @@ static void patch(enc_t *e, size_t slot, size_t target)
 }
 
 typedef struct fld {
-    uint8_t id, size; /* size 1, 2, 8 for scalars; 4 for an offset (patched later) */
+    uint8_t id, size; /* bytes: 1, 2, 4 or 8 */
+    bool off;         /* an offset (4 bytes), patched later */
     uint64_t v;
 } fld_t;
 
@@ -97,14 +113,16 @@ typedef struct tbl {
 
 static void scalar(tbl_t *t, uint8_t id, uint8_t size, uint64_t v, uint64_t dflt)
 {
-    if (v != dflt) t->f[t->n++] = (fld_t){id, size, v};
+    if (v != dflt) t->f[t->n++] = (fld_t){id, size, false, v};
 }
 static void offset(tbl_t *t, uint8_t id)
 {
-    t->f[t->n++] = (fld_t){id, 4, 0};
+    t->f[t->n++] = (fld_t){id, 4, true, 0};
 }
 
-/* Writes the vtable and the table of `t`; returns the table's position. */
+/* Writes the table of `t` and its vtable, or points it at an identical vtable written before
+ * (as flatc's builders share them: a delta's many items and attributes share a handful);
+ * returns the table's position. */
 static size_t put_table(enc_t *e, tbl_t *t)
 {
     int nf = 0;
@@ -120,22 +138,33 @@ static size_t put_table(enc_t *e, tbl_t *t)
                 fo[t->f[i].id] = tsize;
                 tsize += (uint16_t)size;
             }
-    align(e, 2);
-    size_t vt = grow(e, 4 + 2 * (size_t)nf);
+    uint8_t v[4 + 2 * 8];
+    size_t vlen = 4 + 2 * (size_t)nf;
+    wr(v, vlen, 2);
+    wr(v + 2, tsize, 2);
+    for (int i = 0; i < nf; i++)
+        wr(v + 4 + 2 * i, fo[i], 2);
+    size_t vt = SIZE_MAX;
+    for (int i = 0; i < e->nvt && !e->too_big; i++)
+        if (e->vt_len[i] == vlen && !memcmp(e->b->p + e->vt[i], v, vlen)) vt = e->vt[i];
+    if (vt == SIZE_MAX) {
+        align(e, 2);
+        vt = grow(e, vlen);
+        if (!e->too_big) memcpy(e->b->p + vt, v, vlen);
+        int k = e->nvt < VT_CACHE ? e->nvt++ : (int)(vt / 2 % VT_CACHE);
+        e->vt[k] = vt;
+        e->vt_len[k] = (uint8_t)vlen;
+    }
     /* the table starts at 4 mod 8 when it has 8-byte fields, so they land 8-aligned */
     size_t pad = wide ? (12 - e->b->len % 8) % 8 : (4 - e->b->len % 4) % 4;
     if (pad) grow(e, pad);
     size_t tp = grow(e, tsize);
     if (e->too_big) return tp;
     uint8_t *p = e->b->p;
-    wr(p + vt, 4 + 2 * (uint64_t)nf, 2);
-    wr(p + vt + 2, tsize, 2);
-    for (int i = 0; i < nf; i++)
-        wr(p + vt + 4 + 2 * i, fo[i], 2);
     wr(p + tp, (uint64_t)(tp - vt), 4); /* soffset: the vtable lies before the table */
     for (int i = 0; i < t->n; i++) {
         size_t at = tp + fo[t->f[i].id];
-        if (t->f[i].size == 4)
+        if (t->f[i].off)
             t->slot[t->f[i].id] = at;
         else
             wr(p + at, t->f[i].v, t->f[i].size);
@@ -159,6 +188,35 @@ static size_t put_str(enc_t *e, wsmsg_str_t s)
     return at;
 }
 
+/* A short string field shared by every table of the message that names it (the attribute
+ * names of a delta's items): uoffsets only point forward, so the shared strings are written
+ * at the end of the message (end_shared) and the slots patched then. Unshared when
+ * STR_CACHE names are already held. */
+static void str_field_shared(enc_t *e, tbl_t *t, uint8_t id, wsmsg_str_t s)
+{
+    if (!has(s)) return;
+    int k = 0;
+    while (k < e->nstr && !(e->str[k].len == s.len && !memcmp(e->str[k].p, s.p, s.len)))
+        k++;
+    if (k == STR_CACHE) {
+        patch(e, t->slot[id], put_str(e, s));
+        return;
+    }
+    if (k == e->nstr) e->str[e->nstr++] = s;
+    xgrow((void **)&e->pend, &e->pend_cap, e->npend + 1, sizeof *e->pend);
+    e->pend[e->npend++] = (pend_t){t->slot[id], k};
+}
+
+static void end_shared(enc_t *e)
+{
+    size_t pos[STR_CACHE];
+    for (int k = 0; k < e->nstr; k++)
+        pos[k] = put_str(e, e->str[k]);
+    for (size_t i = 0; i < e->npend; i++)
+        patch(e, e->pend[i].slot, pos[e->pend[i].str]);
+    free(e->pend);
+}
+
 /* A string field: written after its table, then patched. */
 static void str_field(enc_t *e, tbl_t *t, uint8_t id, wsmsg_str_t s)
 {
@@ -180,8 +238,13 @@ static size_t put_attr(enc_t *e, const wsmsg_attr_t *a)
     if (has(a->name)) offset(&t, 0);
     if (has(a->value)) offset(&t, 1);
     scalar(&t, 2, 1, a->remove, 0);
+    scalar(&t, 3, 1, a->splice, 0);
+    if (a->splice) {
+        scalar(&t, 4, 4, a->at, 0);
+        scalar(&t, 5, 4, a->cut, 0);
+    }
     size_t tp = put_table(e, &t);
-    str_field(e, &t, 0, a->name);
+    str_field_shared(e, &t, 0, a->name);
     str_field(e, &t, 1, a->value);
     return tp;
 }
@@ -295,6 +358,7 @@ int wsmsg_encode(const wsmsg_t *m, wsmsg_buf_t *b)
     size_t tp = put_table(&e, &t);
     patch(&e, root, tp);
     patch(&e, t.slot[1], put_body(&e, m));
+    end_shared(&e);
     return e.too_big ? LP_ERANGE : 0;
 }
 
@@ -367,7 +431,10 @@ static int get_scalar(const tab_t *t, const dec_t *d, int id, unsigned size, uin
     int rc = field(t, d, id, size, &at);
     *v = 0;
     if (rc <= 0) return rc;
-    *v = size == 8 ? rd64(d->b + at) : size == 2 ? rd16(d->b + at) : d->b[at];
+    *v = size == 8   ? rd64(d->b + at)
+         : size == 4 ? rd32(d->b + at)
+         : size == 2 ? rd16(d->b + at)
+                     : d->b[at];
     return 0;
 }
 
@@ -427,13 +494,17 @@ static int dec_item(dec_t *d, const tab_t *t, wsmsg_item_t *it)
     if (!attrs) return LP_ENOMEM;
     for (uint32_t i = 0; i < it->nattrs; i++) {
         tab_t at;
-        uint64_t rm;
+        uint64_t rm, sp, pos, cut;
         if ((rc = sub_table(d, first + 4 * (uint64_t)i, &at)) < 0 ||
             (rc = get_str(&at, d, 0, &attrs[i].name)) < 0 ||
             (rc = get_str(&at, d, 1, &attrs[i].value)) < 0 ||
-            (rc = get_scalar(&at, d, 2, 1, &rm)) < 0)
+            (rc = get_scalar(&at, d, 2, 1, &rm)) < 0 || (rc = get_scalar(&at, d, 3, 1, &sp)) < 0 ||
+            (rc = get_scalar(&at, d, 4, 4, &pos)) < 0 || (rc = get_scalar(&at, d, 5, 4, &cut)) < 0)
             return rc;
         attrs[i].remove = rm != 0;
+        attrs[i].splice = sp != 0;
+        attrs[i].at = (uint32_t)pos;
+        attrs[i].cut = (uint32_t)cut;
     }
     it->attrs = attrs;
     return 0;

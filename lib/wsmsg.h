@@ -28,9 +28,13 @@ typedef struct wsmsg_str {
     uint32_t len;
 } wsmsg_str_t;
 
+/* An attribute change: set `name` to `value`; with `remove`, delete it; with `splice`, replace
+ * `cut` bytes of its current value from byte `at` by `value` (ASCII values only). */
 typedef struct wsmsg_attr {
     wsmsg_str_t name, value;
     bool remove;
+    bool splice;
+    uint32_t at, cut;
 } wsmsg_attr_t;
 
 typedef struct wsmsg_item {

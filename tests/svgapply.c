@@ -210,6 +210,21 @@ static int set_attrs(sa_node_t *e, const wsmsg_attr_t *a, uint32_t n)
             names[k] = dup(a[i].name.p, a[i].name.len);
             values[k++] = NULL;
         }
+        if (a[i].splice) { /* values[j][0, at) + value + values[j][at + cut, ...) */
+            size_t old = values[j] ? strlen(values[j]) : 0;
+            if (!values[j] || a[i].at > old || a[i].cut > old - a[i].at) {
+                rc = -1;
+                break;
+            }
+            char *v = malloc(old - a[i].cut + a[i].value.len + 1);
+            if (!v) abort();
+            memcpy(v, values[j], a[i].at);
+            memcpy(v + a[i].at, a[i].value.p, a[i].value.len);
+            strcpy(v + a[i].at + a[i].value.len, values[j] + a[i].at + a[i].cut);
+            free(values[j]);
+            values[j] = v;
+            continue;
+        }
         free(values[j]);
         values[j] = dup(a[i].value.p, a[i].value.len);
     }

@@ -28,7 +28,7 @@ static int render(diagram_t *d, const aggr_t *a, const char *kind, uint32_t widt
 }
 
 typedef struct stats {
-    size_t steps, snapshots, delta_bytes, snapshot_bytes, items;
+    size_t steps, snapshots, delta_bytes, snapshot_bytes, items, splices;
 } stats_t;
 
 /* Sends the delta between prev and cur through the codec and applies it to `doc`. */
@@ -53,6 +53,8 @@ static void step(svgapply_t *doc, const diagram_t *prev, const diagram_t *cur, s
         REQUIRE(wsmsg_encode(&m, &b) == 0);
         if (same_range) st->delta_bytes += b.len;
         st->items += x.n;
+        for (size_t i = 0; i < x.nattrs; i++)
+            st->splices += x.attrs[i].splice;
         size_t cap = 64 + x.n * sizeof(wsmsg_item_t) + x.nattrs * sizeof(wsmsg_attr_t);
         void *arena = malloc(cap + 16);
         wsmsg_t back;
@@ -139,6 +141,8 @@ static void feed_in_pieces(const char *log, const char *kind, uint32_t width, si
            "%s: %zu delta bytes for %zu snapshot bytes", what, st.delta_bytes, st.snapshot_bytes);
     CHECKF(st.snapshots * 4 < st.steps, "%s: %zu snapshots in %zu steps", what, st.snapshots,
            st.steps);
+    if (!strcmp(kind, "grid")) /* cells come at the end of their rows' paths */
+        CHECKF(st.splices > 0, "%s: no attribute was spliced", what);
     free(full);
     svgapply_free(&doc);
     diagram_dispose(&prev);
@@ -164,6 +168,54 @@ TEST(diagram_deltas_rebuild_every_render_heap_kinds)
     feed_in_pieces("heap", "heap", 0, 3001, 0.3);
     feed_in_pieces("heap", "heapprof", 0, 3001, 0.6); /* the stacked axis rescales often */
     feed_in_pieces("sparks", "sparks", 0, 501, 0.3);
+}
+
+/* Diffs two one-element documents and returns the attribute changes (x keeps them). */
+static const wsmsg_attr_t *attr_diff(const char *ta, const char *tb, diagram_delta_t *x,
+                                     diagram_t *a, diagram_t *b)
+{
+    REQUIRE(diagram_parse(a, strdup(ta), strlen(ta)) == 0);
+    REQUIRE(diagram_parse(b, strdup(tb), strlen(tb)) == 0);
+    diagram_delta_init(x);
+    REQUIRE(diagram_diff(a, b, x) == 0);
+    svgapply_t doc;
+    stats_t st = {0};
+    REQUIRE(svgapply_load(&doc, ta, strlen(ta)) == 0);
+    step(&doc, a, b, &st, "attribute", true); /* applied through the codec: the same bytes */
+    svgapply_free(&doc);
+    REQUIRE(x->n == 1 && x->items[0].op == WSMSG_UPDATE && x->items[0].nattrs == 1);
+    return &x->items[0].attrs[0];
+}
+
+TEST(diagram_splices_long_attribute_values)
+{
+    static const char head[] = "<svg id=\"root\">\n<path id=\"p\" d=\"";
+    static const char cells[] = "M10,0h3v14h-3zM13,0h3v14h-3zM16,0h3v14h-3z";
+    char ta[256], tb[256];
+    diagram_t a, b;
+    diagram_delta_t x;
+    /* a cell appended: only the cell travels */
+    snprintf(ta, sizeof ta, "%s%s\"/>\n</svg>\n", head, cells);
+    snprintf(tb, sizeof tb, "%s%sM19,0h3v14h-3z\"/>\n</svg>\n", head, cells);
+    const wsmsg_attr_t *at = attr_diff(ta, tb, &x, &a, &b);
+    CHECK(at->splice && at->at == strlen(cells) && at->cut == 0);
+    CHECK(at->value.len == 14 && !memcmp(at->value.p, "M19,0h3v14h-3z", 14));
+    diagram_delta_dispose(&x), diagram_dispose(&a), diagram_dispose(&b);
+    /* a cell in the middle replaced by a longer one, repeated bytes around it */
+    snprintf(tb, sizeof tb,
+             "%sM10,0h3v14h-3zM13,0h3v14h-3zM13,0h3v14h-3zM16,0h3v14h-3z\"/>\n</svg>\n", head);
+    at = attr_diff(ta, tb, &x, &a, &b);
+    CHECK(at->splice && at->value.len == 14 && at->cut == 0);
+    diagram_delta_dispose(&x), diagram_dispose(&a), diagram_dispose(&b);
+    /* too little in common, or not plain ASCII: the whole value */
+    at = attr_diff("<svg id=\"root\">\n<rect id=\"r\" x=\"12.5\"/>\n</svg>\n",
+                   "<svg id=\"root\">\n<rect id=\"r\" x=\"13.5\"/>\n</svg>\n", &x, &a, &b);
+    CHECK(!at->splice && at->value.len == 4);
+    diagram_delta_dispose(&x), diagram_dispose(&a), diagram_dispose(&b);
+    snprintf(tb, sizeof tb, "%s%s&amp;\"/>\n</svg>\n", head, cells);
+    at = attr_diff(ta, tb, &x, &a, &b);
+    CHECK(!at->splice);
+    diagram_delta_dispose(&x), diagram_dispose(&a), diagram_dispose(&b);
 }
 
 TEST(diagram_parse_rejects_other_layouts)

@@ -81,6 +81,9 @@ static char *describe(const wsmsg_t *m)
                 s(&d, "name", it->attrs[k].name);
                 s(&d, "value", it->attrs[k].value);
                 u(&d, "remove", it->attrs[k].remove);
+                u(&d, "splice", it->attrs[k].splice);
+                u(&d, "at", it->attrs[k].at);
+                u(&d, "cut", it->attrs[k].cut);
             }
         }
         break;
@@ -167,7 +170,12 @@ static void random_msg(gen_t *g, wsmsg_t *m)
             it->nattrs = (uint32_t)(rnd(g) % 4);
             it->attrs = &g->attrs[na];
             for (uint32_t k = 0; k < it->nattrs; k++, na++)
-                g->attrs[na] = (wsmsg_attr_t){rstr(g), rstr(g), rnd(g) % 2};
+                g->attrs[na] = (wsmsg_attr_t){rstr(g), rstr(g), rnd(g) % 2, rnd(g) % 2};
+            for (uint32_t k = 0; k < it->nattrs; k++) /* a splice's place: any 32-bit value */
+                if (it->attrs[k].splice) {
+                    g->attrs[na - it->nattrs + k].at = (uint32_t)rnum(g);
+                    g->attrs[na - it->nattrs + k].cut = (uint32_t)rnum(g);
+                }
         }
         d->items = g->items;
         break;
@@ -302,14 +310,19 @@ static void golden_msg(int i, wsmsg_t *m)
 {
 #define S(x) ((wsmsg_str_t){x, sizeof x - 1})
     static wsmsg_attr_t attrs[2] = {{S("height"), S("314"), false}, {S("class"), {0}, true}};
-    static wsmsg_item_t items[3] = {
+    /* two items naming "d": one shared string; a splice appending a cell */
+    static wsmsg_attr_t cells[2][1] = {{{S("d"), S("M0,0h3v14h-3z")}},
+                                       {{S("d"), S("M9,0h3v14h-3z"), .splice = true, .at = 26}}};
+    static wsmsg_item_t items[5] = {
         {.op = WSMSG_ADD,
          .id = S("labels-fib-b7"),
          .parent = S("labels-fib"),
          .svg = S("<rect id=\"labels-fib-b7\" x=\"290.00\"/>"),
          .before = S("labels-fib-b8")},
         {.op = WSMSG_UPDATE, .id = S("root"), .attrs = attrs, .nattrs = 2},
-        {.op = WSMSG_REMOVE, .id = S("threads-9")}};
+        {.op = WSMSG_REMOVE, .id = S("threads-9")},
+        {.op = WSMSG_UPDATE, .id = S("labels-fib-o20-c0"), .attrs = cells[0], .nattrs = 1},
+        {.op = WSMSG_UPDATE, .id = S("labels-fib-o19-c0"), .attrs = cells[1], .nattrs = 1}};
     static wsmsg_str_t names[3] = {S("grid"), S("caps"), S("heap")};
     memset(m, 0, sizeof *m);
     switch (i) {
@@ -320,7 +333,7 @@ static void golden_msg(int i, wsmsg_t *m)
         break;
     case 1:
         m->type = WSMSG_DELTA;
-        m->u.delta = (wsmsg_delta_t){13, 0, 96000000, S("grid"), items, 3};
+        m->u.delta = (wsmsg_delta_t){13, 0, 96000000, S("grid"), items, 5};
         break;
     case 2:
         m->type = WSMSG_STATE;

@@ -65,6 +65,9 @@ std::string describe(const ws::Message *m)
                         put(o, "name", a->name());
                         put(o, "value", a->value());
                         put(o, "remove", a->remove());
+                        put(o, "splice", a->splice());
+                        put(o, "at", a->at());
+                        put(o, "cut", a->cut());
                     }
             }
         break;

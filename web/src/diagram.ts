@@ -11,7 +11,8 @@ export interface DeltaItem {
   id: string;
   parent: string;
   svg: string;
-  attrs: { name: string; value: string; remove: boolean }[];
+  // splice: replace `cut` characters of the current value from `at` by `value` (ASCII values)
+  attrs: { name: string; value: string; remove: boolean; splice: { at: number; cut: number } | null }[];
   before: string;
 }
 
@@ -232,7 +233,10 @@ export class DiagramView {
       if (it.op === 'update' && old && (!fresh || old === svg)) {
         for (const a of it.attrs) {
           if (a.remove) old.removeAttribute(a.name);
-          else old.setAttribute(a.name, a.value);
+          else if (a.splice) {
+            const v = old.getAttribute(a.name) ?? '';
+            old.setAttribute(a.name, v.slice(0, a.splice.at) + a.value + v.slice(a.splice.at + a.splice.cut));
+          } else old.setAttribute(a.name, a.value);
         }
         n++;
         continue;

@@ -45,7 +45,12 @@ function decodeItems(d: Delta): DeltaItem[] {
     const attrs: DeltaItem['attrs'] = [];
     for (let j = 0, m = it.attrsLength(); j < m; j++) {
       const a = it.attrs(j)!;
-      attrs.push({ name: a.name() ?? '', value: a.value() ?? '', remove: a.remove() });
+      attrs.push({
+        name: a.name() ?? '',
+        value: a.value() ?? '',
+        remove: a.remove(),
+        splice: a.splice() ? { at: a.at(), cut: a.cut() } : null,
+      });
     }
     items.push({
       op: OPS[it.op()] ?? 'update',

@@ -6,15 +6,16 @@
 # session; a chunk's latency runs from its PUT to the pushed update (a State reporting its bytes
 # ingested, followed in the same burst by the diagrams' deltas) a client holds. Rows: p50/p99 at
 # 10^5 and 10^6 events/s with one client, then p50/p99, server CPU and RSS with 1,000 clients on
-# one live session.
+# one live session (joined after WARM seconds of its ingest), then p50/p99 with 1,000 clients
+# that joined before its first byte.
 #   sh bench/stage_ws.sh quick|full OUTDIR      (after make all; quick < 1 min)
 set -eu
 
 MODE=${1:-quick}
 OUT=${2:-build/bench/ws}
 case $MODE in
-quick) SECS=2 CLIENTS=1000 SIZE=48M ;;
-full) SECS=8 CLIENTS=1000 SIZE=176M ;;
+quick) SECS=2 WARM=4 CLIENTS=1000 SIZE=48M ;;
+full) SECS=8 WARM=8 CLIENTS=1000 SIZE=176M ;;
 *)
     echo "usage: sh bench/stage_ws.sh quick|full OUTDIR" >&2
     exit 2
@@ -65,28 +66,43 @@ for rate in 100000 1000000; do
     row "push latency p99 at $rate events/s" "$2" ms "1 client, $3 chunks, $5 deltas, ${SECS}s"
 done
 
-hz=$(getconf CLK_TCK)
-c0=$(cpu_ticks)
-t0=$(date +%s.%N)
-res=$("$B/bench-wsload" --http "$HTTP" --ws "$WS" --token "$TOKEN" --log "$LOG" --rate 100000 \
-    --clients "$CLIENTS" --seconds "$SECS" 2> "$OUT/wsload-fanout.err") || {
-    echo "stage_ws: bench-wsload failed with $CLIENTS clients: $(cat "$OUT/wsload-fanout.err")" >&2
-    exit 1
+# fanout WARM: bench-wsload with CLIENTS clients on a new session whose first WARM seconds of
+# ingest were uploaded at once before they joined; sets $1.. to its results, C0 C1 T0 T1 to the
+# server's CPU ticks and the times around it
+fanout() {
+    C0=$(cpu_ticks)
+    T0=$(date +%s.%N)
+    res=$("$B/bench-wsload" --http "$HTTP" --ws "$WS" --token "$TOKEN" --log "$LOG" --rate 100000 \
+        --clients "$CLIENTS" --seconds "$SECS" --warm "$1" 2> "$OUT/wsload-fanout-$1.err") || {
+        echo "stage_ws: bench-wsload failed with $CLIENTS clients: $(cat "$OUT/wsload-fanout-$1.err")" >&2
+        exit 1
+    }
+    C1=$(cpu_ticks)
+    T1=$(date +%s.%N)
 }
-c1=$(cpu_ticks)
-t1=$(date +%s.%N)
+
+hz=$(getconf CLK_TCK)
+# 1,000 dashboards on a session that is already live (the target rows): every render goes to
+# every client, with the latency of the chunks paced after they joined
+fanout "$WARM"
 rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$PID/status")
 hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$PID/status")
 set -- $res
-row "fan-out push latency p50, $CLIENTS clients" "$1" ms "$4 connected, 10^5 events/s, $3 samples"
-row "fan-out push latency p99, $CLIENTS clients" "$2" ms "$4 connected, 10^5 events/s, $3 samples"
+row "fan-out push latency p50, $CLIENTS clients" "$1" ms "$4 connected to a session live for ${WARM}s of ingest, 10^5 events/s, $3 samples"
+row "fan-out push latency p99, $CLIENTS clients" "$2" ms "$4 connected to a session live for ${WARM}s of ingest, 10^5 events/s, $3 samples"
 row "fan-out mean delta size, $CLIENTS clients" "$6" bytes "$5 deltas received in all (every diagram)"
-row "fan-out mean snapshot size, $CLIENTS clients" "$8" bytes "$7 snapshots received in all (first ones and resets of clients left behind)"
+row "fan-out mean snapshot size, $CLIENTS clients" "$8" bytes "$7 snapshots received in all (first ones, rescaled charts, resets of clients left behind)"
 row "fan-out server CPU, $CLIENTS clients" \
-    "$(awk -v a="$c0" -v b="$c1" -v h="$hz" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", (b - a) / h / (e - s) * 100 }')" \
-    "%" "of one core, over the run (upload, render, fan-out)"
+    "$(awk -v a="$C0" -v b="$C1" -v h="$hz" -v s="$T0" -v e="$T1" 'BEGIN { printf "%.0f", (b - a) / h / (e - s) * 100 }')" \
+    "%" "of one core, over the run (warm-up upload, snapshots, paced upload, render, fan-out)"
 row "fan-out server RSS, $CLIENTS clients" "$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')" MB \
     "VmRSS at the end; peak $(awk -v k="$hwm" 'BEGIN { printf "%.1f", k / 1024 }') MB"
+# the same clients joining a session at its first byte: its time axis doubles every few hundred
+# ms at first, and each doubling sends every chart anew to every client
+fanout 0
+set -- $res
+row "fan-out push latency p50 from the session's start, $CLIENTS clients" "$1" ms "$4 connected before the first byte, 10^5 events/s, $3 samples, $7 snapshots of $8 bytes on average"
+row "fan-out push latency p99 from the session's start, $CLIENTS clients" "$2" ms "$4 connected before the first byte, 10^5 events/s, $3 samples"
 kill "$PID" 2> /dev/null
 wait "$PID" 2> /dev/null || true
 trap - EXIT INT TERM

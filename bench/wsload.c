@@ -39,6 +39,7 @@ typedef struct conn {
     bool open;
     uint8_t *buf;
     size_t len, cap;
+    size_t need;          /* bytes of the frame parse stopped in (0: unknown yet) */
     uint64_t state_bytes; /* bytes_ingested of the last State */
     size_t next_chunk;    /* first chunk without a latency yet */
 } conn_t;
@@ -84,10 +85,12 @@ static void pong(conn_t *c, const uint8_t *p, size_t n)
     (void)!write(c->fd, f, 6 + n);
 }
 
-/* Parses whole frames from c->buf. */
+/* Parses whole frames from c->buf and keeps the rest; sets c->need to the size of the frame it
+ * stopped in. */
 static void parse(conn_t *c, double t)
 {
     size_t off = 0;
+    c->need = 0;
     if (!c->open) {
         uint8_t *e = memmem(c->buf, c->len, "\r\n\r\n", 4);
         if (!e) return;
@@ -109,7 +112,10 @@ static void parse(conn_t *c, double t)
                 n = n << 8 | h[2 + i];
             hl = 10;
         }
-        if (c->len - off < hl + n) break;
+        if (c->len - off < hl + n) {
+            c->need = hl + n;
+            break;
+        }
         if ((h[0] & 0x0f) == 2) on_msg(c, h + hl, n, t);
         if ((h[0] & 0x0f) == 9) pong(c, h + hl, n);
         off += hl + n;
@@ -127,7 +133,7 @@ static int cmp(const void *a, const void *b)
 typedef struct up {
     const char *base, *token, *session_upload;
     const uint8_t *log;
-    size_t len;
+    size_t start, len; /* paced from start (the warm-up before it is already sent) */
     double bytes_per_s;
 } up_t;
 
@@ -139,10 +145,10 @@ static void *uploader(void *arg)
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", u->token);
     const char *hdr[] = {auth, "Content-Type: application/octet-stream", NULL};
     double t0 = now_s();
-    size_t off = 0, step = (size_t)(u->bytes_per_s / 100); /* a chunk every 10 ms */
+    size_t off = u->start, step = (size_t)(u->bytes_per_s / 100); /* a chunk every 10 ms */
     if (step < 4096) step = 4096;
     while (off < u->len && h) {
-        double due = t0 + (double)off / u->bytes_per_s;
+        double due = t0 + (double)(off - u->start) / u->bytes_per_s;
         double wait = due - now_s();
         if (wait > 0) usleep((useconds_t)(wait * 1e6));
         size_t k = u->len - off < step ? u->len - off : step;
@@ -167,6 +173,66 @@ static void *uploader(void *arg)
     return NULL;
 }
 
+/* Reads what the clients' sockets hold and parses their frames; returns the time it woke. */
+static double pump(int ep, int timeout_ms)
+{
+    struct epoll_event evs[64];
+    int n = epoll_wait(ep, evs, 64, timeout_ms);
+    double t = now_s();
+    for (int i = 0; i < n; i++) {
+        conn_t *c = evs[i].data.ptr;
+        /* a buffer of its own that grows only for a frame larger than it: reads land in pages
+         * already touched and nothing is copied but the tail of a frame cut by a read */
+        for (;;) {
+            size_t want = c->need > 65536 ? c->need : 65536;
+            if (c->cap < want) {
+                c->cap = want;
+                c->buf = realloc(c->buf, c->cap);
+                if (!c->buf) abort();
+            }
+            ssize_t k = read(c->fd, c->buf + c->len, c->cap - c->len);
+            if (k <= 0) {
+                if (k == 0 || (errno != EAGAIN && errno != EINTR)) {
+                    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+                    close(c->fd);
+                    c->fd = -1;
+                }
+                break;
+            }
+            c->len += (size_t)k;
+            parse(c, t);
+        }
+    }
+    return t;
+}
+
+/* Sends log[0, n) into the upload as fast as the server takes it, then waits until the
+ * session has ingested it. Returns 0 or -1. */
+static int warm_up(httpc_t *h, const char *auth, const char *up_id, const char *sid,
+                   const uint8_t *log, size_t n)
+{
+    char path[256];
+    const char *hdr[] = {auth, "Content-Type: application/octet-stream", NULL};
+    httpc_resp_t r;
+    for (size_t off = 0; off < n;) {
+        size_t k = n - off < (8u << 20) ? n - off : 8u << 20;
+        snprintf(path, sizeof path, "/api/uploads/%s?offset=%zu", up_id, off);
+        if (httpc_request(h, "PUT", path, hdr, log + off, k, &r) < 0 || r.status != 200) return -1;
+        httpc_resp_dispose(&r);
+        off += k;
+    }
+    snprintf(path, sizeof path, "/api/sessions/%s", sid);
+    for (int i = 0; i < 600; i++) {
+        if (httpc_request(h, "GET", path, hdr, NULL, 0, &r) < 0 || r.status != 200) return -1;
+        const char *b = strstr(r.body, "\"bytes_ingested\":");
+        unsigned long long got = b ? strtoull(b + 17, NULL, 10) : 0;
+        httpc_resp_dispose(&r);
+        if (got >= n) return 0;
+        usleep(50000);
+    }
+    return -1;
+}
+
 static int count_event(void *ctx, const evlog_event_t *ev)
 {
     if (ev->type != EVLOG_BLOCK_MARKER) ++*(uint64_t *)ctx;
@@ -176,7 +242,7 @@ static int count_event(void *ctx, const evlog_event_t *ev)
 int main(int argc, char **argv)
 {
     int http_port = 0, ws_port = 0, nclients = 1;
-    double rate = 1e5, seconds = 5;
+    double rate = 1e5, seconds = 5, warm = 0;
     const char *token = "", *logf = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--http")) http_port = atoi(argv[i + 1]);
@@ -186,10 +252,11 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--rate")) rate = atof(argv[i + 1]);
         if (!strcmp(argv[i], "--clients")) nclients = atoi(argv[i + 1]);
         if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
+        if (!strcmp(argv[i], "--warm")) warm = atof(argv[i + 1]);
     }
     if (!http_port || !ws_port || !logf) {
         fprintf(stderr, "usage: bench-wsload --http PORT --ws PORT --token T --log FILE "
-                        "[--rate EVENTS/S] [--clients N] [--seconds S]\n");
+                        "[--rate EVENTS/S] [--clients N] [--seconds S] [--warm S]\n");
         return 2;
     }
     FILE *f = fopen(logf, "rb");
@@ -207,8 +274,9 @@ int main(int argc, char **argv)
     evlog_feed(&d, log, len);
     evlog_dispose(&d);
     double bytes_per_s = rate * (double)len / (double)(events ? events : 1);
-    size_t send = (size_t)(bytes_per_s * seconds);
-    if (send < len) len = send; /* the first `seconds` of ingest at that rate */
+    size_t start = (size_t)(bytes_per_s * warm), send = (size_t)(bytes_per_s * (warm + seconds));
+    if (start > len) start = len;
+    if (send < len) len = send; /* the first `warm + seconds` of ingest at that rate */
     /* the session */
     char base[64], err[256], auth[200];
     snprintf(base, sizeof base, "http://127.0.0.1:%d", http_port);
@@ -226,6 +294,10 @@ int main(int argc, char **argv)
     if (p) sscanf(p + 6, "%63[0-9a-f]", up_id);
     if (q) sscanf(q + 11, "%63[0-9a-f]", sid);
     httpc_resp_dispose(&r);
+    if (start && warm_up(h, auth, up_id, sid, log, start) < 0) {
+        fprintf(stderr, "wsload: the warm-up upload failed\n");
+        return 1;
+    }
     /* the clients */
     int ep = epoll_create1(0);
     conn_t *cs = calloc((size_t)nclients, sizeof *cs);
@@ -253,35 +325,17 @@ int main(int argc, char **argv)
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
     }
-    usleep(300000); /* let the snapshots arrive before the data */
-    up_t u = {base, token, up_id, log, len, bytes_per_s};
+    /* the snapshots arrive before the paced data */
+    for (double until = now_s() + 20; now_s() < until && snapshots < 3 * (uint64_t)nclients;)
+        pump(ep, 20);
+    for (double until = now_s() + 0.3; now_s() < until;)
+        pump(ep, 20);
+    up_t u = {base, token, up_id, log, start, len, bytes_per_s};
     pthread_t th;
     pthread_create(&th, NULL, uploader, &u);
     double quiet_until = 0;
     for (;;) {
-        struct epoll_event evs[64];
-        int n = epoll_wait(ep, evs, 64, 20);
-        double t = now_s();
-        for (int i = 0; i < n; i++) {
-            conn_t *c = evs[i].data.ptr;
-            for (;;) {
-                if (c->cap - c->len < 65536) {
-                    c->cap = c->cap ? 2 * c->cap : 131072;
-                    c->buf = realloc(c->buf, c->cap);
-                }
-                ssize_t k = read(c->fd, c->buf + c->len, c->cap - c->len);
-                if (k <= 0) {
-                    if (k == 0 || (errno != EAGAIN && errno != EINTR)) {
-                        epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-                        close(c->fd);
-                        c->fd = -1;
-                    }
-                    break;
-                }
-                c->len += (size_t)k;
-            }
-            parse(c, t);
-        }
+        double t = pump(ep, 20);
         if (atomic_load(&upload_done)) {
             if (quiet_until == 0) quiet_until = t + 2.0; /* the last deltas */
             if (t > quiet_until) break;

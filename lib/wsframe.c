@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -33,27 +34,41 @@ unsigned wsframe_mask(uint8_t *p, size_t n, const uint8_t key[4], unsigned phase
     return phase;
 }
 
-size_t wsframe_client(uint8_t *payload, size_t len, unsigned opcode, const uint8_t key[4])
+/* Writes the header of a final frame of `opcode` carrying len bytes into h, with the mask bit
+ * when `masked` (the key is not written); returns its length. */
+static size_t header(uint8_t *h, size_t len, unsigned opcode, bool masked)
 {
-    uint8_t h[WSFRAME_MAX_HEADER];
+    uint8_t m = masked ? 0x80u : 0;
     size_t n = 0;
     h[n++] = (uint8_t)(0x80u | (opcode & 0xfu));
     if (len < 126) {
-        h[n++] = (uint8_t)(0x80u | len);
+        h[n++] = (uint8_t)(m | len);
     } else if (len < 65536) {
-        h[n++] = 0x80u | 126u;
+        h[n++] = m | 126u;
         h[n++] = (uint8_t)(len >> 8);
         h[n++] = (uint8_t)len;
     } else {
-        h[n++] = 0x80u | 127u;
+        h[n++] = m | 127u;
         for (int s = 56; s >= 0; s -= 8)
             h[n++] = (uint8_t)((uint64_t)len >> s);
     }
+    return n;
+}
+
+size_t wsframe_client(uint8_t *payload, size_t len, unsigned opcode, const uint8_t key[4])
+{
+    uint8_t h[WSFRAME_MAX_HEADER];
+    size_t n = header(h, len, opcode, true);
     memcpy(h + n, key, 4);
     n += 4;
     memcpy(payload - n, h, n);
     wsframe_mask(payload, len, key, 0);
     return n;
+}
+
+size_t wsframe_server_header(uint8_t *h, size_t len, unsigned opcode)
+{
+    return header(h, len, opcode, false);
 }
 
 void wsframe_rx_init(wsframe_rx_t *r, uint8_t *buf, size_t cap)

@@ -28,6 +28,9 @@ unsigned wsframe_mask(uint8_t *p, size_t n, const uint8_t key[4], unsigned phase
  * caller provides, and masks the payload in place. Returns the header's length: the frame
  * starts that many bytes before payload. */
 size_t wsframe_client(uint8_t *payload, size_t len, unsigned opcode, const uint8_t key[4]);
+/* Writes the header of a final server frame (unmasked) of `opcode` carrying len bytes into h,
+ * which has WSFRAME_MAX_HEADER bytes; returns its length (the payload follows it). */
+size_t wsframe_server_header(uint8_t *h, size_t len, unsigned opcode);
 /* wsframe_client with a fresh random key (getrandom, as RFC 6455 asks of a client). Returns the
  * header's length, or LP_EIO when the kernel gives no random bytes (nothing is written then). */
 int wsframe_client_random(uint8_t *payload, size_t len, unsigned opcode);

@@ -2,14 +2,16 @@
  * checked by the HTTP thread (token, visibility) through a lookup request, then attached to its
  * session's feed; the feed's deltas, at most one render every 25 ms (less often for feeds with
  * more than FANOUT_CLIENTS clients: see coalesce_ms), are shared messages
- * placed on every client's bounded queue. A client whose queue overflows is reset onto fresh
- * snapshots, so slow readers cost only their own memory and never slow ingestion. */
+ * placed on every client's bounded queue, which leaves in one write per burst (send_batch). A
+ * client whose queue overflows is reset onto fresh snapshots, so slow readers cost only their
+ * own memory and never slow ingestion. */
 #include "ws.h"
 
 #include "auth.h"
 #include "err.h"
 #include "server.h"
 #include "ws_feed.h"
+#include "wsframe.h"
 #include "xmalloc.h"
 
 #include <libwebsockets.h>
@@ -27,8 +29,9 @@
 /* Bytes one send() may carry. lws's default is rx_buffer_size (RX_MAX): a 50 KB delta would go
  * out in 4 KiB pieces, a poll round each, the rest copied into lws's buffer list. */
 #define TX_SEND_MAX (1u << 20)
-#define COALESCE_MS 25       /* at most one render per session this often ... */
-#define FANOUT_CLIENTS 125   /* ... up to this many clients on its feed, then proportionally less */
+#define TX_BATCH (256u << 10) /* bytes of queued messages framed into one send */
+#define COALESCE_MS 25        /* at most one render per session this often ... */
+#define FANOUT_CLIENTS 500   /* ... up to this many clients on its feed, then proportionally less */
 #define COALESCE_MAX_MS 1000 /* ... but at least once a second */
 #define GREET_MS 50          /* wait this long for Hello/Subscribe before the snapshots */
 #define LINGER_MS 30000      /* keep an unwatched feed this long for resuming clients */
@@ -133,6 +136,7 @@ struct ws {
     uint64_t next_req;
     lws_sorted_usec_list_t sul, due_sul; /* the tick; the next render that falls due */
     lws_retry_bo_t idle;                 /* ping and hang-up policy of the port's connections */
+    uint8_t *tx;                         /* LWS_PRE + TX_BATCH bytes: send_batch's frames */
 };
 
 static int64_t now_ms(void)
@@ -214,8 +218,8 @@ void ws_session_changed(void *arg, session_t *s)
 /* ---- client queues ------------------------------------------------------------------------ */
 
 /* The least time between two renders of a feed with n clients: COALESCE_MS up to
- * FANOUT_CLIENTS, then in proportion to n (every render's messages go to every client, so the
- * messages written per second stay those of FANOUT_CLIENTS clients at COALESCE_MS), at most
+ * FANOUT_CLIENTS, then in proportion to n (every render costs every client a send, so the sends
+ * per second stay those of FANOUT_CLIENTS clients at COALESCE_MS), at most
  * COALESCE_MAX_MS. */
 static int64_t coalesce_ms(int n)
 {
@@ -448,6 +452,21 @@ static void drain(ws_t *ws)
     }
 }
 
+/* True while more than a quarter of the feed's clients still hold messages of earlier renders:
+ * the sockets, not the renders, are the bottleneck then, so the next render waits and merges
+ * more changes into one delta (a cell changed twice is sent once) rather than queue more
+ * bytes behind them. A few slow clients do not hold the others up: they fall behind alone. */
+static bool backlogged(const feed_ent_t *e)
+{
+    int waiting = 0, n = 0;
+    for (const client_t *c = e->clients; c; c = c->next) {
+        if (!c->greeted || c->behind || c->close_code) continue;
+        n++;
+        waiting += c->qlen > 0;
+    }
+    return waiting * 4 > n;
+}
+
 static void render_due(ws_t *ws);
 
 static void due(lws_sorted_usec_list_t *sul)
@@ -463,6 +482,8 @@ static void render_due(ws_t *ws)
     for (feed_ent_t *e = ws->feeds; e; e = e->next) {
         if (!e->dirty || atomic_load_explicit(&e->s->deleted, memory_order_acquire)) continue;
         int64_t at = e->last_ms + coalesce_ms(e->nclients);
+        if (at <= now && backlogged(e) && now - e->last_ms < COALESCE_MAX_MS)
+            continue; /* the tick looks again */
         if (at <= now)
             feed_update(e);
         else if (at < next)
@@ -614,7 +635,43 @@ static void closed(ws_t *ws, client_t *c)
     q_clear(c);
 }
 
-static int writable(client_t *c)
+/* Drops the message at the head of c's queue. */
+static void q_pop(client_t *c)
+{
+    ws_msg_t *m = c->q[c->qhead];
+    c->qhead = (c->qhead + 1) % QCAP;
+    c->qlen--;
+    c->qbytes -= m->len;
+    ws_msg_unref(m);
+}
+
+/* Sends queued messages as whole frames made here, as many as fit in TX_BATCH, in one
+ * lws_write: a render's State and deltas cost a client one send(2), not one each (with 1,000
+ * clients on a feed the sends were most of this thread's work). LWS_WRITE_HTTP hands the bytes
+ * over as they are, behind whatever the library still holds for the socket. A message larger
+ * than the batch goes alone through the library's framing. Returns lws_write's result. */
+static int send_batch(ws_t *ws, client_t *c)
+{
+    ws_msg_t *m = c->q[c->qhead];
+    if (WSFRAME_MAX_HEADER + m->len > TX_BATCH) {
+        int w = lws_write(c->wsi, m->data, m->len, LWS_WRITE_BINARY);
+        q_pop(c);
+        return w;
+    }
+    uint8_t *p = ws->tx + LWS_PRE;
+    size_t n = 0;
+    while (c->qlen) {
+        m = c->q[c->qhead];
+        if (n + WSFRAME_MAX_HEADER + m->len > TX_BATCH) break;
+        n += wsframe_server_header(p + n, m->len, WSFRAME_BINARY);
+        memcpy(p + n, m->data, m->len);
+        n += m->len;
+        q_pop(c);
+    }
+    return lws_write(c->wsi, p, n, LWS_WRITE_HTTP);
+}
+
+static int writable(ws_t *ws, client_t *c)
 {
     /* messages to send and room for them: the client drained its socket, so it is reading. As
      * good as a pong for the port's hang-up policy (a reader far behind could not answer a
@@ -625,13 +682,7 @@ static int writable(client_t *c)
      * message */
     if (c->qlen) {
         do {
-            ws_msg_t *m = c->q[c->qhead];
-            int w = lws_write(c->wsi, m->data, m->len, LWS_WRITE_BINARY);
-            c->qhead = (c->qhead + 1) % QCAP;
-            c->qlen--;
-            c->qbytes -= m->len;
-            ws_msg_unref(m);
-            if (w < 0) return -1;
+            if (send_batch(ws, c) < 0) return -1;
         } while (c->qlen && !lws_send_pipe_choked(c->wsi));
         if (c->qlen || c->close_code || c->behind) lws_callback_on_writable(c->wsi);
         return 0;
@@ -694,7 +745,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         }
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        return writable(c);
+        return writable(ws, c);
     case LWS_CALLBACK_CLOSED:
         closed(ws, c);
         return 0;
@@ -715,6 +766,7 @@ ws_t *ws_create(server_t *srv, http_server_t *http, const char *host, int port)
     pthread_mutex_init(&ws->mu, NULL);
     ws->lookup_note = http_notifier_create(http, on_lookups, ws);
     ws->watch = (session_watch_t){ws_session_changed, ws};
+    ws->tx = xmalloc(LWS_PRE + TX_BATCH);
     return ws;
 }
 
@@ -829,5 +881,6 @@ void ws_destroy(ws_t *ws)
     if (ws->lookup_note) http_notifier_destroy(ws->lookup_note);
     pthread_mutex_destroy(&ws->mu);
     free(ws->pending);
+    free(ws->tx);
     free(ws);
 }

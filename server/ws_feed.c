@@ -12,6 +12,7 @@
 #include <string.h>
 
 #define HISTORY_BYTES (8u << 20) /* and at most this many bytes of deltas */
+#define SNAPSHOT_SLACK 64        /* bytes of a Snapshot message around its document */
 
 const char *const ws_feed_kinds[6] = {"grid", "caps", "gc", "heap", "heapprof", "sparks"};
 
@@ -258,7 +259,8 @@ static void hist_push(ws_feed_t *f, uint32_t view, ws_msg_t *m)
 }
 
 /* The delta message from v's document to `next`, or NULL when nothing changed; a change no
- * delta can express makes the view's next Snapshot the message instead. */
+ * delta can express, or one whose delta would be larger than the document (every element of a
+ * chart whose time axis doubled), makes the view's next Snapshot the message instead. */
 static ws_msg_t *delta(ws_feed_t *f, ws_view_t *v, diagram_t *next, uint64_t to)
 {
     diagram_delta_t x;
@@ -280,6 +282,10 @@ static ws_msg_t *delta(ws_feed_t *f, ws_view_t *v, diagram_t *next, uint64_t to)
         d.u.delta.items = x.items;
         d.u.delta.nitems = (uint32_t)x.n;
         m = ws_msg_new(&d);
+        if (m && m->len > next->len + SNAPSHOT_SLACK) { /* a rescaled chart: all of it anew */
+            ws_msg_unref(m);
+            m = NULL;
+        }
     }
     diagram_delta_dispose(&x);
     diagram_dispose(&v->doc);

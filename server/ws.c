@@ -2,7 +2,7 @@
  * checked by the HTTP thread (token, visibility) through a lookup request, then attached to its
  * session's feed; the feed's deltas, at most one render every 25 ms (less often for feeds with
  * more than FANOUT_CLIENTS clients: see coalesce_ms), are shared messages
- * placed on every client's bounded queue, which leaves in one write per burst (send_batch). A
+ * placed on every client's bounded queue (server/ws_queue.c: one write per burst). A
  * client whose queue overflows is reset onto fresh snapshots, so slow readers cost only their
  * own memory and never slow ingestion. */
 #include "ws.h"
@@ -11,7 +11,7 @@
 #include "err.h"
 #include "server.h"
 #include "ws_feed.h"
-#include "wsframe.h"
+#include "ws_queue.h"
 #include "xmalloc.h"
 
 #include <libwebsockets.h>
@@ -22,15 +22,12 @@
 #include <time.h>
 
 #define MAX_ROUTES 4
-#define QCAP 256              /* messages queued per client */
-#define QBYTES (8u << 20)     /* bytes queued per client before it is reset to snapshots */
 #define RX_MAX 4096           /* largest client message */
 #define READ_BUF (128u << 10) /* bytes one read(2) may take */
 /* Bytes one send() may carry. lws's default is rx_buffer_size (RX_MAX): a 50 KB delta would go
  * out in 4 KiB pieces, a poll round each, the rest copied into lws's buffer list. */
 #define TX_SEND_MAX (1u << 20)
-#define TX_BATCH (256u << 10) /* bytes of queued messages framed into one send */
-#define COALESCE_MS 25        /* at most one render per session this often ... */
+#define COALESCE_MS 25       /* at most one render per session this often ... */
 #define FANOUT_CLIENTS 500   /* ... up to this many clients on its feed, then proportionally less */
 #define COALESCE_MAX_MS 1000 /* ... but at least once a second */
 #define GREET_MS 50          /* wait this long for Hello/Subscribe before the snapshots */
@@ -79,10 +76,8 @@ typedef struct client {
     int64_t greet_at_ms;
     bool have_hello, have_sub;
     uint64_t hello_seq, sub_from, sub_to;
-    uint8_t sub_kinds; /* bit per kind */
-    ws_msg_t *q[QCAP];
-    int qhead, qlen;
-    size_t qbytes;
+    uint8_t sub_kinds;   /* bit per kind */
+    ws_queue_t q;        /* overflowing it resets the client to snapshots */
     uint16_t close_code; /* set: close after the queue drains */
     char close_reason[100];
     const struct lws_protocols *route; /* a registered path: forwarded */
@@ -136,7 +131,7 @@ struct ws {
     uint64_t next_req;
     lws_sorted_usec_list_t sul, due_sul; /* the tick; the next render that falls due */
     lws_retry_bo_t idle;                 /* ping and hang-up policy of the port's connections */
-    uint8_t *tx;                         /* LWS_PRE + TX_BATCH bytes: send_batch's frames */
+    uint8_t *tx;                         /* LWS_PRE + WS_QUEUE_BATCH bytes: ws_queue_send's */
 };
 
 static int64_t now_ms(void)
@@ -227,16 +222,6 @@ static int64_t coalesce_ms(int n)
     return ms < COALESCE_MS ? COALESCE_MS : ms > COALESCE_MAX_MS ? COALESCE_MAX_MS : ms;
 }
 
-static void q_clear(client_t *c)
-{
-    while (c->qlen) {
-        ws_msg_unref(c->q[c->qhead]);
-        c->qhead = (c->qhead + 1) % QCAP;
-        c->qlen--;
-    }
-    c->qbytes = 0;
-}
-
 static void resync(client_t *c);
 static void greet(client_t *c);
 
@@ -248,22 +233,19 @@ static void q_push(client_t *c, ws_msg_t *m)
         ws_msg_unref(m);
         return;
     }
-    if (c->qlen == QCAP || c->qbytes + m->len > QBYTES) {
-        ws_msg_unref(m);
-        q_clear(c);
+    if (!ws_queue_push(&c->q, m)) {
+        ws_queue_clear(&c->q);
         c->behind = true;
         lws_callback_on_writable(c->wsi);
         return;
     }
-    c->q[(c->qhead + c->qlen++) % QCAP] = m;
-    c->qbytes += m->len;
     lws_callback_on_writable(c->wsi);
 }
 
 /* Replaces everything queued with State and the snapshots of the client's views. */
 static void resync(client_t *c)
 {
-    q_clear(c);
+    ws_queue_clear(&c->q);
     c->behind = false;
     ws_feed_t *f = c->fe->feed;
     q_push(c, ws_feed_state(f));
@@ -276,7 +258,7 @@ static void resync(client_t *c)
 static void fail(client_t *c, uint16_t code, const char *why)
 {
     if (c->close_code) return;
-    q_clear(c);
+    ws_queue_clear(&c->q);
     c->behind = false;
     wsmsg_t m = {.type = WSMSG_ERROR};
     m.u.error.code = code;
@@ -462,7 +444,7 @@ static bool backlogged(const feed_ent_t *e)
     for (const client_t *c = e->clients; c; c = c->next) {
         if (!c->greeted || c->behind || c->close_code) continue;
         n++;
-        waiting += c->qlen > 0;
+        waiting += c->q.len > 0;
     }
     return waiting * 4 > n;
 }
@@ -590,6 +572,7 @@ static int established(ws_t *ws, client_t *c, struct lws *wsi)
     char uri[256] = "";
     lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
     c->wsi = wsi;
+    ws_queue_init(&c->q);
     const route_t *r = route_of(ws, uri);
     if (r) {
         lws_set_opaque_user_data(wsi, r->proto->user); /* the route's own state (ws_route) */
@@ -632,43 +615,7 @@ static void closed(ws_t *ws, client_t *c)
             if (ws->pending[i] == c) ws->pending[i] = ws->pending[--ws->npending];
     c->req = 0;
     detach(c);
-    q_clear(c);
-}
-
-/* Drops the message at the head of c's queue. */
-static void q_pop(client_t *c)
-{
-    ws_msg_t *m = c->q[c->qhead];
-    c->qhead = (c->qhead + 1) % QCAP;
-    c->qlen--;
-    c->qbytes -= m->len;
-    ws_msg_unref(m);
-}
-
-/* Sends queued messages as whole frames made here, as many as fit in TX_BATCH, in one
- * lws_write: a render's State and deltas cost a client one send(2), not one each (with 1,000
- * clients on a feed the sends were most of this thread's work). LWS_WRITE_HTTP hands the bytes
- * over as they are, behind whatever the library still holds for the socket. A message larger
- * than the batch goes alone through the library's framing. Returns lws_write's result. */
-static int send_batch(ws_t *ws, client_t *c)
-{
-    ws_msg_t *m = c->q[c->qhead];
-    if (WSFRAME_MAX_HEADER + m->len > TX_BATCH) {
-        int w = lws_write(c->wsi, m->data, m->len, LWS_WRITE_BINARY);
-        q_pop(c);
-        return w;
-    }
-    uint8_t *p = ws->tx + LWS_PRE;
-    size_t n = 0;
-    while (c->qlen) {
-        m = c->q[c->qhead];
-        if (n + WSFRAME_MAX_HEADER + m->len > TX_BATCH) break;
-        n += wsframe_server_header(p + n, m->len, WSFRAME_BINARY);
-        memcpy(p + n, m->data, m->len);
-        n += m->len;
-        q_pop(c);
-    }
-    return lws_write(c->wsi, p, n, LWS_WRITE_HTTP);
+    ws_queue_clear(&c->q);
 }
 
 static int writable(ws_t *ws, client_t *c)
@@ -677,14 +624,12 @@ static int writable(ws_t *ws, client_t *c)
      * good as a pong for the port's hang-up policy (a reader far behind could not answer a
      * ping in time), unless it is stalled inside a message it sends. (Not on every writeable
      * callback: lws's own pings come through here too.) */
-    if (c->qlen && !c->rxlen) lws_validity_confirmed(c->wsi);
+    if (c->q.len && !c->rxlen) lws_validity_confirmed(c->wsi);
     /* as many queued messages as the socket takes now: one poll round per burst, not per
      * message */
-    if (c->qlen) {
-        do {
-            if (send_batch(ws, c) < 0) return -1;
-        } while (c->qlen && !lws_send_pipe_choked(c->wsi));
-        if (c->qlen || c->close_code || c->behind) lws_callback_on_writable(c->wsi);
+    if (c->q.len) {
+        if (ws_queue_send(&c->q, c->wsi, ws->tx) < 0) return -1;
+        if (c->q.len || c->close_code || c->behind) lws_callback_on_writable(c->wsi);
         return 0;
     }
     if (c->behind && !c->close_code && c->fe) {
@@ -766,7 +711,7 @@ ws_t *ws_create(server_t *srv, http_server_t *http, const char *host, int port)
     pthread_mutex_init(&ws->mu, NULL);
     ws->lookup_note = http_notifier_create(http, on_lookups, ws);
     ws->watch = (session_watch_t){ws_session_changed, ws};
-    ws->tx = xmalloc(LWS_PRE + TX_BATCH);
+    ws->tx = xmalloc(LWS_PRE + WS_QUEUE_BATCH);
     return ws;
 }
 

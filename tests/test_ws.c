@@ -5,6 +5,7 @@
  * close codes; slow readers that must not hold up ingestion. */
 #include "test.h"
 
+#include "evwrite.h"
 #include "srvutil.h"
 #include "svgapply.h"
 #include "wsclient.h"
@@ -25,6 +26,7 @@ typedef struct viewer {
     char state[16];
     int snapshots, deltas, states, errors;
     unsigned error_code;
+    size_t max_len;        /* of the messages received */
     uint64_t log_seq[256]; /* the seq of each Snapshot and Delta, in order */
     int log_type[256], nlog;
 } viewer_t;
@@ -71,6 +73,7 @@ static int viewer_pump(viewer_t *v, int timeout_ms)
     int rc = wsc_recv(&v->c, &msg, &len, &op, timeout_ms);
     if (rc <= 0) return rc;
     CHECK(op == 2);
+    if (len > v->max_len) v->max_len = len;
     size_t cap = 16u << 20;
     void *arena = malloc(cap);
     wsmsg_t m;
@@ -149,10 +152,12 @@ typedef struct upload {
     size_t n, off;
 } upload_t;
 
-static void upload_begin(const srv_t *s, upload_t *u, const char *log)
+/* Opens a chunked upload of buf[0, n) (taken over). */
+static void upload_begin_buf(const srv_t *s, upload_t *u, uint8_t *buf, size_t n)
 {
     memset(u, 0, sizeof *u);
-    u->b = tu_read_file(tu_data(log), &u->n);
+    u->b = buf;
+    u->n = n;
     REQUIRE(u->b);
     httpc_resp_t r;
     REQUIRE(srv_req(s, "POST", "/api/uploads?name=ws", s->admin, NULL, NULL, 0, &r) == 201);
@@ -195,6 +200,13 @@ static void upload_free(upload_t *u)
 
 /* A log whose blocks complete as it streams, so the live pass releases events before the end
  * (a smaller one, whose deltas come when it settles, under the sanitizers). */
+static void upload_begin(const srv_t *s, upload_t *u, const char *log)
+{
+    size_t n;
+    uint8_t *b = tu_read_file(tu_data(log), &n);
+    upload_begin_buf(s, u, b, n);
+}
+
 static const char *live_log(void)
 {
     return test_skip_slow() ? "eventlogs/small.eventlog" : "eventlogs/scale-20m.eventlog";
@@ -296,6 +308,64 @@ TEST(ws_resume_with_last_seq)
         REQUIRE(viewer_pump(&x, 5000) > 0);
     viewer_free(&x);
     viewer_free(&w);
+    upload_free(&u);
+    CHECK(srv_stop(&s) == 0);
+}
+
+/* A log of n threads that take turns on one capability for `rounds` rounds, each for its own
+ * while: a grid of many rows full of cells of every shade. */
+static uint8_t *many_threads_log(uint32_t n, int rounds, size_t *len)
+{
+    evwrite_t w;
+    evwrite_init(&w);
+    evwrite_header(&w, NULL, 0);
+    evwrite_block_begin(&w, 0xFFFF, 100);
+    evwrite_cap(&w, EVLOG_CAP_CREATE, 100, 0);
+    evwrite_block_end(&w, 200);
+    uint64_t t = 1000;
+    evwrite_block_begin(&w, 0, t);
+    for (uint32_t k = 1; k <= n; k++)
+        evwrite_thread(&w, EVLOG_CREATE_THREAD, t, k);
+    evwrite_block_end(&w, t);
+    for (int r = 0; r < rounds; r++) {
+        evwrite_block_begin(&w, 0, t);
+        for (uint32_t k = 1; k <= n; k++) {
+            evwrite_thread(&w, EVLOG_RUN_THREAD, t, k);
+            t += 1000 + (k * 7919u + (uint32_t)r * 104729u) % 20000;
+            evwrite_stop_thread(&w, t, k, 3, 0);
+        }
+        evwrite_block_end(&w, t);
+    }
+    evwrite_end(&w);
+    uint8_t *buf = evwrite_take(&w, len);
+    evwrite_dispose(&w);
+    return buf;
+}
+
+/* Messages larger than one write batch (256 KiB) go alone through the library's framing, in
+ * between batched ones, and the documents still rebuild exactly. */
+TEST(ws_messages_larger_than_a_write_batch)
+{
+    srv_t s;
+    srv_start(&s, NULL, "");
+    upload_t u;
+    size_t n;
+    uint8_t *log = many_threads_log(300, 100, &n);
+    upload_begin_buf(&s, &u, log, n);
+    viewer_t v;
+    REQUIRE(viewer_open(&v, &s, u.sid, s.admin, 0) == 0);
+    while (v.snapshots < 3)
+        REQUIRE(viewer_pump(&v, 5000) > 0);
+    while (upload_chunk(&s, &u, n / 5 + 1))
+        while (viewer_pump(&v, 20) > 0) {
+        }
+    upload_finish(&s, &u);
+    viewer_settle(&v, "done", 400);
+    CHECKF(v.max_len > (256u << 10), "the largest message has %zu bytes", v.max_len);
+    CHECK(v.errors == 0);
+    for (int k = 0; k < 6; k++)
+        if (v.have[k]) check_same_as_rest(&s, &v, u.sid, k);
+    viewer_free(&v);
     upload_free(&u);
     CHECK(srv_stop(&s) == 0);
 }
@@ -433,4 +503,3 @@ TEST(ws_concurrent_slow_readers_do_not_hold_up_ingestion)
     upload_free(&c);
     CHECK(srv_stop(&s) == 0);
 }
-

@@ -127,7 +127,7 @@ static int feed(wsframe_rx_t *r, const uint8_t *p, size_t n, size_t step, wsfram
     return 0;
 }
 
-TEST(wsframe_client_frames_round_trip)
+TEST(wsframe_client_and_server_frames_round_trip)
 {
     static const size_t sizes[] = {0, 1, 125, 126, 127, 65535, 65536, 100000};
     static uint8_t frame[WSFRAME_MAX_HEADER + 100000], msg[100000], want[100000];
@@ -148,6 +148,18 @@ TEST(wsframe_client_frames_round_trip)
             uint8_t c[8][200];
             int count = 0;
             CHECK(feed(&r, payload - h, n + h, step, m, c, &count) == 0);
+            REQUIRE(count == 1);
+            CHECK(m[0].op == WSFRAME_BINARY && m[0].len == n && !memcmp(m[0].p, want, n));
+            /* the same payload in a server frame (unmasked): the header the browsers get */
+            uint8_t hs[WSFRAME_MAX_HEADER];
+            size_t hn = wsframe_server_header(hs, n, WSFRAME_BINARY);
+            CHECK(hn == (n < 126 ? 2u : n < 65536 ? 4u : 10u));
+            CHECK(hs[0] == (0x80u | WSFRAME_BINARY) && !(hs[1] & 0x80u));
+            memcpy(payload, want, n);
+            memcpy(payload - hn, hs, hn);
+            wsframe_rx_init(&r, msg, sizeof msg);
+            count = 0;
+            CHECK(feed(&r, payload - hn, n + hn, step, m, c, &count) == 0);
             REQUIRE(count == 1);
             CHECK(m[0].op == WSFRAME_BINARY && m[0].len == n && !memcmp(m[0].p, want, n));
         }

@@ -41,7 +41,8 @@ static bool item_eq(const wsmsg_item_t *a, const wsmsg_item_t *b)
     for (uint32_t i = 0; i < a->nattrs; i++)
         if (!str_eq(a->attrs[i].name, b->attrs[i].name) ||
             !str_eq(a->attrs[i].value, b->attrs[i].value) ||
-            a->attrs[i].remove != b->attrs[i].remove)
+            a->attrs[i].remove != b->attrs[i].remove || a->attrs[i].splice != b->attrs[i].splice ||
+            a->attrs[i].at != b->attrs[i].at || a->attrs[i].cut != b->attrs[i].cut)
             return false;
     return true;
 }

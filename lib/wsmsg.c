@@ -239,10 +239,8 @@ static size_t put_attr(enc_t *e, const wsmsg_attr_t *a)
     if (has(a->value)) offset(&t, 1);
     scalar(&t, 2, 1, a->remove, 0);
     scalar(&t, 3, 1, a->splice, 0);
-    if (a->splice) {
-        scalar(&t, 4, 4, a->at, 0);
-        scalar(&t, 5, 4, a->cut, 0);
-    }
+    scalar(&t, 4, 4, a->at, 0);
+    scalar(&t, 5, 4, a->cut, 0);
     size_t tp = put_table(e, &t);
     str_field_shared(e, &t, 0, a->name);
     str_field(e, &t, 1, a->value);

@@ -50,7 +50,9 @@ static void wsmsg_seeds(void)
     wsmsg_buf_t b;
     wsmsg_buf_init(&b);
     wsmsg_attr_t attrs[2] = {{ws("fill"), ws("#c33"), false}, {ws("title"), ws(""), true}};
-    wsmsg_item_t items[3] = {
+    /* a splice, and an attribute name shared with the item before */
+    wsmsg_attr_t cell[1] = {{ws("fill"), ws("M9,0h3z"), .splice = true, .at = 40, .cut = 2}};
+    wsmsg_item_t items[4] = {
         {.op = WSMSG_ADD,
          .id = ws("r1"),
          .parent = ws("g0"),
@@ -58,6 +60,7 @@ static void wsmsg_seeds(void)
          .before = ws("r2")},
         {.op = WSMSG_UPDATE, .id = ws("r2"), .attrs = attrs, .nattrs = 2},
         {.op = WSMSG_REMOVE, .id = ws("r3")},
+        {.op = WSMSG_UPDATE, .id = ws("r4"), .attrs = cell, .nattrs = 1},
     };
     wsmsg_str_t diagrams[2] = {ws("heap"), ws("threads")};
     struct {
@@ -68,7 +71,7 @@ static void wsmsg_seeds(void)
          {WSMSG_SNAPSHOT,
           .u.snapshot = {ws("heap"), ws("<svg xmlns='http://www.w3.org/2000/svg'/>"), 7, 1000,
                          2000000}}},
-        {"delta", {WSMSG_DELTA, .u.delta = {8, 0, 5000, ws("heap"), items, 3}}},
+        {"delta", {WSMSG_DELTA, .u.delta = {8, 0, 5000, ws("heap"), items, 4}}},
         {"state", {WSMSG_STATE, .u.state = {ws("live"), 123456, 789, 1000000000}}},
         {"error", {WSMSG_ERROR, .u.error = {404, ws("no such diagram")}}},
         {"hello", {WSMSG_HELLO, .u.hello = {42}}},

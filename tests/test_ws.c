@@ -26,14 +26,14 @@ typedef struct viewer {
     char state[16];
     int snapshots, deltas, states, errors;
     unsigned error_code;
-    size_t max_len;        /* of the messages received */
-    uint64_t log_seq[256]; /* the seq of each Snapshot and Delta, in order */
-    int log_type[256], nlog;
+    size_t max_len;         /* of the messages received */
+    uint64_t log_seq[4096]; /* the seq of each Snapshot and Delta, in order */
+    int log_type[4096], nlog;
 } viewer_t;
 
 static void log_msg(viewer_t *v, uint64_t seq, int type)
 {
-    if (v->nlog == 256) return;
+    REQUIRE(v->nlog < 4096);
     v->log_seq[v->nlog] = seq;
     v->log_type[v->nlog++] = type;
 }
@@ -268,12 +268,14 @@ TEST(ws_resume_with_last_seq)
             }
     while (viewer_pump(&o, 200) > 0) {
     }
-    int missed = o.nlog, missed_deltas = 0;
-    for (int i = 0; i < o.nlog; i++) {
-        if (o.log_seq[i] <= v.seq) missed--;
-        missed_deltas += o.log_seq[i] > v.seq && o.log_type[i] == WSMSG_DELTA;
-    }
-    REQUIRE(missed_deltas > 0);
+    int from = 0, missed_deltas = 0; /* the observer's first message the client missed */
+    while (from < o.nlog && o.log_seq[from] <= v.seq)
+        from++;
+    for (int i = from; i < o.nlog; i++)
+        missed_deltas += o.log_type[i] == WSMSG_DELTA;
+    /* (the small log of the sanitizer runs is one block per capability: nothing moves before
+     * its end, so nothing was missed) */
+    if (!test_skip_slow()) REQUIRE(missed_deltas > 0);
     viewer_t w;
     REQUIRE(viewer_open(&w, &s, u.sid, s.admin, 0) == 0);
     wsmsg_t hello = {.type = WSMSG_HELLO, .u.hello.last_seq = v.seq};
@@ -283,19 +285,21 @@ TEST(ws_resume_with_last_seq)
     memcpy(w.to, v.to, sizeof w.to);
     w.seq = v.seq;
     while (upload_chunk(&s, &u, chunk))
-        while (viewer_pump(&w, 20) > 0) {
+        while (viewer_pump(&w, 20) > 0 || viewer_pump(&o, 0) > 0) {
         }
     upload_finish(&s, &u);
     viewer_settle(&w, "done", 400);
-    /* resumed: it got what the observer got after its last seq, as it was sent (a fresh start
-     * would have sent snapshots of the current documents instead) */
-    CHECKF(w.nlog >= missed, "%d messages after a resume, %d missed", w.nlog, missed);
-    for (int i = 0, j = o.nlog - missed; i < missed && i < w.nlog; i++, j++)
+    viewer_settle(&o, "done", 400);
+    /* resumed: from its last seq on it got what the observer got, as it was sent (a fresh
+     * start would have begun with snapshots of the current documents instead) */
+    CHECKF(w.nlog == o.nlog - from, "%d messages after a resume, the observer %d", w.nlog,
+           o.nlog - from);
+    for (int i = 0, j = from; i < w.nlog && j < o.nlog; i++, j++)
         CHECKF(w.log_seq[i] == o.log_seq[j] && w.log_type[i] == o.log_type[j],
                "message %d after the resume: seq %llu type %d, the observer's %llu type %d", i,
                (unsigned long long)w.log_seq[i], w.log_type[i], (unsigned long long)o.log_seq[j],
                o.log_type[j]);
-    CHECK(w.deltas > 0);
+    CHECK(w.nlog > 0 && (test_skip_slow() || w.deltas > 0));
     viewer_free(&o);
     for (int k = 0; k < 6; k++)
         if (w.have[k]) check_same_as_rest(&s, &w, u.sid, k);

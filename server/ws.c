@@ -11,6 +11,7 @@
 #include "err.h"
 #include "server.h"
 #include "ws_feed.h"
+#include "ws_lookup.h"
 #include "ws_queue.h"
 #include "xmalloc.h"
 
@@ -44,22 +45,11 @@ enum {
     CLOSE_INVALID = 1007,
     CLOSE_POLICY = 1008,
     CLOSE_TOO_BIG = 1009,
-    CLOSE_BAD_TOKEN = 4401,
-    CLOSE_PRIVATE = 4403,
-    CLOSE_NOT_FOUND = 4404,
+    CLOSE_BAD_TOKEN = WS_LOOKUP_BAD_TOKEN,
+    CLOSE_PRIVATE = WS_LOOKUP_PRIVATE,
+    CLOSE_NOT_FOUND = WS_LOOKUP_NOT_FOUND,
     CLOSE_DELETED = 4410,
 };
-
-typedef struct lookup {
-    struct lookup *next;
-    uint64_t id; /* the client's request number; 0: a visibility check of `s` (a feed's) */
-    char session[40], token[160];
-    int code;     /* 0 when allowed, else the close code */
-    session_t *s; /* with a reference for the WebSocket thread when allowed */
-    auth_t auth;  /* the caller */
-    int64_t owner;
-    bool is_public;
-} lookup_t;
 
 typedef struct feed_ent feed_ent_t;
 
@@ -118,11 +108,10 @@ struct ws {
     _Atomic bool stop;
     /* shared between threads, under mu */
     pthread_mutex_t mu;
-    lookup_t *reqs, *replies;
     session_t *dirty[64];
     int ndirty;
     bool all_dirty, woken;
-    http_notifier_t *lookup_note;
+    ws_lookups_t *lookups;
     session_watch_t watch;
     /* WebSocket thread */
     feed_ent_t *feeds;
@@ -139,54 +128,6 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- HTTP thread: lookups ----------------------------------------------------------------- */
-
-static void on_lookups(void *ctx)
-{
-    ws_t *ws = ctx;
-    pthread_mutex_lock(&ws->mu);
-    lookup_t *list = ws->reqs;
-    ws->reqs = NULL;
-    pthread_mutex_unlock(&ws->mu);
-    if (!list) return;
-    registry_t *reg = server_registry(ws->srv);
-    lookup_t *done = NULL;
-    while (list) {
-        lookup_t *l = list;
-        list = l->next;
-        if (!l->id) { /* we hold a reference: s is alive; its metadata is this thread's */
-            l->owner = l->s->meta.owner;
-            l->is_public = l->s->meta.is_public;
-            l->next = done;
-            done = l;
-            continue;
-        }
-        auth_t a = {.role = AUTH_GUEST};
-        session_t *s = session_find(reg, l->session);
-        if (l->token[0] && auth_check_token(server_db(ws->srv), l->token, &a) < 0)
-            l->code = CLOSE_BAD_TOKEN;
-        else if (!s)
-            l->code = CLOSE_NOT_FOUND;
-        else if (!auth_can_read(&a, s->meta.owner, s->meta.is_public))
-            l->code = CLOSE_PRIVATE;
-        else
-            l->s = session_ref(s);
-        l->auth = a;
-        sodium_memzero(l->token, sizeof l->token);
-        l->next = done;
-        done = l;
-    }
-    pthread_mutex_lock(&ws->mu);
-    while (done) {
-        lookup_t *l = done;
-        done = l->next;
-        l->next = ws->replies;
-        ws->replies = l;
-    }
-    pthread_mutex_unlock(&ws->mu);
-    lws_cancel_service(ws->ctx);
 }
 
 /* ---- any thread: session changes ---------------------------------------------------------- */
@@ -387,9 +328,8 @@ static void drain(ws_t *ws)
     ws->ndirty = 0;
     ws->all_dirty = false;
     ws->woken = false;
-    lookup_t *replies = ws->replies;
-    ws->replies = NULL;
     pthread_mutex_unlock(&ws->mu);
+    ws_lookup_t *replies = ws_lookups_answers(ws->lookups);
     for (feed_ent_t *e = ws->feeds; e; e = e->next)
         for (int i = 0; i < nd && !all && !e->dirty; i++)
             e->dirty = dirty[i] == e->s;
@@ -397,7 +337,7 @@ static void drain(ws_t *ws)
         for (feed_ent_t *e = ws->feeds; e; e = e->next)
             e->dirty = true;
     while (replies) {
-        lookup_t *l = replies;
+        ws_lookup_t *l = replies;
         replies = l->next;
         if (!l->id) { /* visibility: close the clients that may no longer read the session */
             for (feed_ent_t *e = ws->feeds; e; e = e->next) {
@@ -498,15 +438,11 @@ static void tick(lws_sorted_usec_list_t *sul)
         if (now - e->last_ms >= 1000) e->dirty = true; /* the State's counters */
         if (e->nclients && !e->checking && now - e->checked_ms >= 1000) {
             /* visibility may change (PATCH): ask the HTTP thread about it every second */
-            lookup_t *l = xcalloc(1, sizeof *l);
+            ws_lookup_t *l = xcalloc(1, sizeof *l);
             l->s = session_ref(e->s); /* alive until the reply is handled */
             e->checking = true;
             e->checked_ms = now;
-            pthread_mutex_lock(&ws->mu);
-            l->next = ws->reqs;
-            ws->reqs = l;
-            pthread_mutex_unlock(&ws->mu);
-            http_notify(ws->lookup_note);
+            ws_lookups_ask(ws->lookups, l);
         }
         pp = &e->next;
     }
@@ -593,18 +529,14 @@ static int established(ws_t *ws, client_t *c, struct lws *wsi)
         fail(c, CLOSE_NOT_FOUND, "no such session");
         return 0;
     }
-    lookup_t *l = xcalloc(1, sizeof *l);
+    ws_lookup_t *l = xcalloc(1, sizeof *l);
     l->id = c->req = ++ws->next_req;
     snprintf(l->session, sizeof l->session, "%s", sid);
     snprintf(l->token, sizeof l->token, "%s", token ? token : "");
     sodium_memzero(tbuf, sizeof tbuf);
     xgrow((void **)&ws->pending, &ws->pending_cap, ws->npending + 1, sizeof *ws->pending);
     ws->pending[ws->npending++] = c;
-    pthread_mutex_lock(&ws->mu);
-    l->next = ws->reqs;
-    ws->reqs = l;
-    pthread_mutex_unlock(&ws->mu);
-    http_notify(ws->lookup_note);
+    ws_lookups_ask(ws->lookups, l);
     return 0;
 }
 
@@ -701,6 +633,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 /* ---- life ----------------------------------------------------------------------------------- */
 
+/* The lookup answers are in: wake the WebSocket thread (HTTP thread). */
+static void wake(void *arg)
+{
+    ws_t *ws = arg;
+    if (ws->ctx) lws_cancel_service(ws->ctx);
+}
+
 ws_t *ws_create(server_t *srv, http_server_t *http, const char *host, int port)
 {
     ws_t *ws = xcalloc(1, sizeof *ws);
@@ -709,7 +648,7 @@ ws_t *ws_create(server_t *srv, http_server_t *http, const char *host, int port)
     snprintf(ws->host, sizeof ws->host, "%s", host);
     ws->port = port;
     pthread_mutex_init(&ws->mu, NULL);
-    ws->lookup_note = http_notifier_create(http, on_lookups, ws);
+    ws->lookups = ws_lookups_create(srv, http, wake, ws);
     ws->watch = (session_watch_t){ws_session_changed, ws};
     ws->tx = xmalloc(LWS_PRE + WS_QUEUE_BATCH);
     return ws;
@@ -799,8 +738,7 @@ void ws_stop(ws_t *ws)
     lws_cancel_service(ws->ctx);
     pthread_join(ws->thread, NULL);
     ws->started = false;
-    http_notifier_destroy(ws->lookup_note); /* the HTTP loop has ended too */
-    ws->lookup_note = NULL;
+    ws_lookups_stop(ws->lookups); /* the HTTP loop has ended too */
 }
 
 void ws_destroy(ws_t *ws)
@@ -813,17 +751,7 @@ void ws_destroy(ws_t *ws)
         ws->feeds = e->next;
         feed_free(e);
     }
-    for (lookup_t *l = ws->replies, *n; l; l = n) {
-        n = l->next;
-        if (l->s) session_unref(l->s);
-        free(l);
-    }
-    for (lookup_t *l = ws->reqs, *n; l; l = n) {
-        n = l->next;
-        if (!l->id && l->s) session_unref(l->s);
-        free(l);
-    }
-    if (ws->lookup_note) http_notifier_destroy(ws->lookup_note);
+    ws_lookups_destroy(ws->lookups);
     pthread_mutex_destroy(&ws->mu);
     free(ws->pending);
     free(ws->tx);

@@ -6,8 +6,9 @@
  * Threads: the WebSocket thread owns every connection, feed and view. It never touches SQLite
  * or the session registry: token and visibility checks go to the HTTP thread as lookup requests
  * (http_notify) and come back with a session reference (lws_cancel_service, the one thread-safe
- * lws call). Session workers report changes through ws_session_changed. Only server/ws.c (and
- * the route handlers that register here) include libwebsockets. */
+ * lws call; server/ws_lookup.c). Session workers report changes through ws_session_changed.
+ * Only server/ws.c, server/ws_queue.c and the route handlers that register here include
+ * libwebsockets. */
 #ifndef LP_WS_H
 #define LP_WS_H
 

@@ -212,6 +212,23 @@ static const char *live_log(void)
     return test_skip_slow() ? "eventlogs/small.eventlog" : "eventlogs/scale-20m.eventlog";
 }
 
+/* Opens v on u's session, sends the rest of u in pieces of `chunk` while v follows, and checks
+ * that v's documents, once the session is done, are the server's /diagram.svg. */
+static void follow_upload(const srv_t *s, upload_t *u, size_t chunk, viewer_t *v)
+{
+    REQUIRE(viewer_open(v, s, u->sid, s->admin, 0) == 0);
+    while (v->snapshots < 3)
+        REQUIRE(viewer_pump(v, 5000) > 0);
+    while (upload_chunk(s, u, chunk))
+        while (viewer_pump(v, 20) > 0) {
+        }
+    upload_finish(s, u);
+    viewer_settle(v, "done", 400);
+    CHECK(v->errors == 0);
+    for (int k = 0; k < 6; k++)
+        if (v->have[k]) check_same_as_rest(s, v, u->sid, k);
+}
+
 TEST(ws_snapshot_and_deltas_rebuild_the_diagrams)
 {
     srv_t s;
@@ -219,22 +236,12 @@ TEST(ws_snapshot_and_deltas_rebuild_the_diagrams)
     upload_t u;
     upload_begin(&s, &u, live_log());
     viewer_t v;
-    REQUIRE(viewer_open(&v, &s, u.sid, s.admin, 0) == 0);
-    while (v.snapshots < 3)
-        REQUIRE(viewer_pump(&v, 5000) > 0);
+    follow_upload(&s, &u, 1 << 20, &v);
     CHECK(v.have[0] && v.have[1] && v.have[3] && v.states >= 1);
-    while (upload_chunk(&s, &u, 1 << 20))
-        while (viewer_pump(&v, 20) > 0) {
-        }
-    upload_finish(&s, &u);
-    viewer_settle(&v, "done", 400);
     /* The small log of the sanitizer runs is one block per capability: the live pass releases it
      * all at the end, which may come as one fresh snapshot rather than deltas; the applied state
-     * is still compared with the REST render below. */
+     * is still compared with the REST render (follow_upload). */
     if (!test_skip_slow()) CHECKF(v.deltas > 3, "%d deltas", v.deltas);
-    CHECK(v.errors == 0);
-    for (int k = 0; k < 6; k++)
-        if (v.have[k]) check_same_as_rest(&s, &v, u.sid, k);
     viewer_free(&v);
     upload_free(&u);
     CHECK(srv_stop(&s) == 0);
@@ -357,18 +364,8 @@ TEST(ws_messages_larger_than_a_write_batch)
     uint8_t *log = many_threads_log(300, 100, &n);
     upload_begin_buf(&s, &u, log, n);
     viewer_t v;
-    REQUIRE(viewer_open(&v, &s, u.sid, s.admin, 0) == 0);
-    while (v.snapshots < 3)
-        REQUIRE(viewer_pump(&v, 5000) > 0);
-    while (upload_chunk(&s, &u, n / 5 + 1))
-        while (viewer_pump(&v, 20) > 0) {
-        }
-    upload_finish(&s, &u);
-    viewer_settle(&v, "done", 400);
+    follow_upload(&s, &u, n / 5 + 1, &v);
     CHECKF(v.max_len > (256u << 10), "the largest message has %zu bytes", v.max_len);
-    CHECK(v.errors == 0);
-    for (int k = 0; k < 6; k++)
-        if (v.have[k]) check_same_as_rest(&s, &v, u.sid, k);
     viewer_free(&v);
     upload_free(&u);
     CHECK(srv_stop(&s) == 0);

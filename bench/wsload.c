@@ -337,8 +337,14 @@ int main(int argc, char **argv)
     for (;;) {
         double t = pump(ep, 20);
         if (atomic_load(&upload_done)) {
-            if (quiet_until == 0) quiet_until = t + 2.0; /* the last deltas */
-            if (t > quiet_until) break;
+            /* the last updates: until every open client has the State of the last chunk, or
+             * 2 s more (a client still without it then has no sample for what is missing) */
+            if (quiet_until == 0) quiet_until = t + 2.0;
+            size_t all = atomic_load_explicit(&nchunks, memory_order_acquire);
+            bool behind = false;
+            for (int i = 0; i < nclients && !behind; i++)
+                behind = cs[i].open && cs[i].fd >= 0 && cs[i].next_chunk < all;
+            if (!behind || t > quiet_until) break;
         }
     }
     pthread_join(th, NULL);

@@ -78,8 +78,9 @@ ws_lookups_t *ws_lookups_create(server_t *srv, http_server_t *http, void (*wake)
 
 void ws_lookups_stop(ws_lookups_t *q)
 {
-    if (q && q->note) http_notifier_destroy(q->note);
-    if (q) q->note = NULL;
+    if (!q || !q->note) return;
+    http_notifier_destroy(q->note);
+    q->note = NULL;
 }
 
 void ws_lookups_destroy(ws_lookups_t *q)

@@ -722,6 +722,11 @@ int evlog_headers(const evlog_t *d)
     return d->headers;
 }
 
+bool evlog_at_event(const evlog_t *d)
+{
+    return d->state == ST_EVENTS && d->headers == 1 && d->carry_len == 0;
+}
+
 const evlog_types_t *evlog_types(const evlog_t *d)
 {
     return d->headers ? d->types : NULL;

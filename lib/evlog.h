@@ -320,6 +320,9 @@ uint64_t evlog_events(const evlog_t *d);
 int evlog_headers(const evlog_t *d);
 /* The type table of the latest header, or NULL before one was read. Borrowed. */
 const evlog_types_t *evlog_types(const evlog_t *d);
+/* True when the decoder has read exactly one header and waits for an event, holding no part of
+ * one: from here a caller may walk the events itself with the type table. */
+bool evlog_at_event(const evlog_t *d);
 
 /* Decodes one event at `p` (`avail` bytes) with table `tt`: fills `ev` (cap = EVLOG_NO_CAP,
  * offset = `off`) and returns its total size, 0 if `avail` is too short, or a negative code

@@ -59,8 +59,8 @@ static void mark(seg_index_map_t *m, uint32_t bin)
     m->any = true;
 }
 
-/* The map of a label: the one seen last at its place in `seen` when its text is the same (no
- * hash of the whole text, no map lookup), else the one its XXH32 keys. */
+/* The map of a label: the one `seen` holds at its place (or a few places on) when its text is
+ * the same (no hash of the whole text, no map lookup), else the one its XXH32 keys. */
 static seg_index_map_t *label_map(seg_index_t *x, const uint8_t *l, size_t n)
 {
     uint64_t a = 0, b; /* the first and the last (up to) 8 bytes */
@@ -76,24 +76,30 @@ static seg_index_map_t *label_map(seg_index_t *x, const uint8_t *l, size_t n)
     mix ^= mix >> 29;
     mix *= 0xBF58476D1CE4E5B9ull;
     uint32_t tag = (uint32_t)(mix >> 32);
-    size_t h = (size_t)mix & (SEG_INDEX_LABEL_SEEN - 1);
-    uint32_t c = x->seen->label[h].map;
-    if (c && x->seen->label[h].tag == tag) {
+    size_t h = (size_t)mix & (SEG_INDEX_LABEL_SEEN - 1), free_slot = h;
+    bool any_free = false;
+    for (size_t k = 0; k < 4; k++) { /* a few probes: labels whose slots collide both stay */
+        size_t j = (h + k) & (SEG_INDEX_LABEL_SEEN - 1);
+        uint32_t c = x->seen->label[j].map;
+        if (!c) {
+            if (!any_free) free_slot = j;
+            any_free = true;
+            continue;
+        }
+        if (x->seen->label[j].tag != tag) continue;
         seg_index_map_t *m = &x->maps[c - 1];
         if (m->name_len == n && !memcmp(m->name, l, n)) return m;
     }
     seg_index_map_t *m = map_get(x, SEG_MAP_LABEL, XXH32(l, n, 0), l, n);
-    x->seen->label[h].map = (uint32_t)(m - x->maps) + 1;
-    x->seen->label[h].tag = tag;
+    x->seen->label[free_slot].map = (uint32_t)(m - x->maps) + 1;
+    x->seen->label[free_slot].tag = tag;
     return m;
 }
 
 /* The label of a "START x" / "STOP x" user message, or NULL. */
-static const uint8_t *label_of(const evlog_event_t *ev, size_t *len)
+static const uint8_t *label_of(uint16_t type, const uint8_t *p, size_t n, size_t *len)
 {
-    const uint8_t *p = ev->payload;
-    size_t n = ev->size;
-    if (ev->type == EVLOG_USER_MSG && n >= 2) { /* variable size: u16 length prefix stripped */
+    if (type == EVLOG_USER_MSG && n >= 2) { /* variable size: u16 length prefix stripped */
         if (n > 6 && !memcmp(p, "START ", 6)) {
             *len = n - 6;
             return p + 6;
@@ -106,35 +112,42 @@ static const uint8_t *label_of(const evlog_event_t *ev, size_t *len)
     return NULL;
 }
 
-void seg_index_event(seg_index_t *x, const evlog_event_t *ev, uint64_t off)
+/* Adds one event (its type, time and payload) at stream offset `off`. */
+static inline void index_one(seg_index_t *x, uint16_t type, uint64_t ts, const uint8_t *payload,
+                             uint32_t size, uint64_t off)
 {
-    if (ev->ts < x->bin_lo || ev->ts >= x->bin_hi) {
-        uint64_t b = ev->ts / x->bin_ns;
+    if (ts < x->bin_lo || ts >= x->bin_hi) {
+        uint64_t b = ts / x->bin_ns;
         x->bin = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
         x->bin_lo = b * x->bin_ns;
         x->bin_hi = b < UINT32_MAX ? x->bin_lo + x->bin_ns : UINT64_MAX;
+        memset(x->bin_types, 0, sizeof x->bin_types);
     }
     uint32_t bin = x->bin;
     if (!x->seen) x->seen = xcalloc(1, sizeof *x->seen);
-    if (ev->type == EVLOG_BLOCK_MARKER) {
+    if (type == EVLOG_BLOCK_MARKER) {
         xgrow((void **)&x->points, &x->points_cap, x->npoints + 1, sizeof *x->points);
-        x->points[x->npoints++] = (seg_index_point_t){ev->ts, off};
+        x->points[x->npoints++] = (seg_index_point_t){ts, off};
         return;
     }
-    if (x->events == 0 || ev->ts < x->first_ts) x->first_ts = ev->ts;
-    if (ev->ts > x->last_ts) x->last_ts = ev->ts;
+    if (x->events == 0 || ts < x->first_ts) x->first_ts = ts;
+    if (ts > x->last_ts) x->last_ts = ts;
     x->events++;
-    if (ev->type < 256) {
-        uint32_t m = x->type_map[ev->type];
-        if (!m) {
-            map_get(x, SEG_MAP_TYPE, ev->type, NULL, 0);
-            m = x->type_map[ev->type] = (uint32_t)x->nmaps;
+    if (type < 256) {
+        uint64_t bit = 1ull << (type & 63);
+        if (!(x->bin_types[type >> 6] & bit)) { /* the type's first event in this bin */
+            x->bin_types[type >> 6] |= bit;
+            uint32_t m = x->type_map[type];
+            if (!m) {
+                map_get(x, SEG_MAP_TYPE, type, NULL, 0);
+                m = x->type_map[type] = (uint32_t)x->nmaps;
+            }
+            mark(&x->maps[m - 1], bin);
         }
-        mark(&x->maps[m - 1], bin);
     } else {
-        mark(map_get(x, SEG_MAP_TYPE, ev->type, NULL, 0), bin);
+        mark(map_get(x, SEG_MAP_TYPE, type, NULL, 0), bin);
     }
-    switch (ev->type) {
+    switch (type) {
     case EVLOG_CREATE_THREAD:
     case EVLOG_RUN_THREAD:
     case EVLOG_STOP_THREAD:
@@ -142,9 +155,9 @@ void seg_index_event(seg_index_t *x, const evlog_event_t *ev, uint64_t off)
     case EVLOG_MIGRATE_THREAD:
     case EVLOG_THREAD_WAKEUP:
     case EVLOG_THREAD_LABEL:
-        if (ev->size >= 4) {
-            if (!x->thread_map || ev->ts < x->thread_lo || ev->ts >= x->thread_hi) {
-                uint64_t t = ev->ts / x->thread_bin_ns;
+        if (size >= 4) {
+            if (!x->thread_map || ts < x->thread_lo || ts >= x->thread_hi) {
+                uint64_t t = ts / x->thread_bin_ns;
                 uint32_t tb = t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
                 x->thread_lo = t * x->thread_bin_ns;
                 x->thread_hi = t < UINT32_MAX ? x->thread_lo + x->thread_bin_ns : UINT64_MAX;
@@ -152,7 +165,7 @@ void seg_index_event(seg_index_t *x, const evlog_event_t *ev, uint64_t off)
                 x->thread_map = u32map_get(&x->ix[SEG_MAP_THREAD], tb) + 1;
                 x->thread_bin = tb;
             }
-            uint32_t tid = evlog_u32(ev->payload);
+            uint32_t tid = evlog_u32(payload);
             uint64_t seen = (uint64_t)x->thread_map << 32 | tid;
             uint64_t *slot = &x->seen->tid[tid & (SEG_INDEX_TID_SEEN - 1)];
             if (*slot != seen) {
@@ -163,13 +176,56 @@ void seg_index_event(seg_index_t *x, const evlog_event_t *ev, uint64_t off)
         break;
     default: {
         size_t n;
-        const uint8_t *l = label_of(ev, &n);
+        const uint8_t *l = label_of(type, payload, size, &n);
         if (l) {
             if (n > 65535) n = 65535;
             mark(label_map(x, l, n), bin);
         }
     }
     }
+}
+
+void seg_index_event(seg_index_t *x, const evlog_event_t *ev, uint64_t off)
+{
+    index_one(x, ev->type, ev->ts, ev->payload, ev->size, off);
+}
+
+int seg_index_scan(seg_index_t *x, const evlog_types_t *tt, const uint8_t *p, size_t n,
+                   uint64_t off, bool split, size_t *used)
+{
+    size_t i = 0;
+    int rc = SEG_SCAN_MORE;
+    while (n - i >= 10) {
+        const uint8_t *e = p + i;
+        uint16_t type = evlog_u16(e);
+        int32_t declared = tt->size[type];
+        size_t head = 10, size;
+        if (declared >= 0 && type != 0xFFFF) {
+            size = (size_t)declared;
+        } else if (declared == EVLOG_VAR_SIZE && type != 0xFFFF) {
+            if (n - i < 12) break;
+            size = evlog_u16(e + 10);
+            head = 12;
+        } else { /* undeclared, or the end marker: the decoder's business */
+            rc = SEG_SCAN_ODD;
+            break;
+        }
+        if (n - i < head + size) break;
+        if (type == EVLOG_BLOCK_MARKER) {
+            if (size != 14) {
+                rc = SEG_SCAN_ODD;
+                break;
+            }
+            if (split && off + i > x->stream_start) {
+                rc = SEG_SCAN_BLOCK;
+                break;
+            }
+        }
+        index_one(x, type, evlog_u64(e + 2), e + head, (uint32_t)size, off + i);
+        i += head + size;
+    }
+    *used = i;
+    return rc;
 }
 
 uint8_t *seg_index_encode(seg_index_t *x, size_t *len)

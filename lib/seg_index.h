@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SEG_INDEX_TID_SEEN 256    /* a power of two */
+#define SEG_INDEX_TID_SEEN 16384  /* a power of two */
 #define SEG_INDEX_LABEL_SEEN 1024 /* a power of two */
 
 /* Repeats skipped before they reach a bitmap, for an index being built (allocated by the first
@@ -55,6 +55,7 @@ typedef struct seg_index {
     uint64_t thread_lo, thread_hi; /* its time range */
     uint64_t bin_lo, bin_hi; /* the time bin of the latest event [lo, hi), to spare divisions */
     uint32_t bin;
+    uint64_t bin_types[4];  /* the types below 256 marked in that bin so far */
     seg_index_seen_t *seen; /* NULL until the first event */
 } seg_index_t;
 
@@ -65,6 +66,20 @@ void seg_index_dispose(seg_index_t *x);
 /* Adds one decoded event (borrowed; raw-mode events are enough) that starts at stream offset
  * `off`. Writer's thread. */
 void seg_index_event(seg_index_t *x, const evlog_event_t *ev, uint64_t off);
+
+/* seg_index_scan's answers: why it stopped. */
+#define SEG_SCAN_MORE 0  /* the rest (less than one event) needs the next bytes */
+#define SEG_SCAN_BLOCK 1 /* at a block marker (with `split`), not indexed */
+#define SEG_SCAN_ODD                                                                               \
+    2 /* at something only the decoder can read: an undeclared type, the end                       \
+       * marker, a malformed block marker */
+/* Indexes the whole events of p[0..n), the events of a log whose header gave table `tt`, p
+ * starting at an event at stream offset `off`, without a decoder: the writer's walk over a
+ * clean stream (the same index as seg_index_event on the decoder's events). With `split` it
+ * stops before the first block marker past the index's first byte. *used gets the bytes
+ * indexed; returns SEG_SCAN_*. Writer's thread. */
+int seg_index_scan(seg_index_t *x, const evlog_types_t *tt, const uint8_t *p, size_t n,
+                   uint64_t off, bool split, size_t *used);
 /* Encodes the index as an SEG_REC_INDEX payload: returns a malloc'd buffer, *len its size. */
 uint8_t *seg_index_encode(seg_index_t *x, size_t *len);
 /* Decodes an SEG_REC_INDEX payload into a fresh index. Returns 0 or LP_ECORRUPT (then the index

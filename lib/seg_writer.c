@@ -1,7 +1,9 @@
-/* The segment writer (lib/seg_writer.h). Bytes pass a raw-mode decoder on their way to disk:
- * its events feed the current segment's index and tell where blocks begin, so a full segment
- * rolls exactly at a block boundary and every segment after the first starts with the eventlog
- * header and then whole blocks: it decodes on its own. */
+/* The segment writer (lib/seg_writer.h). Bytes pass a raw-mode decoder on their way to disk, or,
+ * once the decoder has read the header and sits between events, the index's own walk over the
+ * events (seg_index_scan, several times cheaper) until something only the decoder can read: the
+ * events feed the current segment's index and tell where blocks begin, so a full segment rolls
+ * exactly at a block boundary and every segment after the first starts with the eventlog header
+ * and then whole blocks: it decodes on its own. */
 #include "seg_writer.h"
 
 #include "err.h"
@@ -34,6 +36,9 @@ struct seg_writer {
     uint64_t pos; /* stream bytes appended */
     evlog_t dec;
     bool dec_ok;
+    bool walk, walk_never; /* seg_index_scan indexes instead of the decoder; never again */
+    uint8_t *carry;        /* while walking: the start of an event the next bytes complete */
+    size_t carry_len;
     int64_t dec_base; /* stream offset = decoder offset + dec_base */
     seg_index_t ix, next;
     bool roll_pending, split_found;
@@ -253,6 +258,106 @@ static int put_chunk(seg_writer_t *w, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* Hands the walk over to a fresh decoder at stream offset `off` (an event the walk cannot read),
+ * which is then fed a, then b. */
+static void walk_stop(seg_writer_t *w, uint64_t off, const uint8_t *a, size_t na, const uint8_t *b,
+                      size_t nb)
+{
+    w->walk = false;
+    w->walk_never = true;
+    w->carry_len = 0;
+    pthread_mutex_lock(&w->l->mu);
+    size_t hlen = w->l->evheader_len;
+    uint8_t *hdr = w->l->evheader ? xmalloc(hlen) : NULL;
+    if (hdr) memcpy(hdr, w->l->evheader, hlen);
+    pthread_mutex_unlock(&w->l->mu);
+    evlog_sink_t sink = {.on_event = on_event, .ctx = w};
+    evlog_dispose(&w->dec);
+    w->dec_ok = hdr && evlog_init(&w->dec, &sink) == 0;
+    if (w->dec_ok) {
+        evlog_set_raw(&w->dec, true);
+        w->dec_base = (int64_t)off - (int64_t)hlen;
+        w->dec_ok = evlog_feed(&w->dec, hdr, hlen) == 0 && evlog_feed(&w->dec, a, na) == 0 &&
+                    evlog_feed(&w->dec, b, nb) == 0;
+    }
+    free(hdr);
+}
+
+/* The total size of the event at q (n bytes so far) by table tt: 0 when more bytes are needed
+ * to tell, -1 for what only the decoder reads. */
+static long event_size(const evlog_types_t *tt, const uint8_t *q, size_t n)
+{
+    if (n < 2) return 0;
+    uint16_t type = evlog_u16(q);
+    int32_t d = tt->size[type];
+    if (type == 0xFFFF || (d < 0 && d != EVLOG_VAR_SIZE)) return -1;
+    if (d >= 0) return 10 + d;
+    return n < 12 ? 0 : 12 + (long)evlog_u16(q + 10);
+}
+
+/* Indexes piece p[0..k) (at stream offset w->pos) by walking its events: first the event the
+ * carry began, then the piece's own, splitting the index at the first block marker when a roll
+ * is pending (as on_event does); a partial event at the end waits in the carry. */
+static void walk_piece(seg_writer_t *w, const uint8_t *p, size_t k)
+{
+    const evlog_types_t *tt = evlog_types(&w->dec);
+    size_t i = 0;
+    if (w->carry_len) {
+        uint64_t at = w->pos - w->carry_len;
+        long t;
+        while ((t = event_size(tt, w->carry, w->carry_len)) == 0 && i < k)
+            w->carry[w->carry_len++] = p[i++];
+        if (t < 0) {
+            walk_stop(w, at, w->carry, w->carry_len, p + i, k - i);
+            return;
+        }
+        if (t == 0) return;
+        size_t take = (size_t)t - w->carry_len < k - i ? (size_t)t - w->carry_len : k - i;
+        memcpy(w->carry + w->carry_len, p + i, take);
+        w->carry_len += take;
+        i += take;
+        if (w->carry_len < (size_t)t) return;
+        size_t used;
+        seg_index_scan(w->split_found && at >= w->split_at ? &w->next : &w->ix, tt, w->carry,
+                       w->carry_len, at, false, &used);
+        w->carry_len = 0;
+    }
+    while (i < k) {
+        size_t used;
+        bool split = w->roll_pending && !w->split_found;
+        seg_index_t *x = w->split_found ? &w->next : &w->ix;
+        int rc = seg_index_scan(x, tt, p + i, k - i, w->pos + i, split, &used);
+        i += used;
+        if (rc == SEG_SCAN_BLOCK) {
+            w->split_found = true;
+            w->split_at = w->pos + i;
+            seg_index_init(&w->next, w->split_at);
+            continue;
+        }
+        if (rc == SEG_SCAN_ODD) {
+            walk_stop(w, w->pos + i, p + i, k - i, NULL, 0);
+            return;
+        }
+        memcpy(w->carry, p + i, k - i);
+        w->carry_len = k - i;
+        return;
+    }
+}
+
+/* Indexes piece p[0..k) at stream offset w->pos: walking when the decoder is between events of
+ * a log with one header, else through the decoder. */
+static void index_piece(seg_writer_t *w, const uint8_t *p, size_t k)
+{
+    if (!w->walk && !w->walk_never && w->dec_ok && w->header_done && evlog_at_event(&w->dec)) {
+        if (!w->carry) w->carry = xmalloc(EVLOG_MAX_EVENT);
+        w->walk = true;
+    }
+    if (w->walk)
+        walk_piece(w, p, k);
+    else if (w->dec_ok && evlog_feed(&w->dec, p, k) < 0)
+        w->dec_ok = false;
+}
+
 int seg_writer_append(seg_writer_t *w, const void *buf, size_t n)
 {
     const uint8_t *p = buf;
@@ -273,7 +378,7 @@ int seg_writer_append(seg_writer_t *w, const void *buf, size_t n)
         }
         w->piece_start = w->pos;
         w->split_found = false;
-        if (w->dec_ok && evlog_feed(&w->dec, p, k) < 0) w->dec_ok = false;
+        index_piece(w, p, k);
         int rc;
         if (w->roll_pending && w->split_found) {
             size_t a = (size_t)(w->split_at - w->pos);
@@ -371,6 +476,7 @@ void seg_writer_destroy(seg_writer_t *w)
     ZSTD_freeCCtx(w->zc);
     free(w->zbuf);
     free(w->hacc);
+    free(w->carry);
     free(w);
 }
 

@@ -189,6 +189,126 @@ TEST(segment_index_bitmaps)
     free(b);
 }
 
+/* The index payload in the footer of segment `seq` of dir (malloc'd), or NULL. */
+static uint8_t *footer_index(const char *dir, uint64_t seq, size_t *len)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/seg-%08llu.lps", dir, (unsigned long long)seq);
+    size_t fn;
+    uint8_t *file = tu_read_file(path, &fn);
+    uint64_t ix_off;
+    seg_rec_hdr_t h;
+    if (!file || fn < SEG_TRAILER || seg_trailer_decode(file + fn - SEG_TRAILER, &ix_off) < 0 ||
+        ix_off + SEG_REC_HDR > fn || seg_rec_hdr_decode(file + ix_off, &h) < 0 ||
+        h.type != SEG_REC_INDEX || ix_off + SEG_REC_HDR + h.len > fn) {
+        free(file);
+        return NULL;
+    }
+    uint8_t *p = malloc(h.len + 1);
+    memcpy(p, file + ix_off + SEG_REC_HDR, h.len);
+    *len = h.len;
+    free(file);
+    return p;
+}
+
+typedef struct ref_index {
+    seg_index_t x;
+    int64_t base; /* stream offset = decoder offset + base */
+} ref_index_t;
+
+static int ref_event(void *ctx, const evlog_event_t *ev)
+{
+    ref_index_t *r = ctx;
+    seg_index_event(&r->x, ev, (uint64_t)((int64_t)ev->offset + r->base));
+    return 0;
+}
+
+/* Writes b in appends of `chunk` bytes into segments of max_bytes; each segment's footer index
+ * must be the one a raw decoder gives over the segment's bytes, byte for byte (the writer walks
+ * the events itself between a clean header and anything odd). */
+static void index_as_decoded(const char *name, const uint8_t *b, size_t n, size_t chunk,
+                             uint64_t max_bytes)
+{
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/walk-%s-%zu", tu_tmpdir(), name, chunk);
+    write_log(dir, b, n, chunk, &(seg_writer_opts_t){.max_bytes = max_bytes}, true);
+    seg_log_t l;
+    REQUIRE(seg_log_open(&l, dir, false, NULL, NULL) == 0);
+    REQUIRE(l.nfiles > 0);
+    for (size_t i = 0; i < l.nfiles; i++) {
+        const seg_file_t *f = &l.files[i];
+        ref_index_t r;
+        seg_index_init(&r.x, f->stream_start);
+        evlog_t d;
+        evlog_sink_t sink = {.on_event = ref_event, .ctx = &r};
+        REQUIRE(evlog_init(&d, &sink) == 0);
+        evlog_set_raw(&d, true);
+        r.base = (int64_t)f->stream_start;
+        if (i > 0) {
+            r.base -= (int64_t)l.evheader_len;
+            evlog_feed(&d, l.evheader, l.evheader_len);
+        }
+        evlog_feed(&d, b + f->stream_start, f->stream_end - f->stream_start);
+        evlog_dispose(&d);
+        r.x.stream_end = f->stream_end;
+        size_t want_len, got_len = 0;
+        uint8_t *want = seg_index_encode(&r.x, &want_len);
+        uint8_t *got = footer_index(dir, f->seq, &got_len);
+        CHECKF(got && got_len == want_len && !memcmp(got, want, want_len),
+               "%s, appends of %zu: segment %zu: index of %zu bytes, the decoder's %zu", name,
+               chunk, i, got_len, want_len);
+        free(got);
+        free(want);
+        seg_index_dispose(&r.x);
+    }
+    seg_log_dispose(&l);
+}
+
+typedef struct block_at {
+    uint64_t off[64];
+    size_t n;
+} block_at_t;
+
+/* Notes the offsets of the first 64 block markers. */
+static int block_at(void *ctx, const evlog_event_t *ev)
+{
+    block_at_t *b = ctx;
+    if (ev->type == EVLOG_BLOCK_MARKER && b->n < 64) b->off[b->n++] = ev->offset;
+    return 0;
+}
+
+TEST(segment_index_walk_matches_decoder)
+{
+    size_t n, m;
+    uint8_t *a = tu_read_file(tu_data("eventlogs/scale-1m.eventlog"), &n);
+    uint8_t *c = tu_read_file(tu_data("eventlogs/fib-labels.eventlog"), &m);
+    REQUIRE(a && c);
+    static const size_t chunks[] = {13, 4096, 77777, 1u << 20};
+    for (size_t i = 0; i < sizeof chunks / sizeof *chunks; i++)
+        index_as_decoded("scale", a, n, chunks[i], 60000);
+    /* a restarted log (an end marker, then a second header) and junk between events: the walk
+     * hands over to the decoder where it stops */
+    uint8_t *two = malloc(n + m + 100);
+    memcpy(two, c, m);
+    memcpy(two + m, a, n);
+    for (size_t i = 0; i < 2; i++)
+        index_as_decoded("restart", two, n + m, chunks[i + 1], 64u << 20);
+    block_at_t at = {.n = 0};
+    evlog_t d;
+    REQUIRE(evlog_init(&d, &(evlog_sink_t){.on_event = block_at, .ctx = &at}) == 0);
+    evlog_feed(&d, a, n);
+    evlog_dispose(&d);
+    REQUIRE(at.n >= 3);
+    size_t cut = at.off[at.n / 2]; /* a block marker in the middle: an event boundary */
+    memcpy(two, a, cut);
+    memset(two + cut, 0xEE, 100); /* type 0xEEEE: undeclared */
+    memcpy(two + cut + 100, a + cut, n - cut);
+    index_as_decoded("junk", two, n + 100, 4096, 64u << 20);
+    free(two);
+    free(a);
+    free(c);
+}
+
 /* A writer that stops without closing (a crash) is continued by the next one. */
 TEST(segment_resume_open_segment)
 {

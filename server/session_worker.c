@@ -6,6 +6,7 @@
 #include "session_int.h"
 
 #include "aggr.h"
+#include "evpipe.h"
 #include "gea.h"
 #include "live.h"
 #include "order.h"
@@ -24,7 +25,9 @@
 
 typedef struct exact {
     gea_t *g;
-    aggr_t *a;
+    aggr_t *a;       /* the aggregates made in this pass, or NULL */
+    evpipe_t *apart; /* or made from the pass's events on a thread of their own */
+    aggr_t *pipe_a;  /* (the consumer's aggregates) */
     aggr_opts_t ao;
 } exact_t;
 
@@ -33,46 +36,8 @@ static int exact_event(void *ctx, const evlog_event_t *ev)
     exact_t *x = ctx;
     gea_event(x->g, ev);
     if (x->a) aggr_event(x->a, ev);
+    if (x->apart) evpipe_push_spsc(x->apart, ev);
     return 0;
-}
-
-static int aggr_only_event(void *ctx, const evlog_event_t *ev)
-{
-    aggr_event(((exact_t *)ctx)->a, ev);
-    return 0;
-}
-
-static void aggr_only_reset(void *ctx)
-{
-    exact_t *x = ctx;
-    aggr_destroy(x->a);
-    x->a = aggr_create(&x->ao);
-}
-
-/* The exact aggregates of a settling session, made on a thread of their own while the worker
- * redoes the totals: two passes over the saved bytes at once, so that settling takes the longer
- * of the two rather than their sum. */
-typedef struct aggr_pass {
-    seg_log_t *log;
-    uint64_t len;
-    exact_t x; /* x.a only */
-} aggr_pass_t;
-
-static void *aggr_pass_main(void *arg)
-{
-    aggr_pass_t *p = arg;
-    pthread_setname_np(pthread_self(), "lp-settle-aggr"); /* batch and nice as its worker */
-    evlog_t d;
-    if (evlog_init(&d, NULL) == 0) {
-        seg_reader_t *rd = seg_reader_create(p->log);
-        order_source_t src = {
-            .fd = -1, .read = seg_reader_read_full, .read_ctx = rd, .len = p->len};
-        order_stats_t st = {.reset = aggr_only_reset, .progress_ctx = &p->x};
-        order_log(&d, &src, aggr_only_event, &p->x, &st); /* an error: the totals pass has it */
-        seg_reader_destroy(rd);
-    }
-    evlog_dispose(&d);
-    return NULL;
 }
 
 static void exact_reset(void *ctx)
@@ -80,9 +45,23 @@ static void exact_reset(void *ctx)
     exact_t *x = ctx;
     gea_destroy(x->g);
     x->g = gea_create(NULL);
+    if (x->apart) evpipe_reset_spsc(x->apart);
     if (!x->a) return;
     aggr_destroy(x->a);
     x->a = aggr_create(&x->ao);
+}
+
+/* The consumer's side of the settling pass: the exact aggregates, on their own thread. */
+static void pipe_event(void *ctx, const evlog_event_t *ev)
+{
+    aggr_event(((exact_t *)ctx)->pipe_a, ev);
+}
+
+static void pipe_reset(void *ctx)
+{
+    exact_t *x = ctx;
+    aggr_destroy(x->pipe_a);
+    x->pipe_a = aggr_create(&x->ao);
 }
 
 /* Ends a session whose oldest bytes are gone with what the live pass knows. */
@@ -122,19 +101,22 @@ static void settle(registry_t *reg, session_t *s)
                      live_error(s->live) == 0 && live_bytes(s->live) == src.len &&
                      live_late(s->live) == 0;
     exact_t x = {.g = gea_create(NULL), .ao = {.max_memory = server_opts(reg->srv)->aggr_bytes}};
-    /* the aggregates on a thread of their own when the log is worth it (else in this pass) */
-    aggr_pass_t ap = {.log = &s->pt->log, .len = src.len, .x = {.ao = x.ao}};
-    pthread_t ath;
-    bool apart = false;
+    /* The aggregates on a thread of their own when the log is worth it (else in this pass): the
+     * pass orders and decodes the log once for both. */
     if (!keep_live && start == 0 && src.len >= SETTLE_APART_MIN) {
-        ap.x.a = aggr_create(&ap.x.ao);
-        apart = pthread_create(&ath, NULL, aggr_pass_main, &ap) == 0;
-        if (!apart) aggr_destroy(ap.x.a);
+        x.pipe_a = aggr_create(&x.ao);
+        x.apart = evpipe_create(&(evpipe_sink_t){pipe_event, pipe_reset, &x}, "lp-settle-aggr");
+        if (!x.apart) {
+            aggr_destroy(x.pipe_a);
+            x.pipe_a = NULL;
+        }
     }
-    if (!keep_live && !apart) x.a = aggr_create(&x.ao);
+    if (!keep_live && !x.apart) x.a = aggr_create(&x.ao);
     evlog_t d;
     int rc = evlog_init(&d, NULL);
     if (start > 0) { /* retention dropped the head: the live pass's results are final */
+        evpipe_destroy(x.apart);
+        aggr_destroy(x.pipe_a);
         seg_reader_destroy(rd);
         evlog_dispose(&d);
         gea_destroy(x.g);
@@ -146,7 +128,7 @@ static void settle(registry_t *reg, session_t *s)
         snprintf(err, sizeof err, "cannot start the decoder");
     } else {
         order_stats_t st = {.reset = exact_reset, .progress_ctx = &x};
-        if (keep_live || apart) {
+        if (keep_live || x.apart) { /* only the totals' fields (the pipe decodes its own) */
             gea_fields(gea_only);
             st.fields = gea_only;
         }
@@ -159,9 +141,9 @@ static void settle(registry_t *reg, session_t *s)
     }
     seg_reader_destroy(rd);
     evlog_dispose(&d);
-    if (apart) {
-        pthread_join(ath, NULL);
-        x.a = ap.x.a;
+    if (x.apart) { /* wait for the aggregates */
+        evpipe_destroy(x.apart);
+        x.a = x.pipe_a;
     }
     pthread_mutex_lock(&s->lock);
     report_dispose(&s->final);

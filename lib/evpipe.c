@@ -1,0 +1,156 @@
+/* The event pipe (lib/evpipe.h): a few batches of events with their payloads circulate between
+ * the producer, which fills one at a time, and the consumer thread, which drains them in order;
+ * a mutex and two condition variables guard the hand-over, once per batch. */
+#include "evpipe.h"
+
+#include "xmalloc.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH_BYTES (512u << 10) /* a batch's events; every event fits (payload <= 65535) */
+#define BATCHES 4
+
+/* An event in a batch: this header, then its payload, padded to 8 bytes. */
+typedef struct rec {
+    uint64_t ts, offset;
+    int32_t cap;
+    uint32_t size;
+    uint16_t type;
+    uint16_t pad[3];
+} rec_t;
+
+typedef struct batch {
+    size_t used; /* bytes of records */
+    bool reset;  /* sink.reset before this batch's events */
+    _Alignas(8) uint8_t bytes[BATCH_BYTES];
+} batch_t;
+
+struct evpipe {
+    evpipe_sink_t sink;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t full_cv, free_cv; /* a batch was handed over; a batch was given back */
+    batch_t *b[BATCHES];
+    size_t head, queued; /* the queue of full batches: b[head], ... (queued of them) */
+    size_t cur;          /* the producer's batch: b[(head + queued) % BATCHES] */
+    bool done, pending_reset;
+};
+
+static void *consumer_main(void *arg)
+{
+    evpipe_t *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (p->queued == 0 && !p->done)
+            pthread_cond_wait(&p->full_cv, &p->mu);
+        if (p->queued == 0) break;
+        batch_t *b = p->b[p->head];
+        pthread_mutex_unlock(&p->mu);
+        if (b->reset && p->sink.reset) p->sink.reset(p->sink.ctx);
+        evlog_event_t ev;
+        for (size_t at = 0; at < b->used;) {
+            rec_t r;
+            memcpy(&r, b->bytes + at, sizeof r);
+            ev.type = r.type;
+            ev.ts = r.ts;
+            ev.offset = r.offset;
+            ev.cap = r.cap;
+            ev.size = r.size;
+            ev.payload = b->bytes + at + sizeof r;
+            ev.known = false;
+            at += sizeof r + ((r.size + 7u) & ~7u);
+            /* the fields again, from the copied payload (they pointed into the producer's) */
+            if (evlog_decode_fields(&ev, false) == 0) p->sink.event(p->sink.ctx, &ev);
+        }
+        pthread_mutex_lock(&p->mu);
+        p->head = (p->head + 1) % BATCHES;
+        p->queued--;
+        pthread_cond_signal(&p->free_cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+evpipe_t *evpipe_create(const evpipe_sink_t *sink, const char *name)
+{
+    evpipe_t *p = xcalloc(1, sizeof *p);
+    p->sink = *sink;
+    for (size_t i = 0; i < BATCHES; i++)
+        p->b[i] = xmalloc(sizeof *p->b[i]);
+    p->b[0]->used = 0;
+    p->b[0]->reset = false;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->full_cv, NULL);
+    pthread_cond_init(&p->free_cv, NULL);
+    if (pthread_create(&p->th, NULL, consumer_main, p) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->full_cv);
+        pthread_cond_destroy(&p->free_cv);
+        for (size_t i = 0; i < BATCHES; i++)
+            free(p->b[i]);
+        free(p);
+        return NULL;
+    }
+    if (name) pthread_setname_np(p->th, name);
+    return p;
+}
+
+/* Hands the producer's batch over and takes the next free one (waiting for it). */
+static void hand_over(evpipe_t *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->queued++;
+    pthread_cond_signal(&p->full_cv);
+    while (p->queued == BATCHES)
+        pthread_cond_wait(&p->free_cv, &p->mu);
+    p->cur = (p->head + p->queued) % BATCHES;
+    pthread_mutex_unlock(&p->mu);
+    batch_t *b = p->b[p->cur];
+    b->used = 0;
+    b->reset = false;
+}
+
+void evpipe_push_spsc(evpipe_t *p, const evlog_event_t *ev)
+{
+    batch_t *b = p->b[p->cur];
+    uint32_t size = ev->payload ? ev->size : 0;
+    size_t need = sizeof(rec_t) + ((size + 7u) & ~7u);
+    if (b->used + need > BATCH_BYTES) {
+        hand_over(p);
+        b = p->b[p->cur];
+    }
+    rec_t r = {.ts = ev->ts, .offset = ev->offset, .cap = ev->cap, .size = size, .type = ev->type};
+    memcpy(b->bytes + b->used, &r, sizeof r);
+    if (size) memcpy(b->bytes + b->used + sizeof r, ev->payload, size);
+    b->used += need;
+}
+
+void evpipe_reset_spsc(evpipe_t *p)
+{
+    batch_t *b = p->b[p->cur];
+    if (b->used) {
+        hand_over(p);
+        b = p->b[p->cur];
+    }
+    b->reset = true;
+}
+
+void evpipe_destroy(evpipe_t *p)
+{
+    if (!p) return;
+    batch_t *b = p->b[p->cur];
+    pthread_mutex_lock(&p->mu);
+    if (b->used || b->reset) p->queued++; /* the last batch, whole or not */
+    p->done = true;
+    pthread_cond_signal(&p->full_cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->th, NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->full_cv);
+    pthread_cond_destroy(&p->free_cv);
+    for (size_t i = 0; i < BATCHES; i++)
+        free(p->b[i]);
+    free(p);
+}

@@ -30,6 +30,18 @@ row() { printf 'segments\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$INPUT" "$1" "$2" "$3" 
 mbps() { awk -v b="$1" -v t="$2" 'BEGIN { printf "%.0f", (t > 0 ? b / t / 1e6 : 0) }'; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 now() { date +%s.%N; }
+# median3 FILE CMD...: runs CMD (its stdout into FILE) three times; prints the median seconds
+median3() {
+    _f=$1
+    shift
+    for _r in 1 2 3; do
+        _a=$(now)
+        "$@" > "$_f"
+        _b=$(now)
+        secs "$_a" "$_b"
+        echo
+    done | sort -n | sed -n 2p
+}
 
 # plain write(2) of the same bytes: the baseline of the ingest path
 set -- $("$B/bench-segbench" plain "$LOG" "$OUT/plain.eventlog")
@@ -47,18 +59,13 @@ for LEVEL in 0 1; do
     cat "$D"/seg-*.lps > /dev/null # warm
     set -- $("$B/bench-segbench" read "$D")
     row "read MB/s (zstd $LEVEL)" "$(mbps "$1" "$2")" MB/s - - "warm page cache, 4 MiB reads through seg_reader"
-    T0=$(now)
-    "$B/liveprof" replay "$D" > "$OUT/replay-z$LEVEL.txt"
-    T1=$(now)
-    row "replay max speed MB/s (zstd $LEVEL)" "$(mbps "$BYTES" "$(secs "$T0" "$T1")")" MB/s - - "liveprof replay DIR: exact analysis from segments"
+    RS=$(median3 "$OUT/replay-z$LEVEL.txt" "$B/liveprof" replay "$D")
+    row "replay max speed MB/s (zstd $LEVEL)" "$(mbps "$BYTES" "$RS")" MB/s - - "liveprof replay DIR: exact analysis from segments, median of 3 runs"
     set -- $("$B/bench-segbench" recover "$D")
     row "recovery seconds (zstd $LEVEL)" "$2" s - - "scan of $(awk -v b="$1" 'BEGIN { printf "%.0f", b / 1e6 }') MB of segments, every record checked"
 done
-T0=$(now)
-"$B/liveprof" analyze "$LOG" --totals -o "$OUT/analyze" > /dev/null
-T1=$(now)
-AN=$(mbps "$BYTES" "$(secs "$T0" "$T1")")
-row "analyze MB/s (the file)" "$AN" MB/s - - "liveprof analyze --totals on the plain file, for the replay rows"
+AN=$(mbps "$BYTES" "$(median3 /dev/null "$B/liveprof" analyze "$LOG" --totals -o "$OUT/analyze")")
+row "analyze MB/s (the file)" "$AN" MB/s - - "liveprof analyze --totals on the plain file, for the replay rows, median of 3 runs"
 if ! cmp -s "$OUT/replay-z0.txt" "$OUT/analyze/$(basename "$LOG" .eventlog).totals.txt"; then
     echo "segments: replay totals differ from analyze" >&2
     exit 1

@@ -38,7 +38,7 @@ session_state() {
 }
 
 # ingest_once FILE: a fresh server, `liveprof upload FILE`, then polls until the session is
-# done. Sets UP_S (upload returned), DONE_S (session done), HWM_KB, ID; returns 1 on failure
+# done (bench-waitdone). Sets UP_S (upload returned), DONE_S (session done), HWM_KB, ID; returns 1 on failure
 # with WHY set.
 ingest_once() {
     server_start "$DATA" || {
@@ -54,16 +54,12 @@ ingest_once() {
         server_stop
         return 1
     fi
-    state=""
-    while :; do
-        state=$(session_state "$ID")
-        case $state in done | failed) break ;; esac
-        if ! kill -0 "$SRV_PID" 2> /dev/null; then
-            state="server died"
-            break
-        fi
-        sleep 0.02
-    done
+    # polled every 5 ms on one keep-alive connection: a curl process per poll would take CPU time
+    # from the ingest it times
+    state=$("$B/bench-waitdone" "$SRV_URL" "/api/sessions/$ID" "$SRV_TOKEN" 5 600 \
+        2> "$OUT/waitdone.err") || true
+    [ -n "$state" ] || state="unknown ($(cat "$OUT/waitdone.err"))"
+    kill -0 "$SRV_PID" 2> /dev/null || state="server died"
     t2=$(date +%s.%N)
     HWM_KB=$(server_hwm_kb)
     SEG_TICKS=$(server_cpu_ticks lp-segments)

@@ -73,6 +73,17 @@ static void *consumer_main(void *arg)
     return NULL;
 }
 
+/* Frees a pipe whose consumer thread is gone (or never started). */
+static void free_pipe(evpipe_t *p)
+{
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->full_cv);
+    pthread_cond_destroy(&p->free_cv);
+    for (size_t i = 0; i < BATCHES; i++)
+        free(p->b[i]);
+    free(p);
+}
+
 evpipe_t *evpipe_create(const evpipe_sink_t *sink, const char *name)
 {
     evpipe_t *p = xcalloc(1, sizeof *p);
@@ -85,12 +96,7 @@ evpipe_t *evpipe_create(const evpipe_sink_t *sink, const char *name)
     pthread_cond_init(&p->full_cv, NULL);
     pthread_cond_init(&p->free_cv, NULL);
     if (pthread_create(&p->th, NULL, consumer_main, p) != 0) {
-        pthread_mutex_destroy(&p->mu);
-        pthread_cond_destroy(&p->full_cv);
-        pthread_cond_destroy(&p->free_cv);
-        for (size_t i = 0; i < BATCHES; i++)
-            free(p->b[i]);
-        free(p);
+        free_pipe(p);
         return NULL;
     }
     if (name) pthread_setname_np(p->th, name);
@@ -147,10 +153,5 @@ void evpipe_destroy(evpipe_t *p)
     pthread_cond_signal(&p->full_cv);
     pthread_mutex_unlock(&p->mu);
     pthread_join(p->th, NULL);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->full_cv);
-    pthread_cond_destroy(&p->free_cv);
-    for (size_t i = 0; i < BATCHES; i++)
-        free(p->b[i]);
-    free(p);
+    free_pipe(p);
 }

@@ -318,8 +318,11 @@ static void walk_piece(seg_writer_t *w, const uint8_t *p, size_t k)
         i += take;
         if (w->carry_len < (size_t)t) return;
         size_t used;
-        seg_index_scan(w->split_found && at >= w->split_at ? &w->next : &w->ix, tt, w->carry,
-                       w->carry_len, at, false, &used);
+        if (seg_index_scan(w->split_found && at >= w->split_at ? &w->next : &w->ix, tt, w->carry,
+                           w->carry_len, at, false, &used) == SEG_SCAN_ODD) {
+            walk_stop(w, at, w->carry, w->carry_len, p + i, k - i);
+            return;
+        }
         w->carry_len = 0;
     }
     while (i < k) {

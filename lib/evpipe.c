@@ -35,7 +35,7 @@ struct evpipe {
     batch_t *b[BATCHES];
     size_t head, queued; /* the queue of full batches: b[head], ... (queued of them) */
     size_t cur;          /* the producer's batch: b[(head + queued) % BATCHES] */
-    bool done, pending_reset;
+    bool done;           /* the producer has handed over its last batch */
 };
 
 static void *consumer_main(void *arg)

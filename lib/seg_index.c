@@ -190,27 +190,31 @@ void seg_index_event(seg_index_t *x, const evlog_event_t *ev, uint64_t off)
     index_one(x, ev->type, ev->ts, ev->payload, ev->size, off);
 }
 
+long seg_index_event_size(const evlog_types_t *tt, const uint8_t *p, size_t n)
+{
+    if (n < 2) return 0;
+    uint16_t type = evlog_u16(p);
+    int32_t d = tt->size[type];
+    if (type == 0xFFFF || (d < 0 && d != EVLOG_VAR_SIZE)) return -1;
+    if (d >= 0) return n < 10 ? 0 : 10 + d;
+    return n < 12 ? 0 : 12 + (long)evlog_u16(p + 10);
+}
+
 int seg_index_scan(seg_index_t *x, const evlog_types_t *tt, const uint8_t *p, size_t n,
                    uint64_t off, bool split, size_t *used)
 {
     size_t i = 0;
     int rc = SEG_SCAN_MORE;
-    while (n - i >= 10) {
+    for (;;) {
         const uint8_t *e = p + i;
-        uint16_t type = evlog_u16(e);
-        int32_t declared = tt->size[type];
-        size_t head = 10, size;
-        if (declared >= 0 && type != 0xFFFF) {
-            size = (size_t)declared;
-        } else if (declared == EVLOG_VAR_SIZE && type != 0xFFFF) {
-            if (n - i < 12) break;
-            size = evlog_u16(e + 10);
-            head = 12;
-        } else { /* undeclared, or the end marker: the decoder's business */
+        long total = seg_index_event_size(tt, e, n - i);
+        if (total < 0) { /* undeclared, or the end marker: the decoder's business */
             rc = SEG_SCAN_ODD;
             break;
         }
-        if (n - i < head + size) break;
+        if (total == 0 || (size_t)total > n - i) break;
+        uint16_t type = evlog_u16(e);
+        size_t head = tt->size[type] == EVLOG_VAR_SIZE ? 12 : 10, size = (size_t)total - head;
         if (type == EVLOG_BLOCK_MARKER) {
             if (size != 14) {
                 rc = SEG_SCAN_ODD;

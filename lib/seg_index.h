@@ -70,9 +70,13 @@ void seg_index_event(seg_index_t *x, const evlog_event_t *ev, uint64_t off);
 /* seg_index_scan's answers: why it stopped. */
 #define SEG_SCAN_MORE 0  /* the rest (less than one event) needs the next bytes */
 #define SEG_SCAN_BLOCK 1 /* at a block marker (with `split`), not indexed */
-#define SEG_SCAN_ODD                                                                               \
-    2 /* at something only the decoder can read: an undeclared type, the end                       \
-       * marker, a malformed block marker */
+/* at something only the decoder can read: an undeclared type, the end marker, a malformed block
+ * marker */
+#define SEG_SCAN_ODD 2
+/* The whole size of the event at p (n bytes of it at hand) by table tt: 0 when more bytes are
+ * needed to tell, -1 for what only the decoder reads (an undeclared type, the end marker). Pure. */
+long seg_index_event_size(const evlog_types_t *tt, const uint8_t *p, size_t n);
+
 /* Indexes the whole events of p[0..n), the events of a log whose header gave table `tt`, p
  * starting at an event at stream offset `off`, without a decoder: the writer's walk over a
  * clean stream (the same index as seg_index_event on the decoder's events). With `split` it

@@ -283,18 +283,6 @@ static void walk_stop(seg_writer_t *w, uint64_t off, const uint8_t *a, size_t na
     free(hdr);
 }
 
-/* The total size of the event at q (n bytes so far) by table tt: 0 when more bytes are needed
- * to tell, -1 for what only the decoder reads. */
-static long event_size(const evlog_types_t *tt, const uint8_t *q, size_t n)
-{
-    if (n < 2) return 0;
-    uint16_t type = evlog_u16(q);
-    int32_t d = tt->size[type];
-    if (type == 0xFFFF || (d < 0 && d != EVLOG_VAR_SIZE)) return -1;
-    if (d >= 0) return 10 + d;
-    return n < 12 ? 0 : 12 + (long)evlog_u16(q + 10);
-}
-
 /* Indexes piece p[0..k) (at stream offset w->pos) by walking its events: first the event the
  * carry began, then the piece's own, splitting the index at the first block marker when a roll
  * is pending (as on_event does); a partial event at the end waits in the carry. */
@@ -305,7 +293,7 @@ static void walk_piece(seg_writer_t *w, const uint8_t *p, size_t k)
     if (w->carry_len) {
         uint64_t at = w->pos - w->carry_len;
         long t;
-        while ((t = event_size(tt, w->carry, w->carry_len)) == 0 && i < k)
+        while ((t = seg_index_event_size(tt, w->carry, w->carry_len)) == 0 && i < k)
             w->carry[w->carry_len++] = p[i++];
         if (t < 0) {
             walk_stop(w, at, w->carry, w->carry_len, p + i, k - i);

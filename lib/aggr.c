@@ -41,19 +41,10 @@ static uint32_t add_row(aggr_t *a, int series, const char *name, size_t len, uin
     return s->nrows++;
 }
 
-static uint64_t text_hash(const char *p, size_t n, int64_t sub)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)p[i]) * 1099511628211ull;
-    h = (h ^ (uint64_t)sub) * 0x9E3779B97F4A7C15ull;
-    return h ^ (h >> 29);
-}
-
 static void strix_insert(strix_t *x, const aseries_t *s, uint32_t row)
 {
     const arow_t *r = &s->rows[row];
-    size_t i = (size_t)text_hash(r->name, r->name_len, r->sub) & (x->cap - 1);
+    size_t i = (size_t)gea_label_hash(r->name, r->name_len, r->sub) & (x->cap - 1);
     while (x->slots[i])
         i = (i + 1) & (x->cap - 1);
     x->slots[i] = row + 1;
@@ -65,7 +56,7 @@ static long text_row(aggr_t *a, strix_t *x, int series, const char *p, size_t n,
 {
     aseries_t *s = &a->s[series];
     if (x->cap) {
-        for (size_t i = (size_t)text_hash(p, n, sub) & (x->cap - 1); x->slots[i];
+        for (size_t i = (size_t)gea_label_hash(p, n, sub) & (x->cap - 1); x->slots[i];
              i = (i + 1) & (x->cap - 1)) {
             const arow_t *r = &s->rows[x->slots[i] - 1];
             if (r->sub == sub && r->name_len == n && !memcmp(r->name, p, n))

@@ -243,6 +243,11 @@ static inline long gc_id(gea_t *g, gea_window_t *w, bool create)
     return new_id(g, w, GEA_GC, 0, NULL, 0, 0, 0);
 }
 
+uint64_t gea_label_hash(const char *label, size_t len, int64_t sub)
+{
+    return user_hash(label, len, sub);
+}
+
 int gea_id_cmp(const gea_id_t *a, const gea_id_t *b)
 {
     if (a->kind != b->kind) return a->kind < b->kind ? -1 : 1;

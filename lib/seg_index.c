@@ -190,14 +190,22 @@ void seg_index_event(seg_index_t *x, const evlog_event_t *ev, uint64_t off)
     index_one(x, ev->type, ev->ts, ev->payload, ev->size, off);
 }
 
-long seg_index_event_size(const evlog_types_t *tt, const uint8_t *p, size_t n)
+/* seg_index_event_size, and *head the bytes before the payload (10, or 12 with a length). */
+static inline long event_size(const evlog_types_t *tt, const uint8_t *p, size_t n, size_t *head)
 {
     if (n < 2) return 0;
     uint16_t type = evlog_u16(p);
     int32_t d = tt->size[type];
     if (type == 0xFFFF || (d < 0 && d != EVLOG_VAR_SIZE)) return -1;
+    *head = d >= 0 ? 10 : 12;
     if (d >= 0) return n < 10 ? 0 : 10 + d;
     return n < 12 ? 0 : 12 + (long)evlog_u16(p + 10);
+}
+
+long seg_index_event_size(const evlog_types_t *tt, const uint8_t *p, size_t n)
+{
+    size_t head;
+    return event_size(tt, p, n, &head);
 }
 
 int seg_index_scan(seg_index_t *x, const evlog_types_t *tt, const uint8_t *p, size_t n,
@@ -207,14 +215,15 @@ int seg_index_scan(seg_index_t *x, const evlog_types_t *tt, const uint8_t *p, si
     int rc = SEG_SCAN_MORE;
     for (;;) {
         const uint8_t *e = p + i;
-        long total = seg_index_event_size(tt, e, n - i);
+        size_t head = 10;
+        long total = event_size(tt, e, n - i, &head);
         if (total < 0) { /* undeclared, or the end marker: the decoder's business */
             rc = SEG_SCAN_ODD;
             break;
         }
         if (total == 0 || (size_t)total > n - i) break;
         uint16_t type = evlog_u16(e);
-        size_t head = tt->size[type] == EVLOG_VAR_SIZE ? 12 : 10, size = (size_t)total - head;
+        size_t size = (size_t)total - head;
         if (type == EVLOG_BLOCK_MARKER) {
             if (size != 14) {
                 rc = SEG_SCAN_ODD;

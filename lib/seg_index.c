@@ -59,62 +59,100 @@ static void mark(seg_index_map_t *m, uint32_t bin)
     m->any = true;
 }
 
-/* The map of a label: the one `seen` holds at its place (or a few places on) when its text is
- * the same (no hash of the whole text, no map lookup), else the one its XXH32 keys. */
-static seg_index_map_t *label_map(seg_index_t *x, const uint8_t *l, size_t n)
+static inline uint64_t load64(const uint8_t *p)
 {
-    uint64_t a = 0, b; /* the first and the last (up to) 8 bytes */
-    if (n >= 8) {      /* fixed-size loads: no call */
-        memcpy(&a, l, 8);
-        memcpy(&b, l + n - 8, 8);
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* The map of the label l[0..n) (1 <= n <= 65535): the one `seen` holds at its place (or a few
+ * places on) for the same first and last 8 bytes and length — the same text when it is at most
+ * 16 bytes long, else once its middle compares equal too — else the one its XXH32 keys. `back`:
+ * the 8 bytes before l + n may be read (a walked event's header and "START " lie before l). */
+static inline seg_index_map_t *label_map(seg_index_t *x, const uint8_t *l, size_t n, bool back)
+{
+    uint64_t a = 0, b;
+    if (n >= 8) { /* fixed-size loads: no call */
+        a = load64(l);
+        b = load64(l + n - 8);
     } else {
-        for (size_t i = 0; i < n; i++)
-            a |= (uint64_t)l[i] << (8 * i);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (back) /* one load, the bytes before l shifted out: as the loop below packs them */
+            a = load64(l + n - 8) >> (64 - 8 * n);
+        else
+#endif
+            for (size_t i = 0; i < n; i++)
+                a |= (uint64_t)l[i] << (8 * i);
         b = a;
     }
     uint64_t mix = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^ n;
     mix ^= mix >> 29;
     mix *= 0xBF58476D1CE4E5B9ull;
-    uint32_t tag = (uint32_t)(mix >> 32);
-    size_t h = (size_t)mix & (SEG_INDEX_LABEL_SEEN - 1), free_slot = h;
-    bool any_free = false;
-    for (size_t k = 0; k < 4; k++) { /* a few probes: labels whose slots collide both stay */
+    size_t h = (size_t)(mix >> 40) & (SEG_INDEX_LABEL_SEEN - 1), slot = h;
+    /* a few probes, so labels whose places collide both stay; slots are never emptied, so the
+     * first empty one ends the search */
+    for (size_t k = 0; k < 4; k++) {
         size_t j = (h + k) & (SEG_INDEX_LABEL_SEEN - 1);
-        uint32_t c = x->seen->label[j].map;
-        if (!c) {
-            if (!any_free) free_slot = j;
-            any_free = true;
-            continue;
+        const seg_index_seen_t *sn = x->seen;
+        if (!sn->label[j].map) {
+            slot = j;
+            break;
         }
-        if (x->seen->label[j].tag != tag) continue;
-        seg_index_map_t *m = &x->maps[c - 1];
-        if (m->name_len == n && !memcmp(m->name, l, n)) return m;
+        if (sn->label[j].a != a || sn->label[j].b != b || sn->label[j].n != n) continue;
+        seg_index_map_t *m = &x->maps[sn->label[j].map - 1];
+        if (n <= 16 || !memcmp(m->name + 8, l + 8, n - 16)) return m;
     }
     seg_index_map_t *m = map_get(x, SEG_MAP_LABEL, XXH32(l, n, 0), l, n);
-    x->seen->label[free_slot].map = (uint32_t)(m - x->maps) + 1;
-    x->seen->label[free_slot].tag = tag;
+    x->seen->label[slot].a = a;
+    x->seen->label[slot].b = b;
+    x->seen->label[slot].n = (uint32_t)n;
+    x->seen->label[slot].map = (uint32_t)(m - x->maps) + 1;
     return m;
 }
 
-/* The label of a "START x" / "STOP x" user message, or NULL. */
-static const uint8_t *label_of(uint16_t type, const uint8_t *p, size_t n, size_t *len)
+/* What the index does with an event type below 256 besides marking it. */
+enum { KIND_PLAIN, KIND_THREAD, KIND_USER, KIND_BLOCK };
+static const uint8_t type_kind[256] = {
+    [EVLOG_CREATE_THREAD] = KIND_THREAD,  [EVLOG_RUN_THREAD] = KIND_THREAD,
+    [EVLOG_STOP_THREAD] = KIND_THREAD,    [EVLOG_THREAD_RUNNABLE] = KIND_THREAD,
+    [EVLOG_MIGRATE_THREAD] = KIND_THREAD, [EVLOG_THREAD_WAKEUP] = KIND_THREAD,
+    [EVLOG_THREAD_LABEL] = KIND_THREAD,   [EVLOG_USER_MSG] = KIND_USER,
+    [EVLOG_BLOCK_MARKER] = KIND_BLOCK,
+};
+
+/* Marks thread `tid` in the thread set of time ts. */
+static inline void index_thread(seg_index_t *x, uint64_t ts, uint32_t tid)
 {
-    if (type == EVLOG_USER_MSG && n >= 2) { /* variable size: u16 length prefix stripped */
-        if (n > 6 && !memcmp(p, "START ", 6)) {
-            *len = n - 6;
-            return p + 6;
-        }
-        if (n > 5 && !memcmp(p, "STOP ", 5)) {
-            *len = n - 5;
-            return p + 5;
-        }
+    seg_index_seen_t *sn = x->seen;
+    if (!x->thread_map || ts < x->thread_lo || ts >= x->thread_hi) {
+        uint64_t t = ts / x->thread_bin_ns;
+        uint32_t tb = t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
+        x->thread_lo = t * x->thread_bin_ns;
+        x->thread_hi = t < UINT32_MAX ? x->thread_lo + x->thread_bin_ns : UINT64_MAX;
+        map_get(x, SEG_MAP_THREAD, tb, NULL, 0);
+        x->thread_map = u32map_get(&x->ix[SEG_MAP_THREAD], tb) + 1;
+        x->thread_bin = tb;
+        memset(sn->tid_bits, 0, sizeof sn->tid_bits); /* they were of the set left */
     }
-    return NULL;
+    if (tid < SEG_INDEX_TID_BITS) {
+        uint64_t bit = 1ull << (tid & 63);
+        if (sn->tid_bits[tid >> 6] & bit) return;
+        sn->tid_bits[tid >> 6] |= bit;
+    } else {
+        uint64_t seen = (uint64_t)x->thread_map << 32 | tid;
+        uint64_t *slot = &sn->tid[tid & (SEG_INDEX_TID_SEEN - 1)];
+        if (*slot == seen) return;
+        *slot = seen;
+    }
+    mark(&x->maps[x->thread_map - 1], tid);
 }
 
-/* Adds one event (its type, time and payload) at stream offset `off`. */
-static inline void index_one(seg_index_t *x, uint16_t type, uint64_t ts, const uint8_t *payload,
-                             uint32_t size, uint64_t off)
+/* Adds one event (its type, time and payload) at stream offset `off`; x->seen is allocated.
+ * `back` as for label_map. */
+static inline __attribute__((always_inline)) void index_one(seg_index_t *x, uint16_t type,
+                                                            uint64_t ts, const uint8_t *payload,
+                                                            uint32_t size, uint64_t off, bool back)
 {
     if (ts < x->bin_lo || ts >= x->bin_hi) {
         uint64_t b = ts / x->bin_ns;
@@ -124,8 +162,15 @@ static inline void index_one(seg_index_t *x, uint16_t type, uint64_t ts, const u
         memset(x->bin_types, 0, sizeof x->bin_types);
     }
     uint32_t bin = x->bin;
-    if (!x->seen) x->seen = xcalloc(1, sizeof *x->seen);
-    if (type == EVLOG_BLOCK_MARKER) {
+    if (type >= 256) {
+        if (x->events == 0 || ts < x->first_ts) x->first_ts = ts;
+        if (ts > x->last_ts) x->last_ts = ts;
+        x->events++;
+        mark(map_get(x, SEG_MAP_TYPE, type, NULL, 0), bin);
+        return;
+    }
+    unsigned kind = type_kind[type];
+    if (kind == KIND_BLOCK) {
         xgrow((void **)&x->points, &x->points_cap, x->npoints + 1, sizeof *x->points);
         x->points[x->npoints++] = (seg_index_point_t){ts, off};
         return;
@@ -133,61 +178,35 @@ static inline void index_one(seg_index_t *x, uint16_t type, uint64_t ts, const u
     if (x->events == 0 || ts < x->first_ts) x->first_ts = ts;
     if (ts > x->last_ts) x->last_ts = ts;
     x->events++;
-    if (type < 256) {
-        uint64_t bit = 1ull << (type & 63);
-        if (!(x->bin_types[type >> 6] & bit)) { /* the type's first event in this bin */
-            x->bin_types[type >> 6] |= bit;
-            uint32_t m = x->type_map[type];
-            if (!m) {
-                map_get(x, SEG_MAP_TYPE, type, NULL, 0);
-                m = x->type_map[type] = (uint32_t)x->nmaps;
-            }
-            mark(&x->maps[m - 1], bin);
+    uint64_t bit = 1ull << (type & 63);
+    if (!(x->bin_types[type >> 6] & bit)) { /* the type's first event in this bin */
+        x->bin_types[type >> 6] |= bit;
+        uint32_t m = x->type_map[type];
+        if (!m) {
+            map_get(x, SEG_MAP_TYPE, type, NULL, 0);
+            m = x->type_map[type] = (uint32_t)x->nmaps;
         }
-    } else {
-        mark(map_get(x, SEG_MAP_TYPE, type, NULL, 0), bin);
+        mark(&x->maps[m - 1], bin);
     }
-    switch (type) {
-    case EVLOG_CREATE_THREAD:
-    case EVLOG_RUN_THREAD:
-    case EVLOG_STOP_THREAD:
-    case EVLOG_THREAD_RUNNABLE:
-    case EVLOG_MIGRATE_THREAD:
-    case EVLOG_THREAD_WAKEUP:
-    case EVLOG_THREAD_LABEL:
-        if (size >= 4) {
-            if (!x->thread_map || ts < x->thread_lo || ts >= x->thread_hi) {
-                uint64_t t = ts / x->thread_bin_ns;
-                uint32_t tb = t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
-                x->thread_lo = t * x->thread_bin_ns;
-                x->thread_hi = t < UINT32_MAX ? x->thread_lo + x->thread_bin_ns : UINT64_MAX;
-                map_get(x, SEG_MAP_THREAD, tb, NULL, 0);
-                x->thread_map = u32map_get(&x->ix[SEG_MAP_THREAD], tb) + 1;
-                x->thread_bin = tb;
-            }
-            uint32_t tid = evlog_u32(payload);
-            uint64_t seen = (uint64_t)x->thread_map << 32 | tid;
-            uint64_t *slot = &x->seen->tid[tid & (SEG_INDEX_TID_SEEN - 1)];
-            if (*slot != seen) {
-                mark(&x->maps[x->thread_map - 1], tid);
-                *slot = seen;
-            }
-        }
-        break;
-    default: {
-        size_t n;
-        const uint8_t *l = label_of(type, payload, size, &n);
-        if (l) {
-            if (n > 65535) n = 65535;
-            mark(label_map(x, l, n), bin);
-        }
+    if (kind == KIND_THREAD) {
+        if (size >= 4) index_thread(x, ts, evlog_u32(payload));
+    } else if (kind == KIND_USER && size > 5) { /* "START x" / "STOP x": the label x */
+        if (size > 6 && !memcmp(payload, "START ", 6))
+            mark(label_map(x, payload + 6, size - 6, back), bin);
+        else if (!memcmp(payload, "STOP ", 5))
+            mark(label_map(x, payload + 5, size - 5, back), bin);
     }
-    }
+}
+
+static void seen_alloc(seg_index_t *x)
+{
+    if (!x->seen) x->seen = xcalloc(1, sizeof *x->seen);
 }
 
 void seg_index_event(seg_index_t *x, const evlog_event_t *ev, uint64_t off)
 {
-    index_one(x, ev->type, ev->ts, ev->payload, ev->size, off);
+    seen_alloc(x);
+    index_one(x, ev->type, ev->ts, ev->payload, ev->size, off, false);
 }
 
 /* seg_index_event_size, and *head the bytes before the payload (10, or 12 with a length). */
@@ -213,6 +232,7 @@ int seg_index_scan(seg_index_t *x, const evlog_types_t *tt, const uint8_t *p, si
 {
     size_t i = 0;
     int rc = SEG_SCAN_MORE;
+    seen_alloc(x);
     for (;;) {
         const uint8_t *e = p + i;
         size_t head = 10;
@@ -234,7 +254,7 @@ int seg_index_scan(seg_index_t *x, const evlog_types_t *tt, const uint8_t *p, si
                 break;
             }
         }
-        index_one(x, type, evlog_u64(e + 2), e + head, (uint32_t)size, off + i);
+        index_one(x, type, evlog_u64(e + 2), e + head, (uint32_t)size, off + i, true);
         i += head + size;
     }
     *used = i;

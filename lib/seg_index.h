@@ -1,6 +1,6 @@
 /* The footer index of one segment (format in lib/segment.h): built from the events of the
  * segment's bytes as the writer decodes them — block markers give time -> offset, and roaring
- * bitmaps record which 1 ms bins hold which event types, threads and labels — and read back to
+ * bitmaps record which 100 ms bins hold which event types, threads and labels — and read back to
  * pick the segments a time range needs. Thread sets are kept per second (a bitmap of thread ids
  * per bin), since a program may run many thousands of threads. */
 #ifndef LP_SEG_INDEX_H
@@ -14,16 +14,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SEG_INDEX_TID_SEEN 16384  /* a power of two */
+#define SEG_INDEX_TID_BITS 65536  /* thread ids below this: one bit each */
+#define SEG_INDEX_TID_SEEN 4096   /* larger ids: a repeat cache; a power of two */
 #define SEG_INDEX_LABEL_SEEN 1024 /* a power of two */
 
 /* Repeats skipped before they reach a bitmap, for an index being built (allocated by the first
- * seg_index_event): (thread set + 1) << 32 | thread id by the id's low bits, and a label's map
- * number + 1 with a tag of its text's hash, by that hash. */
+ * event): the thread ids below SEG_INDEX_TID_BITS already in the current thread set (cleared
+ * whenever the walk moves to another thread bin); larger ids as (thread set + 1) << 32 | id by
+ * the id's low bits; and labels by a hash of their text: the text's first and last (up to) 8
+ * bytes and length — the whole text for labels of up to 16 bytes — with the map number + 1 and
+ * the bin that map was marked for last. */
 typedef struct seg_index_seen {
+    uint64_t tid_bits[SEG_INDEX_TID_BITS / 64];
     uint64_t tid[SEG_INDEX_TID_SEEN];
     struct {
-        uint32_t map, tag;
+        uint64_t a, b;
+        uint32_t n, map;
     } label[SEG_INDEX_LABEL_SEEN];
 } seg_index_seen_t;
 

@@ -66,11 +66,13 @@ static inline uint64_t load64(const uint8_t *p)
     return v;
 }
 
-/* The map of the label l[0..n) (1 <= n <= 65535): the one `seen` holds at its place (or a few
- * places on) for the same first and last 8 bytes and length — the same text when it is at most
- * 16 bytes long, else once its middle compares equal too — else the one its XXH32 keys. `back`:
- * the 8 bytes before l + n may be read (a walked event's header and "START " lie before l). */
-static inline seg_index_map_t *label_map(seg_index_t *x, const uint8_t *l, size_t n, bool back)
+/* Marks bin `bin` in the map of the label l[0..n) (1 <= n <= 65535). `seen` holds the label
+ * at its place (or a few places on) when the first and last 8 bytes and the length match — the
+ * same text when it is at most 16 bytes long, else once its middle compares equal too — with
+ * the bin marked last, so a repeat in the same bin touches nothing else; a new label gets the
+ * map its XXH32 keys. `back`: the 8 bytes before l + n may be read (a walked event's header and
+ * "START " lie before l). */
+static inline void label_mark(seg_index_t *x, const uint8_t *l, size_t n, bool back, uint32_t bin)
 {
     uint64_t a = 0, b;
     if (n >= 8) { /* fixed-size loads: no call */
@@ -86,29 +88,33 @@ static inline seg_index_map_t *label_map(seg_index_t *x, const uint8_t *l, size_
                 a |= (uint64_t)l[i] << (8 * i);
         b = a;
     }
-    uint64_t mix = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^ n;
-    mix ^= mix >> 29;
-    mix *= 0xBF58476D1CE4E5B9ull;
-    size_t h = (size_t)(mix >> 40) & (SEG_INDEX_LABEL_SEEN - 1), slot = h;
+    uint64_t mix = ((a ^ n) * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full);
+    size_t h = (size_t)(mix >> 48) & (SEG_INDEX_LABEL_SEEN - 1), slot = h;
+    seg_index_seen_t *sn = x->seen;
     /* a few probes, so labels whose places collide both stay; slots are never emptied, so the
      * first empty one ends the search */
     for (size_t k = 0; k < 4; k++) {
         size_t j = (h + k) & (SEG_INDEX_LABEL_SEEN - 1);
-        const seg_index_seen_t *sn = x->seen;
         if (!sn->label[j].map) {
             slot = j;
             break;
         }
         if (sn->label[j].a != a || sn->label[j].b != b || sn->label[j].n != n) continue;
         seg_index_map_t *m = &x->maps[sn->label[j].map - 1];
-        if (n <= 16 || !memcmp(m->name + 8, l + 8, n - 16)) return m;
+        if (n > 16 && memcmp(m->name + 8, l + 8, n - 16)) continue;
+        if (sn->label[j].last != bin) {
+            mark(m, bin);
+            sn->label[j].last = bin;
+        }
+        return;
     }
     seg_index_map_t *m = map_get(x, SEG_MAP_LABEL, XXH32(l, n, 0), l, n);
-    x->seen->label[slot].a = a;
-    x->seen->label[slot].b = b;
-    x->seen->label[slot].n = (uint32_t)n;
-    x->seen->label[slot].map = (uint32_t)(m - x->maps) + 1;
-    return m;
+    mark(m, bin);
+    sn->label[slot].a = a;
+    sn->label[slot].b = b;
+    sn->label[slot].n = (uint32_t)n;
+    sn->label[slot].map = (uint32_t)(m - x->maps) + 1;
+    sn->label[slot].last = bin;
 }
 
 /* What the index does with an event type below 256 besides marking it. */
@@ -192,9 +198,9 @@ static inline __attribute__((always_inline)) void index_one(seg_index_t *x, uint
         if (size >= 4) index_thread(x, ts, evlog_u32(payload));
     } else if (kind == KIND_USER && size > 5) { /* "START x" / "STOP x": the label x */
         if (size > 6 && !memcmp(payload, "START ", 6))
-            mark(label_map(x, payload + 6, size - 6, back), bin);
+            label_mark(x, payload + 6, size - 6, back, bin);
         else if (!memcmp(payload, "STOP ", 5))
-            mark(label_map(x, payload + 5, size - 5, back), bin);
+            label_mark(x, payload + 5, size - 5, back, bin);
     }
 }
 
@@ -233,16 +239,32 @@ int seg_index_scan(seg_index_t *x, const evlog_types_t *tt, const uint8_t *p, si
     size_t i = 0;
     int rc = SEG_SCAN_MORE;
     seen_alloc(x);
+    /* the sizes of types below 256 in a table of their own (512 bytes, not 256 KiB, and one
+     * load less per event): 10 + payload for a fixed size, 1 for a variable one, 0 for the rest */
+    uint16_t small[256];
+    for (int t = 0; t < 256; t++) {
+        int32_t d = tt->size[t];
+        small[t] = d >= 0 && d <= 65535 - 10 ? (uint16_t)(10 + d) : d == EVLOG_VAR_SIZE;
+    }
     for (;;) {
         const uint8_t *e = p + i;
-        size_t head = 10;
-        long total = event_size(tt, e, n - i, &head);
-        if (total < 0) { /* undeclared, or the end marker: the decoder's business */
-            rc = SEG_SCAN_ODD;
-            break;
+        size_t head = 10, left = n - i;
+        uint16_t type = left >= 2 ? evlog_u16(e) : 0;
+        unsigned k = type < 256 && left >= 12 ? small[type] : 0;
+        long total;
+        if (k > 1) {
+            total = k;
+        } else if (k == 1) {
+            head = 12;
+            total = 12 + (long)evlog_u16(e + 10);
+        } else {
+            total = event_size(tt, e, left, &head);
+            if (total < 0) { /* undeclared, or the end marker: the decoder's business */
+                rc = SEG_SCAN_ODD;
+                break;
+            }
         }
-        if (total == 0 || (size_t)total > n - i) break;
-        uint16_t type = evlog_u16(e);
+        if (total == 0 || (size_t)total > left) break;
         size_t size = (size_t)total - head;
         if (type == EVLOG_BLOCK_MARKER) {
             if (size != 14) {
@@ -255,7 +277,7 @@ int seg_index_scan(seg_index_t *x, const evlog_types_t *tt, const uint8_t *p, si
             }
         }
         index_one(x, type, evlog_u64(e + 2), e + head, (uint32_t)size, off + i, true);
-        i += head + size;
+        i += (size_t)total;
     }
     *used = i;
     return rc;

@@ -23,13 +23,13 @@
  * whenever the walk moves to another thread bin); larger ids as (thread set + 1) << 32 | id by
  * the id's low bits; and labels by a hash of their text: the text's first and last (up to) 8
  * bytes and length — the whole text for labels of up to 16 bytes — with the map number + 1 and
- * the bin that map was marked for last. */
+ * the bin marked for it last. */
 typedef struct seg_index_seen {
     uint64_t tid_bits[SEG_INDEX_TID_BITS / 64];
     uint64_t tid[SEG_INDEX_TID_SEEN];
     struct {
         uint64_t a, b;
-        uint32_t n, map;
+        uint32_t n, map, last;
     } label[SEG_INDEX_LABEL_SEEN];
 } seg_index_seen_t;
 

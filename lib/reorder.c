@@ -104,16 +104,14 @@ reorder_t *reorder_create(size_t max_events, size_t pool_bytes, reorder_fn fn, v
     r->max = max_events;
     size_t nchunks = chunks_for(max_events);
     r->nchunks = (uint32_t)nchunks;
-    void *items = NULL;
-    if (posix_memalign(&items, 64, nchunks * CHUNK * sizeof *r->items) != 0) /* else unaligned */
-        items = xmalloc(nchunks * CHUNK * sizeof *r->items);
-    r->items = items;
+    /* the big arrays in mappings of their own: pages never touched (a small log's) cost nothing */
+    r->items = xmap(nchunks * CHUNK * sizeof *r->items);
     r->next = xmalloc(nchunks * sizeof *r->next);
     r->prev = xmalloc(nchunks * sizeof *r->prev);
     r->free_chunk = NONE; /* chunks never used come from `fresh`: untouched pages stay unmapped */
     r->hchunk = xmalloc((max_events / CHUNK + 1) * sizeof *r->hchunk);
-    r->recs = xmalloc(max_events * sizeof *r->recs);
-    r->pool = xmalloc(pool_bytes);
+    r->recs = xmap(max_events * sizeof *r->recs);
+    r->pool = xmap(pool_bytes);
     r->psize = pool_bytes;
     return r;
 }
@@ -121,12 +119,12 @@ reorder_t *reorder_create(size_t max_events, size_t pool_bytes, reorder_fn fn, v
 void reorder_destroy(reorder_t *r)
 {
     if (!r) return;
-    free(r->items);
+    xunmap(r->items, r->nchunks * CHUNK * sizeof *r->items);
     free(r->next);
     free(r->prev);
     free(r->hchunk);
-    free(r->recs);
-    free(r->pool);
+    xunmap(r->recs, r->max * sizeof *r->recs);
+    xunmap(r->pool, r->psize);
     free(r);
 }
 

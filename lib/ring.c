@@ -9,12 +9,13 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define RING_LINE 64 /* cache line size: the two sides' fields never share a line */
 
 struct ring {
     /* Read-only after ring_create, so both sides read this line without ever invalidating it. */
-    uint8_t *buf;  /* `cap` bytes, right after this struct in the same allocation */
+    uint8_t *buf;  /* `cap` bytes, right after this struct in the same mapping */
     uint64_t cap;  /* a power of two */
     uint64_t mask; /* cap - 1: position -> offset in buf */
 
@@ -29,13 +30,22 @@ struct ring {
     uint64_t head_cache;                      /* the consumer's last view of head (<= head) */
 };
 
+/* The ring's mapping: the struct, then the bytes. */
+static size_t ring_bytes(uint64_t capacity)
+{
+    return sizeof(ring_t) + (size_t)capacity;
+}
+
 ring_t *ring_create(size_t capacity)
 {
     if (capacity == 0 || (capacity & (capacity - 1)) != 0) return NULL;
     if (capacity > RING_MAX_CAPACITY) return NULL;
-    size_t total = (sizeof(ring_t) + capacity + RING_LINE - 1) & ~(size_t)(RING_LINE - 1);
-    ring_t *r = aligned_alloc(RING_LINE, total);
-    if (!r) return NULL;
+    /* a mapping of its own (page-aligned, so line-aligned): untouched pages cost nothing, and
+     * the ring never takes the heap's free memory from the request bodies that reuse it */
+    void *m = mmap(NULL, ring_bytes(capacity), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    ring_t *r = m;
     r->buf = (uint8_t *)r + sizeof(ring_t);
     r->cap = capacity;
     r->mask = capacity - 1;
@@ -50,7 +60,7 @@ ring_t *ring_create(size_t capacity)
 
 void ring_destroy(ring_t *r)
 {
-    free(r);
+    if (r) munmap(r, ring_bytes(r->cap));
 }
 
 size_t ring_capacity(const ring_t *r)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 _Noreturn void xoom(size_t n)
 {
@@ -38,6 +39,18 @@ char *xstrndup(const char *s, size_t n)
     memcpy(p, s, n);
     p[n] = 0;
     return p;
+}
+
+void *xmap(size_t n)
+{
+    void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) xoom(n);
+    return p;
+}
+
+void xunmap(void *p, size_t n)
+{
+    if (p) munmap(p, n ? n : 1);
 }
 
 void xgrow(void **p, size_t *cap, size_t need, size_t elem)

@@ -220,15 +220,16 @@ server_stop() {
 }
 
 # server_cpu_ticks [THREAD]: CPU clock ticks (user + system) the server has used so far: all of
-# it (threads that ended included), or only its threads named THREAD (pthread_setname_np)
+# it (threads that ended included), or only its threads named THREAD (pthread_setname_np); with
+# THREAD, "USER SYSTEM" ticks apart, from one reading
 server_cpu_ticks() {
     if [ -z "${1:-}" ]; then
         awk '{ print $14 + $15 }' "/proc/$SRV_PID/stat"
         return
     fi
     for t in /proc/"$SRV_PID"/task/*; do
-        [ "$(cat "$t/comm" 2> /dev/null)" = "$1" ] && awk '{ print $14 + $15 }' "$t/stat"
-    done | awk '{ s += $1 } END { print s + 0 }'
+        [ "$(cat "$t/comm" 2> /dev/null)" = "$1" ] && awk '{ print $14, $15 }' "$t/stat"
+    done | awk '{ u += $1; s += $2 } END { print u + 0, s + 0 }'
 }
 
 # server_hwm_kb: the server's peak RSS so far (VmHWM), in KiB

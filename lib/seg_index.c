@@ -155,7 +155,7 @@ static inline void index_thread(seg_index_t *x, uint64_t ts, uint32_t tid)
 }
 
 /* Adds one event (its type, time and payload) at stream offset `off`; x->seen is allocated.
- * `back` as for label_map. */
+ * `back` as for label_mark. */
 static inline __attribute__((always_inline)) void index_one(seg_index_t *x, uint16_t type,
                                                             uint64_t ts, const uint8_t *payload,
                                                             uint32_t size, uint64_t off, bool back)

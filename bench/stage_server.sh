@@ -11,7 +11,7 @@ set -eu
 bench_init "$@"
 
 if [ "$MODE" = quick ]; then
-    SIZES="4M 16M 50M"
+    SIZES="4M 16M"
     REALS=""
     LAT_BASE=gen-mixed-4M # the session the REST requests read
     LOAD_SIZE=64M # the log that ingests while wrk measures

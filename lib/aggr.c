@@ -44,7 +44,7 @@ static uint32_t add_row(aggr_t *a, int series, const char *name, size_t len, uin
 static void strix_insert(strix_t *x, const aseries_t *s, uint32_t row)
 {
     const arow_t *r = &s->rows[row];
-    size_t i = (size_t)gea_label_hash(r->name, r->name_len, r->sub) & (x->cap - 1);
+    size_t i = (size_t)labelkey_hash(r->name, r->name_len, r->sub) & (x->cap - 1);
     while (x->slots[i])
         i = (i + 1) & (x->cap - 1);
     x->slots[i] = row + 1;
@@ -56,10 +56,10 @@ static long text_row(aggr_t *a, strix_t *x, int series, const char *p, size_t n,
 {
     aseries_t *s = &a->s[series];
     if (x->cap) {
-        for (size_t i = (size_t)gea_label_hash(p, n, sub) & (x->cap - 1); x->slots[i];
+        for (size_t i = (size_t)labelkey_hash(p, n, sub) & (x->cap - 1); x->slots[i];
              i = (i + 1) & (x->cap - 1)) {
             const arow_t *r = &s->rows[x->slots[i] - 1];
-            if (r->sub == sub && r->name_len == n && !memcmp(r->name, p, n))
+            if (r->sub == sub && r->name_len == n && labelkey_eq(r->name, p, n))
                 return (long)x->slots[i] - 1;
         }
     }
@@ -269,11 +269,11 @@ static void user_message(aggr_t *a, const evlog_bytes_t *text, uint64_t t)
     const char *s = (const char *)text->p, *label;
     size_t n = text->len, len;
     int64_t sub;
-    if (n >= a->start_len && !memcmp(s, a->start, a->start_len)) {
+    if (labelkey_has_prefix(s, n, &a->start_key)) {
         gea_parse_label(s + a->start_len, n - a->start_len, &label, &len, &sub);
         long row = text_row(a, &a->labels_ix, AS_LABELS, label, len, sub, AK_USER, true);
         pair_start(&a->s[AS_LABELS], (uint32_t)row, t);
-    } else if (n >= a->stop_len && !memcmp(s, a->stop, a->stop_len)) {
+    } else if (labelkey_has_prefix(s, n, &a->stop_key)) {
         gea_parse_label(s + a->stop_len, n - a->stop_len, &label, &len, &sub);
         long row = text_row(a, &a->labels_ix, AS_LABELS, label, len, sub, AK_USER, false);
         if (row >= 0) pair_stop(&a->s[AS_LABELS], (uint32_t)row, t);
@@ -419,6 +419,8 @@ aggr_t *aggr_create(const aggr_opts_t *o)
     a->stop_len = strlen(tp);
     a->start = xstrndup(sp, a->start_len);
     a->stop = xstrndup(tp, a->stop_len);
+    a->start_key = labelkey_prefix(a->start, a->start_len);
+    a->stop_key = labelkey_prefix(a->stop, a->stop_len);
     d.start_prefix = a->start;
     d.stop_prefix = a->stop;
     a->o = d;

@@ -5,6 +5,7 @@
 #define LP_AGGR_STATE_H
 
 #include "aggr.h"
+#include "labelkey.h"
 #include "tidmap.h"
 #include "tiers.h"
 
@@ -94,7 +95,8 @@ typedef struct strix {
 
 struct aggr {
     aggr_opts_t o;
-    char *start, *stop;
+    char *start, *stop; /* owned; start_key and stop_key borrow them */
+    labelkey_prefix_t start_key, stop_key;
     size_t start_len, stop_len;
     aseries_t s[AS_N];
     size_t bins_mem, shrink_at;

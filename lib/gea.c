@@ -5,6 +5,7 @@
 #include "gea.h"
 
 #include "arena.h"
+#include "labelkey.h"
 #include "xmalloc.h"
 
 #include <stdio.h>
@@ -18,9 +19,9 @@ typedef struct running {
 } running_t;
 
 struct gea {
-    char *start_prefix, *stop_prefix;
+    char *start_prefix, *stop_prefix; /* owned; `start` and `stop` borrow them */
     size_t start_len, stop_len;
-    uint64_t start_word, start_mask, stop_word, stop_mask; /* see has_prefix */
+    labelkey_prefix_t start, stop;
     bool has_window;
     const char *win_label;
     size_t win_len;
@@ -66,103 +67,6 @@ void gea_parse_label(const char *s, size_t n, const char **label, size_t *len, i
     *sub = neg ? -(int64_t)v : (int64_t)v;
 }
 
-static inline uint64_t load64(const char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-static inline uint32_t load32(const char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-/* For 4 <= n <= 16: four 4-byte words of p[0..n) that together cover every byte (at 0, at
- * min(4, n - 4), at max(n - 8, 0) and at n - 4), read without branching on n, as label lengths
- * vary from one event to the next and such branches mispredict. */
-static inline void short_words(const char *p, size_t n, uint64_t *x, uint64_t *y)
-{
-    size_t second = n - 4 < 4 ? n - 4 : 4, third = n >= 8 ? n - 8 : 0;
-    *x = (uint64_t)load32(p) << 32 | load32(p + n - 4);
-    *y = (uint64_t)load32(p + second) << 32 | load32(p + third);
-}
-
-/* Hashes every byte of the label: short ones (the usual) as four overlapping words, longer ones a
- * word at a time with the last word overlapping. */
-static inline uint64_t user_hash(const char *label, size_t len, int64_t sub)
-{
-    const uint64_t k = 0x9E3779B97F4A7C15ull;
-    uint64_t h = 1469598103934665603ull ^ len, x, y;
-    if (len - 4 <= 12) {
-        short_words(label, len, &x, &y);
-    } else if (len > 16) {
-        size_t i = 0;
-        for (; i + 16 < len; i += 8) {
-            h = (h ^ load64(label + i)) * k;
-            h ^= h >> 32;
-        }
-        x = load64(label + i);
-        y = load64(label + len - 8);
-    } else {
-        x = len ? (uint64_t)(uint8_t)label[0] << 16 | (uint64_t)(uint8_t)label[len / 2] << 8 |
-                      (uint8_t)label[len - 1]
-                : 0;
-        y = 0;
-    }
-    h = (h ^ x) * k;
-    h ^= h >> 32;
-    h = (h ^ y) * k;
-    h = (h ^ (uint64_t)sub) * k;
-    return h ^ (h >> 29);
-}
-
-/* Whether a[0..n) equals b[0..n): short ones (the usual) compared as four words at once. */
-static inline bool bytes_eq(const char *a, const char *b, size_t n)
-{
-    if (n - 4 <= 12) {
-        uint64_t ax, ay, bx, by;
-        short_words(a, n, &ax, &ay);
-        short_words(b, n, &bx, &by);
-        return ((ax ^ bx) | (ay ^ by)) == 0;
-    }
-    if (n > 16) {
-        for (size_t i = 0; i + 8 < n; i += 8)
-            if (load64(a + i) != load64(b + i)) return false;
-        return load64(a + n - 8) == load64(b + n - 8);
-    }
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i]) return false;
-    return true;
-}
-
-/* Whether s[0..n) starts with the prefix (plen bytes); short prefixes compare as one word. */
-static inline bool has_prefix(const char *s, size_t n, const char *prefix, size_t plen,
-                              uint64_t word, uint64_t mask)
-{
-    if (n < plen) return false;
-    if (plen <= 8 && n >= 8) {
-        uint64_t v;
-        memcpy(&v, s, 8);
-        return (v & mask) == word;
-    }
-    return memcmp(s, prefix, plen) == 0;
-}
-
-/* The first min(8, n) bytes of a prefix as a word and the mask of those bytes. */
-static void prefix_word(const char *p, size_t n, uint64_t *word, uint64_t *mask)
-{
-    uint8_t w[8] = {0}, m[8] = {0};
-    for (size_t i = 0; i < n && i < 8; i++) {
-        w[i] = (uint8_t)p[i];
-        m[i] = 0xFF;
-    }
-    memcpy(word, w, 8);
-    memcpy(mask, m, 8);
-}
-
 static void reindex(gea_window_t *w)
 {
     size_t cap = w->slots_cap ? w->slots_cap * 2 : 256;
@@ -172,7 +76,7 @@ static void reindex(gea_window_t *w)
     for (size_t i = 0; i < w->nids; i++) {
         gea_id_t *id = &w->ids[i];
         if (id->kind != GEA_USER) continue;
-        size_t s = (size_t)user_hash(id->label, id->label_len, id->sub) & (cap - 1);
+        size_t s = (size_t)labelkey_hash(id->label, id->label_len, id->sub) & (cap - 1);
         while (w->slots[s])
             s = (s + 1) & (cap - 1);
         w->slots[s] = (uint32_t)i + 1;
@@ -215,14 +119,14 @@ static long new_id(gea_t *g, gea_window_t *w, gea_kind_t kind, uint32_t tid, con
 static inline long user_id(gea_t *g, gea_window_t *w, const char *label, size_t len, int64_t sub,
                            bool create)
 {
-    uint64_t h = user_hash(label, len, sub);
+    uint64_t h = labelkey_hash(label, len, sub);
     size_t mask = w->slots_cap - 1;
     if (w->slots_cap)
         for (size_t s = (size_t)h & mask;; s = (s + 1) & mask) {
             uint32_t v = w->slots[s];
             if (!v) break;
             const gea_id_t *id = &w->ids[v - 1];
-            if (id->sub == sub && id->label_len == len && bytes_eq(id->label, label, len))
+            if (id->sub == sub && id->label_len == len && labelkey_eq(id->label, label, len))
                 return (long)v - 1;
         }
     return create ? new_id(g, w, GEA_USER, 0, label, len, sub, h) : -1;
@@ -241,11 +145,6 @@ static inline long gc_id(gea_t *g, gea_window_t *w, bool create)
 {
     if (w->gc_id >= 0 || !create) return w->gc_id;
     return new_id(g, w, GEA_GC, 0, NULL, 0, 0, 0);
-}
-
-uint64_t gea_label_hash(const char *label, size_t len, int64_t sub)
-{
-    return user_hash(label, len, sub);
 }
 
 int gea_id_cmp(const gea_id_t *a, const gea_id_t *b)
@@ -299,8 +198,8 @@ gea_t *gea_create(const gea_opts_t *o)
     g->stop_len = strlen(tp);
     g->start_prefix = xstrndup(sp, g->start_len);
     g->stop_prefix = xstrndup(tp, g->stop_len);
-    prefix_word(sp, g->start_len, &g->start_word, &g->start_mask);
-    prefix_word(tp, g->stop_len, &g->stop_word, &g->stop_mask);
+    g->start = labelkey_prefix(g->start_prefix, g->start_len);
+    g->stop = labelkey_prefix(g->stop_prefix, g->stop_len);
     arena_init(&g->arena);
     tidmap_init(&g->thread_map);
     if (o && o->window) {
@@ -613,11 +512,11 @@ static void user_message(gea_t *g, gea_window_t *w, const evlog_bytes_t *text, u
     const char *s = (const char *)text->p, *label;
     size_t n = text->len, len;
     int64_t sub;
-    if (has_prefix(s, n, g->start_prefix, g->start_len, g->start_word, g->start_mask)) {
+    if (labelkey_has_prefix(s, n, &g->start)) {
         parse_label(s + g->start_len, n - g->start_len, &label, &len, &sub);
         if (w->in_window) event_start(w, GEA_USER, user_id(g, w, label, len, sub, true), t);
         if (is_window(g, label, len, sub)) window_start(g, w, t);
-    } else if (has_prefix(s, n, g->stop_prefix, g->stop_len, g->stop_word, g->stop_mask)) {
+    } else if (labelkey_has_prefix(s, n, &g->stop)) {
         parse_label(s + g->stop_len, n - g->stop_len, &label, &len, &sub);
         if (is_window(g, label, len, sub)) w = window_stop(g, w, t);
         if (w->in_window) event_stop(w, GEA_USER, user_id(g, w, label, len, sub, false), t);

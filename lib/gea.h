@@ -126,8 +126,5 @@ size_t gea_thread_header(const gea_window_t *w, uint32_t tid, char *buf, size_t 
 int gea_id_cmp(const gea_id_t *a, const gea_id_t *b);
 /* Parses a user label the old tool's way ("3 job" -> ("job", 3)): points label and len into s. */
 void gea_parse_label(const char *s, size_t n, const char **label, size_t *len, int64_t *sub);
-/* A 64-bit hash of a user id (label and sub-id) over every byte of the label, a word at a time:
- * the one the analysis keys its ids by, for other tables of labels. Pure; any thread. */
-uint64_t gea_label_hash(const char *label, size_t len, int64_t sub);
 
 #endif

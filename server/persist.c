@@ -82,6 +82,11 @@ uint64_t persist_durable(const persist_target_t *t)
     return atomic_load_explicit(&t->durable, memory_order_acquire);
 }
 
+size_t persist_pool_blocks(persist_t *p)
+{
+    return blockpool_mapped(p->pool);
+}
+
 /* The room for bytes in a block after the job that heads it (16-byte aligned). */
 #define JOB_HEAD ((sizeof(job_t) + 15) & ~(size_t)15)
 #define BLOCK_DATA (BLOCKPOOL_BLOCK - JOB_HEAD)
@@ -146,11 +151,15 @@ int persist_append(persist_t *p, persist_target_t *t, const void *b, size_t n, b
         enqueue(p, t, J_APPEND, 0, b, n);
         return 0;
     }
-    /* the copy goes to pool blocks (mapped already, mostly), one job each, linked as one */
+    /* the copy goes to pool blocks (mapped already, mostly), one job each, linked as one; a
+     * small tail to the heap, as a small append does: a 2 MiB chunk fills a block but for the
+     * job's head, and a second block for those few bytes doubled the blocks a queue held, past
+     * what the pool keeps, so that blocks were unmapped and mapped afresh on the HTTP thread */
     job_t *first = NULL, *last = NULL;
     for (size_t off = 0; off < n; off += BLOCK_DATA) {
         size_t k = n - off < BLOCK_DATA ? n - off : BLOCK_DATA;
-        job_t *j = job_new(t, J_APPEND, 0, k, blockpool_get(p->pool));
+        bool tail = off > 0 && k < SMALL_APPEND;
+        job_t *j = job_new(t, J_APPEND, 0, k, tail ? NULL : blockpool_get(p->pool));
         memcpy(j->data, (const uint8_t *)b + off, k);
         if (last)
             last->next = j;

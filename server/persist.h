@@ -81,5 +81,7 @@ bool persist_flush(persist_t *p, int timeout_ms);
 bool persist_flush_target(persist_t *p, persist_target_t *t, int timeout_ms);
 /* Stream bytes durable for t (acquire). */
 uint64_t persist_durable(const persist_target_t *t);
+/* Blocks the appends' copy pool holds mapped now (free or in a queued job). Any thread. */
+size_t persist_pool_blocks(persist_t *p);
 
 #endif

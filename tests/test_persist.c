@@ -1,5 +1,6 @@
 /* The segment writer thread's backpressure: past the soft bound persist_room says no, the room
- * callback comes once the thread has caught up, and the bytes read back are those appended. */
+ * callback comes once the thread has caught up, and the bytes read back are those appended; an
+ * append of one pool block's worth takes one block. */
 #include "test.h"
 
 #include "persist.h"
@@ -72,4 +73,27 @@ TEST(persist_room_backpressure)
     persist_destroy(p);
     free(big);
     free(log);
+}
+
+/* A 2 MiB append (an upload's default chunk) fills one pool block but for its job's head: the few
+ * bytes left over go to the heap, not to a second 2 MiB block. */
+TEST(persist_chunk_one_block)
+{
+    size_t n = 2u << 20;
+    uint8_t *b = malloc(n);
+    REQUIRE(b != NULL);
+    memset(b, 0x5A, n);
+    persist_t *p =
+        persist_create(&(persist_opts_t){.fsync_ms = 1000, .seg = {.max_bytes = 64u << 20}});
+    char err[256];
+    persist_target_t *t = persist_open(p, tu_tmpdir(), "test", err, sizeof err);
+    REQUIRE(t != NULL);
+    CHECK(persist_append(p, t, b, n, false) == 0);
+    CHECK(persist_flush(p, 10000));
+    CHECK_EQ_U64(persist_durable(t), n);
+    CHECK_EQ_U64(persist_pool_blocks(p), 1);
+    persist_drop(p, t, true);
+    persist_release(t);
+    persist_destroy(p);
+    free(b);
 }

@@ -2,6 +2,7 @@
 #include "seg_index.h"
 
 #include "err.h"
+#include "labelkey.h"
 #include "segment.h"
 #include "xmalloc.h"
 
@@ -59,13 +60,6 @@ static void mark(seg_index_map_t *m, uint32_t bin)
     m->any = true;
 }
 
-static inline uint64_t load64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 /* Marks bin `bin` in the map of the label l[0..n) (1 <= n <= 65535). `seen` holds the label
  * at its place (or a few places on) when the first and last 8 bytes and the length match — the
  * same text when it is at most 16 bytes long, else once its middle compares equal too — with
@@ -76,12 +70,12 @@ static inline void label_mark(seg_index_t *x, const uint8_t *l, size_t n, bool b
 {
     uint64_t a = 0, b;
     if (n >= 8) { /* fixed-size loads: no call */
-        a = load64(l);
-        b = load64(l + n - 8);
+        a = labelkey_load64((const char *)l);
+        b = labelkey_load64((const char *)l + n - 8);
     } else {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         if (back) /* one load, the bytes before l shifted out: as the loop below packs them */
-            a = load64(l + n - 8) >> (64 - 8 * n);
+            a = labelkey_load64((const char *)l + n - 8) >> (64 - 8 * n);
         else
 #endif
             for (size_t i = 0; i < n; i++)
@@ -168,14 +162,7 @@ static inline __attribute__((always_inline)) void index_one(seg_index_t *x, uint
         memset(x->bin_types, 0, sizeof x->bin_types);
     }
     uint32_t bin = x->bin;
-    if (type >= 256) {
-        if (x->events == 0 || ts < x->first_ts) x->first_ts = ts;
-        if (ts > x->last_ts) x->last_ts = ts;
-        x->events++;
-        mark(map_get(x, SEG_MAP_TYPE, type, NULL, 0), bin);
-        return;
-    }
-    unsigned kind = type_kind[type];
+    unsigned kind = type < 256 ? type_kind[type] : KIND_PLAIN;
     if (kind == KIND_BLOCK) {
         xgrow((void **)&x->points, &x->points_cap, x->npoints + 1, sizeof *x->points);
         x->points[x->npoints++] = (seg_index_point_t){ts, off};
@@ -184,6 +171,10 @@ static inline __attribute__((always_inline)) void index_one(seg_index_t *x, uint
     if (x->events == 0 || ts < x->first_ts) x->first_ts = ts;
     if (ts > x->last_ts) x->last_ts = ts;
     x->events++;
+    if (type >= 256) { /* no fast path, nothing but the type to mark */
+        mark(map_get(x, SEG_MAP_TYPE, type, NULL, 0), bin);
+        return;
+    }
     uint64_t bit = 1ull << (type & 63);
     if (!(x->bin_types[type >> 6] & bit)) { /* the type's first event in this bin */
         x->bin_types[type >> 6] |= bit;

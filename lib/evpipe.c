@@ -6,6 +6,7 @@
 #include "xmalloc.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,9 +128,17 @@ void evpipe_push_spsc(evpipe_t *p, const evlog_event_t *ev)
         hand_over(p);
         b = p->b[p->cur];
     }
-    rec_t r = {.ts = ev->ts, .offset = ev->offset, .cap = ev->cap, .size = size, .type = ev->type};
-    memcpy(b->bytes + b->used, &r, sizeof r);
-    if (size) memcpy(b->bytes + b->used + sizeof r, ev->payload, size);
+    /* The header's fields go straight into the batch: built on the stack first, its narrow
+     * field stores could not forward to the wide loads that copied it, and that stall was most
+     * of the producer's cost per event. */
+    uint8_t *d = b->bytes + b->used;
+    int32_t cap = ev->cap;
+    memcpy(d + offsetof(rec_t, ts), &ev->ts, sizeof ev->ts);
+    memcpy(d + offsetof(rec_t, offset), &ev->offset, sizeof ev->offset);
+    memcpy(d + offsetof(rec_t, cap), &cap, sizeof cap);
+    memcpy(d + offsetof(rec_t, size), &size, sizeof size);
+    memcpy(d + offsetof(rec_t, type), &ev->type, sizeof ev->type);
+    if (size) memcpy(d + sizeof(rec_t), ev->payload, size);
     b->used += need;
 }
 

@@ -207,6 +207,10 @@ int seg_writer_close(seg_writer_t *w)
     if (rc == 0) rc = write_all(w->fd, &iov, 1);
     if (rc == 0) w->size += SEG_TRAILER;
     if (rc == 0 && fdatasync(w->fd) < 0) rc = LP_EIO;
+#ifdef POSIX_FADV_DONTNEED
+    /* clean once synced, so the kernel can drop them (a hint: nothing fails without it) */
+    if (rc == 0 && w->o.drop_closed) posix_fadvise(w->fd, 0, 0, POSIX_FADV_DONTNEED);
+#endif
     pthread_mutex_lock(&w->l->mu);
     update_file_locked(w);
     w->l->files[w->l->nfiles - 1].closed = rc == 0;

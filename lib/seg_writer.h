@@ -16,6 +16,10 @@ typedef struct seg_writer_opts {
     uint64_t max_bytes;  /* roll a segment after this many bytes (default 64 MiB) */
     uint64_t max_age_ns; /* ... or this age (default 0: never by age) */
     int zstd_level;      /* compress chunk records at this level (0: store them as they are) */
+    /* Drop a closed segment's pages from the page cache once they are on disk: a long or big
+     * session then holds only its open segment there, and reading a closed one back (a settle,
+     * a replay) goes to the disk, sequentially. */
+    bool drop_closed;
 } seg_writer_opts_t;
 
 typedef struct seg_writer seg_writer_t;

@@ -13,7 +13,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 /* Writes `b` through a fresh writer in chunks of `chunk` bytes. */
@@ -310,6 +312,84 @@ TEST(segment_index_walk_matches_decoder)
 }
 
 /* A writer that stops without closing (a crash) is continued by the next one. */
+/* The fraction of a file's pages in the page cache (mincore over a mapping of it). */
+static double resident(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    REQUIRE(fd >= 0);
+    struct stat st;
+    REQUIRE(fstat(fd, &st) == 0 && st.st_size > 0);
+    size_t len = (size_t)st.st_size, pages = (len + 4095) / 4096;
+    void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    REQUIRE(m != MAP_FAILED);
+    unsigned char *vec = calloc(pages + 1, 1);
+    REQUIRE(vec && mincore(m, len, vec) == 0);
+    size_t in = 0;
+    for (size_t i = 0; i < pages; i++)
+        in += vec[i] & 1;
+    free(vec);
+    munmap(m, len);
+    close(fd);
+    return (double)in / (double)pages;
+}
+
+/* The mean page-cache residency of a log's segment files but the last (the files read as they
+ * are: opening the log would read them back in), and the last one's. */
+static void residency(const char *dir, double *closed, double *last)
+{
+    char path[700];
+    size_t nfiles = 0;
+    double sum = 0;
+    for (uint64_t seq = 0;; seq++) {
+        char name[64];
+        snprintf(name, sizeof name, SEG_NAME_FMT, (unsigned long long)seq);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if (access(path, F_OK) != 0) break;
+        *last = resident(path);
+        sum += *last;
+        nfiles++;
+    }
+    REQUIRE(nfiles >= 3);
+    *closed = (sum - *last) / (double)(nfiles - 1);
+}
+
+/* With drop_closed, a closed segment leaves the page cache once it is on disk; the open one
+ * stays, and so does everything without the option. The log reads back the same either way. */
+TEST(segment_drop_closed_pages)
+{
+    size_t n;
+    uint8_t *b = tu_read_file(tu_data("eventlogs/scale-1m.eventlog"), &n);
+    REQUIRE(b);
+    char keep[600], drop[600];
+    snprintf(keep, sizeof keep, "%s/keep", tu_tmpdir());
+    snprintf(drop, sizeof drop, "%s/drop", tu_tmpdir());
+    seg_writer_opts_t o = {.max_bytes = 60000};
+    write_log(keep, b, n, 77777, &o, false);
+    o.drop_closed = true;
+    write_log(drop, b, n, 77777, &o, false);
+    double keep_closed, keep_last, drop_closed, drop_last;
+    residency(keep, &keep_closed, &keep_last);
+    residency(drop, &drop_closed, &drop_last);
+    struct statfs fs;
+    REQUIRE(statfs(drop, &fs) == 0);
+    if (fs.f_type == 0x01021994) { /* tmpfs: its pages are the files, nothing can drop them */
+        fprintf(stderr, "note: %s is on tmpfs, residency not compared\n", tu_tmpdir());
+    } else {
+        CHECKF(keep_closed > 0.9, "kept closed segments: %.2f resident", keep_closed);
+        CHECKF(drop_closed < 0.1, "dropped closed segments: %.2f resident", drop_closed);
+        CHECKF(drop_last > 0.9, "the open segment: %.2f resident", drop_last);
+    }
+    (void)keep_last;
+    seg_log_t l;
+    REQUIRE(seg_log_open(&l, drop, false, NULL, NULL) == 0);
+    size_t m;
+    uint8_t *back = read_back(&l, &m);
+    CHECK(m == n && !memcmp(back, b, n));
+    seg_log_dispose(&l);
+    free(back);
+    free(b);
+}
+
 TEST(segment_resume_open_segment)
 {
     size_t n;

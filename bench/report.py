@@ -348,11 +348,16 @@ def report(res, rows, problems, stages, machine, grow, made, checked):
     out += ["", "## Machine", ""]
     out.append(md_table(["", ""], [[k, machine[k]] for k in
                                    ("cpu", "cores", "ram", "kernel", "os", "compiler", "ghc", "disk",
-                                    "commit", "load_start", "load_end", "total_s") if k in machine]))
+                                    "memory_first_touch", "pagecache_write", "commit", "load_start",
+                                    "load_end", "total_s") if k in machine]))
     out += ["", "Load average at the start and end tells how busy the machine was: with more load "
             "than cores the numbers are pessimistic and noisy. Cold-cache rows evict the input "
             "with posix_fadvise(POSIX_FADV_DONTNEED) before every run (falling back to "
-            "/proc/sys/vm/drop_caches); each row's note names the method used.", ""]
+            "/proc/sys/vm/drop_caches); each row's note names the method used. "
+            "memory_first_touch and pagecache_write (bench-memcost) are what memory the programs "
+            "have not touched before costs on this machine: every ingest pays them for its "
+            "buffers, aggregates and segments' page cache, and a virtual machine whose host takes "
+            "freed memory back charges far more than bare metal.", ""]
     out += ["## Headline ratios", ""]
     body = []
     for r in headline_rows(rows):

@@ -58,6 +58,21 @@ mkdir -p "$RES/rows" "$RES/logs" build/bench/run
     printf 'load_start\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$RES/machine.txt"
 
+# What memory not touched before costs here (every ingest pays it: its segments' page cache, its
+# buffers, its aggregates). A virtual machine whose host takes freed memory back charges far more
+# for it than bare metal, which moves the server rows.
+MEMCOST_MIB=256
+if [ "$MODE" = full ]; then MEMCOST_MIB=1024; fi
+if mc=$(build/bench-memcost build/bench/run "$MEMCOST_MIB" 2> "$RES/logs/memcost.log"); then
+    kv_of() { printf '%s\n' "$mc" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+    printf 'memory_first_touch\t%s ms/MiB in 4 KiB pages, %s ms/MiB in 2 MiB pages (touched again: %s, %s)\n' \
+        "$(kv_of anon_4k_first_ms_per_mib)" "$(kv_of anon_huge_first_ms_per_mib)" \
+        "$(kv_of anon_4k_again_ms_per_mib)" "$(kv_of anon_huge_again_ms_per_mib)" >> "$RES/machine.txt"
+    printf 'pagecache_write\t%s s/GiB of system time into pages the kernel takes in, %s s/GiB into pages just freed (%s MiB written)\n' \
+        "$(kv_of pagecache_fresh_sys_s_per_gib)" "$(kv_of pagecache_recycled_sys_s_per_gib)" \
+        "$MEMCOST_MIB" >> "$RES/machine.txt"
+fi
+
 # run_stage SCRIPT DIR: one stage script into DIR/NAME.tsv (its log in logs/), timed, with a
 # line on stderr; appends NAME RC SECONDS to stages.tsv unless DIR is the retry folder.
 run_stage() {

@@ -1,6 +1,7 @@
 /* Page-cache control for the benchmark's cold and warm runs: evict one file's cached pages
  * (posix_fadvise, falling back to /proc/sys/vm/drop_caches), pre-read it, and measure how much
- * of it is resident. Header-only, because each bench/NAME.c is one program. */
+ * of it is resident (tests/test_segment.c reads that too). Header-only, because each bench/NAME.c
+ * is one program. */
 #ifndef BENCH_PAGECACHE_H
 #define BENCH_PAGECACHE_H
 

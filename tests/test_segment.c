@@ -3,6 +3,8 @@
  * resuming a writer, and recovery from truncated and bit-flipped files. */
 #include "test.h"
 
+#include "../bench/pagecache.h"
+
 #include "err.h"
 #include "evlog.h"
 #include "seg_index.h"
@@ -13,7 +15,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -311,27 +312,6 @@ TEST(segment_index_walk_matches_decoder)
     free(c);
 }
 
-/* The fraction of a file's pages in the page cache (mincore over a mapping of it). */
-static double resident(const char *path)
-{
-    int fd = open(path, O_RDONLY);
-    REQUIRE(fd >= 0);
-    struct stat st;
-    REQUIRE(fstat(fd, &st) == 0 && st.st_size > 0);
-    size_t len = (size_t)st.st_size, pages = (len + 4095) / 4096;
-    void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-    REQUIRE(m != MAP_FAILED);
-    unsigned char *vec = calloc(pages + 1, 1);
-    REQUIRE(vec && mincore(m, len, vec) == 0);
-    size_t in = 0;
-    for (size_t i = 0; i < pages; i++)
-        in += vec[i] & 1;
-    free(vec);
-    munmap(m, len);
-    close(fd);
-    return (double)in / (double)pages;
-}
-
 /* The mean page-cache residency of a log's segment files but the last, and the last one's (the
  * files read as they are: opening the log would read them back in). */
 static void residency(const char *dir, double *closed, double *last)
@@ -344,7 +324,9 @@ static void residency(const char *dir, double *closed, double *last)
         snprintf(name, sizeof name, SEG_NAME_FMT, (unsigned long long)seq);
         snprintf(path, sizeof path, "%s/%s", dir, name);
         if (access(path, F_OK) != 0) break;
-        sum += r = resident(path);
+        r = pagecache_resident(path);
+        REQUIRE(r >= 0);
+        sum += r;
         nfiles++;
     }
     REQUIRE(nfiles >= 3);

@@ -2,7 +2,10 @@
  * seconds, as a dashboard polling the server would, rather than as fast as the server answers
  * (what wrk does, which measures a saturated server's queue). A request's latency runs from the
  * moment it was due, so a stall also delays the requests queued behind it (no coordinated
- * omission). Prints one line: "p50_ms p99_ms max_ms requests". */
+ * omission). It also tells apart what the server can be blamed for: the p99 of the client's own
+ * wake-ups (how late it woke for a request it had slept towards; the machine's scheduling, not
+ * the server) and the p99 of the service time (from sending a request to its whole answer).
+ * Prints one line: "p50_ms p99_ms max_ms requests wake_p99_ms service_p99_ms". */
 #include "clock.h"
 #include "httpc.h"
 
@@ -15,7 +18,9 @@ int main(int argc, char **argv)
     if (argc != 6) {
         fprintf(stderr, "usage: bench-reqlat BASE_URL PATH TOKEN RATE SECONDS\n"
                         "  GET PATH RATE times a second for SECONDS on one connection; prints\n"
-                        "  p50_ms p99_ms max_ms requests (latency from when a request was due)\n");
+                        "  p50_ms p99_ms max_ms requests (latency from when a request was due)\n"
+                        "  wake_p99_ms (how late the client woke for a request)\n"
+                        "  service_p99_ms (from sending a request to its answer)\n");
         return 2;
     }
     char err[256], auth[1100];
@@ -32,14 +37,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-reqlat: RATE and SECONDS must give 1 to 10^7 requests\n");
         return 2;
     }
-    double *lat = malloc(sizeof *lat * (size_t)n), t0 = now_s();
-    if (!lat) return 2;
+    double *lat = malloc(sizeof *lat * (size_t)n), *wake = malloc(sizeof *wake * (size_t)n);
+    double *service = malloc(sizeof *service * (size_t)n), t0 = now_s();
+    if (!lat || !wake || !service) return 2;
     for (long i = 0; i < n; i++) {
         double due = t0 + (double)i / rate, t = now_s();
+        wake[i] = 0; /* behind schedule: no wake-up, the wait was the server's */
         if (t < due) {
             struct timespec w = {(time_t)(due - t),
                                  (long)((due - t - (double)(time_t)(due - t)) * 1e9)};
             nanosleep(&w, NULL);
+            t = now_s();
+            wake[i] = (t - due) * 1000;
         }
         httpc_resp_t r = {0};
         if (httpc_request(h, "GET", argv[2], headers, NULL, 0, &r) != 0 || r.status != 200) {
@@ -48,12 +57,20 @@ int main(int argc, char **argv)
             return 1;
         }
         httpc_resp_dispose(&r);
-        lat[i] = (now_s() - due) * 1000;
+        double done = now_s();
+        lat[i] = (done - due) * 1000;
+        service[i] = (done - t) * 1000;
     }
     qsort(lat, (size_t)n, sizeof *lat, cmp_double);
+    qsort(wake, (size_t)n, sizeof *wake, cmp_double);
+    qsort(service, (size_t)n, sizeof *service, cmp_double);
     long p99 = (long)((double)n * 0.99);
-    printf("%.3f %.3f %.3f %ld\n", lat[n / 2], lat[p99 < n ? p99 : n - 1], lat[n - 1], n);
+    if (p99 >= n) p99 = n - 1;
+    printf("%.3f %.3f %.3f %ld %.3f %.3f\n", lat[n / 2], lat[p99], lat[n - 1], n, wake[p99],
+           service[p99]);
     free(lat);
+    free(wake);
+    free(service);
     httpc_destroy(h);
     return 0;
 }

@@ -181,12 +181,14 @@ reqlat_rows() {
         fail "$1" "$2" "bench-reqlat failed: $(head -c 200 "$OUT/reqlat.err")"
         return 1
     }
-    # shellcheck disable=SC2086 # p50 p99 max n
+    # shellcheck disable=SC2086 # p50 p99 max n wake_p99 service_p99
     set -- "$1" "$2" "$3" "$4" "$5" $res
     note="bench-reqlat: 100 GET/s for $4 s on one connection, $9 requests; $5"
     row "$1" "$2" p50 "$6" ms - - "$note"
     row "$1" "$2" p99 "$7" ms - - "$note"
     row "$1" "$2" max "$8" ms - - "$note"
+    row "$1" "$2" client_wake_p99 "${10}" ms - - "how late the client itself woke for its requests (the machine's scheduling, in the p99 above); $note"
+    row "$1" "$2" service_p99 "${11}" ms - - "from sending each request to its whole answer; $note"
 }
 
 # http_turns: the server's event-loop turns of at most 5 ms and 2 ms of CPU, and all of them

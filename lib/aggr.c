@@ -264,20 +264,47 @@ static void gc_end(aggr_t *a, uint64_t t)
         u->rows[u->open[i]].open_start = t; /* ... and restart */
 }
 
-static void user_message(aggr_t *a, const evlog_bytes_t *text, uint64_t t)
+/* A START or STOP message pairs its label's row; returns the row, or -1 when it touched none. */
+static long user_message(aggr_t *a, const evlog_bytes_t *text, uint64_t t)
 {
     const char *s = (const char *)text->p, *label;
     size_t n = text->len, len;
     int64_t sub;
+    long row = -1;
     if (labelkey_has_prefix(s, n, &a->start_key)) {
         gea_parse_label(s + a->start_len, n - a->start_len, &label, &len, &sub);
-        long row = text_row(a, &a->labels_ix, AS_LABELS, label, len, sub, AK_USER, true);
+        row = text_row(a, &a->labels_ix, AS_LABELS, label, len, sub, AK_USER, true);
         pair_start(&a->s[AS_LABELS], (uint32_t)row, t);
     } else if (labelkey_has_prefix(s, n, &a->stop_key)) {
         gea_parse_label(s + a->stop_len, n - a->stop_len, &label, &len, &sub);
-        long row = text_row(a, &a->labels_ix, AS_LABELS, label, len, sub, AK_USER, false);
+        row = text_row(a, &a->labels_ix, AS_LABELS, label, len, sub, AK_USER, false);
         if (row >= 0) pair_stop(&a->s[AS_LABELS], (uint32_t)row, t);
     }
+    return row;
+}
+
+/* A user message the producer's analysis resolved (see aggr_event_tagged): a known id pairs its
+ * row at once; an id's first message (a start, with its text) makes the row and remembers it. */
+static void user_tagged(aggr_t *a, const evlog_event_t *ev, uint32_t tag, uint64_t t)
+{
+    if (tag == GEA_TAG_NONE) return;
+    uint32_t i = gea_tag_index(tag);
+    if (i >= a->tag_rows_cap) {
+        size_t old = a->tag_rows_cap;
+        xgrow((void **)&a->tag_rows, &a->tag_rows_cap, (size_t)i + 1, sizeof *a->tag_rows);
+        memset(a->tag_rows + old, 0xff, (a->tag_rows_cap - old) * sizeof *a->tag_rows);
+    }
+    uint32_t row = a->tag_rows[i];
+    if (row != UINT32_MAX) {
+        if (gea_tag_stop(tag))
+            pair_stop(&a->s[AS_LABELS], row, t);
+        else
+            pair_start(&a->s[AS_LABELS], row, t);
+        return;
+    }
+    if (!ev->known) return; /* no text: not the id's first message, which always has it */
+    long r = user_message(a, &ev->f.msg.text, t);
+    if (r >= 0) a->tag_rows[i] = (uint32_t)r;
 }
 
 /* ---- heap, heap profile, sparks ----------------------------------------------------------- */
@@ -453,6 +480,7 @@ void aggr_destroy(aggr_t *a)
     }
     free(a->labels_ix.slots);
     free(a->hp_ix.slots);
+    free(a->tag_rows);
     tidmap_dispose(&a->tids);
     free(a->caps);
     free(a->ctr);
@@ -464,6 +492,11 @@ void aggr_destroy(aggr_t *a)
 /* ---- events ------------------------------------------------------------------------------- */
 
 void aggr_event(aggr_t *a, const evlog_event_t *ev)
+{
+    aggr_event_tagged(a, ev, 0);
+}
+
+void aggr_event_tagged(aggr_t *a, const evlog_event_t *ev, uint32_t tag)
 {
     if (ev->type == EVLOG_BLOCK_MARKER) return;
     uint64_t t = ev->ts;
@@ -477,9 +510,13 @@ void aggr_event(aggr_t *a, const evlog_event_t *ev)
     } else {
         a->now = t;
     }
-    if (!ev->known) return;
+    bool tagged = tag && ev->type == EVLOG_USER_MSG;
+    if (!ev->known && !tagged) return;
     acap_t *c = cap_get(a, ev->cap, t);
-    switch (ev->type) {
+    switch (tagged ? 0xFFFF : ev->type) {
+    case 0xFFFF: /* not an event type (block markers returned above) */
+        user_tagged(a, ev, tag, t);
+        break;
     case EVLOG_CREATE_THREAD:
         thread_create(a, ev->f.thread.tid, t);
         break;
@@ -576,7 +613,7 @@ size_t aggr_bins_memory(const aggr_t *a)
 size_t aggr_memory(const aggr_t *a)
 {
     size_t m = sizeof *a + a->bins_mem + a->ncaps * sizeof *a->caps + a->nctr * sizeof *a->ctr;
-    m += (a->labels_ix.cap + a->hp_ix.cap) * sizeof(uint32_t);
+    m += (a->labels_ix.cap + a->hp_ix.cap + a->tag_rows_cap) * sizeof(uint32_t);
     m += a->tids.dense_cap * sizeof(uint32_t) + a->tids.sparse.cap * 2 * sizeof(uint32_t);
     for (int i = 0; i < AS_N; i++) {
         const aseries_t *s = &a->s[i];

@@ -85,6 +85,12 @@ void aggr_destroy(aggr_t *a);
 /* Feeds one event (borrowed). Block markers are ignored; events older than one already fed are
  * applied to past bins and counted (aggr_late). Writer thread. */
 void aggr_event(aggr_t *a, const evlog_event_t *ev);
+/* aggr_event for events a gea analysis with the same start and stop prefixes, and no windows,
+ * saw in the same order: `tag` is its gea_pipe_tag for a user message (0: none, as aggr_event),
+ * so that the labels are paired without reading the text, which such a message may then lack
+ * (payload NULL, known false) except for the first of each id. The state is the one aggr_event
+ * gives. Writer thread. */
+void aggr_event_tagged(aggr_t *a, const evlog_event_t *ev, uint32_t tag);
 
 /* The accessors below read counters; like queries, reader threads call them under the caller's
  * lock. Events fed (block markers excluded), and of those, late ones. */

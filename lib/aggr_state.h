@@ -101,6 +101,8 @@ struct aggr {
     aseries_t s[AS_N];
     size_t bins_mem, shrink_at;
     strix_t labels_ix, hp_ix;
+    uint32_t *tag_rows; /* aggr_event_tagged: a tag's id index -> its labels row, or UINT32_MAX */
+    size_t tag_rows_cap;
     tidmap_t tids;
     acap_t *caps;
     size_t ncaps;

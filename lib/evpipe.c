@@ -13,14 +13,17 @@
 #define BATCH_BYTES (512u << 10) /* a batch's events; every event fits (payload <= 65535) */
 #define BATCHES 4
 
-/* An event in a batch: this header, then its payload, padded to 8 bytes. */
+/* An event in a batch: this header, then its payload (unless REC_BARE), padded to 8 bytes. */
 typedef struct rec {
     uint64_t ts, offset;
     int32_t cap;
     uint32_t size;
     uint16_t type;
-    uint16_t pad[3];
+    uint16_t flags;
+    uint32_t tag;
 } rec_t;
+
+#define REC_BARE 1u /* pushed without its payload */
 
 typedef struct batch {
     size_t used; /* bytes of records */
@@ -59,11 +62,17 @@ static void *consumer_main(void *arg)
             ev.offset = r.offset;
             ev.cap = r.cap;
             ev.size = r.size;
-            ev.payload = b->bytes + at + sizeof r;
             ev.known = false;
+            if (r.flags & REC_BARE) {
+                ev.payload = NULL;
+                at += sizeof r;
+                p->sink.event(p->sink.ctx, &ev, r.tag);
+                continue;
+            }
+            ev.payload = b->bytes + at + sizeof r;
             at += sizeof r + ((r.size + 7u) & ~7u);
             /* the fields again, from the copied payload (they pointed into the producer's) */
-            if (evlog_decode_fields(&ev, false) == 0) p->sink.event(p->sink.ctx, &ev);
+            if (evlog_decode_fields(&ev, false) == 0) p->sink.event(p->sink.ctx, &ev, r.tag);
         }
         pthread_mutex_lock(&p->mu);
         p->head = (p->head + 1) % BATCHES;
@@ -119,11 +128,13 @@ static void hand_over(evpipe_t *p)
     b->reset = false;
 }
 
-void evpipe_push_spsc(evpipe_t *p, const evlog_event_t *ev)
+void evpipe_push_spsc(evpipe_t *p, const evlog_event_t *ev, uint32_t tag, bool bare)
 {
     batch_t *b = p->b[p->cur];
-    uint32_t size = ev->payload ? ev->size : 0;
-    size_t need = sizeof(rec_t) + ((size + 7u) & ~7u);
+    uint32_t size = ev->size;
+    bare |= !ev->payload;
+    uint16_t flags = bare ? REC_BARE : 0;
+    size_t need = sizeof(rec_t) + (bare ? 0 : ((size + 7u) & ~7u));
     if (b->used + need > BATCH_BYTES) {
         hand_over(p);
         b = p->b[p->cur];
@@ -138,7 +149,9 @@ void evpipe_push_spsc(evpipe_t *p, const evlog_event_t *ev)
     memcpy(d + offsetof(rec_t, cap), &cap, sizeof cap);
     memcpy(d + offsetof(rec_t, size), &size, sizeof size);
     memcpy(d + offsetof(rec_t, type), &ev->type, sizeof ev->type);
-    if (size) memcpy(d + sizeof(rec_t), ev->payload, size);
+    memcpy(d + offsetof(rec_t, flags), &flags, sizeof flags);
+    memcpy(d + offsetof(rec_t, tag), &tag, sizeof tag);
+    if (!bare && size) memcpy(d + sizeof(rec_t), ev->payload, size);
     b->used += need;
 }
 

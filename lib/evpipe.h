@@ -8,10 +8,11 @@
 #include "evlog.h"
 
 /* The consumer's calls, on its thread: every event in the producer's order (borrowed for the
- * call; its fields decoded again from the copied payload), and `reset` where the producer
+ * call; its fields decoded again from the copied payload, or, pushed without one, undecoded:
+ * payload NULL, known false) with the tag the producer gave it, and `reset` where the producer
  * called evpipe_reset_spsc. */
 typedef struct evpipe_sink {
-    void (*event)(void *ctx, const evlog_event_t *ev);
+    void (*event)(void *ctx, const evlog_event_t *ev, uint32_t tag);
     void (*reset)(void *ctx);
     void *ctx;
 } evpipe_sink_t;
@@ -22,9 +23,10 @@ typedef struct evpipe evpipe_t;
  * or NULL when no thread could start (the caller then consumes the events itself). Any
  * thread; the caller becomes the producer. */
 evpipe_t *evpipe_create(const evpipe_sink_t *sink, const char *name);
-/* Copies ev (borrowed) into the current batch; hands full batches over, waiting while the
- * consumer holds every batch. Producer thread only. */
-void evpipe_push_spsc(evpipe_t *p, const evlog_event_t *ev);
+/* Copies ev (borrowed; its payload too unless `bare` or ev->payload is NULL) and a tag the
+ * consumer gets with it (the pipe does not read it) into the current batch; hands full batches
+ * over, waiting while the consumer holds every batch. Producer thread only. */
+void evpipe_push_spsc(evpipe_t *p, const evlog_event_t *ev, uint32_t tag, bool bare);
 /* The consumer calls sink.reset after the events pushed so far. Producer thread only. */
 void evpipe_reset_spsc(evpipe_t *p);
 /* Hands over what is left, waits until the consumer has had every event, joins it and frees

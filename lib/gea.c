@@ -38,6 +38,7 @@ struct gea {
     running_t *threads;
     size_t nthreads, threads_cap;
     char *win_name;
+    uint32_t user_tag; /* the last event's, see gea_pipe_tag */
 };
 
 /* ---- labels and ids ---------------------------------------------------------------------- */
@@ -512,15 +513,20 @@ static void user_message(gea_t *g, gea_window_t *w, const evlog_bytes_t *text, u
     const char *s = (const char *)text->p, *label;
     size_t n = text->len, len;
     int64_t sub;
+    long id = -1;
+    bool stop = false;
     if (labelkey_has_prefix(s, n, &g->start)) {
         parse_label(s + g->start_len, n - g->start_len, &label, &len, &sub);
-        if (w->in_window) event_start(w, GEA_USER, user_id(g, w, label, len, sub, true), t);
+        if (w->in_window) event_start(w, GEA_USER, id = user_id(g, w, label, len, sub, true), t);
         if (is_window(g, label, len, sub)) window_start(g, w, t);
     } else if (labelkey_has_prefix(s, n, &g->stop)) {
         parse_label(s + g->stop_len, n - g->stop_len, &label, &len, &sub);
         if (is_window(g, label, len, sub)) w = window_stop(g, w, t);
-        if (w->in_window) event_stop(w, GEA_USER, user_id(g, w, label, len, sub, false), t);
+        if (w->in_window) event_stop(w, GEA_USER, id = user_id(g, w, label, len, sub, false), t);
+        stop = true;
     }
+    if (!g->has_window && id < (1l << 30))
+        g->user_tag = id < 0 ? GEA_TAG_NONE : gea_tag_of((uint32_t)id, stop);
 }
 
 void gea_fields(uint64_t bits[1024])
@@ -602,7 +608,22 @@ void gea_event(gea_t *g, const evlog_event_t *ev)
         w->first_ts = t;
     }
     if (t > w->end) w->end = t;
+    g->user_tag = 0;
     if (ev->known) known_event(g, w, ev);
+}
+
+uint32_t gea_pipe_tag(const gea_t *g, const evlog_event_t *ev, uint32_t *ids, bool *bare)
+{
+    *bare = false;
+    if (ev->type != EVLOG_USER_MSG || !ev->known) return 0;
+    uint32_t tag = g->user_tag;
+    if (tag <= GEA_TAG_NONE) return tag;
+    uint32_t i = gea_tag_index(tag);
+    if (i < *ids)
+        *bare = true;
+    else
+        *ids = i + 1; /* a new id is the newest: its index is the highest so far */
+    return tag;
 }
 
 void gea_skipped(gea_t *g, uint64_t first, uint64_t last)

@@ -101,6 +101,29 @@ void gea_fields(uint64_t bits[1024]);
  * none); the same as feeding them, for an analysis without windows (with windows they must be
  * fed). */
 void gea_skipped(gea_t *g, uint64_t first, uint64_t last);
+/* For a consumer of the same events on another thread (aggr_event_tagged behind an event pipe)
+ * that pairs labels with the same start and stop prefixes: what the event just fed (ev) did to
+ * the user ids, so that the consumer need not parse its text. Returns 0 when that cannot be told
+ * (not a user message, windows on, an id index past 2^30), GEA_TAG_NONE when it started or
+ * stopped no id (no prefix, or the stop of an id never started), else gea_tag_of(index, stop),
+ * the index being the id's place among the analysis' ids (dense, in order of creation, so the
+ * first tag of an index is its creating start). *bare tells whether the text can be left out, as
+ * an earlier tag named the same id; *ids is the caller's count of ids named so far: 0 at the
+ * start and after every reset of the consumer. gea_event's thread, right after it. */
+uint32_t gea_pipe_tag(const gea_t *g, const evlog_event_t *ev, uint32_t *ids, bool *bare);
+#define GEA_TAG_NONE 1u
+static inline uint32_t gea_tag_of(uint32_t index, bool stop)
+{
+    return 2u + 2u * index + (stop ? 1u : 0u);
+}
+static inline uint32_t gea_tag_index(uint32_t tag)
+{
+    return (tag - 2u) >> 1;
+}
+static inline bool gea_tag_stop(uint32_t tag)
+{
+    return tag & 1u;
+}
 /* The analyses to report, per spec §4: every closed window, or the single analysis when no
  * window closed. Pointers stay valid until the next gea_event or gea_destroy. */
 size_t gea_outputs(const gea_t *g);

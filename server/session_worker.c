@@ -28,7 +28,8 @@ typedef struct exact {
     aggr_t *a;       /* the aggregates made in this pass, or NULL */
     evpipe_t *apart; /* or made from the pass's events on a thread of their own */
     aggr_t *pipe_a;  /* (the consumer's aggregates) */
-    aggr_opts_t ao;
+    aggr_opts_t ao;  /* (the default start and stop prefixes, as the totals' analysis) */
+    uint32_t ids;    /* ids named down the pipe (gea_pipe_tag) */
 } exact_t;
 
 static int exact_event(void *ctx, const evlog_event_t *ev)
@@ -36,7 +37,12 @@ static int exact_event(void *ctx, const evlog_event_t *ev)
     exact_t *x = ctx;
     gea_event(x->g, ev);
     if (x->a) aggr_event(x->a, ev);
-    if (x->apart) evpipe_push_spsc(x->apart, ev);
+    if (!x->apart) return 0;
+    /* A user message the analysis has parsed goes down the pipe with its verdict, so that the
+     * aggregates pair the label without parsing it again, and bare once its id was named. */
+    bool bare;
+    uint32_t tag = gea_pipe_tag(x->g, ev, &x->ids, &bare);
+    evpipe_push_spsc(x->apart, ev, tag, bare);
     return 0;
 }
 
@@ -45,6 +51,7 @@ static void exact_reset(void *ctx)
     exact_t *x = ctx;
     gea_destroy(x->g);
     x->g = gea_create(NULL);
+    x->ids = 0;
     if (x->apart) evpipe_reset_spsc(x->apart);
     if (!x->a) return;
     aggr_destroy(x->a);
@@ -52,9 +59,9 @@ static void exact_reset(void *ctx)
 }
 
 /* The consumer's side of the settling pass: the exact aggregates, on their own thread. */
-static void pipe_event(void *ctx, const evlog_event_t *ev)
+static void pipe_event(void *ctx, const evlog_event_t *ev, uint32_t tag)
 {
-    aggr_event(((exact_t *)ctx)->pipe_a, ev);
+    aggr_event_tagged(((exact_t *)ctx)->pipe_a, ev, tag);
 }
 
 static void pipe_reset(void *ctx)

@@ -1,6 +1,7 @@
 /* The event pipe: a real log's events pushed from one thread reach the consumer thread in order,
- * with their payloads and decoded fields, and resets arrive between the same events; the test
- * also runs under ThreadSanitizer in `make test`. */
+ * with their payloads and decoded fields (or bare, when pushed without a payload) and their tags,
+ * and resets arrive between the same events; the test also runs under ThreadSanitizer in
+ * `make test`. */
 #include "test.h"
 
 #include "evpipe.h"
@@ -8,18 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A digest of what a consumer reads of an event: header, payload, and a message's text. */
-static uint64_t digest(const evlog_event_t *ev)
+/* A digest of what a consumer reads of an event: header, tag, payload, and a message's text. */
+static uint64_t digest(const evlog_event_t *ev, uint32_t tag)
 {
     uint64_t h = 1469598103934665603ull;
 #define MIX(v) h = (h ^ (uint64_t)(v)) * 1099511628211ull
+    MIX(tag);
+    MIX(ev->payload == NULL);
     MIX(ev->type);
     MIX(ev->ts);
     MIX(ev->offset);
     MIX((uint32_t)ev->cap);
     MIX(ev->size);
     MIX(ev->known);
-    for (uint32_t i = 0; i < ev->size; i++)
+    for (uint32_t i = 0; ev->payload && i < ev->size; i++)
         MIX(ev->payload[i]);
     if (ev->known && ev->type == EVLOG_USER_MSG)
         for (size_t i = 0; i < ev->f.msg.text.len; i++)
@@ -55,8 +58,17 @@ static int feed_event(void *ctx, const evlog_event_t *ev)
 {
     feed_t *f = ctx;
     if (ev->type == EVLOG_BLOCK_MARKER) return 0;
-    evpipe_push_spsc(f->p, ev);
-    seq_add(&f->sent, digest(ev));
+    uint32_t tag = (uint32_t)f->sent.n * 2654435761u;
+    bool bare = f->sent.n % 7 == 3;
+    evpipe_push_spsc(f->p, ev, tag, bare);
+    if (bare) { /* what the consumer gets of it */
+        evlog_event_t e = *ev;
+        e.payload = NULL;
+        e.known = false;
+        seq_add(&f->sent, digest(&e, tag));
+    } else {
+        seq_add(&f->sent, digest(ev, tag));
+    }
     if (f->sent.n % 5000 == 0) {
         evpipe_reset_spsc(f->p);
         seq_add(&f->sent, RESET_MARK);
@@ -64,9 +76,9 @@ static int feed_event(void *ctx, const evlog_event_t *ev)
     return 0;
 }
 
-static void got_event(void *ctx, const evlog_event_t *ev)
+static void got_event(void *ctx, const evlog_event_t *ev, uint32_t tag)
 {
-    seq_add(ctx, digest(ev));
+    seq_add(ctx, digest(ev, tag));
 }
 
 static void got_reset(void *ctx)

@@ -453,9 +453,12 @@ aggr_t *aggr_create(const aggr_opts_t *o)
     a->o = d;
     a->shrink_at = d.max_memory;
     tiers_opts_t to = {.fine_ns = d.fine_ns, .bins = d.bins_per_tier, .levels = d.tiers};
-    for (int i = 0; i < AS_N; i++)
+    a->spares.max_bytes = d.max_memory;
+    for (int i = 0; i < AS_N; i++) {
         tiers_init(&a->s[i].t, &to, i == AS_HEAP || i == AS_HEAPPROF || i == AS_SPARKS,
                    &a->bins_mem);
+        tiers_use_spares(&a->s[i].t, &a->spares);
+    }
     tidmap_init(&a->tids);
     add_row(a, AS_GC, "GC", 2, GC_PAUSE, 0, AK_PAUSE);
     add_row(a, AS_GC, "GC", 2, GC_COUNT, 0, AK_COUNT);
@@ -478,6 +481,7 @@ void aggr_destroy(aggr_t *a)
         free(s->open);
         tiers_dispose(&s->t);
     }
+    tiers_spares_dispose(&a->spares);
     free(a->labels_ix.slots);
     free(a->hp_ix.slots);
     free(a->tag_rows);
@@ -612,7 +616,8 @@ size_t aggr_bins_memory(const aggr_t *a)
 
 size_t aggr_memory(const aggr_t *a)
 {
-    size_t m = sizeof *a + a->bins_mem + a->ncaps * sizeof *a->caps + a->nctr * sizeof *a->ctr;
+    size_t m = sizeof *a + a->bins_mem + a->spares.bytes + a->ncaps * sizeof *a->caps +
+               a->nctr * sizeof *a->ctr;
     m += (a->labels_ix.cap + a->hp_ix.cap + a->tag_rows_cap) * sizeof(uint32_t);
     m += a->tids.dense_cap * sizeof(uint32_t) + a->tids.sparse.cap * 2 * sizeof(uint32_t);
     for (int i = 0; i < AS_N; i++) {

@@ -100,6 +100,7 @@ struct aggr {
     size_t start_len, stop_len;
     aseries_t s[AS_N];
     size_t bins_mem, shrink_at;
+    tiers_spares_t spares; /* every series' spare cell arrays: bins and spares <= max_memory */
     strix_t labels_ix, hp_ix;
     uint32_t *tag_rows; /* aggr_event_tagged: a tag's id index -> its labels row, or UINT32_MAX */
     size_t tag_rows_cap;

@@ -86,11 +86,102 @@ void tiers_init(tiers_t *t, const tiers_opts_t *o, bool gauge, size_t *mem_total
     }
 }
 
+/* ---- cell arrays ------------------------------------------------------------------------ */
+
+/* The spare list of arrays of cap entries, or -1 when cap is not 4 << k. */
+static int spare_class(uint32_t cap)
+{
+    if (cap < 4 || (cap & (cap - 1))) return -1;
+    int k = __builtin_ctz(cap) - 2;
+    return k < TIERS_SPARE_CLASSES ? k : -1;
+}
+
+/* Frees spare arrays, the largest first, until the spares hold at most `keep` bytes. */
+static void spares_cut(tiers_spares_t *sp, size_t keep)
+{
+    for (int k = TIERS_SPARE_CLASSES - 1; k >= 0 && sp->bytes > keep; k--)
+        for (int gauge = 0; gauge < 2 && sp->bytes > keep; gauge++) {
+            void **list = gauge ? &sp->gauges[k] : &sp->cells[k];
+            size_t size =
+                (size_t)(4u << k) * (gauge ? sizeof(tiers_gauge_t) : sizeof(tiers_cell_t));
+            while (*list && sp->bytes > keep) {
+                void *p = *list;
+                memcpy(list, p, sizeof p); /* a spare array's first bytes link the list */
+                free(p);
+                sp->bytes -= size;
+            }
+        }
+}
+
+/* An array of cap entries of `size` bytes (gauge extras or cells): a spare one, or a new one (the
+ * spares shrinking to leave it room under their bound). */
+static void *arr_take(tiers_t *t, bool gauge, uint32_t cap, size_t size)
+{
+    tiers_spares_t *sp = t->spares;
+    if (!sp) return xmalloc(cap * size);
+    int k = spare_class(cap);
+    void **list = k < 0 ? NULL : gauge ? &sp->gauges[k] : &sp->cells[k];
+    if (list && *list) {
+        void *p = *list;
+        memcpy(list, p, sizeof p);
+        sp->bytes -= cap * size;
+        return p;
+    }
+    size_t held = t->mem_total ? *t->mem_total : t->mem;
+    if (sp->bytes && held + sp->bytes > sp->max_bytes)
+        spares_cut(sp, held < sp->max_bytes ? sp->max_bytes - held : 0);
+    return xmalloc(cap * size);
+}
+
+/* Lets array p of cap entries go: to the spares while there is room under their bound for it,
+ * else back to malloc. */
+static void arr_give(tiers_t *t, bool gauge, void *p, uint32_t cap, size_t size)
+{
+    if (!p) return;
+    tiers_spares_t *sp = t->spares;
+    int k = spare_class(cap);
+    size_t held = sp ? (t->mem_total ? *t->mem_total : t->mem) + sp->bytes : 0;
+    if (!sp || k < 0 || held + cap * size > sp->max_bytes) {
+        free(p);
+        return;
+    }
+    void **list = gauge ? &sp->gauges[k] : &sp->cells[k];
+    memcpy(p, list, sizeof *list);
+    *list = p;
+    sp->bytes += cap * size;
+}
+
+/* Slot s's arrays grown to cap entries (its n entries kept). */
+static void slot_grow(tiers_t *t, tiers_slot_t *s, uint32_t cap)
+{
+    tiers_cell_t *c = arr_take(t, false, cap, sizeof *c);
+    if (s->n) memcpy(c, s->c, s->n * sizeof *c);
+    arr_give(t, false, s->c, s->cap, sizeof *c);
+    s->c = c;
+    if (t->gauge) {
+        tiers_gauge_t *g = arr_take(t, true, cap, sizeof *g);
+        if (s->n) memcpy(g, s->g, s->n * sizeof *g);
+        arr_give(t, true, s->g, s->cap, sizeof *g);
+        s->g = g;
+    }
+    s->cap = cap;
+}
+
+void tiers_use_spares(tiers_t *t, tiers_spares_t *sp)
+{
+    t->spares = sp;
+}
+
+void tiers_spares_dispose(tiers_spares_t *sp)
+{
+    spares_cut(sp, 0);
+}
+
 static void free_slot(tiers_t *t, tiers_level_t *L, tiers_slot_t *s)
 {
     if (s->cap) mem_sub(t, L, s->cap * entry_size(t));
-    free(s->c);
-    free(s->g);
+    arr_give(t, false, s->c, s->cap, sizeof *s->c);
+    arr_give(t, true, s->g, s->cap, sizeof *s->g);
     s->c = NULL;
     s->g = NULL;
     s->n = s->cap = 0;
@@ -199,10 +290,8 @@ static inline uint32_t entry(tiers_t *t, uint32_t k, tiers_slot_t *s, int64_t b,
             }
     if (s->n == s->cap) {
         uint32_t cap = s->cap ? s->cap * 2 : 4;
-        s->c = xrealloc(s->c, cap * sizeof *s->c);
-        if (t->gauge) s->g = xrealloc(s->g, cap * sizeof *s->g);
         mem_add(t, &t->lv[k], (cap - s->cap) * entry_size(t));
-        s->cap = cap;
+        slot_grow(t, s, cap);
     }
     uint32_t i = s->n++;
     s->c[i] = (tiers_cell_t){.row = row};
@@ -375,10 +464,8 @@ static void merge_into(tiers_t *t, tiers_level_t *L, tiers_slot_t *dst, const ti
         if (p == NONE) {
             if (dst->n == dst->cap) {
                 uint32_t cap = dst->cap ? dst->cap * 2 : 4;
-                dst->c = xrealloc(dst->c, cap * sizeof *dst->c);
-                if (t->gauge) dst->g = xrealloc(dst->g, cap * sizeof *dst->g);
                 mem_add(t, L, (cap - dst->cap) * entry_size(t));
-                dst->cap = cap;
+                slot_grow(t, dst, cap);
             }
             p = dst->n++;
             dst->c[p] = *c;

@@ -52,8 +52,20 @@ typedef struct tiers_level {
 } tiers_level_t;
 
 /* Storage of one series, on caller storage. Fields are read-only for callers. */
+/* Cell arrays let go by trimmed and folded bins, kept for the bins that come next, so that a
+ * series held at its memory bound does not go through malloc and free for every bin: one list
+ * per capacity (4 << k entries), kept while the storages' bytes (their shared counter) and the
+ * spares stay within max_bytes together (spares are not counted as the storages' bytes). Shared
+ * by the storages of one owner; one thread at a time, as they are. */
+#define TIERS_SPARE_CLASSES 24
+typedef struct tiers_spares {
+    void *cells[TIERS_SPARE_CLASSES], *gauges[TIERS_SPARE_CLASSES];
+    size_t bytes, max_bytes;
+} tiers_spares_t;
+
 typedef struct tiers {
     tiers_opts_t o;
+    tiers_spares_t *spares; /* may be NULL: arrays go straight back to malloc */
     bool gauge;
     tiers_level_t lv[TIERS_MAX_LEVELS];
     int8_t shift[TIERS_MAX_LEVELS]; /* width = fine_ns << shift, or -1: divide by the width */
@@ -82,8 +94,14 @@ typedef struct tiers_grid {
  * fatal. Like every function here: one thread at a time per storage, readers included (they
  * share a scratch bin); readers must not run while a writer does. */
 void tiers_init(tiers_t *t, const tiers_opts_t *o, bool gauge, size_t *mem_total);
-/* Frees everything. Safe on zeroed or disposed storage. */
+/* Frees everything (its arrays go to its spares, if any, as far as they take them). Safe on
+ * zeroed or disposed storage. */
 void tiers_dispose(tiers_t *t);
+/* Lets storage t keep the arrays it lets go in `sp` (borrowed; NULL: none) and take its new ones
+ * from there. Its results are the same either way. */
+void tiers_use_spares(tiers_t *t, tiers_spares_t *sp);
+/* Frees the arrays `sp` keeps. */
+void tiers_spares_dispose(tiers_spares_t *sp);
 /* Makes rows [0, n) usable. */
 void tiers_rows(tiers_t *t, uint32_t n);
 /* Adds the span [s, e) of `row`: each bin of each level gets the ns it overlaps. */

@@ -161,3 +161,83 @@ TEST(tiers_folds_equal_direct_writes)
     run(true, 4242);
     run(true, 99);
 }
+
+/* ---- spare arrays ------------------------------------------------------------------------- */
+
+/* Every retained bin of a and b holds the same entries in the same order; 0 or how many differ. */
+static int same_bins(const tiers_t *a, const tiers_t *b)
+{
+    int bad = 0;
+    for (uint32_t k = 0; k < LEVELS; k++) {
+        if (a->lv[k].lo != b->lv[k].lo || a->lv[k].hi != b->lv[k].hi) bad++;
+        for (int64_t bin = a->lv[k].lo; bin <= a->lv[k].hi; bin++) {
+            const tiers_slot_t *x = tiers_slot(a, k, bin), *y = tiers_slot(b, k, bin);
+            if (!x || !y) {
+                bad += (x == NULL) != (y == NULL);
+                continue;
+            }
+            if (x->n != y->n || memcmp(x->c, y->c, x->n * sizeof *x->c)) bad++;
+        }
+    }
+    return bad;
+}
+
+/* Two storages take the same writes, one with spare arrays under a bound, and both drop their
+ * oldest bins whenever they hold more than a budget (as the aggregates' memory bound does): the
+ * bins stay the same, so do the byte counts, spares are kept only while bins and spares together
+ * are within the spares' bound, and they are taken again. */
+TEST(tiers_spares_same_bins_within_bound)
+{
+    for (int gauge = 0; gauge < 2; gauge++) {
+        size_t mem_a = 0, mem_b = 0, budget = 24u << 10;
+        tiers_spares_t sp = {.max_bytes = budget + (budget >> 2)};
+        tiers_t a, b;
+        tiers_opts_t o = {.fine_ns = FINE, .bins = BINS, .levels = LEVELS};
+        tiers_init(&a, &o, gauge, &mem_a);
+        tiers_init(&b, &o, gauge, &mem_b);
+        tiers_use_spares(&b, &sp);
+        tiers_rows(&a, 64);
+        tiers_rows(&b, 64);
+        uint32_t seed = 4711 + (uint32_t)gauge;
+        uint64_t now = 0;
+        size_t most_spare = 0, taken = 0, trims = 0;
+        int bad = 0;
+        for (int i = 0; i < STEPS * 4 && !bad; i++) {
+            size_t before = sp.bytes;
+            now += rnd(&seed) % MAXSTEP;
+            uint32_t row = rnd(&seed) % 64;
+            if (gauge) {
+                double v = (double)(rnd(&seed) % 1000);
+                tiers_sample(&a, row, now, v);
+                tiers_sample(&b, row, now, v);
+            } else {
+                uint64_t s = now > 5000 ? now - rnd(&seed) % 5000 : 0;
+                tiers_span(&a, row, s, now + 1);
+                tiers_span(&b, row, s, now + 1);
+            }
+            if (sp.bytes < before) taken++;
+            for (uint32_t k = 0; k + 1 < LEVELS && mem_a > budget; k++) {
+                const tiers_level_t *L = &a.lv[k];
+                if (L->hi <= L->lo) continue;
+                int64_t lo = L->lo + (L->hi - L->lo + 1) / 4 + 1;
+                tiers_trim(&a, k, lo);
+                tiers_trim(&b, k, lo);
+                trims++;
+            }
+            if (sp.bytes > most_spare) most_spare = sp.bytes;
+            if (mem_a != mem_b || (sp.bytes && mem_b + sp.bytes > sp.max_bytes)) bad++;
+            if (i % 1009 == 0) bad += same_bins(&a, &b);
+        }
+        bad += same_bins(&a, &b);
+        CHECKF(bad == 0, "%s: %d differences (bytes %zu vs %zu, spares %zu)",
+               gauge ? "gauges" : "spans", bad, mem_a, mem_b, sp.bytes);
+        CHECKF(trims > 100 && most_spare > 0 && taken > 100,
+               "%zu trims, %zu spare bytes at most, "
+               "taken %zu times",
+               trims, most_spare, taken);
+        tiers_dispose(&a);
+        tiers_dispose(&b);
+        tiers_spares_dispose(&sp);
+        CHECK(sp.bytes == 0);
+    }
+}

@@ -1,17 +1,14 @@
 /* Tests of the live aggregates (lib/aggr.h) and their SVG diagrams (lib/aggr_svg.h): exact values
  * on hand-made event sequences (GC correction, capability states, thread names), exact folding
  * between tiers, late events, the memory bound, open intervals, row selection, every series on
- * the shared logs against the file-path analysis, the same state when labels come resolved by the
- * analysis (tagged), and well-formed SVG of every kind. */
+ * the shared logs against the file-path analysis, and well-formed SVG of every kind. */
 #include "test.h"
 
 #include "aggr.h"
-#include "aggr_snap.h"
 #include "aggr_svg.h"
 #include "err.h"
 #include "gea.h"
 #include "order.h"
-#include "snapshot.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -704,133 +701,6 @@ TEST(aggr_series_on_shared_logs)
                                        "heap-nonmoving", "small",      "leech-main"};
     for (size_t i = 0; i < sizeof logs / sizeof *logs; i++)
         check_log(logs[i]);
-}
-
-/* ---- tagged feeds ------------------------------------------------------------------------- */
-
-/* The same events fed twice: to aggr_event, and to aggr_event_tagged with the tags of a gea
- * analysis fed before it and the messages of ids already named bare, as the settle's event pipe
- * delivers them (server/session_worker.c). */
-typedef struct twin {
-    aggr_t *plain, *tagged;
-    gea_t *g;
-    uint32_t ids;
-    size_t tags, bare;
-} twin_t;
-
-static int feed_twin(void *ctx, const evlog_event_t *ev)
-{
-    twin_t *t = ctx;
-    aggr_event(t->plain, ev);
-    gea_event(t->g, ev);
-    bool bare;
-    uint32_t tag = gea_pipe_tag(t->g, ev, &t->ids, &bare);
-    evlog_event_t e = *ev;
-    if (bare) {
-        e.payload = NULL;
-        e.known = false;
-        t->bare++;
-    }
-    t->tags += tag > GEA_TAG_NONE;
-    aggr_event_tagged(t->tagged, &e, tag);
-    return 0;
-}
-
-static void twin_init(twin_t *t, const aggr_opts_t *o)
-{
-    memset(t, 0, sizeof *t);
-    t->plain = aggr_create(o);
-    t->tagged = aggr_create(o);
-    t->g = gea_create(NULL);
-}
-
-/* The whole state of `a` as snapshot bytes. */
-static uint8_t *state_bytes(const aggr_t *a, size_t *n)
-{
-    snapshot_t sn;
-    memset(&sn, 0, sizeof sn);
-    snapshot_aggr_t whole;
-    aggr_snap_export(a, &whole);
-    sn.version = SNAPSHOT_VERSION;
-    sn.aggr = &whole;
-    uint8_t *b = snapshot_encode(&sn, n);
-    aggr_snap_release(&whole);
-    return b;
-}
-
-/* Checks that both feeds hold the same state, and frees them. */
-static void twin_check(twin_t *t, const char *what)
-{
-    size_t na, nb;
-    uint8_t *a = state_bytes(t->plain, &na), *b = state_bytes(t->tagged, &nb);
-    CHECKF(na == nb && !memcmp(a, b, na), "%s: tagged state differs (%zu vs %zu bytes)", what, na,
-           nb);
-    free(a);
-    free(b);
-    aggr_destroy(t->plain);
-    aggr_destroy(t->tagged);
-    gea_destroy(t->g);
-}
-
-static void twin_msg(twin_t *t, uint64_t ts, const char *text)
-{
-    evlog_event_t ev = mk(EVLOG_USER_MSG, ts, 0);
-    ev.payload = (const uint8_t *)text;
-    ev.size = (uint32_t)strlen(text);
-    ev.f.msg.text.p = ev.payload;
-    ev.f.msg.text.len = ev.size;
-    feed_twin(t, &ev);
-}
-
-TEST(aggr_tagged_feed_same_state)
-{
-    /* the pairing's corners by hand: subscripts, nesting, stops of ids never started or closed,
-     * no prefix, an empty label, GC correction of open labels, a thread id in between */
-    twin_t t;
-    twin_init(&t, NULL);
-    evlog_event_t ev = mk(EVLOG_CAP_CREATE, 1 * MS, 0);
-    feed_twin(&t, &ev);
-    static const char *const msgs[] = {
-        "START job",   "START 3 job", "START job", "STOP job",  "STOP 3 job", "STOP nothing",
-        "hello",       "START -2 x",  "START ",    "STOP job",  "STOP job",   "STOP -2 x",
-        "START 3 job", "STOP ",       "START job", "START  7y", "STOP 7y",    "STOP 3 job"};
-    for (size_t i = 0; i < sizeof msgs / sizeof *msgs; i++) {
-        twin_msg(&t, (2 + i) * MS, msgs[i]);
-        if (i == 8) { /* a GC while job, 3 job and -2 x are open */
-            ev = mk(EVLOG_GC_START, (2 + i) * MS + 100, 0);
-            feed_twin(&t, &ev);
-            ev = mk(EVLOG_GC_END, (2 + i) * MS + 900, 0);
-            feed_twin(&t, &ev);
-        }
-        if (i == 4) {
-            ev = mk(EVLOG_RUN_THREAD, (2 + i) * MS + 10, 0);
-            ev.f.thread.tid = 5;
-            feed_twin(&t, &ev);
-        }
-    }
-    CHECK(t.tags >= 12 && t.bare >= 6);
-    twin_check(&t, "by hand");
-
-    /* real logs, with the default memory bound and with one so small that bins are dropped */
-    static const char *const logs[] = {"fib-labels", "concurrent", "small", "heap", "sparks"};
-    for (int bound = 0; bound < 2; bound++)
-        for (size_t i = 0; i < sizeof logs / sizeof *logs; i++) {
-            char rel[256];
-            snprintf(rel, sizeof rel, "eventlogs/%s.eventlog", logs[i]);
-            size_t len;
-            uint8_t *buf = tu_read_file(tu_data(rel), &len);
-            REQUIRE(buf);
-            twin_init(&t, &(aggr_opts_t){.max_memory = bound ? 64u << 10 : 0});
-            evlog_t d;
-            evlog_init(&d, NULL);
-            order_source_t src = {.buf = buf, .len = len, .fd = -1};
-            REQUIRE(order_log(&d, &src, feed_twin, &t, NULL) == 0);
-            evlog_dispose(&d);
-            if (!strcmp(logs[i], "fib-labels"))
-                CHECKF(t.tags > 200 && t.bare + 10 >= t.tags, "%zu tags, %zu bare", t.tags, t.bare);
-            twin_check(&t, logs[i]);
-            free(buf);
-        }
 }
 
 /* Found by fuzz/live.c: a log with timestamps near 2^61 made every query of its whole range

@@ -287,7 +287,7 @@ static long user_message(aggr_t *a, const evlog_bytes_t *text, uint64_t t)
  * row at once; an id's first message (a start, with its text) makes the row and remembers it. */
 static void user_tagged(aggr_t *a, const evlog_event_t *ev, uint32_t tag, uint64_t t)
 {
-    if (tag == GEA_TAG_NONE) return;
+    if (tag <= GEA_TAG_NONE) return;
     uint32_t i = gea_tag_index(tag);
     if (i >= a->tag_rows_cap) {
         size_t old = a->tag_rows_cap;
@@ -517,74 +517,74 @@ void aggr_event_tagged(aggr_t *a, const evlog_event_t *ev, uint32_t tag)
     bool tagged = tag && ev->type == EVLOG_USER_MSG;
     if (!ev->known && !tagged) return;
     acap_t *c = cap_get(a, ev->cap, t);
-    switch (tagged ? 0xFFFF : ev->type) {
-    case 0xFFFF: /* not an event type (block markers returned above) */
+    if (tagged)
         user_tagged(a, ev, tag, t);
-        break;
-    case EVLOG_CREATE_THREAD:
-        thread_create(a, ev->f.thread.tid, t);
-        break;
-    case EVLOG_RUN_THREAD:
-        pair_start(&a->s[AS_THREADS], thread_row(a, ev->f.thread.tid, t, NULL), t);
-        if (c) c->running = true;
-        break;
-    case EVLOG_STOP_THREAD: {
-        uint32_t row = thread_row(a, ev->f.stop.tid, t, NULL);
-        pair_stop(&a->s[AS_THREADS], row, t);
-        arow_t *r = &a->s[AS_THREADS].rows[row];
-        if (ev->f.stop.status == 5) { /* ThreadFinished */
-            r->finished = true;
-            r->life_to = t;
+    else
+        switch (ev->type) {
+        case EVLOG_CREATE_THREAD:
+            thread_create(a, ev->f.thread.tid, t);
+            break;
+        case EVLOG_RUN_THREAD:
+            pair_start(&a->s[AS_THREADS], thread_row(a, ev->f.thread.tid, t, NULL), t);
+            if (c) c->running = true;
+            break;
+        case EVLOG_STOP_THREAD: {
+            uint32_t row = thread_row(a, ev->f.stop.tid, t, NULL);
+            pair_stop(&a->s[AS_THREADS], row, t);
+            arow_t *r = &a->s[AS_THREADS].rows[row];
+            if (ev->f.stop.status == 5) { /* ThreadFinished */
+                r->finished = true;
+                r->life_to = t;
+            }
+            if (c) c->running = false;
+            break;
         }
-        if (c) c->running = false;
-        break;
-    }
-    case EVLOG_THREAD_LABEL:
-        thread_label(a, ev->f.label.tid, &ev->f.label.text);
-        break;
-    case EVLOG_GC_START:
-        gc_start(a, t);
-        if (c) c->gc = true;
-        break;
-    case EVLOG_GC_END:
-        gc_end(a, t);
-        if (c) c->gc = false;
-        break;
-    case EVLOG_USER_MSG:
-        user_message(a, &ev->f.msg.text, t);
-        break;
-    case EVLOG_CAP_CREATE:
-    case EVLOG_CAP_ENABLE:
-        cap_alive(a, ev->f.cap.cap, true, t);
-        break;
-    case EVLOG_CAP_DELETE:
-    case EVLOG_CAP_DISABLE:
-        cap_alive(a, ev->f.cap.cap, false, t);
-        break;
-    case EVLOG_HEAP_SIZE:
-        tiers_sample(&a->s[AS_HEAP].t, HEAP_SIZE_ROW, t, (double)ev->f.heap.bytes);
-        break;
-    case EVLOG_HEAP_LIVE:
-        tiers_sample(&a->s[AS_HEAP].t, HEAP_LIVE_ROW, t, (double)ev->f.heap.bytes);
-        break;
-    case EVLOG_HEAP_ALLOCATED:
-        heap_allocated(a, ev);
-        break;
-    case EVLOG_SPARK_COUNTERS:
-        spark_counters(a, ev);
-        break;
-    case EVLOG_HEAP_PROF_SAMPLE_BEGIN:
-        hp_begin(a, t);
-        break;
-    case EVLOG_HEAP_PROF_SAMPLE_STRING:
-        hp_string(a, ev);
-        break;
-    case EVLOG_HEAP_PROF_SAMPLE_END:
-        hp_end(a, t);
-        break;
-    default:
-        break;
-    }
+        case EVLOG_THREAD_LABEL:
+            thread_label(a, ev->f.label.tid, &ev->f.label.text);
+            break;
+        case EVLOG_GC_START:
+            gc_start(a, t);
+            if (c) c->gc = true;
+            break;
+        case EVLOG_GC_END:
+            gc_end(a, t);
+            if (c) c->gc = false;
+            break;
+        case EVLOG_USER_MSG:
+            user_message(a, &ev->f.msg.text, t);
+            break;
+        case EVLOG_CAP_CREATE:
+        case EVLOG_CAP_ENABLE:
+            cap_alive(a, ev->f.cap.cap, true, t);
+            break;
+        case EVLOG_CAP_DELETE:
+        case EVLOG_CAP_DISABLE:
+            cap_alive(a, ev->f.cap.cap, false, t);
+            break;
+        case EVLOG_HEAP_SIZE:
+            tiers_sample(&a->s[AS_HEAP].t, HEAP_SIZE_ROW, t, (double)ev->f.heap.bytes);
+            break;
+        case EVLOG_HEAP_LIVE:
+            tiers_sample(&a->s[AS_HEAP].t, HEAP_LIVE_ROW, t, (double)ev->f.heap.bytes);
+            break;
+        case EVLOG_HEAP_ALLOCATED:
+            heap_allocated(a, ev);
+            break;
+        case EVLOG_SPARK_COUNTERS:
+            spark_counters(a, ev);
+            break;
+        case EVLOG_HEAP_PROF_SAMPLE_BEGIN:
+            hp_begin(a, t);
+            break;
+        case EVLOG_HEAP_PROF_SAMPLE_STRING:
+            hp_string(a, ev);
+            break;
+        case EVLOG_HEAP_PROF_SAMPLE_END:
+            hp_end(a, t);
+            break;
+        default:
+            break;
+        }
     /* cap_alive above may have moved a->caps (another capability's first event): index anew */
     if (c) cap_transition(a, &a->caps[ev->cap], t);
     if (a->bins_mem > a->shrink_at) shrink(a);

@@ -187,26 +187,38 @@ free_port() {
 }
 
 # server_start DATADIR: `liveprof serve` on free ports; sets SRV_PID SRV_URL SRV_TOKEN
-# SRV_WS. Returns 1 (with the log on stderr) when it does not come up in 10 s.
+# SRV_WS. A port found free can be taken before the server binds it (by any connection's
+# ephemeral port): a server that could not listen is started again on other ports, 3 times at
+# most. Returns 1 (with the log on stderr) when it does not come up in 10 s.
 server_start() {
-    rm -rf "$1"
-    mkdir -p "$1"
-    _port=$(free_port)
-    _wsport=$(free_port)
-    "$B/liveprof" serve --http "127.0.0.1:$_port" --ws "127.0.0.1:$_wsport" --data "$1" --web '' \
-        > "$OUT/server.log" 2>&1 &
-    SRV_PID=$!
-    SRV_URL="http://127.0.0.1:$_port"
-    SRV_WS="ws://127.0.0.1:$_wsport"
-    _i=0
-    while [ ! -s "$1/admin.token" ] || ! curl -sf "$SRV_URL/api/me" > /dev/null; do
-        _i=$((_i + 1))
-        if [ "$_i" -gt 100 ] || ! kill -0 "$SRV_PID" 2> /dev/null; then
+    _try=1
+    while :; do
+        rm -rf "$1"
+        mkdir -p "$1"
+        _port=$(free_port)
+        _wsport=$(free_port)
+        "$B/liveprof" serve --http "127.0.0.1:$_port" --ws "127.0.0.1:$_wsport" --data "$1" \
+            --web '' > "$OUT/server.log" 2>&1 &
+        SRV_PID=$!
+        SRV_URL="http://127.0.0.1:$_port"
+        SRV_WS="ws://127.0.0.1:$_wsport"
+        _i=0
+        _up=1
+        while [ ! -s "$1/admin.token" ] || ! curl -sf "$SRV_URL/api/me" > /dev/null; do
+            _i=$((_i + 1))
+            if [ "$_i" -gt 100 ] || ! kill -0 "$SRV_PID" 2> /dev/null; then
+                _up=0
+                break
+            fi
+            sleep 0.1
+        done
+        [ "$_up" = 1 ] && break
+        server_stop
+        if [ "$_try" -ge 3 ] || ! grep -q 'cannot listen' "$OUT/server.log"; then
             echo "bench: the server did not start: $(cat "$OUT/server.log")" >&2
-            server_stop
             return 1
         fi
-        sleep 0.1
+        _try=$((_try + 1))
     done
     SRV_TOKEN=$(cat "$1/admin.token")
 }

@@ -57,6 +57,11 @@ void server_thread_batch(const char *name)
     setpriority(PRIO_PROCESS, (id_t)gettid(), BATCH_NICE);
 }
 
+bool server_thread_serving(void)
+{
+    return setpriority(PRIO_PROCESS, (id_t)gettid(), SERVING_NICE) == 0;
+}
+
 void server_opts_default(server_opts_t *o)
 {
     memset(o, 0, sizeof *o);
@@ -163,6 +168,7 @@ int server_run(const server_opts_t *o)
         return 1;
     }
     if (srv.links) api_connections_resume(&srv);
+    server_thread_serving(); /* last: the threads started above keep their own priority */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

@@ -3,13 +3,17 @@
  * tokens, malformed requests, concurrency, and a clean restart. */
 #include "test.h"
 
+#include "server.h"
 #include "srvutil.h"
 
+#include <dirent.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static char *upload_raw(const srv_t *s, const char *token, const char *log, int *status)
@@ -560,4 +564,65 @@ TEST(server_totals_kept_after_settling)
     CHECK(srv_totals_equal(&s, id, "expected/small/default/small.totals.txt"));
     free(id);
     CHECK(srv_stop(&s) == 0);
+}
+
+/* Whether this process may lower a thread's nice value to SERVING_NICE (as the server tries):
+ * tried on a thread of its own, which then ends. */
+static void *try_serving_nice(void *arg)
+{
+    *(bool *)arg = setpriority(PRIO_PROCESS, (id_t)gettid(), SERVING_NICE) == 0;
+    return NULL;
+}
+
+/* The threads' priorities, as `top -H` shows them: the HTTP thread serves at SERVING_NICE where
+ * the server may raise it, the analysis threads are batch threads at BATCH_NICE, the segment
+ * writer and the WebSocket thread keep the default. */
+TEST(server_thread_priorities)
+{
+    bool can = false;
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, try_serving_nice, &can) == 0);
+    pthread_join(th, NULL);
+    srv_t s;
+    srv_start(&s, NULL, "");
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)s.pid);
+    DIR *d = opendir(dir);
+    REQUIRE(d);
+    int seen_http = 0, seen_workers = 0, seen_writer = 0, seen_ws = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        char path[400], line[1024];
+        snprintf(path, sizeof path, "%s/%s/stat", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t n = fread(line, 1, sizeof line - 1, f);
+        fclose(f);
+        line[n] = 0;
+        /* "tid (comm) state ..." : nice is the 19th field, the policy the 41st */
+        char *open = strchr(line, '('), *close = strrchr(line, ')');
+        if (!open || !close) continue;
+        *close = 0;
+        const char *comm = open + 1;
+        long field[64] = {0};
+        int k = 3;
+        for (char *p = strtok(close + 2, " "); p && k < 64; p = strtok(NULL, " "), k++)
+            field[k] = strtol(p, NULL, 10);
+        long nice = field[19], policy = field[41];
+        if (atoi(e->d_name) == (int)s.pid) {
+            seen_http++;
+            CHECKF(nice == (can ? SERVING_NICE : 0), "HTTP thread: nice %ld", nice);
+        } else if (!strcmp(comm, "lp-worker")) {
+            seen_workers++;
+            CHECKF(nice == BATCH_NICE && policy == SCHED_BATCH, "worker: nice %ld, policy %ld",
+                   nice, policy);
+        } else if (!strcmp(comm, "lp-segments") || !strcmp(comm, "lp-websocket")) {
+            *(comm[3] == 's' ? &seen_writer : &seen_ws) += 1;
+            CHECKF(nice == 0 && policy == SCHED_OTHER, "%s: nice %ld, policy %ld", comm, nice,
+                   policy);
+        }
+    }
+    closedir(d);
+    CHECK(seen_http == 1 && seen_workers >= 1 && seen_writer == 1 && seen_ws == 1);
+    srv_stop(&s);
 }

@@ -623,7 +623,7 @@ size_t aggr_memory(const aggr_t *a)
     for (int i = 0; i < AS_N; i++) {
         const aseries_t *s = &a->s[i];
         m += s->rows_cap * sizeof *s->rows + s->open_cap * sizeof *s->open;
-        m += (size_t)s->t.rows_cap * s->t.o.levels * (sizeof(int64_t) + sizeof(uint32_t));
+        m += (size_t)s->t.rows_cap * s->t.o.levels * sizeof(tiers_newest_t);
         m += (size_t)s->t.rows_cap * sizeof(uint32_t);
         for (uint32_t r = 0; r < s->nrows; r++)
             m += s->rows[r].name_len + 1;

@@ -62,8 +62,9 @@ static void set_shift(tiers_t *t, uint32_t k)
         if (f << s == w) t->shift[k] = (int8_t)s;
 }
 
-/* The bin of time ts on level k, given q = ts / fine_ns: one division per update instead of one
- * per level, as the widths are the finest width times powers of two. */
+/* The bin of time ts on level k, given q = ts / fine_ns (by fine_div's multiplication): one
+ * division per update instead of one per level, as the widths are the finest width times powers
+ * of two. */
 static inline int64_t bin_at(const tiers_t *t, uint32_t k, uint64_t ts, uint64_t q)
 {
     return t->shift[k] >= 0 ? (int64_t)(q >> t->shift[k]) : (int64_t)(ts / t->lv[k].width);
@@ -76,6 +77,7 @@ void tiers_init(tiers_t *t, const tiers_opts_t *o, bool gauge, size_t *mem_total
     t->gauge = gauge;
     t->mem_total = mem_total;
     t->view = xcalloc(1, sizeof *t->view);
+    udiv_init(&t->fine_div, o->fine_ns);
     uint64_t w = o->fine_ns;
     for (uint32_t k = 0; k < o->levels; k++) {
         t->lv[k].width = w;
@@ -199,8 +201,7 @@ void tiers_dispose(tiers_t *t)
         free(L->slots);
         L->slots = NULL;
     }
-    free(t->chi);
-    free(t->cpos);
+    free(t->newest);
     free(t->scratch);
     if (t->view) {
         free(t->view->s.c);
@@ -209,8 +210,7 @@ void tiers_dispose(tiers_t *t)
         free(t->view);
         t->view = NULL;
     }
-    t->chi = NULL;
-    t->cpos = NULL;
+    t->newest = NULL;
     t->scratch = NULL;
     t->nrows = t->rows_cap = 0;
 }
@@ -221,15 +221,13 @@ void tiers_rows(tiers_t *t, uint32_t n)
     if (n > t->rows_cap) {
         size_t cap = t->rows_cap, L = t->o.levels;
         xgrow((void **)&t->scratch, &cap, n, sizeof *t->scratch);
-        t->chi = xrealloc(t->chi, cap * L * sizeof *t->chi);
-        t->cpos = xrealloc(t->cpos, cap * L * sizeof *t->cpos);
+        t->newest = xrealloc(t->newest, cap * L * sizeof *t->newest);
         t->rows_cap = (uint32_t)cap;
     }
     for (uint32_t r = t->nrows; r < n; r++) {
         t->scratch[r] = NONE;
         for (uint32_t k = 0; k < t->o.levels; k++) {
-            t->chi[(size_t)r * t->o.levels + k] = -1;
-            t->cpos[(size_t)r * t->o.levels + k] = NONE;
+            t->newest[(size_t)r * t->o.levels + k] = (tiers_newest_t){-1, NONE};
         }
     }
     t->nrows = n;
@@ -276,16 +274,16 @@ static inline void advance(tiers_t *t, uint32_t k, int64_t b)
 /* The entry of `row` in slot s (bin b of level k), appended when absent. */
 static inline uint32_t entry(tiers_t *t, uint32_t k, tiers_slot_t *s, int64_t b, uint32_t row)
 {
-    size_t ci = (size_t)row * t->o.levels + k;
-    int64_t hi = t->chi[ci];
+    tiers_newest_t *nw = &t->newest[(size_t)row * t->o.levels + k];
+    int64_t hi = nw->bin;
     if (b == hi) {
-        uint32_t p = t->cpos[ci];
+        uint32_t p = nw->pos;
         if (p < s->n && s->c[p].row == row) return p;
     }
     if (b <= hi)
         for (uint32_t i = 0; i < s->n; i++)
             if (s->c[i].row == row) {
-                if (b == hi) t->cpos[ci] = i;
+                if (b == hi) nw->pos = i;
                 return i;
             }
     if (s->n == s->cap) {
@@ -298,8 +296,8 @@ static inline uint32_t entry(tiers_t *t, uint32_t k, tiers_slot_t *s, int64_t b,
     if (t->gauge) s->g[i] = (tiers_gauge_t){0};
     s->bin = b;
     if (b >= hi) {
-        t->chi[ci] = b;
-        t->cpos[ci] = i;
+        nw->bin = b;
+        nw->pos = i;
     }
     return i;
 }
@@ -333,7 +331,7 @@ static inline void cell_add(tiers_t *t, tiers_slot_t *sl, uint32_t i, double sum
 static void put(tiers_t *t, uint32_t k, uint64_t ts, uint32_t row, double sum, uint32_t count,
                 const tiers_gauge_t *g)
 {
-    uint64_t q = ts / t->o.fine_ns;
+    uint64_t q = udiv_apply(&t->fine_div, ts);
     for (;; k++) {
         tiers_level_t *L = &t->lv[k];
         int64_t b = bin_at(t, k, ts, q);
@@ -381,8 +379,9 @@ static void cover(tiers_t *t, uint64_t ts)
  * (folding their newest bins on), the last level grows to cover it. */
 static inline void reach(tiers_t *t, uint64_t ts)
 {
+    if (ts < t->reach_end) return; /* inside every level's newest bin: nothing moves */
     cover(t, ts);
-    uint64_t q = ts / t->o.fine_ns;
+    uint64_t q = udiv_apply(&t->fine_div, ts);
     uint32_t last = t->o.levels - 1;
     for (uint32_t k = 0; k < last; k++)
         advance(t, k, bin_at(t, k, ts, q));
@@ -391,17 +390,27 @@ static inline void reach(tiers_t *t, uint64_t ts)
     int64_t b = bin_at(t, last, ts, q);
     if (b >= (int64_t)t->o.bins) b = t->o.bins - 1;
     if (b > L->hi) L->hi = b;
+    /* every level's newest bin holds ts now: the first end among them (and the last level's
+     * cover) bounds the writes that need none of the above */
+    uint64_t end = t->cover_end;
+    for (uint32_t k = 0; k <= last; k++) {
+        uint64_t e = bin_end(t->lv[k].hi, t->lv[k].width);
+        if (e < end) end = e;
+    }
+    t->reach_end = end;
 }
 
 void tiers_span(tiers_t *t, uint32_t row, uint64_t s, uint64_t e)
 {
     if (e <= s || row >= t->nrows) return;
     reach(t, e - 1);
+    uint64_t qs = udiv_apply(&t->fine_div, s),
+             qe = udiv_apply(&t->fine_div, e - 1); /* (see bin_at) */
     for (uint32_t k = 0;; k++) {
         tiers_level_t *L = &t->lv[k];
         uint64_t w = L->width;
-        int64_t b0 = bin_at(t, k, s, s / t->o.fine_ns);
-        int64_t b1 = bin_at(t, k, e - 1, (e - 1) / t->o.fine_ns);
+        int64_t b0 = bin_at(t, k, s, qs);
+        int64_t b1 = bin_at(t, k, e - 1, qe);
         bool last = is_last(t, k);
         if (last && b1 >= (int64_t)t->o.bins) b1 = t->o.bins - 1;
         if (!last && b0 < L->lo) b0 = L->lo;
@@ -419,7 +428,10 @@ void tiers_span(tiers_t *t, uint32_t row, uint64_t s, uint64_t e)
          * too (the newest bin's part follows when it is folded) */
         uint64_t newest = (uint64_t)L->hi * w;
         if (s >= newest) return;
-        if (e > newest) e = newest;
+        if (e > newest) {
+            e = newest;
+            qe = udiv_apply(&t->fine_div, e - 1);
+        }
     }
 }
 
@@ -510,11 +522,12 @@ void tiers_coarsen(tiers_t *t)
     L->width *= 2;
     set_shift(t, k);
     t->cover_end = 0; /* cover() works it out again */
+    t->reach_end = 0;
     L->hi = L->hi < 0 ? -1 : L->hi / 2;
     for (uint32_t r = 0; r < t->nrows; r++) {
-        size_t ci = (size_t)r * t->o.levels + k;
-        if (t->chi[ci] >= 0) t->chi[ci] /= 2;
-        t->cpos[ci] = NONE;
+        tiers_newest_t *nw = &t->newest[(size_t)r * t->o.levels + k];
+        if (nw->bin >= 0) nw->bin /= 2;
+        nw->pos = NONE;
     }
 }
 
@@ -700,6 +713,7 @@ int tiers_load_level(tiers_t *t, uint32_t k, uint64_t width, int64_t lo, int64_t
     L->width = width;
     L->lo = lo;
     L->hi = hi;
+    t->reach_end = 0;
     set_shift(t, k);
     if (hi >= 0) ensure_slots(t, L);
     return 0;
@@ -721,10 +735,10 @@ int tiers_load_bin(tiers_t *t, uint32_t k, int64_t bin, tiers_cell_t *c, tiers_g
     s->n = s->cap = n;
     mem_add(t, L, n * entry_size(t));
     for (uint32_t i = 0; i < n; i++) { /* the newest entry of each row, as writes keep it */
-        size_t ci = (size_t)c[i].row * t->o.levels + k;
-        if (bin >= t->chi[ci]) {
-            t->chi[ci] = bin;
-            t->cpos[ci] = i;
+        tiers_newest_t *nw = &t->newest[(size_t)c[i].row * t->o.levels + k];
+        if (bin >= nw->bin) {
+            nw->bin = bin;
+            nw->pos = i;
         }
     }
     return 0;

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "udiv.h"
+
 #define TIERS_FACTOR 16 /* width ratio between consecutive levels */
 #define TIERS_MAX_LEVELS 12
 
@@ -63,16 +65,24 @@ typedef struct tiers_spares {
     size_t bytes, max_bytes;
 } tiers_spares_t;
 
+/* A row's newest entry on one level: the highest bin it has an entry in and that entry's index
+ * (UINT32_MAX: unknown); both in one line of the cache, as every write reads both. */
+typedef struct tiers_newest {
+    int64_t bin;
+    uint32_t pos;
+} tiers_newest_t;
+
 typedef struct tiers {
     tiers_opts_t o;
     tiers_spares_t *spares; /* may be NULL: arrays go straight back to malloc */
     bool gauge;
     tiers_level_t lv[TIERS_MAX_LEVELS];
     int8_t shift[TIERS_MAX_LEVELS]; /* width = fine_ns << shift, or -1: divide by the width */
+    udiv_t fine_div;                /* divides by o.fine_ns */
     uint64_t cover_end;             /* times below it fall inside the last level */
+    uint64_t reach_end; /* writes below it leave every level's extent as it is (0: unknown) */
     uint32_t nrows, rows_cap;
-    int64_t *chi;   /* per row and level: highest bin the row has an entry in */
-    uint32_t *cpos; /* ... and that entry's index (UINT32_MAX: unknown) */
+    tiers_newest_t *newest; /* per row and level (row * levels + level) */
     uint32_t *scratch;
     size_t *mem_total; /* a counter shared with other series (may be NULL) */
     size_t mem;

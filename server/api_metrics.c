@@ -66,10 +66,13 @@ static void get_metrics(http_req_t *r)
         "# HELP liveprof_upload_chunks_held_total Upload chunks held unanswered until the segment "
         "writer had room for them.\n"
         "# TYPE liveprof_upload_chunks_held_total counter\nliveprof_upload_chunks_held_total "
-        "%llu\n",
+        "%llu\n"
+        "# HELP liveprof_live_waits_total Times an upload's live analysis stopped while the "
+        "bytes outran it (the exact pass at the end redoes it).\n"
+        "# TYPE liveprof_live_waits_total counter\nliveprof_live_waits_total %llu\n",
         (unsigned long long)(time(NULL) - (time_t)st->started_unix), LOAD(http_requests),
         LOAD(http_errors), LOAD(bytes_received), LOAD(sessions_created), LOAD(sessions_resumed),
-        LOAD(sessions_reanalysed), LOAD(reanalysed_bytes), LOAD(chunks_held));
+        LOAD(sessions_reanalysed), LOAD(reanalysed_bytes), LOAD(chunks_held), LOAD(live_waits));
     fprintf(f, "# HELP liveprof_http_turn_cpu_seconds CPU time of each turn of the HTTP thread's "
                "event loop (a request that arrives during a turn waits for it).\n"
                "# TYPE liveprof_http_turn_cpu_seconds histogram\n");

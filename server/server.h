@@ -88,6 +88,7 @@ typedef struct server_stats {
     _Atomic uint64_t sessions_reanalysed;
     _Atomic uint64_t reanalysed_bytes;
     _Atomic uint64_t chunks_held; /* upload chunks that waited for the segment writer */
+    _Atomic uint64_t live_waits;  /* times an upload's live pass stopped to let it run ahead */
     /* CPU time of the HTTP thread's event-loop turns (server/http.c): turns that took at most
      * http_turn_le[i] seconds, cumulative as Prometheus buckets are; their sum and the longest */
     _Atomic uint64_t http_turns[HTTP_TURN_BUCKETS];

@@ -56,7 +56,10 @@ struct session {
     seg_reader_t *pump_rd; /* reads the segments back for the ring */
     uint64_t fed;          /* bytes put into the ring */
     bool ring_closed;
-    bool skip_live; /* the live pass stops: the exact pass will redo it all */
+    bool skip_live;        /* the live pass stops: the exact pass will redo it all */
+    bool live_waiting;     /* the live pass waits for an upload that outruns it */
+    uint64_t seen_end;     /* the segments' end when the worker last looked */
+    uint64_t seen_grew_ns; /* when that end last grew (CLOCK_MONOTONIC) */
     /* all bytes came at once: no live pass, the worker settles directly (release by the HTTP
      * thread, acquire by the worker) */
     _Atomic bool direct;

@@ -22,6 +22,8 @@
 #define REFILL_MAX (1u << 20)       /* bytes read from the segments into a ring per read */
 #define REFILL_STEPS 4              /* reads per refill */
 #define SETTLE_APART_MIN (1u << 20) /* logs from this size on settle their aggregates apart */
+#define LIVE_LAG_MAX (32u << 20)    /* an upload's live pass waits while this far behind ... */
+#define LIVE_QUIET_NS (250000000u)  /* ... and bytes came within this time */
 
 typedef struct exact {
     gea_t *g;
@@ -172,6 +174,29 @@ static void settle(registry_t *reg, session_t *s)
     persist_close(reg->persist, s->pt); /* the last segment gets its index */
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* True while an upload outruns its live pass: more than LIVE_LAG_MAX bytes written beyond what
+ * the pass has taken, and bytes still coming. The pass then waits instead of taking a core from
+ * the upload for a view that the exact pass redoes from the first byte once the upload ends;
+ * when the bytes pause it catches up, so a slow or interrupted upload is followed as before. A
+ * link's live session never waits: its live view is the point of it. */
+static bool live_waits(registry_t *reg, session_t *s, session_state_t st)
+{
+    uint64_t taken = atomic_load_explicit(&s->consumed, memory_order_relaxed);
+    bool wait = st == SESSION_INGESTING && s->seen_end > taken &&
+                s->seen_end - taken > LIVE_LAG_MAX && mono_ns() - s->seen_grew_ns < LIVE_QUIET_NS;
+    if (wait && !s->live_waiting)
+        atomic_fetch_add_explicit(&server_stats(reg->srv)->live_waits, 1, memory_order_relaxed);
+    s->live_waiting = wait;
+    return wait;
+}
+
 /* Moves the session's written bytes from its segments into its ring, as far as the ring has room
  * (the worker is the ring's producer as well as its consumer: reading the segments never blocks
  * the HTTP thread). Once the input has ended, or for a whole log stored at once, the exact pass
@@ -185,6 +210,10 @@ static bool refill(session_t *s)
     uint64_t start = l->start, end = l->end;
     bool ended = l->ended;
     pthread_mutex_unlock(&l->mu);
+    if (end != s->seen_end) {
+        s->seen_end = end;
+        s->seen_grew_ns = mono_ns();
+    }
     /* acquire: pairs with session_store_whole's release */
     bool direct = atomic_load_explicit(&s->direct, memory_order_acquire);
     session_state_t st = session_state(s);
@@ -229,7 +258,7 @@ static bool work_on(registry_t *reg, session_t *s)
         ring_consume_spsc(s->ring, n);
         atomic_fetch_add_explicit(&s->consumed, n, memory_order_relaxed);
         did = true;
-    } else if (n > 0 && s->live) {
+    } else if (n > 0 && s->live && !live_waits(reg, s, session_state(s))) {
         if (n > FEED_MAX) n = FEED_MAX;
         pthread_mutex_lock(&s->lock);
         live_feed(s->live, p, n);

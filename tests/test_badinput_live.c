@@ -351,10 +351,14 @@ static int peer_recv(peer_t *p, uint8_t *out, size_t *n, int timeout_ms)
 }
 
 /* The next frame of `kind` (others, such as Acks, are skipped); false when none came. */
+/* How long a frame the test waits for may take: generous, since on a machine whose cores are
+ * busy (a build beside the tests) the server's answers were seen to take over 5 s. */
+#define PEER_WAIT_MS 20000
+
 static bool peer_expect(peer_t *p, wire_kind_t kind, wire_frame_t *f, uint8_t *buf)
 {
     size_t n;
-    while (peer_recv(p, buf, &n, 5000) == 1)
+    while (peer_recv(p, buf, &n, PEER_WAIT_MS) == 1)
         if (wire_decode(f, buf, n) == 0 && f->kind == kind) return true;
     return false;
 }

@@ -5,6 +5,7 @@
 #include "link_int.h"
 
 #include "err.h"
+#include "server.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -21,9 +22,7 @@ static void dial_connect(lws_sorted_usec_list_t *sul);
 
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)(server_mono_ns() / 1000000);
 }
 
 static void retry_later(links_t *l, dial_t *d)

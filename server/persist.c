@@ -48,13 +48,6 @@ struct persist {
     size_t ntargets, targets_cap;
 };
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void target_unref(persist_target_t *t)
 {
     /* acq_rel: the last owner sees every write the other made before letting go */
@@ -298,7 +291,7 @@ static void *persist_main(void *arg)
      * 2 MiB block queued past the pool's spares was a fresh mapping the HTTP thread faulted in:
      * that zeroing took 40 % of the server's CPU while a monitor link ran at 150 MB/s. */
     pthread_setname_np(pthread_self(), "lp-segments");
-    uint64_t next_sync = mono_ms() + p->o.fsync_ms;
+    uint64_t next_sync = server_mono_ns() / 1000000 + p->o.fsync_ms;
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (p->head) {
@@ -321,7 +314,7 @@ static void *persist_main(void *arg)
             if (p->o.fsync_ms == 0) sync_all(p, false);
             pthread_mutex_lock(&p->mu);
         }
-        uint64_t now = mono_ms();
+        uint64_t now = server_mono_ns() / 1000000;
         bool flush = p->flush_asked > p->flush_done;
         if (now >= next_sync || flush || p->stop) {
             uint64_t gen = p->flush_asked;

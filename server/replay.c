@@ -5,6 +5,7 @@
 
 #include "err.h"
 #include "pace.h"
+#include "server.h"
 #include "xmalloc.h"
 
 #include <stdlib.h>
@@ -31,13 +32,6 @@ struct replays {
     uint8_t *buf;
 };
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void replay_free(replay_t *r)
 {
     pace_destroy(r->pace);
@@ -58,7 +52,7 @@ static bool step(replays_t *rs, replay_t *r)
         free(r->pending);
         r->pending = NULL;
     }
-    uint64_t elapsed = mono_ns() - r->start_ns;
+    uint64_t elapsed = server_mono_ns() - r->start_ns;
     while (sent < BUDGET) {
         long k = pace_next(r->pace, elapsed, rs->buf, PIECE);
         if (k <= 0) break;
@@ -118,7 +112,7 @@ int replays_start(replays_t *rs, session_t *src, session_t *dst, uint64_t from, 
     r->pace = p;
     r->src = persist_retain(src->pt);
     r->dst = session_ref(dst);
-    r->start_ns = mono_ns();
+    r->start_ns = server_mono_ns();
     r->next = rs->head;
     rs->head = r;
     on_tick(rs); /* the header and what is due at once go now */

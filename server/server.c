@@ -57,6 +57,13 @@ void server_thread_batch(const char *name)
     setpriority(PRIO_PROCESS, (id_t)gettid(), BATCH_NICE);
 }
 
+uint64_t server_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 bool server_thread_serving(void)
 {
     return setpriority(PRIO_PROCESS, (id_t)gettid(), SERVING_NICE) == 0;

@@ -44,6 +44,8 @@ void server_opts_default(server_opts_t *o);
  * every core ingests. For the analysis and segment writing threads; any of them, once, first. */
 void server_thread_batch(const char *name);
 #define BATCH_NICE 10
+/* Nanoseconds of CLOCK_MONOTONIC: the server's clock for intervals. Any thread. */
+uint64_t server_mono_ns(void);
 /* Makes the calling thread (the HTTP thread, once its other threads are started: they would
  * inherit it) a serving thread: nice SERVING_NICE, so that a request that arrives while the
  * cores ingest waits less for one (a third of the run-queue wait measured at nice 0 under a

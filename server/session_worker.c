@@ -174,13 +174,6 @@ static void settle(registry_t *reg, session_t *s)
     persist_close(reg->persist, s->pt); /* the last segment gets its index */
 }
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* True while an upload outruns its live pass: more than LIVE_LAG_MAX bytes written beyond what
  * the pass has taken, and bytes still coming. The pass then waits instead of taking a core from
  * the upload for a view that the exact pass redoes from the first byte once the upload ends;
@@ -189,8 +182,8 @@ static uint64_t mono_ns(void)
 static bool live_waits(registry_t *reg, session_t *s, session_state_t st)
 {
     uint64_t taken = atomic_load_explicit(&s->consumed, memory_order_relaxed);
-    bool wait = st == SESSION_INGESTING && s->seen_end > taken &&
-                s->seen_end - taken > LIVE_LAG_MAX && mono_ns() - s->seen_grew_ns < LIVE_QUIET_NS;
+    bool wait = st == SESSION_INGESTING && s->seen_end > taken + LIVE_LAG_MAX &&
+                server_mono_ns() - s->seen_grew_ns < LIVE_QUIET_NS;
     if (wait && !s->live_waiting)
         atomic_fetch_add_explicit(&server_stats(reg->srv)->live_waits, 1, memory_order_relaxed);
     s->live_waiting = wait;
@@ -212,7 +205,7 @@ static bool refill(session_t *s)
     pthread_mutex_unlock(&l->mu);
     if (end != s->seen_end) {
         s->seen_end = end;
-        s->seen_grew_ns = mono_ns();
+        s->seen_grew_ns = server_mono_ns();
     }
     /* acquire: pairs with session_store_whole's release */
     bool direct = atomic_load_explicit(&s->direct, memory_order_acquire);

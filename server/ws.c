@@ -125,9 +125,7 @@ struct ws {
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)(server_mono_ns() / 1000000);
 }
 
 /* ---- any thread: session changes ---------------------------------------------------------- */

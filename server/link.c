@@ -258,8 +258,9 @@ int link_on_writeable(links_t *l, dial_t *d)
         return rc < 0 ? -1 : 1;
     }
     pthread_mutex_lock(&l->mu);
-    if (d->nsubs) {
-        sub_req_t r = d->subs[--d->nsubs];
+    if (d->nsubs) { /* in the order the programs were listed */
+        sub_req_t r = d->subs[0];
+        memmove(d->subs, d->subs + 1, --d->nsubs * sizeof d->subs[0]);
         pthread_mutex_unlock(&l->mu);
         wire_frame_t s = {.kind = WIRE_SUBSCRIBE, .program = wire_cstr(r.prog), .offset = r.offset};
         return send_frame(l, d, &s) < 0 ? -1 : 1;

@@ -251,6 +251,12 @@ typedef struct peer {
     size_t len, cap;
     int close_code; /* 0 while open; 1006 when the TCP connection ended without a close */
     uint64_t seq;
+    /* Subscribes received while waiting for another program's */
+    struct {
+        char prog[32];
+        uint64_t offset;
+    } subs[8];
+    int nsubs;
 } peer_t;
 
 static void peer_close(peer_t *p)
@@ -461,14 +467,28 @@ static void link_open(const linker_t *lk, peer_t *p)
     }
 }
 
-/* Waits for the Subscribe of `prog`; returns its offset (fails the test without one). */
+/* Waits for the Subscribe of `prog`, which may have come before others; returns its offset (fails
+ * the test without one). */
 static uint64_t subscribed(peer_t *p, const char *prog)
 {
+    for (int i = 0; i < p->nsubs; i++)
+        if (!strcmp(p->subs[i].prog, prog)) {
+            uint64_t off = p->subs[i].offset;
+            p->subs[i] = p->subs[--p->nsubs];
+            return off;
+        }
     uint8_t buf[WIRE_MAX_FRAME];
     wire_frame_t f;
-    while (peer_expect(p, WIRE_SUBSCRIBE, &f, buf))
+    while (peer_expect(p, WIRE_SUBSCRIBE, &f, buf)) {
         if (f.program.len == strlen(prog) && !memcmp(f.program.p, prog, f.program.len))
             return f.offset;
+        if (p->nsubs < (int)(sizeof p->subs / sizeof p->subs[0]) &&
+            f.program.len < sizeof p->subs[0].prog) {
+            memcpy(p->subs[p->nsubs].prog, f.program.p, f.program.len);
+            p->subs[p->nsubs].prog[f.program.len] = 0;
+            p->subs[p->nsubs++].offset = f.offset;
+        }
+    }
     test_fail(__FILE__, __LINE__, "no Subscribe for %s", prog);
     test_abort();
 }

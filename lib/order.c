@@ -11,6 +11,7 @@
 #include "xmalloc.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -53,6 +54,7 @@ typedef struct run {
     entry_t *ents; /* while loaded: its events in time order */
     uint32_t pos;  /* the next entry to emit */
     uint64_t low;  /* once loaded: the smallest time of its events, emitted or skipped */
+    int fetched;   /* read ahead: 0 or LP_EIO */
 } run_t;
 
 typedef struct indexer {
@@ -72,18 +74,22 @@ typedef struct indexer {
         size_t cap;
     } pool[16];
     size_t npool;
+    pthread_mutex_t *pool_mu; /* while runs are read ahead: the pool is shared with the reader */
 } indexer_t;
 
 /* A buffer of at least `need` bytes from the pool (or new); *cap gets its size. */
 static void *pool_get(indexer_t *x, size_t need, size_t *cap)
 {
+    if (x->pool_mu) pthread_mutex_lock(x->pool_mu);
     for (size_t i = 0; i < x->npool; i++)
         if (x->pool[i].cap >= need) {
             void *p = x->pool[i].p;
             *cap = x->pool[i].cap;
             x->pool[i] = x->pool[--x->npool];
+            if (x->pool_mu) pthread_mutex_unlock(x->pool_mu);
             return p;
         }
+    if (x->pool_mu) pthread_mutex_unlock(x->pool_mu);
     /* a power of two, so that runs of a similar size reuse each other's buffers (a fresh
      * buffer costs page faults; its untouched tail costs nothing) */
     size_t c = 4096;
@@ -102,12 +108,14 @@ static void *pool_get(indexer_t *x, size_t need, size_t *cap)
 static void pool_put(indexer_t *x, void *p, size_t cap)
 {
     if (!p) return;
+    if (x->pool_mu) pthread_mutex_lock(x->pool_mu);
     if (x->npool < sizeof x->pool / sizeof x->pool[0]) {
         x->pool[x->npool].p = p;
         x->pool[x->npool++].cap = cap;
-    } else {
-        free(p);
+        p = NULL;
     }
+    if (x->pool_mu) pthread_mutex_unlock(x->pool_mu);
+    free(p);
 }
 
 /* Adds the info table of the decoder's current header. */
@@ -244,16 +252,115 @@ static int read_run(indexer_t *x, const order_source_t *src, run_t *r)
     return read_at(src, r->owned, n, r->start);
 }
 
+/* ---- runs read ahead of the merge, on a thread of their own (order_source_t.prefetch) ------ */
+
+/* The merge loads runs in an order known in advance (the pending list), so a reader thread can
+ * read them ahead, up to a byte bound, while the merge works: it then finds each run's bytes in
+ * memory instead of waiting for the source. */
+typedef struct fetcher {
+    indexer_t *x;
+    const order_source_t *src;
+    run_t **order; /* the merge's load order (borrowed) */
+    size_t n;
+    pthread_t th;
+    pthread_mutex_t mu; /* guards the fields below and, meanwhile, the indexer's buffer pool */
+    pthread_cond_t cv;  /* a run was read or taken, or the reader is asked to stop */
+    size_t read, taken; /* runs [0, read) are read (or failed), [0, taken) went to the merge */
+    uint64_t ahead;     /* bytes read and not yet taken */
+    bool stop;
+} fetcher_t;
+
+static void *fetch_main(void *arg)
+{
+    fetcher_t *f = arg;
+    pthread_mutex_lock(&f->mu);
+    while (!f->stop && f->read < f->n) {
+        run_t *r = f->order[f->read];
+        uint64_t size = r->end - r->start;
+        /* the run the merge takes next is always read, the ones after it while they fit */
+        if (f->read > f->taken && f->ahead + size > f->src->prefetch) {
+            pthread_cond_wait(&f->cv, &f->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&f->mu);
+        int rc = read_run(f->x, f->src, r);
+        pthread_mutex_lock(&f->mu);
+        r->fetched = rc;
+        f->ahead += size;
+        f->read++;
+        pthread_cond_broadcast(&f->cv);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return NULL;
+}
+
+/* Starts the reader over the load order; false (then the merge reads for itself) when the source
+ * is in memory, asks for no read-ahead, or no thread can start. */
+static bool fetch_start(fetcher_t *f, indexer_t *x, const order_source_t *src, run_t **order,
+                        size_t n)
+{
+    if (src->buf || !src->prefetch || n < 2) return false;
+    memset(f, 0, sizeof *f);
+    f->x = x;
+    f->src = src;
+    f->order = order;
+    f->n = n;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    x->pool_mu = &f->mu;
+    if (pthread_create(&f->th, NULL, fetch_main, f) != 0) {
+        x->pool_mu = NULL;
+        pthread_mutex_destroy(&f->mu);
+        pthread_cond_destroy(&f->cv);
+        return false;
+    }
+    if (src->prefetch_name) pthread_setname_np(f->th, src->prefetch_name);
+    return true;
+}
+
+/* Waits for run r, the next of the load order, and hands it to the merge: 0 or LP_EIO. */
+static int fetch_take(fetcher_t *f, const run_t *r)
+{
+    pthread_mutex_lock(&f->mu);
+    while (f->read <= f->taken)
+        pthread_cond_wait(&f->cv, &f->mu);
+    f->taken++;
+    f->ahead -= r->end - r->start;
+    pthread_cond_signal(&f->cv); /* there may be room for the reader again */
+    int rc = r->fetched;
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+static void unload_run(indexer_t *x, run_t *r);
+
+/* Stops and joins the reader and gives back the buffers of the runs it read that the merge never
+ * took. */
+static void fetch_stop(fetcher_t *f)
+{
+    pthread_mutex_lock(&f->mu);
+    f->stop = true;
+    pthread_cond_signal(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    pthread_join(f->th, NULL);
+    for (size_t i = f->taken; i < f->read; i++)
+        unload_run(f->x, f->order[i]);
+    f->x->pool_mu = NULL;
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->cv);
+}
+
 /* Brings a run into memory and makes the entries (time, offset, size) of its kept events in
  * time order; the others are only counted. Notes the smallest and largest time of all. A fast-path
  * run (count 0: claimed from its block marker) has every event's framing checked on the way.
- * Returns 0, LP_EIO, or LP_EBAD_EVENT for a malformed fast-path run. */
-static int load_run(indexer_t *x, const order_source_t *src, run_t *r)
+ * Runs read ahead come from the reader `f` (NULL: none). Returns 0, LP_EIO, or LP_EBAD_EVENT for a
+ * malformed fast-path run. */
+static int load_run(indexer_t *x, const order_source_t *src, fetcher_t *f, run_t *r)
 {
     size_t n = (size_t)(r->end - r->start);
     if (src->buf)
         r->bytes = src->buf + r->start;
-    else if (read_run(x, src, r) < 0)
+    else if ((f ? fetch_take(f, r) : read_run(x, src, r)) < 0)
         return LP_EIO;
     const uint32_t *info = x->tables[r->gen]->t;
     const uint8_t *bytes = r->bytes;
@@ -462,6 +569,8 @@ static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, voi
     uint64_t loaded = 0, total_bytes = 0, done_bytes = 0, emitted = 0;
     for (size_t i = 0; i < n; i++)
         total_bytes += x->runs[i].end - x->runs[i].start;
+    fetcher_t f;
+    fetcher_t *fetch = fetch_start(&f, x, src, pending, n) ? &f : NULL;
     tree_t t;
     tree_init(&t, 8);
     t.key[SENTINEL] = n ? key_of(pending[0]->min_ts, pending[0]->start) : KEY_NONE;
@@ -477,7 +586,7 @@ static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, voi
             t.key[SENTINEL] =
                 next < n ? key_of(pending[next]->min_ts, pending[next]->start) : KEY_NONE;
             tree_replay(&t, SENTINEL);
-            int lr = load_run(x, src, r);
+            int lr = load_run(x, src, fetch, r);
             /* A marker-indexed run was claimed to start at its marker's time: when no event of
              * it is earlier, everything emitted so far precedes all of it, so the merge of the
              * sorted runs is the exact order; otherwise the exact path takes over. */
@@ -535,6 +644,7 @@ static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, voi
         unload_run(x, r);
         if (st->progress) st->progress(st->progress_ctx, 2, done_bytes, total_bytes);
     }
+    if (fetch) fetch_stop(fetch);
     st->events += emitted;
     st->skipped = x->skipped;
     st->min_ts = x->min_ts;

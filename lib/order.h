@@ -17,13 +17,19 @@ typedef void (*order_progress_fn)(void *ctx, int pass, uint64_t done, uint64_t t
 
 /* Where the log is: a buffer in memory (buf != NULL), else `read` when set (exactly n bytes at
  * off into p, 0 or a negative code; e.g. a session's segments), else file descriptor fd read with
- * pread (regular files; len bytes from offset 0). */
+ * pread (regular files; len bytes from offset 0). With `prefetch` (not for buf), a reader thread
+ * (named prefetch_name, may be NULL) reads the runs the merge loads next, up to that many bytes
+ * ahead of it (and always the next one): a source that makes its caller wait (the disk) then
+ * costs the merge nothing. Meanwhile `read` is called on that thread only, before and after it on
+ * the caller's. */
 typedef struct order_source {
     const uint8_t *buf;
     int fd;
     uint64_t len;
     int (*read)(void *ctx, void *p, size_t n, uint64_t off);
     void *read_ctx;
+    size_t prefetch;
+    const char *prefetch_name;
 } order_source_t;
 
 typedef struct order_stats {

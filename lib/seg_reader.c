@@ -1,4 +1,5 @@
-/* Random-access reads of a session's stream from its chunk records (lib/seg_reader.h). */
+/* Random-access reads of a session's stream from its chunk records (lib/seg_reader.h); in direct
+ * mode stored chunks are read past the page cache through one aligned window. */
 #include "seg_reader.h"
 
 #include "err.h"
@@ -20,13 +21,27 @@ struct seg_reader {
     bool cached;
     seg_chunk_t cache; /* the chunk zout holds */
     ZSTD_DCtx *dz;
+    /* direct mode: an O_DIRECT descriptor of segment dfd_seq and the window of it last read */
+    bool direct;
+    int dfd;
+    uint64_t dfd_seq;
+    uint8_t *win;
+    uint64_t win_seq, win_off; /* win holds win_len bytes of segment win_seq from win_off */
+    size_t win_len;
 };
+
+/* O_DIRECT wants file offsets, lengths and buffers aligned to the device's logical block: 4 KiB
+ * covers every common one (a device that wants more makes the reads fail, and the reader falls
+ * back to the page cache). */
+#define DIRECT_ALIGN ((uint64_t)4096)
+#define DIRECT_WINDOW ((size_t)4 << 20)
 
 seg_reader_t *seg_reader_create(seg_log_t *l)
 {
     seg_reader_t *r = xcalloc(1, sizeof *r);
     r->l = l;
     r->fd = -1;
+    r->dfd = -1;
     return r;
 }
 
@@ -34,6 +49,8 @@ void seg_reader_destroy(seg_reader_t *r)
 {
     if (!r) return;
     if (r->fd >= 0) close(r->fd);
+    if (r->dfd >= 0) close(r->dfd);
+    free(r->win);
     free(r->zin);
     free(r->zout);
     ZSTD_freeDCtx(r->dz);
@@ -86,10 +103,78 @@ static int inflate_chunk(seg_reader_t *r, const seg_chunk_t *c)
     return 0;
 }
 
+void seg_reader_set_direct(seg_reader_t *r, bool on)
+{
+    r->direct = on;
+}
+
+/* Stops direct reads for good (the file system or device refused them). */
+static void direct_off(seg_reader_t *r)
+{
+    r->direct = false;
+    r->win_len = 0;
+}
+
+/* Copies k bytes at file_off of segment seq through the window, refilling it with O_DIRECT reads
+ * of the aligned span they lie in (at most DIRECT_WINDOW at once). Returns 0, or 1 when direct
+ * reads are impossible (the caller reads through the page cache instead). */
+static int read_direct(seg_reader_t *r, uint64_t seq, uint8_t *out, size_t k, uint64_t file_off)
+{
+    while (k) {
+        if (!(r->win_len && r->win_seq == seq && file_off >= r->win_off &&
+              file_off < r->win_off + r->win_len)) {
+            if (r->dfd < 0 || r->dfd_seq != seq) {
+                if (r->dfd >= 0) close(r->dfd);
+                char path[PATH_MAX + 64];
+                seg_log_path(r->l, seq, path, sizeof path);
+                r->dfd = open(path, O_RDONLY | O_CLOEXEC | O_DIRECT);
+                r->dfd_seq = seq;
+                r->win_len = 0;
+                if (r->dfd < 0) { /* e.g. EINVAL: the file system has no direct I/O */
+                    direct_off(r);
+                    return 1;
+                }
+            }
+            if (!r->win) {
+                void *w = NULL;
+                if (posix_memalign(&w, DIRECT_ALIGN, DIRECT_WINDOW) != 0) xoom(DIRECT_WINDOW);
+                r->win = w;
+            }
+            uint64_t a = file_off & ~(DIRECT_ALIGN - 1);
+            uint64_t e = (file_off + k + DIRECT_ALIGN - 1) & ~(DIRECT_ALIGN - 1);
+            size_t want = e - a < DIRECT_WINDOW ? (size_t)(e - a) : DIRECT_WINDOW;
+            ssize_t got;
+            do
+                got = pread(r->dfd, r->win, want, (off_t)a);
+            while (got < 0 && errno == EINTR);
+            r->win_len = 0;
+            if (got < 0) { /* EINVAL: an alignment the device does not take */
+                direct_off(r);
+                return 1;
+            }
+            if ((uint64_t)got <= file_off - a)
+                return 1; /* not there (yet): the page cache has it */
+            r->win_seq = seq;
+            r->win_off = a;
+            r->win_len = (size_t)got;
+        }
+        size_t in = (size_t)(file_off - r->win_off);
+        size_t m = r->win_len - in < k ? r->win_len - in : k;
+        memcpy(out, r->win + in, m);
+        out += m;
+        k -= m;
+        file_off += m;
+    }
+    return 0;
+}
+
 ssize_t seg_reader_pread(seg_reader_t *r, void *buf, size_t n, uint64_t off)
 {
     uint8_t *out = buf;
     size_t done = 0;
+    /* the window serves one call only: the bytes past a file's last whole chunk may still change
+     * (a failed write is cut back and written again) */
+    r->win_len = 0;
     while (done < n) {
         seg_chunk_t c;
         if (seg_log_find(r->l, off + done, &c) < 0) break;
@@ -99,7 +184,8 @@ ssize_t seg_reader_pread(seg_reader_t *r, void *buf, size_t n, uint64_t off)
         if (rc == 0 && (c.flags & SEG_F_ZSTD)) {
             rc = inflate_chunk(r, &c);
             if (rc == 0) memcpy(out + done, r->zout + in, k);
-        } else if (rc == 0) {
+        } else if (rc == 0 &&
+                   (!r->direct || read_direct(r, c.seq, out + done, k, c.file_off + in))) {
             rc = read_at(r->fd, out + done, k, c.file_off + in);
         }
         if (rc < 0) return done ? (ssize_t)done : rc;

@@ -18,9 +18,11 @@
 #include <string.h>
 #include <time.h>
 
-#define FEED_MAX (64u << 10)        /* bytes fed per lock hold: keeps readers' waits under a ms */
-#define REFILL_MAX (1u << 20)       /* bytes read from the segments into a ring per read */
-#define REFILL_STEPS 4              /* reads per refill */
+#define FEED_MAX (64u << 10)  /* bytes fed per lock hold: keeps readers' waits under a ms */
+#define REFILL_MAX (1u << 20) /* bytes read from the segments into a ring per read */
+#define REFILL_STEPS 4        /* reads per refill */
+/* How far the settle's reads run ahead of its merge: a handful of 2 MiB blocks. */
+#define SETTLE_PREFETCH ((size_t)16 << 20)
 #define SETTLE_APART_MIN (1u << 20) /* logs from this size on settle their aggregates apart */
 #define LIVE_LAG_MAX (32u << 20)    /* an upload's live pass waits while this far behind ... */
 #define LIVE_QUIET_NS (250000000u)  /* ... and bytes came within this time */
@@ -97,7 +99,15 @@ static void settle(registry_t *reg, session_t *s)
 {
     uint64_t gea_only[1024] = {0};
     seg_reader_t *rd = seg_reader_create(&s->pt->log);
-    order_source_t src = {.fd = -1, .read = seg_reader_read_full, .read_ctx = rd};
+    /* The bytes were written a while ago and the writer has dropped them from the page cache: they
+     * come from the disk past the page cache (filling it anew costs more CPU than the analysis
+     * itself on some machines), read ahead of the merge on a thread of their own. */
+    seg_reader_set_direct(rd, true);
+    order_source_t src = {.fd = -1,
+                          .read = seg_reader_read_full,
+                          .read_ctx = rd,
+                          .prefetch = SETTLE_PREFETCH,
+                          .prefetch_name = "lp-settle-read"};
     char err[256] = "";
     pthread_mutex_lock(&s->pt->log.mu);
     uint64_t start = s->pt->log.start;

@@ -8,6 +8,7 @@
 #include "order.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -70,11 +71,32 @@ static collect_t reference(const uint8_t *buf, size_t len)
     return c;
 }
 
-static void check_order(const uint8_t *buf, size_t len, bool from_file, bool can_reset,
-                        bool expect_fast)
+/* A read callback over a file that notes which threads called it. */
+typedef struct reader {
+    int fd;
+    pthread_t caller;
+    int other_threads; /* calls not from the caller's thread */
+    int fail_after;    /* calls before every call fails (-1: never) */
+    int calls;
+} reader_t;
+
+static int read_file_at(void *ctx, void *p, size_t n, uint64_t off)
+{
+    reader_t *r = ctx;
+    if (!pthread_equal(pthread_self(), r->caller)) r->other_threads++;
+    if (r->fail_after >= 0 && r->calls >= r->fail_after) return LP_EIO;
+    r->calls++;
+    return pread(r->fd, p, n, (off_t)off) == (ssize_t)n ? 0 : LP_EIO;
+}
+
+enum { FROM_MEMORY, FROM_FILE, FROM_READER_AHEAD };
+
+static void check_order(const uint8_t *buf, size_t len, int from, bool can_reset, bool expect_fast)
 {
     collect_t want = reference(buf, len), got = {0};
+    bool from_file = from != FROM_MEMORY;
     order_source_t src = {.buf = from_file ? NULL : buf, .len = len, .fd = -1};
+    reader_t rd = {.fd = -1, .caller = pthread_self(), .fail_after = -1};
     char path[512];
     if (from_file) {
         snprintf(path, sizeof path, "%s/log.eventlog", tu_tmpdir());
@@ -84,12 +106,20 @@ static void check_order(const uint8_t *buf, size_t len, bool from_file, bool can
         src.fd = open(path, O_RDONLY);
         REQUIRE(src.fd >= 0);
     }
+    if (from == FROM_READER_AHEAD) { /* one block ahead at most: the reader waits for the merge */
+        rd.fd = src.fd;
+        src.read = read_file_at;
+        src.read_ctx = &rd;
+        src.prefetch = 4096;
+        src.prefetch_name = "test-ahead";
+    }
     evlog_t d;
     evlog_init(&d, NULL);
     order_stats_t st = {.progress_ctx = &got};
     if (can_reset) st.reset = collect_reset;
     int rc = order_log(&d, &src, collect_event, &got, &st);
     CHECKF(rc == 0, "order_log: %d", rc);
+    if (from == FROM_READER_AHEAD) CHECK(rd.other_threads > 0);
     CHECKF(st.fast == expect_fast, "fast path %d, expected %d", st.fast, expect_fast);
     CHECK_EQ_U64(got.n, want.n);
     for (size_t i = 0; i < got.n && i < want.n; i++)
@@ -152,8 +182,9 @@ TEST(order_fast_path_memory_and_file)
 {
     size_t len;
     uint8_t *buf = make_log(&len, false);
-    check_order(buf, len, false, true, true);
-    check_order(buf, len, true, true, true);
+    check_order(buf, len, FROM_MEMORY, true, true);
+    check_order(buf, len, FROM_FILE, true, true);
+    check_order(buf, len, FROM_READER_AHEAD, true, true);
     free(buf);
 }
 
@@ -161,11 +192,13 @@ TEST(order_big_blocks)
 {
     size_t len;
     uint8_t *buf = make_log_n(&len, false, 12000, false); /* blocks of about 600 KiB */
-    check_order(buf, len, true, true, true);
+    check_order(buf, len, FROM_FILE, true, true);
+    check_order(buf, len, FROM_READER_AHEAD, true, true);
     free(buf);
     buf = make_log_n(&len, true, 12000, false);
-    check_order(buf, len, true, true, false);
-    check_order(buf, len, true, false, false);
+    check_order(buf, len, FROM_FILE, true, false);
+    check_order(buf, len, FROM_READER_AHEAD, true, false);
+    check_order(buf, len, FROM_FILE, false, false);
     free(buf);
 }
 
@@ -175,8 +208,9 @@ TEST(order_nearly_sorted_and_spiked_blocks)
 {
     size_t len;
     uint8_t *buf = make_log_n(&len, false, 400, true);
-    check_order(buf, len, true, true, true);
-    check_order(buf, len, false, true, true);
+    check_order(buf, len, FROM_FILE, true, true);
+    check_order(buf, len, FROM_READER_AHEAD, true, true);
+    check_order(buf, len, FROM_MEMORY, true, true);
     free(buf);
 }
 
@@ -190,8 +224,9 @@ TEST(order_real_logs_match_stable_sort)
         size_t len;
         uint8_t *buf = tu_read_file(path, &len);
         REQUIRE(buf);
-        check_order(buf, len, true, true, true);
-        check_order(buf, len, false, true, true);
+        check_order(buf, len, FROM_FILE, true, true);
+        check_order(buf, len, FROM_READER_AHEAD, true, true);
+        check_order(buf, len, FROM_MEMORY, true, true);
         free(buf);
     }
 }
@@ -200,8 +235,9 @@ TEST(order_fast_path_falls_back)
 {
     size_t len;
     uint8_t *buf = make_log(&len, true); /* a block starts later than one of its events */
-    check_order(buf, len, true, true, false);
-    check_order(buf, len, false, true, false);
+    check_order(buf, len, FROM_FILE, true, false);
+    check_order(buf, len, FROM_READER_AHEAD, true, false);
+    check_order(buf, len, FROM_MEMORY, true, false);
     free(buf);
 }
 
@@ -209,13 +245,73 @@ TEST(order_exact_path)
 {
     size_t len;
     uint8_t *buf = make_log(&len, true);
-    check_order(buf, len, true, false, false); /* no reset: never the fast path */
+    check_order(buf, len, FROM_FILE, false, false);         /* no reset: never the fast path */
+    check_order(buf, len, FROM_READER_AHEAD, false, false); /* no reset: never the fast path */
     /* junk before the header and a log that stops without its end marker: exact path too */
     uint8_t *junk = malloc(len + 5);
     memcpy(junk, "junk!", 5);
     memcpy(junk + 5, buf, len - 2);
-    check_order(junk, len + 3, true, true, false);
+    check_order(junk, len + 3, FROM_FILE, true, false);
     free(junk);
+    free(buf);
+}
+
+static int stop_after(void *ctx, const evlog_event_t *ev)
+{
+    (void)ev;
+    return --*(int *)ctx < 0 ? -77 : 0;
+}
+
+/* With runs read ahead: a read that fails ends the pass with LP_EIO, and a callback that stops
+ * it ends it with its own code, the reader joined and every buffer freed (the sanitizer build
+ * sees leaks) whether the reader was ahead or not. Run under TSan too. */
+TEST(order_concurrent_read_ahead_error_and_stop)
+{
+    size_t len;
+    uint8_t *buf = make_log_n(&len, false, 500, false);
+    char path[512];
+    snprintf(path, sizeof path, "%s/ahead.eventlog", tu_tmpdir());
+    FILE *f = fopen(path, "wb");
+    REQUIRE(f && fwrite(buf, 1, len, f) == len);
+    fclose(f);
+    int fd = open(path, O_RDONLY);
+    REQUIRE(fd >= 0);
+    /* how many reads a whole pass makes: the last ones are the merge's */
+    reader_t all = {.fd = fd, .caller = pthread_self(), .fail_after = -1};
+    order_source_t whole = {
+        .fd = -1, .len = len, .read = read_file_at, .read_ctx = &all, .prefetch = 1};
+    evlog_t d0;
+    evlog_init(&d0, NULL);
+    collect_t c0 = {0};
+    order_stats_t st0 = {.reset = collect_reset, .progress_ctx = &c0};
+    REQUIRE(order_log(&d0, &whole, collect_event, &c0, &st0) == 0);
+    REQUIRE(st0.fast && st0.runs > 8 && all.other_threads >= 8);
+    evlog_dispose(&d0);
+    free(c0.k);
+    for (int fail = all.calls - 8; fail < all.calls; fail += 2)
+        for (size_t ahead = 1; ahead <= (4u << 20); ahead <<= 22) {
+            reader_t rd = {.fd = fd, .caller = pthread_self(), .fail_after = fail};
+            order_source_t src = {
+                .fd = -1, .len = len, .read = read_file_at, .read_ctx = &rd, .prefetch = ahead};
+            collect_t got = {0};
+            evlog_t d;
+            evlog_init(&d, NULL);
+            order_stats_t st = {.reset = collect_reset, .progress_ctx = &got};
+            int rc = order_log(&d, &src, collect_event, &got, &st);
+            CHECKF(rc == LP_EIO, "fail after %d reads, %zu bytes ahead: %d", fail, ahead, rc);
+            CHECK(st.fast); /* failed in the merge, not taken for a malformed run */
+            evlog_dispose(&d);
+            free(got.k);
+            int stop = (int)(c0.n / 9) * (all.calls - fail), left = stop;
+            rd.fail_after = -1;
+            evlog_init(&d, NULL);
+            order_stats_t st2 = {.reset = collect_reset, .progress_ctx = &got};
+            rc = order_log(&d, &src, stop_after, &left, &st2);
+            CHECKF(rc == -77, "stop after %d events: %d", stop, rc);
+            CHECK_EQ_U64(st2.events, (uint64_t)stop + 1);
+            evlog_dispose(&d);
+        }
+    close(fd);
     free(buf);
 }
 
@@ -317,8 +413,9 @@ TEST(order_many_capabilities_at_once)
 {
     size_t len;
     uint8_t *buf = make_wide_log(&len, 37);
-    check_order(buf, len, true, true, true);
-    check_order(buf, len, false, false, false);
+    check_order(buf, len, FROM_FILE, true, true);
+    check_order(buf, len, FROM_READER_AHEAD, true, true);
+    check_order(buf, len, FROM_MEMORY, false, false);
     free(buf);
 }
 

@@ -39,12 +39,13 @@ static void write_log(const char *dir, const uint8_t *b, size_t n, size_t chunk,
     seg_log_dispose(&l);
 }
 
-/* Reads the whole stream of a log back. */
-static uint8_t *read_back(seg_log_t *l, size_t *n)
+/* Reads the whole stream of a log back (past the page cache with `direct`). */
+static uint8_t *read_back_mode(seg_log_t *l, size_t *n, bool direct)
 {
     uint64_t end = seg_log_end(l);
     uint8_t *out = malloc(end + 1);
     seg_reader_t *r = seg_reader_create(l);
+    seg_reader_set_direct(r, direct);
     *n = 0;
     while (*n < end) {
         ssize_t k = seg_reader_pread(r, out + *n, 100000, *n);
@@ -55,11 +56,17 @@ static uint8_t *read_back(seg_log_t *l, size_t *n)
     return out;
 }
 
+static uint8_t *read_back(seg_log_t *l, size_t *n)
+{
+    return read_back_mode(l, n, false);
+}
+
 /* Reads the stream back from three places in turn (as an exact pass reads capabilities' blocks),
  * 5000 bytes at a time: every byte as written. */
-static void read_interleaved(seg_log_t *l, const uint8_t *b, size_t n)
+static void read_interleaved(seg_log_t *l, const uint8_t *b, size_t n, bool direct)
 {
     seg_reader_t *r = seg_reader_create(l);
+    seg_reader_set_direct(r, direct);
     static uint8_t piece[5000];
     size_t at[3] = {0, n / 3, 2 * n / 3}, end[3] = {n / 3, 2 * n / 3, n};
     for (bool more = true; more;) {
@@ -94,7 +101,8 @@ static void roundtrip(int level)
     size_t m;
     uint8_t *back = read_back(&l, &m);
     CHECK(m == n && !memcmp(back, b, n));
-    read_interleaved(&l, b, n);
+    read_interleaved(&l, b, n, false);
+    read_interleaved(&l, b, n, true);
     /* every segment: closed, starts at a block marker, decodes alone from the saved header */
     REQUIRE(l.evheader && l.evheader_len > 4 && !memcmp(l.evheader, "hdrb", 4));
     uint64_t events = 0;
@@ -366,6 +374,61 @@ TEST(segment_drop_closed_pages)
     size_t m;
     uint8_t *back = read_back(&l, &m);
     CHECK(m == n && !memcmp(back, b, n));
+    seg_log_dispose(&l);
+    free(back);
+    free(b);
+}
+
+/* Direct reads (the settle's) give the bytes as written, from any offset and in any sizes, across
+ * chunk records and segments, and leave the page cache as it was: segments the writer dropped
+ * stay out of it (where the file system has direct I/O at all). */
+TEST(segment_direct_reads)
+{
+    size_t n;
+    uint8_t *b = tu_read_file(tu_data("eventlogs/scale-1m.eventlog"), &n);
+    REQUIRE(b);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/direct", tu_tmpdir());
+    seg_writer_opts_t o = {.max_bytes = 300000, .drop_closed = true};
+    write_log(dir, b, n, 77777, &o, false);
+    seg_log_t l;
+    REQUIRE(seg_log_open(&l, dir, false, NULL, NULL) == 0);
+    for (size_t i = 0; i < l.nfiles; i++) { /* opening read them through the page cache */
+        char path[700];
+        snprintf(path, sizeof path, "%s/" SEG_NAME_FMT, dir, (unsigned long long)l.files[i].seq);
+        int fd = open(path, O_RDONLY);
+        REQUIRE(fd >= 0);
+        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        close(fd);
+    }
+    double closed_before, last;
+    residency(dir, &closed_before, &last);
+    size_t m;
+    uint8_t *back = read_back_mode(&l, &m, true);
+    CHECK(m == n && !memcmp(back, b, n));
+    read_interleaved(&l, b, n, true);
+    /* odd sizes at odd offsets, some across chunks (77777 bytes each) and segments */
+    seg_reader_t *r = seg_reader_create(&l);
+    seg_reader_set_direct(r, true);
+    uint64_t seed = 7;
+    for (int i = 0; i < 300; i++) {
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        size_t off = (size_t)(seed >> 33) % n;
+        size_t k = 1 + (size_t)(seed >> 13) % (i % 3 == 0 ? 400000 : 5000);
+        if (k > n - off) k = n - off;
+        ssize_t got = seg_reader_pread(r, back, k, off);
+        CHECKF(got == (ssize_t)k && !memcmp(back, b + off, k), "%zu bytes at %zu: %zd", k, off,
+               got);
+    }
+    seg_reader_destroy(r);
+    double closed_after;
+    residency(dir, &closed_after, &last);
+    struct statfs fs;
+    REQUIRE(statfs(dir, &fs) == 0);
+    if (fs.f_type != 0x01021994) /* on tmpfs the pages are the files */
+        CHECKF(closed_before < 0.1 && closed_after < 0.1,
+               "closed segments %.2f resident before the direct reads, %.2f after", closed_before,
+               closed_after);
     seg_log_dispose(&l);
     free(back);
     free(b);

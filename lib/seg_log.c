@@ -67,6 +67,19 @@ uint64_t seg_log_end(seg_log_t *l)
     return e;
 }
 
+bool seg_log_closed(seg_log_t *l, uint64_t seq)
+{
+    bool closed = false;
+    pthread_mutex_lock(&l->mu);
+    for (size_t i = l->nfiles; i-- > 0;)
+        if (l->files[i].seq == seq) {
+            closed = l->files[i].closed;
+            break;
+        }
+    pthread_mutex_unlock(&l->mu);
+    return closed;
+}
+
 int seg_log_find(seg_log_t *l, uint64_t off, seg_chunk_t *c)
 {
     int rc = LP_ENOT_FOUND;

@@ -66,6 +66,8 @@ void seg_log_dispose(seg_log_t *l);
 int seg_log_open(seg_log_t *l, const char *dir, bool repair, seg_log_say_fn say, void *ctx);
 /* Stream bytes written so far (the end). Any thread. */
 uint64_t seg_log_end(seg_log_t *l);
+/* True when segment `seq` is closed (has its index and trailer). Any thread. */
+bool seg_log_closed(seg_log_t *l, uint64_t seq);
 /* Path of segment `seq` in buf. */
 char *seg_log_path(const seg_log_t *l, uint64_t seq, char *buf, size_t cap);
 /* The chunk holding stream offset `off` (copied to *c). Returns 0 or LP_ENOT_FOUND. Any thread. */

@@ -21,8 +21,9 @@ struct seg_reader {
     bool cached;
     seg_chunk_t cache; /* the chunk zout holds */
     ZSTD_DCtx *dz;
-    /* direct mode: an O_DIRECT descriptor of segment dfd_seq and the window of it last read */
-    bool direct;
+    /* direct mode: for segment dfd_seq (when dfd_known), an O_DIRECT descriptor (-1 while the
+     * segment is open: its pages are still cached) and the window of it last read */
+    bool direct, dfd_known;
     int dfd;
     uint64_t dfd_seq;
     uint8_t *win;
@@ -123,18 +124,25 @@ static int read_direct(seg_reader_t *r, uint64_t seq, uint8_t *out, size_t k, ui
     while (k) {
         if (!(r->win_len && r->win_seq == seq && file_off >= r->win_off &&
               file_off < r->win_off + r->win_len)) {
-            if (r->dfd < 0 || r->dfd_seq != seq) {
+            if (!r->dfd_known || r->dfd_seq != seq) {
                 if (r->dfd >= 0) close(r->dfd);
-                char path[PATH_MAX + 64];
-                seg_log_path(r->l, seq, path, sizeof path);
-                r->dfd = open(path, O_RDONLY | O_CLOEXEC | O_DIRECT);
+                r->dfd = -1;
+                r->dfd_known = true;
                 r->dfd_seq = seq;
                 r->win_len = 0;
-                if (r->dfd < 0) { /* e.g. EINVAL: the file system has no direct I/O */
-                    direct_off(r);
-                    return 1;
+                /* only closed segments: the writer drops their pages from the cache, and the open
+                 * one's may not be on the disk yet (a direct read would wait for them) */
+                if (seg_log_closed(r->l, seq)) {
+                    char path[PATH_MAX + 64];
+                    seg_log_path(r->l, seq, path, sizeof path);
+                    r->dfd = open(path, O_RDONLY | O_CLOEXEC | O_DIRECT);
+                    if (r->dfd < 0) { /* e.g. EINVAL: the file system has no direct I/O */
+                        direct_off(r);
+                        return 1;
+                    }
                 }
             }
+            if (r->dfd < 0) return 1;
             if (!r->win) {
                 void *w = NULL;
                 if (posix_memalign(&w, DIRECT_ALIGN, DIRECT_WINDOW) != 0) xoom(DIRECT_WINDOW);

@@ -18,10 +18,11 @@ typedef struct seg_reader seg_reader_t;
 seg_reader_t *seg_reader_create(seg_log_t *l);
 /* Frees it; NULL is a no-op. */
 void seg_reader_destroy(seg_reader_t *r);
-/* Direct mode (off at creation): stored chunks are read with O_DIRECT through an aligned window
- * of the segment file instead of through the page cache, for a pass over bytes that were written
- * a while ago and will not be read again soon (the settle). Where the file system refuses direct
- * reads, the reader goes back to the page cache by itself. The reader's thread only. */
+/* Direct mode (off at creation): stored chunks of closed segments are read with O_DIRECT through
+ * an aligned window of the segment file instead of through the page cache, for a pass over bytes
+ * that were written a while ago and will not be read again soon (the settle); the open segment
+ * is still read through the cache, which holds it. Where the file system refuses direct reads,
+ * the reader goes back to the page cache by itself. The reader's thread only. */
 void seg_reader_set_direct(seg_reader_t *r, bool on);
 /* Copies up to n stream bytes at `off` into buf. Returns the bytes copied (0 at the end of what
  * was written, or before the log's start), LP_EIO or LP_ECORRUPT (a chunk that does not inflate

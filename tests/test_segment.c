@@ -379,16 +379,26 @@ TEST(segment_drop_closed_pages)
     free(b);
 }
 
+/* The bytes of eventlog `name` of the shared data (*n of them), and `sub` of the test's
+ * directory in dir. */
+static uint8_t *log_and_dir(const char *name, const char *sub, char *dir, size_t cap, size_t *n)
+{
+    char path[128];
+    snprintf(path, sizeof path, "eventlogs/%s.eventlog", name);
+    uint8_t *b = tu_read_file(tu_data(path), n);
+    REQUIRE(b);
+    snprintf(dir, cap, "%s/%s", tu_tmpdir(), sub);
+    return b;
+}
+
 /* Direct reads (the settle's) give the bytes as written, from any offset and in any sizes, across
  * chunk records and segments, and leave the page cache as it was: segments the writer dropped
  * stay out of it (where the file system has direct I/O at all). */
 TEST(segment_direct_reads)
 {
     size_t n;
-    uint8_t *b = tu_read_file(tu_data("eventlogs/scale-1m.eventlog"), &n);
-    REQUIRE(b);
     char dir[600];
-    snprintf(dir, sizeof dir, "%s/direct", tu_tmpdir());
+    uint8_t *b = log_and_dir("scale-1m", "direct", dir, sizeof dir, &n);
     seg_writer_opts_t o = {.max_bytes = 300000, .drop_closed = true};
     write_log(dir, b, n, 77777, &o, false);
     seg_log_t l;
@@ -438,10 +448,8 @@ TEST(segment_direct_reads)
 TEST(segment_resume_open_segment)
 {
     size_t n;
-    uint8_t *b = tu_read_file(tu_data("eventlogs/concurrent.eventlog"), &n);
-    REQUIRE(b);
     char dir[600];
-    snprintf(dir, sizeof dir, "%s/res", tu_tmpdir());
+    uint8_t *b = log_and_dir("concurrent", "res", dir, sizeof dir, &n);
     seg_writer_opts_t o = {.max_bytes = 100000};
     size_t half = n / 2 + 123;
     write_log(dir, b, half, 30000, &o, false);

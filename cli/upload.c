@@ -38,8 +38,7 @@ typedef struct upload {
     char id_enc[3 * ID_MAX], session_enc[3 * ID_MAX];
     bool reached; /* some request got an answer: later network failures are transient */
     int failures; /* transient failures since the last step forward */
-    uint8_t *buf;
-    bool tty; /* stderr is a terminal: draw the progress bar */
+    bool tty;     /* stderr is a terminal: draw the progress bar */
     double t0, last_draw;
     uint64_t run_start, chunk_base;
 } upload_t;
@@ -273,20 +272,22 @@ static int retry_wait(upload_t *u, const char *what, const char *why)
 
 /* One request. REQ_OK leaves an answer that is not transient in *r (the caller disposes of it);
  * REQ_RETRY means a transient failure after the backoff; REQ_FATAL, an error already printed. */
-static int req(upload_t *u, const char *what, const char *method, const char *path,
-               const void *body, size_t len, httpc_resp_t *r)
+static int req(upload_t *u, const char *what, const char *method, const char *path, size_t len,
+               httpc_resp_t *r)
 {
     const char *hdrs[3];
     size_t n = 0;
     if (u->token) hdrs[n++] = u->auth;
-    if (body) hdrs[n++] = "Content-Type: application/octet-stream";
+    if (len) hdrs[n++] = "Content-Type: application/octet-stream";
     hdrs[n] = NULL;
-    int rc = httpc_request(u->h, method, path, hdrs, body, len, r);
+    /* the body straight from the file (the kernel sends it from the page cache) */
+    int rc = len ? httpc_request_file(u->h, method, path, hdrs, u->fd, u->offset, len, r)
+                 : httpc_request(u->h, method, path, hdrs, NULL, 0, r);
     if (rc) {
         bool transient = rc == LP_ENET || rc == LP_ETIMEOUT || rc == LP_EPROTO;
         if (u->reached && transient) return retry_wait(u, what, httpc_error(u->h));
         clear_line(u);
-        fprintf(stderr, "error: %s: %s\n", what, httpc_error(u->h));
+        fprintf(stderr, "error: %s: %s\n", rc == LP_EIO ? u->file : what, httpc_error(u->h));
         return REQ_FATAL;
     }
     u->reached = true;
@@ -304,7 +305,7 @@ static int req_retry(upload_t *u, const char *what, const char *method, const ch
                      httpc_resp_t *r)
 {
     int k;
-    while ((k = req(u, what, method, path, NULL, 0, r)) == REQ_RETRY) {
+    while ((k = req(u, what, method, path, 0, r)) == REQ_RETRY) {
     }
     return k;
 }
@@ -363,24 +364,6 @@ static int fetch_offset(upload_t *u)
     return rc;
 }
 
-/* Reads n bytes of the file at the current offset into buf; returns 0 or 1. */
-static int read_chunk(upload_t *u, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = pread(u->fd, u->buf + got, n - got, (off_t)(u->offset + got));
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) {
-            clear_line(u);
-            fprintf(stderr, "error: %s: %s\n", u->file,
-                    k < 0 ? strerror(errno) : "the file shrank during the upload");
-            return 1;
-        }
-        got += (size_t)k;
-    }
-    return 0;
-}
-
 /* Sends the file from u->offset to its end; returns 0 or 1. */
 static int send_all(upload_t *u)
 {
@@ -388,13 +371,12 @@ static int send_all(upload_t *u)
     draw(u, u->offset, true);
     while (u->offset < u->size) {
         size_t n = (size_t)(u->size - u->offset < u->chunk ? u->size - u->offset : u->chunk);
-        if (read_chunk(u, n)) return 1;
         char path[96 + 3 * ID_MAX];
         snprintf(path, sizeof path, "/api/uploads/%s?offset=%llu", u->id_enc,
                  (unsigned long long)u->offset);
         u->chunk_base = u->offset;
         httpc_resp_t r;
-        int k = req(u, "sending bytes", "PUT", path, u->buf, n, &r);
+        int k = req(u, "sending bytes", "PUT", path, n, &r);
         if (k == REQ_FATAL) return 1;
         if (k == REQ_RETRY) {
             if (fetch_offset(u)) return 1;
@@ -526,11 +508,6 @@ static int run(upload_t *u)
         fprintf(stderr, "upload: the token contains a line break\n");
         return 2;
     }
-    size_t bufsize = (size_t)(u->size < u->chunk ? u->size : u->chunk);
-    if (!(u->buf = malloc(bufsize ? bufsize : 1))) {
-        fprintf(stderr, "error: out of memory for a %zu-byte chunk\n", bufsize);
-        return 1;
-    }
     u->tty = isatty(2);
     int rc;
     if (u->resume) {
@@ -565,7 +542,6 @@ int cli_upload(int argc, char **argv)
     if (rc >= 0) return rc;
     rc = run(&u);
     if (u.fd >= 0) close(u.fd);
-    free(u.buf);
     httpc_destroy(u.h);
     return rc;
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -301,7 +302,7 @@ static bool valid_request(const char *method, const char *path, const char *cons
 
 /* Builds the request head; returns a malloc'd string (its length in *len) or NULL. */
 static char *build_head(const httpc_t *h, const char *method, const char *path,
-                        const char *const *headers, const void *body, size_t len, size_t *hl)
+                        const char *const *headers, bool body, size_t len, size_t *hl)
 {
     bool with_length = body || len || !strcmp(method, "POST") || !strcmp(method, "PUT") ||
                        !strcmp(method, "PATCH");
@@ -320,12 +321,39 @@ static char *build_head(const httpc_t *h, const char *method, const char *path,
     return s;
 }
 
+/* A request body: len bytes in memory at mem, or of file fd from offset off. */
+typedef struct body {
+    const void *mem;
+    int fd;
+    uint64_t off;
+    size_t len;
+} body_t;
+
+/* Sends up to n bytes of the file body from byte `done` on with sendfile: the kernel takes them
+ * from the page cache into the socket (no copy into a buffer here and out again). Returns the
+ * bytes sent, -1 with errno for the socket's errors (as send's), or -2 when the file ended early
+ * or could not be read (h's error says). */
+static ssize_t send_file_part(httpc_t *h, const body_t *b, size_t done, size_t n)
+{
+    off_t at = (off_t)(b->off + done);
+    ssize_t w = sendfile(h->fd, b->fd, &at, n);
+    if (w > 0) return w;
+    if (w == 0) {
+        fail(h, LP_EIO, "the file ended %zu bytes before the body", b->len - done);
+        return -2;
+    }
+    if (errno == EINVAL || errno == EIO || errno == EOVERFLOW || errno == ESPIPE) {
+        sys_fail(h, LP_EIO, errno, "reading the body's file");
+        return -2;
+    }
+    return -1;
+}
+
 /* Writes head and body. Sets *early and stops when the server answers (or closes) before the
  * whole body went out. */
-static int send_request(httpc_t *h, const char *head, size_t hl, const void *body, size_t len,
-                        bool *early)
+static int send_request(httpc_t *h, const char *head, size_t hl, const body_t *b, bool *early)
 {
-    size_t total = hl + len, sent = 0;
+    size_t len = b->len, total = hl + len, sent = 0;
     *early = false;
     while (sent < total) {
         struct pollfd p = {h->fd, POLLOUT | POLLIN, 0};
@@ -337,18 +365,25 @@ static int send_request(httpc_t *h, const char *head, size_t hl, const void *bod
             *early = true;
             return 0;
         }
-        struct iovec iov[2];
-        int niov = 0;
-        if (sent < hl) iov[niov++] = (struct iovec){(char *)head + sent, hl - sent};
-        if (len && sent < total) {
-            size_t off = sent > hl ? sent - hl : 0;
-            iov[niov++] = (struct iovec){(char *)body + off, len - off};
+        ssize_t w;
+        if (b->fd >= 0 && sent >= hl) {
+            w = send_file_part(h, b, sent - hl, len - (sent - hl));
+            if (w == -2) return LP_EIO;
+        } else {
+            struct iovec iov[2];
+            int niov = 0;
+            if (sent < hl) iov[niov++] = (struct iovec){(char *)head + sent, hl - sent};
+            if (len && b->fd < 0 && sent < total) {
+                size_t off = sent > hl ? sent - hl : 0;
+                iov[niov++] = (struct iovec){(char *)b->mem + off, len - off};
+            }
+            struct msghdr msg;
+            memset(&msg, 0, sizeof msg);
+            msg.msg_iov = iov;
+            msg.msg_iovlen = (size_t)niov;
+            /* a file body follows the head: one segment for both where they fit */
+            w = sendmsg(h->fd, &msg, MSG_NOSIGNAL | (b->fd >= 0 && len ? MSG_MORE : 0));
         }
-        struct msghdr msg;
-        memset(&msg, 0, sizeof msg);
-        msg.msg_iov = iov;
-        msg.msg_iovlen = (size_t)niov;
-        ssize_t w = sendmsg(h->fd, &msg, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
             return sys_fail(h, LP_ENET, errno, "sending the request");
@@ -596,11 +631,11 @@ static int read_response(httpc_t *h, const char *method, httpc_resp_t *out)
 }
 
 /* One request/response on the open connection. */
-static int exchange(httpc_t *h, const char *method, const char *head, size_t hl, const void *body,
-                    size_t len, httpc_resp_t *out)
+static int exchange(httpc_t *h, const char *method, const char *head, size_t hl, const body_t *b,
+                    httpc_resp_t *out)
 {
     bool early;
-    int rc = send_request(h, head, hl, body, len, &early);
+    int rc = send_request(h, head, hl, b, &early);
     if (rc == LP_ENET) {
         /* The server may have answered (say 413) and closed before taking the whole body. */
         char saved[sizeof h->err];
@@ -618,17 +653,17 @@ static int exchange(httpc_t *h, const char *method, const char *head, size_t hl,
     return rc;
 }
 
-int httpc_request(httpc_t *h, const char *method, const char *path_and_query,
-                  const char *const *headers, const void *body, size_t len, httpc_resp_t *out)
+static int request(httpc_t *h, const char *method, const char *path_and_query,
+                   const char *const *headers, const body_t *b, httpc_resp_t *out)
 {
     memset(out, 0, sizeof *out);
     out->content_length = -1;
     h->err[0] = 0;
-    if (!method || !path_and_query || (len && !body) ||
+    if (!method || !path_and_query || (b->len && !b->mem && b->fd < 0) ||
         !valid_request(method, path_and_query, headers))
         return fail(h, LP_EARG, "invalid request (method, path or header)");
     size_t hl;
-    char *head = build_head(h, method, path_and_query, headers, body, len, &hl);
+    char *head = build_head(h, method, path_and_query, headers, b->mem || b->fd >= 0, b->len, &hl);
     if (!head) return fail(h, LP_ENOMEM, "out of memory");
     int rc = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -636,7 +671,7 @@ int httpc_request(httpc_t *h, const char *method, const char *path_and_query,
         bool reused = h->fd >= 0;
         if (!reused && (rc = conn_open(h)) != 0) break;
         h->got = 0;
-        rc = exchange(h, method, head, hl, body, len, out);
+        rc = exchange(h, method, head, hl, b, out);
         if (rc == 0) break;
         conn_close(h);
         httpc_resp_dispose(out);
@@ -648,4 +683,24 @@ int httpc_request(httpc_t *h, const char *method, const char *path_and_query,
         if (out->close || h->rpos < h->rlen) conn_close(h);
     }
     return rc;
+}
+
+int httpc_request(httpc_t *h, const char *method, const char *path_and_query,
+                  const char *const *headers, const void *body, size_t len, httpc_resp_t *out)
+{
+    body_t b = {.mem = body, .fd = -1, .len = len};
+    return request(h, method, path_and_query, headers, &b, out);
+}
+
+int httpc_request_file(httpc_t *h, const char *method, const char *path_and_query,
+                       const char *const *headers, int fd, uint64_t off, size_t len,
+                       httpc_resp_t *out)
+{
+    if (fd < 0) {
+        memset(out, 0, sizeof *out);
+        out->content_length = -1;
+        return fail(h, LP_EARG, "invalid request (no file)");
+    }
+    body_t b = {.fd = fd, .off = off, .len = len};
+    return request(h, method, path_and_query, headers, &b, out);
 }

@@ -57,6 +57,12 @@ void httpc_set_progress(httpc_t *h, httpc_progress_fn fn, void *ctx);
  * closed. */
 int httpc_request(httpc_t *h, const char *method, const char *path_and_query,
                   const char *const *headers, const void *body, size_t len, httpc_resp_t *out);
+/* httpc_request with the body the len bytes of regular file fd (borrowed) from offset off, which
+ * the kernel sends from the page cache (sendfile). Returns what httpc_request does, and LP_EIO
+ * when the file ends before len bytes or cannot be read (the connection is then closed). */
+int httpc_request_file(httpc_t *h, const char *method, const char *path_and_query,
+                       const char *const *headers, int fd, uint64_t off, size_t len,
+                       httpc_resp_t *out);
 /* The message of the last failed request ("" when the last request succeeded). */
 const char *httpc_error(const httpc_t *h);
 /* How many TCP connections the client has opened so far. */

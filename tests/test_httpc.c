@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -319,6 +320,53 @@ TEST(httpc_post_body)
     CHECK(strstr(s.last_head, "PUT /up HTTP/1.1\r\n") &&
           strstr(s.last_head, "\r\nContent-Length: 3000000\r\n"));
     free(body);
+    free(s.last_body);
+}
+
+/* A body sent from a file (sendfile): the bytes from the offset asked, the progress, keep-alive;
+ * a file that ends before the body is LP_EIO with the shortfall in the error, and the next
+ * request opens a new connection. */
+TEST(httpc_put_file_body)
+{
+    static const step_t steps[] = {{A_KEEP, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"},
+                                   {A_KEEP, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"},
+                                   {A_KEEP, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"}};
+    tsrv_t s = {0};
+    httpc_t *h = canned_start(&s, steps, 3);
+    size_t n = 3000000, from = 12345;
+    uint8_t *data = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (uint8_t)(i * 13 + i / 509);
+    char path[600];
+    snprintf(path, sizeof path, "%s/body.bin", tu_tmpdir());
+    FILE *f = fopen(path, "wb");
+    REQUIRE(f && fwrite(data, 1, n, f) == n);
+    fclose(f);
+    int fd = open(path, O_RDONLY);
+    REQUIRE(fd >= 0);
+    progress_calls = 0;
+    progress_last = 0;
+    httpc_set_progress(h, on_progress, NULL);
+    httpc_resp_t r;
+    REQUIRE(httpc_request_file(h, "PUT", "/up", NULL, fd, from, n - from, &r) == 0);
+    CHECK(r.status == 201);
+    httpc_resp_dispose(&r);
+    CHECK(progress_calls >= 1 && progress_last == n - from && progress_total == n - from);
+    httpc_set_progress(h, NULL, NULL);
+    REQUIRE(httpc_request_file(h, "PUT", "/small", NULL, fd, 7, 10, &r) == 0);
+    CHECK(r.status == 200 && r.len == 2);
+    httpc_resp_dispose(&r);
+    CHECK(httpc_connections(h) == 1);
+    CHECK(httpc_request_file(h, "PUT", "/past", NULL, fd, n - 100, 1000, &r) == LP_EIO);
+    CHECKF(strstr(httpc_error(h), "ended 900 bytes before"), "%s", httpc_error(h));
+    CHECK(httpc_request_file(h, "PUT", "/nofile", NULL, -1, 0, 10, &r) == LP_EARG);
+    close(fd);
+    httpc_destroy(h);
+    peer_stop(&s);
+    CHECK(s.last_len == 10 && memcmp(s.last_body, data + 7, 10) == 0);
+    CHECK(strstr(s.last_head, "PUT /small HTTP/1.1\r\n") &&
+          strstr(s.last_head, "\r\nContent-Length: 10\r\n"));
+    free(data);
     free(s.last_body);
 }
 

@@ -99,9 +99,9 @@ static void settle(registry_t *reg, session_t *s)
 {
     uint64_t gea_only[1024] = {0};
     seg_reader_t *rd = seg_reader_create(&s->pt->log);
-    /* The bytes were written a while ago and the writer has dropped them from the page cache: they
-     * come from the disk past the page cache (filling it anew costs more CPU than the analysis
-     * itself on some machines), read ahead of the merge on a thread of their own. */
+    /* The writer has dropped closed segments from the page cache: their bytes come from the disk
+     * past it (filling it anew costs more CPU than the analysis itself on some machines), the open
+     * segment's through it, read ahead of the merge on a thread of their own. */
     seg_reader_set_direct(rd, true);
     order_source_t src = {.fd = -1,
                           .read = seg_reader_read_full,

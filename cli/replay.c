@@ -70,7 +70,14 @@ static int analyse(seg_log_t *l, const char *dir)
         return 1;
     }
     seg_reader_t *rd = seg_reader_create(l);
-    order_source_t src = {.fd = -1, .len = l->end, .read = seg_reader_read_full, .read_ctx = rd};
+    /* as the server's settle: closed segments past the page cache, read ahead of the merge */
+    seg_reader_set_direct(rd, true);
+    order_source_t src = {.fd = -1,
+                          .len = l->end,
+                          .read = seg_reader_read_full,
+                          .read_ctx = rd,
+                          .prefetch = (size_t)16 << 20,
+                          .prefetch_name = "replay-read"};
     exact_t x = {gea_create(NULL)};
     evlog_t d;
     evlog_sink_t sink = {.on_warning = on_warning};

@@ -43,6 +43,9 @@ bool test_skip_slow(void);
 /* Reads a whole file, transparently decompressing NAME.xz when NAME is absent. Returns a
  * malloc'd buffer (NUL-terminated, *len excludes the NUL) or NULL. */
 uint8_t *tu_read_file(const char *path, size_t *len);
+/* Writes n bytes at p to file `name` in the test's directory and opens it for reading: its file
+ * descriptor (the test fails when it cannot). */
+int tu_temp_file(const char *name, const void *p, size_t n);
 /* Path of a shared data file: "../shared/data/" + rel, in a static buffer per call slot. */
 const char *tu_data(const char *rel);
 /* Runs a shell command, capturing stdout into a malloc'd buffer; returns the exit status. */

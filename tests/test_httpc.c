@@ -337,13 +337,7 @@ TEST(httpc_put_file_body)
     uint8_t *data = malloc(n);
     for (size_t i = 0; i < n; i++)
         data[i] = (uint8_t)(i * 13 + i / 509);
-    char path[600];
-    snprintf(path, sizeof path, "%s/body.bin", tu_tmpdir());
-    FILE *f = fopen(path, "wb");
-    REQUIRE(f && fwrite(data, 1, n, f) == n);
-    fclose(f);
-    int fd = open(path, O_RDONLY);
-    REQUIRE(fd >= 0);
+    int fd = tu_temp_file("body.bin", data, n);
     progress_calls = 0;
     progress_last = 0;
     httpc_set_progress(h, on_progress, NULL);

@@ -97,15 +97,7 @@ static void check_order(const uint8_t *buf, size_t len, int from, bool can_reset
     bool from_file = from != FROM_MEMORY;
     order_source_t src = {.buf = from_file ? NULL : buf, .len = len, .fd = -1};
     reader_t rd = {.fd = -1, .caller = pthread_self(), .fail_after = -1};
-    char path[512];
-    if (from_file) {
-        snprintf(path, sizeof path, "%s/log.eventlog", tu_tmpdir());
-        FILE *f = fopen(path, "wb");
-        REQUIRE(f && fwrite(buf, 1, len, f) == len);
-        fclose(f);
-        src.fd = open(path, O_RDONLY);
-        REQUIRE(src.fd >= 0);
-    }
+    if (from_file) src.fd = tu_temp_file("log.eventlog", buf, len);
     if (from == FROM_READER_AHEAD) { /* one block ahead at most: the reader waits for the merge */
         rd.fd = src.fd;
         src.read = read_file_at;
@@ -269,13 +261,7 @@ TEST(order_concurrent_read_ahead_error_and_stop)
 {
     size_t len;
     uint8_t *buf = make_log_n(&len, false, 500, false);
-    char path[512];
-    snprintf(path, sizeof path, "%s/ahead.eventlog", tu_tmpdir());
-    FILE *f = fopen(path, "wb");
-    REQUIRE(f && fwrite(buf, 1, len, f) == len);
-    fclose(f);
-    int fd = open(path, O_RDONLY);
-    REQUIRE(fd >= 0);
+    int fd = tu_temp_file("ahead.eventlog", buf, len);
     /* how many reads a whole pass makes: the last ones are the merge's */
     reader_t all = {.fd = fd, .caller = pthread_self(), .fail_after = -1};
     order_source_t whole = {

@@ -2,6 +2,7 @@
  * running commands and locating the binary under test. */
 #include "test.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -53,6 +54,18 @@ uint8_t *tu_read_file(const char *path, size_t *len)
         return NULL;
     }
     return b;
+}
+
+int tu_temp_file(const char *name, const void *p, size_t n)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", tu_tmpdir(), name);
+    FILE *f = fopen(path, "wb");
+    REQUIRE(f && fwrite(p, 1, n, f) == n);
+    fclose(f);
+    int fd = open(path, O_RDONLY);
+    REQUIRE(fd >= 0);
+    return fd;
 }
 
 const char *tu_data(const char *rel)

@@ -76,7 +76,7 @@ static int analyse(seg_log_t *l, const char *dir)
                           .len = l->end,
                           .read = seg_reader_read_full,
                           .read_ctx = rd,
-                          .prefetch = (size_t)16 << 20,
+                          .prefetch = ORDER_PREFETCH_DISK,
                           .prefetch_name = "replay-read"};
     exact_t x = {gea_create(NULL)};
     evlog_t d;

@@ -696,11 +696,6 @@ int httpc_request_file(httpc_t *h, const char *method, const char *path_and_quer
                        const char *const *headers, int fd, uint64_t off, size_t len,
                        httpc_resp_t *out)
 {
-    if (fd < 0) {
-        memset(out, 0, sizeof *out);
-        out->content_length = -1;
-        return fail(h, LP_EARG, "invalid request (no file)");
-    }
     body_t b = {.fd = fd, .off = off, .len = len};
     return request(h, method, path_and_query, headers, &b, out);
 }

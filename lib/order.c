@@ -77,19 +77,29 @@ typedef struct indexer {
     pthread_mutex_t *pool_mu; /* while runs are read ahead: the pool is shared with the reader */
 } indexer_t;
 
+static void pool_lock(indexer_t *x)
+{
+    if (x->pool_mu) pthread_mutex_lock(x->pool_mu);
+}
+
+static void pool_unlock(indexer_t *x)
+{
+    if (x->pool_mu) pthread_mutex_unlock(x->pool_mu);
+}
+
 /* A buffer of at least `need` bytes from the pool (or new); *cap gets its size. */
 static void *pool_get(indexer_t *x, size_t need, size_t *cap)
 {
-    if (x->pool_mu) pthread_mutex_lock(x->pool_mu);
+    pool_lock(x);
     for (size_t i = 0; i < x->npool; i++)
         if (x->pool[i].cap >= need) {
             void *p = x->pool[i].p;
             *cap = x->pool[i].cap;
             x->pool[i] = x->pool[--x->npool];
-            if (x->pool_mu) pthread_mutex_unlock(x->pool_mu);
+            pool_unlock(x);
             return p;
         }
-    if (x->pool_mu) pthread_mutex_unlock(x->pool_mu);
+    pool_unlock(x);
     /* a power of two, so that runs of a similar size reuse each other's buffers (a fresh
      * buffer costs page faults; its untouched tail costs nothing) */
     size_t c = 4096;
@@ -108,13 +118,13 @@ static void *pool_get(indexer_t *x, size_t need, size_t *cap)
 static void pool_put(indexer_t *x, void *p, size_t cap)
 {
     if (!p) return;
-    if (x->pool_mu) pthread_mutex_lock(x->pool_mu);
+    pool_lock(x);
     if (x->npool < sizeof x->pool / sizeof x->pool[0]) {
         x->pool[x->npool].p = p;
         x->pool[x->npool++].cap = cap;
         p = NULL;
     }
-    if (x->pool_mu) pthread_mutex_unlock(x->pool_mu);
+    pool_unlock(x);
     free(p);
 }
 

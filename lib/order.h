@@ -22,6 +22,9 @@ typedef void (*order_progress_fn)(void *ctx, int pass, uint64_t done, uint64_t t
  * ahead of it (and always the next one): a source that makes its caller wait (the disk) then
  * costs the merge nothing. Meanwhile `read` is called on that thread only, before and after it on
  * the caller's. */
+/* A read-ahead for sources that come from the disk: a handful of GHC's 2 MiB blocks. */
+#define ORDER_PREFETCH_DISK ((size_t)16 << 20)
+
 typedef struct order_source {
     const uint8_t *buf;
     int fd;

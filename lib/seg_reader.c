@@ -27,7 +27,7 @@ struct seg_reader {
     int dfd;
     uint64_t dfd_seq;
     uint8_t *win;
-    uint64_t win_seq, win_off; /* win holds win_len bytes of segment win_seq from win_off */
+    uint64_t win_off; /* win holds win_len bytes of segment dfd_seq from win_off */
     size_t win_len;
 };
 
@@ -122,7 +122,7 @@ static void direct_off(seg_reader_t *r)
 static int read_direct(seg_reader_t *r, uint64_t seq, uint8_t *out, size_t k, uint64_t file_off)
 {
     while (k) {
-        if (!(r->win_len && r->win_seq == seq && file_off >= r->win_off &&
+        if (!(r->win_len && r->dfd_seq == seq && file_off >= r->win_off &&
               file_off < r->win_off + r->win_len)) {
             if (!r->dfd_known || r->dfd_seq != seq) {
                 if (r->dfd >= 0) close(r->dfd);
@@ -162,7 +162,6 @@ static int read_direct(seg_reader_t *r, uint64_t seq, uint8_t *out, size_t k, ui
             }
             if ((uint64_t)got <= file_off - a)
                 return 1; /* not there (yet): the page cache has it */
-            r->win_seq = seq;
             r->win_off = a;
             r->win_len = (size_t)got;
         }

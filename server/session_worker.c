@@ -18,11 +18,9 @@
 #include <string.h>
 #include <time.h>
 
-#define FEED_MAX (64u << 10)  /* bytes fed per lock hold: keeps readers' waits under a ms */
-#define REFILL_MAX (1u << 20) /* bytes read from the segments into a ring per read */
-#define REFILL_STEPS 4        /* reads per refill */
-/* How far the settle's reads run ahead of its merge: a handful of 2 MiB blocks. */
-#define SETTLE_PREFETCH ((size_t)16 << 20)
+#define FEED_MAX (64u << 10)        /* bytes fed per lock hold: keeps readers' waits under a ms */
+#define REFILL_MAX (1u << 20)       /* bytes read from the segments into a ring per read */
+#define REFILL_STEPS 4              /* reads per refill */
 #define SETTLE_APART_MIN (1u << 20) /* logs from this size on settle their aggregates apart */
 #define LIVE_LAG_MAX (32u << 20)    /* an upload's live pass waits while this far behind ... */
 #define LIVE_QUIET_NS (250000000u)  /* ... and bytes came within this time */
@@ -106,7 +104,7 @@ static void settle(registry_t *reg, session_t *s)
     order_source_t src = {.fd = -1,
                           .read = seg_reader_read_full,
                           .read_ctx = rd,
-                          .prefetch = SETTLE_PREFETCH,
+                          .prefetch = ORDER_PREFETCH_DISK,
                           .prefetch_name = "lp-settle-read"};
     char err[256] = "";
     pthread_mutex_lock(&s->pt->log.mu);

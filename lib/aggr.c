@@ -590,6 +590,65 @@ void aggr_event_tagged(aggr_t *a, const evlog_event_t *ev, uint32_t tag)
     if (a->bins_mem > a->shrink_at) shrink(a);
 }
 
+/* The types aggr_event_tagged reads beyond their time and capability. */
+static bool aggr_reads(uint16_t type)
+{
+    switch (type) {
+    case EVLOG_BLOCK_MARKER: /* not even counted */
+    case EVLOG_CREATE_THREAD:
+    case EVLOG_RUN_THREAD:
+    case EVLOG_STOP_THREAD:
+    case EVLOG_THREAD_LABEL:
+    case EVLOG_GC_START:
+    case EVLOG_GC_END:
+    case EVLOG_USER_MSG:
+    case EVLOG_CAP_CREATE:
+    case EVLOG_CAP_ENABLE:
+    case EVLOG_CAP_DELETE:
+    case EVLOG_CAP_DISABLE:
+    case EVLOG_HEAP_SIZE:
+    case EVLOG_HEAP_LIVE:
+    case EVLOG_HEAP_ALLOCATED:
+    case EVLOG_SPARK_COUNTERS:
+    case EVLOG_HEAP_PROF_SAMPLE_BEGIN:
+    case EVLOG_HEAP_PROF_SAMPLE_STRING:
+    case EVLOG_HEAP_PROF_SAMPLE_END:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool aggr_feed_counts_only(aggr_feed_t *f, const evlog_event_t *ev)
+{
+    uint64_t t = ev->ts;
+    bool in_order = t >= f->last;
+    if (in_order) f->last = t;
+    /* cap_get makes a capability's rows at its first event with known fields (of any type), as
+     * the consumer decodes it: until then every event of it goes */
+    if (ev->cap >= 0 && ev->cap <= 0xFFFF) {
+        uint64_t bit = 1ull << (ev->cap & 63), *w = &f->caps[ev->cap >> 6];
+        if (!(*w & bit)) {
+            evlog_event_t e = *ev;
+            if (ev->known || (evlog_decode_fields(&e, false) == 0 && e.known)) *w |= bit;
+            return false;
+        }
+    }
+    return in_order && !aggr_reads(ev->type) && !evlog_fields_may_fail(ev->type);
+}
+
+void aggr_skipped(aggr_t *a, uint64_t first, uint64_t last, uint64_t n)
+{
+    if (n == 0) return;
+    /* as aggr_event_tagged's bookkeeping for n events in order, none before a->now */
+    if (!a->any) {
+        a->any = true;
+        a->first = first;
+    }
+    a->now = last;
+    a->events += n;
+}
+
 /* ---- accessors ---------------------------------------------------------------------------- */
 
 uint64_t aggr_events(const aggr_t *a)

@@ -92,6 +92,23 @@ void aggr_event(aggr_t *a, const evlog_event_t *ev);
  * gives. Writer thread. */
 void aggr_event_tagged(aggr_t *a, const evlog_event_t *ev, uint32_t tag);
 
+/* What a producer that feeds the aggregates from another thread (lib/evpipe.h) knows of the
+ * events it sent or counted, so that it can leave out those the aggregates would only count:
+ * zero it before the first event and after every reset. */
+typedef struct aggr_feed {
+    uint64_t caps[1024]; /* bit c: an event of capability c went (it makes the rows of c) */
+    uint64_t last;       /* the latest time sent or counted */
+} aggr_feed_t;
+
+/* True when `ev` need only be counted (aggr_skipped): the aggregates take nothing from an
+ * event of its type but its time once its capability has had an event, its time is not
+ * before any other's so far, and its payload cannot be one the event pipe's decoding refuses.
+ * Otherwise notes it as sent. Producer thread. */
+bool aggr_feed_counts_only(aggr_feed_t *f, const evlog_event_t *ev);
+/* Counts `n` events that aggr_feed_counts_only left out, the first at time `first`, the last
+ * at `last`: the same state as feeding them. Writer thread. */
+void aggr_skipped(aggr_t *a, uint64_t first, uint64_t last, uint64_t n);
+
 /* The accessors below read counters; like queries, reader threads call them under the caller's
  * lock. Events fed (block markers excluded), and of those, late ones. */
 uint64_t aggr_events(const aggr_t *a);

@@ -86,6 +86,20 @@ static bool nul_str(const uint8_t *p, uint32_t len, uint32_t *at, evlog_bytes_t 
     return true;
 }
 
+bool evlog_fields_may_fail(uint16_t type)
+{
+    switch (type) { /* the cases below that return LP_EBAD_EVENT whatever `var` is */
+    case EVLOG_HEAP_PROF_BEGIN:
+    case EVLOG_HEAP_PROF_COST_CENTRE:
+    case EVLOG_HEAP_PROF_SAMPLE_COST_CENTRE:
+    case EVLOG_HEAP_PROF_SAMPLE_STRING:
+    case EVLOG_PROF_SAMPLE_COST_CENTRE:
+        return true;
+    default:
+        return false;
+    }
+}
+
 int evlog_decode_fields(evlog_event_t *ev, bool var)
 {
     const uint8_t *p = ev->payload;

@@ -334,6 +334,10 @@ int evlog_decode_one(const evlog_types_t *tt, const uint8_t *p, size_t avail, ui
  * its type is variable-size), and sets ev->known. Returns 0, or LP_EBAD_EVENT when a
  * variable-size payload contradicts its own layout. Pure; any thread. */
 int evlog_decode_fields(evlog_event_t *ev, bool var);
+/* True for the types whose payload evlog_decode_fields may refuse whatever `var` says (nested
+ * strings or counted arrays): only for these does a fixed-size payload need decoding to know it
+ * stands. Pure; any thread. */
+bool evlog_fields_may_fail(uint16_t type);
 
 /* Big-endian readers for payload fields. */
 static inline uint16_t evlog_u16(const uint8_t *p)

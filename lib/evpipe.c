@@ -24,10 +24,15 @@ typedef struct rec {
 } rec_t;
 
 #define REC_BARE 1u /* pushed without its payload */
+#define REC_SKIP                                                                                   \
+    2u /* a run of counted events: offset = the first's time, ts = the last's,                     \
+          size = how many */
+#define NO_SKIP SIZE_MAX
 
 typedef struct batch {
-    size_t used; /* bytes of records */
-    bool reset;  /* sink.reset before this batch's events */
+    size_t used;    /* bytes of records */
+    size_t skip_at; /* the last record when it is a run of counted events, else NO_SKIP */
+    bool reset;     /* sink.reset before this batch's events */
     _Alignas(8) uint8_t bytes[BATCH_BYTES];
 } batch_t;
 
@@ -63,6 +68,11 @@ static void *consumer_main(void *arg)
             ev.cap = r.cap;
             ev.size = r.size;
             ev.known = false;
+            if (r.flags & REC_SKIP) {
+                at += sizeof r;
+                if (p->sink.skipped) p->sink.skipped(p->sink.ctx, r.offset, r.ts, r.size);
+                continue;
+            }
             if (r.flags & REC_BARE) {
                 ev.payload = NULL;
                 at += sizeof r;
@@ -101,6 +111,7 @@ evpipe_t *evpipe_create(const evpipe_sink_t *sink, const char *name)
     for (size_t i = 0; i < BATCHES; i++)
         p->b[i] = xmalloc(sizeof *p->b[i]);
     p->b[0]->used = 0;
+    p->b[0]->skip_at = NO_SKIP;
     p->b[0]->reset = false;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->full_cv, NULL);
@@ -125,6 +136,7 @@ static void hand_over(evpipe_t *p)
     pthread_mutex_unlock(&p->mu);
     batch_t *b = p->b[p->cur];
     b->used = 0;
+    b->skip_at = NO_SKIP;
     b->reset = false;
 }
 
@@ -153,6 +165,31 @@ void evpipe_push_spsc(evpipe_t *p, const evlog_event_t *ev, uint32_t tag, bool b
     memcpy(d + offsetof(rec_t, tag), &tag, sizeof tag);
     if (!bare && size) memcpy(d + sizeof(rec_t), ev->payload, size);
     b->used += need;
+    b->skip_at = NO_SKIP;
+}
+
+void evpipe_skip_spsc(evpipe_t *p, uint64_t ts)
+{
+    batch_t *b = p->b[p->cur];
+    if (b->skip_at != NO_SKIP) {
+        uint8_t *d = b->bytes + b->skip_at;
+        uint32_t n;
+        memcpy(&n, d + offsetof(rec_t, size), sizeof n);
+        if (n < UINT32_MAX) {
+            n++;
+            memcpy(d + offsetof(rec_t, size), &n, sizeof n);
+            memcpy(d + offsetof(rec_t, ts), &ts, sizeof ts);
+            return;
+        }
+    }
+    if (b->used + sizeof(rec_t) > BATCH_BYTES) {
+        hand_over(p);
+        b = p->b[p->cur];
+    }
+    rec_t r = {.ts = ts, .offset = ts, .cap = EVLOG_NO_CAP, .size = 1, .flags = REC_SKIP};
+    memcpy(b->bytes + b->used, &r, sizeof r);
+    b->skip_at = b->used;
+    b->used += sizeof r;
 }
 
 void evpipe_reset_spsc(evpipe_t *p)

@@ -27,11 +27,12 @@
 
 typedef struct exact {
     gea_t *g;
-    aggr_t *a;       /* the aggregates made in this pass, or NULL */
-    evpipe_t *apart; /* or made from the pass's events on a thread of their own */
-    aggr_t *pipe_a;  /* (the consumer's aggregates) */
-    aggr_opts_t ao;  /* (the default start and stop prefixes, as the totals' analysis) */
-    uint32_t ids;    /* ids named down the pipe (gea_pipe_tag) */
+    aggr_t *a;        /* the aggregates made in this pass, or NULL */
+    evpipe_t *apart;  /* or made from the pass's events on a thread of their own */
+    aggr_t *pipe_a;   /* (the consumer's aggregates) */
+    aggr_opts_t ao;   /* (the default start and stop prefixes, as the totals' analysis) */
+    uint32_t ids;     /* ids named down the pipe (gea_pipe_tag) */
+    aggr_feed_t feed; /* what went down the pipe (events the aggregates only count do not) */
 } exact_t;
 
 static int exact_event(void *ctx, const evlog_event_t *ev)
@@ -40,6 +41,10 @@ static int exact_event(void *ctx, const evlog_event_t *ev)
     gea_event(x->g, ev);
     if (x->a) aggr_event(x->a, ev);
     if (!x->apart) return 0;
+    if (aggr_feed_counts_only(&x->feed, ev)) {
+        evpipe_skip_spsc(x->apart, ev->ts);
+        return 0;
+    }
     /* A user message the analysis has parsed goes down the pipe with its verdict, so that the
      * aggregates pair the label without parsing it again, and bare once its id was named. */
     bool bare;
@@ -54,6 +59,7 @@ static void exact_reset(void *ctx)
     gea_destroy(x->g);
     x->g = gea_create(NULL);
     x->ids = 0;
+    memset(&x->feed, 0, sizeof x->feed);
     if (x->apart) evpipe_reset_spsc(x->apart);
     if (!x->a) return;
     aggr_destroy(x->a);
@@ -64,6 +70,11 @@ static void exact_reset(void *ctx)
 static void pipe_event(void *ctx, const evlog_event_t *ev, uint32_t tag)
 {
     aggr_event_tagged(((exact_t *)ctx)->pipe_a, ev, tag);
+}
+
+static void pipe_skipped(void *ctx, uint64_t first, uint64_t last, uint64_t n)
+{
+    aggr_skipped(((exact_t *)ctx)->pipe_a, first, last, n);
 }
 
 static void pipe_reset(void *ctx)
@@ -122,7 +133,8 @@ static void settle(registry_t *reg, session_t *s)
      * pass orders and decodes the log once for both. */
     if (!keep_live && start == 0 && src.len >= SETTLE_APART_MIN) {
         x.pipe_a = aggr_create(&x.ao);
-        x.apart = evpipe_create(&(evpipe_sink_t){pipe_event, pipe_reset, &x}, "lp-settle-aggr");
+        x.apart = evpipe_create(&(evpipe_sink_t){pipe_event, pipe_reset, &x, pipe_skipped},
+                                "lp-settle-aggr");
         if (!x.apart) {
             aggr_destroy(x.pipe_a);
             x.pipe_a = NULL;

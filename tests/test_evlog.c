@@ -233,3 +233,23 @@ TEST(evlog_restart_split_inside_hdrb)
     free(buf);
     free(one);
 }
+
+/* evlog_fields_may_fail names every type whose fixed-size payload decoding may refuse (the event
+ * pipe's producer relies on it to leave such events out safely): payloads of every length, all
+ * 0xFF (no string ends) or all 0 (counts of nothing), with `var` false. */
+TEST(evlog_fields_may_fail_is_complete)
+{
+    static uint8_t ff[300], zero[300];
+    memset(ff, 0xFF, sizeof ff);
+    size_t refused = 0;
+    for (uint32_t type = 0; type < 1024; type++)
+        for (uint32_t n = 0; n <= sizeof ff; n++)
+            for (int k = 0; k < 2; k++) {
+                evlog_event_t ev = {.type = (uint16_t)type, .size = n, .payload = k ? ff : zero};
+                if (evlog_decode_fields(&ev, false) == 0) continue;
+                refused++;
+                CHECKF(evlog_fields_may_fail((uint16_t)type),
+                       "type %u refuses a %u-byte payload but is not listed", type, n);
+            }
+    CHECK(refused > 0);
+}

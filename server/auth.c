@@ -51,7 +51,13 @@ int auth_password_hash(const char *password, char out[AUTH_HASH_MAX])
 bool auth_password_verify(const char *hash, const char *password)
 {
     if (!hash || !password || sodium_ready() < 0) return false;
-    return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+    /* the library takes a buffer of crypto_pwhash_STRBYTES: a shorter stored string (a damaged
+     * row) is copied into one, so that nothing past its end is read */
+    char h[crypto_pwhash_STRBYTES] = {0};
+    size_t n = strnlen(hash, sizeof h);
+    if (n == sizeof h) return false; /* no hash is that long */
+    memcpy(h, hash, n);
+    return crypto_pwhash_str_verify(h, password, strlen(password)) == 0;
 }
 
 /* ---- tokens ------------------------------------------------------------------------------- */

@@ -101,9 +101,9 @@ typedef struct aggr_feed {
 } aggr_feed_t;
 
 /* True when `ev` need only be counted (aggr_skipped): the aggregates take nothing from an
- * event of its type but its time once its capability has had an event, its time is not
- * before any other's so far, and its payload cannot be one the event pipe's decoding refuses.
- * Otherwise notes it as sent. Producer thread. */
+ * event of its type but its time once its capability has had an event with known fields (which
+ * makes the capability's rows), its time is not before any other's so far, and its payload
+ * cannot be one the event pipe's decoding refuses. Otherwise notes it as sent. Producer thread. */
 bool aggr_feed_counts_only(aggr_feed_t *f, const evlog_event_t *ev);
 /* Counts `n` events that aggr_feed_counts_only left out, the first at time `first`, the last
  * at `last`: the same state as feeding them. Writer thread. */

@@ -24,9 +24,8 @@ typedef struct rec {
 } rec_t;
 
 #define REC_BARE 1u /* pushed without its payload */
-#define REC_SKIP                                                                                   \
-    2u /* a run of counted events: offset = the first's time, ts = the last's,                     \
-          size = how many */
+/* A run of counted events: offset = the first one's time, ts = the last one's, size = how many */
+#define REC_SKIP 2u
 #define NO_SKIP SIZE_MAX
 
 typedef struct batch {

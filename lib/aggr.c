@@ -520,7 +520,7 @@ void aggr_event_tagged(aggr_t *a, const evlog_event_t *ev, uint32_t tag)
     if (tagged)
         user_tagged(a, ev, tag, t);
     else
-        switch (ev->type) {
+        switch (ev->type) { /* the types here are aggr_reads's: a new case goes there too */
         case EVLOG_CREATE_THREAD:
             thread_create(a, ev->f.thread.tid, t);
             break;
@@ -590,7 +590,8 @@ void aggr_event_tagged(aggr_t *a, const evlog_event_t *ev, uint32_t tag)
     if (a->bins_mem > a->shrink_at) shrink(a);
 }
 
-/* The types aggr_event_tagged reads beyond their time and capability. */
+/* The types aggr_event_tagged reads beyond their time and capability: its switch's cases (an
+ * event of any other type goes to the pipe only as a count, aggr_feed_counts_only). */
 static bool aggr_reads(uint16_t type)
 {
     switch (type) {

@@ -11,7 +11,10 @@
 #include <string.h>
 
 #define BATCH_BYTES (512u << 10) /* a batch's events; every event fits (payload <= 65535) */
-#define BATCHES 4
+/* 8 MiB in flight: the two sides' speeds vary along a log (stretches of messages, of GC events),
+ * and a deeper queue lets the faster side run ahead instead of waiting (settling a 1 GB log, the
+ * producer waited 0.17-0.35 s for room with 4 batches, 0.03-0.07 s with 16) */
+#define BATCHES 16
 
 /* An event in a batch: this header, then its payload (unless REC_BARE), padded to 8 bytes. */
 typedef struct rec {

@@ -233,6 +233,47 @@ TEST(order_fast_path_falls_back)
     free(buf);
 }
 
+/* A block whose events do not frame (a type the header does not declare, 21st block): the
+ * fast path finds it when the run is scanned, on the reader thread when runs are read ahead, and
+ * hands over to the exact path, whose decoder tells the error, from every source alike. */
+TEST(order_malformed_block_falls_back)
+{
+    size_t len;
+    uint8_t *buf = make_log(&len, false);
+    const uint8_t *datb = memmem(buf, len, "datb", 4);
+    REQUIRE(datb);
+    size_t at = (size_t)(datb + 4 - buf); /* the blocks chain by their markers' sizes */
+    for (int block = 0; block < 20; block++) {
+        REQUIRE(at + 24 <= len && evlog_u16(buf + at) == EVLOG_BLOCK_MARKER);
+        at += evlog_u32(buf + at + 10);
+    }
+    at += 24; /* the 21st block's first event */
+    buf[at] = 0x77;
+    buf[at + 1] = 0x77;
+    int fd = tu_temp_file("bad.eventlog", buf, len);
+    for (int from = FROM_MEMORY; from <= FROM_READER_AHEAD; from++) {
+        reader_t rd = {.fd = fd, .caller = pthread_self(), .fail_after = -1};
+        order_source_t src = {.buf = from == FROM_MEMORY ? buf : NULL, .len = len, .fd = fd};
+        if (from == FROM_READER_AHEAD) {
+            src.read = read_file_at;
+            src.read_ctx = &rd;
+            src.prefetch = 4096;
+        }
+        collect_t got = {0};
+        evlog_t d;
+        evlog_init(&d, NULL);
+        order_stats_t st = {.reset = collect_reset, .progress_ctx = &got};
+        int rc = order_log(&d, &src, collect_event, &got, &st);
+        CHECKF(rc == LP_EUNDECLARED_TYPE, "source %d: %d", from, rc);
+        CHECK(!st.fast);
+        CHECK(from != FROM_READER_AHEAD || rd.other_threads > 0);
+        evlog_dispose(&d);
+        free(got.k);
+    }
+    close(fd);
+    free(buf);
+}
+
 TEST(order_exact_path)
 {
     size_t len;

@@ -234,8 +234,8 @@ TEST(order_fast_path_falls_back)
 }
 
 /* A block whose events do not frame (a type the header does not declare, 21st block): the
- * fast path finds it when the run is scanned, on the reader thread when runs are read ahead, and
- * hands over to the exact path, whose decoder tells the error, from every source alike. */
+ * fast path finds it when the run loads (from memory, from the file, or read ahead by the reader
+ * thread) and hands over to the exact path, whose decoder tells the error, from every source. */
 TEST(order_malformed_block_falls_back)
 {
     size_t len;

@@ -373,12 +373,26 @@ static int on_api(h2o_handler_t *self, h2o_req_t *req)
 
 /* ---- listening ---------------------------------------------------------------------------- */
 
+/* A client on this machine sends as fast as the loop reads, and the kernel's receive buffer
+ * grows to megabytes: a turn then reads a whole upload chunk (2 MiB, several ms of CPU) while
+ * requests on other connections wait. Capping the buffer of such connections caps the bytes per
+ * read; the round trip is microseconds, so the window costs no throughput. Remote clients keep
+ * the kernel's autotuning: their bytes come no faster than the network brings them. */
+#define LOCAL_RCVBUF (256 << 10)
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err) return;
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
     if (!sock) return;
     http_server_t *h = listener->data;
+    struct sockaddr_storage peer;
+    const struct sockaddr_in *in = (const struct sockaddr_in *)&peer;
+    if (h2o_socket_getpeername(sock, (struct sockaddr *)&peer) >= sizeof *in &&
+        in->sin_family == AF_INET && (ntohl(in->sin_addr.s_addr) >> 24) == 127) {
+        int rb = LOCAL_RCVBUF; /* best effort: the kernel's default stands if this fails */
+        setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb);
+    }
     h2o_accept(&h->accept_ctx, sock);
 }
 

@@ -37,6 +37,12 @@ typedef struct wire_str {
     uint32_t len;
 } wire_str_t;
 
+/* The bytes of s for "%.*s" (never NULL, which printf's %s may not be given). Any thread. */
+static inline const char *wire_str_chars(wire_str_t s)
+{
+    return s.p ? (const char *)s.p : "";
+}
+
 typedef struct wire_program {
     wire_str_t id, name;
     uint64_t bytes;

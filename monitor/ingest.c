@@ -154,7 +154,7 @@ static const char *leech_frame(ingest_t *g, conn_t *c, const wire_frame_t *f)
         char name[64] = "";
         uint32_t pid = 0;
         if (f->text.len) {
-            snprintf(name, sizeof name, "%.*s", (int)f->text.len, (const char *)f->text.p);
+            snprintf(name, sizeof name, "%.*s", (int)f->text.len, wire_str_chars(f->text));
             char *sp = strchr(name, ' ');
             if (sp) {
                 pid = (uint32_t)strtoul(sp + 1, NULL, 10);
@@ -188,7 +188,7 @@ static const char *leech_frame(ingest_t *g, conn_t *c, const wire_frame_t *f)
     case WIRE_STATE:
         free(p->leech_state);
         p->leech_state = xmalloc(f->data.len ? f->data.len : 1);
-        memcpy(p->leech_state, f->data.p, f->data.len);
+        if (f->data.len) memcpy(p->leech_state, f->data.p, f->data.len); /* (empty: p is NULL) */
         p->leech_state_len = f->data.len;
         return NULL;
     case WIRE_DATA:

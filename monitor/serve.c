@@ -212,7 +212,7 @@ static void link_message(serve_t *s, link_t *l, const uint8_t *b, size_t n)
     }
     if (f.kind == WIRE_ERROR) { /* the peer refused us (a server: a bad --token) and closes */
         fprintf(stderr, "liveprof-monitor: the peer closed the link: %.*s\n", (int)f.text.len,
-                (const char *)f.text.p);
+                wire_str_chars(f.text));
         l->closing = true;
         return;
     }
@@ -230,7 +230,7 @@ static void link_message(serve_t *s, link_t *l, const uint8_t *b, size_t n)
     switch (f.kind) {
     case WIRE_SUBSCRIBE: {
         char id[WIRE_MAX_PROGRAM + 1];
-        memcpy(id, f.program.p, f.program.len);
+        if (f.program.len) memcpy(id, f.program.p, f.program.len); /* (absent: p is NULL) */
         id[f.program.len] = 0;
         pthread_mutex_lock(&m->mu);
         program_t *p = program_get(m, id, false);
@@ -248,7 +248,7 @@ static void link_message(serve_t *s, link_t *l, const uint8_t *b, size_t n)
     case WIRE_ACK: {
         pthread_mutex_lock(&m->mu);
         char id[WIRE_MAX_PROGRAM + 1];
-        memcpy(id, f.program.p, f.program.len);
+        if (f.program.len) memcpy(id, f.program.p, f.program.len);
         id[f.program.len] = 0;
         program_t *p = program_get(m, id, false);
         if (p && f.offset > p->acked) p->acked = f.offset;

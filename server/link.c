@@ -29,7 +29,7 @@ void link_push_op(links_t *l, dial_t *d, int kind, const wire_frame_t *f, const 
 {
     op_t *o = xcalloc(1, sizeof *o);
     o->kind = kind;
-    snprintf(o->prog, sizeof o->prog, "%.*s", (int)f->program.len, (const char *)f->program.p);
+    snprintf(o->prog, sizeof o->prog, "%.*s", (int)f->program.len, wire_str_chars(f->program));
     o->offset = f->offset;
     o->length = f->length;
     if (len) {
@@ -58,7 +58,8 @@ static unit_t *unit_of(dial_t *d, wire_str_t prog)
             return u;
         if (!u->prog[0] && !free_u) free_u = u;
     }
-    if (free_u) snprintf(free_u->prog, sizeof free_u->prog, "%.*s", (int)prog.len, prog.p);
+    if (free_u)
+        snprintf(free_u->prog, sizeof free_u->prog, "%.*s", (int)prog.len, wire_str_chars(prog));
     return free_u;
 }
 
@@ -169,7 +170,7 @@ int link_on_frame(links_t *l, dial_t *d, const uint8_t *b, size_t n)
         return 0;
     case WIRE_ERROR: {
         char msg[WIRE_MAX_TEXT + 32];
-        snprintf(msg, sizeof msg, "monitor: %.*s", (int)f.text.len, (const char *)f.text.p);
+        snprintf(msg, sizeof msg, "monitor: %.*s", (int)f.text.len, wire_str_chars(f.text));
         link_set_error(l, d, msg);
         return -1;
     }
@@ -215,7 +216,7 @@ int link_on_frame(links_t *l, dial_t *d, const uint8_t *b, size_t n)
             return -1;
         }
         unit_reserve(u, u->len + f.data.len);
-        memcpy(u->buf + u->len, f.data.p, f.data.len);
+        if (f.data.len) memcpy(u->buf + u->len, f.data.p, f.data.len); /* (absent: p is NULL) */
         u->len += f.data.len;
         if (f.flags & WIRE_FLAG_BLOCK_END) {
             wire_frame_t g = {.program = f.program, .offset = u->offset};

@@ -594,6 +594,8 @@ static void run_script(const linker_t *lk, int conn, const stream_t *st, peer_t 
                          WIRE_FLAG_BLOCK_START) == 0);
     CHECK(peer_send_kind(&p, WIRE_DATA, "bad", st->log, mid, at[1] - mid, WIRE_FLAG_BLOCK_END) ==
           0);
+    /* a Data frame without its data field: nothing to take */
+    CHECK(peer_send_kind(&p, WIRE_DATA, "bad", NULL, at[1], 0, 0) == 0);
     /* replays (seq going backwards too): the unit, the header, the unit's last frame alone */
     p.seq = 1;
     send_unit(&p, "bad", st, at[0], at[1]);

@@ -85,7 +85,8 @@ TEST(push_concurrent_monitor)
 }
 
 /* A monitor pushing with a token the server does not know is refused with Error + close 4401
- * (the monitor says so), and its program gets no session. A raw client gets the same close. */
+ * (the monitor says so), and its program gets no session. A raw client gets the same close, with
+ * a wrong token and with none. */
 TEST(push_bad_token)
 {
     srv_t s;
@@ -102,23 +103,27 @@ TEST(push_bad_token)
     cap_mon_stop(&m, SIGTERM);
 
     wsc_t c;
-    REQUIRE(wsc_connect(&c, s.ws_port, "/monitor", 0) == 0);
     uint8_t buf[WIRE_MAX_FRAME];
-    wire_frame_t h = {.kind = WIRE_HELLO, .version = WIRE_VERSION, .token = wire_cstr("wrong")};
-    int n = wire_encode(&h, buf, sizeof buf);
-    REQUIRE(n > 0);
-    CHECK(wsc_send(&c, 2, buf, (size_t)n) == 0);
     uint8_t *msg = NULL;
     size_t len = 0;
-    int op = 0;
-    REQUIRE(wsc_recv(&c, &msg, &len, &op, 5000) == 1);
-    wire_frame_t e;
-    CHECK(wire_decode(&e, msg, len) == 0 && e.kind == WIRE_ERROR);
-    CHECK(e.text.len == 24 && !memcmp(e.text.p, "invalid or expired token", 24));
-    free(msg);
-    CHECK(wsc_recv(&c, &msg, &len, &op, 5000) == 0);
-    CHECK(c.close_code == 4401);
-    wsc_close(&c);
+    int op = 0, n;
+    const char *tokens[] = {"wrong", NULL}; /* NULL: a Hello without its token field */
+    for (int t = 0; t < 2; t++) {
+        REQUIRE(wsc_connect(&c, s.ws_port, "/monitor", 0) == 0);
+        wire_frame_t h = {
+            .kind = WIRE_HELLO, .version = WIRE_VERSION, .token = wire_cstr(tokens[t])};
+        n = wire_encode(&h, buf, sizeof buf);
+        REQUIRE(n > 0);
+        CHECK(wsc_send(&c, 2, buf, (size_t)n) == 0);
+        REQUIRE(wsc_recv(&c, &msg, &len, &op, 5000) == 1);
+        wire_frame_t e;
+        CHECK(wire_decode(&e, msg, len) == 0 && e.kind == WIRE_ERROR);
+        CHECK(e.text.len == 24 && !memcmp(e.text.p, "invalid or expired token", 24));
+        free(msg);
+        CHECK(wsc_recv(&c, &msg, &len, &op, 5000) == 0);
+        CHECKF(c.close_code == 4401, "token %d: close %d", t, c.close_code);
+        wsc_close(&c);
+    }
 
     /* anything but Hello first: a protocol error */
     REQUIRE(wsc_connect(&c, s.ws_port, "/monitor", 0) == 0);

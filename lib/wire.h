@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define WIRE_VERSION 1
 #define WIRE_MAX_FRAME 65536u    /* bytes of one encoded frame */
@@ -41,6 +42,13 @@ typedef struct wire_str {
 static inline const char *wire_str_chars(wire_str_t s)
 {
     return s.p ? (const char *)s.p : "";
+}
+
+/* Copies s's len bytes to dst (room for them borrowed); an absent s (p NULL) copies nothing, as
+ * memcpy may not be given NULL even for 0 bytes. Any thread. */
+static inline void wire_str_copy(void *dst, wire_str_t s)
+{
+    if (s.len) memcpy(dst, s.p, s.len);
 }
 
 typedef struct wire_program {

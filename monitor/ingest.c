@@ -188,7 +188,7 @@ static const char *leech_frame(ingest_t *g, conn_t *c, const wire_frame_t *f)
     case WIRE_STATE:
         free(p->leech_state);
         p->leech_state = xmalloc(f->data.len ? f->data.len : 1);
-        if (f->data.len) memcpy(p->leech_state, f->data.p, f->data.len); /* (empty: p is NULL) */
+        wire_str_copy(p->leech_state, f->data);
         p->leech_state_len = f->data.len;
         return NULL;
     case WIRE_DATA:

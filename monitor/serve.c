@@ -230,7 +230,7 @@ static void link_message(serve_t *s, link_t *l, const uint8_t *b, size_t n)
     switch (f.kind) {
     case WIRE_SUBSCRIBE: {
         char id[WIRE_MAX_PROGRAM + 1];
-        if (f.program.len) memcpy(id, f.program.p, f.program.len); /* (absent: p is NULL) */
+        wire_str_copy(id, f.program);
         id[f.program.len] = 0;
         pthread_mutex_lock(&m->mu);
         program_t *p = program_get(m, id, false);
@@ -248,7 +248,7 @@ static void link_message(serve_t *s, link_t *l, const uint8_t *b, size_t n)
     case WIRE_ACK: {
         pthread_mutex_lock(&m->mu);
         char id[WIRE_MAX_PROGRAM + 1];
-        if (f.program.len) memcpy(id, f.program.p, f.program.len);
+        wire_str_copy(id, f.program);
         id[f.program.len] = 0;
         program_t *p = program_get(m, id, false);
         if (p && f.offset > p->acked) p->acked = f.offset;

@@ -216,7 +216,8 @@ int link_on_frame(links_t *l, dial_t *d, const uint8_t *b, size_t n)
             return -1;
         }
         unit_reserve(u, u->len + f.data.len);
-        if (f.data.len) memcpy(u->buf + u->len, f.data.p, f.data.len); /* (absent: p is NULL) */
+        if (f.data.len) /* (nothing to copy: the unit may have no buffer yet, data none) */
+            memcpy(u->buf + u->len, f.data.p, f.data.len);
         u->len += f.data.len;
         if (f.flags & WIRE_FLAG_BLOCK_END) {
             wire_frame_t g = {.program = f.program, .offset = u->offset};

@@ -81,7 +81,7 @@ static int message(links_t *l, dial_t *d, const uint8_t *b, size_t n)
         return -1;
     }
     pthread_mutex_lock(&l->mu);
-    if (f.token.len) memcpy(d->token, f.token.p, f.token.len); /* (absent: p is NULL) */
+    wire_str_copy(d->token, f.token);
     d->token[f.token.len] = 0;
     d->verdict = 2;
     pthread_mutex_unlock(&l->mu);

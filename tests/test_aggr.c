@@ -549,6 +549,79 @@ TEST(aggr_rows_beyond_max_go_to_other)
     aggr_destroy(a);
 }
 
+/* Many rows with tied totals: the rows kept are exactly the highest totals, ties going to the
+ * row seen first, and "other" sums the rest; for threads (rows x bins too many to sum in one
+ * pass) and for labels (summed in one pass, then again for "other"). */
+static int dur_of(uint32_t i)
+{
+    return (int)((i * 37u) % 97u + 1u) * 1000;
+}
+
+static void check_top(const aggr_result_t *r, uint32_t n, uint32_t keep, bool labels)
+{
+    /* the expected set: highest duration first, then lowest index (first seen) */
+    uint32_t *order = malloc(n * sizeof *order);
+    for (uint32_t i = 0; i < n; i++)
+        order[i] = i + 1;
+    for (uint32_t i = 1; i < n; i++) /* insertion sort: small n */
+        for (uint32_t j = i;
+             j > 0 && (dur_of(order[j]) > dur_of(order[j - 1]) ||
+                       (dur_of(order[j]) == dur_of(order[j - 1]) && order[j] < order[j - 1]));
+             j--) {
+            uint32_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    REQUIRE(r->nrows == keep + 1);
+    double rest = 0;
+    for (uint32_t i = keep; i < n; i++)
+        rest += dur_of(order[i]);
+    CHECKF(near(r->rows[keep].total, rest), "other %g, want %g", r->rows[keep].total, rest);
+    for (uint32_t i = 0; i < keep; i++) {
+        uint32_t want = order[i];
+        bool found = false;
+        for (uint32_t k = 0; k < keep && !found; k++) {
+            char name[16];
+            snprintf(name, sizeof name, "L%05u", want);
+            found = labels ? !strcmp(r->rows[k].name, name) : r->rows[k].key == want;
+            if (found) CHECK(near(r->rows[k].total, dur_of(want)));
+        }
+        CHECKF(found, "%s %u (%d ns) not kept", labels ? "label" : "thread", want, dur_of(want));
+    }
+    free(order);
+}
+
+TEST(aggr_top_rows_many_and_tied)
+{
+    const uint32_t n = 3000, keep = 100;
+    aggr_opts_t o = {.max_rows = keep};
+    aggr_t *a = aggr_create(&o);
+    for (uint32_t i = 1; i <= n; i++) {
+        ev_thread(a, EVLOG_RUN_THREAD, i * MS, 0, i);
+        ev_stop(a, i * MS + (uint64_t)dur_of(i), 0, i, 2);
+    }
+    aggr_result_t r;
+    REQUIRE(aggr_query(a, "threads", 0, 0, 100, &r) == 0);
+    check_top(&r, n, keep, false);
+    aggr_result_dispose(&r);
+    aggr_destroy(a);
+
+    const uint32_t nl = 300, keepl = 10;
+    aggr_opts_t ol = {.max_rows = keepl};
+    a = aggr_create(&ol);
+    char msg[32];
+    for (uint32_t i = 1; i <= nl; i++) {
+        snprintf(msg, sizeof msg, "START L%05u", i);
+        ev_msg(a, i * MS, 0, msg);
+        snprintf(msg, sizeof msg, "STOP L%05u", i);
+        ev_msg(a, i * MS + (uint64_t)dur_of(i), 0, msg);
+    }
+    REQUIRE(aggr_query(a, "labels", 0, 0, 100, &r) == 0);
+    check_top(&r, nl, keepl, true);
+    aggr_result_dispose(&r);
+    aggr_destroy(a);
+}
+
 /* A wide query: 1000 label rows x 1000 bins, every value where the intervals put it. (Its speed
  * is measured by the bench's REST latency stage, not here.) */
 TEST(aggr_query_1000_rows)

@@ -246,6 +246,9 @@ static int refused(const upload_t *u, const char *what, const httpc_resp_t *r)
                 "error: %s: the server refused the request as too large (413)%s; try a "
                 "smaller --chunk\n",
                 what, extra);
+    else if (r->status == 507) /* the detail says why: disk, quota or file size limit */
+        fprintf(stderr, "error: %s: the server answered 507 (insufficient storage)%s%s\n", what,
+                *d ? ": " : "", d);
     else if (r->status == 415)
         fprintf(stderr, "error: %s: the server refused the content type (415)%s\n", what, extra);
     else if (r->status == 403 || r->status == 404)
@@ -291,7 +294,8 @@ static int req(upload_t *u, const char *what, const char *method, const char *pa
         return REQ_FATAL;
     }
     u->reached = true;
-    if (r->status >= 500 || r->status == 408 || r->status == 429) {
+    /* 507: the server's disk has no room, which waiting does not mend */
+    if ((r->status >= 500 && r->status != 507) || r->status == 408 || r->status == 429) {
         char why[64];
         snprintf(why, sizeof why, "the server answered %d", r->status);
         httpc_resp_dispose(r);

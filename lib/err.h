@@ -21,8 +21,9 @@
     X(NET, "network error")                                                                        \
     X(TIMEOUT, "timed out")                                                                        \
     X(PROTO, "protocol error")                                                                     \
-    X(CONFLICT, "conflicts with existing data")                                                   \
-    X(CORRUPT, "corrupt data (checksum mismatch)")
+    X(CONFLICT, "conflicts with existing data")                                                    \
+    X(CORRUPT, "corrupt data (checksum mismatch)")                                                 \
+    X(NOSPACE, "no room to store it (disk full, quota or file size limit)")
 
 enum {
     LP_OK = 0,

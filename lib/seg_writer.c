@@ -84,6 +84,13 @@ static int on_event(void *ctx, const evlog_event_t *ev)
     return 0;
 }
 
+/* The code for a failed write, open or sync: out of room (ENOSPC, EDQUOT, EFBIG) is worth telling
+ * apart from other I/O errors, since freeing space is the remedy. */
+static int io_error(void)
+{
+    return errno == ENOSPC || errno == EDQUOT || errno == EFBIG ? LP_ENOSPACE : LP_EIO;
+}
+
 static int write_all(int fd, const struct iovec *iov, int n)
 {
     struct iovec v[3];
@@ -92,7 +99,8 @@ static int write_all(int fd, const struct iovec *iov, int n)
     while (n > 0) {
         ssize_t k = writev(fd, p, n);
         if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return LP_EIO;
+        if (k < 0) return io_error();
+        if (k == 0) return LP_EIO;
         while (n > 0 && (size_t)k >= p->iov_len) {
             k -= (ssize_t)p->iov_len;
             p++;
@@ -112,10 +120,11 @@ static int put_record(seg_writer_t *w, seg_rec_hdr_t *h, const void *payload, ui
     uint8_t hb[SEG_REC_HDR];
     seg_rec_hdr_encode(h, payload, hb);
     struct iovec iov[2] = {{hb, SEG_REC_HDR}, {(void *)payload, h->len}};
-    if (write_all(w->fd, iov, h->len ? 2 : 1) < 0) {
+    int rc = write_all(w->fd, iov, h->len ? 2 : 1);
+    if (rc < 0) {
         if (ftruncate(w->fd, (off_t)w->size) < 0) { /* keep the file whole for the next try */
         }
-        return LP_EIO;
+        return rc;
     }
     if (pay_off) *pay_off = w->size + SEG_REC_HDR;
     w->size += SEG_REC_HDR + h->len;
@@ -139,7 +148,7 @@ static int open_segment(seg_writer_t *w)
     char path[PATH_MAX + 64];
     seg_log_path(w->l, w->next_seq, path, sizeof path);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
-    if (fd < 0) return LP_EIO;
+    if (fd < 0) return io_error();
     uint8_t hb[SEG_FILE_HDR];
     w->created_ns = now_ns();
     seg_file_hdr_t fh = {.version = SEG_VERSION,
@@ -148,10 +157,11 @@ static int open_segment(seg_writer_t *w)
                          .created_ns = w->created_ns};
     seg_file_hdr_encode(&fh, hb);
     struct iovec iov = {hb, SEG_FILE_HDR};
-    if (write_all(fd, &iov, 1) < 0) {
+    int rc = write_all(fd, &iov, 1);
+    if (rc < 0) {
         close(fd);
         unlink(path);
-        return LP_EIO;
+        return rc;
     }
     w->fd = fd;
     w->seq = w->next_seq++;
@@ -176,7 +186,6 @@ static int open_segment(seg_writer_t *w)
         seg_index_dispose(&w->ix);
         seg_index_init(&w->ix, w->pos);
     }
-    int rc = 0;
     if (hdr) {
         seg_rec_hdr_t h = {
             .type = SEG_REC_EVHEADER, .len = (uint32_t)hlen, .raw_len = (uint32_t)hlen};
@@ -206,7 +215,7 @@ int seg_writer_close(seg_writer_t *w)
     struct iovec iov = {tr, SEG_TRAILER};
     if (rc == 0) rc = write_all(w->fd, &iov, 1);
     if (rc == 0) w->size += SEG_TRAILER;
-    if (rc == 0 && fdatasync(w->fd) < 0) rc = LP_EIO;
+    if (rc == 0 && fdatasync(w->fd) < 0) rc = io_error();
 #ifdef POSIX_FADV_DONTNEED
     /* clean once synced, so the kernel can drop them (a hint: nothing fails without it) */
     if (rc == 0 && w->o.drop_closed) posix_fadvise(w->fd, 0, 0, POSIX_FADV_DONTNEED);
@@ -429,6 +438,13 @@ int seg_writer_end(seg_writer_t *w)
     return rc;
 }
 
+void seg_writer_abandon(seg_writer_t *w)
+{
+    pthread_mutex_lock(&w->l->mu);
+    w->l->ended = true;
+    pthread_mutex_unlock(&w->l->mu);
+}
+
 void seg_writer_tick(seg_writer_t *w, uint64_t now)
 {
     if (w->fd >= 0 && w->o.max_age_ns && now - w->created_ns >= w->o.max_age_ns &&
@@ -438,7 +454,7 @@ void seg_writer_tick(seg_writer_t *w, uint64_t now)
 
 int seg_writer_sync(seg_writer_t *w)
 {
-    if (w->fd >= 0 && w->dirty && fdatasync(w->fd) < 0) return LP_EIO;
+    if (w->fd >= 0 && w->dirty && fdatasync(w->fd) < 0) return io_error();
     w->dirty = false;
     if (w->dir_dirty) {
         int dfd = open(w->l->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

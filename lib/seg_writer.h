@@ -31,19 +31,27 @@ seg_writer_t *seg_writer_create(seg_log_t *l, const seg_writer_opts_t *o, char *
 /* Closes the file without writing an index (the segment stays open for the next writer); NULL is
  * a no-op. */
 void seg_writer_destroy(seg_writer_t *w);
-/* Appends n stream bytes (borrowed). Returns 0, LP_EIO, or LP_EARG after seg_writer_end. */
+/* Appends n stream bytes (borrowed). Returns 0, LP_EIO, LP_ENOSPACE (out of room: disk, quota or
+ * file size limit), or LP_EARG after seg_writer_end. A failed append may have stored a prefix of
+ * the bytes; the log's end says how far it got. */
 int seg_writer_append(seg_writer_t *w, const void *p, size_t n);
-/* Appends a record of another type (SEG_REC_SNAPSHOT, SEG_REC_UPLOAD). Returns 0 or LP_EIO. */
+/* Appends a record of another type (SEG_REC_SNAPSHOT, SEG_REC_UPLOAD). Returns 0, LP_EIO or
+ * LP_ENOSPACE. */
 int seg_writer_record(seg_writer_t *w, int type, const void *p, size_t n);
-/* Records the end of the input (an END record). Returns 0 or LP_EIO. */
+/* Records the end of the input (an END record). Returns 0, LP_EIO or LP_ENOSPACE. */
 int seg_writer_end(seg_writer_t *w);
-/* Writes the current segment's index and trailer; later records go to a new segment. Returns 0
- * or LP_EIO. */
+/* Ends the log where it stands without writing anything (the writer failed and is given up):
+ * readers see it ended, as after seg_writer_end; on disk it has no END record, as after a
+ * crash. Writer thread. */
+void seg_writer_abandon(seg_writer_t *w);
+/* Writes the current segment's index and trailer; later records go to a new segment. Returns 0,
+ * LP_EIO or LP_ENOSPACE. */
 int seg_writer_close(seg_writer_t *w);
 /* Rolls when the current segment is older than max_age_ns at `now_ns` (at the next block
  * boundary). */
 void seg_writer_tick(seg_writer_t *w, uint64_t now_ns);
-/* fdatasync of what was written (and of the directory after a new file). Returns 0 or LP_EIO.
+/* fdatasync of what was written (and of the directory after a new file). Returns 0, LP_EIO or
+ * LP_ENOSPACE.
  * On success every byte appended before the call is durable. */
 int seg_writer_sync(seg_writer_t *w);
 /* True when bytes were written since the last sync. */

@@ -55,6 +55,16 @@ bool api_raw_body_ok(http_req_t *r)
     return false;
 }
 
+void api_store_failed(http_req_t *r, int rc)
+{
+    char d[160];
+    snprintf(d, sizeof d, "the server cannot store the eventlog: %s", lp_strerror(rc));
+    if (rc == LP_ENOSPACE)
+        http_send_error(r, 507, "insufficient_storage", lp_strerror(rc));
+    else
+        http_send_error(r, 500, "internal", d);
+}
+
 static void create_session(http_req_t *r)
 {
     if (!api_raw_body_ok(r)) return;
@@ -66,8 +76,9 @@ static void create_session(http_req_t *r)
         http_send_error(r, 500, "internal", err);
         return;
     }
-    if (session_store_whole(reg, s, r->body, r->body_len) < 0) {
-        http_send_error(r, 500, "internal", "cannot store the eventlog");
+    int rc = session_store_whole(reg, s, r->body, r->body_len);
+    if (rc < 0) {
+        api_store_failed(r, rc);
         return;
     }
     http_send_json(r, 201, session_json(r, s));

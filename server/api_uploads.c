@@ -82,7 +82,7 @@ static void put_chunk(http_req_t *r)
         return;
     }
     if (rc < 0) {
-        http_send_error(r, 500, "internal", "cannot store the chunk");
+        api_store_failed(r, rc);
         return;
     }
     u->offset += r->body_len;

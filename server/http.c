@@ -91,6 +91,8 @@ static const char *reason_of(int status)
         return "Too Many Requests";
     case 503:
         return "Service Unavailable";
+    case 507:
+        return "Insufficient Storage";
     default:
         return status < 400 ? "OK" : status < 500 ? "Bad Request" : "Internal Server Error";
     }

@@ -6,6 +6,8 @@
 
 #include "link_int.h"
 
+#include "err.h"
+
 #include "resources.h"
 #include "server.h"
 #include "session.h"
@@ -351,8 +353,17 @@ static void on_program(links_t *l, const op_t *o)
 
 static void append(links_t *l, hprog_t *h, session_t *s, const uint8_t *p, size_t n)
 {
-    if (session_append(l->reg, s, p, n) < 0)
-        fprintf(stderr, "liveprof: monitor link: cannot store bytes of %s\n", h->id);
+    int rc = session_append(l->reg, s, p, n);
+    if (rc < 0 && rc != LP_ERANGE) { /* its segments failed: the session ends with what they hold */
+        fprintf(stderr,
+                "liveprof: monitor link: program %s: cannot store its bytes (%s); its "
+                "session ends here\n",
+                h->id, lp_strerror(rc));
+        session_end_input(l->reg, s);
+        h->ended = true;
+        return;
+    }
+    if (rc < 0) fprintf(stderr, "liveprof: monitor link: cannot store bytes of %s\n", h->id);
     h->appended += n;
     if (!h->live) h->live = session_mark_live(s) == 0;
 }

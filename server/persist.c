@@ -203,10 +203,23 @@ static void remove_tree(const char *dir)
     rmdir(dir);
 }
 
+/* Notes the target's first write error and says it once. The target is then given up: its log
+ * ends where it stands (seg_writer_abandon), so that its session settles with what it holds and
+ * the error, whether or not its input ever ends. */
 static void io_failed(persist_target_t *t, const char *what, int rc)
 {
-    if (!atomic_exchange_explicit(&t->failed, 1, memory_order_relaxed))
-        fprintf(stderr, "serve: %s: %s failed: %s\n", t->log.dir, what, lp_strerror(rc));
+    int none = 0;
+    if (!atomic_compare_exchange_strong_explicit(&t->failed, &none, rc, memory_order_relaxed,
+                                                 memory_order_relaxed))
+        return;
+    fprintf(stderr, "serve: %s: %s failed: %s; nothing more of this session is stored\n",
+            t->log.dir, what, lp_strerror(rc));
+    seg_writer_abandon(t->w);
+}
+
+int persist_error(const persist_target_t *t)
+{
+    return atomic_load_explicit(&t->failed, memory_order_relaxed);
 }
 
 static void run_job(persist_t *p, job_t *j)
@@ -225,19 +238,20 @@ static void run_job(persist_t *p, job_t *j)
         xgrow((void **)&p->targets, &p->targets_cap, p->ntargets + 1, sizeof *p->targets);
         p->targets[p->ntargets++] = t;
         break;
-    case J_APPEND:
-        rc = seg_writer_append(t->w, j->data, j->len);
-        if (rc < 0) io_failed(t, "writing a chunk", rc);
+    case J_APPEND: /* after a failure, never: the stored stream would have a hole */
+        if (!persist_error(t) && (rc = seg_writer_append(t->w, j->data, j->len)) < 0)
+            io_failed(t, "writing a chunk", rc);
         atomic_fetch_sub_explicit(&t->queued, j->len, memory_order_relaxed);
         atomic_fetch_sub_explicit(&p->queued, j->len, memory_order_relaxed);
         if (p->o.notify) p->o.notify(p->o.notify_ctx, t->tag);
         break;
     case J_RECORD:
-        if ((rc = seg_writer_record(t->w, j->type, j->data, j->len)) < 0)
+        if (!persist_error(t) && (rc = seg_writer_record(t->w, j->type, j->data, j->len)) < 0)
             io_failed(t, "writing a record", rc);
         break;
     case J_END:
-        if ((rc = seg_writer_end(t->w)) < 0) io_failed(t, "writing the end", rc);
+        if (!persist_error(t) && (rc = seg_writer_end(t->w)) < 0)
+            io_failed(t, "writing the end", rc);
         if (p->o.notify) p->o.notify(p->o.notify_ctx, t->tag);
         break;
     case J_CLOSE:
@@ -276,6 +290,7 @@ static void sync_all(persist_t *p, bool marked)
         int rc = seg_writer_sync(t->w);
         if (rc < 0) {
             io_failed(t, "fdatasync", rc);
+            if (p->o.notify) p->o.notify(p->o.notify_ctx, t->tag); /* its log has ended */
             continue;
         }
         /* release: the bytes below `off` are on disk before anyone acknowledges them */

@@ -22,10 +22,14 @@ typedef struct persist_target {
     seg_writer_t *w;
     _Atomic uint64_t durable; /* stream bytes fsynced (release by the thread, acquire to read) */
     _Atomic uint64_t queued;  /* bytes enqueued and not yet written (relaxed: a counter) */
-    _Atomic int failed;       /* an I/O error happened (relaxed: a flag) */
-    _Atomic bool want_sync;   /* a flush asked for this target (see persist_flush_target) */
-    _Atomic int refs;         /* the session and the thread (acq_rel; the last frees) */
-    int tag;                  /* the owner's, passed to notify (set before the first append) */
+    /* the first write error's code (0 while none): from then on nothing more of the target is
+     * written, so what it holds stays a prefix of what came (relaxed: set once, on the writer
+     * thread; the settle reads it after the log's end, which the writer publishes later under
+     * the log's mutex) */
+    _Atomic int failed;
+    _Atomic bool want_sync; /* a flush asked for this target (see persist_flush_target) */
+    _Atomic int refs;       /* the session and the thread (acq_rel; the last frees) */
+    int tag;                /* the owner's, passed to notify (set before the first append) */
 } persist_target_t;
 
 typedef struct persist_opts {
@@ -54,6 +58,9 @@ void persist_destroy(persist_t *p);
  * message. Main or HTTP thread. */
 persist_target_t *persist_open(persist_t *p, const char *dir, const char *who, char *err,
                                size_t cap);
+/* The target's first write error (LP_EIO, or LP_ENOSPACE when the disk, a quota or the file size
+ * limit left no room), or 0. Any thread. */
+int persist_error(const persist_target_t *t);
 /* Takes another reference (returns t). Any thread. */
 persist_target_t *persist_retain(persist_target_t *t);
 /* Drops the caller's reference (NULL is a no-op). */

@@ -41,13 +41,23 @@ static void replay_free(replay_t *r)
     free(r);
 }
 
+/* The copy's segments failed (session_append's error): it ends with what they hold, and its
+ * settle says why. Returns false (the replay is over). */
+static bool stored_no_more(replays_t *rs, replay_t *r)
+{
+    session_end_input(rs->reg, r->dst);
+    return false;
+}
+
 /* One tick of one replay; false when it is over. */
 static bool step(replays_t *rs, replay_t *r)
 {
     if (session_deleted(r->dst)) return false;
     size_t sent = 0;
     if (r->pending) {
-        if (session_append(rs->reg, r->dst, r->pending, r->pending_len) < 0) return true;
+        int rc = session_append(rs->reg, r->dst, r->pending, r->pending_len);
+        if (rc == LP_ERANGE) return true; /* the writer is behind: again next tick */
+        if (rc < 0) return stored_no_more(rs, r);
         sent = r->pending_len;
         free(r->pending);
         r->pending = NULL;
@@ -56,7 +66,9 @@ static bool step(replays_t *rs, replay_t *r)
     while (sent < BUDGET) {
         long k = pace_next(r->pace, elapsed, rs->buf, PIECE);
         if (k <= 0) break;
-        if (session_append(rs->reg, r->dst, rs->buf, (size_t)k) < 0) {
+        int rc = session_append(rs->reg, r->dst, rs->buf, (size_t)k);
+        if (rc < 0 && rc != LP_ERANGE) return stored_no_more(rs, r);
+        if (rc < 0) {
             r->pending = xmalloc((size_t)k);
             memcpy(r->pending, rs->buf, (size_t)k);
             r->pending_len = (size_t)k;

@@ -23,5 +23,8 @@ extern const size_t api_retention_nroutes;
 session_t *api_visible_session(http_req_t *r);
 /* True when the body's content type suits raw eventlog bytes; else sends 415. */
 bool api_raw_body_ok(http_req_t *r);
+/* Answers a failure to store a session's bytes (session_append's code other than LP_ERANGE):
+ * 507 when the server's disk has no room (LP_ENOSPACE), else 500. HTTP thread. */
+void api_store_failed(http_req_t *r, int rc);
 
 #endif

@@ -307,7 +307,8 @@ session_t **session_all(registry_t *reg, size_t *n)
 
 static int append(registry_t *reg, session_t *s, const void *p, size_t n, bool may_refuse)
 {
-    int rc = persist_append(reg->persist, s->pt, p, n, may_refuse);
+    int rc = persist_error(s->pt); /* its segments failed: nothing more is taken */
+    if (rc == 0) rc = persist_append(reg->persist, s->pt, p, n, may_refuse);
     if (rc < 0) return rc;
     s->received += n;
     atomic_fetch_add_explicit(&server_stats(reg->srv)->bytes_received, n, memory_order_relaxed);

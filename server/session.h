@@ -103,8 +103,9 @@ session_t **session_all(registry_t *reg, size_t *n);
  * Call with s->lock held. */
 const aggr_t *session_aggr(const session_t *s);
 /* Hands bytes to the persist thread for the session's segments (durable by the next group
- * commit) and, once written, towards its worker. Returns 0, or LP_ERANGE when the writer is too
- * far behind (answer 503; the client retries). HTTP thread. */
+ * commit) and, once written, towards its worker. Returns 0, LP_ERANGE when the writer is too
+ * far behind (answer 503; the client retries), or the write error that made the session's
+ * segments give up (persist_error: LP_ENOSPACE answers 507). HTTP thread. */
 int session_append(registry_t *reg, session_t *s, const void *p, size_t n);
 /* Backpressure for a request whose body is bytes to append: true when the segment writer has
  * room for them now; else holds the request (no answer yet) and returns false, and fn(r) runs
@@ -113,7 +114,7 @@ bool session_append_or_hold(registry_t *reg, http_req_t *r, http_handler_fn fn);
 /* No more bytes will come: the worker settles the session when it has seen them all. */
 void session_end_input(registry_t *reg, session_t *s);
 /* Stores a whole log at once (a raw upload): no live pass, the worker settles it directly.
- * Returns 0 or LP_ERANGE. HTTP thread. */
+ * Returns 0 or the write error of session_append (never LP_ERANGE). HTTP thread. */
 int session_store_whole(registry_t *reg, session_t *s, const void *p, size_t n);
 /* Deletes the session: its files, its metadata, its uploads. HTTP thread. */
 void session_delete(registry_t *reg, session_t *s);

@@ -6,6 +6,7 @@
 #include "session_int.h"
 
 #include "aggr.h"
+#include "err.h"
 #include "evpipe.h"
 #include "gea.h"
 #include "live.h"
@@ -173,6 +174,14 @@ static void settle(registry_t *reg, session_t *s)
     if (x.apart) { /* wait for the aggregates */
         evpipe_destroy(x.apart);
         x.a = x.pipe_a;
+    }
+    int io = persist_error(s->pt);
+    if (io < 0) { /* the stored log stops where writing failed: that is the error to tell */
+        snprintf(err, sizeof err,
+                 "the server could not store the whole eventlog: %s; the results cover its "
+                 "first %llu bytes",
+                 lp_strerror(io), (unsigned long long)src.len);
+        rc = io;
     }
     pthread_mutex_lock(&s->lock);
     report_dispose(&s->final);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -32,6 +33,11 @@ static int free_port(void)
 
 void srv_start(srv_t *s, const char *data, const char *flags)
 {
+    srv_start_limited(s, data, flags, 0);
+}
+
+void srv_start_limited(srv_t *s, const char *data, const char *flags, long long max_file)
+{
     memset(s, 0, sizeof *s);
     if (data)
         snprintf(s->data, sizeof s->data, "%s", data);
@@ -49,6 +55,11 @@ void srv_start(srv_t *s, const char *data, const char *flags)
                  tu_liveprof(), s->port, ws, s->data, flags ? flags : "", s->data);
         s->pid = fork();
         if (s->pid == 0) {
+            if (max_file > 0) { /* both survive exec: writes past the limit fail with EFBIG */
+                signal(SIGXFSZ, SIG_IGN);
+                struct rlimit rl = {(rlim_t)max_file, (rlim_t)max_file};
+                if (setrlimit(RLIMIT_FSIZE, &rl) < 0) _exit(126);
+            }
             execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
             _exit(127);
         }

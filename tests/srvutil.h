@@ -21,6 +21,9 @@ typedef struct srv {
 /* Starts the server with extra flags (may be ""), data in `data` (created under the test's
  * temp dir when NULL). Fails the test when it does not come up. */
 void srv_start(srv_t *s, const char *data, const char *flags);
+/* srv_start with every file the server writes limited to max_file bytes (RLIMIT_FSIZE, SIGXFSZ
+ * ignored): its writes past that fail with EFBIG, as on a full disk. */
+void srv_start_limited(srv_t *s, const char *data, const char *flags, long long max_file);
 /* SIGTERM and wait; returns the exit status. */
 int srv_stop(srv_t *s);
 /* One request with an optional bearer token (NULL = guest) and content type; fills *out

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -404,6 +405,21 @@ static void register_api(http_server_t *h, h2o_hostconf_t *host, const char *pat
     api_handler_t *ah = (api_handler_t *)h2o_create_handler(pc, sizeof *ah);
     ah->super.on_req = on_api;
     ah->h = h;
+}
+
+int http_spill_to(const char *dir, char *err, size_t cap)
+{
+    char *t = h2o_socket_buffer_mmap_settings.fn_template;
+    size_t n = sizeof h2o_socket_buffer_mmap_settings.fn_template;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, cap, "cannot make %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if ((size_t)snprintf(t, n, "%s/h2o.b.XXXXXX", dir) >= n) {
+        snprintf(err, cap, "path too long: %s", dir);
+        return -1;
+    }
+    return 0;
 }
 
 http_server_t *http_create(server_t *srv, const char *host, int port, const char *web_dir,

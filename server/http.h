@@ -44,6 +44,11 @@ typedef struct http_route {
 
 typedef struct http_server http_server_t;
 
+/* Request bodies that outgrow the HTTP library's in-memory buffers (32 MiB of capacity: bodies
+ * over 16 MB) go to unlinked temporary files in `dir` (made when missing) instead of /tmp, so
+ * that the server's disk use stays within its data directory and a RAM-backed /tmp never holds a
+ * 1 GiB raw upload. Returns 0, or -1 with a message in err. Main thread, before http_run. */
+int http_spill_to(const char *dir, char *err, size_t cap);
 /* Binds ADDR:PORT (127.0.0.1 style host, port 0 = any free port), registers the route tables
  * (`ntables` tables of `sizes[i]` routes) and, when web_dir is not empty, serves its files at
  * "/". max_body caps request bodies (413 beyond). Returns NULL with a message in err. Main

@@ -148,9 +148,13 @@ int server_run(const server_opts_t *o)
     const size_t sizes[] = {api_session_nroutes,  api_upload_nroutes, api_metrics_nroutes,
                             api_auth_nroutes,     api_users_nroutes,  api_connections_nroutes,
                             api_retention_nroutes};
-    char err[256];
-    http_server_t *h = http_create(&srv, o->http_host, o->http_port, o->web_dir, o->max_body,
-                                   tables, sizes, sizeof sizes / sizeof sizes[0], err, sizeof err);
+    char err[256], spill[PATH_MAX + 8];
+    snprintf(spill, sizeof spill, "%s/tmp", o->data_dir);
+    http_server_t *h =
+        http_spill_to(spill, err, sizeof err) < 0
+            ? NULL
+            : http_create(&srv, o->http_host, o->http_port, o->web_dir, o->max_body, tables, sizes,
+                          sizeof sizes / sizeof sizes[0], err, sizeof err);
     if (!h) {
         fprintf(stderr, "serve: %s\n", err);
         db_close(srv.db);

@@ -1,14 +1,17 @@
 /* A server that cannot store what it is sent (a full disk; here every file it writes is limited
  * to a few MB, which fails its writes the same way): the upload is refused with 507 or the
  * session fails with that reason, what was stored stays a clean prefix whose results it serves,
- * nothing hangs, and the server goes on serving other sessions. */
+ * nothing hangs, and the server goes on serving other sessions. Big request bodies spill into
+ * the data directory, not /tmp. */
 #include "test.h"
 
 #include "srvutil.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define LIMIT (3ll << 20)
 
@@ -112,5 +115,33 @@ TEST(server_store_full_refuses_and_goes_on)
     CHECK(srv_req(&s, "DELETE", path, s.admin, NULL, NULL, 0, &r) == 204);
     httpc_resp_dispose(&r);
     free(raw);
+    CHECK(srv_stop(&s) == 0);
+}
+
+/* Request bodies over 16 MB spill to DATA/tmp, never /tmp: with DATA/tmp a dangling link, such a
+ * body cannot be taken (the connection closes without an answer) while smaller ones are; the
+ * server goes on. */
+TEST(server_big_bodies_spill_to_data_dir)
+{
+    char data[600], link[700];
+    snprintf(data, sizeof data, "%s/data", tu_tmpdir());
+    snprintf(link, sizeof link, "%s/tmp", data);
+    REQUIRE(mkdir(data, 0700) == 0 && symlink("nowhere", link) == 0);
+    srv_t s;
+    srv_start(&s, data, "");
+    size_t len;
+    const char *big = big_log(&len);
+    uint8_t *body = tu_read_file(big, &len);
+    REQUIRE(body && len > (17u << 20));
+    httpc_resp_t r;
+    int st = srv_req(&s, "POST", "/api/sessions?name=big", s.admin, "application/octet-stream",
+                     body, len, &r);
+    CHECKF(st == -1, "a body over 16 MB with nowhere to spill: %d", st);
+    if (st >= 0) httpc_resp_dispose(&r);
+    st = srv_req(&s, "POST", "/api/sessions?name=small", s.admin, "application/octet-stream", body,
+                 8u << 20, &r);
+    CHECK(st == 201);
+    httpc_resp_dispose(&r);
+    free(body);
     CHECK(srv_stop(&s) == 0);
 }

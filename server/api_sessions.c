@@ -57,12 +57,13 @@ bool api_raw_body_ok(http_req_t *r)
 
 void api_store_failed(http_req_t *r, int rc)
 {
+    if (rc == LP_ENOSPACE) {
+        http_send_error(r, 507, "insufficient_storage", lp_strerror(rc));
+        return;
+    }
     char d[160];
     snprintf(d, sizeof d, "the server cannot store the eventlog: %s", lp_strerror(rc));
-    if (rc == LP_ENOSPACE)
-        http_send_error(r, 507, "insufficient_storage", lp_strerror(rc));
-    else
-        http_send_error(r, 500, "internal", d);
+    http_send_error(r, 500, "internal", d);
 }
 
 static void create_session(http_req_t *r)

@@ -7,7 +7,6 @@
 #include "link_int.h"
 
 #include "err.h"
-
 #include "resources.h"
 #include "server.h"
 #include "session.h"

@@ -275,17 +275,11 @@ static void fold_spans(const aggr_t *a, int sid, const aggr_query_t *q, const ti
      * which the second pass would otherwise sum again in the same order. */
     double *dense =
         (uint64_t)nr * g->n <= DENSE_MAX ? xcalloc((size_t)nr * g->n + 1, sizeof *dense) : NULL;
-    if (dense)
-        FOR_ENTRIES(&s->t, g, i, c, {
-            tot[c->row] += c->sum;
-            has[c->row] = 1;
-            dense[(size_t)c->row * g->n + i] += c->sum;
-        })
-    else
-        FOR_ENTRIES(&s->t, g, i, c, {
-            tot[c->row] += c->sum;
-            has[c->row] = 1;
-        })
+    FOR_ENTRIES(&s->t, g, i, c, {
+        tot[c->row] += c->sum;
+        has[c->row] = 1;
+        if (dense) dense[(size_t)c->row * g->n + i] += c->sum;
+    })
     for (size_t k = 0; k < np; k++) {
         double d = add_piece(o, NULL, pcs[k].s, pcs[k].e);
         if (d > 0) {

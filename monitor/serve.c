@@ -227,11 +227,11 @@ static void link_message(serve_t *s, link_t *l, const uint8_t *b, size_t n)
             l->peer_ok = true;
         return;
     }
+    /* the program a Subscribe or an Ack names ("" when absent: no program has that id) */
+    char id[WIRE_MAX_PROGRAM + 1];
+    snprintf(id, sizeof id, "%.*s", (int)f.program.len, wire_str_chars(f.program));
     switch (f.kind) {
     case WIRE_SUBSCRIBE: {
-        char id[WIRE_MAX_PROGRAM + 1];
-        wire_str_copy(id, f.program);
-        id[f.program.len] = 0;
         pthread_mutex_lock(&m->mu);
         program_t *p = program_get(m, id, false);
         sub_t *u = p ? sub_of(l, p) : NULL;
@@ -247,9 +247,6 @@ static void link_message(serve_t *s, link_t *l, const uint8_t *b, size_t n)
     }
     case WIRE_ACK: {
         pthread_mutex_lock(&m->mu);
-        char id[WIRE_MAX_PROGRAM + 1];
-        wire_str_copy(id, f.program);
-        id[f.program.len] = 0;
         program_t *p = program_get(m, id, false);
         if (p && f.offset > p->acked) p->acked = f.offset;
         pthread_mutex_unlock(&m->mu);

@@ -93,6 +93,7 @@ int link_rx(links_t *l, dial_t *d, struct lws *wsi, const void *in, size_t len, 
  * up goes back to the system at once, instead of staying in the link thread's heap where the
  * next units may not fit into its holes. Capacity is a power of two from UNIT_MIN_CAP. */
 #define UNIT_MIN_CAP (64u << 10)
+#define RETRY_MS 20 /* how often held programs are looked at (retry_held) */
 
 static size_t unit_capacity(size_t cap, size_t need)
 {
@@ -305,17 +306,21 @@ static session_t *open_session_named(links_t *l, const char *name)
     return NULL;
 }
 
-static void subscribe(links_t *l, int64_t conn, const hprog_t *h)
+/* Asks the monitor on connection `conn` for program h from byte h->expected; false when the
+ * connection is gone or has too many requests pending. */
+static bool subscribe(links_t *l, int64_t conn, const hprog_t *h)
 {
     pthread_mutex_lock(&l->mu);
     dial_t *d = link_slot(l, conn);
-    if (d && d->nsubs < MAX_UNITS) {
+    bool queued = d && d->nsubs < MAX_UNITS;
+    if (queued) {
         snprintf(d->subs[d->nsubs].prog, sizeof d->subs[0].prog, "%s", h->id);
         d->subs[d->nsubs++].offset = h->expected;
     }
     pthread_mutex_unlock(&l->mu);
     struct lws_context *ctx = link_ctx_of(l, conn);
-    if (ctx) lws_cancel_service(ctx);
+    if (queued && ctx) lws_cancel_service(ctx);
+    return queued;
 }
 
 static void on_program(links_t *l, const op_t *o)
@@ -347,24 +352,37 @@ static void on_program(links_t *l, const op_t *o)
     }
     if (h->ended || h->gen == o->gen) return;
     h->gen = o->gen;
+    if (h->hold) h->hold = HOLD_RESEND; /* the new link starts from `expected` */
     subscribe(l, o->conn, h);
 }
 
-static void append(links_t *l, hprog_t *h, session_t *s, const uint8_t *p, size_t n)
+/* Stores bytes of the program's stream; false when they were not taken: the session ended, or
+ * the segment writer is too far behind (LP_ERANGE), when the program is held (hold_t, retry_held):
+ * counting refused bytes as held would leave a hole in the stored stream. */
+static bool append(links_t *l, hprog_t *h, session_t *s, const uint8_t *p, size_t n)
 {
     int rc = session_append(l->reg, s, p, n);
-    if (rc < 0 && rc != LP_ERANGE) { /* its segments failed: the session ends with what they hold */
+    if (rc == LP_ERANGE) {
+        if (h->holds++ % 64 == 0)
+            fprintf(stderr,
+                    "liveprof: monitor link: program %s: the segment writer is behind; its bytes "
+                    "from offset %llu are asked for again when it has room (%llu times so far)\n",
+                    h->id, (unsigned long long)h->expected, (unsigned long long)h->holds);
+        h->hold = HOLD_ROOM;
+        return false;
+    }
+    if (rc < 0) { /* its segments failed: the session ends with what they hold */
         fprintf(stderr,
                 "liveprof: monitor link: program %s: cannot store its bytes (%s); its "
                 "session ends here\n",
                 h->id, lp_strerror(rc));
         session_end_input(l->reg, s);
         h->ended = true;
-        return;
+        return false;
     }
-    if (rc < 0) fprintf(stderr, "liveprof: monitor link: cannot store bytes of %s\n", h->id);
     h->appended += n;
     if (!h->live) h->live = session_mark_live(s) == 0;
+    return true;
 }
 
 static void gap(hprog_t *h, uint64_t off, uint64_t len)
@@ -415,13 +433,18 @@ static void on_op(links_t *l, const op_t *o)
     }
     hprog_t *h = hprog_of(l, o->conn, o->prog);
     session_t *s = h ? hprog_session(l, h) : NULL;
-    if (!s || h->ended) return;
+    if (!s || h->ended || h->hold == HOLD_ROOM) return; /* all of it comes again (a Bye too) */
+    if (h->hold == HOLD_RESEND) {
+        /* sent before the new Subscribe, so it comes again: the resent stream starts with a unit
+         * or a Gap at or before `expected` (after the header, from 0; the State may precede it) */
+        if (o->kind == OP_BYE ||
+            ((o->kind == OP_DATA || o->kind == OP_GAP) && o->offset > h->expected))
+            return;
+        if (o->kind != OP_STATE) h->hold = HOLD_NONE;
+    }
     switch (o->kind) {
     case OP_HEADER:
-        if (h->expected == 0) {
-            append(l, h, s, o->data, o->len);
-            h->expected = h->hdr_len = o->len;
-        }
+        if (h->expected == 0 && append(l, h, s, o->data, o->len)) h->expected = h->hdr_len = o->len;
         break;
     case OP_STATE: /* a late joiner: the state goes right after the header, once */
         if (h->appended == h->hdr_len && h->hdr_len) append(l, h, s, o->data, o->len);
@@ -452,8 +475,7 @@ static void on_op(links_t *l, const op_t *o)
             off = h->expected;
         }
         if (off > h->expected) gap(h, h->expected, off - h->expected);
-        append(l, h, s, p, n);
-        h->expected = off + n;
+        if (append(l, h, s, p, n)) h->expected = off + n;
         break;
     }
     case OP_BYE:
@@ -462,6 +484,22 @@ static void on_op(links_t *l, const op_t *o)
         break;
     default:
         break;
+    }
+}
+
+/* Every RETRY_MS on the HTTP thread: a held program is subscribed again from the next byte its
+ * session lacks once the segment writer is back below its soft bound (as held upload chunks are
+ * answered), so its refused bytes come again from the monitor's backlog. */
+static void retry_held(void *ctx)
+{
+    links_t *l = ctx;
+    for (size_t i = 0; i < l->nprogs; i++) {
+        hprog_t *h = &l->progs[i];
+        if (h->hold != HOLD_ROOM || !session_room(l->reg, 0)) continue;
+        if (h->ended || !hprog_session(l, h))
+            h->hold = HOLD_NONE;
+        else if (subscribe(l, h->conn, h))
+            h->hold = HOLD_RESEND;
     }
 }
 
@@ -520,6 +558,7 @@ links_t *links_create(registry_t *reg, http_server_t *http, db_t *db, ws_t *ws, 
     }
     link_dial_start(l, server_opts(registry_server(reg))->ws_timeout_s);
     l->notifier = http_notifier_create(http, on_news, l);
+    http_every(http, RETRY_MS, retry_held, l);
     if (ws && link_push_init(l, ws) < 0)
         fprintf(stderr, "liveprof: monitors cannot push to the WebSocket port\n");
     if (pthread_create(&l->thread, NULL, link_dial_service, l) != 0) {

@@ -92,8 +92,15 @@ typedef struct hprog { /* HTTP thread: one program of one connection */
     char sid[33];      /* the session's id (looked up on use: it may have been deleted) */
     uint64_t expected; /* stream offset of the next byte the session needs */
     uint64_t hdr_len, appended, gaps, gap_bytes, gen;
+    uint64_t holds; /* times the segment writer refused its bytes */
     bool ended, live;
+    uint8_t hold; /* hold_t: after the segment writer refused some of its bytes */
 } hprog_t;
+
+/* A program whose bytes the segment writer refused (it was too far behind) takes no frames until
+ * the writer has room (HOLD_ROOM); it is then subscribed again from `expected` and drops the frames
+ * the monitor sent before that Subscribe until the resent stream begins (HOLD_RESEND). */
+typedef enum { HOLD_NONE, HOLD_ROOM, HOLD_RESEND } hold_t;
 
 struct links {
     registry_t *reg;

@@ -320,9 +320,14 @@ int session_append(registry_t *reg, session_t *s, const void *p, size_t n)
     return append(reg, s, p, n, true);
 }
 
+bool session_room(registry_t *reg, size_t n)
+{
+    return persist_room(reg->persist, n);
+}
+
 bool session_append_or_hold(registry_t *reg, http_req_t *r, http_handler_fn fn)
 {
-    if (persist_room(reg->persist, r->body_len)) return true;
+    if (session_room(reg, r->body_len)) return true;
     http_waitq_hold(reg->waiting, r, fn);
     atomic_fetch_add_explicit(&server_stats(reg->srv)->chunks_held, 1, memory_order_relaxed);
     return false;
@@ -526,6 +531,7 @@ registry_t *registry_create(server_t *srv, http_server_t *http, int workers, siz
     const server_opts_t *so = server_opts(srv);
     persist_opts_t po = {.fsync_ms = so->fsync_ms,
                          .soft_queued = (size_t)so->write_queue,
+                         .max_queued = (size_t)so->write_queue * 8,
                          .seg = {.max_bytes = so->seg_bytes,
                                  .max_age_ns = so->seg_age_s * 1000000000ull,
                                  .zstd_level = so->zstd_level,

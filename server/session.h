@@ -107,6 +107,9 @@ const aggr_t *session_aggr(const session_t *s);
  * far behind (answer 503; the client retries), or the write error that made the session's
  * segments give up (persist_error: LP_ENOSPACE answers 507). HTTP thread. */
 int session_append(registry_t *reg, session_t *s, const void *p, size_t n);
+/* Whether the segment writer has room for n more bytes: below its soft bound (serve
+ * --write-queue), as held upload chunks wait for. HTTP thread. */
+bool session_room(registry_t *reg, size_t n);
 /* Backpressure for a request whose body is bytes to append: true when the segment writer has
  * room for them now; else holds the request (no answer yet) and returns false, and fn(r) runs
  * again on the HTTP thread once the writer has caught up. HTTP thread, from a handler. */

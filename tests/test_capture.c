@@ -442,3 +442,41 @@ TEST(capture_silent_monitor_dropped)
     cap_mon_stop(&m, SIGTERM);
     CHECK(srv_stop(&s) == 0);
 }
+
+/* The segment writer falls behind a link (every chunk compressed at zstd level 19, with room for
+ * 64 KiB queued and 512 KiB at most): the bytes it refuses are asked for again from the monitor's
+ * backlog once it has room, so the session holds the whole stream, with no gap, and its totals are
+ * exact. (Before, refused bytes were counted as held: the stored stream had holes.) */
+TEST(capture_writer_behind_asks_again)
+{
+    srv_t s;
+    srv_start(&s, NULL, "--write-queue 64K --compress 19");
+    mon_t m;
+    cap_mon_start(&m, "mon", 0, "");
+    char cmd[1024], log[600];
+    snprintf(log, sizeof log, "%s/prog.log", tu_tmpdir());
+    snprintf(cmd, sizeof cmd,
+             "LIVEPROF_SOCKET=%s LIVEPROF_PROGRAM=behind exec build/hs/labels-main 2 0 30000 "
+             "+RTS -N2",
+             m.sock);
+    CHECK(cap_wait(cap_spawn(cmd, log), 60) == 0);
+    char tee[700];
+    snprintf(tee, sizeof tee, "%s/behind.eventlog", m.tee);
+    CHECKF(cap_file_size(tee) > (4 << 20), "the program wrote %lld bytes", cap_file_size(tee));
+    int conn = cap_connect(&s, m.port, NULL);
+    char sid[33] = "";
+    char *status = cap_wait_program(&s, conn, "behind", sid, NULL, 120);
+    REQUIRE(status);
+    CHECKF(strstr(status, "\"gaps\": 0") || strstr(status, "\"gaps\":0"), "%s", status);
+    free(status);
+    cap_check_totals(&s, sid, tee);
+    char slog[600];
+    snprintf(slog, sizeof slog, "%s.log", s.data);
+    size_t n;
+    char *text = (char *)tu_read_file(slog, &n);
+    CHECKF(text && strstr(text, "are asked for again"), "the writer never refused bytes:\n%s",
+           text ? text : "(no log)");
+    free(text);
+    cap_mon_stop(&m, SIGTERM);
+    CHECK(srv_stop(&s) == 0);
+}

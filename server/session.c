@@ -481,10 +481,19 @@ static void load_one(void *ctx, const session_meta_t *m)
     }
     seg_log_t *l = &s->pt->log;
     if (s->received == 0 && !l->ended) migrate_raw(reg, s);
+    /* A session that failed before its input ended (its writes failed: a full disk, say) stays
+     * failed: its input ends now (its upload takes no more) and it settles with the same error,
+     * rather than waiting as `ingesting` for bytes after a hole. */
+    bool failed = !l->ended && !strcmp(m->state, session_state_name(SESSION_FAILED));
+    if (failed) {
+        snprintf(s->failed_before, sizeof s->failed_before, "%s",
+                 m->error[0] ? m->error : "the session had failed before the server restarted");
+        persist_end(reg->persist, s->pt);
+    }
     if (l->upload[0]) {
         upload_t *u = upload_restore(reg, s, l->upload);
         u->offset = s->received;
-        u->finished = l->ended;
+        u->finished = l->ended || failed;
     }
     server_stats_t *st = server_stats(reg->srv);
     if (session_restore_snapshot(reg, s)) {
@@ -495,7 +504,7 @@ static void load_one(void *ctx, const session_meta_t *m)
         atomic_fetch_add_explicit(&st->reanalysed_bytes, s->received - l->start,
                                   memory_order_relaxed);
     }
-    if (session_state(s) < SESSION_DONE && l->ended) {
+    if (session_state(s) < SESSION_DONE && (l->ended || failed)) {
         s->input_done = true;
         atomic_store_explicit(&s->direct, true, memory_order_relaxed); /* before session_start */
     }

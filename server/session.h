@@ -51,6 +51,9 @@ struct session {
     size_t totals_len[2];
     snapshot_t *snap; /* restored from a snapshot: totals and coarse series only (raw dropped) */
     char error[256];  /* set before state becomes FAILED */
+    /* restored: the error of a session that failed before its input ended (its writes failed,
+     * say); it settles failed with it (set before session_start) */
+    char failed_before[256];
     ring_t *ring;
     /* the worker: it moves the written bytes from the segments into the ring itself */
     seg_reader_t *pump_rd; /* reads the segments back for the ring */

@@ -182,6 +182,9 @@ static void settle(registry_t *reg, session_t *s)
                  "first %llu bytes",
                  lp_strerror(io), (unsigned long long)src.len);
         rc = io;
+    } else if (s->failed_before[0]) { /* as before the restart */
+        snprintf(err, sizeof err, "%s", s->failed_before);
+        if (rc >= 0) rc = LP_ETRUNCATED;
     }
     pthread_mutex_lock(&s->lock);
     report_dispose(&s->final);

@@ -82,8 +82,8 @@ TEST(server_store_full_refuses_and_goes_on)
     free(out);
     char sid[33], state[32];
     REQUIRE(srv_session_named(&s, "big", sid, state, sizeof state, NULL) == 1);
-    long long stored;
-    check_failed(&s, sid, &stored);
+    long long big_stored, stored;
+    check_failed(&s, sid, &big_stored);
 
     /* a raw upload: taken whole (201), written by the writer later, then failed. (8 MB: a body
      * over 16 MB would go to a temporary file of the HTTP library, which the limit stops too.) */
@@ -99,6 +99,28 @@ TEST(server_store_full_refuses_and_goes_on)
     REQUIRE(raw);
     check_failed(&s, raw, &stored);
 
+    /* a chunked upload by hand, 1 MiB a chunk until one is refused with 507 */
+    REQUIRE(srv_req(&s, "POST", "/api/uploads?name=hand", s.admin, NULL, NULL, 0, &r) == 201);
+    char *upload = srv_json_str(r.body, "id"), *hand = srv_json_str(r.body, "session");
+    httpc_resp_dispose(&r);
+    REQUIRE(upload && hand);
+    body = tu_read_file(big, &len);
+    REQUIRE(body);
+    char path[128];
+    long long sent = 0;
+    for (st = 200; st == 200 && sent < 16 << 20; sent += 1 << 20) {
+        snprintf(path, sizeof path, "/api/uploads/%s?offset=%lld", upload, sent);
+        st =
+            srv_req(&s, "PUT", path, s.admin, "application/octet-stream", body + sent, 1 << 20, &r);
+        httpc_resp_dispose(&r);
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
+    free(body);
+    CHECKF(st == 507, "a chunk at %lld MiB: %d", sent >> 20, st);
+    long long hand_stored;
+    check_failed(&s, hand, &hand_stored);
+
     /* other sessions are stored and analysed as ever */
     snprintf(cmd, sizeof cmd, "%s upload '%s' --server %s --token %s --wait 2>/dev/null | tail -1",
              tu_liveprof(), tu_data("eventlogs/small.eventlog"), s.url, s.admin);
@@ -109,8 +131,34 @@ TEST(server_store_full_refuses_and_goes_on)
     CHECK(srv_totals_equal(&s, (char *)out, "expected/small/default/small.totals.txt"));
     free(out);
 
+    /* after a restart (with room again) they are still failed, with the same error, over the
+     * same prefix (before, they were `ingesting` again, waiting for bytes after the hole), and
+     * the upload is finished: it takes no more chunks; so after a second restart */
+    char data[600];
+    snprintf(data, sizeof data, "%s", s.data);
+    const char *failed[3] = {sid, raw, hand};
+    const long long held[3] = {big_stored, stored, hand_stored};
+    for (int round = 0; round < 2; round++) {
+        CHECK(srv_stop(&s) == 0);
+        srv_start(&s, data, "");
+        for (int i = 0; i < 3; i++) {
+            long long again;
+            check_failed(&s, failed[i], &again);
+            CHECKF(again == held[i], "%s: %lld bytes after a restart, %lld before", failed[i],
+                   again, held[i]);
+        }
+        snprintf(path, sizeof path, "/api/uploads/%s", upload);
+        REQUIRE(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
+        CHECKF(strstr(r.body, "\"finished\":true"), "%s", r.body);
+        httpc_resp_dispose(&r);
+        snprintf(path, sizeof path, "/api/uploads/%s?offset=%lld", upload, hand_stored);
+        CHECK(srv_req(&s, "PUT", path, s.admin, "application/octet-stream", "x", 1, &r) == 409);
+        httpc_resp_dispose(&r);
+    }
+    free(upload);
+    free(hand);
+
     /* the failed ones can be deleted (their space is the remedy) */
-    char path[128];
     snprintf(path, sizeof path, "/api/sessions/%s", raw);
     CHECK(srv_req(&s, "DELETE", path, s.admin, NULL, NULL, 0, &r) == 204);
     httpc_resp_dispose(&r);

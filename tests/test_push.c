@@ -214,3 +214,28 @@ TEST(push_silent_server_dropped)
     cap_mon_stop(&m, SIGTERM);
     CHECK(srv_stop(&s) == 0);
 }
+
+/* A pushed link whose segment writer falls behind (zstd level 19, 64 KiB of queue): the refused
+ * bytes are asked for again over the pushed connection, and the session gets the whole stream
+ * (see capture_writer_behind_asks_again for the dialled direction). */
+TEST(push_writer_behind_asks_again)
+{
+    srv_t s;
+    srv_start(&s, NULL, "--write-queue 64K --compress 19");
+    mon_t m;
+    mon_push(&s, &m, s.admin);
+    run_labels(&m, "pbehind", "2 0 30000");
+    char sid[33] = "", state[32] = "";
+    for (int i = 0; i < 3000 && strcmp(state, "done"); i++) {
+        srv_session_named(&s, "pbehind", sid, state, 32, NULL);
+        if (strcmp(state, "done")) usleep(20000);
+    }
+    CHECKF(!strcmp(state, "done"), "session of the pushed program: '%s' state '%s'", sid, state);
+    char tee[700], slog[600];
+    snprintf(tee, sizeof tee, "%s/pbehind.eventlog", m.tee);
+    if (sid[0]) cap_check_totals(&s, sid, tee);
+    snprintf(slog, sizeof slog, "%s.log", s.data);
+    CHECKF(file_has(slog, "are asked for again"), "the writer never refused bytes");
+    cap_mon_stop(&m, SIGTERM);
+    CHECK(srv_stop(&s) == 0);
+}

@@ -5,6 +5,7 @@
 
 #include "err.h"
 #include "evlog.h"
+#include "evpipe.h"
 #include "gea.h"
 #include "order.h"
 #include "report.h"
@@ -177,20 +178,43 @@ typedef struct pass {
      * --window): then of all events only CapCreate and Startup are read, and the others' times
      * come from the ordering's extremes (gea_skipped), which spares nearly all of the merge */
     bool times_only;
+    /* the events go through this pipe to the analysis on a thread of its own, so that ordering
+     * and analysis run on two cores (NULL: analysed on the ordering's thread) */
+    evpipe_t *pipe;
 } pass_t;
 
-/* The orderer found that the log's blocks were not in time order after all and starts over. */
-static void on_reset(void *ctx)
+/* The orderer found that the log's blocks were not in time order after all and starts over:
+ * so does the analysis (on its thread, after the events sent so far, when there is a pipe). */
+static void gea_reset(void *ctx)
 {
     pass_t *p = ctx;
     gea_destroy(p->g);
     p->g = gea_create(p->opts);
 }
 
+static void on_reset(void *ctx)
+{
+    pass_t *p = ctx;
+    if (p->pipe)
+        evpipe_reset_spsc(p->pipe);
+    else
+        gea_reset(p);
+}
+
 static int on_event(void *ctx, const evlog_event_t *ev)
 {
-    gea_event(((pass_t *)ctx)->g, ev);
+    pass_t *p = ctx;
+    if (p->pipe) /* events whose fields the analysis does not read go without their payload */
+        evpipe_push_spsc(p->pipe, ev, 0, !ev->known);
+    else
+        gea_event(p->g, ev);
     return 0;
+}
+
+static void piped_event(void *ctx, const evlog_event_t *ev, uint32_t tag)
+{
+    (void)tag;
+    gea_event(((pass_t *)ctx)->g, ev);
 }
 
 /* A progress line on a terminal for big inputs: "analyze: indexing 42%". */
@@ -233,7 +257,12 @@ static int run_pass(const order_source_t *src, pass_t *p, bool report)
     order_stats_t st = {
         .reset = on_reset, .progress_ctx = p, .fields = fields, .skip_others = skip};
     if (p->progress) st.progress = on_progress;
+    /* a pass that analyses most events pipes them; one that reads only the times does not */
+    evpipe_sink_t ps = {.event = piped_event, .reset = gea_reset, .ctx = p};
+    p->pipe = p->times_only ? NULL : evpipe_create(&ps, "lp-analyze");
     int rc = order_log(&d, src, on_event, p, &st);
+    evpipe_destroy(p->pipe); /* every event analysed */
+    p->pipe = NULL;
     if (skip) gea_skipped(p->g, st.min_ts, st.max_ts);
 
     if (rc == LP_EIO && report)

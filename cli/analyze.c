@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,9 +258,14 @@ static int run_pass(const order_source_t *src, pass_t *p, bool report)
     order_stats_t st = {
         .reset = on_reset, .progress_ctx = p, .fields = fields, .skip_others = skip};
     if (p->progress) st.progress = on_progress;
-    /* a pass that analyses most events pipes them; one that reads only the times does not */
+    /* A pass that analyses pipes the events when there is a second core (the pipe's copies cost
+     * CPU: on one core they would only slow the pass down); one that reads only the times does
+     * not. */
     evpipe_sink_t ps = {.event = piped_event, .reset = gea_reset, .ctx = p};
-    p->pipe = p->times_only ? NULL : evpipe_create(&ps, "lp-analyze");
+    cpu_set_t cpus; /* the cores this process may run on (taskset, cgroups), else all */
+    bool two = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) > 1
+                                                             : sysconf(_SC_NPROCESSORS_ONLN) > 1;
+    p->pipe = p->times_only || !two ? NULL : evpipe_create(&ps, "lp-analyze");
     int rc = order_log(&d, src, on_event, p, &st);
     evpipe_destroy(p->pipe); /* every event analysed */
     p->pipe = NULL;

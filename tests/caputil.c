@@ -85,6 +85,16 @@ void cap_mon_start(mon_t *m, const char *name, int port, const char *extra)
     REQUIRE(cap_file_size(m->sock) >= 0);
 }
 
+void cap_run_labels(const mon_t *m, const char *prog, const char *args)
+{
+    char cmd[1024], log[600];
+    snprintf(log, sizeof log, "%s/prog.log", tu_tmpdir());
+    snprintf(cmd, sizeof cmd,
+             "LIVEPROF_SOCKET=%s LIVEPROF_PROGRAM=%s exec build/hs/labels-main %s +RTS -N2",
+             m->sock, prog, args);
+    CHECK(cap_wait(cap_spawn(cmd, log), 60) == 0);
+}
+
 void cap_mon_stop(mon_t *m, int sig)
 {
     if (m->pid <= 0) return;

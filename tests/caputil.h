@@ -24,6 +24,9 @@ void cap_mon_start(mon_t *m, const char *name, int port, const char *extra);
 void cap_mon_stop(mon_t *m, int sig);
 /* Runs a shell command in the background (stdout/stderr to log); returns its pid. */
 pid_t cap_spawn(const char *cmd, const char *log);
+/* Runs build/hs/labels-main ARGS (+RTS -N2) with the leech into monitor m as program `prog`,
+ * until it exits (a failed check when it fails). */
+void cap_run_labels(const mon_t *m, const char *prog, const char *args);
 /* Waits for a child; returns its exit status (128 + signal when killed; -1 on timeout). */
 int cap_wait(pid_t pid, int seconds);
 /* Creates connection to the monitor's port with `token` (NULL = none) and connects it; returns

@@ -86,28 +86,32 @@ TEST(capture_exec)
     CHECK(srv_stop(&s) == 0);
 }
 
+/* A late joiner: the server (started with `flags`) connects to the monitor after program `prog`
+ * (labels-main ARGS) ended; the program's session is waited for and checked against the tee
+ * (tee_out: its path) with no gap. The server and monitor keep running. */
+static void late_join(srv_t *s, mon_t *m, const char *flags, const char *prog, const char *args,
+                      char sid[33], char tee_out[700])
+{
+    srv_start(s, NULL, flags);
+    cap_mon_start(m, "mon", 0, "");
+    cap_run_labels(m, prog, args);
+    snprintf(tee_out, 700, "%s/%s.eventlog", m->tee, prog);
+    int conn = cap_connect(s, m->port, NULL);
+    char *status = cap_wait_program(s, conn, prog, sid, NULL, 120);
+    REQUIRE(status);
+    CHECKF(strstr(status, "\"gaps\": 0") || strstr(status, "\"gaps\":0"), "%s", status);
+    free(status);
+    cap_check_totals(s, sid, tee_out);
+}
+
 /* The server connects after the program ended: the backlog gives it everything, thread labels
  * included. */
 TEST(capture_late_joiner)
 {
     srv_t s;
-    srv_start(&s, NULL, "");
     mon_t m;
-    cap_mon_start(&m, "mon", 0, "");
-    char cmd[1024], log[600];
-    snprintf(log, sizeof log, "%s/prog.log", tu_tmpdir());
-    snprintf(cmd, sizeof cmd,
-             "LIVEPROF_SOCKET=%s LIVEPROF_PROGRAM=late exec build/hs/labels-main 30 2 0 +RTS -N2",
-             m.sock);
-    CHECK(cap_wait(cap_spawn(cmd, log), 60) == 0);
-    int conn = cap_connect(&s, m.port, NULL);
-    char sid[33] = "";
-    char *status = cap_wait_program(&s, conn, "late", sid, NULL, 30);
-    REQUIRE(status);
-    free(status);
-    char tee[700];
-    snprintf(tee, sizeof tee, "%s/late.eventlog", m.tee);
-    cap_check_totals(&s, sid, tee);
+    char sid[33] = "", tee[700];
+    late_join(&s, &m, "", "late", "30 2 0", sid, tee);
     char path[128];
     snprintf(path, sizeof path, "/api/sessions/%s/totals.txt", sid);
     httpc_resp_t r;
@@ -450,26 +454,10 @@ TEST(capture_silent_monitor_dropped)
 TEST(capture_writer_behind_asks_again)
 {
     srv_t s;
-    srv_start(&s, NULL, "--write-queue 64K --compress 19");
     mon_t m;
-    cap_mon_start(&m, "mon", 0, "");
-    char cmd[1024], log[600];
-    snprintf(log, sizeof log, "%s/prog.log", tu_tmpdir());
-    snprintf(cmd, sizeof cmd,
-             "LIVEPROF_SOCKET=%s LIVEPROF_PROGRAM=behind exec build/hs/labels-main 2 0 30000 "
-             "+RTS -N2",
-             m.sock);
-    CHECK(cap_wait(cap_spawn(cmd, log), 60) == 0);
-    char tee[700];
-    snprintf(tee, sizeof tee, "%s/behind.eventlog", m.tee);
+    char sid[33] = "", tee[700];
+    late_join(&s, &m, "--write-queue 64K --compress 19", "behind", "2 0 30000", sid, tee);
     CHECKF(cap_file_size(tee) > (4 << 20), "the program wrote %lld bytes", cap_file_size(tee));
-    int conn = cap_connect(&s, m.port, NULL);
-    char sid[33] = "";
-    char *status = cap_wait_program(&s, conn, "behind", sid, NULL, 120);
-    REQUIRE(status);
-    CHECKF(strstr(status, "\"gaps\": 0") || strstr(status, "\"gaps\":0"), "%s", status);
-    free(status);
-    cap_check_totals(&s, sid, tee);
     char slog[600];
     snprintf(slog, sizeof slog, "%s.log", s.data);
     size_t n;

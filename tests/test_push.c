@@ -34,24 +34,12 @@ static void mon_push(const srv_t *s, mon_t *m, const char *token)
     cap_mon_start(m, "mon", 0, extra);
 }
 
-/* Runs the labels program (with `args`) with the leech into monitor m as program `prog`, until
- * it exits. */
-static void run_labels(const mon_t *m, const char *prog, const char *args)
-{
-    char cmd[1024], log[600];
-    snprintf(log, sizeof log, "%s/prog.log", tu_tmpdir());
-    snprintf(cmd, sizeof cmd,
-             "LIVEPROF_SOCKET=%s LIVEPROF_PROGRAM=%s exec build/hs/labels-main %s +RTS -N2",
-             m->sock, prog, args);
-    CHECK(cap_wait(cap_spawn(cmd, log), 60) == 0);
-}
-
 /* Runs the labels program with the leech into a monitor that pushes to the server with
  * `token`, until the program exits; the monitor keeps running. */
 static void run_pushed(const srv_t *s, mon_t *m, const char *token, const char *prog)
 {
     mon_push(s, m, token);
-    run_labels(m, prog, "40 2 20");
+    cap_run_labels(m, prog, "40 2 20");
 }
 
 /* Waits (at most 30 s) until the session named `name` is done; its id into sid (33 bytes), its
@@ -206,7 +194,7 @@ TEST(push_silent_server_dropped)
     }
     kill(s.pid, SIGCONT);
     CHECKF(said, "the monitor did not drop the silent server");
-    run_labels(&m, "after", "20 2 0");
+    cap_run_labels(&m, "after", "20 2 0");
     char sid[33] = "", state[32] = "";
     wait_done(&s, "after", sid, state);
     CHECKF(!strcmp(state, "done"), "session of the program after the stop: '%s' state '%s'", sid,
@@ -224,7 +212,7 @@ TEST(push_writer_behind_asks_again)
     srv_start(&s, NULL, "--write-queue 64K --compress 19");
     mon_t m;
     mon_push(&s, &m, s.admin);
-    run_labels(&m, "pbehind", "2 0 30000");
+    cap_run_labels(&m, "pbehind", "2 0 30000");
     char sid[33] = "", state[32] = "";
     for (int i = 0; i < 3000 && strcmp(state, "done"); i++) {
         srv_session_named(&s, "pbehind", sid, state, 32, NULL);

@@ -142,6 +142,15 @@ bench_ingest() {
         row "$stage" "$label" segments_user_share \
             "$(awk -v s="$seg_user_ticks" -v a="$all_ticks" 'BEGIN { printf "%.1f", 100 * s / a }')" % - - \
             "the same, its user time only: what the segment format adds to storing the bytes (records, XXH64, footer index), without write(2)'s page-cache copy and the fsyncs"
+        # what the ingest costs the server in CPU, and the throughput that cost allows at best on
+        # this machine's cores (the client's own CPU not counted): the wall a faster ingest meets
+        cpu_s=$(awk -v t="$all_ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.6f", t / hz }')
+        row "$stage" "$label" cpu_per_gb \
+            "$(awk -v c="$cpu_s" -v b="$bytes" -v r="$runs" 'BEGIN { printf "%.2f", c / (b * r / 1e9) }')" \
+            CPU-s - - "the server's CPU time (every thread: HTTP, segment writer, worker, settle) per GB ingested, over $runs run(s)"
+        row "$stage" "$label" cpu_bound \
+            "$(awk -v c="$cpu_s" -v b="$bytes" -v r="$runs" -v n="$(nproc)" 'BEGIN { printf "%.1f", n * b * r / 1e6 / c }')" \
+            MB/s - - "the most this CPU cost allows on $(nproc) core(s) (cores x bytes / CPU time), were every core busy all along"
     fi
     INGEST_SPEED=$LAST_MBS
 }

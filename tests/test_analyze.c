@@ -7,6 +7,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Runs analyze on the log at `in` with `opts` into the test's temp dir (stdout and stderr into
+ * stdout.txt and stderr.txt there); returns the exit status. */
+static int run_analyze_at(const char *in, const char *opts)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s analyze '%s' %s -o '%s' > '%s/stdout.txt' 2> '%s/stderr.txt'",
+             tu_liveprof(), in, opts, tu_tmpdir(), tu_tmpdir(), tu_tmpdir());
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
 /* Runs analyze on a shared log with `opts` into the test's temp dir; returns the exit status. */
 static int run_analyze(const char *log_file, const char *opts)
 {
@@ -23,10 +34,7 @@ static int run_analyze(const char *log_file, const char *opts)
         if (system(cmd) != 0) return -1;
         in = local;
     }
-    snprintf(cmd, sizeof cmd, "%s analyze '%s' %s -o '%s' > '%s/stdout.txt' 2> '%s/stderr.txt'",
-             tu_liveprof(), in, opts, tu_tmpdir(), tu_tmpdir(), tu_tmpdir());
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return run_analyze_at(in, opts);
 }
 
 /* Compares an output file with an expected one (".xz" tolerated), byte for byte. */
@@ -294,10 +302,7 @@ TEST(analyze_concurrent_false_block_claim_starts_over)
     FILE *f = fopen(path, "wb");
     REQUIRE(f && fwrite(b, 1, n, f) == n && fclose(f) == 0);
     free(b);
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s analyze '%s' -o '%s' > '%s/stdout.txt' 2> '%s/stderr.txt'",
-             tu_liveprof(), path, tu_tmpdir(), tu_tmpdir(), tu_tmpdir());
-    int st = system(cmd);
-    CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0, "analyze: status %d", st);
+    int st = run_analyze_at(path, "");
+    CHECKF(st == 0, "analyze exited %d", st);
     check_same("small.totals.txt", "expected/small/default/small.totals.txt");
 }

@@ -121,6 +121,21 @@ bench_input() {
         RUNS=$keep
     fi
 
+    # --window: the first pass finds the windows' bounds from the user messages alone (a mixed
+    # log gets a name that never occurs: one window over the whole log, all its user messages
+    # merged for it, as many as 40 % of the events)
+    window=""
+    case $label in
+    small) window=round ;;
+    gen-mixed-*) window=none ;;
+    esac
+    if [ -n "$window" ] && [ "$bytes" -le "$FULL_MAX" ]; then
+        keep=${RUNS:-3}
+        RUNS=$SLOW_RUNS
+        one "analyze --window (all outputs)" "$label" "$f" "window-$window" --window "$window" || true
+        RUNS=$keep
+    fi
+
     case $label in
     scale-*)
         if [ "$MODE" = quick ]; then RUNS=1; fi

@@ -179,6 +179,11 @@ typedef struct pass {
      * --window): then of all events only CapCreate and Startup are read, and the others' times
      * come from the ordering's extremes (gea_skipped), which spares nearly all of the merge */
     bool times_only;
+    /* with --window, a pass for the bounds alone (gea_opts_t.bounds_only) is fed only the
+     * startups and user messages, the others being skipped, unless feed_all; `dropped` tells
+     * whether the ordering dropped an event it was not fed (see gea_bounds_exact) */
+    bool feed_all;
+    uint64_t dropped;
     /* the events go through this pipe to the analysis on a thread of its own, so that ordering
      * and analysis run on two cores (NULL: analysed on the ordering's thread) */
     evpipe_t *pipe;
@@ -249,27 +254,32 @@ static int run_pass(const order_source_t *src, pass_t *p, bool report)
     if (p->times_only) {
         fields[EVLOG_CAP_CREATE >> 6] |= 1ull << (EVLOG_CAP_CREATE & 63);
         fields[EVLOG_STARTUP >> 6] |= 1ull << (EVLOG_STARTUP & 63);
+    } else if (p->opts->bounds_only) {
+        gea_bounds_fields(fields);
     } else {
         gea_fields(fields);
     }
     /* without windows the analysis needs only the times of the events it does not read: they
-     * are skipped by the ordering and accounted for at the end */
-    bool skip = !p->opts->window;
+     * are skipped by the ordering and accounted for at the end; so does a pass for the bounds
+     * of windows, most often */
+    bool skip = !p->opts->window || (p->opts->bounds_only && !p->feed_all);
     order_stats_t st = {
         .reset = on_reset, .progress_ctx = p, .fields = fields, .skip_others = skip};
     if (p->progress) st.progress = on_progress;
     /* A pass that analyses pipes the events when there is a second core (the pipe's copies cost
-     * CPU: on one core they would only slow the pass down); one that reads only the times does
+     * CPU: on one core they would only slow the pass down); one that finds only the bounds does
      * not. */
     evpipe_sink_t ps = {.event = piped_event, .reset = gea_reset, .ctx = p};
     cpu_set_t cpus; /* the cores this process may run on (taskset, cgroups), else all */
     bool two = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) > 1
                                                              : sysconf(_SC_NPROCESSORS_ONLN) > 1;
-    p->pipe = p->times_only || !two ? NULL : evpipe_create(&ps, "lp-analyze");
+    p->pipe =
+        p->times_only || p->opts->bounds_only || !two ? NULL : evpipe_create(&ps, "lp-analyze");
     int rc = order_log(&d, src, on_event, p, &st);
     evpipe_destroy(p->pipe); /* every event analysed */
     p->pipe = NULL;
     if (skip) gea_skipped(p->g, st.min_ts, st.max_ts);
+    p->dropped = st.dropped;
 
     if (rc == LP_EIO && report)
         fprintf(stderr, "error: cannot read the log: %s\n", strerror(errno));
@@ -401,9 +411,23 @@ int cli_analyze(int argc, char **argv)
     gea_opts_t go = {.start_prefix = o.start, .stop_prefix = o.stop, .window = o.window};
     bool tty = isatty(2) && src.len > (100u << 20);
     bool need_timed = o.json || o.timed || o.timed_txt;
-    pass_t p1 = {
-        .g = gea_create(&go), .opts = &go, .progress = tty, .times_only = need_timed && !o.window};
+    /* With timed outputs the first pass only finds the bounds for the buckets: without windows
+     * from the run's startup and extremes, with them from every event's time */
+    gea_opts_t go1 = go;
+    go1.bounds_only = need_timed;
+    pass_t p1 = {.g = gea_create(&go1),
+                 .opts = &go1,
+                 .progress = tty,
+                 .times_only = need_timed && !o.window};
     int derr = run_pass(&src, &p1, true);
+    if (need_timed && o.window && (p1.dropped || !gea_bounds_exact(p1.g))) {
+        /* a window's first time is needed, or a malformed event may have been one: the events
+         * skipped go in again */
+        gea_destroy(p1.g);
+        p1.g = gea_create(&go1);
+        p1.feed_all = true;
+        run_pass(&src, &p1, false);
+    }
     gea_t *g = p1.g;
     if (need_timed) {
         size_t nw = gea_windows(g);

@@ -3,7 +3,8 @@
  * reports of the default scripts (lib/report.c) and their writers (totals text, SVG, timed text,
  * JSON). Properties: no crash; no total wraps around (more time than its intervals can hold), no
  * bucket value is negative, NaN or infinite; the orderer holds at most a small multiple of the
- * input's size. */
+ * input's size; with windows, the first pass for their bounds alone finds the bounds the whole
+ * analysis finds. */
 #include "evlog.h"
 #include "gea.h"
 #include "order.h"
@@ -15,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define BUCKETS 16
 
@@ -58,6 +60,54 @@ static void run_pass(const uint8_t *data, size_t size, pass_t *p)
     if (st.peak_loaded > 8 * (uint64_t)size + (1u << 20))
         fail("the orderer held more than 8x the input", st.peak_loaded, size);
     evlog_dispose(&d);
+}
+
+/* One pass as `liveprof analyze` runs it: the fields of the types `fields_of` sets decoded, the
+ * others' events skipped when `skip` (their times then given to gea_skipped). Returns how many
+ * events the ordering dropped. */
+static uint64_t run_fields(const uint8_t *data, size_t size, pass_t *p,
+                           void (*fields_of)(uint64_t[1024]), bool skip)
+{
+    static uint64_t fields[1024];
+    memset(fields, 0, sizeof fields);
+    fields_of(fields);
+    evlog_t d;
+    evlog_sink_t sink = {0};
+    if (evlog_init(&d, &sink) < 0) abort();
+    order_source_t src = {.buf = data, .fd = -1, .len = size};
+    order_stats_t st = {
+        .reset = on_reset, .progress_ctx = p, .fields = fields, .skip_others = skip};
+    order_log(&d, &src, on_event, p, &st);
+    evlog_dispose(&d);
+    if (skip) gea_skipped(p->g, st.min_ts, st.max_ts);
+    return st.dropped;
+}
+
+/* The first pass of `liveprof analyze --window` with timed outputs finds the windows' bounds
+ * from the startups and user messages alone, the other events skipped, and starts over with
+ * every event when gea_bounds_exact says they may be wrong or an event was dropped: the bounds
+ * of every window reported must be those of the pass that reads what the analysis reads. */
+static void check_bounds(const uint8_t *data, size_t size, const gea_opts_t *go)
+{
+    gea_opts_t gb = *go;
+    gb.bounds_only = true;
+    pass_t ref = {gea_create(go), go}, b = {gea_create(&gb), &gb};
+    run_fields(data, size, &ref, gea_fields, false);
+    if (run_fields(data, size, &b, gea_bounds_fields, true) || !gea_bounds_exact(b.g)) {
+        gea_destroy(b.g);
+        b.g = gea_create(&gb);
+        run_fields(data, size, &b, gea_bounds_fields, false);
+    }
+    size_t n = gea_outputs(ref.g);
+    if (gea_outputs(b.g) != n) fail("the bounds pass found other windows", gea_outputs(b.g), n);
+    for (size_t i = 0; i < n; i++) {
+        const gea_window_t *x = gea_output(ref.g, i), *y = gea_output(b.g, i);
+        if (gea_window_startup(x) != gea_window_startup(y))
+            fail("a window's startup differs in the bounds pass", gea_window_startup(y), i);
+        if (x->end != y->end) fail("a window's end differs in the bounds pass", y->end, i);
+    }
+    gea_destroy(ref.g);
+    gea_destroy(b.g);
 }
 
 /* Totals are unsigned: a "negative" one is a wrapped subtraction, which shows as more time than
@@ -106,6 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!s_totals) LLVMFuzzerInitialize(NULL, NULL);
     /* the last byte picks windowed analysis (START/STOP "w") or not */
     gea_opts_t go = {.window = size && (data[size - 1] & 1) ? "w" : NULL};
+    if (go.window) check_bounds(data, size, &go);
     pass_t p1 = {.g = gea_create(&go), .opts = &go};
     run_pass(data, size, &p1);
     size_t nw = gea_windows(p1.g);

@@ -22,7 +22,7 @@ struct gea {
     char *start_prefix, *stop_prefix; /* owned; `start` and `stop` borrow them */
     size_t start_len, stop_len;
     labelkey_prefix_t start, stop;
-    bool has_window;
+    bool has_window, bounds_only;
     const char *win_label;
     size_t win_len;
     int64_t win_sub;
@@ -208,6 +208,7 @@ gea_t *gea_create(const gea_opts_t *o)
         g->win_name = xstrndup(o->window, strlen(o->window));
         gea_parse_label(g->win_name, strlen(g->win_name), &g->win_label, &g->win_len, &g->win_sub);
     }
+    g->bounds_only = o && o->bounds_only;
     if (o && o->nbuckets) {
         g->buckets = xmalloc(o->nbuckets * sizeof *g->buckets);
         memcpy(g->buckets, o->buckets, o->nbuckets * sizeof *g->buckets);
@@ -598,6 +599,32 @@ static __attribute__((noinline)) void known_event(gea_t *g, gea_window_t *w,
     }
 }
 
+/* known_event for an analysis of the windows' bounds only: startup times and window starts and
+ * stops (no thread is running for window_start to enter, as none is tracked). */
+static __attribute__((noinline)) void bounds_event(gea_t *g, gea_window_t *w,
+                                                   const evlog_event_t *ev)
+{
+    uint64_t t = ev->ts;
+    if (ev->type == EVLOG_CAP_CREATE || ev->type == EVLOG_STARTUP) {
+        if (!w->has_startup) {
+            w->has_startup = true;
+            w->startup = t;
+        }
+        return;
+    }
+    if (ev->type != EVLOG_USER_MSG || !g->has_window) return;
+    const char *s = (const char *)ev->f.msg.text.p, *label;
+    size_t n = ev->f.msg.text.len, len;
+    int64_t sub;
+    if (labelkey_has_prefix(s, n, &g->start)) {
+        parse_label(s + g->start_len, n - g->start_len, &label, &len, &sub);
+        if (is_window(g, label, len, sub)) window_start(g, w, t);
+    } else if (labelkey_has_prefix(s, n, &g->stop)) {
+        parse_label(s + g->stop_len, n - g->stop_len, &label, &len, &sub);
+        if (is_window(g, label, len, sub)) window_stop(g, w, t);
+    }
+}
+
 void gea_event(gea_t *g, const evlog_event_t *ev)
 {
     gea_window_t *w = g->wins[g->nwins - 1];
@@ -609,7 +636,12 @@ void gea_event(gea_t *g, const evlog_event_t *ev)
     }
     if (t > w->end) w->end = t;
     g->user_tag = 0;
-    if (ev->known) known_event(g, w, ev);
+    if (ev->known) {
+        if (g->bounds_only)
+            bounds_event(g, w, ev);
+        else
+            known_event(g, w, ev);
+    }
 }
 
 uint32_t gea_pipe_tag(const gea_t *g, const evlog_event_t *ev, uint32_t *ids, bool *bare)
@@ -626,13 +658,28 @@ uint32_t gea_pipe_tag(const gea_t *g, const evlog_event_t *ev, uint32_t *ids, bo
     return tag;
 }
 
+void gea_bounds_fields(uint64_t bits[1024])
+{
+    static const uint16_t used[] = {EVLOG_CAP_CREATE, EVLOG_STARTUP, EVLOG_USER_MSG,
+                                    EVLOG_THREAD_LABEL};
+    for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
+        bits[used[i] >> 6] |= 1ull << (used[i] & 63);
+}
+
 void gea_skipped(gea_t *g, uint64_t first, uint64_t last)
 {
-    gea_window_t *w = g->wins[g->nwins - 1];
+    gea_window_t *w0 = g->wins[0], *w = g->wins[g->nwins - 1];
     if (first > last) return;
-    if (!w->any_event || first < w->first_ts) w->first_ts = first;
-    w->any_event = true;
+    if (!w0->any_event || first < w0->first_ts) w0->first_ts = first;
+    w0->any_event = true;
     if (last > w->end) w->end = last;
+}
+
+bool gea_bounds_exact(const gea_t *g)
+{
+    for (size_t i = 1; i < gea_outputs(g); i++)
+        if (!g->wins[i]->has_startup) return false;
+    return true;
 }
 
 size_t gea_thread_header(const gea_window_t *w, uint32_t tid, char *buf, size_t cap)

@@ -82,6 +82,10 @@ typedef struct gea_opts {
     /* Per-window bucketing for a second pass, indexed by window creation order (may be NULL). */
     const gea_buckets_t *buckets;
     size_t nbuckets;
+    /* Only the windows' bounds are wanted (the first pass that finds their buckets): each
+     * window's startup, first and last time are exact, while no id, interval or thread is
+     * recorded, so the pass costs little more than the ordering. */
+    bool bounds_only;
 } gea_opts_t;
 
 typedef struct gea gea_t;
@@ -96,11 +100,21 @@ void gea_event(gea_t *g, const evlog_event_t *ev);
 /* Sets in `bits` (a bitmap of 65536 event types, 1024 words) the types whose fields gea_event
  * reads; it needs only the time of the others (see order_stats_t.fields). Any thread. */
 void gea_fields(uint64_t bits[1024]);
+/* The types an analysis with gea_opts_t.bounds_only reads, in `bits` as above: besides the
+ * startups and user messages, the thread labels, so that a malformed one is dropped by the
+ * ordering as it is for the whole analysis (order_stats_t.dropped). Any thread. */
+void gea_bounds_fields(uint64_t bits[1024]);
 /* Accounts for events of the other types that were not fed (order_stats_t.skip_others): first
  * and last are the first and last time of all events of the log, fed or not (first > last:
- * none); the same as feeding them, for an analysis without windows (with windows they must be
- * fed). */
+ * none), given to the first window and the last. That is the same as feeding them for an
+ * analysis without windows; with windows, only for the bounds of a bounds_only analysis, and
+ * only when gea_bounds_exact says so (else they must be fed). */
 void gea_skipped(gea_t *g, uint64_t first, uint64_t last);
+/* Whether the bounds of every window gea_output reports are exact although the events of other
+ * types were skipped: each closed window after the first ends at its STOP and must have a
+ * startup of its own (its START, or a CapCreate or Startup in it), as its first event's time is
+ * not known. Any thread that owns `g`. */
+bool gea_bounds_exact(const gea_t *g);
 /* For a consumer of the same events on another thread (aggr_event_tagged behind an event pipe)
  * that pairs labels with the same start and stop prefixes: what the event just fed (ev) did to
  * the user ids, so that the consumer need not parse its text. Returns 0 when that cannot be told

@@ -638,6 +638,8 @@ static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, voi
         } else if (verify) { /* a malformed payload: let the exact path skip it */
             rc = ORDER_VIOLATION;
             break;
+        } else {
+            st->dropped++;
         }
         if (++r->pos < r->count) {
             t.key[w] = key_of(e[1].ts, r->start + e[1].off);
@@ -748,7 +750,7 @@ int order_log(evlog_t *d, const order_source_t *src, order_event_fn fn, void *ct
 {
     order_stats_t local = {0};
     order_stats_t *st = stats ? stats : &local;
-    st->events = st->runs = st->peak_loaded = st->skipped = st->max_ts = 0;
+    st->events = st->runs = st->peak_loaded = st->skipped = st->dropped = st->max_ts = 0;
     st->min_ts = UINT64_MAX;
     indexer_t x;
     memset(&x, 0, sizeof x);
@@ -775,7 +777,7 @@ int order_log(evlog_t *d, const order_source_t *src, order_event_fn fn, void *ct
     }
     if (rc == 1) { /* the exact path: index every event */
         st->fast = false;
-        st->events = st->peak_loaded = 0;
+        st->events = st->peak_loaded = st->dropped = 0;
         derr = index_source(&x, src, st);
         st->runs = x.nruns;
         rc = derr == LP_EIO ? LP_EIO : merge(&x, src, fn, ctx, st, false);

@@ -56,6 +56,9 @@ typedef struct order_stats {
     bool skip_others;
     uint64_t skipped;
     uint64_t min_ts, max_ts; /* the first and last time of all events (UINT64_MAX, 0: none) */
+    /* events of a type in `fields` whose fields did not decode (a variable-size payload too
+     * short for them): not emitted, though their times are in min_ts and max_ts */
+    uint64_t dropped;
 } order_stats_t;
 
 /* Emits every event of the log `src` describes in global order. `d` must be a fresh decoder

@@ -2,6 +2,9 @@
  * every shared log and variant, and the old tool's crash cases. */
 #include "test.h"
 
+#include "evlog.h"
+#include "evwrite.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -305,4 +308,90 @@ TEST(analyze_concurrent_false_block_claim_starts_over)
     int st = run_analyze_at(path, "");
     CHECKF(st == 0, "analyze exited %d", st);
     check_same("small.totals.txt", "expected/small/default/small.totals.txt");
+}
+
+/* Writes the log `w` holds (one block of capability 0 from time 0 to `end`, then the end
+ * marker) to `name` in the test's temp dir, and returns its path (static). */
+static const char *write_log(evwrite_t *w, uint64_t end, const char *name)
+{
+    static char path[600];
+    evwrite_block_end(w, end);
+    evwrite_end(w);
+    size_t n;
+    uint8_t *b = evwrite_take(w, &n);
+    evwrite_dispose(w);
+    snprintf(path, sizeof path, "%s/%s", tu_tmpdir(), name);
+    FILE *f = fopen(path, "wb");
+    CHECK(b && f && fwrite(b, 1, n, f) == n);
+    if (f) fclose(f);
+    free(b);
+    return path;
+}
+
+static void begin_log(evwrite_t *w)
+{
+    evwrite_init(w);
+    evwrite_header(w, NULL, 0);
+    evwrite_block_begin(w, 0, 0);
+}
+
+static void user_msg(evwrite_t *w, uint64_t ts, const char *text)
+{
+    evwrite_msg(w, EVLOG_USER_MSG, ts, text, strlen(text));
+}
+
+/* The first pass with --window reads only the startups and user messages: the second window
+ * here (the old tool's crash case, START w twice, STOP w twice) has no startup of its own, so
+ * its startup is its first event, a thread event that pass skipped; it must start over with
+ * every event. */
+TEST(analyze_window_bounds_from_a_skipped_event)
+{
+    evwrite_t w;
+    begin_log(&w);
+    evwrite_cap(&w, EVLOG_CAP_CREATE, 0, 0);
+    evwrite_thread(&w, EVLOG_RUN_THREAD, 5, 1);
+    user_msg(&w, 10, "START w");
+    user_msg(&w, 20, "START w");
+    evwrite_stop_thread(&w, 25, 1, 2, 0);
+    user_msg(&w, 30, "STOP w");
+    evwrite_thread(&w, EVLOG_RUN_THREAD, 35, 1);
+    evwrite_stop_thread(&w, 40, 1, 2, 0);
+    user_msg(&w, 50, "STOP w");
+    evwrite_thread(&w, EVLOG_RUN_THREAD, 60, 1);
+    const char *path = write_log(&w, 60, "nested.eventlog");
+    int st = run_analyze_at(path, "--window w --json -b 5");
+    CHECKF(st == 0, "analyze exited %d", st);
+    char out[600];
+    snprintf(out, sizeof out, "%s/stdout.txt", tu_tmpdir());
+    size_t n;
+    char *json = (char *)tu_read_file(out, &n);
+    REQUIRE(json);
+    /* window 0: from the second START (20) to the first STOP (30); window 1: from the thread
+     * event at 35 to the second STOP (50); 5 buckets each */
+    const char *a = strstr(json, "{\"startup_ns\":20,\"end_ns\":30,\"bucket_ns\":2,");
+    CHECKF(a && strstr(a, "{\"startup_ns\":35,\"end_ns\":50,\"bucket_ns\":3,"), "%s", json);
+    free(json);
+}
+
+/* A thread label too short for its thread id is dropped by the ordering, so it is no event of
+ * the analysis: the first pass with --window, which skips thread events, must not take its time
+ * as the end of the run. */
+TEST(analyze_window_bounds_without_a_malformed_event)
+{
+    evwrite_t w;
+    begin_log(&w);
+    evwrite_cap(&w, EVLOG_CAP_CREATE, 0, 0);
+    evwrite_thread(&w, EVLOG_RUN_THREAD, 10, 1);
+    evwrite_stop_thread(&w, 100, 1, 2, 0);
+    evwrite_event(&w, EVLOG_THREAD_LABEL, 200, "ab", 2);
+    const char *path = write_log(&w, 200, "short-label.eventlog");
+    int st = run_analyze_at(path, "--window nothing --json -b 10");
+    CHECKF(st == 0, "analyze exited %d", st);
+    char out[600];
+    snprintf(out, sizeof out, "%s/stdout.txt", tu_tmpdir());
+    size_t n;
+    char *json = (char *)tu_read_file(out, &n);
+    REQUIRE(json);
+    CHECKF(strstr(json, "{\"startup_ns\":0,\"end_ns\":100,\"bucket_ns\":10,") != NULL, "%s", json);
+    free(json);
 }

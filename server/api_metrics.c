@@ -119,7 +119,7 @@ static void get_metrics(http_req_t *r)
         unsigned long long late = s->live ? live_late(s->live) : 0;
         pthread_mutex_unlock(&s->lock);
         fprintf(f, "liveprof_session_bytes_ingested{session=\"%s\"} %llu\n", s->meta.id,
-                (unsigned long long)atomic_load_explicit(&s->consumed, memory_order_relaxed));
+                (unsigned long long)session_analysed(s));
         fprintf(f, "liveprof_session_events{session=\"%s\"} %llu\n", s->meta.id,
                 (unsigned long long)atomic_load_explicit(&s->events, memory_order_relaxed));
         fprintf(f, "liveprof_session_late_events{session=\"%s\"} %llu\n", s->meta.id, late);

@@ -155,14 +155,21 @@ static void on_tick(void *ctx)
 
 /* ---- registry ----------------------------------------------------------------------------- */
 
+uint64_t session_analysed(const session_t *s)
+{
+    uint64_t consumed = atomic_load_explicit(&s->consumed, memory_order_relaxed);
+    uint64_t settled = atomic_load_explicit(&s->settle_done, memory_order_relaxed);
+    return consumed > settled ? consumed : settled;
+}
+
 void session_sync_meta(session_t *s)
 {
     session_state_t st = session_state(s);
     snprintf(s->meta.state, sizeof s->meta.state, "%s", session_state_name(st));
-    uint64_t consumed = atomic_load_explicit(&s->consumed, memory_order_relaxed);
+    uint64_t analysed = session_analysed(s);
     uint64_t durable = session_durable(s);
     /* never claim more than the disk holds */
-    s->meta.bytes_ingested = consumed < durable ? consumed : durable;
+    s->meta.bytes_ingested = analysed < durable ? analysed : durable;
     s->meta.events = atomic_load_explicit(&s->events, memory_order_relaxed);
     if (st == SESSION_FAILED) snprintf(s->meta.error, sizeof s->meta.error, "%s", s->error);
 }

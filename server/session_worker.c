@@ -34,6 +34,7 @@ typedef struct exact {
     aggr_opts_t ao;   /* (the default start and stop prefixes, as the totals' analysis) */
     uint32_t ids;     /* ids named down the pipe (gea_pipe_tag) */
     aggr_feed_t feed; /* what went down the pipe (events the aggregates only count do not) */
+    session_t *s;     /* whose `settle_done` the merge's progress moves */
 } exact_t;
 
 static int exact_event(void *ctx, const evlog_event_t *ev)
@@ -65,6 +66,16 @@ static void exact_reset(void *ctx)
     if (!x->a) return;
     aggr_destroy(x->a);
     x->a = aggr_create(&x->ao);
+}
+
+/* The merge's progress: the bytes of the log it has analysed, for the session's bytes_ingested
+ * while it settles (never back, when the ordering starts over). */
+static void exact_progress(void *ctx, int pass, uint64_t done, uint64_t total)
+{
+    exact_t *x = ctx;
+    (void)total;
+    if (pass == 2 && done > atomic_load_explicit(&x->s->settle_done, memory_order_relaxed))
+        atomic_store_explicit(&x->s->settle_done, done, memory_order_relaxed);
 }
 
 /* The consumer's side of the settling pass: the exact aggregates, on their own thread. */
@@ -129,7 +140,8 @@ static void settle(registry_t *reg, session_t *s)
     bool keep_live = s->live && !atomic_load_explicit(&s->direct, memory_order_acquire) &&
                      live_error(s->live) == 0 && live_bytes(s->live) == src.len &&
                      live_late(s->live) == 0;
-    exact_t x = {.g = gea_create(NULL), .ao = {.max_memory = server_opts(reg->srv)->aggr_bytes}};
+    exact_t x = {
+        .g = gea_create(NULL), .ao = {.max_memory = server_opts(reg->srv)->aggr_bytes}, .s = s};
     /* The aggregates on a thread of their own when the log is worth it (else in this pass): the
      * pass orders and decodes the log once for both. */
     if (!keep_live && start == 0 && src.len >= SETTLE_APART_MIN) {
@@ -157,7 +169,7 @@ static void settle(registry_t *reg, session_t *s)
     if (rc < 0) {
         snprintf(err, sizeof err, "cannot start the decoder");
     } else {
-        order_stats_t st = {.reset = exact_reset, .progress_ctx = &x};
+        order_stats_t st = {.reset = exact_reset, .progress = exact_progress, .progress_ctx = &x};
         if (keep_live || x.apart) { /* only the totals' fields (the pipe decodes its own) */
             gea_fields(gea_only);
             st.fields = gea_only;

@@ -210,3 +210,47 @@ TEST(upload_live_pass_waits_and_catches_up)
     free(sid);
     free(log);
 }
+
+/* A log sent whole settles with no live pass before it: its bytes_ingested counts what the
+ * exact pass has analysed, so it rises from 0 to the log's size while the session settles, and
+ * never goes back. */
+TEST(upload_settle_progress_rises)
+{
+    if (test_skip_slow()) return;
+    size_t n;
+    uint8_t *log = busy_log(64, &n);
+    REQUIRE(log != NULL);
+    srv_t s;
+    srv_start(&s, NULL, "--fsync-ms 0"); /* every byte durable at once: only the analysis counts */
+    httpc_resp_t r;
+    REQUIRE(srv_req(&s, "POST", "/api/sessions?name=p", s.admin, "application/octet-stream", log, n,
+                    &r) == 201);
+    char *id = srv_json_str(r.body, "id");
+    httpc_resp_dispose(&r);
+    REQUIRE(id);
+    char path[128];
+    snprintf(path, sizeof path, "/api/sessions/%s", id);
+    long long last = 0, between = 0, done = -1;
+    bool back = false;
+    for (int i = 0; i < 60000 && done < 0; i++) {
+        REQUIRE(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
+        char *st = srv_json_str(r.body, "state");
+        long long b = srv_json_int(r.body, "bytes_ingested");
+        httpc_resp_dispose(&r);
+        back |= b < last;
+        last = b;
+        if (st && !strcmp(st, "done"))
+            done = b;
+        else if (b > 0 && b < (long long)n)
+            between++;
+        CHECKF(st && (!strcmp(st, "ingesting") || !strcmp(st, "done")), "state %s", st ? st : "?");
+        free(st);
+        usleep(1000);
+    }
+    CHECKF(done == (long long)n, "bytes_ingested %lld of %zu when done", done, n);
+    CHECK(!back);
+    CHECKF(between > 0, "no answer showed the settling pass part way");
+    CHECK(srv_stop(&s) == 0);
+    free(id);
+    free(log);
+}

@@ -311,10 +311,11 @@ TEST(analyze_concurrent_false_block_claim_starts_over)
 }
 
 /* Writes the log `w` holds (one block of capability 0 from time 0 to `end`, then the end
- * marker) to `name` in the test's temp dir, and returns its path (static). */
-static const char *write_log(evwrite_t *w, uint64_t end, const char *name)
+ * marker) to `name` in the test's temp dir, runs analyze on it with `opts` (which print JSON on
+ * stdout) and returns that output (the caller frees it), or NULL. */
+static char *analyze_json(evwrite_t *w, uint64_t end, const char *name, const char *opts)
 {
-    static char path[600];
+    char path[600];
     evwrite_block_end(w, end);
     evwrite_end(w);
     size_t n;
@@ -325,7 +326,10 @@ static const char *write_log(evwrite_t *w, uint64_t end, const char *name)
     CHECK(b && f && fwrite(b, 1, n, f) == n);
     if (f) fclose(f);
     free(b);
-    return path;
+    int st = run_analyze_at(path, opts);
+    CHECKF(st == 0, "analyze exited %d", st);
+    snprintf(path, sizeof path, "%s/stdout.txt", tu_tmpdir());
+    return (char *)tu_read_file(path, &n);
 }
 
 static void begin_log(evwrite_t *w)
@@ -358,13 +362,7 @@ TEST(analyze_window_bounds_from_a_skipped_event)
     evwrite_stop_thread(&w, 40, 1, 2, 0);
     user_msg(&w, 50, "STOP w");
     evwrite_thread(&w, EVLOG_RUN_THREAD, 60, 1);
-    const char *path = write_log(&w, 60, "nested.eventlog");
-    int st = run_analyze_at(path, "--window w --json -b 5");
-    CHECKF(st == 0, "analyze exited %d", st);
-    char out[600];
-    snprintf(out, sizeof out, "%s/stdout.txt", tu_tmpdir());
-    size_t n;
-    char *json = (char *)tu_read_file(out, &n);
+    char *json = analyze_json(&w, 60, "nested.eventlog", "--window w --json -b 5");
     REQUIRE(json);
     /* window 0: from the second START (20) to the first STOP (30); window 1: from the thread
      * event at 35 to the second STOP (50); 5 buckets each */
@@ -384,13 +382,7 @@ TEST(analyze_window_bounds_without_a_malformed_event)
     evwrite_thread(&w, EVLOG_RUN_THREAD, 10, 1);
     evwrite_stop_thread(&w, 100, 1, 2, 0);
     evwrite_event(&w, EVLOG_THREAD_LABEL, 200, "ab", 2);
-    const char *path = write_log(&w, 200, "short-label.eventlog");
-    int st = run_analyze_at(path, "--window nothing --json -b 10");
-    CHECKF(st == 0, "analyze exited %d", st);
-    char out[600];
-    snprintf(out, sizeof out, "%s/stdout.txt", tu_tmpdir());
-    size_t n;
-    char *json = (char *)tu_read_file(out, &n);
+    char *json = analyze_json(&w, 200, "short-label.eventlog", "--window nothing --json -b 10");
     REQUIRE(json);
     CHECKF(strstr(json, "{\"startup_ns\":0,\"end_ns\":100,\"bucket_ns\":10,") != NULL, "%s", json);
     free(json);

@@ -180,8 +180,9 @@ typedef struct pass {
      * come from the ordering's extremes (gea_skipped), which spares nearly all of the merge */
     bool times_only;
     /* with --window, a pass for the bounds alone (gea_opts_t.bounds_only) is fed only the
-     * startups and user messages, the others being skipped, unless feed_all; `dropped` tells
-     * whether the ordering dropped an event it was not fed (see gea_bounds_exact) */
+     * startups, user messages and thread labels, the others being skipped, unless feed_all;
+     * `dropped` counts the events of those types the ordering dropped as malformed (whose times
+     * the skipped ones' extremes still include) */
     bool feed_all;
     uint64_t dropped;
     /* the events go through this pipe to the analysis on a thread of its own, so that ordering
@@ -412,7 +413,8 @@ int cli_analyze(int argc, char **argv)
     bool tty = isatty(2) && src.len > (100u << 20);
     bool need_timed = o.json || o.timed || o.timed_txt;
     /* With timed outputs the first pass only finds the bounds for the buckets: without windows
-     * from the run's startup and extremes, with them from every event's time */
+     * from the run's startup and extremes, with them from the startups and the windows' STARTs
+     * and STOPs (every event's time only when gea_bounds_exact says it must) */
     gea_opts_t go1 = go;
     go1.bounds_only = need_timed;
     pass_t p1 = {.g = gea_create(&go1),

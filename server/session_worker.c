@@ -25,6 +25,8 @@
 #define SETTLE_APART_MIN (1u << 20) /* logs from this size on settle their aggregates apart */
 #define LIVE_LAG_MAX (32u << 20)    /* an upload's live pass waits while this far behind ... */
 #define LIVE_QUIET_NS (250000000u)  /* ... and bytes came within this time */
+#define SETTLE_TELL_NS (250000000u) /* the settle's progress told to watchers at most this often   \
+                                     */
 
 typedef struct exact {
     gea_t *g;
@@ -35,6 +37,8 @@ typedef struct exact {
     uint32_t ids;     /* ids named down the pipe (gea_pipe_tag) */
     aggr_feed_t feed; /* what went down the pipe (events the aggregates only count do not) */
     session_t *s;     /* whose `settle_done` the merge's progress moves */
+    registry_t *reg;  /* whose watcher hears of it */
+    uint64_t told_ns; /* when it last did (server_mono_ns) */
 } exact_t;
 
 static int exact_event(void *ctx, const evlog_event_t *ev)
@@ -69,13 +73,18 @@ static void exact_reset(void *ctx)
 }
 
 /* The merge's progress: the bytes of the log it has analysed, for the session's bytes_ingested
- * while it settles (never back, when the ordering starts over). */
+ * while it settles (never back, when the ordering starts over), told to the session's watcher
+ * (the WebSocket feeds' State) a few times a second. */
 static void exact_progress(void *ctx, int pass, uint64_t done, uint64_t total)
 {
     exact_t *x = ctx;
     (void)total;
-    if (pass == 2 && done > atomic_load_explicit(&x->s->settle_done, memory_order_relaxed))
-        atomic_store_explicit(&x->s->settle_done, done, memory_order_relaxed);
+    if (pass != 2 || done <= atomic_load_explicit(&x->s->settle_done, memory_order_relaxed)) return;
+    atomic_store_explicit(&x->s->settle_done, done, memory_order_relaxed);
+    uint64_t now = server_mono_ns();
+    if (now - x->told_ns < SETTLE_TELL_NS) return;
+    x->told_ns = now;
+    session_tell_watch(x->reg, x->s);
 }
 
 /* The consumer's side of the settling pass: the exact aggregates, on their own thread. */
@@ -140,8 +149,11 @@ static void settle(registry_t *reg, session_t *s)
     bool keep_live = s->live && !atomic_load_explicit(&s->direct, memory_order_acquire) &&
                      live_error(s->live) == 0 && live_bytes(s->live) == src.len &&
                      live_late(s->live) == 0;
-    exact_t x = {
-        .g = gea_create(NULL), .ao = {.max_memory = server_opts(reg->srv)->aggr_bytes}, .s = s};
+    exact_t x = {.g = gea_create(NULL),
+                 .ao = {.max_memory = server_opts(reg->srv)->aggr_bytes},
+                 .s = s,
+                 .reg = reg,
+                 .told_ns = server_mono_ns()};
     /* The aggregates on a thread of their own when the log is worth it (else in this pass): the
      * pass orders and decodes the log once for both. */
     if (!keep_live && start == 0 && src.len >= SETTLE_APART_MIN) {

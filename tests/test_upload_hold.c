@@ -5,6 +5,8 @@
 
 #include "evwrite.h"
 #include "srvutil.h"
+#include "wsclient.h"
+#include "wsmsg.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -211,9 +213,29 @@ TEST(upload_live_pass_waits_and_catches_up)
     free(log);
 }
 
+/* Takes the WebSocket messages that have come; for each State, its state into st and its bytes
+ * into *bytes, counting in *between those that show a session still ingesting part way to `n`. */
+static void ws_states(wsc_t *c, char st[16], long long *bytes, long long n, long long *between)
+{
+    uint8_t *msg;
+    size_t len;
+    int op;
+    while (wsc_recv(c, &msg, &len, &op, 0) > 0) {
+        static uint8_t arena[1u << 20];
+        wsmsg_t m;
+        if (op == 2 && wsmsg_decode(msg, len, &m, arena, sizeof arena) == 0 &&
+            m.type == WSMSG_STATE) {
+            snprintf(st, 16, "%s", m.u.state.state.p);
+            *bytes = (long long)m.u.state.bytes_ingested;
+            if (!strcmp(st, "ingesting") && *bytes > 0 && *bytes < n) ++*between;
+        }
+        free(msg);
+    }
+}
+
 /* A log sent whole settles with no live pass before it: its bytes_ingested counts what the
  * exact pass has analysed, so it rises from 0 to the log's size while the session settles, and
- * never goes back. */
+ * never goes back; a browser following the session sees it rise too (WebSocket State). */
 TEST(upload_settle_progress_rises)
 {
     if (test_skip_slow()) return;
@@ -228,7 +250,12 @@ TEST(upload_settle_progress_rises)
     char *id = srv_json_str(r.body, "id");
     httpc_resp_dispose(&r);
     REQUIRE(id);
-    char path[128];
+    char path[256];
+    snprintf(path, sizeof path, "/ws?session=%s&token=%s", id, s.admin);
+    wsc_t c;
+    REQUIRE(wsc_connect(&c, s.ws_port, path, 0) == 0);
+    char ws_st[16] = "";
+    long long ws_bytes = 0, ws_between = 0;
     snprintf(path, sizeof path, "/api/sessions/%s", id);
     long long last = 0, between = 0, done = -1;
     bool back = false;
@@ -245,11 +272,20 @@ TEST(upload_settle_progress_rises)
             between++;
         CHECKF(st && (!strcmp(st, "ingesting") || !strcmp(st, "done")), "state %s", st ? st : "?");
         free(st);
+        ws_states(&c, ws_st, &ws_bytes, (long long)n, &ws_between);
         usleep(1000);
     }
     CHECKF(done == (long long)n, "bytes_ingested %lld of %zu when done", done, n);
     CHECK(!back);
     CHECKF(between > 0, "no answer showed the settling pass part way");
+    for (int i = 0; i < 1000 && strcmp(ws_st, "done"); i++) {
+        usleep(10000);
+        ws_states(&c, ws_st, &ws_bytes, (long long)n, &ws_between);
+    }
+    CHECKF(!strcmp(ws_st, "done") && ws_bytes == (long long)n, "WebSocket State %s, %lld bytes",
+           ws_st, ws_bytes);
+    CHECKF(ws_between > 0, "no WebSocket State showed the settling pass part way");
+    wsc_close(&c);
     CHECK(srv_stop(&s) == 0);
     free(id);
     free(log);

@@ -179,11 +179,12 @@ typedef struct pass {
      * --window): then of all events only CapCreate and Startup are read, and the others' times
      * come from the ordering's extremes (gea_skipped), which spares nearly all of the merge */
     bool times_only;
-    /* with --window, a pass for the bounds alone (gea_opts_t.bounds_only) is fed only the
-     * startups, user messages and thread labels, the others being skipped, unless feed_all;
-     * `dropped` counts the events of those types the ordering dropped as malformed (whose times
-     * the skipped ones' extremes still include) */
-    bool feed_all;
+    /* with --window, the events of the types the pass does not read are skipped too, their
+     * times going to gea_skipped: that is exact while every window reported has a startup of
+     * its own (gea_bounds_exact) and the ordering drops no event as malformed (`dropped`: its
+     * time is in the extremes, not in the analysis), which the pass for the bounds (it reads
+     * the startups, user messages and thread labels) finds out first */
+    bool skip_windows;
     uint64_t dropped;
     /* the events go through this pipe to the analysis on a thread of its own, so that ordering
      * and analysis run on two cores (NULL: analysed on the ordering's thread) */
@@ -261,9 +262,8 @@ static int run_pass(const order_source_t *src, pass_t *p, bool report)
         gea_fields(fields);
     }
     /* without windows the analysis needs only the times of the events it does not read: they
-     * are skipped by the ordering and accounted for at the end; so does a pass for the bounds
-     * of windows, most often */
-    bool skip = !p->opts->window || (p->opts->bounds_only && !p->feed_all);
+     * are skipped by the ordering and accounted for at the end; with them, most often too */
+    bool skip = !p->opts->window || p->skip_windows;
     order_stats_t st = {
         .reset = on_reset, .progress_ctx = p, .fields = fields, .skip_others = skip};
     if (p->progress) st.progress = on_progress;
@@ -420,14 +420,15 @@ int cli_analyze(int argc, char **argv)
     pass_t p1 = {.g = gea_create(&go1),
                  .opts = &go1,
                  .progress = tty,
-                 .times_only = need_timed && !o.window};
+                 .times_only = need_timed && !o.window,
+                 .skip_windows = need_timed && o.window};
     int derr = run_pass(&src, &p1, true);
-    if (need_timed && o.window && (p1.dropped || !gea_bounds_exact(p1.g))) {
+    if (p1.skip_windows && (p1.dropped || !gea_bounds_exact(p1.g))) {
         /* a window's first time is needed, or a malformed event may have been one: the events
-         * skipped go in again */
+         * skipped go in again, in both passes */
         gea_destroy(p1.g);
         p1.g = gea_create(&go1);
-        p1.feed_all = true;
+        p1.skip_windows = false;
         run_pass(&src, &p1, false);
     }
     gea_t *g = p1.g;
@@ -447,7 +448,8 @@ int cli_analyze(int argc, char **argv)
         }
         go.buckets = bk;
         go.nbuckets = nw;
-        pass_t p2 = {.g = gea_create(&go), .opts = &go, .progress = tty};
+        pass_t p2 = {
+            .g = gea_create(&go), .opts = &go, .progress = tty, .skip_windows = p1.skip_windows};
         run_pass(&src, &p2, false);
         free(bk);
         g = p2.g;

@@ -346,8 +346,8 @@ static void user_msg(evwrite_t *w, uint64_t ts, const char *text)
 
 /* The first pass with --window reads only the startups and user messages: the second window
  * here (the old tool's crash case, START w twice, STOP w twice) has no startup of its own, so
- * its startup is its first event, a thread event that pass skipped; it must start over with
- * every event. */
+ * its startup is its first event, a GCIdle that both passes skip (the analysis reads no
+ * GCIdle); they must read every event. */
 TEST(analyze_window_bounds_from_a_skipped_event)
 {
     evwrite_t w;
@@ -358,14 +358,15 @@ TEST(analyze_window_bounds_from_a_skipped_event)
     user_msg(&w, 20, "START w");
     evwrite_stop_thread(&w, 25, 1, 2, 0);
     user_msg(&w, 30, "STOP w");
-    evwrite_thread(&w, EVLOG_RUN_THREAD, 35, 1);
+    evwrite_empty(&w, EVLOG_GC_IDLE, 35);
+    evwrite_thread(&w, EVLOG_RUN_THREAD, 36, 1);
     evwrite_stop_thread(&w, 40, 1, 2, 0);
     user_msg(&w, 50, "STOP w");
     evwrite_thread(&w, EVLOG_RUN_THREAD, 60, 1);
     char *json = analyze_json(&w, 60, "nested.eventlog", "--window w --json -b 5");
     REQUIRE(json);
-    /* window 0: from the second START (20) to the first STOP (30); window 1: from the thread
-     * event at 35 to the second STOP (50); 5 buckets each */
+    /* window 0: from the second START (20) to the first STOP (30); window 1: from the GCIdle
+     * at 35 to the second STOP (50); 5 buckets each */
     const char *a = strstr(json, "{\"startup_ns\":20,\"end_ns\":30,\"bucket_ns\":2,");
     CHECKF(a && strstr(a, "{\"startup_ns\":35,\"end_ns\":50,\"bucket_ns\":3,"), "%s", json);
     free(json);

@@ -175,10 +175,6 @@ typedef struct pass {
     gea_t *g;
     const gea_opts_t *opts;
     bool progress;
-    /* the pass only finds the run's startup and end (the timed reports' buckets, without
-     * --window): then of all events only CapCreate and Startup are read, and the others' times
-     * come from the ordering's extremes (gea_skipped), which spares nearly all of the merge */
-    bool times_only;
     /* with --window, the events of the types the pass does not read are skipped too, their
      * times going to gea_skipped: that is exact while every window reported has a startup of
      * its own (gea_bounds_exact) and the ordering drops no event as malformed (`dropped`: its
@@ -253,7 +249,10 @@ static int run_pass(const order_source_t *src, pass_t *p, bool report)
     if (evlog_init(&d, &sink) < 0) return LP_ENOMEM;
     static uint64_t fields[1024];
     memset(fields, 0, sizeof fields);
-    if (p->times_only) {
+    if (p->opts->bounds_only && !p->opts->window) {
+        /* the run's startup and end alone (the timed reports' buckets): of all events only
+         * CapCreate and Startup are read, and the others' times come from the ordering's
+         * extremes (gea_skipped), which spares nearly all of the merge */
         fields[EVLOG_CAP_CREATE >> 6] |= 1ull << (EVLOG_CAP_CREATE & 63);
         fields[EVLOG_STARTUP >> 6] |= 1ull << (EVLOG_STARTUP & 63);
     } else if (p->opts->bounds_only) {
@@ -274,8 +273,7 @@ static int run_pass(const order_source_t *src, pass_t *p, bool report)
     cpu_set_t cpus; /* the cores this process may run on (taskset, cgroups), else all */
     bool two = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) > 1
                                                              : sysconf(_SC_NPROCESSORS_ONLN) > 1;
-    p->pipe =
-        p->times_only || p->opts->bounds_only || !two ? NULL : evpipe_create(&ps, "lp-analyze");
+    p->pipe = p->opts->bounds_only || !two ? NULL : evpipe_create(&ps, "lp-analyze");
     int rc = order_log(&d, src, on_event, p, &st);
     evpipe_destroy(p->pipe); /* every event analysed */
     p->pipe = NULL;
@@ -420,7 +418,6 @@ int cli_analyze(int argc, char **argv)
     pass_t p1 = {.g = gea_create(&go1),
                  .opts = &go1,
                  .progress = tty,
-                 .times_only = need_timed && !o.window,
                  .skip_windows = need_timed && o.window};
     int derr = run_pass(&src, &p1, true);
     if (p1.skip_windows && (p1.dropped || !gea_bounds_exact(p1.g))) {

@@ -509,6 +509,16 @@ static inline void parse_label(const char *s, size_t n, const char **label, size
     gea_parse_label(s, n, label, len, sub);
 }
 
+/* A CapCreate or Startup: the window's startup, when it has none yet. */
+static void note_startup(gea_window_t *w, uint64_t t)
+{
+    if (!w->has_startup) {
+        w->has_startup = true;
+        w->startup = t;
+    }
+}
+
+/* A user message: pairing (not for an analysis of the bounds only) and windows. */
 static void user_message(gea_t *g, gea_window_t *w, const evlog_bytes_t *text, uint64_t t)
 {
     const char *s = (const char *)text->p, *label;
@@ -518,12 +528,14 @@ static void user_message(gea_t *g, gea_window_t *w, const evlog_bytes_t *text, u
     bool stop = false;
     if (labelkey_has_prefix(s, n, &g->start)) {
         parse_label(s + g->start_len, n - g->start_len, &label, &len, &sub);
-        if (w->in_window) event_start(w, GEA_USER, id = user_id(g, w, label, len, sub, true), t);
+        if (w->in_window && !g->bounds_only)
+            event_start(w, GEA_USER, id = user_id(g, w, label, len, sub, true), t);
         if (is_window(g, label, len, sub)) window_start(g, w, t);
     } else if (labelkey_has_prefix(s, n, &g->stop)) {
         parse_label(s + g->stop_len, n - g->stop_len, &label, &len, &sub);
         if (is_window(g, label, len, sub)) w = window_stop(g, w, t);
-        if (w->in_window) event_stop(w, GEA_USER, id = user_id(g, w, label, len, sub, false), t);
+        if (w->in_window && !g->bounds_only)
+            event_stop(w, GEA_USER, id = user_id(g, w, label, len, sub, false), t);
         stop = true;
     }
     if (!g->has_window && id < (1l << 30))
@@ -548,10 +560,7 @@ static __attribute__((noinline)) void known_event(gea_t *g, gea_window_t *w,
     switch (ev->type) {
     case EVLOG_CAP_CREATE:
     case EVLOG_STARTUP:
-        if (!w->has_startup) {
-            w->has_startup = true;
-            w->startup = t;
-        }
+        note_startup(w, t);
         break;
     case EVLOG_CREATE_THREAD:
         thread_create(g, w, ev->f.thread.tid, t);
@@ -604,25 +613,10 @@ static __attribute__((noinline)) void known_event(gea_t *g, gea_window_t *w,
 static __attribute__((noinline)) void bounds_event(gea_t *g, gea_window_t *w,
                                                    const evlog_event_t *ev)
 {
-    uint64_t t = ev->ts;
-    if (ev->type == EVLOG_CAP_CREATE || ev->type == EVLOG_STARTUP) {
-        if (!w->has_startup) {
-            w->has_startup = true;
-            w->startup = t;
-        }
-        return;
-    }
-    if (ev->type != EVLOG_USER_MSG || !g->has_window) return;
-    const char *s = (const char *)ev->f.msg.text.p, *label;
-    size_t n = ev->f.msg.text.len, len;
-    int64_t sub;
-    if (labelkey_has_prefix(s, n, &g->start)) {
-        parse_label(s + g->start_len, n - g->start_len, &label, &len, &sub);
-        if (is_window(g, label, len, sub)) window_start(g, w, t);
-    } else if (labelkey_has_prefix(s, n, &g->stop)) {
-        parse_label(s + g->stop_len, n - g->stop_len, &label, &len, &sub);
-        if (is_window(g, label, len, sub)) window_stop(g, w, t);
-    }
+    if (ev->type == EVLOG_CAP_CREATE || ev->type == EVLOG_STARTUP)
+        note_startup(w, ev->ts);
+    else if (ev->type == EVLOG_USER_MSG)
+        user_message(g, w, &ev->f.msg.text, ev->ts);
 }
 
 void gea_event(gea_t *g, const evlog_event_t *ev)

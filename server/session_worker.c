@@ -25,8 +25,7 @@
 #define SETTLE_APART_MIN (1u << 20) /* logs from this size on settle their aggregates apart */
 #define LIVE_LAG_MAX (32u << 20)    /* an upload's live pass waits while this far behind ... */
 #define LIVE_QUIET_NS (250000000u)  /* ... and bytes came within this time */
-#define SETTLE_TELL_NS (250000000u) /* the settle's progress told to watchers at most this often   \
-                                     */
+#define SETTLE_TELL_NS (250000000u) /* a settle's progress told to watchers at most this often */
 
 typedef struct exact {
     gea_t *g;

@@ -475,9 +475,9 @@ static int wait_done(upload_t *u)
             json_u64(js, "bytes_ingested", &bytes);
             json_u64(js, "events", &events);
             if (!strcmp(st, "ingesting") && u->size) /* the analysis of the whole file */
-                fprintf(stderr, "\rwaiting: analysing %3d%%  %.1f/%.1f MB\033[K",
+                fprintf(stderr, "\rwaiting: analysing %3d%%  %.1f/%.1f MB, %llu events\033[K",
                         (int)((bytes < u->size ? bytes : u->size) * 100 / u->size),
-                        (double)bytes / 1e6, (double)u->size / 1e6);
+                        (double)bytes / 1e6, (double)u->size / 1e6, (unsigned long long)events);
             else
                 fprintf(stderr, "\rwaiting: %s, %.1f MB ingested, %llu events\033[K", st,
                         (double)bytes / 1e6, (unsigned long long)events);

@@ -121,7 +121,7 @@ static void get_metrics(http_req_t *r)
         fprintf(f, "liveprof_session_bytes_ingested{session=\"%s\"} %llu\n", s->meta.id,
                 (unsigned long long)session_analysed(s));
         fprintf(f, "liveprof_session_events{session=\"%s\"} %llu\n", s->meta.id,
-                (unsigned long long)atomic_load_explicit(&s->events, memory_order_relaxed));
+                (unsigned long long)session_events_analysed(s));
         fprintf(f, "liveprof_session_late_events{session=\"%s\"} %llu\n", s->meta.id, late);
     }
     fclose(f);

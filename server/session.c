@@ -162,6 +162,13 @@ uint64_t session_analysed(const session_t *s)
     return consumed > settled ? consumed : settled;
 }
 
+uint64_t session_events_analysed(const session_t *s)
+{
+    uint64_t live = atomic_load_explicit(&s->events, memory_order_relaxed);
+    uint64_t settled = atomic_load_explicit(&s->settle_events, memory_order_relaxed);
+    return live > settled ? live : settled;
+}
+
 void session_sync_meta(session_t *s)
 {
     session_state_t st = session_state(s);
@@ -170,7 +177,7 @@ void session_sync_meta(session_t *s)
     uint64_t durable = session_durable(s);
     /* never claim more than the disk holds */
     s->meta.bytes_ingested = analysed < durable ? analysed : durable;
-    s->meta.events = atomic_load_explicit(&s->events, memory_order_relaxed);
+    s->meta.events = session_events_analysed(s);
     if (st == SESSION_FAILED) snprintf(s->meta.error, sizeof s->meta.error, "%s", s->error);
 }
 

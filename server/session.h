@@ -70,9 +70,10 @@ struct session {
     _Atomic uint64_t consumed; /* bytes the worker took from the ring (relaxed: a counter) */
     /* bytes the exact pass at the end has analysed so far (relaxed: a counter, for display) */
     _Atomic uint64_t settle_done;
-    _Atomic uint64_t events; /* events decoded (relaxed: a counter) */
-    _Atomic bool deleted;    /* set by the HTTP thread; the worker drops the session */
-    _Atomic int refs;        /* registry + worker; the last one frees */
+    _Atomic uint64_t settle_events; /* and its events (relaxed: a counter, for display) */
+    _Atomic uint64_t events;        /* events decoded (relaxed: a counter) */
+    _Atomic bool deleted;           /* set by the HTTP thread; the worker drops the session */
+    _Atomic int refs;               /* registry + worker; the last one frees */
     int worker;
     session_t *next_in_worker; /* the worker's list (its mutex) */
 };
@@ -144,6 +145,9 @@ uint64_t session_durable(const session_t *s);
  * exact pass that settles it (whichever went further, so the count only grows while it settles).
  * Any thread. */
 uint64_t session_analysed(const session_t *s);
+/* Events of the session analysed so far, as session_analysed counts bytes (the count only grows
+ * while it settles). Any thread. */
+uint64_t session_events_analysed(const session_t *s);
 /* Makes everything accepted so far durable now (waits for one group commit, at most 2 s):
  * for rare requests such as an upload's resume query. Returns session_durable. HTTP thread. */
 uint64_t session_flush(registry_t *reg, session_t *s);

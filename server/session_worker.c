@@ -35,7 +35,8 @@ typedef struct exact {
     aggr_opts_t ao;   /* (the default start and stop prefixes, as the totals' analysis) */
     uint32_t ids;     /* ids named down the pipe (gea_pipe_tag) */
     aggr_feed_t feed; /* what went down the pipe (events the aggregates only count do not) */
-    session_t *s;     /* whose `settle_done` the merge's progress moves */
+    session_t *s;     /* whose `settle_done` and `settle_events` the merge's progress moves */
+    uint64_t events;  /* the events of this pass so far */
     registry_t *reg;  /* whose watcher hears of it */
     uint64_t told_ns; /* when it last did (server_mono_ns) */
 } exact_t;
@@ -43,6 +44,7 @@ typedef struct exact {
 static int exact_event(void *ctx, const evlog_event_t *ev)
 {
     exact_t *x = ctx;
+    x->events++;
     gea_event(x->g, ev);
     if (x->a) aggr_event(x->a, ev);
     if (!x->apart) return 0;
@@ -64,6 +66,7 @@ static void exact_reset(void *ctx)
     gea_destroy(x->g);
     x->g = gea_create(NULL);
     x->ids = 0;
+    x->events = 0;
     memset(&x->feed, 0, sizeof x->feed);
     if (x->apart) evpipe_reset_spsc(x->apart);
     if (!x->a) return;
@@ -71,14 +74,22 @@ static void exact_reset(void *ctx)
     x->a = aggr_create(&x->ao);
 }
 
-/* The merge's progress: the bytes of the log it has analysed, for the session's bytes_ingested
- * while it settles (never back, when the ordering starts over), told to the session's watcher
- * (the WebSocket feeds' State) a few times a second. */
+/* Raises counter c to v (one writer: the settling worker). */
+static void raise_counter(_Atomic uint64_t *c, uint64_t v)
+{
+    if (v > atomic_load_explicit(c, memory_order_relaxed))
+        atomic_store_explicit(c, v, memory_order_relaxed);
+}
+
+/* The merge's progress: the bytes of the log it has analysed and their events, for the session's
+ * bytes_ingested and events while it settles (never back, when the ordering starts over), told
+ * to the session's watcher (the WebSocket feeds' State) a few times a second. */
 static void exact_progress(void *ctx, int pass, uint64_t done, uint64_t total)
 {
     exact_t *x = ctx;
     (void)total;
     if (pass != 2 || done <= atomic_load_explicit(&x->s->settle_done, memory_order_relaxed)) return;
+    raise_counter(&x->s->settle_events, x->events);
     atomic_store_explicit(&x->s->settle_done, done, memory_order_relaxed);
     uint64_t now = server_mono_ns();
     if (now - x->told_ns < SETTLE_TELL_NS) return;

@@ -221,7 +221,7 @@ static bool poll_state(ws_feed_t *f)
     session_t *s = f->s;
     int st = (int)session_state(s);
     uint64_t bytes = session_analysed(s);
-    uint64_t events = atomic_load_explicit(&s->events, memory_order_relaxed), end = 0;
+    uint64_t events = session_events_analysed(s), end = 0;
     pthread_mutex_lock(&s->lock);
     const aggr_t *a = session_aggr(s);
     if (a) aggr_range(a, NULL, &end);

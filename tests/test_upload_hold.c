@@ -258,18 +258,24 @@ TEST(upload_settle_progress_rises)
     long long ws_bytes = 0, ws_between = 0;
     snprintf(path, sizeof path, "/api/sessions/%s", id);
     long long last = 0, between = 0, done = -1;
+    long long last_ev = 0, ev_first = 0, ev_done = -1; /* the same of `events` */
     bool back = false;
     for (int i = 0; i < 60000 && done < 0; i++) {
         REQUIRE(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
         char *st = srv_json_str(r.body, "state");
         long long b = srv_json_int(r.body, "bytes_ingested");
+        long long ev = srv_json_int(r.body, "events");
         httpc_resp_dispose(&r);
-        back |= b < last;
+        back |= b < last || ev < last_ev;
         last = b;
-        if (st && !strcmp(st, "done"))
+        last_ev = ev;
+        if (st && !strcmp(st, "done")) {
             done = b;
-        else if (b > 0 && b < (long long)n)
+            ev_done = ev;
+        } else if (b > 0 && b < (long long)n) {
             between++;
+            if (ev_first == 0) ev_first = ev; /* the first that counted any */
+        }
         CHECKF(st && (!strcmp(st, "ingesting") || !strcmp(st, "done")), "state %s", st ? st : "?");
         free(st);
         ws_states(&c, ws_st, &ws_bytes, (long long)n, &ws_between);
@@ -278,6 +284,8 @@ TEST(upload_settle_progress_rises)
     CHECKF(done == (long long)n, "bytes_ingested %lld of %zu when done", done, n);
     CHECK(!back);
     CHECKF(between > 0, "no answer showed the settling pass part way");
+    CHECKF(ev_first > 0 && ev_first < ev_done, "events: %lld part way, %lld when done", ev_first,
+           ev_done);
     for (int i = 0; i < 1000 && strcmp(ws_st, "done"); i++) {
         usleep(10000);
         ws_states(&c, ws_st, &ws_bytes, (long long)n, &ws_between);

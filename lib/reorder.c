@@ -445,7 +445,8 @@ static const evlog_event_t *unpack(reorder_t *r, const item_t *it)
     ev->type = it->type;
     ev->known = it->known;
     const uint8_t *text = it->rec == NO_REC ? NULL : r->pool + it->toff;
-    evlog_bytes_t bytes = {text, it->tlen};
+    /* an empty text is "" (as the decoder's are never NULL), not NULL, for the consumers' copies */
+    evlog_bytes_t bytes = {text ? text : (const uint8_t *)"", it->tlen};
     ev->payload = text;
     ev->size = it->tlen;
     if (!it->known) return ev;

@@ -36,7 +36,7 @@ void *xrealloc(void *p, size_t n)
 char *xstrndup(const char *s, size_t n)
 {
     char *p = xmalloc(n + 1);
-    memcpy(p, s, n);
+    if (n) memcpy(p, s, n); /* an empty text may come as NULL */
     p[n] = 0;
     return p;
 }

@@ -47,7 +47,7 @@ void *arena_alloc(arena_t *a, size_t n)
 char *arena_strndup(arena_t *a, const void *s, size_t n)
 {
     char *p = arena_alloc(a, n + 1);
-    if (n) memcpy(p, s, n); /* an empty text may come as NULL */
+    if (n) memcpy(p, s, n); /* s may be NULL when n is 0 (memcpy from NULL is undefined) */
     p[n] = 0;
     return p;
 }

@@ -36,7 +36,7 @@ void *xrealloc(void *p, size_t n)
 char *xstrndup(const char *s, size_t n)
 {
     char *p = xmalloc(n + 1);
-    if (n) memcpy(p, s, n); /* an empty text may come as NULL */
+    if (n) memcpy(p, s, n); /* s may be NULL when n is 0 (memcpy from NULL is undefined) */
     p[n] = 0;
     return p;
 }

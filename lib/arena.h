@@ -17,7 +17,7 @@ void arena_init(arena_t *a);
 void arena_dispose(arena_t *a);
 /* Returns `n` bytes aligned to 8, owned by the arena (out of memory is fatal). */
 void *arena_alloc(arena_t *a, size_t n);
-/* Copies `n` bytes plus a NUL into the arena; returns the copy. */
+/* Copies `n` bytes plus a NUL into the arena (s may be NULL when n is 0); returns the copy. */
 char *arena_strndup(arena_t *a, const void *s, size_t n);
 
 #endif

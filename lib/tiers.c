@@ -703,7 +703,9 @@ int tiers_load_level(tiers_t *t, uint32_t k, uint64_t width, int64_t lo, int64_t
     uint64_t B = t->o.bins;
     if (!is_last(t, k)) {
         bool empty = hi < lo && lo >= 0 && hi >= -1;
-        if (width != L->width || !(empty || (lo >= 0 && hi - lo < (int64_t)B))) return LP_ECORRUPT;
+        /* hi >= lo >= 0 first: hi - lo cannot overflow then */
+        bool held = lo >= 0 && hi >= lo && hi - lo < (int64_t)B;
+        if (width != L->width || !(empty || held)) return LP_ECORRUPT;
     } else {
         uint64_t w = L->width; /* the width tiers_init gave it, doubled by each coarsening */
         while (w < width && w <= UINT64_MAX / 2 / B)

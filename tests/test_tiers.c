@@ -3,6 +3,7 @@
  * bin of every level, read at any moment, must hold exactly what direct writes would give. */
 #include "test.h"
 
+#include "err.h"
 #include "tiers.h"
 #include "xmalloc.h"
 
@@ -240,4 +241,26 @@ TEST(tiers_spares_same_bins_within_bound)
         tiers_spares_dispose(&sp);
         CHECK(sp.bytes == 0);
     }
+}
+
+/* A snapshot's level extents: a ring level holds at most BINS bins from lo >= 0 up to hi, or is
+ * empty (hi below lo, and at least -1); anything else is corrupt, and the check itself never
+ * overflows, however far apart the two are (a fuzzed snapshot: hi = INT64_MIN, lo = 2^56). */
+TEST(tiers_load_level_rejects_bad_extents)
+{
+    tiers_t t;
+    tiers_init(&t, &(tiers_opts_t){.fine_ns = FINE, .bins = BINS, .levels = LEVELS}, false, NULL);
+    tiers_rows(&t, ROWS);
+    uint64_t w = t.lv[0].width;
+    static const int64_t bad[][2] = {
+        {INT64_C(1) << 56, INT64_MIN}, {5, -7}, {0, BINS}, {-1, 3}, {0, INT64_MAX}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECKF(tiers_load_level(&t, 0, w, bad[i][0], bad[i][1], 0) == LP_ECORRUPT,
+               "lo %lld hi %lld accepted", (long long)bad[i][0], (long long)bad[i][1]);
+    static const int64_t good[][2] = {
+        {0, -1}, {7, 6}, {10, 8}, {0, BINS - 1}, {1000, 1000 + BINS - 1}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        CHECKF(tiers_load_level(&t, 0, w, good[i][0], good[i][1], 0) == 0,
+               "lo %lld hi %lld refused", (long long)good[i][0], (long long)good[i][1]);
+    tiers_dispose(&t);
 }

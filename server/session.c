@@ -155,18 +155,22 @@ static void on_tick(void *ctx)
 
 /* ---- registry ----------------------------------------------------------------------------- */
 
+/* The further of the live pass's counter and the settling pass's (relaxed: counters). */
+static uint64_t further(const _Atomic uint64_t *live, const _Atomic uint64_t *settled)
+{
+    uint64_t a = atomic_load_explicit(live, memory_order_relaxed);
+    uint64_t b = atomic_load_explicit(settled, memory_order_relaxed);
+    return a > b ? a : b;
+}
+
 uint64_t session_analysed(const session_t *s)
 {
-    uint64_t consumed = atomic_load_explicit(&s->consumed, memory_order_relaxed);
-    uint64_t settled = atomic_load_explicit(&s->settle_done, memory_order_relaxed);
-    return consumed > settled ? consumed : settled;
+    return further(&s->consumed, &s->settle_done);
 }
 
 uint64_t session_events_analysed(const session_t *s)
 {
-    uint64_t live = atomic_load_explicit(&s->events, memory_order_relaxed);
-    uint64_t settled = atomic_load_explicit(&s->settle_events, memory_order_relaxed);
-    return live > settled ? live : settled;
+    return further(&s->events, &s->settle_events);
 }
 
 void session_sync_meta(session_t *s)

@@ -65,6 +65,10 @@ ingest_once() {
     seg=$(server_cpu_ticks lp-segments) # "user system"
     SEG_USER_TICKS=${seg% *}
     SEG_TICKS=$((${seg% *} + ${seg#* }))
+    http=$(server_cpu_ticks liveprof) # the main thread runs the HTTP event loop
+    HTTP_TICKS=$((${http% *} + ${http#* }))
+    work=$(server_cpu_ticks lp-worker)
+    WORKER_TICKS=$((${work% *} + ${work#* }))
     ALL_TICKS=$(server_cpu_ticks)
     server_stop
     rm -rf "$DATA"
@@ -102,6 +106,8 @@ bench_ingest() {
     ups=""
     seg_ticks=0
     seg_user_ticks=0
+    http_ticks=0
+    worker_ticks=0
     all_ticks=0
     hwm=0
     i=0
@@ -114,6 +120,8 @@ bench_ingest() {
         ups="$ups $UP_S"
         seg_ticks=$((seg_ticks + SEG_TICKS))
         seg_user_ticks=$((seg_user_ticks + SEG_USER_TICKS))
+        http_ticks=$((http_ticks + HTTP_TICKS))
+        worker_ticks=$((worker_ticks + WORKER_TICKS))
         all_ticks=$((all_ticks + ALL_TICKS))
         if [ "$HWM_KB" -gt "$hwm" ]; then hwm=$HWM_KB; fi
         i=$((i + 1))
@@ -148,6 +156,16 @@ bench_ingest() {
         row "$stage" "$label" cpu_per_gb \
             "$(awk -v c="$cpu_s" -v b="$bytes" -v r="$runs" 'BEGIN { printf "%.2f", c / (b * r / 1e9) }')" \
             CPU-s - - "the server's CPU time (every thread: HTTP, segment writer, worker, settle) per GB ingested, over $runs run(s)"
+        # where that CPU time goes, by thread: the split says which part a faster ingest must
+        # make cheaper (the rest: the threads the settle starts and ends, its aggregates and its
+        # read-ahead, and the small ones: links, WebSocket)
+        hz=$(getconf CLK_TCK)
+        for part in http:$http_ticks segments:$seg_ticks workers:$worker_ticks \
+            rest:$((all_ticks - http_ticks - seg_ticks - worker_ticks)); do
+            row "$stage" "$label" "cpu_per_gb_${part%%:*}" \
+                "$(awk -v t="${part#*:}" -v hz="$hz" -v b="$bytes" -v r="$runs" 'BEGIN { printf "%.2f", t / hz / (b * r / 1e9) }')" \
+                CPU-s - - "the part of cpu_per_gb spent by the server's ${part%%:*} thread(s), over $runs run(s)"
+        done
         row "$stage" "$label" cpu_bound \
             "$(awk -v c="$cpu_s" -v b="$bytes" -v r="$runs" -v n="$(nproc)" 'BEGIN { printf "%.1f", n * b * r / 1e6 / c }')" \
             MB/s - - "the most this CPU cost allows on $(nproc) core(s) (cores x bytes / CPU time), were every core busy all along"

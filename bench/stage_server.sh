@@ -152,14 +152,14 @@ bench_ingest() {
             "the same, its user time only: what the segment format adds to storing the bytes (records, XXH64, footer index), without write(2)'s page-cache copy and the fsyncs"
         # what the ingest costs the server in CPU, and the throughput that cost allows at best on
         # this machine's cores (the client's own CPU not counted): the wall a faster ingest meets
-        cpu_s=$(awk -v t="$all_ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.6f", t / hz }')
+        hz=$(getconf CLK_TCK)
+        cpu_s=$(awk -v t="$all_ticks" -v hz="$hz" 'BEGIN { printf "%.6f", t / hz }')
         row "$stage" "$label" cpu_per_gb \
             "$(awk -v c="$cpu_s" -v b="$bytes" -v r="$runs" 'BEGIN { printf "%.2f", c / (b * r / 1e9) }')" \
             CPU-s - - "the server's CPU time (every thread: HTTP, segment writer, worker, settle) per GB ingested, over $runs run(s)"
         # where that CPU time goes, by thread: the split says which part a faster ingest must
         # make cheaper (the rest: the threads the settle starts and ends, its aggregates and its
         # read-ahead, and the small ones: links, WebSocket)
-        hz=$(getconf CLK_TCK)
         for part in http:$http_ticks segments:$seg_ticks workers:$worker_ticks \
             rest:$((all_ticks - http_ticks - seg_ticks - worker_ticks)); do
             row "$stage" "$label" "cpu_per_gb_${part%%:*}" \

@@ -125,10 +125,13 @@ static void id_row(ctx_t *c, const gea_id_t *id, gea_kind_t kind, uint32_t tid, 
     }
 }
 
-static bool matches(const script_filter_t *f, const gea_window_t *w, const gea_id_t *id)
+/* Whether f matches id; `labels_read`: f reads a thread's labels (script_filter_reads_labels). */
+static bool matches(const script_filter_t *f, bool labels_read, const gea_window_t *w,
+                    const gea_id_t *id)
 {
     if (id->kind == GEA_GC) return script_filter_match_gc(f);
     if (id->kind == GEA_USER) return script_filter_match_user(f, id->label, id->label_len, id->sub);
+    if (!labels_read) return script_filter_match_thread(f, id->tid, NULL, 0);
     const char *stack[16], **labels = stack;
     size_t n = 0, cap = 16;
     char num[16];
@@ -153,9 +156,27 @@ static bool matches(const script_filter_t *f, const gea_window_t *w, const gea_i
     return m;
 }
 
+/* An id to sort, with the first part of its order as one number: most comparisons of a sort
+ * over many thousand threads then read no id (the ids lie far apart in memory). */
+typedef struct sort_item {
+    uint64_t key;
+    const gea_id_t *id;
+} sort_item_t;
+
+/* The key: the total (largest first), the first start, or by name the kind and, for a thread,
+ * its id. Equal keys fall back to the whole order (sort_cmp). */
+static uint64_t sort_key(const gea_id_t *id, script_sort_t sort)
+{
+    if (sort == SCRIPT_SORT_TOTAL) return UINT64_MAX - id->total;
+    if (sort == SCRIPT_SORT_START) return id->first_start;
+    return (uint64_t)id->kind << 32 | (id->kind == GEA_THREAD ? id->tid : 0);
+}
+
 static int sort_cmp(const void *a, const void *b, void *arg)
 {
-    const gea_id_t *x = *(const gea_id_t *const *)a, *y = *(const gea_id_t *const *)b;
+    const sort_item_t *p = a, *q = b;
+    if (p->key != q->key) return p->key < q->key ? -1 : 1;
+    const gea_id_t *x = p->id, *y = q->id;
     script_sort_t sort_by = *(const script_sort_t *)arg;
     if (sort_by == SCRIPT_SORT_TOTAL && x->total != y->total) return x->total > y->total ? -1 : 1;
     if (sort_by == SCRIPT_SORT_START && x->first_start != y->first_start)
@@ -163,15 +184,25 @@ static int sort_cmp(const void *a, const void *b, void *arg)
     return gea_id_cmp(x, y);
 }
 
-/* The ids with at least one interval that f matches, sorted. Returns a malloc'd array. */
+/* The ids with at least one interval that f matches, sorted when `sorted`. Returns a malloc'd
+ * array. */
 static const gea_id_t **select_ids(const gea_window_t *w, const script_filter_t *f,
-                                   script_sort_t sort, size_t *n)
+                                   script_sort_t sort, bool sorted, size_t *n)
 {
-    const gea_id_t **v = xmalloc((w->nids ? w->nids : 1) * sizeof *v);
+    size_t cap = w->nids ? w->nids : 1;
+    const gea_id_t **v = xmalloc(cap * sizeof *v);
     *n = 0;
+    bool labels_read = script_filter_reads_labels(f);
     for (size_t i = 0; i < w->nids; i++)
-        if (w->ids[i].intervals && matches(f, w, &w->ids[i])) v[(*n)++] = &w->ids[i];
-    qsort_r(v, *n, sizeof *v, sort_cmp, &sort);
+        if (w->ids[i].intervals && matches(f, labels_read, w, &w->ids[i])) v[(*n)++] = &w->ids[i];
+    if (!sorted || *n < 2) return v;
+    sort_item_t *items = xmalloc(*n * sizeof *items);
+    for (size_t i = 0; i < *n; i++)
+        items[i] = (sort_item_t){sort_key(v[i], sort), v[i]};
+    qsort_r(items, *n, sizeof *items, sort_cmp, &sort);
+    for (size_t i = 0; i < *n; i++)
+        v[i] = items[i].id;
+    free(items);
     return v;
 }
 
@@ -192,10 +223,14 @@ static const gea_id_t *lookup(const gea_window_t *w, const script_id_t *sid)
 static void sum_row(ctx_t *c, const script_cmd_t *cmd, size_t fragment)
 {
     size_t n;
-    const gea_id_t **v = select_ids(c->w, cmd->filter, SCRIPT_SORT_NAME, &n);
+    /* the totals sum in any order; the timed values are floating point, summed by name */
+    const gea_id_t **v = select_ids(c->w, cmd->filter, SCRIPT_SORT_NAME, c->timed, &n);
     report_row_t *row = add_row(c, REPORT_SUM);
     row->title = cmd->title ? xstrndup(cmd->title, cmd->title_len) : xstrndup("TOTAL", 5);
-    row->rgb = colour_of(n ? v[0]->kind : GEA_USER, fragment);
+    gea_kind_t first = n ? v[0]->kind : GEA_USER; /* the first by name: the least kind */
+    for (size_t i = 1; i < n; i++)
+        if (v[i]->kind < first) first = v[i]->kind;
+    row->rgb = colour_of(first, fragment);
     bool bg = n > 0;
     for (size_t i = 0; i < n; i++) {
         row->total += v[i]->total;
@@ -252,7 +287,7 @@ void report_build(report_t *r, const gea_window_t *w, const script_t *s, bool ti
         }
         case SCRIPT_CMD_ALL: {
             size_t n;
-            const gea_id_t **v = select_ids(w, cmd->filter, cmd->sort, &n);
+            const gea_id_t **v = select_ids(w, cmd->filter, cmd->sort, true, &n);
             for (size_t k = 0; k < n; k++)
                 id_row(&c, v[k], v[k]->kind, v[k]->tid, NULL, 0, r->nrows);
             free(v);

@@ -757,6 +757,16 @@ bool script_filter_match_thread(const script_filter_t *f, uint32_t tid, const ch
     return match(f, &x, labels, n);
 }
 
+bool script_filter_reads_labels(const script_filter_t *f)
+{
+    if (!f) return false;
+    if (f->kind == SCRIPT_FILTER_THREAD) return f->names != SCRIPT_NAMES_ALL;
+    if (f->kind == SCRIPT_FILTER_ANY)
+        for (size_t i = 0; i < f->n_items; i++)
+            if (script_filter_reads_labels(&f->items[i])) return true;
+    return false;
+}
+
 const char *script_help_text(void)
 {
     return "Scripts drive report generation (--script-totals PATH, --script-timed PATH).\n"

@@ -149,6 +149,9 @@ bool script_filter_match_user(const script_filter_t *f, const char *label, size_
  * defaults). Borrows labels. Any thread. */
 bool script_filter_match_thread(const script_filter_t *f, uint32_t tid, const char *const *labels,
                                 size_t n);
+/* Whether matching filter f against a thread reads its labels (some thread filter in it has a
+ * regex): when not, script_filter_match_thread takes none. Pure; any thread. */
+bool script_filter_reads_labels(const script_filter_t *f);
 
 /* Returns the static help text describing the script language (for --help-script). Any thread. */
 const char *script_help_text(void);

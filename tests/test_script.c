@@ -416,6 +416,12 @@ TEST(script_match_thread)
     f = filter_of(s, "all 0x18");
     CHECK(script_filter_match_thread(f, 24, bare, 1) &&
           !script_filter_match_thread(f, 7, seven, 1));
+    /* Only a thread regex reads the labels: without one, a match needs none of them. */
+    CHECK(!script_filter_reads_labels(filter_of(s, "all thread")));
+    CHECK(!script_filter_reads_labels(filter_of(s, "all [user, 7, GC, thread]")));
+    CHECK(script_filter_reads_labels(filter_of(s, "all thread \"-x\"")));
+    CHECK(script_filter_reads_labels(filter_of(s, "all [user, [7, thread \"x\"]]")));
+    CHECK(!script_filter_reads_labels(NULL));
     script_destroy(s);
 }
 

@@ -189,8 +189,7 @@ static int sort_cmp(const void *a, const void *b, void *arg)
 static const gea_id_t **select_ids(const gea_window_t *w, const script_filter_t *f,
                                    script_sort_t sort, bool sorted, size_t *n)
 {
-    size_t cap = w->nids ? w->nids : 1;
-    const gea_id_t **v = xmalloc(cap * sizeof *v);
+    const gea_id_t **v = xmalloc((w->nids ? w->nids : 1) * sizeof *v);
     *n = 0;
     bool labels_read = script_filter_reads_labels(f);
     for (size_t i = 0; i < w->nids; i++)

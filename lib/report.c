@@ -164,7 +164,7 @@ typedef struct sort_item {
 } sort_item_t;
 
 /* The key: the total (largest first), the first start, or by name the kind and, for a thread,
- * its id. Equal keys fall back to the whole order (sort_cmp). */
+ * its id. Ids with equal keys are equal in the sort's own criterion: the name order decides. */
 static uint64_t sort_key(const gea_id_t *id, script_sort_t sort)
 {
     if (sort == SCRIPT_SORT_TOTAL) return UINT64_MAX - id->total;
@@ -172,16 +172,11 @@ static uint64_t sort_key(const gea_id_t *id, script_sort_t sort)
     return (uint64_t)id->kind << 32 | (id->kind == GEA_THREAD ? id->tid : 0);
 }
 
-static int sort_cmp(const void *a, const void *b, void *arg)
+static int sort_cmp(const void *a, const void *b)
 {
     const sort_item_t *p = a, *q = b;
     if (p->key != q->key) return p->key < q->key ? -1 : 1;
-    const gea_id_t *x = p->id, *y = q->id;
-    script_sort_t sort_by = *(const script_sort_t *)arg;
-    if (sort_by == SCRIPT_SORT_TOTAL && x->total != y->total) return x->total > y->total ? -1 : 1;
-    if (sort_by == SCRIPT_SORT_START && x->first_start != y->first_start)
-        return x->first_start < y->first_start ? -1 : 1;
-    return gea_id_cmp(x, y);
+    return gea_id_cmp(p->id, q->id);
 }
 
 /* The ids with at least one interval that f matches, sorted when `sorted`. Returns a malloc'd
@@ -198,7 +193,7 @@ static const gea_id_t **select_ids(const gea_window_t *w, const script_filter_t 
     sort_item_t *items = xmalloc(*n * sizeof *items);
     for (size_t i = 0; i < *n; i++)
         items[i] = (sort_item_t){sort_key(v[i], sort), v[i]};
-    qsort_r(items, *n, sizeof *items, sort_cmp, &sort);
+    qsort(items, *n, sizeof *items, sort_cmp);
     for (size_t i = 0; i < *n; i++)
         v[i] = items[i].id;
     free(items);

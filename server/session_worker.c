@@ -205,6 +205,10 @@ static void settle(registry_t *reg, session_t *s)
     }
     seg_reader_destroy(rd);
     evlog_dispose(&d);
+    /* the totals while the aggregates' thread finishes what is queued for it (a report of many
+     * threads takes tens of ms) */
+    report_t final;
+    report_build(&final, gea_output(x.g, 0), reg->totals_script, false, 1000);
     if (x.apart) { /* wait for the aggregates */
         evpipe_destroy(x.apart);
         x.a = x.pipe_a;
@@ -223,7 +227,7 @@ static void settle(registry_t *reg, session_t *s)
     pthread_mutex_lock(&s->lock);
     report_dispose(&s->final);
     session_forget_totals(s);
-    report_build(&s->final, gea_output(x.g, 0), reg->totals_script, false, 1000);
+    s->final = final;
     aggr_destroy(s->final_aggr);
     s->final_aggr = x.a;
     s->settled = true;

@@ -428,6 +428,22 @@ int seg_writer_append(seg_writer_t *w, const void *buf, size_t n)
     return 0;
 }
 
+/* Writes record h with its payload, and what the log keeps of an upload record. */
+static int put_other(seg_writer_t *w, seg_rec_hdr_t *h, const void *payload, const void *p,
+                     size_t n)
+{
+    int rc = put_record(w, h, payload, NULL);
+    if (rc < 0) return rc;
+    pthread_mutex_lock(&w->l->mu);
+    update_file_locked(w);
+    if (h->type == SEG_REC_UPLOAD && n == 32) {
+        memcpy(w->l->upload, p, 32);
+        w->l->upload[32] = 0;
+    }
+    pthread_mutex_unlock(&w->l->mu);
+    return 0;
+}
+
 int seg_writer_record(seg_writer_t *w, int type, const void *p, size_t n)
 {
     int rc = ensure_open(w);
@@ -438,15 +454,20 @@ int seg_writer_record(seg_writer_t *w, int type, const void *p, size_t n)
     const void *payload = type == SEG_REC_SNAPSHOT && n >= SEG_SNAPSHOT_ZSTD_MIN
                               ? pack(w, &h, p, n, SEG_SNAPSHOT_ZSTD_LEVEL)
                               : p;
-    if ((rc = put_record(w, &h, payload, NULL)) < 0) return rc;
-    pthread_mutex_lock(&w->l->mu);
-    update_file_locked(w);
-    if (type == SEG_REC_UPLOAD && n == 32) {
-        memcpy(w->l->upload, p, 32);
-        w->l->upload[32] = 0;
-    }
-    pthread_mutex_unlock(&w->l->mu);
-    return 0;
+    return put_other(w, &h, payload, p, n);
+}
+
+int seg_writer_record_packed(seg_writer_t *w, int type, const void *z, size_t n, size_t raw_len)
+{
+    if (raw_len > SEG_MAX_PAYLOAD || n > raw_len || n == 0) return LP_EARG;
+    int rc = ensure_open(w);
+    if (rc < 0) return rc;
+    seg_rec_hdr_t h = {.type = (uint8_t)type,
+                       .flags = n < raw_len ? SEG_F_ZSTD : 0,
+                       .len = (uint32_t)n,
+                       .raw_len = (uint32_t)raw_len,
+                       .stream_off = w->pos};
+    return put_other(w, &h, z, NULL, 0);
 }
 
 int seg_writer_end(seg_writer_t *w)

@@ -38,6 +38,10 @@ int seg_writer_append(seg_writer_t *w, const void *p, size_t n);
 /* Appends a record of another type (SEG_REC_SNAPSHOT, SEG_REC_UPLOAD). Returns 0, LP_EIO or
  * LP_ENOSPACE. */
 int seg_writer_record(seg_writer_t *w, int type, const void *p, size_t n);
+/* As seg_writer_record, for a payload its caller has compressed: z (n bytes, borrowed) is one
+ * zstd frame of raw_len bytes, or, when n == raw_len, the bytes themselves. Returns 0, LP_EARG
+ * (sizes out of bounds), LP_EIO or LP_ENOSPACE. */
+int seg_writer_record_packed(seg_writer_t *w, int type, const void *z, size_t n, size_t raw_len);
 /* Records the end of the input (an END record). Returns 0, LP_EIO or LP_ENOSPACE. */
 int seg_writer_end(seg_writer_t *w);
 /* Ends the log where it stands without writing anything (the writer failed and is given up):

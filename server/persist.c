@@ -29,6 +29,7 @@ typedef struct job {
     persist_target_t *t;
     int kind, type;
     size_t len;
+    size_t raw_len; /* a record compressed by its caller: its size once decompressed (else 0) */
     uint8_t *data;  /* the copy: after the job, in its block or its heap chunk */
     uint8_t *block; /* the pool block the job heads (an append), or NULL (the heap) */
 } job_t;
@@ -100,6 +101,7 @@ static job_t *job_new(persist_target_t *t, int kind, int type, size_t n, uint8_t
     j->kind = kind;
     j->type = type;
     j->len = n;
+    j->raw_len = 0;
     j->block = block;
     j->data = block ? block + JOB_HEAD : (uint8_t *)(j + 1);
     return j;
@@ -167,6 +169,15 @@ int persist_append(persist_t *p, persist_target_t *t, const void *b, size_t n, b
 void persist_record(persist_t *p, persist_target_t *t, int type, const void *b, size_t n)
 {
     enqueue(p, t, J_RECORD, type, b, n);
+}
+
+void persist_record_packed(persist_t *p, persist_target_t *t, int type, const void *z, size_t n,
+                           size_t raw_len)
+{
+    job_t *j = job_new(t, J_RECORD, type, n, NULL);
+    memcpy(j->data, z, n);
+    j->raw_len = raw_len;
+    link_jobs(p, j, j);
 }
 
 void persist_end(persist_t *p, persist_target_t *t)
@@ -246,7 +257,9 @@ static void run_job(persist_t *p, job_t *j)
         if (p->o.notify) p->o.notify(p->o.notify_ctx, t->tag);
         break;
     case J_RECORD:
-        if (!persist_error(t) && (rc = seg_writer_record(t->w, j->type, j->data, j->len)) < 0)
+        if (!persist_error(t) &&
+            (rc = j->raw_len ? seg_writer_record_packed(t->w, j->type, j->data, j->len, j->raw_len)
+                             : seg_writer_record(t->w, j->type, j->data, j->len)) < 0)
             io_failed(t, "writing a record", rc);
         break;
     case J_END:

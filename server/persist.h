@@ -75,6 +75,11 @@ int persist_append(persist_t *p, persist_target_t *t, const void *b, size_t n, b
 bool persist_room(const persist_t *p, size_t n);
 /* Enqueues a record (a copy of the payload) of type SEG_REC_SNAPSHOT or SEG_REC_UPLOAD. */
 void persist_record(persist_t *p, persist_target_t *t, int type, const void *b, size_t n);
+/* As persist_record, for a payload the caller compressed (seg_writer_record_packed: z, n bytes,
+ * is a zstd frame of raw_len bytes, or the bytes themselves when n == raw_len; copied), so that
+ * the writer thread does not compress it again. Any thread. */
+void persist_record_packed(persist_t *p, persist_target_t *t, int type, const void *z, size_t n,
+                           size_t raw_len);
 /* Enqueues the end of the input, and closing the current segment (its index and trailer). */
 void persist_end(persist_t *p, persist_target_t *t);
 void persist_close(persist_t *p, persist_target_t *t);

@@ -57,15 +57,20 @@ static void coarse_series(const aggr_t *a, const retention_t *rt, snapshot_t *sn
     }
 }
 
-/* The bytes a snapshot of n bytes takes on disk, where the segment writer compresses it. */
-static size_t packed_len(const uint8_t *b, size_t n)
+/* A snapshot of n bytes as it goes to disk: compressed into *z (the caller frees it) with its
+ * length returned, or, when that is not smaller, n with *z NULL. Compressed here, once, so that
+ * both the size check below and the segment writer use it. */
+static size_t pack(const uint8_t *b, size_t n, uint8_t **z)
 {
+    *z = NULL;
     if (n < SEG_SNAPSHOT_ZSTD_MIN) return n;
     size_t cap = ZSTD_compressBound(n);
-    void *z = xmalloc(cap);
-    size_t k = ZSTD_compress(z, cap, b, n, SEG_SNAPSHOT_ZSTD_LEVEL);
-    free(z);
-    return ZSTD_isError(k) || k > n ? n : k;
+    *z = xmalloc(cap);
+    size_t k = ZSTD_compress(*z, cap, b, n, SEG_SNAPSHOT_ZSTD_LEVEL);
+    if (!ZSTD_isError(k) && k < n) return k;
+    free(*z);
+    *z = NULL;
+    return n;
 }
 
 /* Whether n bytes of snapshot are too many to keep for a session of `raw` bytes. */
@@ -122,12 +127,15 @@ void session_save_snapshot(registry_t *reg, session_t *s)
     /* on disk (compressed) at most half the raw bytes or 256 KiB, and a record a scan accepts:
      * else the next start analyses the session again */
     uint64_t raw = atomic_load_explicit(&s->consumed, memory_order_relaxed);
-    if (with_aggr &&
-        (len > SEG_MAX_PAYLOAD || (too_big(len, raw) && too_big(packed_len(b, len), raw)))) {
+    uint8_t *z = NULL;
+    size_t zlen = len > SEG_MAX_PAYLOAD ? len : pack(b, len, &z);
+    if (with_aggr && (len > SEG_MAX_PAYLOAD || (too_big(len, raw) && too_big(zlen, raw)))) {
         free(b);
+        free(z);
         sn.aggr = NULL;
         with_aggr = false;
         b = snapshot_encode(&sn, &len);
+        zlen = pack(b, len, &z);
     }
     if (sn.aggr) aggr_snap_release(&whole);
     sn.aggr = NULL;
@@ -138,6 +146,7 @@ void session_save_snapshot(registry_t *reg, session_t *s)
     snapshot_dispose(&sn);
     if (s->snap) { /* a restored session: its coarse series come from the earlier snapshot */
         free(b);
+        free(z);
         pthread_mutex_lock(&s->pt->log.mu);
         if (s->pt->log.snapshot) {
             b = xmalloc(s->pt->log.snapshot_len);
@@ -148,8 +157,13 @@ void session_save_snapshot(registry_t *reg, session_t *s)
         }
         pthread_mutex_unlock(&s->pt->log.mu);
         if (!b) return;
+        zlen = pack(b, len, &z);
     }
-    persist_record(registry_persister(reg), s->pt, SEG_REC_SNAPSHOT, b, len);
+    if (z) /* the writer writes it as it is */
+        persist_record_packed(registry_persister(reg), s->pt, SEG_REC_SNAPSHOT, z, zlen, len);
+    else
+        persist_record(registry_persister(reg), s->pt, SEG_REC_SNAPSHOT, b, len);
+    free(z);
     pthread_mutex_lock(&s->pt->log.mu); /* the latest snapshot, as a scan would find it */
     free(s->pt->log.snapshot);
     s->pt->log.snapshot = b;

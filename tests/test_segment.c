@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -511,22 +512,39 @@ TEST(segment_snapshot_records_compressed)
     REQUIRE(s);
     for (size_t i = 0; i < big; i += 97)
         s[i] = (uint8_t)i;
-    const size_t sizes[] = {10, big};
-    for (int k = 0; k < 2; k++) {
+    /* the third and fourth compressed by the caller (seg_writer_record_packed), one frame
+     * written as it is, or the bytes themselves */
+    size_t zcap = ZSTD_compressBound(big);
+    uint8_t *z = malloc(zcap);
+    REQUIRE(z);
+    size_t zlen = ZSTD_compress(z, zcap, s, big, SEG_SNAPSHOT_ZSTD_LEVEL);
+    REQUIRE(!ZSTD_isError(zlen) && zlen < big / 4);
+    const size_t sizes[] = {10, big, big, 1000};
+    for (int k = 0; k < 4; k++) {
         seg_log_t l;
         REQUIRE(seg_log_open(&l, dir, true, NULL, NULL) == 0);
         char err[256];
         seg_writer_t *w =
             seg_writer_create(&l, &(seg_writer_opts_t){.max_bytes = 1u << 30}, err, sizeof err);
         REQUIRE(w);
-        CHECK(seg_writer_record(w, SEG_REC_SNAPSHOT, s, sizes[k]) == 0);
+        if (k < 2)
+            CHECK(seg_writer_record(w, SEG_REC_SNAPSHOT, s, sizes[k]) == 0);
+        else if (k == 2)
+            CHECK(seg_writer_record_packed(w, SEG_REC_SNAPSHOT, z, zlen, big) == 0);
+        else
+            CHECK(seg_writer_record_packed(w, SEG_REC_SNAPSHOT, s, sizes[k], sizes[k]) == 0);
+        /* a frame said to be larger than its bytes, or than a record holds, is refused */
+        CHECK(seg_writer_record_packed(w, SEG_REC_SNAPSHOT, s, 20, 10) == LP_EARG);
+        CHECK(seg_writer_record_packed(w, SEG_REC_SNAPSHOT, s, 20, SEG_MAX_PAYLOAD + 1ull) ==
+              LP_EARG);
         CHECK(seg_writer_sync(w) == 0);
         seg_writer_destroy(w);
         seg_log_dispose(&l);
         seg_rec_hdr_t h = snapshot_header(dir);
         CHECK_EQ_U64(h.raw_len, sizes[k]);
-        CHECK(k == 0 ? h.flags == 0 && h.len == sizes[k]
-                     : h.flags == SEG_F_ZSTD && h.len < big / 4);
+        if (k == 2) CHECK_EQ_U64(h.len, zlen);
+        CHECK(k == 0 || k == 3 ? h.flags == 0 && h.len == sizes[k]
+                               : h.flags == SEG_F_ZSTD && h.len < big / 4);
         REQUIRE(seg_log_open(&l, dir, false, NULL, NULL) == 0);
         CHECK(l.snapshot_len == sizes[k] && !memcmp(l.snapshot, s, sizes[k]));
         size_t m;
@@ -535,6 +553,7 @@ TEST(segment_snapshot_records_compressed)
         free(back);
         seg_log_dispose(&l);
     }
+    free(z);
     free(s);
     free(b);
 }

@@ -314,10 +314,10 @@ bench_latency() {
     rm -rf "$DATA"
 }
 
-# full mode: the server's peak RSS with ten sessions of the same log
+# full mode: the server's peak RSS with ten sessions of 100 MB each (the issue's measure)
 bench_sessions() {
     rc=0
-    input_gen gen-mixed-16M 16M --threads 10000 --labels 100 || rc=$?
+    input_gen gen-mixed-100M 100M --threads 10000 --labels 100 || rc=$?
     [ "$rc" = 0 ] || return 0
     server_start "$DATA" || return 0
     id=$("$B/liveprof" upload "$INPUT" --server "$SRV_URL" --token "$SRV_TOKEN" --wait 2> /dev/null | tail -n 1)
@@ -328,9 +328,9 @@ bench_sessions() {
         i=$((i + 1))
     done
     if [ -z "$id" ]; then
-        fail "serve: 10 sessions" gen-mixed-16M "an upload failed"
+        fail "serve: 10 sessions" gen-mixed-100M "an upload failed"
     else
-        row "serve: 10 sessions" gen-mixed-16M peak_rss "$(kb_mb "$(server_hwm_kb)")" MB \
+        row "serve: 10 sessions" gen-mixed-100M peak_rss "$(kb_mb "$(server_hwm_kb)")" MB \
             "serve: 1 session" "$(kb_mb "$one")" "server VmHWM after ten uploads of the same log, all done"
     fi
     server_stop

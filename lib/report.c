@@ -76,25 +76,36 @@ static bool thread_bg(const gea_window_t *w, uint32_t tid, int64_t *from, int64_
     return true;
 }
 
-/* Adds the buckets of id into row (growing row's range as needed). */
+/* Adds the buckets of id into row (growing row's range as needed). A row's first id lends it its
+ * buckets (a bucket no interval touched holds 0 there too), so that a report of many rows does
+ * not hold every row's values twice; a second id makes the row copy them. */
 static void add_values(report_row_t *row, const gea_id_t *id)
 {
     if (!id || !id->bn) return;
+    if (!row->bn) {
+        row->blo = id->blo;
+        row->bn = id->bn;
+        row->val = id->bval;
+        row->set = id->bset;
+        row->borrowed = true;
+        return;
+    }
     int64_t lo = row->bn ? (row->blo < id->blo ? row->blo : id->blo) : id->blo;
     int64_t hi_row = row->bn ? row->blo + row->bn : lo, hi_id = id->blo + id->bn;
     int64_t hi = hi_row > hi_id ? hi_row : hi_id;
     uint32_t n = (uint32_t)(hi - lo);
-    if (!row->bn || lo != row->blo || n != row->bn) {
+    if (row->borrowed || lo != row->blo || n != row->bn) {
         double *val = xcalloc(n, sizeof *val);
         uint8_t *set = xcalloc(n, 1);
-        if (row->bn) {
-            memcpy(val + (row->blo - lo), row->val, row->bn * sizeof *val);
-            memcpy(set + (row->blo - lo), row->set, row->bn);
+        memcpy(val + (row->blo - lo), row->val, row->bn * sizeof *val);
+        memcpy(set + (row->blo - lo), row->set, row->bn);
+        if (!row->borrowed) {
+            free(row->val);
+            free(row->set);
         }
-        free(row->val);
-        free(row->set);
         row->val = val;
         row->set = set;
+        row->borrowed = false;
         row->blo = lo;
         row->bn = n;
     }
@@ -298,6 +309,7 @@ void report_dispose(report_t *r)
 {
     for (size_t i = 0; i < r->nrows; i++) {
         free(r->rows[i].title);
+        if (r->rows[i].borrowed) continue;
         free(r->rows[i].val);
         free(r->rows[i].set);
     }

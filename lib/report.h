@@ -30,9 +30,10 @@ typedef struct report_row {
      * whether any interval touched the bucket (the old tool draws such a cell even at 0). */
     int64_t blo;
     uint32_t bn;
-    double *val;  /* owned */
-    uint8_t *set; /* owned */
-    bool has_bg;  /* thread lifetime background from bucket bg_from to bg_to inclusive */
+    double *val;   /* owned, unless borrowed */
+    uint8_t *set;  /* owned, unless borrowed */
+    bool borrowed; /* val and set are the analysis' own (a row of one id): valid while it is */
+    bool has_bg;   /* thread lifetime background from bucket bg_from to bg_to inclusive */
     int64_t bg_from, bg_to;
     uint32_t rgb; /* 0xRRGGBB: GC red, threads blue, user rows from the 13-colour cycle */
 } report_row_t;
@@ -47,7 +48,9 @@ typedef struct report {
 
 /* Evaluates script `s` against window `w` (both borrowed) into `r`. With `timed`, rows carry
  * per-bucket values and backgrounds (the window must have been analysed with bucketing) and
- * `buckets` is N. Out of memory is fatal. Calling thread only. */
+ * `buckets` is N; a row of one id borrows that id's values (report_row_t.borrowed), so the
+ * analysis must outlive the report and not change meanwhile. Out of memory is fatal. Calling
+ * thread only. */
 void report_build(report_t *r, const gea_window_t *w, const script_t *s, bool timed,
                   uint32_t buckets);
 /* Frees the rows. */

@@ -20,7 +20,8 @@ typedef struct auth {
 } auth_t;
 
 /* Resolves a bearer token: fills *a and returns 0; LP_ENOT_FOUND for an unknown, expired or
- * revoked token. HTTP thread (it reads the database). */
+ * revoked token. A token accepted lately is answered from memory while the database has had no
+ * write since. HTTP thread (it reads the database). */
 int auth_check_token(db_t *db, const char *token, auth_t *a);
 /* On first start (no users): creates user "admin" with a random password and an API token,
  * writing the token to `token_path` with mode 0600. Returns 0 (also when users exist) or a

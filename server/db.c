@@ -5,12 +5,16 @@
 #include "err.h"
 #include "resources.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 struct db {
     sqlite3 *h;
+    uint64_t serial; /* this opening's number (db_serial) */
 };
+
+static _Atomic uint64_t openings; /* relaxed: a counter; only its uniqueness matters */
 
 int db_status(int rc)
 {
@@ -75,6 +79,16 @@ sqlite3 *db_handle(db_t *db)
     return db->h;
 }
 
+uint64_t db_serial(const db_t *db)
+{
+    return db->serial;
+}
+
+int64_t db_changes(db_t *db)
+{
+    return sqlite3_total_changes64(db->h);
+}
+
 /* Reads back a one-value PRAGMA and checks it took effect. */
 static int pragma_is(db_t *db, const char *sql, const char *want)
 {
@@ -95,6 +109,7 @@ int db_open(const char *path, db_t **out)
     *out = NULL;
     db_t *db = calloc(1, sizeof *db);
     if (!db) return LP_ENOMEM;
+    db->serial = atomic_fetch_add_explicit(&openings, 1, memory_order_relaxed) + 1;
     int rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     int ret = db_status(rc);
     if (ret == 0) sqlite3_extended_result_codes(db->h, 1);

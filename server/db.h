@@ -4,6 +4,7 @@
 #define LP_DB_H
 
 #include <sqlite3.h>
+#include <stdint.h>
 
 typedef struct db db_t;
 
@@ -14,6 +15,11 @@ int db_open(const char *path, db_t **out);
 void db_close(db_t *db);
 /* The SQLite connection (borrowed). */
 sqlite3 *db_handle(db_t *db);
+/* A number no other database opened by this process has had (from 1). Any thread. */
+uint64_t db_serial(const db_t *db);
+/* Rows the connection has inserted, changed or deleted since it opened (sqlite3_total_changes64):
+ * unchanged means nothing was written meanwhile. */
+int64_t db_changes(db_t *db);
 /* Runs SQL text without results. Returns 0 or a negative code (db_status). */
 int db_exec(db_t *db, const char *sql);
 /* Starts (BEGIN IMMEDIATE), commits or rolls back a transaction. Return 0 or a negative code. */

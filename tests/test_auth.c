@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static json_t *J(const char *text)
 {
@@ -139,6 +140,48 @@ TEST(auth_token_lifecycle)
     CHECK(auth_check_token(db, tok, &a) == LP_ENOT_FOUND);
     CHECK(count(db, &resource_tokens) == 0);
     json_decref(ukey);
+    auth_set_login_ttl(30 * 24 * 3600);
+    db_close(db);
+}
+
+/* A token checked a moment ago is answered from memory, yet never past a write to its database
+ * (a role change here), past its expiry, or for another database. */
+TEST(auth_token_recent_checks)
+{
+    db_t *db = tu_open_db("meta.db");
+    int64_t uid = make_user(db, "dave", "password1", "user");
+    char tok[AUTH_TOKEN_CHARS + 1];
+    REQUIRE(auth_token_create(db, uid, AUTH_TOKEN_API, tok, NULL) == 0);
+    auth_t a;
+    for (int i = 0; i < 3; i++) {
+        REQUIRE(auth_check_token(db, tok, &a) == 0);
+        CHECK(a.user_id == uid && a.role == AUTH_USER && !strcmp(a.name, "dave"));
+    }
+    json_t *key = json_integer(uid), *admin = json_pack("{s:s}", "role", "admin");
+    REQUIRE(resource_update(db, &resource_users, key, admin) == 0);
+    REQUIRE(auth_check_token(db, tok, &a) == 0);
+    CHECK(a.user_id == uid && a.role == AUTH_ADMIN);
+    json_decref(key);
+    json_decref(admin);
+
+    /* the same token text means nothing to another database */
+    db_t *other = tu_open_db("other.db");
+    CHECK(auth_check_token(other, tok, &a) == LP_ENOT_FOUND && a.user_id == 0);
+    db_close(other);
+
+    /* a login token accepted a moment ago expires with no write in between */
+    auth_set_login_ttl(1);
+    char login[AUTH_TOKEN_CHARS + 1];
+    int64_t expires;
+    REQUIRE(auth_token_create(db, uid, AUTH_TOKEN_LOGIN, login, &expires) == 0);
+    while ((int64_t)time(NULL) >= expires) { /* created just before the second turned */
+        REQUIRE(auth_token_create(db, uid, AUTH_TOKEN_LOGIN, login, &expires) == 0);
+    }
+    REQUIRE(auth_check_token(db, login, &a) == 0);
+    REQUIRE(auth_check_token(db, login, &a) == 0);
+    while ((int64_t)time(NULL) < expires)
+        usleep(50000);
+    CHECK(auth_check_token(db, login, &a) == LP_ENOT_FOUND);
     auth_set_login_ttl(30 * 24 * 3600);
     db_close(db);
 }

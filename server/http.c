@@ -121,9 +121,8 @@ void http_send(http_req_t *r, int status, const char *content_type, const void *
                        strlen(content_type));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-store"));
-    char *copy = h2o_mem_alloc_pool(&req->pool, len ? len : 1);
-    if (len) memcpy(copy, body, len);
-    h2o_send_inline(req, copy, len);
+    /* h2o_send_inline copies the body into the request's pool: the caller's stays its own */
+    h2o_send_inline(req, len ? body : "", len);
 }
 
 /* A streamed response: h2o calls proceed when it wants the next piece. */

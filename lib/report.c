@@ -90,8 +90,8 @@ static void add_values(report_row_t *row, const gea_id_t *id)
         row->borrowed = true;
         return;
     }
-    int64_t lo = row->bn ? (row->blo < id->blo ? row->blo : id->blo) : id->blo;
-    int64_t hi_row = row->bn ? row->blo + row->bn : lo, hi_id = id->blo + id->bn;
+    int64_t lo = row->blo < id->blo ? row->blo : id->blo;
+    int64_t hi_row = row->blo + row->bn, hi_id = id->blo + id->bn;
     int64_t hi = hi_row > hi_id ? hi_row : hi_id;
     uint32_t n = (uint32_t)(hi - lo);
     if (row->borrowed || lo != row->blo || n != row->bn) {

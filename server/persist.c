@@ -120,10 +120,13 @@ static void link_jobs(persist_t *p, job_t *first, job_t *last)
     pthread_mutex_unlock(&p->mu);
 }
 
-static void enqueue(persist_t *p, persist_target_t *t, int kind, int type, const void *b, size_t n)
+/* Queues a job with a copy of n bytes at b (raw_len: see job_t). */
+static void enqueue(persist_t *p, persist_target_t *t, int kind, int type, const void *b, size_t n,
+                    size_t raw_len)
 {
     job_t *j = job_new(t, kind, type, n, NULL);
     if (n) memcpy(j->data, b, n);
+    j->raw_len = raw_len;
     link_jobs(p, j, j);
 }
 
@@ -143,7 +146,7 @@ int persist_append(persist_t *p, persist_target_t *t, const void *b, size_t n, b
     atomic_fetch_add_explicit(&p->queued, n, memory_order_relaxed);
     atomic_fetch_add_explicit(&t->queued, n, memory_order_relaxed);
     if (n < SMALL_APPEND) {
-        enqueue(p, t, J_APPEND, 0, b, n);
+        enqueue(p, t, J_APPEND, 0, b, n, 0);
         return 0;
     }
     /* the copy goes to pool blocks (mapped already, mostly), one job each, linked as one; a
@@ -168,31 +171,28 @@ int persist_append(persist_t *p, persist_target_t *t, const void *b, size_t n, b
 
 void persist_record(persist_t *p, persist_target_t *t, int type, const void *b, size_t n)
 {
-    enqueue(p, t, J_RECORD, type, b, n);
+    enqueue(p, t, J_RECORD, type, b, n, 0);
 }
 
 void persist_record_packed(persist_t *p, persist_target_t *t, int type, const void *z, size_t n,
                            size_t raw_len)
 {
-    job_t *j = job_new(t, J_RECORD, type, n, NULL);
-    memcpy(j->data, z, n);
-    j->raw_len = raw_len;
-    link_jobs(p, j, j);
+    enqueue(p, t, J_RECORD, type, z, n, raw_len);
 }
 
 void persist_end(persist_t *p, persist_target_t *t)
 {
-    enqueue(p, t, J_END, 0, NULL, 0);
+    enqueue(p, t, J_END, 0, NULL, 0, 0);
 }
 
 void persist_close(persist_t *p, persist_target_t *t)
 {
-    enqueue(p, t, J_CLOSE, 0, NULL, 0);
+    enqueue(p, t, J_CLOSE, 0, NULL, 0, 0);
 }
 
 void persist_drop(persist_t *p, persist_target_t *t, bool remove)
 {
-    enqueue(p, t, remove ? J_DROP_REMOVE : J_DROP, 0, NULL, 0);
+    enqueue(p, t, remove ? J_DROP_REMOVE : J_DROP, 0, NULL, 0, 0);
 }
 
 static void remove_tree(const char *dir)
@@ -444,7 +444,7 @@ persist_target_t *persist_open(persist_t *p, const char *dir, const char *who, c
     atomic_init(&t->durable, seg_log_end(&t->log));
     atomic_init(&t->want_sync, false);
     atomic_init(&t->refs, 2);
-    enqueue(p, t, J_ADD, 0, NULL, 0); /* the list of targets is the thread's alone */
+    enqueue(p, t, J_ADD, 0, NULL, 0, 0); /* the list of targets is the thread's alone */
     return t;
 }
 

@@ -1,17 +1,33 @@
 /* The metadata database: opening the SQLite file in WAL mode with foreign keys enforced, creating
- * the declared tables, and small transaction helpers. HTTP thread only. */
+ * the declared tables, statements kept prepared, and small transaction helpers. HTTP thread
+ * only. */
 #include "db.h"
 
 #include "err.h"
 #include "resources.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* Statements kept prepared by their SQL text (db_prepare), so that the queries a server runs
+ * for every request are parsed and planned once; the least recently used one goes first. */
+#define STMTS 32
+
+typedef struct stmt {
+    char *sql; /* NULL: an empty place */
+    sqlite3_stmt *st;
+    uint64_t used; /* when it was last handed out (db->clock) */
+    bool busy;     /* handed out and not yet finished */
+} stmt_t;
 
 struct db {
     sqlite3 *h;
     uint64_t serial; /* this opening's number (db_serial) */
+    stmt_t stmts[STMTS];
+    uint64_t clock;
 };
 
 static _Atomic uint64_t openings; /* relaxed: a counter; only its uniqueness matters */
@@ -89,6 +105,49 @@ int64_t db_changes(db_t *db)
     return sqlite3_total_changes64(db->h);
 }
 
+int db_prepare(db_t *db, const char *sql, sqlite3_stmt **st)
+{
+    *st = NULL;
+    stmt_t *free_at = NULL;
+    for (size_t i = 0; i < STMTS; i++) {
+        stmt_t *k = &db->stmts[i];
+        if (k->sql && !k->busy && strcmp(k->sql, sql) == 0) {
+            k->busy = true;
+            k->used = ++db->clock;
+            *st = k->st;
+            return 0;
+        }
+        /* an empty place, else the least recently used idle statement */
+        if (!k->busy && (!free_at || (free_at->sql && (!k->sql || k->used < free_at->used))))
+            free_at = k;
+    }
+    int rc = sqlite3_prepare_v3(db->h, sql, -1, free_at ? SQLITE_PREPARE_PERSISTENT : 0, st, NULL);
+    if (rc != SQLITE_OK || !free_at) return db_status(rc);
+    char *copy = strdup(sql);
+    if (!copy) return 0; /* not kept: db_finish finalizes it */
+    if (free_at->sql) {
+        sqlite3_finalize(free_at->st);
+        free(free_at->sql);
+    }
+    *free_at = (stmt_t){copy, *st, ++db->clock, true};
+    return 0;
+}
+
+void db_finish(db_t *db, sqlite3_stmt *st)
+{
+    if (!st) return;
+    for (size_t i = 0; i < STMTS; i++) {
+        stmt_t *k = &db->stmts[i];
+        if (k->sql && k->st == st) {
+            sqlite3_reset(st); /* ends its read or write at once (a WAL checkpoint waits for it) */
+            sqlite3_clear_bindings(st);
+            k->busy = false;
+            return;
+        }
+    }
+    sqlite3_finalize(st);
+}
+
 /* Reads back a one-value PRAGMA and checks it took effect. */
 static int pragma_is(db_t *db, const char *sql, const char *want)
 {
@@ -135,6 +194,10 @@ int db_open(const char *path, db_t **out)
 void db_close(db_t *db)
 {
     if (!db) return;
+    for (size_t i = 0; i < STMTS; i++) {
+        sqlite3_finalize(db->stmts[i].st);
+        free(db->stmts[i].sql);
+    }
     sqlite3_close(db->h);
     free(db);
 }

@@ -20,6 +20,14 @@ uint64_t db_serial(const db_t *db);
 /* Rows the connection has inserted, changed or deleted since it opened (sqlite3_total_changes64):
  * unchanged means nothing was written meanwhile. */
 int64_t db_changes(db_t *db);
+/* A prepared statement for `sql`, in *st: one kept from an earlier call with the same text
+ * (reset, its bindings cleared) when there is one not in use, else a new one that is kept
+ * (the least recently used goes). Returns 0 or a negative code (db_status). Hand it back
+ * with db_finish, never sqlite3_finalize. */
+int db_prepare(db_t *db, const char *sql, sqlite3_stmt **st);
+/* Hands a statement from db_prepare back: reset and kept, or finalized when it was not kept.
+ * NULL is a no-op. */
+void db_finish(db_t *db, sqlite3_stmt *st);
 /* Runs SQL text without results. Returns 0 or a negative code (db_status). */
 int db_exec(db_t *db, const char *sql);
 /* Starts (BEGIN IMMEDIATE), commits or rolls back a transaction. Return 0 or a negative code. */

@@ -64,22 +64,23 @@ static void select_sql(sqlite3_str *s, const resource_t *res)
     sqlite3_str_appendf(s, " FROM \"%w\"", res->name);
 }
 
-/* Prepares the statement built in s (which it consumes). */
+/* Prepares the statement built in s (which it consumes): kept prepared by the database for the
+ * next time (db_prepare), handed back with db_finish. */
 static int prepare(db_t *db, sqlite3_str *s, sqlite3_stmt **st)
 {
     *st = NULL;
     char *sql = sqlite3_str_finish(s);
     if (!sql) return LP_ENOMEM;
-    int rc = sqlite3_prepare_v2(db_handle(db), sql, -1, st, NULL);
+    int ret = db_prepare(db, sql, st);
     sqlite3_free(sql);
-    return db_status(rc);
+    return ret;
 }
 
-/* Steps a statement without results to its end and finalizes it. */
-static int run(sqlite3_stmt *st)
+/* Steps a statement without results to its end and hands it back. */
+static int run(db_t *db, sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    db_finish(db, st);
     return rc == SQLITE_DONE ? 0 : db_status(rc) ? db_status(rc) : LP_EIO;
 }
 
@@ -97,7 +98,7 @@ static int prepare_where(db_t *db, const resource_t *res, sqlite3_str *s, const 
     int ret = prepare(db, s, st);
     if (ret == 0 && f) ret = bind_value(*st, 1, f, value);
     if (ret < 0) {
-        sqlite3_finalize(*st);
+        db_finish(db, *st);
         *st = NULL;
     }
     return ret;
@@ -124,7 +125,7 @@ static int select_rows(db_t *db, const resource_t *res, const char *field, const
     while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
         if (json_array_append_new(out, read_row(res, st)) < 0) ret = LP_ENOMEM;
     if (ret == 0 && rc != SQLITE_DONE) ret = db_status(rc) ? db_status(rc) : LP_EIO;
-    sqlite3_finalize(st);
+    db_finish(db, st);
     if (ret < 0) {
         json_decref(out);
         return ret;
@@ -174,7 +175,7 @@ int resource_count(db_t *db, const resource_t *res, const char *field, const jso
         *n = sqlite3_column_int64(st, 0);
     else
         ret = db_status(rc) ? db_status(rc) : LP_EIO;
-    sqlite3_finalize(st);
+    db_finish(db, st);
     return ret;
 }
 
@@ -220,9 +221,9 @@ int resource_insert(db_t *db, const resource_t *res, const json_t *row, json_t *
     for (size_t i = 0; ret == 0 && i < n; i++)
         ret = bind_value(st, (int)i + 1, cols[i], vals[i]);
     if (ret == 0)
-        ret = run(st);
+        ret = run(db, st);
     else
-        sqlite3_finalize(st);
+        db_finish(db, st);
     json_decref(now);
     if (ret < 0 || !stored) return ret;
     const resource_field_t *kf = resource_key(res);
@@ -262,10 +263,10 @@ int resource_update(db_t *db, const resource_t *res, const json_t *key, const js
     }
     if (ret == 0) ret = bind_value(st, i, kf, key);
     if (ret < 0) {
-        sqlite3_finalize(st);
+        db_finish(db, st);
         return ret;
     }
-    ret = run(st);
+    ret = run(db, st);
     if (ret == 0 && sqlite3_changes(db_handle(db)) == 0) ret = LP_ENOT_FOUND;
     return ret;
 }
@@ -279,10 +280,10 @@ int resource_delete(db_t *db, const resource_t *res, const json_t *key)
     int ret = prepare(db, s, &st);
     if (ret == 0) ret = bind_value(st, 1, kf, key);
     if (ret < 0) {
-        sqlite3_finalize(st);
+        db_finish(db, st);
         return ret;
     }
-    ret = run(st);
+    ret = run(db, st);
     if (ret == 0 && sqlite3_changes(db_handle(db)) == 0) ret = LP_ENOT_FOUND;
     return ret;
 }

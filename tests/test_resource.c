@@ -11,6 +11,7 @@
 #include "session_meta.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -51,6 +52,57 @@ static const char *sql_text(db_t *db, const char *sql)
     F(maker, RT_USER, RF_RO | RF_NULL)                                                             \
     F(created, RT_TIME, RF_RO | RF_NOW)
 static const resource_t widgets = RESOURCE_INIT("widgets", WIDGETS);
+
+/* Statements are kept prepared by their text: the same text gets the same statement back, reset
+ * and without its old bindings, unless that one is still in use; the least recently used one
+ * makes room, and one that was not kept is finalized when handed back. */
+TEST(db_statements_kept)
+{
+    db_t *db = tu_open_db("stmts.db");
+    sqlite3_stmt *a, *b, *c;
+    REQUIRE(db_prepare(db, "SELECT ?1 + 1", &a) == 0);
+    REQUIRE(sqlite3_bind_int(a, 1, 41) == SQLITE_OK);
+    REQUIRE(sqlite3_step(a) == SQLITE_ROW);
+    CHECK(sqlite3_column_int(a, 0) == 42);
+    REQUIRE(db_prepare(db, "SELECT ?1 + 1", &b) == 0); /* a is in use: another one */
+    CHECK(b != a);
+    db_finish(db, b);
+    db_finish(db, a);
+    REQUIRE(db_prepare(db, "SELECT ?1 + 1", &c) == 0);
+    CHECK(c == a || c == b);
+    REQUIRE(sqlite3_step(c) == SQLITE_ROW); /* reset, and the 41 is gone: NULL + 1 */
+    CHECK(sqlite3_column_type(c, 0) == SQLITE_NULL);
+    db_finish(db, c);
+    /* 40 other texts push the first ones out; all of them still work */
+    for (int i = 0; i < 40; i++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "SELECT %d", i);
+        sqlite3_stmt *st;
+        REQUIRE(db_prepare(db, sql, &st) == 0);
+        REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+        CHECK(sqlite3_column_int(st, 0) == i);
+        db_finish(db, st);
+    }
+    REQUIRE(db_prepare(db, "SELECT ?1 + 1", &a) == 0);
+    REQUIRE(sqlite3_bind_int(a, 1, 1) == SQLITE_OK);
+    REQUIRE(sqlite3_step(a) == SQLITE_ROW);
+    CHECK(sqlite3_column_int(a, 0) == 2);
+    db_finish(db, a);
+    /* with every kept statement in use, a new one is not kept, and finalized when handed back */
+    sqlite3_stmt *held[40];
+    for (int i = 0; i < 40; i++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "SELECT %d + 100", i);
+        REQUIRE(db_prepare(db, sql, &held[i]) == 0);
+        REQUIRE(sqlite3_step(held[i]) == SQLITE_ROW);
+        CHECK(sqlite3_column_int(held[i], 0) == i + 100);
+    }
+    for (int i = 0; i < 40; i++)
+        db_finish(db, held[i]);
+    CHECK(db_prepare(db, "SELECT nonsense FROM nowhere", &a) < 0 && a == NULL);
+    db_finish(db, NULL);
+    db_close(db);
+}
 
 TEST(resource_schema_from_declarations)
 {

@@ -37,6 +37,11 @@ session_state() {
         sed -n 's/.*"state":"\([a-z]*\)".*/\1/p'
 }
 
+# thread_ticks THREAD: the CPU clock ticks (user and system) of the server's threads so named
+thread_ticks() {
+    server_cpu_ticks "$1" | awk '{ print $1 + $2 }'
+}
+
 # ingest_once FILE: a fresh server, `liveprof upload FILE`, then polls until the session is
 # done (bench-waitdone). Sets UP_S (upload returned), DONE_S (session done), HWM_KB, ID; returns 1 on failure
 # with WHY set.
@@ -48,8 +53,8 @@ ingest_once() {
     # the CPU the server used to start (the database, the admin token's hash) is not the
     # ingest's: read before the upload and taken off (a small log's rows were mostly that)
     seg0=$(server_cpu_ticks lp-segments)
-    http0=$(server_cpu_ticks liveprof)
-    work0=$(server_cpu_ticks lp-worker)
+    http0=$(thread_ticks liveprof)
+    work0=$(thread_ticks lp-worker)
     all0=$(server_cpu_ticks)
     t0=$(date +%s.%N)
     ID=$("$B/liveprof" upload "$1" --server "$SRV_URL" --token "$SRV_TOKEN" \
@@ -71,10 +76,8 @@ ingest_once() {
     seg=$(server_cpu_ticks lp-segments) # "user system"
     SEG_USER_TICKS=$((${seg% *} - ${seg0% *}))
     SEG_TICKS=$((${seg% *} + ${seg#* } - ${seg0% *} - ${seg0#* }))
-    http=$(server_cpu_ticks liveprof) # the main thread runs the HTTP event loop
-    HTTP_TICKS=$((${http% *} + ${http#* } - ${http0% *} - ${http0#* }))
-    work=$(server_cpu_ticks lp-worker)
-    WORKER_TICKS=$((${work% *} + ${work#* } - ${work0% *} - ${work0#* }))
+    HTTP_TICKS=$(($(thread_ticks liveprof) - http0)) # the main thread runs the HTTP loop
+    WORKER_TICKS=$(($(thread_ticks lp-worker) - work0))
     ALL_TICKS=$(($(server_cpu_ticks) - all0))
     server_stop
     rm -rf "$DATA"

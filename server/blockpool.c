@@ -89,8 +89,11 @@ void blockpool_prefault(blockpool_t *bp, size_t n)
     pthread_mutex_lock(&bp->mu);
     /* what the load so far has needed, and a little more: a small load maps little, and a
      * growing one finds its next blocks mapped (a 1 GB upload's first chunks otherwise faulted
-     * fresh blocks in on the HTTP thread, 8-9 ms each) */
-    size_t most = bp->peak ? bp->peak + BLOCKPOOL_AHEAD : 0;
+     * fresh blocks in on the HTTP thread, 8-9 ms each); one that has had BLOCKPOOL_BEHIND out
+     * at once outruns whoever gives them back, and soon has as many out as it may: all of
+     * them at once (growing by AHEAD, a 1 GB upload still found the pool empty at its 17th
+     * chunk, while the writer was busy with the 16 before it) */
+    size_t most = bp->peak >= BLOCKPOOL_BEHIND ? n : bp->peak ? bp->peak + BLOCKPOOL_AHEAD : 0;
     if (n > most) n = most;
     pthread_mutex_unlock(&bp->mu);
     if (n > bp->keep) n = bp->keep;

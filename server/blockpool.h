@@ -9,7 +9,8 @@
 #include <stdint.h>
 
 #define BLOCKPOOL_BLOCK ((size_t)2 << 20) /* bytes per block */
-#define BLOCKPOOL_AHEAD 8 /* blocks blockpool_prefault maps beyond the most ever handed out */
+#define BLOCKPOOL_AHEAD 8  /* blocks blockpool_prefault maps beyond the most ever handed out */
+#define BLOCKPOOL_BEHIND 4 /* ... until this many were out at once: then all it is asked for */
 
 typedef struct blockpool blockpool_t;
 
@@ -27,11 +28,11 @@ uint8_t *blockpool_get(blockpool_t *bp);
  * are free already. Any thread (the pool's mutex). */
 void blockpool_put(blockpool_t *bp, uint8_t *b);
 /* Maps and touches fresh blocks until `n` are free or `n` are mapped in all (those handed out
- * come back), at most `keep` and at most BLOCKPOOL_AHEAD more than the most blocks ever handed out
- * at once (none before any was: a light load keeps little mapped, a growing one finds its next
- * blocks ready), so that the page faults happen on the calling thread rather than in a later
- * blockpool_get; the mapping is done outside the mutex. Any thread; meant for a background
- * one. */
+ * come back), at most `keep` and, until BLOCKPOOL_BEHIND blocks were out at once, at most
+ * BLOCKPOOL_AHEAD more than the most blocks ever handed out at once (none before any was: a light
+ * load keeps little mapped, a growing one finds its next blocks ready), so that the page faults
+ * happen on the calling thread rather than in a later blockpool_get; the mapping is done outside
+ * the mutex. Any thread; meant for a background one. */
 void blockpool_prefault(blockpool_t *bp, size_t n);
 /* Blocks mapped now (free or handed out), and free ones. Any thread (the pool's mutex). */
 size_t blockpool_mapped(blockpool_t *bp);

@@ -56,6 +56,21 @@ TEST(blockpool_prefault)
     CHECK_EQ_U64(blockpool_free(bp), 2);
     blockpool_put(bp, b);
     blockpool_destroy(bp);
+    /* a load that had BLOCKPOOL_BEHIND out at once gets all it asks for, not AHEAD more */
+    size_t many = BLOCKPOOL_BEHIND + BLOCKPOOL_AHEAD + 6;
+    bp = blockpool_create(many);
+    uint8_t *out[BLOCKPOOL_BEHIND];
+    for (int i = 0; i < BLOCKPOOL_BEHIND - 1; i++)
+        out[i] = blockpool_get(bp);
+    blockpool_prefault(bp, many); /* not behind yet: AHEAD beyond the most out */
+    CHECK_EQ_U64(blockpool_mapped(bp), BLOCKPOOL_BEHIND - 1 + BLOCKPOOL_AHEAD);
+    out[BLOCKPOOL_BEHIND - 1] = blockpool_get(bp);
+    blockpool_prefault(bp, many);
+    CHECK_EQ_U64(blockpool_mapped(bp), many);
+    for (int i = 0; i < BLOCKPOOL_BEHIND; i++)
+        blockpool_put(bp, out[i]);
+    CHECK_EQ_U64(blockpool_free(bp), many);
+    blockpool_destroy(bp);
 }
 
 typedef struct churn {

@@ -1,8 +1,10 @@
-/* printf's "%.Pg" without printf. A double times (or over) an exact power of ten in x87 extended
- * precision is rounded once (a few times for exponents past 10^27), so its error is below 2^-60
- * of the result; when the part below the last digit is farther than that from one half, the
- * rounding printf makes from the exact value is known, and the digits follow. Everything else
- * (near ties, NaN and infinities, no extended precision) is snprintf's. */
+/* printf's "%.Pg" without printf. A value that a power of ten up to 10^22 scales to its digits
+ * is scaled exactly, in integers (its 53-bit mantissa times the power fits 128 bits); any other
+ * times (or over) an exact power of ten in x87 extended precision is rounded once (a few times
+ * for exponents past 10^27), so its error is below 2^-60 of the result; when the part below the
+ * last digit is farther than that from one half, the rounding printf makes from the exact value
+ * is known, and the digits follow. Everything else (exact and near ties, NaN and infinities, no
+ * extended precision) is snprintf's. */
 #include "gfmt.h"
 
 #include "digits.h"
@@ -44,6 +46,65 @@ static long double scale(long double a, int k)
     return k >= 0 ? a * pow10_tab[k] : a / pow10_tab[-k];
 }
 
+#define EXACT_POW_MAX 22 /* 10^22 < 2^74: times a 53-bit mantissa, below 2^128 */
+#define P19 10000000000000000000u
+/* clang-format off */
+static const unsigned __int128 pow10_int[EXACT_POW_MAX + 1] = {
+    1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u, 100000000u, 1000000000u,
+    10000000000u, 100000000000u, 1000000000000u, 10000000000000u, 100000000000000u,
+    1000000000000000u, 10000000000000000u, 100000000000000000u, 1000000000000000000u, P19,
+    (unsigned __int128)P19 * 10u, (unsigned __int128)P19 * 100u, (unsigned __int128)P19 * 1000u};
+/* clang-format on */
+
+/* The digits of normal a (mantissa m, a = m 2^-sh) rounded to prec of them, exactly: a 10^j for
+ * j = prec - 1 - e (e its decimal exponent, maybe one off, corrected here) is the integer
+ * m 10^j >> sh and the bits shifted out. Returns 1 with *d and *e, 0 when j is out of reach
+ * (the extended path's), -1 for an exact tie (printf's). */
+static int exact_digits(uint64_t m, int sh, int prec, int *e, uint64_t *d)
+{
+    const uint64_t lo = (uint64_t)pow10_int[prec - 1], hi = (uint64_t)pow10_int[prec];
+    for (int tries = 0; tries < 3; tries++) {
+        int j = prec - 1 - *e;
+        if (j < 0 || j > EXACT_POW_MAX || sh < 1 || sh > 127) return 0;
+        unsigned __int128 x = m * pow10_int[j];
+        unsigned __int128 r = x >> sh, frac = x - (r << sh),
+                          half = (unsigned __int128)1 << (sh - 1);
+        if (r < lo) {
+            (*e)--;
+        } else if (r >= hi) {
+            (*e)++;
+        } else {
+            if (frac == half) return -1;
+            *d = (uint64_t)r + (frac > half);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The digits of a rounded to prec of them from one scaling in extended precision, with *e as
+ * exact_digits; 0, or -1 when the value is too near a tie to know the side. */
+static int extended_digits(double a, int prec, int *e, uint64_t *d)
+{
+    const long double lo = pow10_tab[prec - 1], hi = pow10_tab[prec];
+    long double s = 0;
+    for (int tries = 0;; tries++) {
+        if (tries > 2) return -1;
+        s = scale(a, prec - 1 - *e);
+        if (s < lo)
+            (*e)--;
+        else if (s >= hi)
+            (*e)++;
+        else
+            break;
+    }
+    long double r = floorl(s), frac = s - r; /* both exact: s < 2^50 keeps 14 fraction bits */
+    /* at most 14 roundings of 2^-64 each: a margin of 2^-58 is safe */
+    if (fabsl(frac - 0.5L) <= s * 0x1p-58L) return -1; /* too near a tie to know the side */
+    *d = (uint64_t)r + (frac > 0.5L);
+    return 0;
+}
+
 int gfmt_g_fast(char *dst, double v, int prec)
 {
     if (prec < 1 || prec > FAST_PREC_MAX || !isfinite(v)) return -1;
@@ -55,29 +116,19 @@ int gfmt_g_fast(char *dst, double v, int prec)
         *p = 0;
         return (int)(p - dst);
     }
-    const long double lo = pow10_tab[prec - 1], hi = pow10_tab[prec];
-    /* the decimal exponent from the binary one, maybe one too low: corrected below */
-    uint64_t bits;
+    uint64_t bits, d = 0;
     memcpy(&bits, &a, sizeof bits);
-    int e2 = (int)(bits >> 52) - 1023;
-    int e = e2 > -1023 ? (int)floor(e2 * 0.30102999566398120) : (int)floor(log10(a));
-    long double s = 0;
-    for (int tries = 0;; tries++) {
-        if (tries > 2) return -1;
-        s = scale(a, prec - 1 - e);
-        if (s < lo)
-            e--;
-        else if (s >= hi)
-            e++;
-        else
-            break;
+    int e2 = (int)(bits >> 52) - 1023, e, ex = 0;
+    if (e2 > -1023) {           /* normal */
+        e = (e2 * 78913) >> 18; /* floor(e2 log10(2)): the decimal exponent, maybe one too low */
+        ex = exact_digits((bits & ((1ull << 52) - 1)) | 1ull << 52, 52 - e2, prec, &e, &d);
+        if (ex < 0) return -1; /* an exact tie: printf's rounding */
+    } else {
+        e = (int)floor(log10(a));
     }
-    long double r = floorl(s), frac = s - r; /* both exact: s < 2^50 keeps 14 fraction bits */
-    /* at most 14 roundings of 2^-64 each: a margin of 2^-58 is safe */
-    if (fabsl(frac - 0.5L) <= s * 0x1p-58L) return -1; /* too near a tie to know the side */
-    uint64_t d = (uint64_t)r + (frac > 0.5L);
-    if (d == (uint64_t)hi) { /* 9.99..95 rounded up to the next power of ten */
-        d = (uint64_t)lo;
+    if (!ex && extended_digits(a, prec, &e, &d) < 0) return -1;
+    if (d == (uint64_t)pow10_int[prec]) { /* 9.99..95 rounded up to the next power of ten */
+        d = (uint64_t)pow10_int[prec - 1];
         e++;
     }
     /* the trailing zeros go first (%g drops them), so only the digits that stay are written */

@@ -14,8 +14,8 @@
 size_t gfmt_g(char *dst, double v, int prec);
 
 /* The fast path of gfmt_g alone: the same text and length when it can decide the rounding
- * without printf, else -1 (a value at or near a tie, out of the scaling table's range, not finite, or
- * prec outside 1..15) and `dst` holds nothing useful. Pure: any thread. */
+ * without printf, else -1 (a value at or near a tie, out of the scaling table's range, not finite,
+ * or prec outside 1..15) and `dst` holds nothing useful. Pure: any thread. */
 int gfmt_g_fast(char *dst, double v, int prec);
 
 #endif

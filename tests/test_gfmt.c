@@ -144,6 +144,15 @@ TEST(gfmt_exact_ties)
         both_signs(&t, (double)(base / 10) + 0.75, 12);
         both_signs(&t, (double)(base / 100) + 0.125, 12);
         both_signs(&t, ((double)base + 0.5) / 1024, 12);
+        /* at every precision the fast path takes: an integer of prec + 1 digits ending in 5,
+         * and a half after prec digits */
+        int prec = 1 + i % 15;
+        uint64_t lo = 1;
+        for (int k = 1; k < prec; k++)
+            lo *= 10;
+        uint64_t digits = lo + rnd() % (9 * lo);
+        both_signs(&t, (double)(digits * 10 + 5), prec);
+        both_signs(&t, (double)digits + 0.5, prec);
     }
     CHECK(t.bad == 0);
 }

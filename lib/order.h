@@ -36,9 +36,13 @@ typedef struct order_source {
 } order_source_t;
 
 typedef struct order_stats {
-    uint64_t events;            /* events emitted (block markers excluded) */
-    uint64_t runs;              /* runs indexed */
-    uint64_t peak_loaded;       /* most bytes of runs and sort entries held at once */
+    uint64_t events;      /* events emitted (block markers excluded) */
+    uint64_t runs;        /* runs indexed */
+    uint64_t peak_loaded; /* most bytes of runs and sort entries held at once */
+    /* bytes of big buffers (2 MiB and more) mapped anew: the others came from the ordering's own
+     * pool or were left by an earlier ordering (up to 48 MiB of them are kept for the next
+     * one, in any thread: a fresh buffer's pages are faulted in and zeroed as it fills) */
+    uint64_t fresh_bytes;
     bool fast;                  /* the runs came from block markers alone (see order_log) */
     order_progress_fn progress; /* set by the caller (may be NULL) */
     /* Set by a caller that can start over (may be NULL): then a log that is a clean chain of

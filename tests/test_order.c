@@ -91,7 +91,9 @@ static int read_file_at(void *ctx, void *p, size_t n, uint64_t off)
 
 enum { FROM_MEMORY, FROM_FILE, FROM_READER_AHEAD };
 
-static void check_order(const uint8_t *buf, size_t len, int from, bool can_reset, bool expect_fast)
+/* Orders buf (from memory, a file, or a file read ahead) with the caller's stats (its reset and
+ * fields), and checks the events against the stable sort. */
+static void check_order_stats(const uint8_t *buf, size_t len, int from, order_stats_t *st)
 {
     collect_t want = reference(buf, len), got = {0};
     bool from_file = from != FROM_MEMORY;
@@ -107,12 +109,10 @@ static void check_order(const uint8_t *buf, size_t len, int from, bool can_reset
     }
     evlog_t d;
     evlog_init(&d, NULL);
-    order_stats_t st = {.progress_ctx = &got};
-    if (can_reset) st.reset = collect_reset;
-    int rc = order_log(&d, &src, collect_event, &got, &st);
+    st->progress_ctx = &got;
+    int rc = order_log(&d, &src, collect_event, &got, st);
     CHECKF(rc == 0, "order_log: %d", rc);
     if (from == FROM_READER_AHEAD) CHECK(rd.other_threads > 0);
-    CHECKF(st.fast == expect_fast, "fast path %d, expected %d", st.fast, expect_fast);
     CHECK_EQ_U64(got.n, want.n);
     for (size_t i = 0; i < got.n && i < want.n; i++)
         if (got.k[i].off != want.k[i].off) {
@@ -124,6 +124,13 @@ static void check_order(const uint8_t *buf, size_t len, int from, bool can_reset
     if (from_file) close(src.fd);
     free(want.k);
     free(got.k);
+}
+
+static void check_order(const uint8_t *buf, size_t len, int from, bool can_reset, bool expect_fast)
+{
+    order_stats_t st = {.reset = can_reset ? collect_reset : NULL};
+    check_order_stats(buf, len, from, &st);
+    CHECKF(st.fast == expect_fast, "fast path %d, expected %d", st.fast, expect_fast);
 }
 
 /* Three capabilities writing interleaved blocks, timestamps jittered inside each block (as
@@ -191,6 +198,94 @@ TEST(order_big_blocks)
     check_order(buf, len, FROM_FILE, true, false);
     check_order(buf, len, FROM_READER_AHEAD, true, false);
     check_order(buf, len, FROM_FILE, false, false);
+    free(buf);
+}
+
+/* The big buffers of one ordering serve the next (in this process, whatever thread): a second
+ * ordering of a log of 1.25 MiB blocks maps none anew, and each comes out in the exact order. */
+TEST(order_reuses_big_buffers)
+{
+    size_t len;
+    uint8_t *buf = make_log_n(&len, false, 25000, false);
+    uint64_t fresh[3];
+    for (int i = 0; i < 3; i++) { /* the last with a reader thread, which takes spares too */
+        order_stats_t st = {.reset = collect_reset};
+        check_order_stats(buf, len, i == 2 ? FROM_READER_AHEAD : FROM_FILE, &st);
+        CHECK(st.fast);
+        fresh[i] = st.fresh_bytes;
+    }
+    CHECKF(fresh[0] >= ((uint64_t)2 << 20), "first ordering mapped %llu bytes",
+           (unsigned long long)fresh[0]);
+    CHECK_EQ_U64(fresh[1], 0);
+    CHECKF(fresh[2] < fresh[0], "with a reader thread: %llu bytes mapped anew, %llu at first",
+           (unsigned long long)fresh[2], (unsigned long long)fresh[0]);
+    free(buf);
+}
+
+/* Three capabilities, two blocks each of 12,000 messages of 200 bytes (2.5 MiB a block). */
+static uint8_t *make_fat_log(size_t *len)
+{
+    evwrite_t w;
+    evwrite_init(&w);
+    evwrite_header(&w, NULL, 0);
+    char msg[200];
+    memset(msg, 'y', sizeof msg);
+    uint64_t t = 1000;
+    for (int round = 0; round < 2; round++)
+        for (uint16_t cap = 0; cap < 3; cap++) {
+            evwrite_block_begin(&w, cap, t + cap);
+            for (int i = 0; i < 12000; i++)
+                evwrite_msg(&w, EVLOG_USER_MSG, t + cap + 3 * (uint64_t)i, msg, sizeof msg);
+            evwrite_block_end(&w, t + cap + 3 * 12000);
+        }
+    evwrite_end(&w);
+    uint8_t *buf = evwrite_take(&w, len);
+    evwrite_dispose(&w);
+    return buf;
+}
+
+typedef struct fat_job {
+    const uint8_t *buf;
+    size_t len;
+    const collect_t *want;
+    int fd, bad;
+} fat_job_t;
+
+static void *order_fat_twice(void *arg)
+{
+    fat_job_t *j = arg;
+    for (int round = 0; round < 2; round++) {
+        order_source_t src = {.fd = j->fd, .len = j->len};
+        collect_t got = {0};
+        evlog_t d;
+        evlog_init(&d, NULL);
+        order_stats_t st = {.reset = collect_reset, .progress_ctx = &got};
+        if (order_log(&d, &src, collect_event, &got, &st) != 0 || got.n != j->want->n ||
+            memcmp(got.k, j->want->k, got.n * sizeof *got.k))
+            j->bad++;
+        evlog_dispose(&d);
+        free(got.k);
+    }
+    return NULL;
+}
+
+/* Orderings on two threads at once share the spare buffers: each gets the exact order. Run under
+ * TSan too. */
+TEST(order_concurrent_orderings_share_spares)
+{
+    size_t len;
+    uint8_t *buf = make_fat_log(&len);
+    collect_t want = reference(buf, len);
+    int fd = tu_temp_file("fat.eventlog", buf, len);
+    fat_job_t jobs[2] = {{buf, len, &want, fd, 0}, {buf, len, &want, fd, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        REQUIRE(pthread_create(&th[i], NULL, order_fat_twice, &jobs[i]) == 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    CHECK(jobs[0].bad == 0 && jobs[1].bad == 0);
+    close(fd);
+    free(want.k);
     free(buf);
 }
 

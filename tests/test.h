@@ -54,5 +54,8 @@ int tu_run(const char *cmd, uint8_t **out, size_t *out_len);
 const char *tu_liveprof(void);
 /* A fresh temporary directory for this test (removed by the runner). */
 const char *tu_tmpdir(void);
+/* Runs fn on n threads at once, thread i with the i-th of the n items of `size` bytes at args,
+ * and joins them all (the test fails when one cannot start). */
+void tu_threads(void *(*fn)(void *), void *args, size_t size, int n);
 
 #endif

@@ -103,11 +103,7 @@ TEST(blockpool_concurrent_churn)
 {
     blockpool_t *bp = blockpool_create(4);
     churn_t c[2] = {{bp, 0x5a, 0}, {bp, 0xa5, 0}};
-    pthread_t th[2];
-    for (int i = 0; i < 2; i++)
-        REQUIRE(pthread_create(&th[i], NULL, churn_main, &c[i]) == 0);
-    for (int i = 0; i < 2; i++)
-        pthread_join(th[i], NULL);
+    tu_threads(churn_main, c, sizeof c[0], 2);
     CHECK(c[0].bad == 0 && c[1].bad == 0);
     CHECK(blockpool_free(bp) <= 4);
     CHECK_EQ_U64(blockpool_mapped(bp), blockpool_free(bp)); /* every block came back */

@@ -278,11 +278,7 @@ TEST(order_concurrent_orderings_share_spares)
     collect_t want = reference(buf, len);
     int fd = tu_temp_file("fat.eventlog", buf, len);
     fat_job_t jobs[2] = {{buf, len, &want, fd, 0}, {buf, len, &want, fd, 0}};
-    pthread_t th[2];
-    for (int i = 0; i < 2; i++)
-        REQUIRE(pthread_create(&th[i], NULL, order_fat_twice, &jobs[i]) == 0);
-    for (int i = 0; i < 2; i++)
-        pthread_join(th[i], NULL);
+    tu_threads(order_fat_twice, jobs, sizeof jobs[0], 2);
     CHECK(jobs[0].bad == 0 && jobs[1].bad == 0);
     close(fd);
     free(want.k);

@@ -3,6 +3,7 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -98,4 +99,14 @@ const char *tu_liveprof(void)
 {
     const char *b = getenv("LIVEPROF_BIN");
     return b && *b ? b : "build/liveprof";
+}
+
+void tu_threads(void *(*fn)(void *), void *args, size_t size, int n)
+{
+    pthread_t th[64];
+    REQUIRE(n >= 0 && n <= 64);
+    for (int i = 0; i < n; i++)
+        REQUIRE(pthread_create(&th[i], NULL, fn, (char *)args + (size_t)i * size) == 0);
+    for (int i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
 }

@@ -47,13 +47,14 @@ static long double scale(long double a, int k)
 }
 
 #define EXACT_POW_MAX 22 /* 10^22 < 2^74: times a 53-bit mantissa, below 2^128 */
-#define P19 10000000000000000000u
+#define POW10_19 10000000000000000000u
 /* clang-format off */
 static const unsigned __int128 pow10_int[EXACT_POW_MAX + 1] = {
     1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u, 100000000u, 1000000000u,
     10000000000u, 100000000000u, 1000000000000u, 10000000000000u, 100000000000000u,
-    1000000000000000u, 10000000000000000u, 100000000000000000u, 1000000000000000000u, P19,
-    (unsigned __int128)P19 * 10u, (unsigned __int128)P19 * 100u, (unsigned __int128)P19 * 1000u};
+    1000000000000000u, 10000000000000000u, 100000000000000000u, 1000000000000000000u, POW10_19,
+    (unsigned __int128)POW10_19 * 10u, (unsigned __int128)POW10_19 * 100u,
+    (unsigned __int128)POW10_19 * 1000u};
 /* clang-format on */
 
 /* The digits of normal a (mantissa m, a = m 2^-sh) rounded to prec of them, exactly: a 10^j for

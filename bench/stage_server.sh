@@ -4,7 +4,8 @@
 # its peak RSS belongs to that log, against a plain read of the file; REST latency (wrk) of
 # /aggregates, /totals and the session on an idle server and while another log ingests, and of
 # /aggregates paced at 100 requests a second (bench-reqlat) right after its session settled and
-# while another log ingests; and in full mode the server's memory with ten sessions.
+# while another log ingests; the 50 MB log's upload to diagram on a server that has run a while
+# (quick mode: 16 MB); and in full mode the server's memory with ten sessions.
 #   sh bench/stage_server.sh quick|full OUTDIR      (rows on stdout, see bench/README.md)
 set -eu
 . bench/lib.sh
@@ -340,6 +341,44 @@ bench_sessions() {
     rm -rf "$DATA"
 }
 
+# bench_warm LABEL: INPUT uploaded 4 times into one server, each waited for as ingest_once does;
+# the median time of the last 3 (the first warms the server up: its block pool, the ordering's
+# spare buffers, the page cache of its database), as a server that has run a while ingests it
+bench_warm() {
+    stage="serve: upload ingest (warm server)"
+    if ! server_start "$DATA"; then
+        fail "$stage" "$1" "the server did not start: $(tail -c 300 "$OUT/server.log")"
+        return
+    fi
+    times=""
+    i=0
+    while [ "$i" -lt 4 ]; do
+        t0=$(date +%s.%N)
+        id=$("$B/liveprof" upload "$INPUT" --server "$SRV_URL" --token "$SRV_TOKEN" \
+            2> "$OUT/upload.err" | tail -n 1) || true
+        state=""
+        if [ -n "$id" ]; then
+            state=$("$B/bench-waitdone" "$SRV_URL" "/api/sessions/$id" "$SRV_TOKEN" 5 600 \
+                2> "$OUT/waitdone.err") || true
+        fi
+        t1=$(date +%s.%N)
+        if [ "$state" != "done" ]; then
+            fail "$stage" "$1" "upload $((i + 1)) ended '$state': $(tail -c 200 "$OUT/upload.err")"
+            server_stop
+            rm -rf "$DATA"
+            return
+        fi
+        if [ "$i" -gt 0 ]; then times="$times $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')"; fi
+        i=$((i + 1))
+    done
+    server_stop
+    rm -rf "$DATA"
+    # shellcheck disable=SC2046,SC2086 # the sorted times split into $2..$4
+    set -- "$1" $(printf '%s\n' $times | sort -g)
+    row "$stage" "$1" upload_to_diagram "$3" s - - \
+        "one server, the log uploaded 4 times: the median of the last 3 (min $2, max $4) from the start of liveprof upload until the session is done, every diagram complete"
+}
+
 for r in $REALS; do
     if input_real "$r"; then bench_ingest "$r"; fi
 done
@@ -353,6 +392,12 @@ for s in $SIZES; do
     *) fail "serve: upload ingest" "gen-mixed-$s" "$SKIP_WHY" ;;
     esac
 done
+# the size the upload-to-diagram target names (quick mode: a smaller one, to keep the row tried)
+warm=50M
+if [ "$MODE" = quick ]; then warm=16M; fi
+rc=0
+input_gen "gen-mixed-$warm" "$warm" --threads 10000 --labels 100 || rc=$?
+if [ "$rc" = 0 ]; then bench_warm "gen-mixed-$warm"; fi
 bench_latency
 if [ "$MODE" = full ]; then bench_sessions; fi
 exit "$FAILED"

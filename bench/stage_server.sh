@@ -43,9 +43,31 @@ thread_ticks() {
     server_cpu_ticks "$1" | awk '{ print $1 + $2 }'
 }
 
-# ingest_once FILE: a fresh server, `liveprof upload FILE`, then polls until the session is
-# done (bench-waitdone). Sets UP_S (upload returned), DONE_S (session done), HWM_KB, ID; returns 1 on failure
-# with WHY set.
+# upload_wait FILE: `liveprof upload FILE` to the running server, then polls until the session is
+# done (bench-waitdone). Sets ID, STATE, UP_S (upload returned) and DONE_S (session done), both
+# from the start of the upload; returns 1 with WHY set when the upload failed.
+upload_wait() {
+    WHY=""
+    t0=$(date +%s.%N)
+    ID=$("$B/liveprof" upload "$1" --server "$SRV_URL" --token "$SRV_TOKEN" \
+        2> "$OUT/upload.err" | tail -n 1) || true
+    t1=$(date +%s.%N)
+    UP_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
+    if [ -z "$ID" ]; then
+        WHY="upload failed: $(tail -c 300 "$OUT/upload.err")"
+        return 1
+    fi
+    # polled every 5 ms on one keep-alive connection: a curl process per poll would take CPU time
+    # from the ingest it times
+    STATE=$("$B/bench-waitdone" "$SRV_URL" "/api/sessions/$ID" "$SRV_TOKEN" 5 600 \
+        2> "$OUT/waitdone.err") || true
+    [ -n "$STATE" ] || STATE="unknown ($(cat "$OUT/waitdone.err"))"
+    kill -0 "$SRV_PID" 2> /dev/null || STATE="server died"
+    DONE_S=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.4f", b - a }')
+}
+
+# ingest_once FILE: a fresh server, upload_wait FILE. Sets UP_S, DONE_S, HWM_KB, ID and the CPU
+# ticks of the server's threads; returns 1 on failure with WHY set.
 ingest_once() {
     server_start "$DATA" || {
         WHY="the server did not start: $(tail -c 300 "$OUT/server.log")"
@@ -57,22 +79,10 @@ ingest_once() {
     http0=$(thread_ticks liveprof)
     work0=$(thread_ticks lp-worker)
     all0=$(server_cpu_ticks)
-    t0=$(date +%s.%N)
-    ID=$("$B/liveprof" upload "$1" --server "$SRV_URL" --token "$SRV_TOKEN" \
-        2> "$OUT/upload.err" | tail -n 1) || true
-    t1=$(date +%s.%N)
-    if [ -z "$ID" ]; then
-        WHY="upload failed: $(tail -c 300 "$OUT/upload.err")"
+    if ! upload_wait "$1"; then
         server_stop
         return 1
     fi
-    # polled every 5 ms on one keep-alive connection: a curl process per poll would take CPU time
-    # from the ingest it times
-    state=$("$B/bench-waitdone" "$SRV_URL" "/api/sessions/$ID" "$SRV_TOKEN" 5 600 \
-        2> "$OUT/waitdone.err") || true
-    [ -n "$state" ] || state="unknown ($(cat "$OUT/waitdone.err"))"
-    kill -0 "$SRV_PID" 2> /dev/null || state="server died"
-    t2=$(date +%s.%N)
     HWM_KB=$(server_hwm_kb)
     seg=$(server_cpu_ticks lp-segments) # "user system"
     SEG_USER_TICKS=$((${seg% *} - ${seg0% *}))
@@ -82,10 +92,8 @@ ingest_once() {
     ALL_TICKS=$(($(server_cpu_ticks) - all0))
     server_stop
     rm -rf "$DATA"
-    UP_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
-    DONE_S=$(awk -v a="$t0" -v b="$t2" 'BEGIN { printf "%.4f", b - a }')
-    if [ "$state" != "done" ]; then
-        WHY="the session ended $state: $(tail -c 300 "$OUT/server.log")"
+    if [ "$STATE" != "done" ]; then
+        WHY="the session ended $STATE: $(tail -c 300 "$OUT/server.log")"
         return 1
     fi
 }
@@ -353,22 +361,13 @@ bench_warm() {
     times=""
     i=0
     while [ "$i" -lt 4 ]; do
-        t0=$(date +%s.%N)
-        id=$("$B/liveprof" upload "$INPUT" --server "$SRV_URL" --token "$SRV_TOKEN" \
-            2> "$OUT/upload.err" | tail -n 1) || true
-        state=""
-        if [ -n "$id" ]; then
-            state=$("$B/bench-waitdone" "$SRV_URL" "/api/sessions/$id" "$SRV_TOKEN" 5 600 \
-                2> "$OUT/waitdone.err") || true
-        fi
-        t1=$(date +%s.%N)
-        if [ "$state" != "done" ]; then
-            fail "$stage" "$1" "upload $((i + 1)) ended '$state': $(tail -c 200 "$OUT/upload.err")"
+        if ! upload_wait "$INPUT" || [ "$STATE" != "done" ]; then
+            fail "$stage" "$1" "upload $((i + 1)): ${WHY:-the session ended $STATE}"
             server_stop
             rm -rf "$DATA"
             return
         fi
-        if [ "$i" -gt 0 ]; then times="$times $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')"; fi
+        if [ "$i" -gt 0 ]; then times="$times $DONE_S"; fi
         i=$((i + 1))
     done
     server_stop

@@ -5,6 +5,7 @@
 
 #include "err.h"
 #include "resources.h"
+#include "xmalloc.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -123,8 +124,7 @@ int db_prepare(db_t *db, const char *sql, sqlite3_stmt **st)
     }
     int rc = sqlite3_prepare_v3(db->h, sql, -1, free_at ? SQLITE_PREPARE_PERSISTENT : 0, st, NULL);
     if (rc != SQLITE_OK || !free_at) return db_status(rc);
-    char *copy = strdup(sql);
-    if (!copy) return 0; /* not kept: db_finish finalizes it */
+    char *copy = xstrndup(sql, strlen(sql));
     if (free_at->sql) {
         sqlite3_finalize(free_at->st);
         free(free_at->sql);

@@ -38,7 +38,7 @@ typedef struct exact {
     session_t *s;     /* whose `settle_done` and `settle_events` the merge's progress moves */
     uint64_t events;  /* the events of this pass so far */
     registry_t *reg;  /* whose watcher hears of it */
-    uint64_t told_ns; /* when it last did (server_mono_ns) */
+    uint64_t told_ns; /* when it last did (server_mono_ns; 0: not yet) */
 } exact_t;
 
 static int exact_event(void *ctx, const evlog_event_t *ev)
@@ -83,7 +83,8 @@ static void raise_counter(_Atomic uint64_t *c, uint64_t v)
 
 /* The merge's progress: the bytes of the log it has analysed and their events, for the session's
  * bytes_ingested and events while it settles (never back, when the ordering starts over), told
- * to the session's watcher (the WebSocket feeds' State) a few times a second. */
+ * to the session's watcher (the WebSocket feeds' State) at its first step and then a few times a
+ * second. */
 static void exact_progress(void *ctx, int pass, uint64_t done, uint64_t total)
 {
     exact_t *x = ctx;
@@ -92,7 +93,7 @@ static void exact_progress(void *ctx, int pass, uint64_t done, uint64_t total)
     raise_counter(&x->s->settle_events, x->events);
     atomic_store_explicit(&x->s->settle_done, done, memory_order_relaxed);
     uint64_t now = server_mono_ns();
-    if (now - x->told_ns < SETTLE_TELL_NS) return;
+    if (x->told_ns && now - x->told_ns < SETTLE_TELL_NS) return; /* the first step at once */
     x->told_ns = now;
     session_tell_watch(x->reg, x->s);
 }
@@ -163,7 +164,7 @@ static void settle(registry_t *reg, session_t *s)
                  .ao = {.max_memory = server_opts(reg->srv)->aggr_bytes},
                  .s = s,
                  .reg = reg,
-                 .told_ns = server_mono_ns()};
+                 .told_ns = 0};
     /* The aggregates on a thread of their own when the log is worth it (else in this pass): the
      * pass orders and decodes the log once for both. */
     if (!keep_live && start == 0 && src.len >= SETTLE_APART_MIN) {

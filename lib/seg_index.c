@@ -121,77 +121,128 @@ static const uint8_t type_kind[256] = {
     [EVLOG_BLOCK_MARKER] = KIND_BLOCK,
 };
 
-/* Marks thread `tid` in the thread set of time ts. */
-static inline void index_thread(seg_index_t *x, uint64_t ts, uint32_t tid)
+/* The map of the current thread bin, made when first needed. */
+static seg_index_map_t *thread_map(seg_index_t *x)
 {
-    seg_index_seen_t *sn = x->seen;
-    if (!x->thread_map || ts < x->thread_lo || ts >= x->thread_hi) {
-        uint64_t t = ts / x->thread_bin_ns;
-        uint32_t tb = t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
-        x->thread_lo = t * x->thread_bin_ns;
-        x->thread_hi = t < UINT32_MAX ? x->thread_lo + x->thread_bin_ns : UINT64_MAX;
-        map_get(x, SEG_MAP_THREAD, tb, NULL, 0);
-        x->thread_map = u32map_get(&x->ix[SEG_MAP_THREAD], tb) + 1;
-        x->thread_bin = tb;
-        memset(sn->tid_bits, 0, sizeof sn->tid_bits); /* they were of the set left */
+    if (!x->thread_map) {
+        map_get(x, SEG_MAP_THREAD, x->thread_bin, NULL, 0);
+        x->thread_map = u32map_get(&x->ix[SEG_MAP_THREAD], x->thread_bin) + 1;
     }
-    if (tid < SEG_INDEX_TID_BITS) {
-        uint64_t bit = 1ull << (tid & 63);
-        if (sn->tid_bits[tid >> 6] & bit) return;
-        sn->tid_bits[tid >> 6] |= bit;
-    } else {
-        uint64_t seen = (uint64_t)x->thread_map << 32 | tid;
-        uint64_t *slot = &sn->tid[tid & (SEG_INDEX_TID_SEEN - 1)];
-        if (*slot == seen) return;
-        *slot = seen;
-    }
-    mark(&x->maps[x->thread_map - 1], tid);
+    return &x->maps[x->thread_map - 1];
 }
 
-/* Adds one event (its type, time and payload) at stream offset `off`; x->seen is allocated.
- * `back` as for label_mark. */
-static inline __attribute__((always_inline)) void index_one(seg_index_t *x, uint16_t type,
-                                                            uint64_t ts, const uint8_t *payload,
-                                                            uint32_t size, uint64_t off, bool back)
+/* Marks the current type bin in the map of every type below 256 held back for it. */
+static void flush_types(seg_index_t *x)
+{
+    for (unsigned w = 0; w < 4; w++) {
+        for (uint64_t m = x->bin_types[w]; m; m &= m - 1) {
+            unsigned type = w * 64 + (unsigned)__builtin_ctzll(m);
+            if (!x->type_map[type]) {
+                map_get(x, SEG_MAP_TYPE, type, NULL, 0);
+                x->type_map[type] = (uint32_t)x->nmaps;
+            }
+            mark(&x->maps[x->type_map[type] - 1], x->bin);
+        }
+        x->bin_types[w] = 0;
+    }
+}
+
+/* Adds the thread ids held back (those below SEG_INDEX_TID_BITS) to the current thread set. */
+static void flush_threads(seg_index_t *x)
+{
+    seg_index_seen_t *sn = x->seen;
+    for (unsigned s = 0; s < SEG_INDEX_TID_BITS / 4096; s++) {
+        for (uint64_t sm = sn->tid_sum[s]; sm; sm &= sm - 1) {
+            unsigned w = s * 64 + (unsigned)__builtin_ctzll(sm);
+            seg_index_map_t *m = thread_map(x);
+            for (uint64_t bits = sn->tid_bits[w]; bits; bits &= bits - 1)
+                bitmap_add(m->bins, w * 64 + (unsigned)__builtin_ctzll(bits));
+            sn->tid_bits[w] = 0;
+        }
+        sn->tid_sum[s] = 0;
+    }
+}
+
+void seg_index_flush(seg_index_t *x)
+{
+    flush_types(x);
+    if (x->seen) flush_threads(x);
+}
+
+/* Moves the type bin and the thread bin on to hold time ts, marking what the bins left held. */
+static void move_bins(seg_index_t *x, uint64_t ts)
 {
     if (ts < x->bin_lo || ts >= x->bin_hi) {
+        flush_types(x);
         uint64_t b = ts / x->bin_ns;
         x->bin = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
         x->bin_lo = b * x->bin_ns;
         x->bin_hi = b < UINT32_MAX ? x->bin_lo + x->bin_ns : UINT64_MAX;
-        memset(x->bin_types, 0, sizeof x->bin_types);
     }
-    uint32_t bin = x->bin;
+    if (ts < x->thread_lo || ts >= x->thread_hi) {
+        flush_threads(x);
+        uint64_t t = ts / x->thread_bin_ns;
+        x->thread_bin = t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
+        x->thread_lo = t * x->thread_bin_ns;
+        x->thread_hi = t < UINT32_MAX ? x->thread_lo + x->thread_bin_ns : UINT64_MAX;
+        x->thread_map = 0;
+        x->thread_gen++;
+    }
+    x->in_lo = x->bin_lo > x->thread_lo ? x->bin_lo : x->thread_lo;
+    x->in_hi = x->bin_hi < x->thread_hi ? x->bin_hi : x->thread_hi;
+}
+
+/* Adds thread id `tid` of SEG_INDEX_TID_BITS or more to the current thread set at once (below
+ * that, ids are held back as bits). */
+static void big_thread(seg_index_t *x, uint32_t tid)
+{
+    uint64_t seen = (uint64_t)x->thread_gen << 32 | tid;
+    uint64_t *slot = &x->seen->tid[tid & (SEG_INDEX_TID_SEEN - 1)];
+    if (*slot == seen) return;
+    *slot = seen;
+    bitmap_add(thread_map(x)->bins, tid);
+}
+
+/* The label of a user message's payload p[0..size) ("START x" / "STOP x": x), marked in bin. */
+static inline void user_label(seg_index_t *x, const uint8_t *p, uint32_t size, bool back)
+{
+    if (size <= 5) return;
+    if (size > 6 && !memcmp(p, "START ", 6))
+        label_mark(x, p + 6, size - 6, back, x->bin);
+    else if (!memcmp(p, "STOP ", 5))
+        label_mark(x, p + 5, size - 5, back, x->bin);
+}
+
+/* Adds one event (its type, time and payload) at stream offset `off`; x->seen is allocated.
+ * `back` as for label_mark. */
+static void index_one(seg_index_t *x, uint16_t type, uint64_t ts, const uint8_t *payload,
+                      uint32_t size, uint64_t off, bool back)
+{
     unsigned kind = type < 256 ? type_kind[type] : KIND_PLAIN;
     if (kind == KIND_BLOCK) {
         xgrow((void **)&x->points, &x->points_cap, x->npoints + 1, sizeof *x->points);
         x->points[x->npoints++] = (seg_index_point_t){ts, off};
         return;
     }
+    if (ts < x->in_lo || ts >= x->in_hi) move_bins(x, ts);
     if (x->events == 0 || ts < x->first_ts) x->first_ts = ts;
     if (ts > x->last_ts) x->last_ts = ts;
     x->events++;
     if (type >= 256) { /* no fast path, nothing but the type to mark */
-        mark(map_get(x, SEG_MAP_TYPE, type, NULL, 0), bin);
+        mark(map_get(x, SEG_MAP_TYPE, type, NULL, 0), x->bin);
         return;
     }
-    uint64_t bit = 1ull << (type & 63);
-    if (!(x->bin_types[type >> 6] & bit)) { /* the type's first event in this bin */
-        x->bin_types[type >> 6] |= bit;
-        uint32_t m = x->type_map[type];
-        if (!m) {
-            map_get(x, SEG_MAP_TYPE, type, NULL, 0);
-            m = x->type_map[type] = (uint32_t)x->nmaps;
+    x->bin_types[type >> 6] |= 1ull << (type & 63);
+    if (kind == KIND_THREAD && size >= 4) {
+        uint32_t tid = evlog_u32(payload);
+        if (tid < SEG_INDEX_TID_BITS) {
+            x->seen->tid_bits[tid >> 6] |= 1ull << (tid & 63);
+            x->seen->tid_sum[tid >> 12] |= 1ull << (tid >> 6 & 63);
+        } else {
+            big_thread(x, tid);
         }
-        mark(&x->maps[m - 1], bin);
-    }
-    if (kind == KIND_THREAD) {
-        if (size >= 4) index_thread(x, ts, evlog_u32(payload));
-    } else if (kind == KIND_USER && size > 5) { /* "START x" / "STOP x": the label x */
-        if (size > 6 && !memcmp(payload, "START ", 6))
-            label_mark(x, payload + 6, size - 6, back, bin);
-        else if (!memcmp(payload, "STOP ", 5))
-            label_mark(x, payload + 5, size - 5, back, bin);
+    } else if (kind == KIND_USER) {
+        user_label(x, payload, size, back);
     }
 }
 
@@ -224,38 +275,90 @@ long seg_index_event_size(const evlog_types_t *tt, const uint8_t *p, size_t n)
     return event_size(tt, p, n, &head);
 }
 
+/* The walk's table for a type below 256: its whole size when fixed (FAST_VAR: a 16-bit length
+ * follows the header), its kind, and FAST_OK when the fast loop takes it (declared, no block
+ * marker). */
+#define FAST_VAR (1u << 16)
+#define FAST_KIND_SHIFT 17
+#define FAST_OK (1u << 20)
+
+/* The events of p[i..n) the fast loop takes: declared types below 256 but the block marker,
+ * with at least 16 bytes left from their start (so the 4 bytes after any header may be read).
+ * Type bits and thread ids are held back as bits, every event ORs its thread bit (a zero one
+ * unless it names a thread below SEG_INDEX_TID_BITS), so that the mix of event kinds costs no
+ * mispredicted branches. Returns where it stopped: at an event for the careful path, or at one
+ * not whole in p. */
+static size_t walk_fast(seg_index_t *x, const uint32_t *tab, const uint8_t *p, size_t n, size_t i)
+{
+    uint64_t in_lo = x->in_lo, in_hi = x->in_hi, first = x->events ? x->first_ts : UINT64_MAX;
+    uint64_t last = x->last_ts, events = x->events;
+    uint64_t *bits = x->seen->tid_bits, *sum = x->seen->tid_sum;
+    while (n - i >= 16) {
+        const uint8_t *e = p + i;
+        uint16_t type = evlog_u16(e);
+        if (type >= 256) break;
+        uint32_t in = tab[type];
+        if (!(in & FAST_OK)) break;
+        uint32_t var = in >> 16 & 1, head = 10 + 2 * var;
+        /* both sizes read, one kept without a branch: fixed and variable sizes interleave */
+        size_t total = (in & 0xFFFF) + ((12 + (size_t)evlog_u16(e + 10)) & (0 - (size_t)var));
+        if (total > n - i) break;
+        uint64_t ts = evlog_u64(e + 2);
+        if (ts < in_lo || ts >= in_hi) {
+            x->first_ts = first;
+            x->last_ts = last;
+            x->events = events;
+            move_bins(x, ts);
+            in_lo = x->in_lo;
+            in_hi = x->in_hi;
+        }
+        first = ts < first ? ts : first;
+        last = ts > last ? ts : last;
+        events++;
+        x->bin_types[type >> 6] |= 1ull << (type & 63);
+        unsigned kind = in >> FAST_KIND_SHIFT & 3;
+        uint32_t tid = evlog_u32(e + head);
+        uint64_t thr = kind == KIND_THREAD && total - head >= 4;
+        uint64_t small = thr & (tid < SEG_INDEX_TID_BITS);
+        bits[tid >> 6 & (SEG_INDEX_TID_BITS / 64 - 1)] |= small << (tid & 63);
+        sum[tid >> 12 & (SEG_INDEX_TID_BITS / 4096 - 1)] |= small << (tid >> 6 & 63);
+        if (thr > small) big_thread(x, tid);
+        if (kind == KIND_USER) user_label(x, e + head, (uint32_t)(total - head), true);
+        i += total;
+    }
+    if (events) x->first_ts = first;
+    x->last_ts = last;
+    x->events = events;
+    return i;
+}
+
 int seg_index_scan(seg_index_t *x, const evlog_types_t *tt, const uint8_t *p, size_t n,
                    uint64_t off, bool split, size_t *used)
 {
     size_t i = 0;
     int rc = SEG_SCAN_MORE;
     seen_alloc(x);
-    /* the sizes of types below 256 in a table of their own (512 bytes, not 256 KiB, and one
-     * load less per event): 10 + payload for a fixed size, 1 for a variable one, 0 for the rest */
-    uint16_t small[256];
-    for (int t = 0; t < 256; t++) {
+    uint32_t tab[256];
+    for (unsigned t = 0; t < 256; t++) {
         int32_t d = tt->size[t];
-        small[t] = d >= 0 && d <= 65535 - 10 ? (uint16_t)(10 + d) : d == EVLOG_VAR_SIZE;
+        uint32_t ok = type_kind[t] != KIND_BLOCK ? FAST_OK : 0;
+        uint32_t kind = (uint32_t)type_kind[t] << FAST_KIND_SHIFT;
+        tab[t] = d == EVLOG_VAR_SIZE         ? ok | kind | FAST_VAR
+                 : d >= 0 && d <= 65535 - 10 ? ok | kind | (uint32_t)(10 + d)
+                                             : 0;
     }
     for (;;) {
+        i = walk_fast(x, tab, p, n, i);
+        /* the careful path: one event of any kind, near the end or not */
         const uint8_t *e = p + i;
         size_t head = 10, left = n - i;
-        uint16_t type = left >= 2 ? evlog_u16(e) : 0;
-        unsigned k = type < 256 && left >= 12 ? small[type] : 0;
-        long total;
-        if (k > 1) {
-            total = k;
-        } else if (k == 1) {
-            head = 12;
-            total = 12 + (long)evlog_u16(e + 10);
-        } else {
-            total = event_size(tt, e, left, &head);
-            if (total < 0) { /* undeclared, or the end marker: the decoder's business */
-                rc = SEG_SCAN_ODD;
-                break;
-            }
+        long total = event_size(tt, e, left, &head);
+        if (total < 0) { /* undeclared, or the end marker: the decoder's business */
+            rc = SEG_SCAN_ODD;
+            break;
         }
         if (total == 0 || (size_t)total > left) break;
+        uint16_t type = evlog_u16(e);
         size_t size = (size_t)total - head;
         if (type == EVLOG_BLOCK_MARKER) {
             if (size != 14) {
@@ -276,6 +379,7 @@ int seg_index_scan(seg_index_t *x, const evlog_types_t *tt, const uint8_t *p, si
 
 uint8_t *seg_index_encode(seg_index_t *x, size_t *len)
 {
+    seg_index_flush(x);
     size_t n = 56 + 4 + x->npoints * 16 + 4;
     for (size_t i = 0; i < x->nmaps; i++)
         n += 11 + (x->maps[i].name ? strlen(x->maps[i].name) : 0) + bitmap_size(x->maps[i].bins);

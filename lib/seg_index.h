@@ -18,14 +18,16 @@
 #define SEG_INDEX_TID_SEEN 4096   /* larger ids: a repeat cache; a power of two */
 #define SEG_INDEX_LABEL_SEEN 1024 /* a power of two */
 
-/* Repeats skipped before they reach a bitmap, for an index being built (allocated by the first
- * event): the thread ids below SEG_INDEX_TID_BITS already in the current thread set (cleared
- * whenever the walk moves to another thread bin); larger ids as (thread set + 1) << 32 | id by
- * the id's low bits; and labels by a hash of their text: the text's first and last (up to) 8
- * bytes and length — the whole text for labels of up to 16 bytes — with the map number + 1 and
- * the bin marked for it last. */
+/* What an index being built holds back or skips (allocated by the first event): the thread ids
+ * below SEG_INDEX_TID_BITS seen in the current thread bin and not yet added to its set, as bits,
+ * with a bit per nonzero word of them (cleared as they are added, when the walk moves to another
+ * thread bin or the index is flushed); larger ids, added at once, by the id's low bits as
+ * thread_gen << 32 | id, so a repeat in the same thread bin is skipped; and labels by a hash of
+ * their text: the text's first and last (up to) 8 bytes and length — the whole text for labels
+ * of up to 16 bytes — with the map number + 1 and the bin marked for it last. */
 typedef struct seg_index_seen {
     uint64_t tid_bits[SEG_INDEX_TID_BITS / 64];
+    uint64_t tid_sum[SEG_INDEX_TID_BITS / 4096];
     uint64_t tid[SEG_INDEX_TID_SEEN];
     struct {
         uint64_t a, b;
@@ -55,13 +57,15 @@ typedef struct seg_index {
     seg_index_map_t *maps;
     size_t nmaps, maps_cap;
     u32map_t ix[3];         /* per seg_map_kind_t: key -> map number */
-    uint32_t type_map[256]; /* fast path: event types below 256 -> map number + 1 (0: none) */
-    uint32_t thread_map;    /* the thread set of the latest thread bin + 1 (0: none) */
-    uint32_t thread_bin;
-    uint64_t thread_lo, thread_hi; /* its time range */
-    uint64_t bin_lo, bin_hi; /* the time bin of the latest event [lo, hi), to spare divisions */
-    uint32_t bin;
-    uint64_t bin_types[4];  /* the types below 256 marked in that bin so far */
+    uint32_t type_map[256]; /* event types below 256 -> map number + 1 (0: none yet) */
+    uint32_t thread_map;    /* the map of the current thread bin + 1 (0: none yet) */
+    uint32_t thread_bin;    /* the current thread bin, and its time range: */
+    uint64_t thread_lo, thread_hi;
+    uint32_t thread_gen; /* counts the moves to another thread bin */
+    uint32_t bin;        /* the current type bin, and its time range [lo, hi): */
+    uint64_t bin_lo, bin_hi;
+    uint64_t in_lo, in_hi;  /* the times in both (an event outside moves the bins) */
+    uint64_t bin_types[4];  /* the types below 256 seen in the type bin, not yet marked */
     seg_index_seen_t *seen; /* NULL until the first event */
 } seg_index_t;
 
@@ -90,6 +94,9 @@ long seg_index_event_size(const evlog_types_t *tt, const uint8_t *p, size_t n);
  * indexed; returns SEG_SCAN_*. Writer's thread. */
 int seg_index_scan(seg_index_t *x, const evlog_types_t *tt, const uint8_t *p, size_t n,
                    uint64_t off, bool split, size_t *used);
+/* Marks what the index holds back (the types of the current bin, the thread ids of the current
+ * thread set), so its maps are whole; seg_index_encode does it first. Writer's thread. */
+void seg_index_flush(seg_index_t *x);
 /* Encodes the index as an SEG_REC_INDEX payload: returns a malloc'd buffer, *len its size. */
 uint8_t *seg_index_encode(seg_index_t *x, size_t *len);
 /* Decodes an SEG_REC_INDEX payload into a fresh index. Returns 0 or LP_ECORRUPT (then the index

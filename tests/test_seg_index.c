@@ -1,6 +1,6 @@
-/* The footer index's sets against a plain reference: every label's bins and every second's
- * thread set, for labels that share their first and last bytes and thread ids on both sides of
- * the repeat caches' limits, built by the writer's walk and by the decoder's events. */
+/* The footer index's sets against a plain reference: every label's and type's bins and every
+ * second's thread set, for labels that share their first and last bytes and thread ids on both
+ * sides of the repeat caches' limits, built by the writer's walk and by the decoder's events. */
 #include "test.h"
 
 #include "bitmap.h"
@@ -15,7 +15,7 @@
 
 #define NLABELS 48
 #define NTIDS 40
-#define NBINS 64 /* 100 ms label bins: 6.4 s */
+#define NBINS 72 /* 100 ms label bins: 7.2 s */
 
 typedef struct ref {
     char text[NLABELS][48];
@@ -23,7 +23,10 @@ typedef struct ref {
     bool label_bin[NLABELS][NBINS];
     uint32_t tid[NTIDS];
     bool tid_sec[NTIDS][NBINS / 10 + 1];
+    bool type_bin[3][NBINS]; /* of the types in `types` below */
 } ref_t;
+
+static const uint16_t types[3] = {EVLOG_USER_MSG, EVLOG_RUN_THREAD, EVLOG_CREATE_THREAD};
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -59,7 +62,8 @@ static uint8_t *make_log(ref_t *r, size_t *n)
     REQUIRE(evwrite_header(&w, NULL, 0) == 0);
     uint64_t s = 88172645463325252ull;
     for (int b = 0; b < 200; b++) {
-        uint64_t t0 = rnd(&s) % ((NBINS - 2) * 100000000ull); /* events stay below bin NBINS */
+        /* events stay below second 7 (bin 70), which only the last block has */
+        uint64_t t0 = rnd(&s) % ((NBINS - 12) * 100000000ull);
         REQUIRE(evwrite_block_begin(&w, (uint16_t)(b % 3), t0) == 0);
         for (int e = 0; e < 64; e++) {
             uint64_t ts = t0 + rnd(&s) % 150000000ull; /* may cross a bin or a second */
@@ -73,20 +77,32 @@ static uint8_t *make_log(ref_t *r, size_t *n)
                 int m = snprintf(msg, sizeof msg, "%s%s", verb, r->text[l]);
                 REQUIRE(evwrite_msg(&w, EVLOG_USER_MSG, ts, msg, (size_t)m) == 0);
                 r->label_bin[l][ts / 100000000ull] = true;
+                r->type_bin[0][ts / 100000000ull] = true;
                 break;
             }
             case 2: /* names no label */
                 REQUIRE(evwrite_msg(&w, EVLOG_USER_MSG, ts, pick % 2 ? "START " : "STOPx",
                                     5 + pick % 2) == 0);
+                r->type_bin[0][ts / 100000000ull] = true;
                 break;
             default:
                 REQUIRE(evwrite_thread(&w, pick % 2 ? EVLOG_RUN_THREAD : EVLOG_CREATE_THREAD, ts,
                                        r->tid[t]) == 0);
                 r->tid_sec[t][ts / 1000000000ull] = true;
+                r->type_bin[pick % 2 ? 1 : 2][ts / 100000000ull] = true;
             }
         }
         REQUIRE(evwrite_block_end(&w, t0 + 150000000ull) == 0);
     }
+    /* the last block alone in its bin and second: its sets are the ones held back at the end */
+    uint64_t t0 = 7050000000ull;
+    REQUIRE(evwrite_block_begin(&w, 0, t0) == 0);
+    REQUIRE(evwrite_msg(&w, EVLOG_USER_MSG, t0 + 1, "START a", 7) == 0); /* label 0 is "a" */
+    REQUIRE(evwrite_thread(&w, EVLOG_RUN_THREAD, t0 + 2, r->tid[0]) == 0);
+    REQUIRE(evwrite_thread(&w, EVLOG_CREATE_THREAD, t0 + 3, r->tid[NTIDS - 1]) == 0);
+    REQUIRE(evwrite_block_end(&w, t0 + 4) == 0);
+    r->label_bin[0][70] = r->type_bin[0][70] = r->type_bin[1][70] = r->type_bin[2][70] = true;
+    r->tid_sec[0][7] = r->tid_sec[NTIDS - 1][7] = true;
     REQUIRE(evwrite_end(&w) == 0);
     uint8_t *out = evwrite_take(&w, n);
     evwrite_dispose(&w);
@@ -95,6 +111,20 @@ static uint8_t *make_log(ref_t *r, size_t *n)
 
 static void check_sets(const char *how, seg_index_t *x, const ref_t *r)
 {
+    seg_index_flush(x); /* what the index held back */
+    for (int k = 0; k < 3; k++) {
+        const seg_index_map_t *m = seg_index_find(x, SEG_MAP_TYPE, types[k]);
+        uint64_t want = 0;
+        for (int b = 0; b < NBINS; b++) {
+            want += r->type_bin[k][b];
+            if (r->type_bin[k][b])
+                CHECKF(m && bitmap_contains(m->bins, (uint32_t)b), "%s: type %u lacks bin %d", how,
+                       types[k], b);
+        }
+        CHECKF((m ? bitmap_count(m->bins) : 0) == want, "%s: type %u in %llu bins, not %llu", how,
+               types[k], (unsigned long long)(m ? bitmap_count(m->bins) : 0),
+               (unsigned long long)want);
+    }
     size_t labels = 0;
     for (size_t i = 0; i < x->nmaps; i++)
         labels += x->maps[i].kind == SEG_MAP_LABEL;

@@ -52,7 +52,6 @@ typedef struct run {
     uint8_t *owned;       /* bytes read from the file */
     size_t owned_cap, ents_cap;
     entry_t *ents; /* while loaded: its events in time order */
-    uint32_t pos;  /* the next entry to emit */
     uint64_t low;  /* once loaded: the smallest time of its events, emitted or skipped */
     int fetched;   /* read ahead: 0 or LP_EIO */
 } run_t;
@@ -495,7 +494,6 @@ static int load_run(indexer_t *x, const order_source_t *src, fetcher_t *f, run_t
     if (low < x->min_ts) x->min_ts = low;
     if (high > x->max_ts) x->max_ts = high;
     if (!sorted) sort_entries(r->ents, r->count);
-    r->pos = 0;
     return 0;
 }
 
@@ -530,19 +528,31 @@ static inline okey_t key_of(uint64_t ts, uint64_t off)
  * the smallest key, win[i] (1 <= i < k) the winner below inner node i, whose children are the
  * nodes 2i and 2i + 1, the leaves being nodes k .. 2k - 1. Any leaf's key may change; replaying
  * it costs one comparison per level. */
+/* Where a leaf's run stands: its next entry and what an event of it needs, so that the merge
+ * reaches an event from its leaf in one load rather than through the run. */
+typedef struct cursor {
+    const entry_t *e, *end; /* the next entry; the run's entries end */
+    const uint8_t *bytes;   /* the run's bytes */
+    uint64_t start;         /* the run's file offset */
+    int32_t cap;
+} cursor_t;
+
 typedef struct tree {
     size_t k;
     uint32_t *win;
-    okey_t *key; /* per leaf */
-    run_t **run; /* per leaf: its run, NULL when empty (or the sentinel) */
+    okey_t *key;   /* per leaf */
+    run_t **run;   /* per leaf: its run, NULL when empty (or the sentinel) */
+    cursor_t *cur; /* per leaf with a run */
     uint32_t *free_leaves;
     size_t nfree;
 } tree_t;
 
-/* Plays leaf w's (new) key up to the root. */
-static inline void tree_replay(tree_t *t, uint32_t w)
+/* Sets leaf w's key to kw and plays it up to the root; returns the leaf with the smallest key,
+ * that key in *root (so the merge has its next event without reading the tree again). */
+static inline uint32_t tree_play(tree_t *t, uint32_t w, okey_t kw, okey_t *root)
 {
-    okey_t kw = t->key[w], ks = t->key[w ^ 1];
+    t->key[w] = kw;
+    okey_t ks = t->key[w ^ 1];
     uint32_t s = w ^ 1;
     bool take = ks < kw;
     w = take ? s : w;
@@ -557,6 +567,8 @@ static inline void tree_replay(tree_t *t, uint32_t w)
         kw = take ? ks : kw;
         t->win[i >> 1] = w;
     }
+    *root = kw;
+    return w;
 }
 
 /* Builds the tree over k leaves whose keys are set. */
@@ -576,6 +588,7 @@ static void tree_init(tree_t *t, size_t k)
     t->win = xmalloc(k * sizeof *t->win);
     t->key = xmalloc(k * sizeof *t->key);
     t->run = xmalloc(k * sizeof *t->run);
+    t->cur = xmalloc(k * sizeof *t->cur);
     t->free_leaves = xmalloc(k * sizeof *t->free_leaves);
     t->nfree = 0;
     for (size_t i = 0; i < k; i++) {
@@ -591,6 +604,7 @@ static void tree_dispose(tree_t *t)
     free(t->win);
     free(t->key);
     free(t->run);
+    free(t->cur);
     free(t->free_leaves);
 }
 
@@ -601,6 +615,7 @@ static void tree_grow(tree_t *t)
     t->win = xrealloc(t->win, nk * sizeof *t->win);
     t->key = xrealloc(t->key, nk * sizeof *t->key);
     t->run = xrealloc(t->run, nk * sizeof *t->run);
+    t->cur = xrealloc(t->cur, nk * sizeof *t->cur);
     t->free_leaves = xrealloc(t->free_leaves, nk * sizeof *t->free_leaves);
     for (size_t i = k; i < nk; i++) {
         t->key[i] = KEY_NONE;
@@ -642,15 +657,16 @@ static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, voi
     tree_build(&t);
     int rc = 0;
     evlog_event_t ev;
+    uint32_t w = t.win[1]; /* the leaf of the next event, and its key */
+    okey_t kw = t.key[w];
     while (rc == 0) {
-        uint32_t w = t.win[1];
-        if (t.key[w] == KEY_NONE) break; /* every run is done */
+        if (kw == KEY_NONE) break; /* every run is done */
         if (w == SENTINEL) {
             /* The next pending run is due: load it into a leaf of its own. */
             run_t *r = pending[next++];
-            t.key[SENTINEL] =
-                next < n ? key_of(pending[next]->min_ts, pending[next]->start) : KEY_NONE;
-            tree_replay(&t, SENTINEL);
+            w = tree_play(&t, SENTINEL,
+                          next < n ? key_of(pending[next]->min_ts, pending[next]->start) : KEY_NONE,
+                          &kw);
             int lr = load_run(x, src, fetch, r);
             /* A marker-indexed run was claimed to start at its marker's time: when no event of
              * it is earlier, everything emitted so far precedes all of it, so the merge of the
@@ -671,19 +687,19 @@ static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, voi
             if (t.nfree == 0) tree_grow(&t);
             uint32_t leaf = t.free_leaves[--t.nfree];
             t.run[leaf] = r;
-            t.key[leaf] = key_of(r->ents[0].ts, r->start + r->ents[0].off);
-            tree_replay(&t, leaf);
+            t.cur[leaf] = (cursor_t){r->ents, r->ents + r->count, r->bytes, r->start, r->cap};
+            w = tree_play(&t, leaf, key_of(r->ents[0].ts, r->start + r->ents[0].off), &kw);
             continue;
         }
-        run_t *r = t.run[w];
-        const entry_t *e = &r->ents[r->pos];
-        const uint8_t *p = r->bytes + e->off;
+        cursor_t *c = &t.cur[w];
+        const entry_t *e = c->e;
+        const uint8_t *p = c->bytes + e->off;
         uint32_t meta = e->meta;
         bool var = meta & INFO_VAR;
         ev.type = evlog_u16(p);
         ev.ts = e->ts;
-        ev.offset = r->start + e->off;
-        ev.cap = r->cap;
+        ev.offset = c->start + e->off;
+        ev.cap = c->cap;
         ev.size = meta & INFO_SIZE;
         ev.payload = p + (var ? 12 : 10);
         ev.known = false;
@@ -696,16 +712,15 @@ static int merge(indexer_t *x, const order_source_t *src, order_event_fn fn, voi
         } else {
             st->dropped++;
         }
-        if (++r->pos < r->count) {
-            t.key[w] = key_of(e[1].ts, r->start + e[1].off);
-            tree_replay(&t, w);
+        if (++c->e < c->end) {
+            w = tree_play(&t, w, key_of(e[1].ts, c->start + e[1].off), &kw);
             continue;
         }
         /* the run is done */
-        t.key[w] = KEY_NONE;
+        run_t *r = t.run[w];
         t.run[w] = NULL;
         t.free_leaves[t.nfree++] = w;
-        tree_replay(&t, w);
+        w = tree_play(&t, w, KEY_NONE, &kw);
         loaded -= run_cost(r);
         done_bytes += r->end - r->start;
         unload_run(x, r);

@@ -15,7 +15,8 @@ struct blockpool {
     pthread_mutex_t mu;
     uint8_t **free; /* free blocks (a stack), at most keep */
     size_t nfree, keep, mapped;
-    size_t peak; /* the most blocks handed out at once so far */
+    size_t coming; /* of those mapped, the ones blockpool_prefault is still mapping */
+    size_t peak;   /* the most blocks handed out at once so far */
 };
 
 /* A fresh mapping of one block aligned to its size. */
@@ -59,16 +60,18 @@ uint8_t *blockpool_get(blockpool_t *bp)
     pthread_mutex_lock(&bp->mu);
     uint8_t *b = bp->nfree ? bp->free[--bp->nfree] : NULL;
     if (!b) bp->mapped++;
-    if (bp->mapped - bp->nfree > bp->peak) bp->peak = bp->mapped - bp->nfree;
+    size_t out = bp->mapped - bp->nfree - bp->coming;
+    if (out > bp->peak) bp->peak = out;
     pthread_mutex_unlock(&bp->mu);
     return b ? b : block_map();
 }
 
-/* Puts b on the free stack, or unmaps it when `keep` are free already. Returns whether it was
- * kept. */
-static bool shelve(blockpool_t *bp, uint8_t *b)
+/* Puts b (`fresh`: blockpool_prefault's new one) on the free stack, or unmaps it when `keep` are
+ * free already. Returns whether it was kept. */
+static bool shelve(blockpool_t *bp, uint8_t *b, bool fresh)
 {
     pthread_mutex_lock(&bp->mu);
+    if (fresh) bp->coming--;
     bool keep = bp->nfree < bp->keep;
     if (keep)
         bp->free[bp->nfree++] = b;
@@ -81,19 +84,20 @@ static bool shelve(blockpool_t *bp, uint8_t *b)
 
 void blockpool_put(blockpool_t *bp, uint8_t *b)
 {
-    if (b) shelve(bp, b);
+    if (b) shelve(bp, b, false);
 }
 
 void blockpool_prefault(blockpool_t *bp, size_t n)
 {
     pthread_mutex_lock(&bp->mu);
-    /* what the load so far has needed, and a little more: a small load maps little, and a
+    /* what the load so far has needed, and a little more (before any load, the block the first
+     * chunk takes: a fresh block took 0.6-6 ms of the HTTP thread): a small load maps little, and a
      * growing one finds its next blocks mapped (a 1 GB upload's first chunks otherwise faulted
      * fresh blocks in on the HTTP thread, 8-9 ms each); one that has had BLOCKPOOL_BEHIND out
      * at once outruns whoever gives them back, and soon has as many out as it may: all of
      * them at once (growing by AHEAD, a 1 GB upload still found the pool empty at its 17th
      * chunk, while the writer was busy with the 16 before it) */
-    size_t most = bp->peak >= BLOCKPOOL_BEHIND ? n : bp->peak ? bp->peak + BLOCKPOOL_AHEAD : 0;
+    size_t most = bp->peak >= BLOCKPOOL_BEHIND ? n : bp->peak ? bp->peak + BLOCKPOOL_AHEAD : 1;
     if (n > most) n = most;
     pthread_mutex_unlock(&bp->mu);
     if (n > bp->keep) n = bp->keep;
@@ -102,12 +106,15 @@ void blockpool_prefault(blockpool_t *bp, size_t n)
         /* blocks out now come back to the free stack: mapping past n in all would only unmap
          * them again then (and fault a fresh block in for each one) */
         bool more = bp->nfree < n && bp->mapped < n;
-        if (more) bp->mapped++; /* counted now: the block is on its way in */
+        if (more) { /* counted now: the block is on its way in */
+            bp->mapped++;
+            bp->coming++;
+        }
         pthread_mutex_unlock(&bp->mu);
         if (!more) return;
         uint8_t *b = block_map();
         memset(b, 0, BLOCKPOOL_BLOCK); /* the page faults happen here */
-        if (!shelve(bp, b)) return;
+        if (!shelve(bp, b, true)) return;
     }
 }
 

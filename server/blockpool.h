@@ -29,8 +29,9 @@ uint8_t *blockpool_get(blockpool_t *bp);
 void blockpool_put(blockpool_t *bp, uint8_t *b);
 /* Maps and touches fresh blocks until `n` are free or `n` are mapped in all (those handed out
  * come back), at most `keep` and, until BLOCKPOOL_BEHIND blocks were out at once, at most
- * BLOCKPOOL_AHEAD more than the most blocks ever handed out at once (none before any was: a light
- * load keeps little mapped, a growing one finds its next blocks ready), so that the page faults
+ * BLOCKPOOL_AHEAD more than the most blocks ever handed out at once (one before any was: a light
+ * load keeps little mapped, the first upload's first chunk and a growing load find their next
+ * blocks ready), so that the page faults
  * happen on the calling thread rather than in a later blockpool_get; the mapping is done outside
  * the mutex. Any thread; meant for a background one. */
 void blockpool_prefault(blockpool_t *bp, size_t n);

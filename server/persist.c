@@ -319,6 +319,7 @@ static void *persist_main(void *arg)
      * 2 MiB block queued past the pool's spares was a fresh mapping the HTTP thread faulted in:
      * that zeroing took 40 % of the server's CPU while a monitor link ran at 150 MB/s. */
     pthread_setname_np(pthread_self(), "lp-segments");
+    blockpool_prefault(p->pool, POOL_KEEP); /* the first upload's first block */
     uint64_t next_sync = server_mono_ns() / 1000000 + p->o.fsync_ms;
     pthread_mutex_lock(&p->mu);
     for (;;) {

@@ -169,22 +169,26 @@ void seg_index_flush(seg_index_t *x)
     if (x->seen) flush_threads(x);
 }
 
+/* The bin of width `width` holding time ts (saturated at 2^32 - 1), its time range in [*lo, *hi).
+ */
+static uint32_t bin_of(uint64_t ts, uint64_t width, uint64_t *lo, uint64_t *hi)
+{
+    uint64_t b = ts / width;
+    *lo = b * width;
+    *hi = b < UINT32_MAX ? *lo + width : UINT64_MAX;
+    return b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
+}
+
 /* Moves the type bin and the thread bin on to hold time ts, marking what the bins left held. */
 static void move_bins(seg_index_t *x, uint64_t ts)
 {
     if (ts < x->bin_lo || ts >= x->bin_hi) {
         flush_types(x);
-        uint64_t b = ts / x->bin_ns;
-        x->bin = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
-        x->bin_lo = b * x->bin_ns;
-        x->bin_hi = b < UINT32_MAX ? x->bin_lo + x->bin_ns : UINT64_MAX;
+        x->bin = bin_of(ts, x->bin_ns, &x->bin_lo, &x->bin_hi);
     }
     if (ts < x->thread_lo || ts >= x->thread_hi) {
         flush_threads(x);
-        uint64_t t = ts / x->thread_bin_ns;
-        x->thread_bin = t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
-        x->thread_lo = t * x->thread_bin_ns;
-        x->thread_hi = t < UINT32_MAX ? x->thread_lo + x->thread_bin_ns : UINT64_MAX;
+        x->thread_bin = bin_of(ts, x->thread_bin_ns, &x->thread_lo, &x->thread_hi);
         x->thread_map = 0;
         x->thread_gen++;
     }

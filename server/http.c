@@ -303,6 +303,30 @@ static void send_errordoc(http_req_t *r, int status)
               strlen(body));
 }
 
+/* h2o holds a request's whole body in the connection's input buffer, which starts at 8 KiB and
+ * doubles as it fills, copying what it holds each time, and is freed once a request leaves it
+ * empty: an upload chunk of 2 MiB was copied about twice over before the handler saw it (a fifth
+ * of the HTTP thread's time during an upload), into fresh pages. A connection that has brought a
+ * big body gets buffers of this size for its next requests instead: a whole chunk of the
+ * clients' (2 MiB from `liveprof upload`, 4 MiB from the page) with its headers, a few of them
+ * kept for the next requests; only the pages a request fills are ever touched. (Not from the
+ * start: with a big buffer h2o read more of a body it refused with 413 before closing, and the
+ * close then reset the connection before the client had read the answer more often.) Only the
+ * HTTP thread uses it. */
+#define INPUT_BUF ((4u << 20) + (64u << 10))
+#define INPUT_BUFS_KEPT 4
+#define BIG_BODY (256u << 10) /* a body from this size on makes a connection's buffers big */
+static h2o_buffer_prototype_t input_proto = {{INPUT_BUFS_KEPT}, {INPUT_BUF}, NULL};
+
+/* Gives the connection of req big input buffers from its next request on. */
+static void input_big(h2o_req_t *req)
+{
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (!sock || !sock->input) return;
+    input_proto.mmap_settings = h2o_socket_buffer_prototype.mmap_settings; /* the spill files */
+    h2o_buffer_set_prototype(&sock->input, &input_proto);
+}
+
 static int on_api(h2o_handler_t *self, h2o_req_t *req)
 {
     http_server_t *h = ((api_handler_t *)self)->h;
@@ -321,6 +345,7 @@ static int on_api(h2o_handler_t *self, h2o_req_t *req)
                                                     req->path.len - req->query_at - 1);
     r->body = (const uint8_t *)(req->entity.base ? req->entity.base : "");
     r->body_len = req->entity.base ? req->entity.len : 0;
+    if (r->body_len >= BIG_BODY) input_big(req);
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
     if (i >= 0) {
         h2o_iovec_t v = req->headers.entries[i].value;
@@ -382,24 +407,11 @@ static int on_api(h2o_handler_t *self, h2o_req_t *req)
  * the kernel's autotuning: their bytes come no faster than the network brings them. */
 #define LOCAL_RCVBUF (256 << 10)
 
-/* h2o holds a request's whole body in the connection's input buffer, which starts at 8 KiB and
- * doubles as it fills, copying what it holds each time, and is freed once a request leaves it
- * empty: an upload chunk of 2 MiB was copied about twice over before the handler saw it (a fifth
- * of the HTTP thread's time during an upload), into fresh pages. Buffers of this size instead
- * take a whole chunk of the clients' (2 MiB from `liveprof upload`, 4 MiB from the page) with its
- * headers, and a few of them are kept for the next requests; only the pages a request fills are
- * ever touched. Only the HTTP thread uses it. */
-#define INPUT_BUF ((4u << 20) + (64u << 10))
-#define INPUT_BUFS_KEPT 4
-static h2o_buffer_prototype_t input_proto = {{INPUT_BUFS_KEPT}, {INPUT_BUF}, NULL};
-
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err) return;
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
     if (!sock) return;
-    input_proto.mmap_settings = h2o_socket_buffer_prototype.mmap_settings; /* the spill files */
-    h2o_buffer_set_prototype(&sock->input, &input_proto);
     http_server_t *h = listener->data;
     struct sockaddr_storage peer;
     const struct sockaddr_in *in = (const struct sockaddr_in *)&peer;

@@ -169,8 +169,7 @@ void seg_index_flush(seg_index_t *x)
     if (x->seen) flush_threads(x);
 }
 
-/* The bin of width `width` holding time ts (saturated at 2^32 - 1), its time range in [*lo, *hi).
- */
+/* The bin of width `width` holding time ts (saturated at 2^32 - 1); its time range in *lo, *hi. */
 static uint32_t bin_of(uint64_t ts, uint64_t width, uint64_t *lo, uint64_t *hi)
 {
     uint64_t b = ts / width;
@@ -309,9 +308,6 @@ static size_t walk_fast(seg_index_t *x, const uint32_t *tab, const uint8_t *p, s
         if (total > n - i) break;
         uint64_t ts = evlog_u64(e + 2);
         if (ts < in_lo || ts >= in_hi) {
-            x->first_ts = first;
-            x->last_ts = last;
-            x->events = events;
             move_bins(x, ts);
             in_lo = x->in_lo;
             in_hi = x->in_hi;

@@ -31,9 +31,8 @@ void blockpool_put(blockpool_t *bp, uint8_t *b);
  * come back), at most `keep` and, until BLOCKPOOL_BEHIND blocks were out at once, at most
  * BLOCKPOOL_AHEAD more than the most blocks ever handed out at once (one before any was: a light
  * load keeps little mapped, the first upload's first chunk and a growing load find their next
- * blocks ready), so that the page faults
- * happen on the calling thread rather than in a later blockpool_get; the mapping is done outside
- * the mutex. Any thread; meant for a background one. */
+ * blocks ready), so that the page faults happen on the calling thread rather than in a later
+ * blockpool_get; the mapping is done outside the mutex. Any thread; meant for a background one. */
 void blockpool_prefault(blockpool_t *bp, size_t n);
 /* Blocks mapped now (free or handed out), and free ones. Any thread (the pool's mutex). */
 size_t blockpool_mapped(blockpool_t *bp);

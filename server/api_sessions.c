@@ -167,7 +167,8 @@ static void totals_report(registry_t *reg, session_t *s, report_t *out)
 }
 
 /* Sends the totals report as the JSON document or as the text `liveprof analyze` writes. A
- * settled session's document is made once and kept (megabytes for thousands of threads). */
+ * settled session's document is made once and kept (megabytes for thousands of threads), and
+ * sent by reference. */
 static void send_totals(http_req_t *r, bool json)
 {
     session_t *s = api_visible_session(r);
@@ -175,12 +176,13 @@ static void send_totals(http_req_t *r, bool json)
     const char *type = json ? "application/json" : "text/plain; charset=utf-8";
     int k = json ? 0 : 1;
     pthread_mutex_lock(&s->lock);
-    if (s->settled && s->totals_doc[k]) {
-        http_send(r, 200, type, s->totals_doc[k], s->totals_len[k]); /* copies */
-        pthread_mutex_unlock(&s->lock);
+    blob_t *kept = s->settled && s->totals_doc[k] ? blob_ref(s->totals_doc[k]) : NULL;
+    pthread_mutex_unlock(&s->lock);
+    if (kept) { /* sent by reference: no copy of megabytes per request */
+        http_send_blob(r, 200, type, kept);
+        blob_unref(kept);
         return;
     }
-    pthread_mutex_unlock(&s->lock);
     /* acquire: a final state comes after `final` was written (the worker's release) */
     bool final = session_state(s) >= SESSION_DONE;
     report_t rep;
@@ -194,15 +196,13 @@ static void send_totals(http_req_t *r, bool json)
         report_write_totals(&rep, f);
     fclose(f);
     report_dispose(&rep);
-    http_send(r, 200, type, text, len);
+    blob_t *doc = blob_create(text, len);
+    http_send_blob(r, 200, type, doc);
     pthread_mutex_lock(&s->lock);
-    if (final && s->settled && !s->totals_doc[k]) { /* kept: handed over to the session */
-        s->totals_doc[k] = text;
-        s->totals_len[k] = len;
-        text = NULL;
-    }
+    if (final && s->settled && !s->totals_doc[k]) /* kept: handed over to the session */
+        s->totals_doc[k] = blob_ref(doc);
     pthread_mutex_unlock(&s->lock);
-    free(text);
+    blob_unref(doc);
 }
 
 static void get_totals(http_req_t *r)

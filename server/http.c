@@ -109,7 +109,8 @@ void http_add_header(http_req_t *r, const char *name, const char *value)
     h2o_add_header_by_str(&req->pool, &req->res.headers, n, nl, 1, NULL, v, vl);
 }
 
-void http_send(http_req_t *r, int status, const char *content_type, const void *body, size_t len)
+/* The status line and the headers every response has; returns the h2o request. */
+static h2o_req_t *response_head(http_req_t *r, int status, const char *content_type)
 {
     h2o_req_t *req = r->priv;
     req->res.status = status;
@@ -121,8 +122,33 @@ void http_send(http_req_t *r, int status, const char *content_type, const void *
                        strlen(content_type));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-store"));
+    return req;
+}
+
+void http_send(http_req_t *r, int status, const char *content_type, const void *body, size_t len)
+{
+    h2o_req_t *req = response_head(r, status, content_type);
     /* h2o_send_inline copies the body into the request's pool: the caller's stays its own */
     h2o_send_inline(req, len ? body : "", len);
+}
+
+/* The request pool's end: the response's reference to its blob goes. */
+static void blob_dispose(void *p)
+{
+    blob_unref(*(blob_t **)p);
+}
+
+void http_send_blob(http_req_t *r, int status, const char *content_type, blob_t *b)
+{
+    h2o_req_t *req = response_head(r, status, content_type);
+    /* the pool outlives the write of the body: h2o clears it once the response is done */
+    blob_t **held = h2o_mem_alloc_shared(&req->pool, sizeof *held, blob_dispose);
+    *held = blob_ref(b);
+    static h2o_generator_t whole = {NULL, NULL}; /* one piece, nothing to pull or stop */
+    req->res.content_length = blob_len(b);
+    h2o_start_response(req, &whole);
+    h2o_iovec_t body = h2o_iovec_init(blob_bytes(b), blob_len(b));
+    h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
 }
 
 /* A streamed response: h2o calls proceed when it wants the next piece. */

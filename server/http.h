@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "auth.h"
+#include "blob.h"
 
 typedef struct server server_t;
 
@@ -102,6 +103,9 @@ int http_query(const http_req_t *r, const char *name, char *buf, size_t cap);
 void http_add_header(http_req_t *r, const char *name, const char *value);
 /* Sends a response with a body (copied). HTTP thread. */
 void http_send(http_req_t *r, int status, const char *content_type, const void *body, size_t len);
+/* Sends a response whose body is blob b, by reference (no copy): the response holds a reference
+ * of its own until its last byte is written; the caller keeps its own. HTTP thread. */
+void http_send_blob(http_req_t *r, int status, const char *content_type, blob_t *b);
 /* Sends `body` as JSON (takes the reference). HTTP thread. */
 void http_send_json(http_req_t *r, int status, json_t *body);
 /* Sends {"error": error, "detail": detail} with `status` (detail may be NULL). HTTP thread. */

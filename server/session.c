@@ -82,9 +82,8 @@ void session_tell_watch(registry_t *reg, session_t *s)
 void session_forget_totals(session_t *s)
 {
     for (int k = 0; k < 2; k++) {
-        free(s->totals_doc[k]);
+        blob_unref(s->totals_doc[k]); /* a response may still hold it */
         s->totals_doc[k] = NULL;
-        s->totals_len[k] = 0;
     }
 }
 

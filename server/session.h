@@ -47,8 +47,7 @@ struct session {
     /* the totals documents of a settled session (JSON, text), made by the first request that
      * asks: they never change after settling (session_forget_totals drops them when `final` is
      * replaced) */
-    char *totals_doc[2];
-    size_t totals_len[2];
+    blob_t *totals_doc[2];
     snapshot_t *snap; /* restored from a snapshot: totals and coarse series only (raw dropped) */
     char error[256];  /* set before state becomes FAILED */
     /* restored: the error of a session that failed before its input ended (its writes failed,

@@ -142,6 +142,21 @@ static void hand_over(evpipe_t *p)
     b->reset = false;
 }
 
+/* Writes a record's header at d field by field: built on the stack first, its narrow field
+ * stores could not forward to the wide loads that copied it, and that stall was most of the
+ * producer's cost per event. */
+static inline void rec_put(uint8_t *d, uint64_t ts, uint64_t offset, int32_t cap, uint32_t size,
+                           uint16_t type, uint16_t flags, uint32_t tag)
+{
+    memcpy(d + offsetof(rec_t, ts), &ts, sizeof ts);
+    memcpy(d + offsetof(rec_t, offset), &offset, sizeof offset);
+    memcpy(d + offsetof(rec_t, cap), &cap, sizeof cap);
+    memcpy(d + offsetof(rec_t, size), &size, sizeof size);
+    memcpy(d + offsetof(rec_t, type), &type, sizeof type);
+    memcpy(d + offsetof(rec_t, flags), &flags, sizeof flags);
+    memcpy(d + offsetof(rec_t, tag), &tag, sizeof tag);
+}
+
 void evpipe_push_spsc(evpipe_t *p, const evlog_event_t *ev, uint32_t tag, bool bare)
 {
     batch_t *b = p->b[p->cur];
@@ -153,18 +168,8 @@ void evpipe_push_spsc(evpipe_t *p, const evlog_event_t *ev, uint32_t tag, bool b
         hand_over(p);
         b = p->b[p->cur];
     }
-    /* The header's fields go straight into the batch: built on the stack first, its narrow
-     * field stores could not forward to the wide loads that copied it, and that stall was most
-     * of the producer's cost per event. */
     uint8_t *d = b->bytes + b->used;
-    int32_t cap = ev->cap;
-    memcpy(d + offsetof(rec_t, ts), &ev->ts, sizeof ev->ts);
-    memcpy(d + offsetof(rec_t, offset), &ev->offset, sizeof ev->offset);
-    memcpy(d + offsetof(rec_t, cap), &cap, sizeof cap);
-    memcpy(d + offsetof(rec_t, size), &size, sizeof size);
-    memcpy(d + offsetof(rec_t, type), &ev->type, sizeof ev->type);
-    memcpy(d + offsetof(rec_t, flags), &flags, sizeof flags);
-    memcpy(d + offsetof(rec_t, tag), &tag, sizeof tag);
+    rec_put(d, ev->ts, ev->offset, ev->cap, size, ev->type, flags, tag);
     if (!bare && size) memcpy(d + sizeof(rec_t), ev->payload, size);
     b->used += need;
     b->skip_at = NO_SKIP;
@@ -188,10 +193,9 @@ void evpipe_skip_spsc(evpipe_t *p, uint64_t ts)
         hand_over(p);
         b = p->b[p->cur];
     }
-    rec_t r = {.ts = ts, .offset = ts, .cap = EVLOG_NO_CAP, .size = 1, .flags = REC_SKIP};
-    memcpy(b->bytes + b->used, &r, sizeof r);
+    rec_put(b->bytes + b->used, ts, ts, EVLOG_NO_CAP, 1, 0, REC_SKIP, 0);
     b->skip_at = b->used;
-    b->used += sizeof r;
+    b->used += sizeof(rec_t);
 }
 
 void evpipe_reset_spsc(evpipe_t *p)

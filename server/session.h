@@ -46,7 +46,7 @@ struct session {
     bool settled;
     /* the totals documents of a settled session (JSON, text), made by the first request that
      * asks: they never change after settling (session_forget_totals drops them when `final` is
-     * replaced) */
+     * replaced; a response still sending one holds a reference of its own) */
     blob_t *totals_doc[2];
     snapshot_t *snap; /* restored from a snapshot: totals and coarse series only (raw dropped) */
     char error[256];  /* set before state becomes FAILED */

@@ -342,14 +342,15 @@ static void send_errordoc(http_req_t *r, int status)
 #define INPUT_BUF ((4u << 20) + (64u << 10))
 #define INPUT_BUFS_KEPT 4
 #define BIG_BODY (256u << 10) /* a body from this size on makes a connection's buffers big */
-static h2o_buffer_prototype_t input_proto = {{INPUT_BUFS_KEPT}, {INPUT_BUF}, NULL};
+/* (spilling to the files the default prototype spills to: h2o_socket_buffer_mmap_settings) */
+static h2o_buffer_prototype_t input_proto = {
+    {INPUT_BUFS_KEPT}, {INPUT_BUF}, &h2o_socket_buffer_mmap_settings};
 
 /* Gives the connection of req big input buffers from its next request on. */
 static void input_big(h2o_req_t *req)
 {
     h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
     if (!sock || !sock->input) return;
-    input_proto.mmap_settings = h2o_socket_buffer_prototype.mmap_settings; /* the spill files */
     h2o_buffer_set_prototype(&sock->input, &input_proto);
 }
 

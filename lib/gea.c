@@ -6,6 +6,7 @@
 
 #include "arena.h"
 #include "labelkey.h"
+#include "outbuf.h"
 #include "xmalloc.h"
 
 #include <stdio.h>
@@ -430,9 +431,8 @@ static inline running_t *global_thread(gea_t *g, uint32_t tid, bool create)
 
 static void thread_create(gea_t *g, gea_window_t *w, uint32_t tid, uint64_t t)
 {
-    char num[16];
-    int n = snprintf(num, sizeof num, "%u", tid);
-    const gea_label_t *l = cons_label(g, num, (size_t)n, NULL);
+    char num[20];
+    const gea_label_t *l = cons_label(g, num, outbuf_fmt_u64(num, tid), NULL);
     if (w->in_window) {
         gea_thread_t *th = window_thread(w, tid, true);
         th->created = th->finished = t;

@@ -62,6 +62,9 @@ struct session {
     bool live_waiting;     /* the live pass waits for an upload that outruns it */
     uint64_t seen_end;     /* the segments' end when the worker last looked */
     uint64_t seen_grew_ns; /* when that end last grew (CLOCK_MONOTONIC) */
+    /* since the bytes last began to come after a pause: the end and the bytes the live pass had
+     * taken then (how fast they come against how fast it goes) */
+    uint64_t burst_from, burst_taken;
     /* all bytes came at once: no live pass, the worker settles directly (release by the HTTP
      * thread, acquire by the worker) */
     _Atomic bool direct;

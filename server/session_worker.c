@@ -23,8 +23,9 @@
 #define REFILL_MAX (1u << 20)       /* bytes read from the segments into a ring per read */
 #define REFILL_STEPS 4              /* reads per refill */
 #define SETTLE_APART_MIN (1u << 20) /* logs from this size on settle their aggregates apart */
-#define LIVE_LAG_MAX (32u << 20)    /* an upload's live pass waits while this far behind ... */
-#define LIVE_QUIET_NS (250000000u)  /* ... and bytes came within this time */
+#define LIVE_LAG_MAX (32u << 20)    /* an upload's live pass waits while this far behind, */
+#define LIVE_LAG_FAST (4u << 20)    /* or this far while the bytes come twice as fast as it goes, */
+#define LIVE_QUIET_NS (250000000u)  /* and bytes came within this time */
 #define SETTLE_TELL_NS (250000000u) /* a settle's progress told to watchers at most this often */
 
 typedef struct exact {
@@ -245,16 +246,25 @@ static void settle(registry_t *reg, session_t *s)
     persist_close(reg->persist, s->pt); /* the last segment gets its index */
 }
 
-/* True while an upload outruns its live pass: more than LIVE_LAG_MAX bytes written beyond what
- * the pass has taken, and bytes still coming. The pass then waits instead of taking a core from
- * the upload for a view that the exact pass redoes from the first byte once the upload ends;
- * when the bytes pause it catches up, so a slow or interrupted upload is followed as before. A
- * link's live session never waits: its live view is the point of it. */
+/* True while an upload outruns its live pass: bytes still coming, and more than LIVE_LAG_MAX
+ * bytes written beyond what the pass has taken, or more than LIVE_LAG_FAST while they come more
+ * than twice as fast as the pass takes them (an upload from this machine, say: it is over before
+ * a view would matter, and following its first 32 MiB took a core from the writer and from the
+ * settle that replaces the view). The pass then waits instead of taking a core from the upload
+ * for a view that the exact pass redoes from the first byte once the upload ends; when the bytes
+ * pause it catches up, so a slow or interrupted upload is followed as before. Both rates are over
+ * the whole burst, never over one chunk: a chunk lands at once, so a browser's 4 MiB chunks over a
+ * network each seem fast for a moment. A link's live session never waits: its live view is the
+ * point of it. */
 static bool live_waits(registry_t *reg, session_t *s, session_state_t st)
 {
     uint64_t taken = atomic_load_explicit(&s->consumed, memory_order_relaxed);
-    bool wait = st == SESSION_INGESTING && s->seen_end > taken + LIVE_LAG_MAX &&
-                server_mono_ns() - s->seen_grew_ns < LIVE_QUIET_NS;
+    uint64_t lag = s->seen_end > taken ? s->seen_end - taken : 0;
+    uint64_t came = s->seen_end - s->burst_from, went = taken - s->burst_taken;
+    bool fast = lag > LIVE_LAG_FAST && came / 2 > went;
+    uint64_t now = server_mono_ns();
+    bool wait = st == SESSION_INGESTING && (lag > LIVE_LAG_MAX || fast) &&
+                now - s->seen_grew_ns < LIVE_QUIET_NS;
     if (wait && !s->live_waiting)
         atomic_fetch_add_explicit(&server_stats(reg->srv)->live_waits, 1, memory_order_relaxed);
     s->live_waiting = wait;
@@ -275,8 +285,13 @@ static bool refill(session_t *s)
     bool ended = l->ended;
     pthread_mutex_unlock(&l->mu);
     if (end != s->seen_end) {
+        uint64_t now = server_mono_ns();
+        if (!s->seen_end || now - s->seen_grew_ns >= LIVE_QUIET_NS) { /* a burst begins */
+            s->burst_from = end; /* the first bytes seen landed at some time before now */
+            s->burst_taken = atomic_load_explicit(&s->consumed, memory_order_relaxed);
+        }
         s->seen_end = end;
-        s->seen_grew_ns = server_mono_ns();
+        s->seen_grew_ns = now;
     }
     /* acquire: pairs with session_store_whole's release */
     bool direct = atomic_load_explicit(&s->direct, memory_order_acquire);

@@ -1,6 +1,7 @@
 /* Uploads faster than the server: chunks past the segment writer's soft bound are held
  * unanswered (never refused with 503) and go on when it has room, and a live pass the bytes
- * outrun waits for the exact pass, catching up when they pause; every session comes out exact. */
+ * outrun (32 MiB ahead, or 4 MiB coming twice as fast) waits for the exact pass, catching up when
+ * they pause; every session comes out exact. */
 #include "test.h"
 
 #include "evwrite.h"
@@ -139,15 +140,14 @@ static long long live_waits(const srv_t *s)
     return n;
 }
 
-/* An upload that outruns its live pass by more than 32 MiB: the pass waits (counted in
- * /metrics) while bytes keep coming, catches up with every byte once they pause, and the
- * finished session's totals equal those of the same log stored whole. */
-TEST(upload_live_pass_waits_and_catches_up)
+/* Uploads a log of `mib` MiB: its first `head` bytes at once in chunks of `chunk`, then a trickle
+ * until the live pass has waited (counted in /metrics), a pause in which it catches up with every
+ * byte, then the rest; the finished session's totals equal those of the same log stored whole. */
+static void outrun_and_catch_up(size_t mib, size_t head, size_t chunk)
 {
-    if (test_skip_slow()) return;
     size_t n;
-    uint8_t *log = busy_log(80, &n);
-    REQUIRE(log != NULL && n > (64u << 20));
+    uint8_t *log = busy_log(mib, &n);
+    REQUIRE(log != NULL && n > head + (1u << 20));
     srv_t s;
     srv_start(&s, NULL, "");
     CHECK(live_waits(&s) == 0);
@@ -156,7 +156,7 @@ TEST(upload_live_pass_waits_and_catches_up)
     char *up = srv_json_str(r.body, "id"), *sid = srv_json_str(r.body, "session");
     httpc_resp_dispose(&r);
     REQUIRE(up && sid);
-    size_t sent = 0, head = n - (8u << 20), chunk = 8u << 20;
+    size_t sent = 0;
     char path[256];
     while (sent < head) {
         size_t k = head - sent < chunk ? head - sent : chunk;
@@ -211,6 +211,21 @@ TEST(upload_live_pass_waits_and_catches_up)
     free(up);
     free(sid);
     free(log);
+}
+
+/* An upload that outruns its live pass by more than 32 MiB, in 8 MiB chunks. */
+TEST(upload_live_pass_waits_and_catches_up)
+{
+    if (test_skip_slow()) return;
+    outrun_and_catch_up(80, (80u - 8u) << 20, 8u << 20);
+}
+
+/* An upload from this machine, in the command line's 2 MiB chunks, that never gets 32 MiB ahead
+ * (20 MiB, then a trickle): its bytes come more than twice as fast as the pass goes, so the pass
+ * waits once 4 MiB behind. */
+TEST(upload_live_pass_waits_for_a_fast_upload)
+{
+    outrun_and_catch_up(28, 20u << 20, 2u << 20);
 }
 
 /* Takes the WebSocket messages that have come; for each State, its state into st and its bytes

@@ -5,6 +5,7 @@
 #include "aggr_state.h"
 
 #include "gea.h"
+#include "outbuf.h"
 #include "xmalloc.h"
 
 #include <stdio.h>
@@ -143,9 +144,9 @@ static uint32_t thread_row(aggr_t *a, uint32_t tid, uint64_t t, bool *created)
     uint32_t v = tidmap_get(&a->tids, tid);
     if (created) *created = v == U32MAP_NONE;
     if (v != U32MAP_NONE) return v;
-    char num[16];
-    int n = snprintf(num, sizeof num, "%u", tid);
-    v = add_row(a, AS_THREADS, num, (size_t)n, tid, 0, AK_THREAD);
+    char num[20];
+    size_t n = outbuf_fmt_u64(num, tid);
+    v = add_row(a, AS_THREADS, num, n, tid, 0, AK_THREAD);
     arow_t *r = &a->s[AS_THREADS].rows[v];
     r->lab_len = (uint32_t)n;
     r->life_from = r->life_to = t;
@@ -160,10 +161,10 @@ static void thread_create(aggr_t *a, uint32_t tid, uint64_t t)
     uint32_t v = thread_row(a, tid, t, &created); /* first: it may move the rows */
     arow_t *r = &a->s[AS_THREADS].rows[v];
     if (created) return;
-    char num[16];
-    int n = snprintf(num, sizeof num, "%u", tid);
+    char num[20];
+    size_t n = outbuf_fmt_u64(num, tid);
     free(r->name);
-    r->name = xstrndup(num, (size_t)n);
+    r->name = xstrndup(num, n);
     r->name_len = r->lab_len = (uint32_t)n;
     r->life_from = r->life_to = t;
     r->finished = false;

@@ -66,6 +66,24 @@ upload_wait() {
     DONE_S=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.4f", b - a }')
 }
 
+# cpu_stat: "STEAL TOTAL" clock ticks of the whole machine so far (/proc/stat), all cores
+cpu_stat() {
+    awk '$1 == "cpu" { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat
+}
+
+# speed_row WHEN: how fast this machine's cores are now, for comparing runs made at different
+# times: the decoder's CPU time per event over gen-mixed-16M in memory (the best of 5 runs). A
+# virtual machine's cores run slower at some hours (on one day the same build's 1 GB ingest
+# took 7.4 CPU-s at noon and 9.4 the next day); the rows of a slow hour say so here.
+speed_row() {
+    input_gen gen-mixed-16M 16M --threads 10000 --labels 100 > /dev/null 2>&1 || return 0
+    out=$("$B/bench-decode" "$INPUT" --repeat 5 2> /dev/null) || return 0
+    ns=$(awk -v c="$(kv cpu_min_s "$out")" -v e="$(kv events "$out")" \
+        'BEGIN { if (e > 0) printf "%.2f", c * 1e9 / e; else print "-" }')
+    row "serve: machine speed" gen-mixed-16M "decode_ns_per_event_$1" "$ns" ns - - \
+        "the decoder's CPU time per event, best of 5, $1 this stage's runs: the machine's speed at the time (lower is faster)"
+}
+
 # ingest_once FILE: a fresh server, upload_wait FILE. Sets UP_S, DONE_S, HWM_KB, ID and the CPU
 # ticks of the server's threads; returns 1 on failure with WHY set.
 ingest_once() {
@@ -79,6 +97,7 @@ ingest_once() {
     http0=$(thread_ticks liveprof)
     work0=$(thread_ticks lp-worker)
     all0=$(server_cpu_ticks)
+    stat0=$(cpu_stat)
     if ! upload_wait "$1"; then
         server_stop
         return 1
@@ -90,6 +109,9 @@ ingest_once() {
     HTTP_TICKS=$(($(thread_ticks liveprof) - http0)) # the main thread runs the HTTP loop
     WORKER_TICKS=$(($(thread_ticks lp-worker) - work0))
     ALL_TICKS=$(($(server_cpu_ticks) - all0))
+    stat1=$(cpu_stat)
+    STEAL_TICKS=$((${stat1% *} - ${stat0% *}))
+    MACHINE_TICKS=$((${stat1#* } - ${stat0#* }))
     server_stop
     rm -rf "$DATA"
     if [ "$STATE" != "done" ]; then
@@ -127,6 +149,8 @@ bench_ingest() {
     http_ticks=0
     worker_ticks=0
     all_ticks=0
+    steal_ticks=0
+    machine_ticks=0
     hwm=0
     i=0
     while [ "$i" -lt "$runs" ]; do
@@ -141,6 +165,8 @@ bench_ingest() {
         http_ticks=$((http_ticks + HTTP_TICKS))
         worker_ticks=$((worker_ticks + WORKER_TICKS))
         all_ticks=$((all_ticks + ALL_TICKS))
+        steal_ticks=$((steal_ticks + STEAL_TICKS))
+        machine_ticks=$((machine_ticks + MACHINE_TICKS))
         if [ "$HWM_KB" -gt "$hwm" ]; then hwm=$HWM_KB; fi
         i=$((i + 1))
     done
@@ -184,6 +210,9 @@ bench_ingest() {
                 "$(awk -v t="${part#*:}" -v hz="$hz" -v b="$bytes" -v r="$runs" 'BEGIN { printf "%.2f", t / hz / (b * r / 1e9) }')" \
                 CPU-s - - "the part of cpu_per_gb spent by the server's ${part%%:*} thread(s), over $runs run(s)"
         done
+        row "$stage" "$label" steal_share \
+            "$(awk -v s="$steal_ticks" -v a="$machine_ticks" 'BEGIN { if (a > 0) printf "%.1f", 100 * s / a; else print "-" }')" % - - \
+            "the share of the machine's CPU time its host took (steal, /proc/stat) while the ingests ran, summed over $runs run(s): time the server's threads were ready but did not run"
         row "$stage" "$label" cpu_bound \
             "$(awk -v c="$cpu_s" -v b="$bytes" -v r="$runs" -v n="$(nproc)" 'BEGIN { printf "%.1f", n * b * r / 1e6 / c }')" \
             MB/s - - "the most this CPU cost allows on $(nproc) core(s) (cores x bytes / CPU time), were every core busy all along"
@@ -378,6 +407,7 @@ bench_warm() {
         "one server, the log uploaded 4 times: the median of the last 3 (min $2, max $4) from the start of liveprof upload until the session is done, every diagram complete"
 }
 
+speed_row before
 for r in $REALS; do
     if input_real "$r"; then bench_ingest "$r"; fi
 done
@@ -399,4 +429,5 @@ input_gen "gen-mixed-$warm" "$warm" --threads 10000 --labels 100 || rc=$?
 if [ "$rc" = 0 ]; then bench_warm "gen-mixed-$warm"; fi
 bench_latency
 if [ "$MODE" = full ]; then bench_sessions; fi
+speed_row after
 exit "$FAILED"

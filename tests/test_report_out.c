@@ -368,6 +368,39 @@ TEST(report_timed_txt_widths_count_characters)
     report_dispose(&r);
 }
 
+/* The totals table: titles padded by characters (not bytes), numbers right-aligned in columns
+ * as wide as their widest entry, three spaces between columns, sections on lines of their own
+ * after a blank one; a title longer than any line made before still fits. */
+TEST(report_totals_txt_columns_count_characters)
+{
+    report_t r = {0};
+    add_row(&r, REPORT_SECTION, "USER EVENTS", 0, 0, 0, 0, NULL, NULL);
+    add_row(&r, REPORT_USER, "\xc3\xa9\xe6\x97\xa5\xe6\x9c\xac", 1500000000, 0, 0, 0, NULL, NULL);
+    add_row(&r, REPORT_USER, "a", 7, 0, 0, 0, NULL, NULL);
+    add_row(&r, REPORT_SECTION, "THREAD EVENTS", 0, 0, 0, 0, NULL, NULL);
+    char long_title[300];
+    memset(long_title, 'x', sizeof long_title - 1);
+    long_title[sizeof long_title - 1] = 0;
+    add_row(&r, REPORT_THREAD, long_title, 123456789012, 0, 0, 0, NULL, NULL);
+    char *txt = NULL;
+    size_t len = 0;
+    int rc;
+    CAPTURE(txt, len, rc, report_write_totals(&r, f));
+    CHECK(rc == 0);
+    char want[2048];
+    snprintf(want, sizeof want,
+             "\nUSER EVENTS\n"
+             "\xc3\xa9\xe6\x97\xa5\xe6\x9c\xac%296s   %14s   %8s\n"
+             "a%298s   %14s   %8s\n"
+             "\nTHREAD EVENTS\n"
+             "%s   %14s   %8s\n",
+             "", "1500000000ns", "1.500s", "", "7ns", "0.000s", long_title, "123456789012ns",
+             "123.457s");
+    CHECKF(len == strlen(want) && strcmp(txt, want) == 0, "got:\n%s", txt);
+    free(txt);
+    report_dispose(&r);
+}
+
 static const char small_json[] =
     "{\"startup_ns\":1000,\"end_ns\":2000,\"bucket_ns\":100,\"buckets\":10,\"rows\":["
     "{\"kind\":\"gc\",\"name\":\"GC\",\"total_ns\":250,\"cells\":[[2,0.5],[3,1]]},"

@@ -262,9 +262,8 @@ static bool live_waits(registry_t *reg, session_t *s, session_state_t st)
     uint64_t lag = s->seen_end > taken ? s->seen_end - taken : 0;
     uint64_t came = s->seen_end - s->burst_from, went = taken - s->burst_taken;
     bool fast = lag > LIVE_LAG_FAST && came / 2 > went;
-    uint64_t now = server_mono_ns();
     bool wait = st == SESSION_INGESTING && (lag > LIVE_LAG_MAX || fast) &&
-                now - s->seen_grew_ns < LIVE_QUIET_NS;
+                server_mono_ns() - s->seen_grew_ns < LIVE_QUIET_NS;
     if (wait && !s->live_waiting)
         atomic_fetch_add_explicit(&server_stats(reg->srv)->live_waits, 1, memory_order_relaxed);
     s->live_waiting = wait;

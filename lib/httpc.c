@@ -11,6 +11,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -329,6 +331,33 @@ typedef struct body {
     size_t len;
 } body_t;
 
+/* sendfile without SIGPIPE: sendfile has no MSG_NOSIGNAL, and a server that answers and closes
+ * before taking the whole body (413) would otherwise end the process, whatever its handler. The
+ * signal is blocked in this thread for the call, and one it raised is taken back before the old
+ * mask returns (unless one was pending already, which is then left as it was). Same returns
+ * and errno as sendfile. */
+static ssize_t sendfile_nosignal(int out, int in, off_t *at, size_t n)
+{
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    sigpending(&pending);
+    bool was_pending = sigismember(&pending, SIGPIPE);
+    ssize_t w = sendfile(out, in, at, n);
+    int e = errno;
+    /* (a call that sent some bytes before the reset returns their count, and raised it too) */
+    sigpending(&pending);
+    if (!was_pending && sigismember(&pending, SIGPIPE)) {
+        const struct timespec now = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &now) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return w;
+}
+
 /* Sends up to n bytes of the file body from byte `done` on with sendfile: the kernel takes them
  * from the page cache into the socket (no copy into a buffer here and out again). Returns the
  * bytes sent, -1 with errno for the socket's errors (as send's), or -2 when the file ended early
@@ -336,7 +365,7 @@ typedef struct body {
 static ssize_t send_file_part(httpc_t *h, const body_t *b, size_t done, size_t n)
 {
     off_t at = (off_t)(b->off + done);
-    ssize_t w = sendfile(h->fd, b->fd, &at, n);
+    ssize_t w = sendfile_nosignal(h->fd, b->fd, &at, n);
     if (w > 0) return w;
     if (w == 0) {
         fail(h, LP_EIO, "the file ended %zu bytes before the body", b->len - done);

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -601,6 +602,49 @@ TEST(httpc_early_response)
     httpc_resp_dispose(&r);
     canned_end(&s, h);
     free(body);
+}
+
+/* A rude server, as the server's HTTP library is: it takes 4 MiB of the body, answers 413 and
+ * closes with the rest unread. */
+static bool rude_413(tsrv_t *s, int fd, treq_t *r)
+{
+    (void)r;
+    static char sink[1 << 16];
+    for (size_t got = 0; got < (4u << 20);) {
+        ssize_t k = srecv(s, fd, sink, sizeof sink);
+        if (k <= 0) return false;
+        got += (size_t)k;
+    }
+    static const char resp[] = "HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n"
+                               "Content-Length: 8\r\n\r\ntoo big\n";
+    sput(fd, resp, sizeof resp - 1);
+    return false;
+}
+
+/* The answer of a server that closes with the body unread: the reset breaks the file body's
+ * sendfile, and the client still returns the answer that came before it, with SIGPIPE at its
+ * default (a broken sendfile would end the process). */
+TEST(httpc_early_response_file_body_reset)
+{
+    struct sigaction dfl = {.sa_handler = SIG_DFL}, old;
+    sigemptyset(&dfl.sa_mask);
+    REQUIRE(sigaction(SIGPIPE, &dfl, &old) == 0);
+    tsrv_t s = {.head_only = true};
+    peer_start(&s, rude_413, false);
+    httpc_t *h = client_for(&s, "127.0.0.1", "");
+    size_t n = 64u << 20;
+    uint8_t *data = calloc(1, n);
+    int fd = tu_temp_file("big.bin", data, n);
+    free(data);
+    for (int i = 0; i < 30; i++) {
+        httpc_resp_t r;
+        CHECKF(httpc_request_file(h, "PUT", "/big", NULL, fd, 0, n, &r) == 0, "%s", httpc_error(h));
+        CHECK(r.status == 413 && r.close && r.body && !strcmp(r.body, "too big\n"));
+        httpc_resp_dispose(&r);
+    }
+    close(fd);
+    canned_end(&s, h);
+    sigaction(SIGPIPE, &old, NULL);
 }
 
 /* ---- `liveprof upload` against an in-test upload server ------------------------------------- */

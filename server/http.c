@@ -5,6 +5,7 @@
 #include "http.h"
 
 #include "err.h"
+#include "http_linger.h"
 #include "httpreq.h"
 #include "server.h"
 #include "xmalloc.h"
@@ -43,6 +44,7 @@ struct http_server {
     size_t ntables;
     h2o_multithread_queue_t *queue;
     timer_t_ *timers;
+    http_linger_t *linger;
 };
 
 typedef struct api_handler {
@@ -312,8 +314,12 @@ static char *pool_str(h2o_mem_pool_t *pool, const char *s, size_t n)
  * our JSON errors: h2o's errordoc filter re-requests them here as GET ERRORS_PATH<status>. */
 #define ERRORS_PATH "/api/errors/"
 
-static void send_errordoc(http_req_t *r, int status)
+static void send_errordoc(http_server_t *h, http_req_t *r, int status)
 {
+    /* h2o closes the connection after this answer, with the refused body still coming */
+    h2o_req_t *req = r->priv;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (!req->http1_is_persistent && sock) http_linger_arm(h->linger, sock);
     /* The filter drops the length; a close-delimited body could be lost to the reset that
      * closing with the unread request body causes, so the length goes in as a header. */
     static const char body413[] =
@@ -385,7 +391,7 @@ static int on_api(h2o_handler_t *self, h2o_req_t *req)
     peer[pl == SIZE_MAX ? 0 : pl] = 0;
     r->peer = peer;
     if (!strncmp(r->path, ERRORS_PATH, sizeof ERRORS_PATH - 1)) {
-        send_errordoc(r, atoi(r->path + sizeof ERRORS_PATH - 1));
+        send_errordoc(h, r, atoi(r->path + sizeof ERRORS_PATH - 1));
         return 0;
     }
     bool path_known = false;
@@ -519,6 +525,7 @@ http_server_t *http_create(server_t *srv, const char *host, int port, const char
     h->listener->data = h;
     h2o_socket_read_start(h->listener, on_accept);
     h->queue = h2o_multithread_create_queue(h->ctx.loop);
+    h->linger = http_linger_create(h->ctx.loop);
     return h;
 }
 
@@ -725,6 +732,7 @@ void http_destroy(http_server_t *h)
         h2o_timeout_dispose(h->ctx.loop, &t->timeout);
         free(t);
     }
+    http_linger_destroy(h->linger);
     /* The h2o context and configuration are left to the process's exit: connections that
      * clients keep alive still hold timeouts in them, and h2o asserts on disposing those. */
     free(h);

@@ -251,6 +251,41 @@ TEST(server_privacy_between_users)
     CHECK(srv_stop(&s) == 0);
 }
 
+/* A body over --max-body on a connection that brought a big body before (the HTTP library then
+ * reads ahead of the refused body): the 413 and its JSON still arrive, every time, and the
+ * server takes the next connections as before. */
+TEST(server_413_reaches_a_busy_connection)
+{
+    srv_t s;
+    srv_start(&s, NULL, "--max-body 3M");
+    char err[128], auth[256];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", s.admin);
+    const char *hdrs[] = {auth, "Content-Type: application/octet-stream", NULL};
+    httpc_t *h = httpc_create(s.url, err, sizeof err);
+    REQUIRE(h);
+    size_t small = 2u << 20, big = 8u << 20;
+    uint8_t *body = calloc(1, big);
+    int got413 = 0;
+    for (int i = 0; i < 10; i++) {
+        httpc_resp_t r;
+        /* 2 MiB to an upload that does not exist: read whole, answered 404 */
+        CHECKF(httpc_request(h, "PUT", "/api/uploads/nope?offset=0", hdrs, body, small, &r) == 0,
+               "%s", httpc_error(h));
+        CHECK(r.status == 404);
+        httpc_resp_dispose(&r);
+        int rc = httpc_request(h, "POST", "/api/sessions", hdrs, body, big, &r);
+        CHECKF(rc == 0, "attempt %d: %s", i, httpc_error(h));
+        if (rc) continue;
+        got413 += r.status == 413 && r.body && strstr(r.body, "\"payload_too_large\"");
+        httpc_resp_dispose(&r);
+    }
+    CHECK(got413 == 10);
+    httpc_destroy(h);
+    free(body);
+    CHECK(get_status(&s, "/api/sessions", s.admin) == 200);
+    CHECK(srv_stop(&s) == 0);
+}
+
 TEST(server_bad_requests)
 {
     srv_t s;

@@ -185,6 +185,7 @@ typedef struct pass {
     /* the events go through this pipe to the analysis on a thread of its own, so that ordering
      * and analysis run on two cores (NULL: analysed on the ordering's thread) */
     evpipe_t *pipe;
+    bool no_header; /* the pass failed before a whole eventlog header */
 } pass_t;
 
 /* The orderer found that the log's blocks were not in time order after all and starts over:
@@ -285,6 +286,9 @@ static int run_pass(const order_source_t *src, pass_t *p, bool report)
     else if (rc < 0 && report)
         fprintf(stderr, "error: %s at byte %llu\n", evlog_error_text(&d),
                 (unsigned long long)evlog_error_offset(&d));
+    /* (on success the fast path may have read the header with a decoder of its own; a failure
+     * before any header always ends the exact path, which uses d) */
+    p->no_header = rc < 0 && rc != LP_EIO && evlog_headers(&d) == 0;
     evlog_dispose(&d);
     return rc;
 }
@@ -420,6 +424,14 @@ int cli_analyze(int argc, char **argv)
                  .progress = tty,
                  .skip_windows = need_timed && o.window};
     int derr = run_pass(&src, &p1, true);
+    if (p1.no_header) { /* not an eventlog at all: reports of nothing would only mislead */
+        fprintf(stderr, "error: %s holds no whole eventlog header: no report written\n", o.input);
+        gea_destroy(p1.g);
+        close(src.fd);
+        script_destroy(s_totals);
+        script_destroy(s_timed);
+        return 1;
+    }
     if (p1.skip_windows && (p1.dropped || !gea_bounds_exact(p1.g))) {
         /* a window's first time is needed, or a malformed event may have been one: the events
          * skipped go in again, in both passes */

@@ -238,6 +238,38 @@ TEST(analyze_totals_scale_20m_b100)
     scale_20m("b100", "--totals -b 100");
 }
 
+/* A file that is no eventlog at all (text, empty): exit 1 with the decoder's error and no report
+ * written, rather than reports of an empty run. */
+TEST(analyze_no_header_writes_no_report)
+{
+    const char *cases[][2] = {{"notes.txt", "just some text, no eventlog\n"},
+                              {"empty.eventlog", ""}};
+    for (int i = 0; i < 2; i++) {
+        char in[1024], out[1024], base[64];
+        snprintf(in, sizeof in, "%s/%s", tu_tmpdir(), cases[i][0]);
+        FILE *f = fopen(in, "w");
+        REQUIRE(f);
+        fputs(cases[i][1], f);
+        fclose(f);
+        CHECK(run_analyze_at(in, "") == 1);
+        snprintf(base, sizeof base, "%.*s", (int)(strchr(cases[i][0], '.') - cases[i][0]),
+                 cases[i][0]);
+        const char *kinds[] = {"totals.txt", "timed.svg", "timed.txt"};
+        for (int k = 0; k < 3; k++) {
+            snprintf(out, sizeof out, "%s/%s.%s", tu_tmpdir(), base, kinds[k]);
+            CHECKF(access(out, F_OK) != 0, "%s written", out);
+        }
+        snprintf(out, sizeof out, "%s/stderr.txt", tu_tmpdir());
+        size_t n;
+        char *err = (char *)tu_read_file(out, &n);
+        REQUIRE(err);
+        CHECKF(strstr(err, "error: header begin marker not found at byte 0\n") &&
+                   strstr(err, "holds no whole eventlog header: no report written\n"),
+               "stderr: %s", err);
+        free(err);
+    }
+}
+
 /* The leech captures: the old tool fails on the raw file ("Header begin marker not found") and
  * crashes on the trimmed one ("_startup not set") after writing its totals. We must finish,
  * with the trimmed log's totals, and warn about the skipped bytes. */

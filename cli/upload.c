@@ -24,6 +24,7 @@
 #define MAX_CHUNK (1u << 30)
 #define MAX_FAILURES 8 /* transient failures in a row before giving up (about 30 s of backoff) */
 #define MAX_STALLS 8   /* answers in a row that do not move the upload forward */
+#define MIN_CHUNK (64u << 10) /* a 413 halves the chunk down to this, then is an error */
 #define ID_MAX 256
 
 typedef struct upload {
@@ -384,6 +385,16 @@ static int send_all(upload_t *u)
         if (k == REQ_FATAL) return 1;
         if (k == REQ_RETRY) {
             if (fetch_offset(u)) return 1;
+            continue;
+        }
+        if (r.status == 413 && n > MIN_CHUNK) { /* the server's --max-body is smaller */
+            u->chunk = n / 2 > MIN_CHUNK ? n / 2 : MIN_CHUNK;
+            clear_line(u);
+            fprintf(stderr,
+                    "upload: the server refused %zu bytes in one request (413); sending %llu "
+                    "at a time\n",
+                    n, (unsigned long long)u->chunk);
+            httpc_resp_dispose(&r);
             continue;
         }
         json_t *js = body_json(&r);

@@ -42,7 +42,8 @@ typedef struct up {
     size_t len, put_bytes;
     bool finished;
     int puts, gets, creates, polls, ingesting, create_status;
-    int fault[64]; /* by PUT number, from 1 */
+    int fault[64];   /* by PUT number, from 1 */
+    size_t max_body; /* PUT bodies over this get 413 (0: no limit) */
     const char *final_state;
     char create_target[512], put_head[8192];
 } up_t;
@@ -666,6 +667,7 @@ static bool upload_put(up_t *u, int fd, treq_t *r)
     int f = ++u->puts < 64 ? u->fault[u->puts] : F_NONE;
     size_t off = strtoull(r->target + 25, NULL, 10);
     if (u->puts == 1) snprintf(u->put_head, sizeof u->put_head, "%s", r->head);
+    if (u->max_body && r->len > u->max_body) f = F_413;
     if (f == F_503 || f == F_413) {
         reply(fd, f == F_503 ? 503 : 413, "{\"error\":\"no\",\"detail\":\"injected\"}");
         return true;
@@ -858,6 +860,34 @@ TEST(upload_errors)
     upload_with(&s, empty, "");
     CHECKF(run.rc == 0 && !strcmp(run.out, "sess-42\n"), "exit %d: %s", run.rc, run.err);
     CHECK(s.up.finished && s.up.puts == 0);
+}
+
+/* A server whose --max-body is below the chunk: the upload halves its chunk at each 413, down to
+ * 64 KiB, saying so, and finishes; below 64 KiB the 413 is the error it was. */
+TEST(upload_halves_its_chunk_on_413)
+{
+    char path[512];
+    size_t n = 300 << 10;
+    uint8_t *want = make_file("h.eventlog", n, path, sizeof path);
+    tsrv_t s = {.up = {.max_body = 100 << 10}};
+    upload_with(&s, path, "");
+    CHECKF(run.rc == 0 && !strcmp(run.out, "sess-42\n"), "exit %d: %s", run.rc, run.err);
+    CHECKF(strstr(run.err, "the server refused 307200 bytes in one request (413); sending 153600 "
+                           "at a time\n") &&
+               strstr(run.err, "refused 153600 bytes in one request (413); sending 76800 at a "
+                               "time\n"),
+           "%s", run.err);
+    CHECKF(s.up.len == n && memcmp(s.up.data, want, n) == 0, "received %zu bytes", s.up.len);
+    CHECK(s.up.finished && s.up.puts == 2 + 4); /* two refused, then 4 chunks of 75 KiB */
+    free(s.up.data);
+    tsrv_t t = {.up = {.max_body = 10 << 10}};
+    upload_with(&t, path, "");
+    CHECKF(run.rc == 1 && strstr(run.err, "sending 65536 at a time\n") &&
+               strstr(run.err, "the server refused the request as too large (413)"),
+           "exit %d: %s", run.rc, run.err);
+    CHECK(!t.up.finished && t.up.len == 0);
+    free(t.up.data);
+    free(want);
 }
 
 /* On a terminal (script(1) provides one) the progress bar is drawn and ends at 100%. */

@@ -34,11 +34,19 @@ static void require_browser_kit(void)
         test_abort();
 }
 
-/* Starts the server on the built front end with a known WebSocket port. */
+/* Starts the server on the built front end (with more flags, may be "") with a known WebSocket
+ * port. */
+static void start_with(srv_t *s, char *ws_url, size_t cap, const char *flags)
+{
+    char all[256];
+    snprintf(all, sizeof all, "--web build/web %s", flags);
+    srv_start(s, NULL, all);
+    snprintf(ws_url, cap, "ws://127.0.0.1:%d", s->ws_port);
+}
+
 static void start(srv_t *s, char *ws_url, size_t cap)
 {
-    srv_start(s, NULL, "--web build/web");
-    snprintf(ws_url, cap, "ws://127.0.0.1:%d", s->ws_port);
+    start_with(s, ws_url, cap, "");
 }
 
 /* Runs `node tests/browser/<script> ...` with a time limit; prints its output, checks that it
@@ -94,5 +102,26 @@ TEST(browser_live_session)
     start(&s, ws, sizeof ws);
     snprintf(args, sizeof args, "'%s' '%s/live.totals.txt' --require-ws", log, tu_tmpdir());
     run_script("live.mjs", &s, ws, "live_session", args);
+    CHECK(srv_stop(&s) == 0);
+}
+
+/* A server whose --max-body (300 KiB) is below the page's 4 MiB chunk: the page halves its chunk
+ * at each 413 and the upload of a 1 MiB log completes with the right totals. */
+TEST(browser_upload_halves_chunk_on_413)
+{
+    if (test_skip_slow()) return;
+    require_browser_kit();
+    char log[512], cmd[2048];
+    snprintf(log, sizeof log, "%s/small-body.eventlog", tu_tmpdir());
+    snprintf(cmd, sizeof cmd,
+             "build/bench-gen --size 1M --caps 2 --labels 4 --threads 6 -o '%s' >/dev/null 2>&1 && "
+             "%s analyze '%s' --totals -o '%s' >/dev/null",
+             log, tu_liveprof(), log, tu_tmpdir());
+    REQUIRE(system(cmd) == 0);
+    srv_t s;
+    char ws[64], args[1200];
+    start_with(&s, ws, sizeof ws, "--max-body 300K");
+    snprintf(args, sizeof args, "'%s' '%s/small-body.totals.txt'", log, tu_tmpdir());
+    run_script("upload_small_body.mjs", &s, ws, "upload_halves_chunk_on_413", args);
     CHECK(srv_stop(&s) == 0);
 }

@@ -1,11 +1,23 @@
 // Chunked, resumable upload of one file through /api/uploads: create, PUT each chunk at its
 // offset (XHR, for progress within a chunk), finish. A 409 names the offset the server has;
-// a network failure asks GET /api/uploads/{id} where to resume. The upload id is remembered
+// a network failure asks GET /api/uploads/{id} where to resume; a 413 (the server's --max-body
+// is below the chunk) halves the chunk, down to 64 KiB. The upload id is remembered
 // per file (name, size, mtime) so choosing the same file after a reload resumes it.
 
 import { authHeaders, getJson, sendJson } from './api';
 
 export const CHUNK = 4 << 20;
+const MIN_CHUNK = 64 << 10; // a 413 halves the chunk down to this, then is an error
+
+/** A refused chunk, with the server's status. */
+class ChunkError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
 const RESUME_KEY = 'liveprof-uploads';
 
 interface UploadInfo {
@@ -51,7 +63,7 @@ function putChunk(id: string, offset: number, blob: Blob, progress: (sent: numbe
       }
       if (xhr.status === 200) resolve(Number(body.offset));
       else if (xhr.status === 409 && typeof body.expected_offset === 'number') resolve(body.expected_offset);
-      else reject(new Error(String(body.detail ?? body.error ?? `HTTP ${xhr.status}`)));
+      else reject(new ChunkError(String(body.detail ?? body.error ?? `HTTP ${xhr.status}`), xhr.status));
     };
     xhr.onerror = () => reject(new Error('network error'));
     xhr.send(blob);
@@ -90,6 +102,11 @@ export async function uploadFile(file: File, name: string, on: UploadEvents, chu
       failures = 0;
       remember(file, { ...u, offset });
     } catch (e) {
+      if (e instanceof ChunkError && e.status === 413 && end - offset > MIN_CHUNK) {
+        // the server's --max-body is below the chunk: the same bytes again, in halves
+        chunk = Math.max(MIN_CHUNK, Math.floor((end - offset) / 2));
+        continue;
+      }
       if (++failures > 5) throw e;
       await new Promise((r) => setTimeout(r, 200 * 2 ** failures));
       try {

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "server.h"
+#include "sizearg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,22 +61,6 @@ static int parse_addr(const char *s, char *host, size_t cap, int *port)
     return 0;
 }
 
-static int parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || s[0] == '-') return -1;
-    if (*end == 'K' || *end == 'k')
-        v <<= 10, end++;
-    else if (*end == 'M' || *end == 'm')
-        v <<= 20, end++;
-    else if (*end == 'G' || *end == 'g')
-        v <<= 30, end++;
-    if (*end || v == 0) return -1;
-    *out = v;
-    return 0;
-}
-
 /* A whole number (0 allowed). */
 static int parse_count(const char *s, uint64_t *out)
 {
@@ -114,10 +99,10 @@ int cli_serve(int argc, char **argv)
         else if (!strcmp(a, "--web"))
             snprintf(o.web_dir, sizeof o.web_dir, "%s", v);
         else if (!strcmp(a, "--max-body"))
-            bad = parse_size(v, &o.max_body);
+            bad = sizearg_parse(v, UINT64_MAX, &o.max_body) < 0;
         else if (!strcmp(a, "--session-memory")) {
             uint64_t sz = 0;
-            bad = parse_size(v, &sz);
+            bad = sizearg_parse(v, UINT64_MAX, &sz) < 0;
             o.aggr_bytes = (size_t)sz;
         } else if (!strcmp(a, "--login-ttl")) {
             char *end;
@@ -131,9 +116,9 @@ int cli_serve(int argc, char **argv)
         } else if (!strcmp(a, "--fsync-ms"))
             bad = parse_count(v, &o.fsync_ms);
         else if (!strcmp(a, "--write-queue"))
-            bad = parse_size(v, &o.write_queue);
+            bad = sizearg_parse(v, UINT64_MAX, &o.write_queue) < 0;
         else if (!strcmp(a, "--segment-size"))
-            bad = parse_size(v, &o.seg_bytes);
+            bad = sizearg_parse(v, UINT64_MAX, &o.seg_bytes) < 0;
         else if (!strcmp(a, "--segment-age"))
             bad = parse_count(v, &o.seg_age_s);
         else if (!strcmp(a, "--compress")) {
@@ -143,9 +128,9 @@ int cli_serve(int argc, char **argv)
         } else if (!strcmp(a, "--retain-age"))
             bad = parse_count(v, &o.retain_age_s);
         else if (!strcmp(a, "--retain-session"))
-            bad = parse_size(v, &o.retain_session_bytes);
+            bad = sizearg_parse(v, UINT64_MAX, &o.retain_session_bytes) < 0;
         else if (!strcmp(a, "--retain-total"))
-            bad = parse_size(v, &o.retain_total_bytes);
+            bad = sizearg_parse(v, UINT64_MAX, &o.retain_total_bytes) < 0;
         else if (!strcmp(a, "--retain-coarse"))
             bad = retention_series_mask(v, &o.retain_coarse);
         else if (!strcmp(a, "--retain-coarse-age"))

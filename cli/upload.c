@@ -5,6 +5,7 @@
 
 #include "err.h"
 #include "httpc.h"
+#include "sizearg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,22 +79,6 @@ static void sleep_s(double s)
     }
 }
 
-static bool parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || s[0] == '-') return false;
-    uint64_t mul = 1;
-    if (*end == 'k' || *end == 'K') mul = 1u << 10;
-    if (*end == 'm' || *end == 'M') mul = 1u << 20;
-    if (*end == 'g' || *end == 'G') mul = 1u << 30;
-    if (mul != 1) end++;
-    if (*end || v == 0 || v > MAX_CHUNK / mul) return false;
-    *out = v * mul;
-    return true;
-}
-
 /* Parses argv; returns -1 to go on, or an exit status. */
 static int parse_args(int argc, char **argv, upload_t *u)
 {
@@ -117,7 +102,7 @@ static int parse_args(int argc, char **argv, upload_t *u)
             if (!strcmp(a, "--token")) u->token = v;
             if (!strcmp(a, "--name")) u->name = v;
             if (!strcmp(a, "--resume")) u->resume = v;
-            if (!strcmp(a, "--chunk") && !parse_size(v, &u->chunk)) {
+            if (!strcmp(a, "--chunk") && sizearg_parse(v, MAX_CHUNK, &u->chunk) < 0) {
                 fprintf(stderr, "upload: --chunk takes a size from 1 byte to 1G, not '%s'\n", v);
                 return 2;
             }

@@ -3,10 +3,13 @@
  * programs are served on --listen (ws://ADDR:PORT/monitor) and/or pushed to --push URL. */
 #include "ingest.h"
 #include "serve.h"
+#include "sizearg.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +25,38 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
-static int usage(void)
+static const char help_text[] =
+    "usage: liveprof-monitor --socket PATH [--listen ADDR:PORT] [--token T] [--tee DIR]\n"
+    "                        [--push ws://HOST:PORT/monitor] [--backlog BYTES]\n"
+    "                        [--timeout SECONDS] [--exec -- PROG ARGS...]\n"
+    "\n"
+    "Collects the eventlogs of running Haskell programs (linked with the leech, or run by\n"
+    "--exec) and serves them to liveprof servers as live sessions (see docs/live.md).\n"
+    "  --socket PATH      the Unix socket leeches connect to (required)\n"
+    "  --listen ADDR:PORT serve the wire protocol at ws://ADDR:PORT/monitor for servers to\n"
+    "                     dial (port 0 picks one; the first stdout line says which)\n"
+    "  --push URL         dial a server instead, ws://HOST:PORT/monitor (behind NAT),\n"
+    "                     reconnecting with backoff; at least one of --listen and --push\n"
+    "  --token T          a dialling server must present T; a pushed link sends it (an API\n"
+    "                     token of that server)\n"
+    "  --tee DIR          also write each program's stream to DIR/<program-id>.eventlog\n"
+    "  --backlog BYTES    per-program memory for resuming servers (default 64M, at least\n"
+    "                     64K; K/M/G suffixes)\n"
+    "  --timeout SECONDS  a WebSocket peer silent for half of it is pinged, for all of it\n"
+    "                     dropped (default 30, 2 to 3600)\n"
+    "  --exec -- PROG ARGS...  run PROG (built with -eventlog -rtsopts) with its eventlog\n"
+    "                     sent here through a FIFO, no relink needed\n"
+    "SIGTERM or SIGINT stops the monitor.\n";
+
+/* A bad command line: the reason, a pointer to --help, exit status 2. */
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
-    fprintf(stderr,
-            "usage: liveprof-monitor --socket PATH [--listen ADDR:PORT] [--token T] [--tee DIR]\n"
-            "                        [--push ws://HOST:PORT/monitor] [--backlog BYTES]\n"
-            "                        [--timeout SECONDS] [--exec -- PROG ARGS...]\n"
-            "at least one of --listen and --push is required; --timeout (default 30, 2 to\n"
-            "3600): a WebSocket peer silent for half of it is pinged, for all of it dropped\n");
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "liveprof-monitor: ");
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n'liveprof-monitor --help' lists the options.\n");
     return 2;
 }
 
@@ -90,43 +117,59 @@ int main(int argc, char **argv)
     char **exec_argv = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(help_text, stdout);
+            return 0;
+        }
         if (!strcmp(a, "--exec")) {
             if (v && !strcmp(v, "--")) i++;
-            if (i + 1 >= argc) return usage();
+            if (i + 1 >= argc) return usage_error("--exec needs a program: --exec -- PROG ARGS...");
             exec_argv = argv + i + 1;
             break;
         }
-        if (!v) return usage();
-        if (!strcmp(a, "--socket"))
+        static const char *const valued[] = {"--socket", "--listen",  "--token",  "--tee",
+                                             "--push",   "--backlog", "--timeout"};
+        bool known = false;
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+            known |= !strcmp(a, valued[k]);
+        if (!known) return usage_error("unknown option '%s'", a);
+        if (!v) return usage_error("%s needs a value", a);
+        char *end = NULL;
+        if (!strcmp(a, "--socket")) {
             sock = v;
-        else if (!strcmp(a, "--listen"))
+        } else if (!strcmp(a, "--listen")) {
             listen_at = v;
-        else if (!strcmp(a, "--token"))
+        } else if (!strcmp(a, "--token")) {
             m.token = v;
-        else if (!strcmp(a, "--tee"))
+        } else if (!strcmp(a, "--tee")) {
             m.tee_dir = v;
-        else if (!strcmp(a, "--push"))
+        } else if (!strcmp(a, "--push")) {
             push = v;
-        else if (!strcmp(a, "--backlog"))
-            m.backlog_cap = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--timeout"))
-            timeout_s = atoi(v);
-        else
-            return usage();
+        } else if (!strcmp(a, "--backlog")) {
+            if (sizearg_parse(v, (uint64_t)1 << 40, &m.backlog_cap) < 0 || m.backlog_cap < 65536)
+                return usage_error("--backlog takes a size of at least 64K, not '%s'", v);
+        } else {
+            long t = strtol(v, &end, 10);
+            if (end == v || *end || t < 2 || t > 3600)
+                return usage_error("--timeout takes seconds from 2 to 3600, not '%s'", v);
+            timeout_s = (int)t;
+        }
         i++;
     }
-    if (!sock || (!listen_at && !push) || m.backlog_cap < 65536 || timeout_s < 2 ||
-        timeout_s > 3600)
-        return usage();
+    if (!sock) return usage_error("--socket PATH is required (where leeches connect)");
+    if (!listen_at && !push) return usage_error("at least one of --listen and --push is required");
     char host[256] = "127.0.0.1";
     int port = -1;
     if (listen_at) {
         const char *colon = strrchr(listen_at, ':');
-        if (!colon || (size_t)(colon - listen_at) >= sizeof host) return usage();
+        char *end = NULL;
+        long p = colon ? strtol(colon + 1, &end, 10) : -1;
+        if (!colon || colon == listen_at || (size_t)(colon - listen_at) >= sizeof host ||
+            end == colon + 1 || *end || p < 0 || p > 65535)
+            return usage_error("--listen takes ADDR:PORT (port 0 to 65535), not '%s'", listen_at);
         memcpy(host, listen_at, (size_t)(colon - listen_at));
         host[colon - listen_at] = 0;
-        port = atoi(colon + 1);
-        if (port < 0 || port > 65535) return usage();
+        port = (int)p;
     }
     if (m.tee_dir) mkdir(m.tee_dir, 0755);
     signal(SIGPIPE, SIG_IGN);

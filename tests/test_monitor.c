@@ -1,5 +1,6 @@
 /* The monitor's program state: units, overlap (no duplicate), jumps (explicit gaps), trimming
- * into the late-joiner state, released backlogs of ended programs, the registry's limits. */
+ * into the late-joiner state, released backlogs of ended programs, the registry's limits; and
+ * its command line. */
 #include "test.h"
 
 #include "evlog.h"
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void mon_init(monitor_t *m, size_t cap)
 {
@@ -285,4 +287,39 @@ TEST(monitor_unacked_backlogs_kept_within_budget)
         with_backlog += m.progs[i]->head != NULL;
     CHECK(with_backlog <= MONITOR_KEEP_ENDED);
     program_free_all(&m);
+}
+
+/* The monitor's command line: --help on stdout with status 0; each mistake named on stderr,
+ * with status 2, before anything starts. */
+TEST(monitor_command_line)
+{
+    REQUIRE(access("build/liveprof-monitor", X_OK) == 0);
+    uint8_t *out = NULL;
+    size_t n = 0;
+    CHECK(tu_run("build/liveprof-monitor --help 2>/dev/null", &out, &n) == 0);
+    CHECKF(out && strstr((char *)out, "usage: liveprof-monitor --socket PATH") &&
+               strstr((char *)out, "  --backlog BYTES"),
+           "%s", out ? (char *)out : "");
+    free(out);
+    static const char *const cases[][2] = {
+        {"--bogus", "unknown option '--bogus'"},
+        {"--socket", "--socket needs a value"},
+        {"--listen 127.0.0.1:0", "--socket PATH is required"},
+        {"--socket S", "at least one of --listen and --push is required"},
+        {"--socket S --listen :0", "--listen takes ADDR:PORT (port 0 to 65535), not ':0'"},
+        {"--socket S --listen h:70000", "not 'h:70000'"},
+        {"--socket S --listen h:1 --backlog 1k", "--backlog takes a size of at least 64K"},
+        {"--socket S --listen h:1 --timeout 9x", "--timeout takes seconds from 2 to 3600"},
+        {"--socket S --listen h:1 --exec", "--exec needs a program"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "build/liveprof-monitor %s 2>&1 >/dev/null", cases[i][0]);
+        out = NULL;
+        int rc = tu_run(cmd, &out, &n);
+        CHECKF(rc == 2 && out && strstr((char *)out, cases[i][1]) &&
+                   strstr((char *)out, "'liveprof-monitor --help' lists the options."),
+               "%s: exit %d: %s", cases[i][0], rc, out ? (char *)out : "");
+        free(out);
+    }
 }

@@ -14,6 +14,8 @@
 #include "seg_log.h"
 #include "seg_reader.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,6 +235,15 @@ int cli_replay(int argc, char **argv)
             dir = a;
             continue;
         }
+        static const char *const valued[] = {"--speed", "--to", "--token", "--from", "--to-ns"};
+        bool known = false;
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+            known |= !strcmp(a, valued[k]);
+        if (!known) {
+            fprintf(stderr, "replay: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
         if (!v) {
             fprintf(stderr, "replay: %s needs a value\n", a);
             return 2;
@@ -248,18 +259,21 @@ int cli_replay(int argc, char **argv)
                 fprintf(stderr, "replay: bad speed '%s' (max, realtime or a number > 0)\n", v);
                 return 2;
             }
-        } else if (!strcmp(a, "--to"))
+        } else if (!strcmp(a, "--to")) {
             url = v;
-        else if (!strcmp(a, "--token"))
+        } else if (!strcmp(a, "--token")) {
             token = v;
-        else if (!strcmp(a, "--from"))
-            from = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--to-ns"))
-            to = strtoull(v, NULL, 10);
-        else {
-            fprintf(stderr, "replay: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
+        } else { /* --from, --to-ns */
+            errno = 0;
+            unsigned long long ns = strtoull(v, &end, 10);
+            if (!isdigit((unsigned char)v[0]) || *end || errno) {
+                fprintf(stderr, "replay: %s takes nanoseconds (a whole number), not '%s'\n", a, v);
+                return 2;
+            }
+            if (!strcmp(a, "--from"))
+                from = ns;
+            else
+                to = ns;
         }
     }
     if (!dir) {

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#define MAX_WORKERS 256 /* session worker threads at most */
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: liveprof serve [--http ADDR:PORT] [--ws ADDR:PORT] [--data DIR]\n"
@@ -20,7 +22,7 @@ static void usage(FILE *f)
                "  --ws ADDR:PORT     WebSocket address (default 127.0.0.1:8081)\n"
                "  --data DIR         data directory (default ./liveprof-data)\n"
                "  --max-body BYTES   largest request body (default 1 GiB; K/M/G suffixes)\n"
-               "  --workers N        session worker threads (default: one per core)\n"
+               "  --workers N        session worker threads (default: one per core; at most 256)\n"
                "  --session-memory BYTES  bound on each session's binned aggregates (16M)\n"
                "  --login-ttl SECONDS  lifetime of login tokens (default 2592000, 30 days)\n"
                "  --web DIR          static files served at / (default: ./build/web when present)\n"
@@ -84,10 +86,8 @@ int cli_serve(int argc, char **argv)
             usage(stdout);
             return 0;
         }
-        if (!v) {
-            fprintf(stderr, "serve: %s needs a value\n", a);
-            return 2;
-        }
+        const char *given = v;
+        if (!v) v = ""; /* an option that takes one is told below that it needs one */
         i++;
         int bad = 0;
         if (!strcmp(a, "--http"))
@@ -135,11 +135,17 @@ int cli_serve(int argc, char **argv)
             bad = retention_series_mask(v, &o.retain_coarse);
         else if (!strcmp(a, "--retain-coarse-age"))
             bad = parse_count(v, &o.retain_coarse_age_s);
-        else if (!strcmp(a, "--workers"))
-            bad = (o.workers = atoi(v)) <= 0 ? -1 : 0;
-        else {
+        else if (!strcmp(a, "--workers")) {
+            uint64_t w = 0;
+            bad = parse_count(v, &w) || w < 1 || w > MAX_WORKERS ? -1 : 0;
+            o.workers = (int)w;
+        } else {
             fprintf(stderr, "serve: unknown option '%s'\n", a);
             usage(stderr);
+            return 2;
+        }
+        if (!given) {
+            fprintf(stderr, "serve: %s needs a value\n", a);
             return 2;
         }
         if (bad) {

@@ -1,0 +1,60 @@
+/* The command lines of liveprof's subcommands: --help on stdout with status 0, and each mistake
+ * named on stderr with status 2, before anything starts (no server, no file written). */
+#include "test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Runs `liveprof ARGS` with stderr captured; checks the status and that `want` is in stderr. */
+static void expect(const char *args, int status, const char *want)
+{
+    char cmd[1024], bin[600];
+    if (tu_liveprof()[0] == '/')
+        snprintf(bin, sizeof bin, "%s", tu_liveprof());
+    else
+        snprintf(bin, sizeof bin, "%s/%s", getenv("PWD") ? getenv("PWD") : ".", tu_liveprof());
+    /* in the test's directory: a server that started by mistake would make its data there */
+    snprintf(cmd, sizeof cmd, "cd '%s' && timeout 10 '%s' %s 2>&1 >/dev/null", tu_tmpdir(), bin,
+             args);
+    uint8_t *out = NULL;
+    size_t n = 0;
+    int rc = tu_run(cmd, &out, &n);
+    CHECKF(rc == status && out && strstr((char *)out, want), "liveprof %s: exit %d: %s", args, rc,
+           out ? (char *)out : "");
+    free(out);
+}
+
+TEST(cli_help_and_usage_errors)
+{
+    const char *subs[] = {"serve", "upload", "analyze", "dump", "replay"};
+    for (int i = 0; i < 5; i++) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "%s %s --help 2>/dev/null", tu_liveprof(), subs[i]);
+        uint8_t *out = NULL;
+        size_t n = 0;
+        CHECKF(tu_run(cmd, &out, &n) == 0 && out && strstr((char *)out, "usage: liveprof "),
+               "%s --help", subs[i]);
+        free(out);
+    }
+    expect("serve --bogus", 2, "serve: unknown option '--bogus'");
+    expect("serve --data", 2, "serve: --data needs a value");
+    expect("serve --workers 0", 2, "serve: bad value for --workers: '0'");
+    expect("serve --workers 257", 2, "serve: bad value for --workers: '257'");
+    expect("serve --max-body 2x", 2, "serve: bad value for --max-body: '2x'");
+    expect("serve --http nowhere", 2, "serve: bad value for --http: 'nowhere'");
+    expect("replay --bogus", 2, "replay: unknown option '--bogus'");
+    expect("replay dir --from", 2, "replay: --from needs a value");
+    expect("replay dir --to-ns 5s", 2, "replay: --to-ns takes nanoseconds (a whole number)");
+    expect("replay dir --speed 0", 2, "replay: bad speed '0'");
+    expect("upload", 2, "upload: no FILE given");
+    expect("upload f.eventlog", 2, "upload: --server URL is required");
+    expect("upload f.eventlog --server http://h --chunk 2G", 2, "--chunk takes a size");
+    expect("analyze x.eventlog --bogus", 2, "analyze: unknown option '--bogus'");
+    expect("dump --format xml x.eventlog", 2, "unknown format 'xml'");
+    expect("nonsense", 2, "liveprof: unknown command 'nonsense'");
+    char data[600];
+    snprintf(data, sizeof data, "%s/liveprof-data", tu_tmpdir());
+    CHECKF(access(data, F_OK) != 0, "a server started: %s exists", data);
+}

@@ -395,9 +395,13 @@ static int parse_url(serve_t *s, const char *url)
     const char *colon = strchr(p, ':'), *slash = strchr(p, '/');
     if (!colon || (slash && slash < colon) || (size_t)(colon - p) >= sizeof s->push_host) return -1;
     memcpy(s->push_host, p, (size_t)(colon - p));
-    s->push_port = atoi(colon + 1);
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (colon == p || end == colon + 1 || (*end && end != slash) || port < 1 || port > 65535)
+        return -1;
+    s->push_port = (int)port;
     snprintf(s->push_path, sizeof s->push_path, "%s", slash ? slash : "/monitor");
-    return s->push_port > 0 && s->push_port < 65536 ? 0 : -1;
+    return 0;
 }
 
 serve_t *serve_create(monitor_t *m, const char *host, int port, const char *push_url, int timeout_s,

@@ -322,4 +322,19 @@ TEST(monitor_command_line)
                "%s: exit %d: %s", cases[i][0], rc, out ? (char *)out : "");
         free(out);
     }
+    /* a --push URL that is not ws://HOST:PORT[/PATH]: named, status 1, nothing dialled */
+    static const char *const urls[] = {"ws://127.0.0.1:12abc/monitor", "ws://:80/monitor",
+                                       "http://127.0.0.1:80/monitor", "ws://h:0/monitor"};
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd,
+                 "timeout 5 build/liveprof-monitor --socket %s/push.sock --push %s 2>&1 >/dev/null",
+                 tu_tmpdir(), urls[i]);
+        out = NULL;
+        int rc = tu_run(cmd, &out, &n);
+        CHECKF(rc == 1 && out && strstr((char *)out, "bad --push URL") &&
+                   !strstr((char *)out, "failed: Unable to connect"),
+               "%s: exit %d: %s", urls[i], rc, out ? (char *)out : "");
+        free(out);
+    }
 }

@@ -51,7 +51,7 @@ GEN_H    := $(patsubst proto/%.fbs,$(O)/gen/%_generated.h,$(wildcard proto/*.fbs
 LIBA     := $(O)/libliveprof.a
 GHC_INC   := $(shell ghc --print-libdir 2>/dev/null)/include
 LEECH_CORE:= leech/leech_queue.c leech/leech_repair.c leech/leech_link.c
-LEECH_PIC := $(patsubst %.c,$(O)/obj/pic/%.o,$(LEECH_CORE) leech/leech.c lib/wire.c lib/evlog.c lib/evwrite.c lib/err.c)
+LEECH_PIC := $(patsubst %.c,$(O)/obj/pic/%.o,$(LEECH_CORE) leech/leech.c lib/wire.c lib/evlog.c lib/evwrite.c lib/err.c lib/sizearg.c)
 LEECH_OBJ := $(LEECH_CORE:%.c=$(O)/obj/%.o)
 MON_SRC  := $(sort $(wildcard monitor/*.c))
 MON_OBJ  := $(MON_SRC:%.c=$(O)/obj/%.o)

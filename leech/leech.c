@@ -9,6 +9,7 @@
 #include "leech_link.h"
 #include "leech_queue.h"
 #include "leech_repair.h"
+#include "sizearg.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -44,18 +45,12 @@ static struct {
         .done_mu = PTHREAD_MUTEX_INITIALIZER,
         .done_cv = PTHREAD_COND_INITIALIZER};
 
-static uint64_t parse_size(const char *s, uint64_t def)
+/* LIVEPROF_LEECH_CAP: a size (lib/sizearg.h) of at least 64 KiB, else the default (the leech
+ * never writes to its host's stderr). */
+static uint64_t parse_cap(const char *s, uint64_t def)
 {
-    if (!s || !*s) return def;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end == 'K' || *end == 'k')
-        v <<= 10;
-    else if (*end == 'M' || *end == 'm')
-        v <<= 20;
-    else if (*end == 'G' || *end == 'g')
-        v <<= 30;
-    return v >= 65536 ? v : def;
+    uint64_t v;
+    return s && sizearg_parse(s, (uint64_t)1 << 40, &v) == 0 && v >= 65536 ? v : def;
 }
 
 /* Tells stop_writer how far the sending got: the link is up or not, and (when `drained`) every
@@ -154,7 +149,7 @@ static void ensure_started(void)
     pthread_mutex_lock(&lk.mu);
     if (!lk.started) {
         const char *sock = getenv("LIVEPROF_SOCKET");
-        leech_queue_init(&lk.q, parse_size(getenv("LIVEPROF_LEECH_CAP"), DEFAULT_CAP));
+        leech_queue_init(&lk.q, parse_cap(getenv("LIVEPROF_LEECH_CAP"), DEFAULT_CAP));
         static char *argv_store[64];
         int argc = 0;
         char **argv = NULL;

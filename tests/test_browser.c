@@ -69,6 +69,27 @@ static void run_script(const char *script, const srv_t *s, const char *ws_url, c
     free(out);
 }
 
+/* Runs `script` on a log that bench-gen makes (`name`.eventlog in the test's directory, from
+ * `gen_args`), with its expected totals from `liveprof analyze` (checked against the old tool by
+ * the analyze tests) beside it, against a server started with `flags`; the script gets the log,
+ * the totals file and `extra` (may be ""). */
+static void run_on_generated(const char *name, const char *gen_args, const char *flags,
+                             const char *script, const char *extra)
+{
+    char log[512], cmd[2048], ws[64], args[1400];
+    snprintf(log, sizeof log, "%s/%s.eventlog", tu_tmpdir(), name);
+    snprintf(cmd, sizeof cmd,
+             "build/bench-gen %s -o '%s' >/dev/null 2>&1 && %s analyze '%s' --totals -o '%s' "
+             ">/dev/null",
+             gen_args, log, tu_liveprof(), log, tu_tmpdir());
+    REQUIRE(system(cmd) == 0);
+    srv_t s;
+    start_with(&s, ws, sizeof ws, flags);
+    snprintf(args, sizeof args, "'%s' '%s/%s.totals.txt' %s", log, tu_tmpdir(), name, extra);
+    run_script(script, &s, ws, name, args);
+    CHECK(srv_stop(&s) == 0);
+}
+
 TEST(browser_signin_upload_totals)
 {
     if (test_skip_slow()) return;
@@ -87,22 +108,9 @@ TEST(browser_live_session)
     if (test_skip_slow()) return;
     require_browser_kit();
     /* A 10 MB log of two capabilities: big enough that the live pass releases events while
-     * it arrives; its expected totals come from `liveprof analyze` (checked against the old
-     * tool by the analyze tests). */
-    char log[512], cmd[2048];
-    snprintf(log, sizeof log, "%s/live.eventlog", tu_tmpdir());
-    snprintf(
-        cmd, sizeof cmd,
-        "build/bench-gen --size 10M --caps 2 --labels 8 --threads 12 -o '%s' >/dev/null 2>&1 && "
-        "%s analyze '%s' --totals -o '%s' >/dev/null",
-        log, tu_liveprof(), log, tu_tmpdir());
-    REQUIRE(system(cmd) == 0);
-    srv_t s;
-    char ws[64], args[1200];
-    start(&s, ws, sizeof ws);
-    snprintf(args, sizeof args, "'%s' '%s/live.totals.txt' --require-ws", log, tu_tmpdir());
-    run_script("live.mjs", &s, ws, "live_session", args);
-    CHECK(srv_stop(&s) == 0);
+     * it arrives. */
+    run_on_generated("live_session", "--size 10M --caps 2 --labels 8 --threads 12", "", "live.mjs",
+                     "--require-ws");
 }
 
 /* A server whose --max-body (300 KiB) is below the page's 4 MiB chunk: the page halves its chunk
@@ -111,17 +119,6 @@ TEST(browser_upload_halves_chunk_on_413)
 {
     if (test_skip_slow()) return;
     require_browser_kit();
-    char log[512], cmd[2048];
-    snprintf(log, sizeof log, "%s/small-body.eventlog", tu_tmpdir());
-    snprintf(cmd, sizeof cmd,
-             "build/bench-gen --size 1M --caps 2 --labels 4 --threads 6 -o '%s' >/dev/null 2>&1 && "
-             "%s analyze '%s' --totals -o '%s' >/dev/null",
-             log, tu_liveprof(), log, tu_tmpdir());
-    REQUIRE(system(cmd) == 0);
-    srv_t s;
-    char ws[64], args[1200];
-    start_with(&s, ws, sizeof ws, "--max-body 300K");
-    snprintf(args, sizeof args, "'%s' '%s/small-body.totals.txt'", log, tu_tmpdir());
-    run_script("upload_small_body.mjs", &s, ws, "upload_halves_chunk_on_413", args);
-    CHECK(srv_stop(&s) == 0);
+    run_on_generated("upload_halves_chunk_on_413", "--size 1M --caps 2 --labels 4 --threads 6",
+                     "--max-body 300K", "upload_small_body.mjs", "");
 }

@@ -426,6 +426,7 @@ int cli_analyze(int argc, char **argv)
     int derr = run_pass(&src, &p1, true);
     if (p1.no_header) { /* not an eventlog at all: reports of nothing would only mislead */
         fprintf(stderr, "error: %s holds no whole eventlog header: no report written\n", o.input);
+        cli_hint_compressed(o.input);
         gea_destroy(p1.g);
         close(src.fd);
         script_destroy(s_totals);

@@ -15,4 +15,8 @@ int cli_replay(int argc, char **argv);
  * bytes before the header"); block-size mismatches stay quiet, as in ghc-events. Main thread. */
 void cli_print_warning(evlog_warning_t w, uint64_t offset, uint64_t count);
 
+/* After a log without a header: when the file at path (not "-") starts as gzip, xz, zstd or
+ * bzip2 data does, says so on stderr with the command that decompresses it. Main thread. */
+void cli_hint_compressed(const char *path);
+
 #endif

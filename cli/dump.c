@@ -244,6 +244,7 @@ int cli_dump(int argc, char **argv)
         const char *what = evlog_error_text(&d);
         fprintf(stderr, "error: %s at byte %llu\n", *what ? what : lp_strerror(rc),
                 (unsigned long long)evlog_error_offset(&d));
+        if (rc == LP_ENO_HEADER) cli_hint_compressed(path);
         st = 1;
     }
     if (out_rc < 0) {

@@ -1,7 +1,11 @@
-/* The wording of decoder warnings on stderr, shared by every subcommand that reads a log. */
+/* The wording of decoder warnings and hints on stderr, shared by every subcommand that reads a
+ * log. */
 #include "cli.h"
 
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 void cli_print_warning(evlog_warning_t w, uint64_t offset, uint64_t count)
 {
@@ -20,4 +24,32 @@ void cli_print_warning(evlog_warning_t w, uint64_t offset, uint64_t count)
     case EVLOG_WARN_BLOCK_SIZE: /* ghc-events does not check block sizes either: stay quiet */
         break;
     }
+}
+
+void cli_hint_compressed(const char *path)
+{
+    static const struct {
+        const char *magic;
+        size_t len;
+        const char *format, *command;
+    } formats[] = {
+        {"\x1f\x8b", 2, "gzip", "gzip -dk"},
+        {"\xfd"
+         "7zXZ\0",
+         6, "xz", "xz -dk"},
+        {"\x28\xb5\x2f\xfd", 4, "zstd", "zstd -d"},
+        {"BZh", 3, "bzip2", "bzip2 -dk"},
+    };
+    if (!strcmp(path, "-")) return;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    unsigned char head[8];
+    ssize_t n = read(fd, head, sizeof head);
+    close(fd);
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+        if (n >= (ssize_t)formats[i].len && !memcmp(head, formats[i].magic, formats[i].len)) {
+            fprintf(stderr, "hint: %s is %s-compressed: decompress it first (%s '%s')\n", path,
+                    formats[i].format, formats[i].command, path);
+            return;
+        }
 }

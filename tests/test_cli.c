@@ -1,5 +1,6 @@
-/* The command lines of liveprof's subcommands: --help on stdout with status 0, and each mistake
- * named on stderr with status 2, before anything starts (no server, no file written). */
+/* The command lines of liveprof's subcommands: --help on stdout with status 0, each mistake
+ * named on stderr with status 2 before anything starts (no server, no file written), and a hint
+ * when the log given is compressed. */
 #include "test.h"
 
 #include <stdio.h>
@@ -57,4 +58,35 @@ TEST(cli_help_and_usage_errors)
     char data[600];
     snprintf(data, sizeof data, "%s/liveprof-data", tu_tmpdir());
     CHECKF(access(data, F_OK) != 0, "a server started: %s exists", data);
+}
+
+/* A compressed log given to analyze or dump: the decoder's error, then a hint that names the
+ * compression and the command that undoes it; a file that is merely not a log gets no hint. */
+TEST(cli_hints_at_compressed_logs)
+{
+    static const char *const kinds[][3] = {{"gz", "gzip -c", "is gzip-compressed"},
+                                           {"xz", "xz -c -T1", "is xz-compressed"}};
+    for (int i = 0; i < 2; i++) {
+        char log[600], cmd[2048];
+        snprintf(log, sizeof log, "%s/small.eventlog.%s", tu_tmpdir(), kinds[i][0]);
+        snprintf(cmd, sizeof cmd, "%s '%s' > '%s'", kinds[i][1],
+                 tu_data("eventlogs/small.eventlog"), log);
+        REQUIRE(system(cmd) == 0);
+        const char *subs[] = {"analyze", "dump"};
+        for (int k = 0; k < 2; k++) {
+            char args[700], want[800];
+            snprintf(args, sizeof args, "%s '%s'", subs[k], log);
+            snprintf(want, sizeof want, "hint: %s %s: decompress it first", log, kinds[i][2]);
+            expect(args, 1, want);
+        }
+    }
+    char text[600], cmd[1024];
+    snprintf(text, sizeof text, "%s/notes.txt", tu_tmpdir());
+    snprintf(cmd, sizeof cmd, "echo 'not a log' > '%s'", text);
+    REQUIRE(system(cmd) == 0);
+    snprintf(cmd, sizeof cmd, "%s dump '%s' 2>&1 >/dev/null", tu_liveprof(), text);
+    uint8_t *out = NULL;
+    size_t n = 0;
+    CHECK(tu_run(cmd, &out, &n) == 1 && out && !strstr((char *)out, "hint:"));
+    free(out);
 }

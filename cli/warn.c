@@ -28,28 +28,14 @@ void cli_print_warning(evlog_warning_t w, uint64_t offset, uint64_t count)
 
 void cli_hint_compressed(const char *path)
 {
-    static const struct {
-        const char *magic;
-        size_t len;
-        const char *format, *command;
-    } formats[] = {
-        {"\x1f\x8b", 2, "gzip", "gzip -dk"},
-        {"\xfd"
-         "7zXZ\0",
-         6, "xz", "xz -dk"},
-        {"\x28\xb5\x2f\xfd", 4, "zstd", "zstd -d"},
-        {"BZh", 3, "bzip2", "bzip2 -dk"},
-    };
     if (!strcmp(path, "-")) return;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
-    unsigned char head[8];
+    uint8_t head[8];
     ssize_t n = read(fd, head, sizeof head);
     close(fd);
-    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
-        if (n >= (ssize_t)formats[i].len && !memcmp(head, formats[i].magic, formats[i].len)) {
-            fprintf(stderr, "hint: %s is %s-compressed: decompress it first (%s '%s')\n", path,
-                    formats[i].format, formats[i].command, path);
-            return;
-        }
+    const char *undo, *format = n > 0 ? evlog_compression(head, (size_t)n, &undo) : NULL;
+    if (format)
+        fprintf(stderr, "hint: %s is %s-compressed: decompress it first (%s '%s')\n", path, format,
+                undo, path);
 }

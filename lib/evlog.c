@@ -716,6 +716,28 @@ int evlog_finish(evlog_t *d)
     }
 }
 
+const char *evlog_compression(const uint8_t *p, size_t n, const char **undo)
+{
+    static const struct {
+        const char *magic;
+        size_t len;
+        const char *name, *undo;
+    } formats[] = {
+        {"\x1f\x8b", 2, "gzip", "gzip -dk"},
+        {"\xfd"
+         "7zXZ\0",
+         6, "xz", "xz -dk"},
+        {"\x28\xb5\x2f\xfd", 4, "zstd", "zstd -d"},
+        {"BZh", 3, "bzip2", "bzip2 -dk"},
+    };
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+        if (n >= formats[i].len && !memcmp(p, formats[i].magic, formats[i].len)) {
+            if (undo) *undo = formats[i].undo;
+            return formats[i].name;
+        }
+    return NULL;
+}
+
 const char *evlog_error_text(const evlog_t *d)
 {
     return d->err ? d->err_text : "";

@@ -312,6 +312,10 @@ int evlog_feed(evlog_t *d, const uint8_t *buf, size_t len);
 int evlog_finish(evlog_t *d);
 /* The error message ("undeclared event type 300"), without the offset; "" when none. */
 const char *evlog_error_text(const evlog_t *d);
+/* The compression that the first n bytes at p (borrowed) show: "gzip", "xz", "zstd" or "bzip2",
+ * or NULL for none of them; *undo (when undo is not NULL) gets the command that decompresses a
+ * file given after it ("xz -dk"). For a hint when a log has no header. Any thread. */
+const char *evlog_compression(const uint8_t *p, size_t n, const char **undo);
 /* Stream offset where the bad event (or header) starts. */
 uint64_t evlog_error_offset(const evlog_t *d);
 /* Events emitted so far, block markers excluded. */

@@ -199,7 +199,16 @@ static void settle(registry_t *reg, session_t *s)
             st.fields = gea_only;
         }
         rc = order_log(&d, &src, exact_event, &x, &st);
-        if (rc < 0)
+        uint8_t head[8];
+        const char *packed = rc == LP_ENO_HEADER && src.len >= sizeof head &&
+                                     src.read(src.read_ctx, head, sizeof head, 0) == 0
+                                 ? evlog_compression(head, sizeof head, NULL)
+                                 : NULL;
+        if (packed) /* a compressed log: say so, rather than only that no header was found */
+            snprintf(err, sizeof err,
+                     "%s at byte 0: the upload is %s-compressed; decompress it, then upload it",
+                     evlog_error_text(&d), packed);
+        else if (rc < 0)
             snprintf(err, sizeof err, "%s at byte %llu", evlog_error_text(&d),
                      (unsigned long long)evlog_error_offset(&d));
         atomic_store_explicit(&s->events, st.events, memory_order_relaxed);

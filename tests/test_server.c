@@ -251,6 +251,50 @@ TEST(server_privacy_between_users)
     CHECK(srv_stop(&s) == 0);
 }
 
+/* A compressed log uploaded as it is: the session fails with the decoder's error and says which
+ * compression the upload has; /api/sessions/{id} keeps saying so after a restart. */
+TEST(server_compressed_upload_names_its_compression)
+{
+    char gz[600], cmd[1400];
+    snprintf(gz, sizeof gz, "%s/small.eventlog.gz", tu_tmpdir());
+    snprintf(cmd, sizeof cmd, "gzip -c '%s' > '%s'", tu_data("eventlogs/small.eventlog"), gz);
+    REQUIRE(system(cmd) == 0);
+    srv_t s;
+    srv_start(&s, NULL, "");
+    size_t n;
+    uint8_t *b = tu_read_file(gz, &n);
+    REQUIRE(b);
+    httpc_resp_t r;
+    CHECK(srv_req(&s, "POST", "/api/sessions?name=packed", s.admin, "application/octet-stream", b,
+                  n, &r) == 201);
+    free(b);
+    char *id = srv_json_str(r.body, "id");
+    httpc_resp_dispose(&r);
+    REQUIRE(id);
+    char *state = srv_wait_session(&s, id, s.admin, 30);
+    CHECKF(state && !strcmp(state, "failed"), "state %s", state ? state : "(timeout)");
+    free(state);
+    char path[160];
+    snprintf(path, sizeof path, "/api/sessions/%s", id);
+    for (int round = 0; round < 2; round++) {
+        CHECK(srv_req(&s, "GET", path, s.admin, NULL, NULL, 0, &r) == 200);
+        char *err = srv_json_str(r.body, "error");
+        CHECKF(err && strstr(err, "header begin marker not found at byte 0") &&
+                   strstr(err, "the upload is gzip-compressed; decompress it"),
+               "round %d: %s", round, err ? err : r.body);
+        free(err);
+        httpc_resp_dispose(&r);
+        if (round == 0) {
+            char data[sizeof s.data];
+            snprintf(data, sizeof data, "%s", s.data);
+            CHECK(srv_stop(&s) == 0);
+            srv_start(&s, data, "");
+        }
+    }
+    free(id);
+    CHECK(srv_stop(&s) == 0);
+}
+
 /* A body over --max-body on a connection that brought a big body before (the HTTP library then
  * reads ahead of the refused body): the 413 and its JSON still arrive, every time, and the
  * server takes the next connections as before. */

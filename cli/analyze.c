@@ -381,6 +381,109 @@ static script_t *load_script(const char *path, bool totals)
     return s;
 }
 
+/* Passes over the log: the bounds (and, without timed outputs, the totals), then with timed
+ * outputs the buckets. Returns the analysis (the caller destroys it) and the first pass's decoder
+ * status in *derr, or NULL, with the error told, when the file holds no eventlog header. */
+static gea_t *analyse(const analyze_opts_t *o, const order_source_t *src, int *derr)
+{
+    gea_opts_t go = {.start_prefix = o->start, .stop_prefix = o->stop, .window = o->window};
+    bool tty = isatty(2) && src->len > (100u << 20);
+    bool need_timed = o->json || o->timed || o->timed_txt;
+    /* With timed outputs the first pass only finds the bounds for the buckets: without windows
+     * from the run's startup and extremes, with them from the startups and the windows' STARTs
+     * and STOPs (every event's time only when gea_bounds_exact says it must) */
+    gea_opts_t go1 = go;
+    go1.bounds_only = need_timed;
+    pass_t p1 = {.g = gea_create(&go1),
+                 .opts = &go1,
+                 .progress = tty,
+                 .skip_windows = need_timed && o->window};
+    *derr = run_pass(src, &p1, true);
+    if (p1.no_header) { /* not an eventlog at all: reports of nothing would only mislead */
+        fprintf(stderr, "error: %s holds no whole eventlog header: no report written\n", o->input);
+        cli_hint_compressed(o->input);
+        gea_destroy(p1.g);
+        return NULL;
+    }
+    if (p1.skip_windows && (p1.dropped || !gea_bounds_exact(p1.g))) {
+        /* a window's first time is needed, or a malformed event may have been one: the events
+         * skipped go in again, in both passes */
+        gea_destroy(p1.g);
+        p1.g = gea_create(&go1);
+        p1.skip_windows = false;
+        run_pass(src, &p1, false);
+    }
+    gea_t *g = p1.g;
+    if (need_timed) {
+        size_t nw = gea_windows(g);
+        gea_buckets_t *bk = xcalloc(nw, sizeof *bk);
+        for (size_t i = 0; i < nw; i++) {
+            const gea_window_t *w = gea_window(g, i);
+            bool clamped = false;
+            bk[i].startup = gea_window_startup(w);
+            bk[i].bs = gea_window_bucket_size(w, o->buckets, &clamped);
+            if (clamped && i < gea_outputs(g))
+                fprintf(stderr,
+                        "note: the run%s lasts %llu ns, less than %u buckets; using 1 ns buckets\n",
+                        o->window ? " (window)" : "", (unsigned long long)(w->end - bk[i].startup),
+                        o->buckets);
+        }
+        go.buckets = bk;
+        go.nbuckets = nw;
+        pass_t p2 = {
+            .g = gea_create(&go), .opts = &go, .progress = tty, .skip_windows = p1.skip_windows};
+        run_pass(src, &p2, false);
+        free(bk);
+        g = p2.g;
+        gea_destroy(p1.g);
+    }
+    return g;
+}
+
+/* Writes the reports of g's outputs: files, or JSON on stdout. Returns 0 or nonzero when a
+ * write failed (told on stderr). */
+static int write_reports(const analyze_opts_t *o, gea_t *g, const script_t *s_totals,
+                         const script_t *s_timed)
+{
+    int werr = 0;
+    size_t nout = gea_outputs(g);
+    bool windowed = o->window != NULL;
+    if (o->json) {
+        report_t *reps = xcalloc(nout, sizeof *reps);
+        const report_t **ptrs = xcalloc(nout, sizeof *ptrs);
+        for (size_t i = 0; i < nout; i++) {
+            report_build(&reps[i], gea_output(g, i), s_timed, true, o->buckets);
+            ptrs[i] = &reps[i];
+        }
+        werr = report_write_json(ptrs, nout, windowed, stdout);
+        for (size_t i = 0; i < nout; i++)
+            report_dispose(&reps[i]);
+        free(reps);
+        free(ptrs);
+    } else {
+        for (size_t i = 0; i < nout; i++) {
+            const gea_window_t *w = gea_output(g, i);
+            report_t r;
+            if (o->totals) {
+                report_build(&r, w, s_totals, false, o->buckets);
+                werr |=
+                    write_file(o, &r, windowed, i, "totals.txt", o->script_totals, write_totals);
+                report_dispose(&r);
+            }
+            if (o->timed || o->timed_txt) {
+                report_build(&r, w, s_timed, true, o->buckets);
+                if (o->timed)
+                    werr |= write_file(o, &r, windowed, i, "timed.svg", o->script_timed, write_svg);
+                if (o->timed_txt)
+                    werr |= write_file(o, &r, windowed, i, "timed.txt", o->script_timed, write_txt);
+                report_dispose(&r);
+            }
+        }
+    }
+    if (fflush(stdout) != 0) werr = LP_EIO;
+    return werr;
+}
+
 int cli_analyze(int argc, char **argv)
 {
     analyze_opts_t o;
@@ -411,99 +514,12 @@ int cli_analyze(int argc, char **argv)
         return 1;
     }
     src.len = (uint64_t)sb.st_size;
-    gea_opts_t go = {.start_prefix = o.start, .stop_prefix = o.stop, .window = o.window};
-    bool tty = isatty(2) && src.len > (100u << 20);
-    bool need_timed = o.json || o.timed || o.timed_txt;
-    /* With timed outputs the first pass only finds the bounds for the buckets: without windows
-     * from the run's startup and extremes, with them from the startups and the windows' STARTs
-     * and STOPs (every event's time only when gea_bounds_exact says it must) */
-    gea_opts_t go1 = go;
-    go1.bounds_only = need_timed;
-    pass_t p1 = {.g = gea_create(&go1),
-                 .opts = &go1,
-                 .progress = tty,
-                 .skip_windows = need_timed && o.window};
-    int derr = run_pass(&src, &p1, true);
-    if (p1.no_header) { /* not an eventlog at all: reports of nothing would only mislead */
-        fprintf(stderr, "error: %s holds no whole eventlog header: no report written\n", o.input);
-        cli_hint_compressed(o.input);
-        gea_destroy(p1.g);
-        close(src.fd);
-        script_destroy(s_totals);
-        script_destroy(s_timed);
-        return 1;
-    }
-    if (p1.skip_windows && (p1.dropped || !gea_bounds_exact(p1.g))) {
-        /* a window's first time is needed, or a malformed event may have been one: the events
-         * skipped go in again, in both passes */
-        gea_destroy(p1.g);
-        p1.g = gea_create(&go1);
-        p1.skip_windows = false;
-        run_pass(&src, &p1, false);
-    }
-    gea_t *g = p1.g;
-    if (need_timed) {
-        size_t nw = gea_windows(g);
-        gea_buckets_t *bk = xcalloc(nw, sizeof *bk);
-        for (size_t i = 0; i < nw; i++) {
-            const gea_window_t *w = gea_window(g, i);
-            bool clamped = false;
-            bk[i].startup = gea_window_startup(w);
-            bk[i].bs = gea_window_bucket_size(w, o.buckets, &clamped);
-            if (clamped && i < gea_outputs(g))
-                fprintf(stderr,
-                        "note: the run%s lasts %llu ns, less than %u buckets; using 1 ns buckets\n",
-                        o.window ? " (window)" : "", (unsigned long long)(w->end - bk[i].startup),
-                        o.buckets);
-        }
-        go.buckets = bk;
-        go.nbuckets = nw;
-        pass_t p2 = {
-            .g = gea_create(&go), .opts = &go, .progress = tty, .skip_windows = p1.skip_windows};
-        run_pass(&src, &p2, false);
-        free(bk);
-        g = p2.g;
-        gea_destroy(p1.g);
-    }
-    int werr = 0;
-    size_t nout = gea_outputs(g);
-    bool windowed = o.window != NULL;
-    if (o.json) {
-        report_t *reps = xcalloc(nout, sizeof *reps);
-        const report_t **ptrs = xcalloc(nout, sizeof *ptrs);
-        for (size_t i = 0; i < nout; i++) {
-            report_build(&reps[i], gea_output(g, i), s_timed, true, o.buckets);
-            ptrs[i] = &reps[i];
-        }
-        werr = report_write_json(ptrs, nout, windowed, stdout);
-        for (size_t i = 0; i < nout; i++)
-            report_dispose(&reps[i]);
-        free(reps);
-        free(ptrs);
-    } else {
-        for (size_t i = 0; i < nout; i++) {
-            const gea_window_t *w = gea_output(g, i);
-            report_t r;
-            if (o.totals) {
-                report_build(&r, w, s_totals, false, o.buckets);
-                werr |=
-                    write_file(&o, &r, windowed, i, "totals.txt", o.script_totals, write_totals);
-                report_dispose(&r);
-            }
-            if (o.timed || o.timed_txt) {
-                report_build(&r, w, s_timed, true, o.buckets);
-                if (o.timed)
-                    werr |= write_file(&o, &r, windowed, i, "timed.svg", o.script_timed, write_svg);
-                if (o.timed_txt)
-                    werr |= write_file(&o, &r, windowed, i, "timed.txt", o.script_timed, write_txt);
-                report_dispose(&r);
-            }
-        }
-    }
-    if (fflush(stdout) != 0) werr = LP_EIO;
+    int derr = 0, werr = 0;
+    gea_t *g = analyse(&o, &src, &derr);
+    if (g) werr = write_reports(&o, g, s_totals, s_timed);
     gea_destroy(g);
     close(src.fd);
     script_destroy(s_totals);
     script_destroy(s_timed);
-    return (derr < 0 || werr) ? 1 : 0;
+    return (!g || derr < 0 || werr) ? 1 : 0;
 }

@@ -122,3 +122,17 @@ TEST(browser_upload_halves_chunk_on_413)
     run_on_generated("upload_halves_chunk_on_413", "--size 1M --caps 2 --labels 4 --threads 6",
                      "--max-body 300K", "upload_small_body.mjs", "");
 }
+
+/* A dashboard of an id that never was, and one whose session is deleted while it is open: each
+ * says so instead of empty panels, and stops polling and reconnecting. */
+TEST(browser_dashboard_of_a_gone_session)
+{
+    if (test_skip_slow()) return;
+    require_browser_kit();
+    srv_t s;
+    char ws[64], args[1024];
+    start(&s, ws, sizeof ws);
+    snprintf(args, sizeof args, "'%s'", tu_data("eventlogs/small.eventlog"));
+    run_script("gone.mjs", &s, ws, "dashboard_of_a_gone_session", args);
+    CHECK(srv_stop(&s) == 0);
+}

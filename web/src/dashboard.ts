@@ -3,7 +3,7 @@
 // server answers), pause/resume follow, zoom to a time range (REST), row filters, the totals
 // table and the downloads.
 
-import { download, getJson, getToken, request, sessionPath, type Session } from './api';
+import { ApiError, download, getJson, getToken, request, sessionPath, type Session } from './api';
 import { DiagramView, type DeltaItem } from './diagram';
 import { fmtBytes, fmtCount, fmtTime, h, stateBadge } from './dom';
 import { LiveLink } from './live';
@@ -226,15 +226,22 @@ export function dashboardPage(root: HTMLElement, id: string): () => void {
   let lastState = '';
   let lastEvents = -1;
   let lastTotals = 0;
+  let unreachable = false; /* the last poll failed, and the message says so */
   /** One poll: the session's metadata, then (when it changed) totals and REST diagrams. The
    * next poll is scheduled only when this one is over, so a slow server is never piled on. */
   async function tick(): Promise<void> {
     try {
       session = await getJson<Session>(sessionPath(id));
     } catch (e) {
-      setMsg(`Cannot load the session: ${(e as Error).message}`);
+      if (e instanceof ApiError && (e.status === 401 || e.status === 403 || e.status === 404)) gone(e.status);
+      else {
+        unreachable = true;
+        setMsg(`Cannot reach the server (${(e as Error).message}); trying again`);
+      }
       return;
     }
+    if (unreachable) setMsg('');
+    unreachable = false;
     showSession();
     const changed = session.state !== lastState || session.events !== lastEvents;
     const stateChanged = session.state !== lastState;
@@ -249,6 +256,31 @@ export function dashboardPage(root: HTMLElement, id: string): () => void {
     if (zoom || !following) return;
     if ((mode === 'poll' || !wsHasData) && changed) await fetchRest();
     else if (settledNow) await fetchRest();
+  }
+
+  /** The session cannot be shown any more (or never could): stops polling and the link, and
+   * says why instead of the dashboard. */
+  function gone(status: number): void {
+    const text =
+      status === 401
+        ? 'The server no longer accepts your token: sign in again.'
+        : session
+          ? 'This session is gone: it was deleted, or its owner made it private.'
+          : `No session ${id} here: it was deleted, it is private to another user, or the link is wrong.`;
+    stop();
+    if (!session) title.textContent = status === 401 ? 'Session' : 'No such session';
+    root.replaceChildren(
+      h('div', { class: 'dash-head' }, h('a', { href: '#/', class: 'back' }, '← Sessions'), title),
+      h('div', { class: 'card notice', id: 'dash-gone', role: 'alert' }, text),
+    );
+    root.dataset.gone = String(status);
+  }
+
+  function stop(): void {
+    disposed = true;
+    clearTimeout(timer);
+    cancelAnimationFrame(raf);
+    link.stop();
   }
 
   let timer = 0;
@@ -412,10 +444,5 @@ export function dashboardPage(root: HTMLElement, id: string): () => void {
   void loop();
   (window as unknown as Record<string, unknown>).__liveprof = { views, link, flush };
 
-  return () => {
-    disposed = true;
-    clearTimeout(timer);
-    cancelAnimationFrame(raf);
-    link.stop();
-  };
+  return stop;
 }

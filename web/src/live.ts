@@ -158,7 +158,9 @@ export class LiveLink {
     ws.onclose = (ev) => {
       this.ws = null;
       if (this.stopped) return;
-      if (ev.code === 1008 || ev.code === 1003) {
+      /* a policy refusal, or the session's own: no token, not visible, no such session (4401,
+       * 4403, 4404): asking again gets the same answer */
+      if (ev.code === 1008 || ev.code === 1003 || (ev.code >= 4400 && ev.code < 4500)) {
         this.on.status('unavailable', ev.reason || `closed (${ev.code})`);
         return;
       }

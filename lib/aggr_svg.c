@@ -168,8 +168,9 @@ static void empty_note(const cv_t *c, double y0, double h, const char *what)
             c->x0 + c->pw / 2, y0 + h / 2, what);
 }
 
-/* Legend entry i (four per line, names cut to fit, the whole name in the tooltip). */
-static void legend(const cv_t *c, double y, const char *name, const char *colour, int i)
+/* Legend entry i (four per line, each 180 wide, the name cut to what `span` of them hold: 26
+ * code points in one, 28 more in each further one; the whole name in the tooltip). */
+static void legend(const cv_t *c, double y, const char *name, const char *colour, int i, int span)
 {
     double x = c->x0 + (i % 4) * 180, yy = y + (i / 4) * 14;
     fprintf(c->f, "<g id=\"legend-%d\" class=\"legend\"><title>", i);
@@ -178,12 +179,14 @@ static void legend(const cv_t *c, double y, const char *name, const char *colour
             "</title><rect x=\"%.2f\" y=\"%.2f\" width=\"10\" height=\"10\" fill=\"%s\"/>"
             "<text x=\"%.2f\" y=\"%.2f\">",
             x, yy, colour, x + 14, yy + 9);
-    char cut[112];
-    size_t n = strlen(name), k = 0;
-    for (size_t chars = 0; k < n && k < sizeof cut - 4; k++) { /* 26 code points at most */
-        if (((unsigned char)name[k] & 0xC0) != 0x80 && ++chars > 26) break;
+    char cut[4 * (26 + 28 * 3) + 4];
+    size_t n = strlen(name), k = 0, most = 26 + 28 * (size_t)(span - 1);
+    for (size_t chars = 0; k < n && k < sizeof cut - 4; k++) {
+        if (((unsigned char)name[k] & 0xC0) != 0x80 && ++chars > most) break;
         cut[k] = name[k];
     }
+    while (k < n && k > 0 && ((unsigned char)name[k] & 0xC0) == 0x80) /* a whole code point */
+        k--;
     if (k < n) {
         memcpy(cut + k, "\xe2\x80\xa6", 3); /* an ellipsis */
         k += 3;
@@ -403,7 +406,7 @@ static int draw_caps(cv_t *c, const aggr_result_t *r)
     }
     double ly = TOP + (double)ncaps * (LANE_H + 6) + 8;
     for (int s = 0; s < 3; s++)
-        legend(c, ly, s == 0 ? "running" : s == 1 ? "gc" : "idle", colour[s], s);
+        legend(c, ly, s == 0 ? "running" : s == 1 ? "gc" : "idle", colour[s], s, 1);
     provisional(c, r->bin_ns, TOP, ly - 8);
     now_line(c, TOP - 8, ly - 6);
     return 0;
@@ -541,7 +544,7 @@ static int draw_gc(cv_t *c, const aggr_result_t *r)
                 x0, y0 + CHART_H - hgt, x1 - x0, hgt, q, count->values[i]);
     }
     fputs("</g>\n", f);
-    legend(c, y0 + CHART_H + 12, "GC pause (fraction of each bin)", "rgb(255,0,0)", 0);
+    legend(c, y0 + CHART_H + 12, "GC pause (fraction of each bin)", "rgb(255,0,0)", 0, 4);
     now_line(c, TOP - 8, y0 + CHART_H);
     return 0;
 }
@@ -580,7 +583,7 @@ static int draw_lines(cv_t *c, const aggr_result_t *r, const char *kind, int typ
             fputs("</g>\n", f);
         }
         line(c, r, row, y0, CHART_H, top, colour);
-        legend(c, y0 + CHART_H + 12, row->name, colour, (int)li++);
+        legend(c, y0 + CHART_H + 12, row->name, colour, (int)li++, 1);
     }
     hover(c, r, kind, y0, CHART_H, type);
     now_line(c, TOP - 8, y0 + CHART_H);
@@ -626,7 +629,7 @@ static int draw_heapprof(cv_t *c, const aggr_result_t *r)
         pieces(c, r, row->id, hi, below, y0, CHART_H, top);
         memcpy(below, hi, r->bins * sizeof *hi);
         fputs("</g>\n", f);
-        legend(c, y0 + CHART_H + 12, row->name, colour, (int)k);
+        legend(c, y0 + CHART_H + 12, row->name, colour, (int)k, 1);
     }
     free(hi);
     free(below);

@@ -462,3 +462,58 @@ TEST(aggr_svg_kinds_share_one_range)
     }
     aggr_destroy(a);
 }
+
+/* Counts the code points of s[0..n). */
+static size_t code_points(const char *s, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return k;
+}
+
+/* A legend shows its whole name when it fits its room (the GC chart's one entry has a line of
+ * its own), else its first code points and an ellipsis; the tooltip has the whole name. */
+TEST(aggr_svg_legends_cut_to_their_room)
+{
+    struct {
+        const char *log, *kind;
+        size_t room, cut; /* code points shown at most; entries seen cut at least */
+    } cases[] = {{"fib-labels", "gc", 110, 0}, {"heap", "heapprof", 26, 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        aggr_t *a = load(cases[i].log);
+        xml_t x;
+        char *svg = render(a, cases[i].kind, 0, &x);
+        size_t entries = 0, cut = 0;
+        for (const char *p = strstr(svg, "class=\"legend\"><title>"); p;
+             p = strstr(p + 1, "class=\"legend\"><title>")) {
+            const char *name = p + strlen("class=\"legend\"><title>"), *name_end;
+            name_end = strstr(name, "</title>");
+            const char *shown = strstr(name_end, "<text"), *shown_end;
+            REQUIRE(name_end && shown);
+            shown = strchr(shown, '>') + 1;
+            shown_end = strstr(shown, "</text>");
+            REQUIRE(shown_end);
+            size_t nn = (size_t)(name_end - name), ns = (size_t)(shown_end - shown);
+            entries++;
+            if (memchr(name, '&', nn)) continue; /* escaped: compared as text elsewhere */
+            if (code_points(name, nn) <= cases[i].room) {
+                CHECKF(ns == nn && !memcmp(name, shown, nn), "%s: %.*s shown as %.*s",
+                       cases[i].kind, (int)nn, name, (int)ns, shown);
+            } else {
+                cut++;
+                CHECKF(ns > 3 && !memcmp(shown + ns - 3, "\xe2\x80\xa6", 3) &&
+                           code_points(shown, ns - 3) == cases[i].room &&
+                           !memcmp(name, shown, ns - 3),
+                       "%s: %.*s shown as %.*s", cases[i].kind, (int)nn, name, (int)ns, shown);
+            }
+        }
+        CHECKF(entries > 0, "%s: no legend", cases[i].kind);
+        CHECKF(cut >= cases[i].cut, "%s: %zu names cut", cases[i].kind, cut);
+        if (!strcmp(cases[i].kind, "gc"))
+            CHECK(strstr(svg, ">GC pause (fraction of each bin)</text>") != NULL);
+        free(svg);
+        xml_free(&x);
+        aggr_destroy(a);
+    }
+}

@@ -57,7 +57,7 @@ MON_SRC  := $(sort $(wildcard monitor/*.c))
 MON_OBJ  := $(MON_SRC:%.c=$(O)/obj/%.o)
 MON_LIB  := $(filter-out $(O)/obj/monitor/main.o,$(MON_OBJ))
 
-.PHONY: all run test test-unit test-asan test-tsan bench bench-quick bench-check bench-baseline fuzz fuzz-replay fuzz-seeds format clean deps ref web
+.PHONY: FORCE all run test test-unit test-asan test-tsan bench bench-quick bench-check bench-baseline fuzz fuzz-replay fuzz-seeds format clean deps ref web
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(O)/bench-%)
 all: deps-ok $(O)/liveprof $(O)/liveprof-monitor $(O)/tests $(BENCH_BIN) $(O)/wire_check leech web
 
@@ -76,6 +76,20 @@ SRVA     := $(O)/libliveprof-server.a
 $(SRVA): $(SRV_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+# What --version prints: the release and the commit built ("-dirty" when tracked files differ
+# from it; "unknown" outside a git checkout). The header is rewritten only when that changes, so
+# only the two mains compile again.
+VERSION := 0.1.0
+$(O)/gen/version.h: FORCE
+	@mkdir -p $(dir $@)
+	@c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && { git diff --quiet HEAD 2>/dev/null || \
+	  c="$$c-dirty"; } || c=unknown; \
+	 printf '#define LIVEPROF_VERSION "%s (commit %s)"\n' '$(VERSION)' "$$c" > $@.tmp; \
+	 cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
+$(O)/obj/cli/main.o $(O)/obj/monitor/main.o: $(O)/gen/version.h
+$(O)/obj/cli/main.o $(O)/obj/monitor/main.o: ALLCFLAGS += -I$(O)/gen
+FORCE:
 
 $(O)/liveprof: $(CLI_OBJ) $(SRVA) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(SRVA) $(LIBA) $(LDLIBS)

@@ -1,5 +1,6 @@
 /* liveprof's main: picks the subcommand and hands over to it. */
 #include "cli.h"
+#include "version.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -21,18 +22,34 @@ static void usage(FILE *f)
     fprintf(f, "usage: liveprof COMMAND [ARGS...]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
-    fprintf(f, "\n'liveprof COMMAND --help' describes each command.\n");
+    fprintf(f, "\n'liveprof COMMAND --help' (or 'liveprof help COMMAND') describes each command;\n"
+               "'liveprof --version' says which build this is.\n");
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        (!strcmp(argv[1], "help") && argc == 2)) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") || !strcmp(argv[1], "version")) {
+        printf("liveprof %s\n", LIVEPROF_VERSION);
+        return 0;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "help")) { /* help COMMAND: COMMAND --help */
+        static char flag[] = "--help";
+        name = argv[2];
+        argv[2] = flag;
+        argc = 3;
+    }
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-        if (!strcmp(argv[1], cmds[i].name)) return cmds[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "liveprof: unknown command '%s'\n", argv[1]);
+        if (!strcmp(name, cmds[i].name)) {
+            argv[1] = (char *)cmds[i].name;
+            return cmds[i].run(argc - 1, argv + 1);
+        }
+    fprintf(stderr, "liveprof: unknown command '%s'\n", name);
     usage(stderr);
     return 2;
 }

@@ -4,6 +4,7 @@
 #include "ingest.h"
 #include "serve.h"
 #include "sizearg.h"
+#include "version.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +47,7 @@ static const char help_text[] =
     "                     dropped (default 30, 2 to 3600)\n"
     "  --exec -- PROG ARGS...  run PROG (built with -eventlog -rtsopts) with its eventlog\n"
     "                     sent here through a FIFO, no relink needed\n"
+    "  --version          which build this is\n"
     "SIGTERM or SIGINT stops the monitor.\n";
 
 /* A bad command line: the reason, a pointer to --help, exit status 2. */
@@ -119,6 +121,10 @@ int main(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(help_text, stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
+            printf("liveprof-monitor %s\n", LIVEPROF_VERSION);
             return 0;
         }
         if (!strcmp(a, "--exec")) {

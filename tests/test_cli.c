@@ -90,3 +90,45 @@ TEST(cli_hints_at_compressed_logs)
     CHECK(tu_run(cmd, &out, &n) == 1 && out && !strstr((char *)out, "hint:"));
     free(out);
 }
+
+/* Runs `cmd` (stderr dropped); returns its status and its stdout in *out (to free). */
+static int output_of(const char *cmd, char **out)
+{
+    char full[1024];
+    snprintf(full, sizeof full, "%s 2>/dev/null", cmd);
+    uint8_t *o = NULL;
+    size_t n = 0;
+    int rc = tu_run(full, &o, &n);
+    *out = o ? (char *)o : calloc(1, 1);
+    return rc;
+}
+
+/* --version names the release and the commit; `help COMMAND` is `COMMAND --help`. */
+TEST(cli_version_and_help_command)
+{
+    char cmd[700], *out, *want;
+    const char *mon = "build/liveprof-monitor";
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd, "%s --version", k ? mon : tu_liveprof());
+        CHECK(output_of(cmd, &out) == 0);
+        CHECKF(!strncmp(out, k ? "liveprof-monitor 0." : "liveprof 0.", k ? 19 : 11) &&
+                   strstr(out, " (commit ") && out[strlen(out) - 1] == '\n',
+               "%s: %s", cmd, out);
+        free(out);
+    }
+    snprintf(cmd, sizeof cmd, "%s help", tu_liveprof());
+    CHECK(output_of(cmd, &out) == 0);
+    CHECK(strstr(out, "usage: liveprof COMMAND") != NULL);
+    free(out);
+    const char *subs[] = {"serve", "upload", "analyze", "dump", "replay"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(cmd, sizeof cmd, "%s help %s", tu_liveprof(), subs[i]);
+        CHECK(output_of(cmd, &out) == 0);
+        snprintf(cmd, sizeof cmd, "%s %s --help", tu_liveprof(), subs[i]);
+        CHECK(output_of(cmd, &want) == 0);
+        CHECKF(!strcmp(out, want) && strstr(out, "usage: liveprof "), "help %s", subs[i]);
+        free(out);
+        free(want);
+    }
+    expect("help nonsense", 2, "liveprof: unknown command 'nonsense'");
+}

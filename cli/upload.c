@@ -470,7 +470,12 @@ static int wait_done(upload_t *u)
             clean(st, sizeof st, state);
             json_u64(js, "bytes_ingested", &bytes);
             json_u64(js, "events", &events);
-            if (!strcmp(st, "ingesting") && u->size) /* the analysis of the whole file */
+            /* bytes_ingested waits for the disk's first commit of the bytes, while events do
+             * not: before that, a percentage would say 0 of an analysis well under way */
+            if (!strcmp(st, "ingesting") && !bytes)
+                fprintf(stderr, "\rwaiting: analysing, %llu events\033[K",
+                        (unsigned long long)events);
+            else if (!strcmp(st, "ingesting") && u->size) /* the analysis of the whole file */
                 fprintf(stderr, "\rwaiting: analysing %3d%%  %.1f/%.1f MB, %llu events\033[K",
                         (int)((bytes < u->size ? bytes : u->size) * 100 / u->size),
                         (double)bytes / 1e6, (double)u->size / 1e6, (unsigned long long)events);

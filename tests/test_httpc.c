@@ -713,8 +713,10 @@ static bool upload_peer(tsrv_t *s, int fd, treq_t *r)
         u->finished = true;
         reply(fd, 200, "{\"id\":\"up-1\",\"session\":\"sess-42\"}");
     } else if (get && !strcmp(t, "/api/sessions/sess-42")) {
-        if (++u->polls <= u->ingesting)
-            snprintf(js, sizeof js, "{\"state\":\"ingesting\",\"bytes_ingested\":%zu}", u->len);
+        if (++u->polls <= u->ingesting) /* nothing durable at first: events, no bytes */
+            snprintf(js, sizeof js,
+                     "{\"state\":\"ingesting\",\"bytes_ingested\":%zu,\"events\":%d}",
+                     u->polls == 1 ? 0 : u->len, 1234 * u->polls);
         else
             snprintf(js, sizeof js, "{\"state\":\"%s\",\"error\":\"bad eventlog\"}",
                      u->final_state ? u->final_state : "done");
@@ -890,15 +892,17 @@ TEST(upload_halves_its_chunk_on_413)
     free(want);
 }
 
-/* On a terminal (script(1) provides one) the progress bar is drawn and ends at 100%. */
+/* On a terminal (script(1) provides one) the progress bar is drawn and ends at 100%; waiting,
+ * the analysis shows its events and, once the server counts bytes, how much of the file. */
 TEST(upload_progress_tty)
 {
     char path[512], cmd[2048];
     free(make_file("p.eventlog", 50000, path, sizeof path));
-    tsrv_t s = {0};
+    tsrv_t s = {.up = {.ingesting = 2}};
     peer_start(&s, upload_peer, false);
     snprintf(cmd, sizeof cmd,
-             "script -qec \"%s upload '%s' --server http://127.0.0.1:%d --chunk 10000\" /dev/null",
+             "script -qec \"%s upload '%s' --server http://127.0.0.1:%d --chunk 10000 --wait\" "
+             "/dev/null",
              tu_liveprof(), path, s.port);
     uint8_t *out;
     size_t n;
@@ -908,6 +912,10 @@ TEST(upload_progress_tty)
     CHECKF(rc == 0 && strstr((char *)out, " 100% [####################]"), "exit %d: %s", rc,
            (char *)out);
     CHECK(strstr((char *)out, "MB/s") && strstr((char *)out, "sess-42"));
+    CHECKF(strstr((char *)out, "\rwaiting: analysing, 1234 events") &&
+               strstr((char *)out, "\rwaiting: analysing 100%  0.1/0.1 MB, 2468 events") &&
+               !strstr((char *)out, "analysing   0%"),
+           "%s", (char *)out);
     CHECK(s.up.len == 50000 && s.up.finished);
     free(out);
     free(s.up.data);

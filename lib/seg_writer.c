@@ -477,6 +477,10 @@ int seg_writer_end(seg_writer_t *w)
         pthread_mutex_lock(&w->l->mu);
         w->l->ended = true;
         pthread_mutex_unlock(&w->l->mu);
+        /* no stream bytes follow: the index's decoder (a few hundred KiB) is not kept for a
+         * session that stays in memory for good */
+        evlog_dispose(&w->dec);
+        w->dec_ok = false;
     }
     return rc;
 }

@@ -42,7 +42,8 @@ int seg_writer_record(seg_writer_t *w, int type, const void *p, size_t n);
  * zstd frame of raw_len bytes, or, when n == raw_len, the bytes themselves. Returns 0, LP_EARG
  * (sizes out of bounds), LP_EIO or LP_ENOSPACE. */
 int seg_writer_record_packed(seg_writer_t *w, int type, const void *z, size_t n, size_t raw_len);
-/* Records the end of the input (an END record). Returns 0, LP_EIO or LP_ENOSPACE. */
+/* Records the end of the input (an END record), after which the writer takes no stream bytes (and
+ * frees the decoder its index walk used). Returns 0, LP_EIO or LP_ENOSPACE. */
 int seg_writer_end(seg_writer_t *w);
 /* Ends the log where it stands without writing anything (the writer failed and is given up):
  * readers see it ended, as after seg_writer_end; on disk it has no END record, as after a

@@ -198,11 +198,12 @@ void tiers_dispose(tiers_t *t)
     for (uint32_t k = 0; k < t->o.levels && k < TIERS_MAX_LEVELS; k++) {
         tiers_level_t *L = &t->lv[k];
         if (!L->slots) continue;
-        for (uint32_t i = 0; i < t->o.bins; i++)
+        for (uint32_t i = 0; i < L->cap; i++)
             free_slot(t, L, &L->slots[i]);
-        mem_sub(t, L, t->o.bins * sizeof *L->slots);
+        mem_sub(t, L, L->cap * sizeof *L->slots);
         free(L->slots);
         L->slots = NULL;
+        L->cap = 0;
     }
     free(t->newest);
     free(t->scratch);
@@ -236,20 +237,56 @@ void tiers_rows(tiers_t *t, uint32_t n)
     t->nrows = n;
 }
 
-static void ensure_slots(tiers_t *t, tiers_level_t *L)
+/* The slot of bin b (b >= 0) of ring level L: a mask when its slot count is a power of two. */
+static inline uint32_t ring_index(const tiers_level_t *L, int64_t b)
 {
-    if (L->slots) return;
-    L->slots = xcalloc(t->o.bins, sizeof *L->slots);
-    for (uint32_t i = 0; i < t->o.bins; i++)
-        L->slots[i].bin = -1;
-    mem_add(t, L, t->o.bins * sizeof *L->slots);
+    uint32_t C = L->cap;
+    return (C & (C - 1)) == 0 ? (uint32_t)b & (C - 1) : (uint32_t)(b % (int64_t)C);
 }
 
-/* The ring slot of bin b (b >= 0): a mask when the bin count is a power of two. */
-static inline uint32_t ring_index(const tiers_t *t, int64_t b)
+/* Grows level L's slots to hold `need` bins at once (1 <= need <= bins): for a ring level, any
+ * `need` consecutive bins in distinct slots; for the last level, bins 0 .. need - 1 at their
+ * index. Slot counts go 16, 32, ... and end at `bins`. A ring level's bins move to their new
+ * slots; of two that meet, the one outside [lo, hi] (a dropped bin kept for its arrays) goes. */
+static void grow_slots(tiers_t *t, tiers_level_t *L, uint32_t need, bool last)
 {
-    uint32_t B = t->o.bins;
-    return (B & (B - 1)) == 0 ? (uint32_t)b & (B - 1) : (uint32_t)(b % (int64_t)B);
+    uint32_t B = t->o.bins, cap = L->cap ? L->cap : 16;
+    while (cap < need && cap < B)
+        cap = cap <= B / 2 ? cap * 2 : B;
+    if (cap > B) cap = B;
+    if (cap <= L->cap) return;
+    tiers_slot_t *old = L->slots;
+    uint32_t n = L->cap;
+    L->slots = xcalloc(cap, sizeof *L->slots);
+    L->cap = cap;
+    for (uint32_t i = 0; i < cap; i++)
+        L->slots[i].bin = -1;
+    mem_add(t, L, (cap - n) * sizeof *L->slots);
+    tiers_spares_t *sp = t->spares; /* the spares shrink to leave the slots room */
+    size_t held = t->mem_total ? *t->mem_total : t->mem;
+    if (sp && sp->bytes && held + sp->bytes > sp->max_bytes)
+        spares_cut(sp, held < sp->max_bytes ? sp->max_bytes - held : 0);
+    for (uint32_t i = 0; i < n; i++) {
+        tiers_slot_t *o = &old[i];
+        if (last) {
+            L->slots[i] = *o;
+            continue;
+        }
+        if (o->bin < 0) continue; /* never used: holds nothing */
+        tiers_slot_t *d = &L->slots[ring_index(L, o->bin)];
+        if (d->bin >= 0) { /* at most one of the two is in [lo, hi] */
+            bool keep_d = d->bin >= L->lo && d->bin <= L->hi;
+            free_slot(t, L, keep_d ? o : d);
+            if (keep_d) continue;
+        }
+        *d = *o;
+    }
+    free(old);
+}
+
+static inline void ensure_slots(tiers_t *t, tiers_level_t *L, int64_t need, bool last)
+{
+    if (need > (int64_t)L->cap) grow_slots(t, L, (uint32_t)need, last);
 }
 
 static void fold_up(tiers_t *t, uint32_t k, int64_t b);
@@ -259,14 +296,18 @@ static void fold_up(tiers_t *t, uint32_t k, int64_t b);
 static inline void advance(tiers_t *t, uint32_t k, int64_t b)
 {
     tiers_level_t *L = &t->lv[k];
-    ensure_slots(t, L);
-    if (b <= L->hi) return;
-    if (L->hi >= 0 && L->hi >= L->lo) fold_up(t, k, L->hi);
+    if (b <= L->hi) {
+        ensure_slots(t, L, 1, false);
+        return;
+    }
     int64_t B = t->o.bins, from = L->hi + 1;
+    /* room for every bin retained from here on, [max(lo, b - B + 1), b], before any moves */
+    ensure_slots(t, L, b - (L->lo > b - B + 1 ? L->lo : b - B + 1) + 1, false);
+    if (L->hi >= 0 && L->hi >= L->lo) fold_up(t, k, L->hi);
     if (from < b - B + 1) from = b - B + 1;
     if (from < 0) from = 0;
     for (int64_t nb = from; nb <= b; nb++) {
-        tiers_slot_t *s = &L->slots[ring_index(t, nb)];
+        tiers_slot_t *s = &L->slots[ring_index(L, nb)];
         s->n = 0;
         s->bin = nb;
     }
@@ -339,8 +380,8 @@ static void put(tiers_t *t, uint32_t k, uint64_t ts, uint32_t row, double sum, u
         tiers_level_t *L = &t->lv[k];
         int64_t b = bin_at(t, k, ts, q);
         if (is_last(t, k)) {
-            ensure_slots(t, L);
             if (b >= (int64_t)t->o.bins) b = t->o.bins - 1; /* width cannot grow further */
+            ensure_slots(t, L, b + 1, true);
             if (b > L->hi) L->hi = b;
             tiers_slot_t *sl = &L->slots[b];
             cell_add(t, sl, entry(t, k, sl, b, row), sum, count, g);
@@ -348,7 +389,7 @@ static void put(tiers_t *t, uint32_t k, uint64_t ts, uint32_t row, double sum, u
         }
         advance(t, k, b);
         if (b >= L->lo) {
-            tiers_slot_t *sl = &L->slots[ring_index(t, b)];
+            tiers_slot_t *sl = &L->slots[ring_index(L, b)];
             cell_add(t, sl, entry(t, k, sl, b, row), sum, count, g);
         }
         if (b >= L->hi) return;
@@ -359,7 +400,7 @@ static void put(tiers_t *t, uint32_t k, uint64_t ts, uint32_t row, double sum, u
 static void fold_up(tiers_t *t, uint32_t k, int64_t b)
 {
     tiers_level_t *L = &t->lv[k];
-    tiers_slot_t *sl = &L->slots[ring_index(t, b)];
+    tiers_slot_t *sl = &L->slots[ring_index(L, b)];
     if (sl->bin != b) return;
     uint64_t ts = (uint64_t)b * L->width;
     for (uint32_t i = 0; i < sl->n; i++) {
@@ -389,9 +430,9 @@ static inline void reach(tiers_t *t, uint64_t ts)
     for (uint32_t k = 0; k < last; k++)
         advance(t, k, bin_at(t, k, ts, q));
     tiers_level_t *L = &t->lv[last];
-    ensure_slots(t, L);
     int64_t b = bin_at(t, last, ts, q);
     if (b >= (int64_t)t->o.bins) b = t->o.bins - 1;
+    ensure_slots(t, L, b + 1, true);
     if (b > L->hi) L->hi = b;
     /* every level's newest bin holds ts now: the first end among them (and the last level's
      * cover) bounds the writes that need none of the above */
@@ -418,7 +459,7 @@ void tiers_span(tiers_t *t, uint32_t row, uint64_t s, uint64_t e)
         if (last && b1 >= (int64_t)t->o.bins) b1 = t->o.bins - 1;
         if (!last && b0 < L->lo) b0 = L->lo;
         for (int64_t b = b0; b <= b1; b++) {
-            tiers_slot_t *sl = last ? &L->slots[b] : &L->slots[ring_index(t, b)];
+            tiers_slot_t *sl = last ? &L->slots[b] : &L->slots[ring_index(L, b)];
             uint64_t lo = (uint64_t)b * w, hi = bin_end(b, w);
             uint64_t ov = (e < hi ? e : hi) - (s > lo ? s : lo);
             uint32_t i = entry(t, k, sl, b, row); /* may move sl->c */
@@ -463,7 +504,7 @@ size_t tiers_trim(tiers_t *t, uint32_t level, int64_t lo)
     size_t before = L->mem;
     int64_t B = t->o.bins;
     for (int64_t b = lo - B > L->lo ? lo - B : L->lo; b < lo; b++) {
-        tiers_slot_t *s = &L->slots[ring_index(t, b)];
+        tiers_slot_t *s = &L->slots[ring_index(L, b)];
         if (s->bin == b) free_slot(t, L, s);
     }
     L->lo = lo;
@@ -504,9 +545,10 @@ static void merge_into(tiers_t *t, tiers_level_t *L, tiers_slot_t *dst, const ti
 
 void tiers_coarsen(tiers_t *t)
 {
-    uint32_t k = t->o.levels - 1, B = t->o.bins;
+    uint32_t k = t->o.levels - 1;
     tiers_level_t *L = &t->lv[k];
-    ensure_slots(t, L);
+    ensure_slots(t, L, 1, true);
+    uint32_t B = L->cap; /* the bins in use, and as many slots for them (an even count) */
     tiers_slot_t *old = L->slots;
     L->slots = xcalloc(B, sizeof *L->slots);
     for (uint32_t i = 0; i < B; i++)
@@ -589,11 +631,11 @@ static const tiers_slot_t *stored(const tiers_t *t, uint32_t level, int64_t bin)
     const tiers_level_t *L = &t->lv[level];
     if (!L->slots || bin < 0) return NULL;
     if (is_last(t, level)) {
-        if (bin >= (int64_t)t->o.bins) return NULL;
+        if (bin >= (int64_t)L->cap) return NULL;
         return L->slots[bin].n ? &L->slots[bin] : NULL;
     }
     if (bin < L->lo || bin > L->hi) return NULL;
-    const tiers_slot_t *s = &L->slots[ring_index(t, bin)];
+    const tiers_slot_t *s = &L->slots[ring_index(L, bin)];
     return s->bin == bin && s->n ? s : NULL;
 }
 
@@ -644,7 +686,7 @@ const tiers_slot_t *tiers_slot(const tiers_t *t, uint32_t level, int64_t bin)
     for (uint32_t j = 0; j < level; j++) {
         const tiers_level_t *L = &t->lv[j];
         if (!L->slots || L->hi < 0 || L->hi < L->lo) continue;
-        const tiers_slot_t *p = &L->slots[ring_index(t, L->hi)];
+        const tiers_slot_t *p = &L->slots[ring_index(L, L->hi)];
         if (p->bin != L->hi || p->n == 0) continue;
         int64_t b = (int64_t)((uint64_t)L->hi * L->width / w);
         if (is_last(t, level) && b >= (int64_t)t->o.bins) b = t->o.bins - 1;
@@ -720,7 +762,7 @@ int tiers_load_level(tiers_t *t, uint32_t k, uint64_t width, int64_t lo, int64_t
     L->hi = hi;
     t->reach_end = 0;
     set_shift(t, k);
-    if (hi >= 0) ensure_slots(t, L);
+    if (hi >= 0) ensure_slots(t, L, is_last(t, k) ? hi + 1 : hi - lo + 1, is_last(t, k));
     return 0;
 }
 
@@ -730,7 +772,7 @@ int tiers_load_bin(tiers_t *t, uint32_t k, int64_t bin, tiers_cell_t *c, tiers_g
     if (k >= t->o.levels || n == 0 || (g != NULL) != t->gauge) return LP_ECORRUPT;
     tiers_level_t *L = &t->lv[k];
     if (!L->slots || bin < L->lo || bin > L->hi) return LP_ECORRUPT;
-    tiers_slot_t *s = &L->slots[is_last(t, k) ? (uint32_t)bin : ring_index(t, bin)];
+    tiers_slot_t *s = &L->slots[is_last(t, k) ? (uint32_t)bin : ring_index(L, bin)];
     if (s->bin != -1 || s->n) return LP_ECORRUPT; /* a bin given twice */
     for (uint32_t i = 0; i < n; i++)
         if (c[i].row >= t->nrows) return LP_ECORRUPT;

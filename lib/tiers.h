@@ -49,8 +49,10 @@ typedef struct tiers_slot {
 typedef struct tiers_level {
     uint64_t width;      /* ns per bin */
     int64_t lo, hi;      /* retained bins [lo, hi]; none while hi < lo */
-    tiers_slot_t *slots; /* `bins` slots, allocated on first use */
-    size_t mem;          /* bytes held by this level */
+    tiers_slot_t *slots; /* `cap` slots, allocated on first use and grown as the bins in use
+                            need, up to `bins`: a short run holds a few, not thousands */
+    uint32_t cap;
+    size_t mem; /* bytes held by this level */
 } tiers_level_t;
 
 /* Storage of one series, on caller storage. Fields are read-only for callers. */

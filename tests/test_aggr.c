@@ -470,7 +470,7 @@ TEST(aggr_tiers_fold_exactly)
 
 TEST(aggr_memory_bound)
 {
-    aggr_opts_t o = {.bins_per_tier = 256, .tiers = 4, .max_memory = 768 << 10};
+    aggr_opts_t o = {.bins_per_tier = 256, .tiers = 4, .max_memory = 640 << 10};
     aggr_t *unbounded = aggr_create(&(aggr_opts_t){.bins_per_tier = 256, .tiers = 4});
     aggr_t *a = aggr_create(&o);
     size_t peak = 0;

@@ -24,18 +24,14 @@ _Static_assert(SNAPSHOT_SPARKS == AGGR_SPARK_ROWS, "spark counters");
 static void export_level(const tiers_t *t, uint32_t k, snapshot_level_t *o)
 {
     const tiers_level_t *L = &t->lv[k];
-    bool last = k + 1 == t->o.levels;
     o->width = L->width;
     o->lo = L->lo;
     o->hi = L->hi;
     if (!L->slots || L->hi < L->lo) return;
     o->bins = xcalloc((size_t)(L->hi - L->lo + 1), sizeof *o->bins);
     for (int64_t b = L->lo; b <= L->hi; b++) {
-        const tiers_slot_t *s =
-            &L->slots[last ? (uint64_t)b : (uint64_t)b % t->o.bins]; /* bins: a power of two or
-                                                                        not, b % bins is the ring
-                                                                        index */
-        if (s->bin != b || s->n == 0) continue;
+        const tiers_slot_t *s = tiers_stored(t, k, b);
+        if (!s) continue;
         o->bins[o->nbins++] = (snapshot_bin_t){b, s->n, (snapshot_cell_t *)s->c,
                                                t->gauge ? (snapshot_gauge_t *)s->g : NULL};
     }

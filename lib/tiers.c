@@ -626,7 +626,7 @@ void tiers_pick(const tiers_t *t, uint64_t from, uint64_t to, uint32_t bins, int
 }
 
 /* The bin as stored on its level (without the finer levels' newest bins). */
-static const tiers_slot_t *stored(const tiers_t *t, uint32_t level, int64_t bin)
+const tiers_slot_t *tiers_stored(const tiers_t *t, uint32_t level, int64_t bin)
 {
     const tiers_level_t *L = &t->lv[level];
     if (!L->slots || bin < 0) return NULL;
@@ -677,7 +677,7 @@ static void view_merge(const tiers_t *t, tiers_view_t *v, const tiers_slot_t *sr
 
 const tiers_slot_t *tiers_slot(const tiers_t *t, uint32_t level, int64_t bin)
 {
-    const tiers_slot_t *st = stored(t, level, bin);
+    const tiers_slot_t *st = tiers_stored(t, level, bin);
     if (level == 0 || !t->view || bin < 0) return st;
     /* the newest bins of the finer levels that lie in this one are not folded in yet */
     const tiers_slot_t *pend[TIERS_MAX_LEVELS];

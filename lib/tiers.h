@@ -137,6 +137,9 @@ void tiers_pick(const tiers_t *t, uint64_t from, uint64_t to, uint32_t bins, int
 /* The bin `bin` of `level` when it is retained and has entries, else NULL. Borrowed: valid until
  * the next call on this storage. */
 const tiers_slot_t *tiers_slot(const tiers_t *t, uint32_t level, int64_t bin);
+/* The same bin as stored on its level, without the finer levels' newest bins folded in (what a
+ * snapshot saves), or NULL. Borrowed: valid until the next write. */
+const tiers_slot_t *tiers_stored(const tiers_t *t, uint32_t level, int64_t bin);
 /* The latest sample of gauge `row` in a bin before `bin` of `level` (searching that level back
  * to its oldest retained bin, then coarser levels): true and *v, or false when there is none. */
 bool tiers_last_before(const tiers_t *t, uint32_t level, uint32_t row, int64_t bin, double *v);

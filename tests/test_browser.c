@@ -90,17 +90,24 @@ static void run_on_generated(const char *name, const char *gen_args, const char 
     CHECK(srv_stop(&s) == 0);
 }
 
+/* Runs `script` (as test `name`, with `args`) against a server started by start(). */
+static void run_on_server(const char *script, const char *name, const char *args)
+{
+    srv_t s;
+    char ws[64];
+    start(&s, ws, sizeof ws);
+    run_script(script, &s, ws, name, args);
+    CHECK(srv_stop(&s) == 0);
+}
+
 TEST(browser_signin_upload_totals)
 {
     if (test_skip_slow()) return;
     require_browser_kit();
-    srv_t s;
-    char ws[64], args[1024];
-    start(&s, ws, sizeof ws);
+    char args[1024];
     snprintf(args, sizeof args, "'%s' '%s'", tu_data("eventlogs/fib-labels.eventlog"),
              tu_data("expected/fib-labels/default/fib-labels.totals.txt"));
-    run_script("upload.mjs", &s, ws, "signin_upload_totals", args);
-    CHECK(srv_stop(&s) == 0);
+    run_on_server("upload.mjs", "signin_upload_totals", args);
 }
 
 TEST(browser_live_session)
@@ -129,10 +136,7 @@ TEST(browser_dashboard_of_a_gone_session)
 {
     if (test_skip_slow()) return;
     require_browser_kit();
-    srv_t s;
-    char ws[64], args[1024];
-    start(&s, ws, sizeof ws);
+    char args[1024];
     snprintf(args, sizeof args, "'%s'", tu_data("eventlogs/small.eventlog"));
-    run_script("gone.mjs", &s, ws, "dashboard_of_a_gone_session", args);
-    CHECK(srv_stop(&s) == 0);
+    run_on_server("gone.mjs", "dashboard_of_a_gone_session", args);
 }

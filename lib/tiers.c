@@ -115,6 +115,15 @@ static void spares_cut(tiers_spares_t *sp, size_t keep)
         }
 }
 
+/* Shrinks t's spares until they and the storages' bytes are within the spares' bound again. */
+static void spares_fit(tiers_t *t)
+{
+    tiers_spares_t *sp = t->spares;
+    size_t held = t->mem_total ? *t->mem_total : t->mem;
+    if (sp && sp->bytes && held + sp->bytes > sp->max_bytes)
+        spares_cut(sp, held < sp->max_bytes ? sp->max_bytes - held : 0);
+}
+
 /* An array of cap entries of `size` bytes (gauge extras or cells): a spare one, or a new one (the
  * spares shrinking to leave it room under their bound). */
 static void *arr_take(tiers_t *t, bool gauge, uint32_t cap, size_t size)
@@ -132,9 +141,7 @@ static void *arr_take(tiers_t *t, bool gauge, uint32_t cap, size_t size)
         sp->bytes -= cap * size;
         return p;
     }
-    size_t held = t->mem_total ? *t->mem_total : t->mem;
-    if (sp->bytes && held + sp->bytes > sp->max_bytes)
-        spares_cut(sp, held < sp->max_bytes ? sp->max_bytes - held : 0);
+    spares_fit(t);
     return xmalloc(cap * size);
 }
 
@@ -262,10 +269,7 @@ static void grow_slots(tiers_t *t, tiers_level_t *L, uint32_t need, bool last)
     for (uint32_t i = 0; i < cap; i++)
         L->slots[i].bin = -1;
     mem_add(t, L, (cap - n) * sizeof *L->slots);
-    tiers_spares_t *sp = t->spares; /* the spares shrink to leave the slots room */
-    size_t held = t->mem_total ? *t->mem_total : t->mem;
-    if (sp && sp->bytes && held + sp->bytes > sp->max_bytes)
-        spares_cut(sp, held < sp->max_bytes ? sp->max_bytes - held : 0);
+    spares_fit(t); /* the spares shrink to leave the slots room */
     for (uint32_t i = 0; i < n; i++) {
         tiers_slot_t *o = &old[i];
         if (last) {

@@ -236,7 +236,7 @@ export function dashboardPage(root: HTMLElement, id: string): () => void {
       if (e instanceof ApiError && (e.status === 401 || e.status === 403 || e.status === 404)) gone(e.status);
       else {
         unreachable = true;
-        setMsg(`Cannot reach the server (${(e as Error).message}); trying again`);
+        setMsg(`Cannot load the session (${(e as Error).message}); trying again`);
       }
       return;
     }

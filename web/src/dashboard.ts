@@ -202,7 +202,9 @@ export function dashboardPage(root: HTMLElement, id: string): () => void {
     if (!session) return;
     title.textContent = session.name || session.id;
     badge.replaceChildren(stateBadge(session.state));
-    stats.textContent = `${fmtBytes(session.bytes_ingested)} · ${fmtCount(session.events)} events · ${session.visibility}`;
+    /* bytes_ingested waits for the disk's first commit, events do not: no "0 B" beside them */
+    const bytes = session.bytes_ingested || !session.events ? `${fmtBytes(session.bytes_ingested)} · ` : '';
+    stats.textContent = `${bytes}${fmtCount(session.events)} events · ${session.visibility}`;
     if (session.state === 'failed' && session.error) setMsg(`Ingestion failed: ${session.error}`);
     root.dataset.state = session.state;
     showLink();

@@ -2,6 +2,7 @@
  * still ingesting or live. */
 #include "routes.h"
 
+#include "aggr.h"
 #include "live.h"
 #include "server.h"
 #include "session.h"
@@ -34,9 +35,14 @@ static void get_metrics(http_req_t *r)
     server_stats_t *st = server_stats(r->srv);
     size_t n;
     session_t **all = session_all(server_registry(r->srv), &n);
-    size_t by_state[4] = {0};
-    for (size_t i = 0; i < n; i++)
+    size_t by_state[4] = {0}, aggr_bytes = 0;
+    for (size_t i = 0; i < n; i++) {
         by_state[session_state(all[i])]++;
+        pthread_mutex_lock(&all[i]->lock);
+        const aggr_t *a = session_aggr(all[i]);
+        aggr_bytes += a ? aggr_bins_memory(a) : 0;
+        pthread_mutex_unlock(&all[i]->lock);
+    }
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -101,8 +107,11 @@ static void get_metrics(http_req_t *r)
             "# HELP liveprof_heap_bytes Bytes of the allocator's in use: what the server has "
             "allocated and not freed (unlike the RSS, it falls when memory is freed). Upload "
             "blocks and monitor units are mapped apart and not in it.\n"
-            "# TYPE liveprof_heap_bytes gauge\nliveprof_heap_bytes %zu\n",
-            heap_in_use());
+            "# TYPE liveprof_heap_bytes gauge\nliveprof_heap_bytes %zu\n"
+            "# HELP liveprof_aggregates_bytes Bytes of the binned aggregates every session holds "
+            "in memory (each at most --session-memory): what grows with the number of sessions.\n"
+            "# TYPE liveprof_aggregates_bytes gauge\nliveprof_aggregates_bytes %zu\n",
+            heap_in_use(), aggr_bytes);
     fprintf(f, "# HELP liveprof_session_bytes_ingested Bytes analysed, per active session.\n"
                "# TYPE liveprof_session_bytes_ingested gauge\n"
                "# HELP liveprof_session_events Events decoded, per active session.\n"

@@ -562,17 +562,24 @@ TEST(server_chunked_aggregates_equal_whole_upload)
     CHECK(srv_stop(&s) == 0);
 }
 
-/* liveprof_heap_bytes of /metrics, or -1. */
-static long long heap_bytes(const srv_t *s)
+/* The value of the unlabelled gauge `name` of /metrics, or -1. */
+static long long gauge(const srv_t *s, const char *name)
 {
     httpc_resp_t r;
     long long v = -1;
+    char pat[96];
+    snprintf(pat, sizeof pat, "\n%s ", name);
     if (srv_req(s, "GET", "/metrics", s->admin, NULL, NULL, 0, &r) == 200 && r.body) {
-        const char *m = strstr(r.body, "\nliveprof_heap_bytes ");
-        if (m) v = atoll(m + 21);
+        const char *m = strstr(r.body, pat);
+        if (m) v = atoll(m + strlen(pat));
     }
     httpc_resp_dispose(&r);
     return v;
+}
+
+static long long heap_bytes(const srv_t *s)
+{
+    return gauge(s, "liveprof_heap_bytes");
 }
 
 /* Uploads a shared log whole as the admin and waits until its session is done; returns its id. */
@@ -588,18 +595,22 @@ static char *upload_settled(const srv_t *s, const char *log)
 }
 
 /* The allocated bytes /metrics reports grow with the sessions held and fall once they are
- * deleted: the gauge the load benchmark checks for leaks. */
+ * deleted: the gauge the load benchmark checks for leaks. The aggregates' gauge counts what the
+ * sessions' binned series hold: a short log's well under 1 MB (its tiers hold the bins it uses,
+ * not 4096 per tier and series), none once they are gone. */
 TEST(server_metrics_heap_falls_when_sessions_go)
 {
     srv_t s;
     srv_start(&s, NULL, "");
     long long h0 = heap_bytes(&s);
     CHECKF(h0 > 0, "liveprof_heap_bytes %lld", h0);
+    CHECK(gauge(&s, "liveprof_aggregates_bytes") == 0);
     char *ids[4];
     for (int k = 0; k < 4; k++)
         ids[k] = upload_settled(&s, "eventlogs/small.eventlog");
-    long long h1 = heap_bytes(&s);
+    long long h1 = heap_bytes(&s), a1 = gauge(&s, "liveprof_aggregates_bytes");
     CHECKF(h1 > h0, "four sessions held: %lld bytes, none: %lld", h1, h0);
+    CHECKF(a1 > 0 && a1 < 4 * (768ll << 10), "four sessions' aggregates: %lld bytes", a1);
     for (int k = 0; k < 4; k++) {
         char path[128];
         snprintf(path, sizeof path, "/api/sessions/%s", ids[k]);
@@ -614,6 +625,7 @@ TEST(server_metrics_heap_falls_when_sessions_go)
         h2 = heap_bytes(&s);
     }
     CHECKF(h2 < h1, "after deleting them: %lld bytes, with them: %lld", h2, h1);
+    CHECK(gauge(&s, "liveprof_aggregates_bytes") == 0);
     CHECK(srv_stop(&s) == 0);
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define RING_LINE 64 /* cache line size: the two sides' fields never share a line */
 
@@ -61,6 +62,16 @@ ring_t *ring_create(size_t capacity)
 void ring_destroy(ring_t *r)
 {
     if (r) munmap(r, ring_bytes(r->cap));
+}
+
+void ring_drop_pages_idle(ring_t *r)
+{
+    if (!r || ring_readable(r) != 0) return;
+    /* the whole pages of the buffer only: the indexes share the mapping's first page */
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t from = ((uintptr_t)r->buf + page - 1) & ~(page - 1);
+    uintptr_t to = ((uintptr_t)r->buf + (uintptr_t)r->cap) & ~(page - 1);
+    if (to > from) madvise((void *)from, to - from, MADV_DONTNEED);
 }
 
 size_t ring_capacity(const ring_t *r)

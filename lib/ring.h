@@ -31,6 +31,11 @@ ring_t *ring_create(size_t capacity);
 /* Frees the ring; NULL is a no-op. Called once neither side uses the ring any more (after the
  * other thread is joined or has handed its role back). */
 void ring_destroy(ring_t *r);
+/* Gives the pages of an empty ring's buffer back to the kernel (they read as zeros if it is
+ * written again), so that a ring whose stream has ended costs no resident memory; does nothing
+ * when bytes are readable. Only while one thread is both its producer and consumer, or neither
+ * side runs. */
+void ring_drop_pages_idle(ring_t *r);
 /* Returns the capacity given to ring_create. Any thread. */
 size_t ring_capacity(const ring_t *r);
 

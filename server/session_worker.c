@@ -364,7 +364,8 @@ static bool work_on(registry_t *reg, session_t *s)
             live_finish(s->live);
         pthread_mutex_unlock(&s->lock);
         settle(reg, s);
-        http_notify(reg->news); /* persist the new state */
+        ring_drop_pages_idle(s->ring); /* ended and drained: this worker is both its sides */
+        http_notify(reg->news);        /* persist the new state */
         session_tell_watch(reg, s);
         did = true;
     }

@@ -10,6 +10,8 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* Fills p[0..n) with bytes first, first+1, ... (mod 256). */
 static void fill_seq(uint8_t *p, size_t n, unsigned first)
@@ -419,6 +421,49 @@ static void stream_run(size_t capacity, uint64_t total, uint64_t seed, bool use_
     CHECK(ring_closed(j.r));
     CHECK(ring_eof_spsc(j.r));
     ring_destroy(j.r);
+}
+
+/* Pages of [p, p + n) resident in memory. */
+static size_t resident_pages(const uint8_t *p, size_t n)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)(page - 1);
+    size_t len = (uintptr_t)p + n - a, np = (len + page - 1) / page, k = 0;
+    unsigned char *v = malloc(np);
+    REQUIRE(v && mincore((void *)a, len, v) == 0);
+    for (size_t i = 0; i < np; i++)
+        k += v[i] & 1;
+    free(v);
+    return k;
+}
+
+/* An empty ring gives its buffer's pages back and works on (its bytes read as before); a ring
+ * with bytes in it keeps them. */
+TEST(ring_drop_pages_idle_frees_an_empty_buffer)
+{
+    size_t cap = 1u << 20;
+    ring_t *r = ring_create(cap);
+    uint8_t *buf = malloc(cap);
+    REQUIRE(r && buf);
+    fill_seq(buf, cap, 7);
+    CHECK(ring_write_spsc(r, buf, cap) == cap);
+    ring_drop_pages_idle(r); /* full: nothing happens */
+    CHECK(ring_read_spsc(r, buf, cap) == cap && is_seq(buf, cap, 7));
+    uint8_t *span;
+    size_t room;
+    ring_reserve_spsc(r, &span, &room); /* empty: the whole buffer, from its start */
+    REQUIRE(room == cap);
+    size_t before = resident_pages(span, cap);
+    ring_drop_pages_idle(r);
+    size_t after = resident_pages(span, cap);
+    CHECKF(before >= cap / 4096 / 2 && after <= 2, "resident pages %zu, then %zu", before, after);
+    fill_seq(buf, 1000, 3); /* and it goes on */
+    CHECK(ring_write_spsc(r, buf, 1000) == 1000);
+    memset(buf, 0, 1000);
+    CHECK(ring_read_spsc(r, buf, 1000) == 1000 && is_seq(buf, 1000, 3));
+    ring_drop_pages_idle(NULL);
+    free(buf);
+    ring_destroy(r);
 }
 
 TEST(ring_concurrent_stress)

@@ -300,10 +300,7 @@ static void fold_up(tiers_t *t, uint32_t k, int64_t b);
 static inline void advance(tiers_t *t, uint32_t k, int64_t b)
 {
     tiers_level_t *L = &t->lv[k];
-    if (b <= L->hi) {
-        ensure_slots(t, L, 1, false);
-        return;
-    }
+    if (b <= L->hi) return; /* hi >= 0: its slots exist */
     int64_t B = t->o.bins, from = L->hi + 1;
     /* room for every bin retained from here on, [max(lo, b - B + 1), b], before any moves */
     ensure_slots(t, L, b - (L->lo > b - B + 1 ? L->lo : b - B + 1) + 1, false);
